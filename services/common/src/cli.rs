@@ -1,0 +1,38 @@
+//! The command-line options every service binary shares (the `lab` binary sets the same things for all three).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use crate::db::DbOptions;
+use crate::faults::ShopState;
+
+/// Options common to the three service binaries.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServiceArgs {
+    /// Address to listen on [default: the service's own port on 127.0.0.1].
+    #[arg(long)]
+    pub listen: Option<SocketAddr>,
+
+    /// PostgreSQL database to use instead of SQLite (each service keeps its tables in its own schema).
+    #[arg(long, env = "DATABASE_URL")]
+    pub database_url: Option<String>,
+
+    /// Directory for the SQLite files, created and seeded on first start.
+    #[arg(long, env = "LAB_DATA_DIR", default_value = "lab-data")]
+    pub data_dir: PathBuf,
+
+    /// Which faults start switched on: broken, broken-no-instrumentation or fixed.
+    #[arg(long, env = "LAB_STATE", default_value = "broken")]
+    pub state: ShopState,
+}
+
+impl ServiceArgs {
+    pub fn listen_or(&self, port: u16) -> SocketAddr {
+        self.listen
+            .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], port)))
+    }
+
+    pub fn db_options(&self, slug: &str) -> DbOptions {
+        DbOptions::for_service(self.database_url.as_deref(), &self.data_dir, slug)
+    }
+}

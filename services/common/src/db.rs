@@ -1,0 +1,334 @@
+//! The database handle every service uses: SQLite files by default, PostgreSQL when given a URL, one pool, the
+//! service's migrations, and a count of the SQL statements it runs (the N+1 shows up there first).
+//!
+//! Every statement a service runs goes through [`Db`], so it is the one place that counts them now and that will
+//! trace them once the services are instrumented. Queries are built with `sqlx::query` and bound parameters
+//! (`$1`, `$2`, … work on both databases); no value is ever formatted into SQL.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use sqlx::any::{AnyArguments, AnyPoolOptions, AnyRow};
+use sqlx::migrate::{Migration, MigrationType, Migrator};
+use sqlx::{Any, AnyPool, AssertSqlSafe, Executor};
+
+/// A query on the shop's databases, built with `sqlx::query(...)` and `.bind(...)`.
+pub type Query = sqlx::query::Query<'static, Any, AnyArguments>;
+
+/// Which database a [`Db`] talks to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    /// The OpenTelemetry `db.system.name` of the backend.
+    pub fn system_name(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgresql",
+        }
+    }
+}
+
+/// Where a service's data lives.
+#[derive(Clone, Debug)]
+pub struct DbOptions {
+    /// `sqlite:///path/to/file.db?mode=rwc` or `postgres://user:pass@host/db`.
+    pub url: String,
+    /// PostgreSQL only: the schema that holds this service's tables, so the three services (and parallel tests)
+    /// share one database without touching each other's tables or migrations.
+    pub schema: Option<String>,
+    pub max_connections: u32,
+}
+
+impl DbOptions {
+    /// The database of service `slug`: `<data_dir>/<slug>.db` on SQLite, or schema `<slug>` of the PostgreSQL
+    /// database at `database_url`.
+    pub fn for_service(database_url: Option<&str>, data_dir: &Path, slug: &str) -> DbOptions {
+        match database_url {
+            Some(url) if !url.starts_with("sqlite:") => DbOptions {
+                url: url.to_owned(),
+                schema: Some(slug.replace('-', "_")),
+                max_connections: 10,
+            },
+            Some(url) => DbOptions {
+                url: url.to_owned(),
+                schema: None,
+                max_connections: 10,
+            },
+            None => DbOptions::sqlite_file(&data_dir.join(format!("{slug}.db"))),
+        }
+    }
+
+    /// A SQLite file, created on first use.
+    pub fn sqlite_file(path: &Path) -> DbOptions {
+        DbOptions {
+            url: format!("sqlite://{}?mode=rwc", path.display()),
+            schema: None,
+            max_connections: 10,
+        }
+    }
+
+    pub fn backend(&self) -> Result<Backend, DbError> {
+        if self.url.starts_with("sqlite:") {
+            Ok(Backend::Sqlite)
+        } else if self.url.starts_with("postgres:") || self.url.starts_with("postgresql:") {
+            Ok(Backend::Postgres)
+        } else {
+            Err(DbError::UnsupportedUrl(redact(&self.url)))
+        }
+    }
+}
+
+/// Setting up a database failed.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("unsupported database URL {0:?}: expected sqlite://… or postgres://…")]
+    UnsupportedUrl(String),
+    #[error("invalid schema name {0:?}: use lowercase letters, digits and underscores")]
+    InvalidSchema(String),
+    #[error("creating the data directory {path}: {source}")]
+    DataDir {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("connecting to {url}: {source}")]
+    Connect { url: String, source: sqlx::Error },
+    #[error("migrating the database: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error(transparent)]
+    Sql(#[from] sqlx::Error),
+}
+
+/// A service's migrations, numbered, in both dialects. An applied migration is never edited: add a new one.
+#[derive(Debug, Clone, Copy)]
+pub struct Migrations {
+    pub sqlite: &'static [(i64, &'static str, &'static str)],
+    pub postgres: &'static [(i64, &'static str, &'static str)],
+}
+
+/// A pool on the service's database that counts the statements it runs. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Db {
+    pool: AnyPool,
+    backend: Backend,
+    statements: Arc<AtomicU64>,
+}
+
+impl Db {
+    /// Connects (creating the SQLite file and the PostgreSQL schema when missing) and runs `migrations`.
+    pub async fn open(options: &DbOptions, migrations: &Migrations) -> Result<Db, DbError> {
+        sqlx::any::install_default_drivers();
+        let backend = options.backend()?;
+        let connect_err = |source| DbError::Connect {
+            url: redact(&options.url),
+            source,
+        };
+        let pool_options = AnyPoolOptions::new()
+            .max_connections(options.max_connections)
+            .acquire_timeout(Duration::from_secs(10));
+        let pool = match backend {
+            Backend::Sqlite => {
+                if let Some(dir) =
+                    sqlite_path(&options.url).and_then(|p| p.parent().map(Path::to_owned))
+                {
+                    if !dir.as_os_str().is_empty() {
+                        std::fs::create_dir_all(&dir).map_err(|source| DbError::DataDir {
+                            path: dir.clone(),
+                            source,
+                        })?;
+                    }
+                }
+                pool_options
+                    .after_connect(|conn, _| {
+                        Box::pin(async move {
+                            conn.execute("PRAGMA busy_timeout = 10000").await?;
+                            conn.execute("PRAGMA journal_mode = WAL").await?;
+                            conn.execute("PRAGMA synchronous = NORMAL").await?;
+                            conn.execute("PRAGMA foreign_keys = ON").await?;
+                            Ok(())
+                        })
+                    })
+                    .connect(&options.url)
+                    .await
+                    .map_err(connect_err)?
+            }
+            Backend::Postgres => {
+                let schema = options
+                    .schema
+                    .clone()
+                    .unwrap_or_else(|| "public".to_owned());
+                if schema.is_empty()
+                    || !schema
+                        .chars()
+                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+                {
+                    return Err(DbError::InvalidSchema(schema));
+                }
+                let set_path: Arc<str> = format!("SET search_path TO {schema}").into();
+                let pool = pool_options
+                    .after_connect(move |conn, _| {
+                        let set_path = set_path.clone();
+                        Box::pin(async move {
+                            conn.execute(AssertSqlSafe(set_path.to_string())).await?;
+                            Ok(())
+                        })
+                    })
+                    .connect(&options.url)
+                    .await
+                    .map_err(connect_err)?;
+                pool.execute(AssertSqlSafe(format!(
+                    "CREATE SCHEMA IF NOT EXISTS {schema}"
+                )))
+                .await?;
+                pool
+            }
+        };
+        let db = Db {
+            pool,
+            backend,
+            statements: Arc::new(AtomicU64::new(0)),
+        };
+        db.migrate(migrations).await?;
+        Ok(db)
+    }
+
+    async fn migrate(&self, migrations: &Migrations) -> Result<(), DbError> {
+        let list = match self.backend {
+            Backend::Sqlite => migrations.sqlite,
+            Backend::Postgres => migrations.postgres,
+        };
+        let migrator = Migrator::with_migrations(
+            list.iter()
+                .map(|&(version, description, sql)| {
+                    Migration::new(
+                        version,
+                        description.into(),
+                        MigrationType::Simple,
+                        AssertSqlSafe(sql).into_sql_str(),
+                        false,
+                    )
+                })
+                .collect(),
+        );
+        // Each service has its own SQLite file or PostgreSQL schema, so the default table name is its own.
+        migrator.run(&self.pool).await?;
+        Ok(())
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// How many statements this handle has run since it was opened.
+    pub fn statements(&self) -> u64 {
+        self.statements.load(Ordering::Relaxed)
+    }
+
+    pub async fn fetch_all(&self, query: Query) -> Result<Vec<AnyRow>, sqlx::Error> {
+        self.count();
+        query.fetch_all(&self.pool).await
+    }
+
+    pub async fn fetch_one(&self, query: Query) -> Result<AnyRow, sqlx::Error> {
+        self.count();
+        query.fetch_one(&self.pool).await
+    }
+
+    pub async fn fetch_optional(&self, query: Query) -> Result<Option<AnyRow>, sqlx::Error> {
+        self.count();
+        query.fetch_optional(&self.pool).await
+    }
+
+    /// Runs a statement that returns no rows; answers how many rows it changed.
+    pub async fn execute(&self, query: Query) -> Result<u64, sqlx::Error> {
+        self.count();
+        Ok(query.execute(&self.pool).await?.rows_affected())
+    }
+
+    /// Runs the statements in one transaction (seeding, multi-row writes).
+    pub async fn execute_all(
+        &self,
+        queries: impl IntoIterator<Item = Query>,
+    ) -> Result<(), sqlx::Error> {
+        let mut tx = self.pool.begin().await?;
+        for query in queries {
+            self.count();
+            query.execute(&mut *tx).await?;
+        }
+        tx.commit().await
+    }
+
+    /// Closes the pool, waiting for connections in use.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    fn count(&self) {
+        self.statements.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+use sqlx::SqlSafeStr as _;
+
+fn sqlite_path(url: &str) -> Option<PathBuf> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next()?;
+    (!path.is_empty() && path != ":memory:").then(|| PathBuf::from(path))
+}
+
+/// The URL without its password, for messages.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let userinfo = &url[scheme_end + 3..at];
+            match userinfo.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme_end + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_stay_out_of_messages() {
+        assert_eq!(
+            redact("postgres://lab:secret@127.0.0.1:5432/lab"),
+            "postgres://lab:***@127.0.0.1:5432/lab"
+        );
+        assert_eq!(
+            redact("sqlite:///tmp/x.db?mode=rwc"),
+            "sqlite:///tmp/x.db?mode=rwc"
+        );
+    }
+
+    #[test]
+    fn services_get_a_file_or_a_schema_each() {
+        let opts = DbOptions::for_service(None, Path::new("/data"), "discounts-service");
+        assert_eq!(opts.url, "sqlite:///data/discounts-service.db?mode=rwc");
+        assert_eq!(opts.backend().unwrap(), Backend::Sqlite);
+        let opts = DbOptions::for_service(
+            Some("postgres://u@h/db"),
+            Path::new("/data"),
+            "discounts-service",
+        );
+        assert_eq!(opts.schema.as_deref(), Some("discounts_service"));
+        assert_eq!(opts.backend().unwrap(), Backend::Postgres);
+        assert!(
+            DbOptions::for_service(Some("mysql://x"), Path::new("."), "a")
+                .backend()
+                .is_err()
+        );
+    }
+}

@@ -1,0 +1,257 @@
+//! Named fault switches: each is on in the broken shop and off in the fixed one, flips at runtime, and every flip
+//! deploys a new version of the service that owns it.
+
+use std::fmt;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+
+use serde::Serialize;
+
+/// The named states the whole shop can start in, as in the workshop.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum ShopState {
+    /// Every fault on, and no telemetry at all: the shop before the workshop starts.
+    BrokenNoInstrumentation,
+    /// Every fault on, instrumented: what students investigate.
+    #[default]
+    Broken,
+    /// Every fault off.
+    Fixed,
+}
+
+impl ShopState {
+    pub const ALL: [ShopState; 3] = [
+        ShopState::BrokenNoInstrumentation,
+        ShopState::Broken,
+        ShopState::Fixed,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ShopState::BrokenNoInstrumentation => "broken-no-instrumentation",
+            ShopState::Broken => "broken",
+            ShopState::Fixed => "fixed",
+        }
+    }
+
+    /// Whether the faults start switched on.
+    pub fn faults_on(self) -> bool {
+        !matches!(self, ShopState::Fixed)
+    }
+
+    /// Whether the services emit telemetry in this state.
+    pub fn instrumented(self) -> bool {
+        !matches!(self, ShopState::BrokenNoInstrumentation)
+    }
+}
+
+impl fmt::Display for ShopState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for ShopState {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        ShopState::ALL
+            .into_iter()
+            .find(|state| state.as_str() == s)
+            .ok_or_else(|| {
+                format!("unknown state {s:?}: expected broken, broken-no-instrumentation or fixed")
+            })
+    }
+}
+
+/// A fault a service knows about: its name (`<service>.<fault>`) and what it breaks.
+#[derive(Clone, Copy, Debug)]
+pub struct FaultSpec {
+    pub name: &'static str,
+    pub description: &'static str,
+}
+
+/// The fault switches and the deployed version of one service. Cheap to clone; clones share the switches.
+#[derive(Clone)]
+pub struct Faults {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    service: &'static str,
+    switches: Vec<(FaultSpec, AtomicBool)>,
+    /// Minor version: starts at the number of faults fixed at start, and rises by one with every flip.
+    minor: AtomicU32,
+}
+
+/// Asked to flip a fault this service does not have.
+#[derive(Debug, thiserror::Error)]
+#[error("unknown fault {name:?} for {service}; known: {known}")]
+pub struct UnknownFault {
+    pub name: String,
+    pub service: &'static str,
+    pub known: String,
+}
+
+/// One fault as the admin API shows it.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct FaultStatus {
+    pub name: &'static str,
+    pub broken: bool,
+    pub description: &'static str,
+}
+
+impl Faults {
+    /// The switches of `service`, all on (`broken`) or all off.
+    pub fn new(service: &'static str, specs: &[FaultSpec], broken: bool) -> Faults {
+        let minor = if broken { 0 } else { specs.len() as u32 };
+        Faults {
+            inner: Arc::new(Inner {
+                service,
+                switches: specs
+                    .iter()
+                    .map(|spec| (*spec, AtomicBool::new(broken)))
+                    .collect(),
+                minor: AtomicU32::new(minor),
+            }),
+        }
+    }
+
+    pub fn service(&self) -> &'static str {
+        self.inner.service
+    }
+
+    /// The deployed version, `1.<n>`: 1.0 is the broken shop, and every flip deploys the next minor version.
+    pub fn version(&self) -> String {
+        format!("1.{}", self.inner.minor.load(Ordering::Acquire))
+    }
+
+    /// Whether the named fault is switched on. Panics on a name the service did not declare: that is a bug in
+    /// the service's code, not input.
+    pub fn is_on(&self, name: &str) -> bool {
+        self.switch(name)
+            .unwrap_or_else(|| panic!("{} has no fault {name:?}", self.inner.service))
+            .load(Ordering::Acquire)
+    }
+
+    /// Switches the fault on (`broken`) or off; a change deploys a new version. Returns whether it changed.
+    pub fn set(&self, name: &str, broken: bool) -> Result<bool, UnknownFault> {
+        let switch = self.switch(name).ok_or_else(|| UnknownFault {
+            name: name.to_owned(),
+            service: self.inner.service,
+            known: self.names().join(", "),
+        })?;
+        let changed = switch.swap(broken, Ordering::AcqRel) != broken;
+        if changed {
+            self.inner.minor.fetch_add(1, Ordering::AcqRel);
+            tracing::info!(
+                service = self.inner.service,
+                fault = name,
+                broken,
+                version = %self.version(),
+                "fault flipped: new version deployed"
+            );
+        }
+        Ok(changed)
+    }
+
+    pub fn names(&self) -> Vec<&'static str> {
+        self.inner
+            .switches
+            .iter()
+            .map(|(spec, _)| spec.name)
+            .collect()
+    }
+
+    pub fn statuses(&self) -> Vec<FaultStatus> {
+        self.inner
+            .switches
+            .iter()
+            .map(|(spec, on)| FaultStatus {
+                name: spec.name,
+                broken: on.load(Ordering::Acquire),
+                description: spec.description,
+            })
+            .collect()
+    }
+
+    fn switch(&self, name: &str) -> Option<&AtomicBool> {
+        self.inner
+            .switches
+            .iter()
+            .find(|(spec, _)| spec.name == name)
+            .map(|(_, on)| on)
+    }
+}
+
+impl fmt::Debug for Faults {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Faults")
+            .field("service", &self.inner.service)
+            .field("version", &self.version())
+            .field("faults", &self.statuses())
+            .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SPECS: &[FaultSpec] = &[
+        FaultSpec {
+            name: "x.sleep",
+            description: "sleeps",
+        },
+        FaultSpec {
+            name: "x.n-plus-one",
+            description: "n+1",
+        },
+    ];
+
+    #[test]
+    fn every_flip_deploys_a_new_version() {
+        let faults = Faults::new("x", SPECS, true);
+        assert_eq!(faults.version(), "1.0");
+        assert!(faults.is_on("x.sleep"));
+        assert!(faults.set("x.sleep", false).unwrap());
+        assert_eq!(faults.version(), "1.1");
+        assert!(!faults.is_on("x.sleep"));
+        assert!(
+            !faults.set("x.sleep", false).unwrap(),
+            "no change, no deployment"
+        );
+        assert_eq!(faults.version(), "1.1");
+        assert!(faults.set("x.sleep", true).unwrap());
+        assert_eq!(faults.version(), "1.2");
+    }
+
+    #[test]
+    fn the_fixed_shop_starts_past_its_fixes() {
+        let faults = Faults::new("x", SPECS, false);
+        assert_eq!(faults.version(), "1.2");
+        assert!(!faults.is_on("x.n-plus-one"));
+    }
+
+    #[test]
+    fn unknown_faults_are_named_in_the_error() {
+        let faults = Faults::new("x", SPECS, true);
+        let err = faults.set("x.nope", false).unwrap_err().to_string();
+        assert!(
+            err.contains("x.nope") && err.contains("x.sleep, x.n-plus-one"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn states_parse_from_their_names() {
+        for state in ShopState::ALL {
+            assert_eq!(state.as_str().parse::<ShopState>().unwrap(), state);
+        }
+        assert!("kaputt".parse::<ShopState>().is_err());
+        assert!(ShopState::Broken.faults_on() && ShopState::Broken.instrumented());
+        assert!(!ShopState::BrokenNoInstrumentation.instrumented());
+        assert!(!ShopState::Fixed.faults_on());
+    }
+}

@@ -1,0 +1,14 @@
+//! What the shop's three services share: their configuration, the database handle, the fault switches and the
+//! admin API that flips them.
+//!
+//! Each service is a library with `router(state) -> Router` plus a small binary; this crate keeps those three alike.
+
+pub mod admin;
+pub mod cli;
+pub mod db;
+pub mod faults;
+pub mod serve;
+pub mod testing;
+
+pub use db::{Backend, Db, DbOptions};
+pub use faults::{FaultSpec, Faults, ShopState, UnknownFault};

@@ -1,0 +1,133 @@
+//! `GET /discount`, in its broken (sleepy, N+1) and fixed forms, which answer the same JSON.
+
+use axum::Json;
+use axum::extract::State;
+use serde::{Deserialize, Serialize};
+use shop_common::Db;
+use sqlx::Row as _;
+use sqlx::any::AnyRow;
+
+use crate::{AppState, Error, N_PLUS_ONE, SLEEP, SLEEP_FOR};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Discount {
+    pub id: i64,
+    pub name: String,
+    pub code: String,
+    pub value: i64,
+    pub discount_type: DiscountType,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DiscountType {
+    pub id: i64,
+    pub name: String,
+    pub discount_query: String,
+    pub influencer: Option<Influencer>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Influencer {
+    pub id: i64,
+    pub name: String,
+}
+
+pub(crate) async fn list(State(state): State<AppState>) -> Result<Json<Vec<Discount>>, Error> {
+    if state.faults.is_on(SLEEP) {
+        // FAULT discounts.sleep: every request waits 2.5 s for nothing. The fix deletes this sleep.
+        tokio::time::sleep(SLEEP_FOR).await;
+    }
+    let discounts = if state.faults.is_on(N_PLUS_ONE) {
+        load_lazily(&state.db).await?
+    } else {
+        load_joined(&state.db).await?
+    };
+    Ok(Json(discounts))
+}
+
+/// FAULT discounts.n-plus-one: one query for the discounts, then one per discount for its type and one per type
+/// for its influencer, the way an ORM's lazy relations do it: 1 + 103 + 101 statements for the seeded data.
+async fn load_lazily(db: &Db) -> Result<Vec<Discount>, sqlx::Error> {
+    let rows = db
+        .fetch_all(sqlx::query(
+            "SELECT id, name, code, value, discount_type_id FROM discount ORDER BY id",
+        ))
+        .await?;
+    let mut discounts = Vec::with_capacity(rows.len());
+    for row in rows {
+        let type_id: i64 = row.try_get("discount_type_id")?;
+        let type_row = db
+            .fetch_one(
+                sqlx::query("SELECT id, name, discount_query, influencer_id FROM discount_type WHERE id = $1")
+                    .bind(type_id),
+            )
+            .await?;
+        let influencer = match type_row.try_get::<Option<i64>, _>("influencer_id")? {
+            Some(influencer_id) => db
+                .fetch_optional(
+                    sqlx::query("SELECT id, name FROM influencer WHERE id = $1")
+                        .bind(influencer_id),
+                )
+                .await?
+                .map(|row| -> Result<Influencer, sqlx::Error> {
+                    Ok(Influencer {
+                        id: row.try_get("id")?,
+                        name: row.try_get("name")?,
+                    })
+                })
+                .transpose()?,
+            None => None,
+        };
+        discounts.push(Discount {
+            id: row.try_get("id")?,
+            name: row.try_get("name")?,
+            code: row.try_get("code")?,
+            value: row.try_get("value")?,
+            discount_type: DiscountType {
+                id: type_row.try_get("id")?,
+                name: type_row.try_get("name")?,
+                discount_query: type_row.try_get("discount_query")?,
+                influencer,
+            },
+        });
+    }
+    Ok(discounts)
+}
+
+/// The fix: one statement, the relations joined in.
+async fn load_joined(db: &Db) -> Result<Vec<Discount>, sqlx::Error> {
+    let rows = db
+        .fetch_all(sqlx::query(
+            "SELECT d.id, d.name, d.code, d.value, \
+                    t.id AS type_id, t.name AS type_name, t.discount_query, \
+                    i.id AS influencer_id, i.name AS influencer_name \
+             FROM discount d \
+             LEFT OUTER JOIN discount_type t ON t.id = d.discount_type_id \
+             LEFT OUTER JOIN influencer i ON i.id = t.influencer_id \
+             ORDER BY d.id",
+        ))
+        .await?;
+    rows.iter().map(joined_row).collect()
+}
+
+fn joined_row(row: &AnyRow) -> Result<Discount, sqlx::Error> {
+    let influencer = match row.try_get::<Option<i64>, _>("influencer_id")? {
+        Some(id) => Some(Influencer {
+            id,
+            name: row.try_get("influencer_name")?,
+        }),
+        None => None,
+    };
+    Ok(Discount {
+        id: row.try_get("id")?,
+        name: row.try_get("name")?,
+        code: row.try_get("code")?,
+        value: row.try_get("value")?,
+        discount_type: DiscountType {
+            id: row.try_get("type_id")?,
+            name: row.try_get("type_name")?,
+            discount_query: row.try_get("discount_query")?,
+            influencer,
+        },
+    })
+}

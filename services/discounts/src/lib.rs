@@ -1,0 +1,95 @@
+//! The discounts service (`discounts-service`, port 5001): `GET /discount` answers every discount with its type and
+//! the type's influencer. Two faults live here: a 2.5 s sleep and an N+1 query.
+
+mod discounts;
+mod seed;
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use shop_common::db::{DbError, Migrations};
+use shop_common::{Db, DbOptions, FaultSpec, Faults};
+
+pub use discounts::{Discount, DiscountType, Influencer};
+
+/// The service's name, as its telemetry and the other services call it.
+pub const SERVICE: &str = "discounts-service";
+/// The port it listens on by default.
+pub const PORT: u16 = 5001;
+
+/// `GET /discount` sleeps 2.5 s before answering.
+pub const SLEEP: &str = "discounts.sleep";
+/// `GET /discount` loads each discount's type and each type's influencer with a query of its own.
+pub const N_PLUS_ONE: &str = "discounts.n-plus-one";
+
+pub const FAULTS: &[FaultSpec] = &[
+    FaultSpec {
+        name: SLEEP,
+        description: "GET /discount sleeps 2.5 s",
+    },
+    FaultSpec {
+        name: N_PLUS_ONE,
+        description: "GET /discount runs one query per discount type and per influencer (N+1)",
+    },
+];
+
+/// How long the sleep fault sleeps.
+pub const SLEEP_FOR: Duration = Duration::from_millis(2500);
+
+const MIGRATIONS: Migrations = Migrations {
+    sqlite: &[(
+        1,
+        "discounts",
+        include_str!("../migrations/sqlite/0001_discounts.sql"),
+    )],
+    postgres: &[(
+        1,
+        "discounts",
+        include_str!("../migrations/postgres/0001_discounts.sql"),
+    )],
+};
+
+/// Everything a request handler needs. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    pub db: Db,
+    pub faults: Faults,
+}
+
+impl AppState {
+    /// Opens (creating, migrating and seeding on first start) the service's database.
+    pub async fn open(options: &DbOptions, faults_on: bool) -> Result<AppState, DbError> {
+        let db = Db::open(options, &MIGRATIONS).await?;
+        seed::seed_if_empty(&db).await?;
+        Ok(AppState {
+            db,
+            faults: Faults::new(SERVICE, FAULTS, faults_on),
+        })
+    }
+}
+
+/// The service's routes, `/admin` included.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/", get(|| async { "Hello from the discounts service!\n" }))
+        .route("/discount", get(discounts::list))
+        .with_state(state.clone())
+        .merge(shop_common::admin::router(state.faults, state.db))
+}
+
+/// The service's one error: the database failed. Logged in full; the client sees a generic JSON 500.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("database: {0}")]
+    Db(#[from] sqlx::Error),
+}
+
+impl IntoResponse for Error {
+    fn into_response(self) -> Response {
+        tracing::error!(service = SERVICE, error = %self, "request failed");
+        shop_common::admin::json_error(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
+    }
+}

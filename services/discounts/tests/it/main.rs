@@ -1,0 +1,189 @@
+//! The discounts service through its router, on SQLite and (when reachable) PostgreSQL.
+
+use std::time::Instant;
+
+use discounts_service::{AppState, Discount, N_PLUS_ONE, SLEEP, router};
+use shop_common::testing::{self, call};
+
+async fn open(db: &testing::TestDb) -> AppState {
+    let state = AppState::open(&db.options, true)
+        .await
+        .expect("opening the database");
+    // The sleep has its own test; the others would only wait.
+    state.faults.set(SLEEP, false).unwrap();
+    state
+}
+
+#[tokio::test]
+async fn discounts_are_seeded_with_types_and_influencers() {
+    for db in testing::databases("discounts").await {
+        let state = open(&db).await;
+        let app = router(state);
+        let response = call(&app, "GET", "/discount", None).await;
+        assert_eq!(response.status, 200, "{}", db.name);
+        let discounts: Vec<Discount> = serde_json::from_slice(&response.body).unwrap();
+        assert_eq!(discounts.len(), 103, "{}", db.name);
+        let by_code = |code: &str| {
+            discounts
+                .iter()
+                .find(|d| d.code == code)
+                .unwrap_or_else(|| panic!("{code}"))
+        };
+        let bfriday = by_code("BFRIDAY");
+        assert_eq!((bfriday.name.as_str(), bfriday.value), ("Black Friday", 5));
+        assert_eq!(
+            bfriday.discount_type.influencer.as_ref().unwrap().name,
+            "Sherry"
+        );
+        assert_eq!(by_code("OFF").value, 300);
+        assert!(by_code("OFF").discount_type.influencer.is_none());
+        assert_eq!(by_code("PARTY").value, 542);
+        let with_influencer = discounts
+            .iter()
+            .filter(|d| d.discount_type.influencer.is_some())
+            .count();
+        assert_eq!(with_influencer, 101, "{}", db.name);
+        let mut types: Vec<i64> = discounts.iter().map(|d| d.discount_type.id).collect();
+        types.dedup();
+        assert_eq!(types.len(), 103, "each discount has its own type");
+    }
+}
+
+#[tokio::test]
+async fn the_seed_is_the_same_on_every_database_and_start() {
+    let mut answers = Vec::new();
+    for db in testing::databases("discounts-seed").await {
+        let app = router(open(&db).await);
+        answers.push(call(&app, "GET", "/discount", None).await.json());
+        // A second start finds the data and does not seed again.
+        let again = router(open(&db).await);
+        assert_eq!(
+            call(&again, "GET", "/discount", None).await.json(),
+            answers[0]
+        );
+    }
+    assert!(answers.windows(2).all(|w| w[0] == w[1]));
+}
+
+#[tokio::test]
+async fn the_n_plus_one_runs_a_statement_per_relation_and_the_fix_runs_one() {
+    for db in testing::databases("discounts-n1").await {
+        let state = open(&db).await;
+        let app = router(state.clone());
+        let before = state.db.statements();
+        let broken = call(&app, "GET", "/discount", None).await;
+        let broken_statements = state.db.statements() - before;
+        assert_eq!(broken_statements, 1 + 103 + 101, "{}", db.name);
+
+        let flipped = call(
+            &app,
+            "POST",
+            &format!("/admin/faults/{N_PLUS_ONE}"),
+            Some(r#"{"broken": false}"#),
+        )
+        .await;
+        assert_eq!(flipped.status, 200);
+        assert_eq!(
+            flipped.json()["version"],
+            "1.2",
+            "the sleep fix and this fix are two deployments"
+        );
+
+        let before = state.db.statements();
+        let fixed = call(&app, "GET", "/discount", None).await;
+        assert_eq!(state.db.statements() - before, 1, "{}", db.name);
+        assert_eq!(
+            fixed.json(),
+            broken.json(),
+            "the fix answers the same JSON ({})",
+            db.name
+        );
+
+        let stats = call(&app, "GET", "/admin/stats", None).await.json();
+        assert_eq!(
+            stats["database"],
+            if db.name == "sqlite" {
+                "sqlite"
+            } else {
+                "postgresql"
+            }
+        );
+        assert_eq!(
+            stats["sql_statements"].as_u64(),
+            Some(state.db.statements())
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_sleep_fault_delays_the_answer_and_its_fix_removes_the_delay() {
+    let db = testing::sqlite("discounts-sleep");
+    let state = AppState::open(&db.options, true).await.unwrap();
+    let app = router(state.clone());
+    let started = Instant::now();
+    assert_eq!(call(&app, "GET", "/discount", None).await.status, 200);
+    assert!(
+        started.elapsed().as_millis() >= 2500,
+        "{:?}",
+        started.elapsed()
+    );
+    state.faults.set(SLEEP, false).unwrap();
+    state.faults.set(N_PLUS_ONE, false).unwrap();
+    let started = Instant::now();
+    assert_eq!(call(&app, "GET", "/discount", None).await.status, 200);
+    assert!(
+        started.elapsed().as_millis() < 1000,
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn the_admin_api_rejects_bad_input_with_a_message() {
+    let db = testing::sqlite("discounts-admin");
+    let app = router(open(&db).await);
+    let faults = call(&app, "GET", "/admin/faults", None).await.json();
+    assert_eq!(faults["service"], "discounts-service");
+    let names: Vec<&str> = faults["faults"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, [SLEEP, N_PLUS_ONE]);
+
+    let unknown = call(
+        &app,
+        "POST",
+        "/admin/faults/discounts.nope",
+        Some(r#"{"broken": false}"#),
+    )
+    .await;
+    assert_eq!(unknown.status, 404);
+    assert!(
+        unknown.json()["error"]
+            .as_str()
+            .unwrap()
+            .contains("discounts.nope")
+    );
+
+    let malformed = call(
+        &app,
+        "POST",
+        &format!("/admin/faults/{SLEEP}"),
+        Some("{broken"),
+    )
+    .await;
+    assert_eq!(malformed.status, 400);
+    assert!(
+        malformed.json()["error"]
+            .as_str()
+            .unwrap()
+            .contains("broken")
+    );
+
+    let hello = call(&app, "GET", "/", None).await;
+    assert_eq!(hello.status, 200);
+    assert!(hello.text().contains("discounts"));
+    assert_eq!(call(&app, "GET", "/nope", None).await.status, 404);
+}
