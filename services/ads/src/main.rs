@@ -1,0 +1,35 @@
+//! Runs the advertisements service alone.
+
+use anyhow::Context as _;
+use clap::Parser;
+use shop_common::cli::ServiceArgs;
+use shop_common::serve;
+
+/// The shop's advertisements service: ads as JSON and their banner images.
+#[derive(Parser, Debug)]
+#[command(version)]
+struct Cli {
+    #[command(flatten)]
+    service: ServiceArgs,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    serve::init_logging();
+    let cli = Cli::parse();
+    let state = ads_service::AppState::open(
+        &cli.service.db_options(ads_service::SERVICE),
+        cli.service.state.faults_on(),
+    )
+    .await
+    .context("opening the advertisements database")?;
+    let addr = cli.service.listen_or(ads_service::PORT);
+    let listener = serve::bind(ads_service::SERVICE, addr).await?;
+    eprintln!(
+        "{} {} listening on http://{addr}",
+        ads_service::SERVICE,
+        state.faults.version()
+    );
+    serve::serve(listener, ads_service::router(state), serve::ctrl_c()).await?;
+    Ok(())
+}
