@@ -1,0 +1,93 @@
+//! The storefront (`store-frontend`, port 3000): a server-rendered store with Spree's URL space, so recorded
+//! Spree traffic replays against it. It calls the ads service for a banner and the discounts service for a
+//! promotion. One fault lives here: the ad banner rendered by the shared layout (the "wrong file" bug).
+
+mod api;
+mod assets;
+pub mod cart;
+pub mod catalog;
+pub mod error;
+pub mod layout;
+mod pages;
+pub mod upstream;
+
+use axum::Router;
+use axum::routing::get;
+use shop_common::db::{DbError, Migrations};
+use shop_common::{Db, DbOptions, FaultSpec, Faults};
+
+pub use error::ErrorDetails;
+pub use upstream::{UpstreamConfig, Upstreams};
+
+/// The service's name, as its telemetry and the other services call it.
+pub const SERVICE: &str = "store-frontend";
+/// The port it listens on by default.
+pub const PORT: u16 = 3000;
+
+/// The ad banner is rendered by the layout every page shares, so pages that load no ad fail with HTTP 500.
+pub const ADS_IN_LAYOUT: &str = "frontend.ads-in-layout";
+
+pub const FAULTS: &[FaultSpec] = &[FaultSpec {
+    name: ADS_IN_LAYOUT,
+    description: "the ad banner sits in the shared layout: search, taxon, cart and login pages answer 500",
+}];
+
+const MIGRATIONS: Migrations = Migrations {
+    sqlite: &[(
+        1,
+        "store",
+        include_str!("../migrations/sqlite/0001_store.sql"),
+    )],
+    postgres: &[(
+        1,
+        "store",
+        include_str!("../migrations/postgres/0001_store.sql"),
+    )],
+};
+
+/// Everything a request handler needs. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct AppState {
+    pub db: Db,
+    pub faults: Faults,
+    pub upstreams: Upstreams,
+}
+
+impl AppState {
+    /// Opens (creating, migrating and seeding on first start) the storefront's database.
+    pub async fn open(
+        options: &DbOptions,
+        faults_on: bool,
+        upstreams: UpstreamConfig,
+    ) -> Result<AppState, DbError> {
+        let db = Db::open(options, &MIGRATIONS).await?;
+        catalog::seed_if_empty(&db).await?;
+        Ok(AppState {
+            db,
+            faults: Faults::new(SERVICE, FAULTS, faults_on),
+            upstreams: Upstreams::new(upstreams),
+        })
+    }
+}
+
+/// The storefront's routes, `/admin` included.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/", get(pages::home))
+        .route("/products", get(pages::search))
+        .route("/products/{slug}", get(pages::product))
+        .route("/t/{*permalink}", get(pages::taxon))
+        .route("/cart", get(pages::cart_page))
+        .route("/cart_link", get(api::cart_link))
+        .route("/api_tokens", get(api::api_tokens))
+        .route(
+            "/api/v2/storefront/cart/add_item",
+            axum::routing::post(api::add_item),
+        )
+        .route("/login", get(pages::login).post(pages::login_attempt))
+        .route("/favicon.ico", get(assets::favicon))
+        .route("/assets/{*path}", get(assets::asset))
+        .fallback(|| async { error::Error::NotFound })
+        .with_state(state.clone())
+        .merge(shop_common::admin::router(state.faults, state.db))
+}

@@ -1,0 +1,56 @@
+//! Runs the storefront alone.
+
+use std::time::Duration;
+
+use anyhow::Context as _;
+use clap::Parser;
+use shop_common::cli::ServiceArgs;
+use shop_common::serve;
+use storefront::UpstreamConfig;
+
+/// The shop's storefront: a server-rendered store that calls the ads and discounts services.
+#[derive(Parser, Debug)]
+#[command(version)]
+struct Cli {
+    #[command(flatten)]
+    service: ServiceArgs,
+
+    /// Base URL of the advertisements service.
+    #[arg(long, env = "ADS_URL", default_value = "http://127.0.0.1:5002")]
+    ads_url: String,
+
+    /// Base URL of the discounts service.
+    #[arg(long, env = "DISCOUNTS_URL", default_value = "http://127.0.0.1:5001")]
+    discounts_url: String,
+
+    /// How long to wait for the ads and discounts services, in milliseconds, before rendering without them.
+    #[arg(long, default_value_t = 5000)]
+    upstream_timeout_ms: u64,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    serve::init_logging();
+    let cli = Cli::parse();
+    let upstreams = UpstreamConfig {
+        ads_url: cli.ads_url,
+        discounts_url: cli.discounts_url,
+        timeout: Duration::from_millis(cli.upstream_timeout_ms),
+    };
+    let state = storefront::AppState::open(
+        &cli.service.db_options(storefront::SERVICE),
+        cli.service.state.faults_on(),
+        upstreams,
+    )
+    .await
+    .context("opening the storefront database")?;
+    let addr = cli.service.listen_or(storefront::PORT);
+    let listener = serve::bind(storefront::SERVICE, addr).await?;
+    eprintln!(
+        "{} {} listening on http://{addr}",
+        storefront::SERVICE,
+        state.faults.version()
+    );
+    serve::serve(listener, storefront::router(state), serve::ctrl_c()).await?;
+    Ok(())
+}
