@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use sqlx::any::{AnyArguments, AnyPoolOptions, AnyRow};
 use sqlx::migrate::{Migration, MigrationType, Migrator};
-use sqlx::{Any, AnyPool, AssertSqlSafe, Executor};
+use sqlx::{Any, AnyPool, AssertSqlSafe, Executor, SqlSafeStr as _};
 
 /// A query on the shop's databases, built with `sqlx::query(...)` and `.bind(...)`.
 pub type Query = sqlx::query::Query<'static, Any, AnyArguments>;
@@ -133,15 +133,14 @@ impl Db {
             .acquire_timeout(Duration::from_secs(10));
         let pool = match backend {
             Backend::Sqlite => {
-                if let Some(dir) =
-                    sqlite_path(&options.url).and_then(|p| p.parent().map(Path::to_owned))
+                if let Some(dir) = sqlite_path(&options.url)
+                    .and_then(|p| p.parent().map(Path::to_owned))
+                    .filter(|dir| !dir.as_os_str().is_empty())
                 {
-                    if !dir.as_os_str().is_empty() {
-                        std::fs::create_dir_all(&dir).map_err(|source| DbError::DataDir {
-                            path: dir.clone(),
-                            source,
-                        })?;
-                    }
+                    std::fs::create_dir_all(&dir).map_err(|source| DbError::DataDir {
+                        path: dir.clone(),
+                        source,
+                    })?;
                 }
                 pool_options
                     .after_connect(|conn, _| {
@@ -272,8 +271,6 @@ impl Db {
         self.statements.fetch_add(1, Ordering::Relaxed);
     }
 }
-
-use sqlx::SqlSafeStr as _;
 
 fn sqlite_path(url: &str) -> Option<PathBuf> {
     let rest = url

@@ -17,8 +17,18 @@ const NOUNS: &[&str] = &[
     "Savings", "Deal", "Bargain", "Bonus", "Special", "Treat", "Steal", "Drop", "Offer", "Perk",
 ];
 
-/// The rows of the three named discounts: (name, code, value, type name, discount query, influencer).
-const NAMED: &[(&str, &str, i64, &str, &str, Option<&str>)] = &[
+/// A named discount's row: (name, code, value, type name, discount query, influencer).
+type Named = (
+    &'static str,
+    &'static str,
+    i64,
+    &'static str,
+    &'static str,
+    Option<&'static str>,
+);
+
+/// The workshop's three named discounts.
+const NAMED: &[Named] = &[
     (
         "Black Friday",
         "BFRIDAY",

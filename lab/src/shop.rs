@@ -1,0 +1,185 @@
+//! The whole shop in one process: the storefront, ads and discounts services, each on its own listener, each with
+//! its own database (SQLite files in a data directory, or a schema each on PostgreSQL).
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use shop_common::{DbOptions, Faults, ShopState, serve};
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+/// Where and how to run the shop.
+#[derive(Debug, Clone)]
+pub struct ShopOptions {
+    pub state: ShopState,
+    /// PostgreSQL instead of SQLite.
+    pub database_url: Option<String>,
+    /// Where the SQLite files go.
+    pub data_dir: PathBuf,
+    pub host: IpAddr,
+    pub storefront_port: u16,
+    pub ads_port: u16,
+    pub discounts_port: u16,
+    /// How long the storefront waits for the ads and discounts services.
+    pub upstream_timeout: Duration,
+}
+
+impl ShopOptions {
+    /// The workshop's ports (3000, 5002, 5001) on 127.0.0.1.
+    pub fn new(state: ShopState, data_dir: PathBuf) -> ShopOptions {
+        ShopOptions {
+            state,
+            database_url: None,
+            data_dir,
+            host: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            storefront_port: storefront::PORT,
+            ads_port: ads_service::PORT,
+            discounts_port: discounts_service::PORT,
+            upstream_timeout: Duration::from_secs(5),
+        }
+    }
+
+    /// Ports the system picks, for tests and for shops that run beside another.
+    pub fn ephemeral(state: ShopState, data_dir: PathBuf) -> ShopOptions {
+        ShopOptions {
+            storefront_port: 0,
+            ads_port: 0,
+            discounts_port: 0,
+            ..ShopOptions::new(state, data_dir)
+        }
+    }
+
+    fn db(&self, service: &str) -> DbOptions {
+        DbOptions::for_service(self.database_url.as_deref(), &self.data_dir, service)
+    }
+}
+
+/// The three services, serving until [`RunningShop::stop`].
+#[derive(Debug)]
+pub struct RunningShop {
+    pub storefront: SocketAddr,
+    pub ads: SocketAddr,
+    pub discounts: SocketAddr,
+    pub storefront_state: storefront::AppState,
+    pub ads_state: ads_service::AppState,
+    pub discounts_state: discounts_service::AppState,
+    shutdown: watch::Sender<bool>,
+    servers: JoinSet<std::io::Result<()>>,
+}
+
+impl RunningShop {
+    /// Opens the databases (creating and seeding them on first start), binds the three listeners, and serves.
+    pub async fn start(options: &ShopOptions) -> anyhow::Result<RunningShop> {
+        let faults_on = options.state.faults_on();
+        let ads_state = ads_service::AppState::open(&options.db(ads_service::SERVICE), faults_on)
+            .await
+            .context("opening the advertisements database")?;
+        let discounts_state =
+            discounts_service::AppState::open(&options.db(discounts_service::SERVICE), faults_on)
+                .await
+                .context("opening the discounts database")?;
+        let ads_listener = serve::bind(
+            ads_service::SERVICE,
+            SocketAddr::new(options.host, options.ads_port),
+        )
+        .await?;
+        let discounts_listener = serve::bind(
+            discounts_service::SERVICE,
+            SocketAddr::new(options.host, options.discounts_port),
+        )
+        .await?;
+        let storefront_listener = serve::bind(
+            storefront::SERVICE,
+            SocketAddr::new(options.host, options.storefront_port),
+        )
+        .await?;
+        let (ads, discounts, storefront) = (
+            ads_listener.local_addr()?,
+            discounts_listener.local_addr()?,
+            storefront_listener.local_addr()?,
+        );
+        let upstreams = storefront::UpstreamConfig {
+            ads_url: format!("http://{ads}"),
+            discounts_url: format!("http://{discounts}"),
+            timeout: options.upstream_timeout,
+        };
+        let storefront_state =
+            storefront::AppState::open(&options.db(storefront::SERVICE), faults_on, upstreams)
+                .await
+                .context("opening the storefront database")?;
+
+        let (shutdown, stopped) = watch::channel(false);
+        let mut servers = JoinSet::new();
+        for (listener, router) in [
+            (ads_listener, ads_service::router(ads_state.clone())),
+            (
+                discounts_listener,
+                discounts_service::router(discounts_state.clone()),
+            ),
+            (
+                storefront_listener,
+                storefront::router(storefront_state.clone()),
+            ),
+        ] {
+            let mut stopped = stopped.clone();
+            servers.spawn(serve::serve(listener, router, async move {
+                let _ = stopped.wait_for(|stop| *stop).await;
+            }));
+        }
+        Ok(RunningShop {
+            storefront,
+            ads,
+            discounts,
+            storefront_state,
+            ads_state,
+            discounts_state,
+            shutdown,
+            servers,
+        })
+    }
+
+    /// The fault switches of the three services.
+    pub fn faults(&self) -> [&Faults; 3] {
+        [
+            &self.storefront_state.faults,
+            &self.ads_state.faults,
+            &self.discounts_state.faults,
+        ]
+    }
+
+    /// Where each service listens, as lines for a person.
+    pub fn describe(&self) -> String {
+        let line = |name: &str, addr: SocketAddr, faults: &Faults| {
+            format!(
+                "  {name:<24} http://{addr}  (version {})\n",
+                faults.version()
+            )
+        };
+        line(
+            storefront::SERVICE,
+            self.storefront,
+            &self.storefront_state.faults,
+        ) + &line(ads_service::SERVICE, self.ads, &self.ads_state.faults)
+            + &line(
+                discounts_service::SERVICE,
+                self.discounts,
+                &self.discounts_state.faults,
+            )
+    }
+
+    /// Stops accepting, finishes the requests in flight, releases the ports and closes the databases.
+    pub async fn stop(mut self) -> anyhow::Result<()> {
+        let _ = self.shutdown.send(true);
+        while let Some(result) = self.servers.join_next().await {
+            result
+                .context("a server task panicked")?
+                .context("serving")?;
+        }
+        self.storefront_state.db.close().await;
+        self.ads_state.db.close().await;
+        self.discounts_state.db.close().await;
+        Ok(())
+    }
+}
