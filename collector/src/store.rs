@@ -1,0 +1,565 @@
+//! The collector's bounded in-memory span store: it keeps the most recent traces within a span budget, indexes
+//! them by trace id, service and time for the dashboard and the API, and accounts exactly for every span.
+//!
+//! # Model
+//!
+//! Spans are grouped by trace. A trace's *entry* is created when the first span of that trace arrives and
+//! gets the next value of a sequence number; that number is the trace's age. When the spans stored exceed
+//! the capacity, whole traces are dropped in order of that number, oldest first, until the store is within
+//! capacity again — a trace is never partially evicted. A trace bigger than the capacity on its own ends up
+//! evicted entirely (together with every trace older than it). Spans that arrive later for a trace that was
+//! already evicted start a new entry for it, with a new sequence number.
+//!
+//! # Accounting
+//!
+//! Every span handed to [`Store::insert`] is *accepted*, and is at every moment either stored or counted as
+//! evicted: `accepted == stored + evicted` holds in every [`Accounting`] snapshot, because the counters
+//! change together inside one critical section and are read together. Payloads a receiver refuses never
+//! reach the store as spans; the receiver counts them by reason with [`Store::reject`].
+//!
+//! # Concurrency
+//!
+//! A [`Store`] is a cheap handle (an [`Arc`] inside): clone it for every receiver and reader. One
+//! read-write lock guards the indexes. Ingest takes the write lock once per batch and does only index
+//! updates under it: grouping the batch by trace and building the shared span chunks happen before, and
+//! dropping evicted traces after. Readers hold the read lock only to clone [`Arc`]s: a [`Trace`] is an
+//! immutable, shared snapshot, so a reader can keep and walk it for as long as it likes without holding up
+//! ingest (a later append to that trace makes a new snapshot, copy-on-write, sharing the span chunks).
+//!
+//! # Indexes
+//!
+//! * trace id → the trace ([`Store::trace`]);
+//! * service name → the traces with at least one span of that service, by age
+//!   ([`Store::trace_ids_for_service`], [`Store::traces_for_service`], [`Store::services`]);
+//! * trace start time (the earliest span start) → trace ([`Store::traces_between`], [`Store::latest`]);
+//! * age → trace, which is the eviction order ([`Store::snapshot`], [`Store::for_each_trace`]).
+//!
+//! Spans are stored as given: duplicate span ids are kept, and nothing is checked about parents.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::fmt;
+use std::ops::Bound;
+use std::sync::Arc;
+
+use parking_lot::{Mutex, RwLock};
+
+use crate::model::{Resource, Span, Str, TraceId, Value, attribute};
+
+/// The number of spans a store keeps unless told otherwise.
+pub const DEFAULT_CAPACITY: usize = 1_000_000;
+
+/// The service name of spans whose resource has no string `service.name` (as [`Span::service_name`] says).
+const UNKNOWN_SERVICE: &str = "unknown_service";
+
+/// The bounded span store. Cloning is cheap; clones share one store.
+#[derive(Clone)]
+pub struct Store {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    capacity: usize,
+    index: RwLock<Index>,
+    /// Rejected payloads by reason. Apart from the index so that rejecting never contends with ingest.
+    rejected: Mutex<BTreeMap<String, u64>>,
+    unknown_service: Str,
+}
+
+/// Everything behind the lock.
+#[derive(Default)]
+struct Index {
+    /// Trace id → the trace's current snapshot.
+    traces: HashMap<TraceId, Arc<Trace>>,
+    /// (sequence number, trace id), oldest first: the eviction order. New entries always get the highest
+    /// sequence number and eviction always takes the lowest, so a queue is enough.
+    by_age: VecDeque<(u64, TraceId)>,
+    /// (trace start, sequence number) → trace id.
+    by_time: BTreeMap<(u64, u64), TraceId>,
+    /// Service name → (sequence number → trace id) of the traces with a span of that service. A service
+    /// without stored traces has no key.
+    by_service: HashMap<Str, BTreeMap<u64, TraceId>>,
+    /// The sequence number the next new entry gets.
+    next_seq: u64,
+    /// Spans stored (the sum of the traces' span counts).
+    stored: u64,
+    accepted: u64,
+    evicted: u64,
+    evicted_traces: u64,
+}
+
+/// One stored trace: an immutable snapshot of the spans received for it since its entry was created, in
+/// arrival order.
+#[derive(Clone, Debug)]
+pub struct Trace {
+    id: TraceId,
+    seq: u64,
+    start_ns: u64,
+    end_ns: u64,
+    span_count: usize,
+    /// Distinct service names, in order of first appearance.
+    services: Vec<Str>,
+    /// One chunk per batch that brought spans of this trace.
+    chunks: Vec<Arc<[Span]>>,
+}
+
+impl Trace {
+    pub fn id(&self) -> TraceId {
+        self.id
+    }
+
+    /// The entry's sequence number: its age in the store (lower is older). Unique per entry, so a trace
+    /// evicted and started again gets a new one.
+    pub fn seq(&self) -> u64 {
+        self.seq
+    }
+
+    /// The earliest span start.
+    pub fn start_ns(&self) -> u64 {
+        self.start_ns
+    }
+
+    /// The latest span end.
+    pub fn end_ns(&self) -> u64 {
+        self.end_ns
+    }
+
+    /// From the earliest start to the latest end.
+    pub fn duration_ns(&self) -> u64 {
+        self.end_ns.saturating_sub(self.start_ns)
+    }
+
+    /// The number of spans.
+    pub fn len(&self) -> usize {
+        self.span_count
+    }
+
+    /// Always false for a stored trace; here for clippy's sake.
+    pub fn is_empty(&self) -> bool {
+        self.span_count == 0
+    }
+
+    /// The services that sent spans of this trace, in order of first appearance.
+    pub fn services(&self) -> &[Str] {
+        &self.services
+    }
+
+    /// The spans, in arrival order.
+    pub fn spans(&self) -> impl Iterator<Item = &Span> + '_ {
+        self.chunks.iter().flat_map(|chunk| chunk.iter())
+    }
+
+    /// The first root span (one without a parent), if one has arrived.
+    pub fn root(&self) -> Option<&Span> {
+        self.spans().find(|span| span.is_root())
+    }
+
+    /// The spans, cloned, in arrival order.
+    pub fn to_vec(&self) -> Vec<Span> {
+        self.spans().cloned().collect()
+    }
+}
+
+/// What one [`Store::insert`] did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct Inserted {
+    /// Spans in the batch (all of them are accepted).
+    pub accepted: usize,
+    /// Spans of the batch that are stored after the call: `accepted` less those whose trace was evicted by
+    /// this same call.
+    pub stored: usize,
+    /// Spans evicted by this call, from this batch or older ones.
+    pub evicted: usize,
+    /// Traces evicted by this call.
+    pub evicted_traces: usize,
+}
+
+/// The store's counters, all taken at one moment. Span counts satisfy `accepted == stored + evicted`.
+#[derive(Clone, Debug, PartialEq, Eq, Default)]
+pub struct Accounting {
+    /// The capacity, in spans.
+    pub capacity: u64,
+    /// Spans ever handed to [`Store::insert`].
+    pub accepted: u64,
+    /// Spans stored now.
+    pub stored: u64,
+    /// Spans ever evicted.
+    pub evicted: u64,
+    /// Trace entries stored now.
+    pub stored_traces: u64,
+    /// Trace entries ever evicted.
+    pub evicted_traces: u64,
+    /// Payloads refused by the receivers, by reason (see [`Store::reject`]).
+    pub rejected: BTreeMap<String, u64>,
+}
+
+impl Accounting {
+    /// Payloads refused, all reasons together.
+    pub fn rejected_total(&self) -> u64 {
+        self.rejected.values().sum()
+    }
+}
+
+/// What [`Store::insert`] notes, outside the lock, about a batch's spans of one trace.
+struct Group {
+    id: TraceId,
+    start_ns: u64,
+    end_ns: u64,
+    /// Distinct, in order of first appearance.
+    services: Vec<Str>,
+}
+
+impl Default for Store {
+    fn default() -> Store {
+        Store::new(DEFAULT_CAPACITY)
+    }
+}
+
+impl Store {
+    /// An empty store that keeps at most `capacity` spans (0 keeps none: everything is evicted at once).
+    pub fn new(capacity: usize) -> Store {
+        Store {
+            shared: Arc::new(Shared {
+                capacity,
+                index: RwLock::new(Index::default()),
+                rejected: Mutex::new(BTreeMap::new()),
+                unknown_service: Str::from(UNKNOWN_SERVICE),
+            }),
+        }
+    }
+
+    /// The most spans this store keeps.
+    pub fn capacity(&self) -> usize {
+        self.shared.capacity
+    }
+
+    /// Stores one batch, then evicts the oldest whole traces until the store is within capacity. Takes the
+    /// write lock once; spans of evicted traces are dropped after it is released.
+    pub fn insert(&self, spans: Vec<Span>) -> Inserted {
+        if spans.is_empty() {
+            return Inserted::default();
+        }
+        let accepted = spans.len();
+        let groups = self.group(spans);
+        let mut dropped = Vec::new();
+        let result = {
+            let mut index = self.shared.index.write();
+            index.insert(groups, accepted, self.shared.capacity, &mut dropped)
+        };
+        // Frees the spans of evicted traces that no reader holds, outside the lock.
+        drop(dropped);
+        result
+    }
+
+    /// Splits a batch by trace, in order of each trace's first span in the batch, notes each group's time
+    /// span and services, and makes each group's spans one shared chunk.
+    fn group(&self, spans: Vec<Span>) -> Vec<(Group, Arc<[Span]>)> {
+        let mut groups: Vec<(Group, Vec<Span>)> = Vec::new();
+        let mut position: HashMap<TraceId, usize> = HashMap::new();
+        // Batches usually share one resource per service; look each resource's service up once.
+        let mut last_resource: Option<(Arc<Resource>, Str)> = None;
+        for span in spans {
+            let service = match &last_resource {
+                Some((resource, service)) if Arc::ptr_eq(resource, &span.resource) => {
+                    service.clone()
+                }
+                _ => {
+                    let service = self.service_of(&span);
+                    last_resource = Some((span.resource.clone(), service.clone()));
+                    service
+                }
+            };
+            let at = *position.entry(span.trace_id).or_insert_with(|| {
+                let group = Group {
+                    id: span.trace_id,
+                    start_ns: u64::MAX,
+                    end_ns: 0,
+                    services: Vec::new(),
+                };
+                groups.push((group, Vec::new()));
+                groups.len() - 1
+            });
+            let (group, group_spans) = &mut groups[at];
+            group.start_ns = group.start_ns.min(span.start_ns);
+            group.end_ns = group.end_ns.max(span.end_ns);
+            if !group.services.iter().any(|known| **known == *service) {
+                group.services.push(service);
+            }
+            group_spans.push(span);
+        }
+        groups
+            .into_iter()
+            .map(|(group, spans)| (group, Arc::from(spans)))
+            .collect()
+    }
+
+    /// The span's service name as a shared string (the resource's own, so no copy is made).
+    fn service_of(&self, span: &Span) -> Str {
+        match attribute(&span.resource.attributes, "service.name") {
+            Some(Value::Str(name)) => name.clone(),
+            _ => self.shared.unknown_service.clone(),
+        }
+    }
+
+    /// Counts `payloads` payloads refused for `reason` (e.g. "decode", "too_large", "unsupported_media").
+    pub fn reject(&self, reason: &str, payloads: u64) {
+        let mut rejected = self.shared.rejected.lock();
+        match rejected.get_mut(reason) {
+            Some(count) => *count += payloads,
+            None => {
+                rejected.insert(reason.to_owned(), payloads);
+            }
+        }
+    }
+
+    /// All counters, the span counts taken together.
+    pub fn accounting(&self) -> Accounting {
+        let mut accounting = {
+            let index = self.shared.index.read();
+            Accounting {
+                capacity: self.shared.capacity as u64,
+                accepted: index.accepted,
+                stored: index.stored,
+                evicted: index.evicted,
+                stored_traces: index.traces.len() as u64,
+                evicted_traces: index.evicted_traces,
+                rejected: BTreeMap::new(),
+            }
+        };
+        accounting.rejected = self.shared.rejected.lock().clone();
+        accounting
+    }
+
+    /// Spans stored.
+    pub fn len(&self) -> usize {
+        self.shared.index.read().stored as usize
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Traces stored.
+    pub fn trace_count(&self) -> usize {
+        self.shared.index.read().traces.len()
+    }
+
+    /// The trace, if stored.
+    pub fn trace(&self, id: &TraceId) -> Option<Arc<Trace>> {
+        self.shared.index.read().traces.get(id).cloned()
+    }
+
+    /// The names of the services with at least one stored trace, sorted.
+    pub fn services(&self) -> Vec<Str> {
+        let mut services: Vec<Str> = self
+            .shared
+            .index
+            .read()
+            .by_service
+            .keys()
+            .cloned()
+            .collect();
+        services.sort_unstable();
+        services
+    }
+
+    /// Up to `limit` ids of the stored traces with a span of `service`, newest entry first.
+    pub fn trace_ids_for_service(&self, service: &str, limit: usize) -> Vec<TraceId> {
+        let index = self.shared.index.read();
+        match index.by_service.get(service) {
+            Some(traces) => traces.values().rev().take(limit).copied().collect(),
+            None => Vec::new(),
+        }
+    }
+
+    /// Up to `limit` stored traces with a span of `service`, newest entry first.
+    pub fn traces_for_service(&self, service: &str, limit: usize) -> Vec<Arc<Trace>> {
+        let index = self.shared.index.read();
+        match index.by_service.get(service) {
+            Some(traces) => traces
+                .values()
+                .rev()
+                .take(limit)
+                .map(|id| index.traces[id].clone())
+                .collect(),
+            None => Vec::new(),
+        }
+    }
+
+    /// Up to `limit` stored traces that start in `[from_ns, to_ns)`, latest start first (ties: newest
+    /// entry first).
+    pub fn traces_between(&self, from_ns: u64, to_ns: u64, limit: usize) -> Vec<Arc<Trace>> {
+        if from_ns >= to_ns {
+            return Vec::new();
+        }
+        let index = self.shared.index.read();
+        index
+            .by_time
+            .range((Bound::Included((from_ns, 0)), Bound::Excluded((to_ns, 0))))
+            .rev()
+            .take(limit)
+            .map(|(_, id)| index.traces[id].clone())
+            .collect()
+    }
+
+    /// Up to `limit` stored traces with the latest starts, latest first.
+    pub fn latest(&self, limit: usize) -> Vec<Arc<Trace>> {
+        let index = self.shared.index.read();
+        index
+            .by_time
+            .values()
+            .rev()
+            .take(limit)
+            .map(|id| index.traces[id].clone())
+            .collect()
+    }
+
+    /// Every stored trace, oldest entry first (the eviction order). Costs one `Arc` clone per trace under
+    /// the read lock; the traces can then be read at leisure.
+    pub fn snapshot(&self) -> Vec<Arc<Trace>> {
+        let index = self.shared.index.read();
+        index
+            .by_age
+            .iter()
+            .map(|(_, id)| index.traces[id].clone())
+            .collect()
+    }
+
+    /// Calls `f` on every stored trace, oldest entry first, on a [`snapshot`](Store::snapshot): the lock is
+    /// not held while `f` runs, so traces inserted or evicted meanwhile are not seen.
+    pub fn for_each_trace(&self, mut f: impl FnMut(&Trace)) {
+        for trace in self.snapshot() {
+            f(&trace);
+        }
+    }
+}
+
+impl Index {
+    /// The critical section of [`Store::insert`]. Evicted traces go to `dropped`, to be freed by the caller
+    /// after the lock is released.
+    fn insert(
+        &mut self,
+        groups: Vec<(Group, Arc<[Span]>)>,
+        accepted: usize,
+        capacity: usize,
+        dropped: &mut Vec<Arc<Trace>>,
+    ) -> Inserted {
+        // The entry each group went to, with the number of the batch's spans it got.
+        let mut targets: Vec<(u64, usize)> = Vec::with_capacity(groups.len());
+        for (group, chunk) in groups {
+            let spans = chunk.len();
+            targets.push((self.append(group, chunk), spans));
+        }
+        self.accepted += accepted as u64;
+        self.stored += accepted as u64;
+
+        let mut evicted = 0;
+        let mut evicted_traces = 0;
+        while self.stored > capacity as u64 {
+            let Some(trace) = self.evict_oldest() else {
+                break;
+            };
+            evicted += trace.span_count;
+            evicted_traces += 1;
+            dropped.push(trace);
+        }
+
+        // Eviction takes entries in sequence order, so the batch's spans that went to entries older than the
+        // oldest one left are the ones this call evicted.
+        let oldest_left = self.by_age.front().map_or(u64::MAX, |(seq, _)| *seq);
+        let lost: usize = targets
+            .iter()
+            .filter(|(seq, _)| *seq < oldest_left)
+            .map(|(_, spans)| spans)
+            .sum();
+        Inserted {
+            accepted,
+            stored: accepted - lost,
+            evicted,
+            evicted_traces,
+        }
+    }
+
+    /// Adds one group's chunk to its trace's entry, creating the entry if there is none, and keeps the
+    /// time and service indexes in step. Returns the entry's sequence number.
+    fn append(&mut self, group: Group, chunk: Arc<[Span]>) -> u64 {
+        let Some(existing) = self.traces.get_mut(&group.id) else {
+            let seq = self.next_seq;
+            self.next_seq += 1;
+            for service in &group.services {
+                self.by_service
+                    .entry(service.clone())
+                    .or_default()
+                    .insert(seq, group.id);
+            }
+            self.by_age.push_back((seq, group.id));
+            self.by_time.insert((group.start_ns, seq), group.id);
+            let trace = Trace {
+                id: group.id,
+                seq,
+                start_ns: group.start_ns,
+                end_ns: group.end_ns,
+                span_count: chunk.len(),
+                services: group.services,
+                chunks: vec![chunk],
+            };
+            self.traces.insert(group.id, Arc::new(trace));
+            return seq;
+        };
+        // Copy-on-write: clones the small `Trace` (not the spans) only if a reader holds this snapshot.
+        let trace = Arc::make_mut(existing);
+        let seq = trace.seq;
+        if group.start_ns < trace.start_ns {
+            self.by_time.remove(&(trace.start_ns, seq));
+            self.by_time.insert((group.start_ns, seq), group.id);
+            trace.start_ns = group.start_ns;
+        }
+        trace.end_ns = trace.end_ns.max(group.end_ns);
+        trace.span_count += chunk.len();
+        trace.chunks.push(chunk);
+        for service in group.services {
+            if !trace.services.contains(&service) {
+                self.by_service
+                    .entry(service.clone())
+                    .or_default()
+                    .insert(seq, group.id);
+                trace.services.push(service);
+            }
+        }
+        seq
+    }
+
+    /// Removes the oldest entry from the trace map and every index.
+    fn evict_oldest(&mut self) -> Option<Arc<Trace>> {
+        let (seq, id) = self.by_age.pop_front()?;
+        let trace = self
+            .traces
+            .remove(&id)
+            .expect("every entry in by_age is in traces");
+        debug_assert_eq!(trace.seq, seq);
+        self.by_time.remove(&(trace.start_ns, seq));
+        for service in &trace.services {
+            if let Some(traces) = self.by_service.get_mut(service) {
+                traces.remove(&seq);
+                if traces.is_empty() {
+                    self.by_service.remove(service);
+                }
+            }
+        }
+        self.stored -= trace.span_count as u64;
+        self.evicted += trace.span_count as u64;
+        self.evicted_traces += 1;
+        Some(trace)
+    }
+}
+
+impl fmt::Debug for Store {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let accounting = self.accounting();
+        f.debug_struct("Store")
+            .field("capacity", &accounting.capacity)
+            .field("stored", &accounting.stored)
+            .field("stored_traces", &accounting.stored_traces)
+            .field("evicted", &accounting.evicted)
+            .finish()
+    }
+}
