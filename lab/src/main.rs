@@ -29,6 +29,37 @@ enum Command {
     Replay(ReplayArgs),
     /// Record traffic: a proxy that forwards to the target and appends every request to a GoReplay file.
     Record(RecordArgs),
+    /// Run the collector alone: receive spans over OTLP (HTTP and gRPC) and the Datadog agent API, keep them in a bounded store, optionally record
+    /// them. Ctrl-C prints what was accepted, stored, evicted and rejected.
+    Collect(CollectArgs),
+}
+
+#[derive(Args, Debug)]
+struct CollectArgs {
+    /// Where the OTLP/HTTP receiver listens (`POST /v1/traces`, protobuf or JSON, gzip or not).
+    #[arg(long, default_value = "127.0.0.1:4318")]
+    otlp_http: SocketAddr,
+
+    /// Where the OTLP/gRPC receiver listens (`TraceService/Export`, gzip or not).
+    #[arg(long, default_value = "127.0.0.1:4317")]
+    otlp_grpc: SocketAddr,
+
+    /// Where the Datadog agent API receiver listens, for apps traced with Datadog's libraries
+    /// (`DD_TRACE_AGENT_URL=http://127.0.0.1:8126`).
+    #[arg(long, default_value = "127.0.0.1:8126")]
+    datadog: SocketAddr,
+
+    /// Most spans kept; past it the oldest whole traces are evicted.
+    #[arg(long, env = "LAB_MAX_SPANS", default_value_t = collector::store::DEFAULT_CAPACITY)]
+    max_spans: usize,
+
+    /// Largest request body accepted, after decompression, in bytes.
+    #[arg(long, default_value_t = collector::receivers::otlp_http::DEFAULT_MAX_BODY)]
+    max_body: usize,
+
+    /// Append every accepted batch to this OTLP JSON-lines file (the OpenTelemetry Collector's file format).
+    #[arg(long, value_name = "FILE")]
+    record: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]
@@ -122,6 +153,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Up(args) => up(args).await,
         Command::Replay(args) => replay(args).await,
         Command::Record(args) => record(args).await,
+        Command::Collect(args) => collect(args).await,
     }
 }
 
@@ -234,6 +266,47 @@ async fn record(args: RecordArgs) -> anyhow::Result<()> {
         "Recorded {} requests into {}.",
         stats.requests,
         args.output.display()
+    );
+    Ok(())
+}
+
+async fn collect(args: CollectArgs) -> anyhow::Result<()> {
+    let options = collector::server::CollectorOptions {
+        otlp_http: Some(args.otlp_http),
+        otlp_grpc: Some(args.otlp_grpc),
+        datadog: Some(args.datadog),
+        capacity: args.max_spans,
+        max_body: args.max_body,
+        record: args.record.clone(),
+        ..Default::default()
+    };
+    let running = collector::server::RunningCollector::start(&options).await?;
+    if let Some(addr) = running.otlp_http {
+        println!("OTLP/HTTP receiver on http://{addr}/v1/traces");
+    }
+    if let Some(addr) = running.otlp_grpc {
+        println!("OTLP/gRPC receiver on {addr}");
+    }
+    if let Some(addr) = running.datadog {
+        println!("Datadog agent API on http://{addr} (/v0.3, /v0.4, /v0.5 traces)");
+    }
+    if let Some(path) = &args.record {
+        println!("Recording every accepted batch to {}", path.display());
+    }
+    println!(
+        "Keeping at most {} spans. Ctrl-C stops the collector.",
+        args.max_spans
+    );
+    serve::ctrl_c().await;
+    let store = running.stop().await?;
+    let accounting = store.accounting();
+    println!(
+        "accepted {} spans: {} stored, {} evicted; {} payloads rejected {:?}",
+        accounting.accepted,
+        accounting.stored,
+        accounting.evicted,
+        accounting.rejected_total(),
+        accounting.rejected
     );
     Ok(())
 }

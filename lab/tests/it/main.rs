@@ -1,3 +1,4 @@
 //! The whole shop in one process, driven by real recorded traffic.
 
+mod real_clients;
 mod replay_shop;

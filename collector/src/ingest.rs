@@ -1,0 +1,118 @@
+//! The ingest path between receivers and the store: a bounded queue of batches drained by one writer task,
+//! which inserts each batch into the store and appends it to the recording. A full queue is answered with
+//! "retry later", never a silent drop.
+
+use std::path::PathBuf;
+use tokio::sync::mpsc;
+
+use crate::model::{Interner, Span};
+use crate::record::Recorder;
+use crate::store::Store;
+
+/// Batches waiting for the writer, by default.
+pub const DEFAULT_QUEUE_BATCHES: usize = 256;
+
+/// The queue is full: the sender should retry later (HTTP 429 with Retry-After, gRPC RESOURCE_EXHAUSTED).
+#[derive(Debug, Clone, Copy, thiserror::Error)]
+#[error("the collector's ingest queue is full; retry later")]
+pub struct Overloaded;
+
+/// What receivers hold: the store, the interner and the queue into the writer. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Ingest {
+    store: Store,
+    interner: Interner,
+    queue: mpsc::Sender<Vec<Span>>,
+}
+
+/// The writer's end, to be run by [`IngestWriter::run`].
+#[derive(Debug)]
+pub struct IngestWriter {
+    store: Store,
+    queue: mpsc::Receiver<Vec<Span>>,
+    recorder: Option<Recorder>,
+}
+
+impl Ingest {
+    /// A queue of `queue_batches` batches into `store`, recorded to `record` when given.
+    pub fn new(
+        store: Store,
+        queue_batches: usize,
+        record: Option<PathBuf>,
+    ) -> std::io::Result<(Ingest, IngestWriter)> {
+        let (tx, rx) = mpsc::channel(queue_batches.max(1));
+        let recorder = record.map(|path| Recorder::create(&path)).transpose()?;
+        Ok((
+            Ingest {
+                store: store.clone(),
+                interner: Interner::new(),
+                queue: tx,
+            },
+            IngestWriter {
+                store,
+                queue: rx,
+                recorder,
+            },
+        ))
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub fn interner(&self) -> &Interner {
+        &self.interner
+    }
+
+    /// Queues a batch for the store, or answers [`Overloaded`] (counted as a rejected payload) when the
+    /// writer is behind.
+    pub fn submit(&self, spans: Vec<Span>) -> Result<(), Overloaded> {
+        if spans.is_empty() {
+            return Ok(());
+        }
+        match self.queue.try_send(spans) {
+            Ok(()) => Ok(()),
+            Err(_) => {
+                self.store.reject("queue_full", 1);
+                Err(Overloaded)
+            }
+        }
+    }
+
+    /// Queues a batch, waiting for room: for senders in this process, which slow down rather than retry.
+    /// Fails only when the writer has stopped, which counts the batch as rejected.
+    pub async fn submit_waiting(&self, spans: Vec<Span>) -> Result<(), Overloaded> {
+        if spans.is_empty() {
+            return Ok(());
+        }
+        self.queue.send(spans).await.map_err(|_| {
+            self.store.reject("collector_stopped", 1);
+            Overloaded
+        })
+    }
+
+    /// Counts a payload a receiver could not take.
+    pub fn reject(&self, reason: &str) {
+        self.store.reject(reason, 1);
+    }
+}
+
+impl IngestWriter {
+    /// Drains the queue until every [`Ingest`] handle is dropped: each batch goes into the store and, when
+    /// recording, to the file (flushed per batch). Returns the recorder's outcome.
+    pub async fn run(mut self) -> std::io::Result<()> {
+        while let Some(batch) = self.queue.recv().await {
+            if let Some(recorder) = &mut self.recorder
+                && let Err(err) = recorder.append(&batch)
+            {
+                tracing::error!(error = %err, "recording a batch failed: recording stops");
+                self.recorder = None;
+            }
+            self.store.insert(batch);
+        }
+        if let Some(recorder) = self.recorder {
+            recorder.close()?;
+        }
+        Ok(())
+    }
+}

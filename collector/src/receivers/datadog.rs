@@ -1,0 +1,264 @@
+//! The Datadog agent API receiver (port 8126), so apps traced with Datadog's own libraries (`ddtrace-run`,
+//! `DD_AGENT_HOST`) report here unchanged: `GET /info`, and `PUT|POST /v0.3|v0.4|v0.5/traces`, answered
+//! with `rate_by_service` like the agent.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde_json::json;
+
+use crate::datadog;
+use crate::ingest::Ingest;
+
+/// The agent's default port.
+pub const DEFAULT_ADDR: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 8126);
+
+#[derive(Clone, Debug)]
+struct Receiver {
+    ingest: Ingest,
+    max_body: usize,
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Version {
+    V03,
+    V04,
+    V05,
+}
+
+/// The receiver's routes.
+pub fn router(ingest: Ingest, max_body: usize) -> Router {
+    Router::new()
+        .route("/info", get(info))
+        .route("/v0.3/traces", post(v03).put(v03))
+        .route("/v0.4/traces", post(v04).put(v04))
+        .route("/v0.5/traces", post(v05).put(v05))
+        .layer(DefaultBodyLimit::disable())
+        .with_state(Receiver { ingest, max_body })
+}
+
+async fn info() -> axum::Json<serde_json::Value> {
+    axum::Json(json!({
+        "version": env!("CARGO_PKG_VERSION"),
+        "endpoints": ["/v0.3/traces", "/v0.4/traces", "/v0.5/traces"],
+        "client_drop_p0s": false,
+        "span_meta_structs": false,
+        "long_running_spans": false,
+        "config": { "default_env": "none" },
+    }))
+}
+
+async fn v03(state: State<Receiver>, headers: HeaderMap, body: Body) -> Response {
+    traces(state, headers, body, Version::V03).await
+}
+
+async fn v04(state: State<Receiver>, headers: HeaderMap, body: Body) -> Response {
+    traces(state, headers, body, Version::V04).await
+}
+
+async fn v05(state: State<Receiver>, headers: HeaderMap, body: Body) -> Response {
+    traces(state, headers, body, Version::V05).await
+}
+
+fn refuse(receiver: &Receiver, status: StatusCode, reason: &str, message: String) -> Response {
+    if reason != "queue_full" {
+        receiver.ingest.reject(reason);
+    }
+    let mut response = (status, message).into_response();
+    if status == StatusCode::TOO_MANY_REQUESTS {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
+    }
+    response
+}
+
+async fn traces(
+    State(receiver): State<Receiver>,
+    headers: HeaderMap,
+    body: Body,
+    version: Version,
+) -> Response {
+    let body = match axum::body::to_bytes(body, receiver.max_body).await {
+        Ok(body) => body,
+        Err(_) => {
+            let message = format!(
+                "the payload is larger than {} bytes (or was cut off)",
+                receiver.max_body
+            );
+            return refuse(
+                &receiver,
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "too_large",
+                message,
+            );
+        }
+    };
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("application/msgpack")
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    let decoded = match (version, content_type.as_str()) {
+        (Version::V05, "application/msgpack") => datadog::decode_v05(&body),
+        (Version::V03 | Version::V04, "application/msgpack") => datadog::decode_v04_msgpack(&body),
+        (Version::V03 | Version::V04, "application/json" | "text/json") => {
+            datadog::decode_v04_json(&body)
+        }
+        (_, other) => {
+            let message = format!(
+                "unsupported content type {other:?} for this endpoint: send application/msgpack"
+            );
+            return refuse(
+                &receiver,
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_content_type",
+                message,
+            );
+        }
+    };
+    let traces = match decoded {
+        Ok(traces) => traces,
+        Err(err) => {
+            return refuse(
+                &receiver,
+                StatusCode::BAD_REQUEST,
+                err.reason(),
+                err.to_string(),
+            );
+        }
+    };
+    let converted = datadog::convert(traces, receiver.ingest.interner());
+    if converted.rejected > 0 {
+        receiver.ingest.reject("invalid_span");
+    }
+    let services: std::collections::BTreeSet<String> = converted
+        .spans
+        .iter()
+        .map(|span| {
+            let env = span.resource.environment().unwrap_or("");
+            format!("service:{},env:{env}", span.service_name())
+        })
+        .collect();
+    if let Err(overloaded) = receiver.ingest.submit(converted.spans) {
+        return refuse(
+            &receiver,
+            StatusCode::TOO_MANY_REQUESTS,
+            "queue_full",
+            overloaded.to_string(),
+        );
+    }
+    // The lab keeps every trace: a sample rate of 1 for every service.
+    let mut rates = serde_json::Map::new();
+    rates.insert("service:,env:".to_owned(), json!(1.0));
+    for service in services {
+        rates.insert(service, json!(1.0));
+    }
+    axum::Json(json!({ "rate_by_service": rates })).into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Store;
+
+    const V05: &[u8] = include_bytes!("../../testdata/ddtrace-v0.5.msgpack");
+
+    async fn start(ingest: Ingest) -> SocketAddr {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(axum::serve(listener, router(ingest, 1024 * 1024)).into_future());
+        addr
+    }
+
+    async fn put(
+        addr: SocketAddr,
+        path: &str,
+        content_type: &str,
+        body: &[u8],
+    ) -> (u16, String, Option<String>) {
+        let response = reqwest::Client::new()
+            .put(format!("http://{addr}{path}"))
+            .header("content-type", content_type)
+            .body(body.to_vec())
+            .send()
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        let retry = response
+            .headers()
+            .get("retry-after")
+            .map(|v| v.to_str().unwrap().to_owned());
+        (status, response.text().await.unwrap(), retry)
+    }
+
+    #[tokio::test]
+    async fn the_agent_api_answers_like_the_agent_and_refuses_bad_payloads() {
+        let store = Store::new(100);
+        let (ingest, writer) = Ingest::new(store.clone(), 1, None).unwrap();
+        let addr = start(ingest.clone()).await;
+
+        let info: serde_json::Value = serde_json::from_str(
+            &reqwest::get(format!("http://{addr}/info"))
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap(),
+        )
+        .unwrap();
+        assert!(
+            info["endpoints"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|e| e == "/v0.5/traces")
+        );
+
+        let (status, body, _) = put(addr, "/v0.5/traces", "application/msgpack", V05).await;
+        assert_eq!(status, 200);
+        let rates: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(rates["rate_by_service"]["service:dd-shop,env:lab"], 1.0);
+        assert_eq!(rates["rate_by_service"]["service:,env:"], 1.0);
+
+        // The writer is not running: the queue (one batch) is full now.
+        let (status, _, retry) = put(addr, "/v0.5/traces", "application/msgpack", V05).await;
+        assert_eq!((status, retry.as_deref()), (429, Some("1")));
+
+        let (status, body, _) =
+            put(addr, "/v0.4/traces", "application/msgpack", b"\xc1garbage").await;
+        assert_eq!(status, 400);
+        assert!(body.contains("malformed msgpack"), "{body}");
+        let (status, body, _) = put(addr, "/v0.5/traces", "application/json", b"[]").await;
+        assert_eq!(status, 415);
+        assert!(body.contains("application/json"));
+        let (status, _, _) = put(
+            addr,
+            "/v0.4/traces",
+            "application/msgpack",
+            &vec![0x90; 2 * 1024 * 1024],
+        )
+        .await;
+        assert_eq!(status, 413);
+
+        drop(ingest);
+        let accounting = store.accounting();
+        assert_eq!(accounting.rejected.get("queue_full"), Some(&1));
+        assert_eq!(accounting.rejected.get("malformed_msgpack"), Some(&1));
+        assert_eq!(
+            accounting.rejected.get("unsupported_content_type"),
+            Some(&1)
+        );
+        assert_eq!(accounting.rejected.get("too_large"), Some(&1));
+        drop(writer);
+    }
+}

@@ -1,0 +1,77 @@
+//! Recording: every accepted batch appended to an OTLP JSON-lines file (one `ExportTraceServiceRequest` per
+//! line, the OpenTelemetry Collector's file exporter format), and loading such a file back into a store.
+
+use std::fs::File;
+use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::path::Path;
+
+use crate::model::{Interner, Span};
+use crate::otlp;
+use crate::store::Store;
+
+/// Appends batches to a recording, flushing after each.
+#[derive(Debug)]
+pub struct Recorder {
+    out: BufWriter<File>,
+}
+
+impl Recorder {
+    /// Opens `path` for appending, creating it when missing.
+    pub fn create(path: &Path) -> std::io::Result<Recorder> {
+        let file = File::options().create(true).append(true).open(path)?;
+        Ok(Recorder {
+            out: BufWriter::new(file),
+        })
+    }
+
+    pub fn append(&mut self, spans: &[Span]) -> std::io::Result<()> {
+        serde_json::to_writer(&mut self.out, &otlp::to_request(spans))?;
+        self.out.write_all(b"\n")?;
+        self.out.flush()
+    }
+
+    /// Flushes and syncs the file.
+    pub fn close(mut self) -> std::io::Result<()> {
+        self.out.flush()?;
+        self.out.get_ref().sync_all()
+    }
+}
+
+/// What loading a recording found.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Loaded {
+    pub batches: u64,
+    pub spans: u64,
+    /// Lines that were not a request, with their 1-based number and what was wrong. A truncated last line (a
+    /// crash mid-write) is one of them.
+    pub problems: Vec<(u64, String)>,
+}
+
+/// Reads a recording into `store`, batch by batch; bad lines are reported and skipped.
+pub fn load(path: &Path, store: &Store, interner: &Interner) -> std::io::Result<Loaded> {
+    let mut loaded = Loaded::default();
+    let reader = BufReader::new(File::open(path)?);
+    for (n, line) in reader.split(b'\n').enumerate() {
+        let line = line?;
+        if line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        let number = n as u64 + 1;
+        match otlp::decode_json(&line) {
+            Ok(request) => {
+                let converted = otlp::from_request(&request, interner);
+                if let Some(error) = converted.error {
+                    loaded.problems.push((
+                        number,
+                        format!("{} spans skipped: {error}", converted.rejected),
+                    ));
+                }
+                loaded.batches += 1;
+                loaded.spans += converted.spans.len() as u64;
+                store.insert(converted.spans);
+            }
+            Err(err) => loaded.problems.push((number, err.to_string())),
+        }
+    }
+    Ok(loaded)
+}

@@ -1,0 +1,146 @@
+//! The collector as a running thing: the store, the ingest writer and the receivers on their listeners,
+//! started together and stopped together.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+use crate::ingest::{DEFAULT_QUEUE_BATCHES, Ingest};
+use crate::receivers::{datadog, otlp_grpc, otlp_http};
+use crate::store::{DEFAULT_CAPACITY, Store};
+
+/// What to start.
+#[derive(Debug, Clone)]
+pub struct CollectorOptions {
+    /// Where the OTLP/HTTP receiver listens; `None` leaves it out.
+    pub otlp_http: Option<SocketAddr>,
+    /// Where the OTLP/gRPC receiver listens; `None` leaves it out.
+    pub otlp_grpc: Option<SocketAddr>,
+    /// Where the Datadog agent API receiver listens; `None` leaves it out.
+    pub datadog: Option<SocketAddr>,
+    /// Most spans stored before the oldest traces are evicted.
+    pub capacity: usize,
+    /// Batches the ingest queue holds before receivers answer "retry later".
+    pub queue_batches: usize,
+    /// Largest request body after decompression.
+    pub max_body: usize,
+    /// Append every accepted batch to this OTLP JSON-lines file.
+    pub record: Option<PathBuf>,
+}
+
+impl Default for CollectorOptions {
+    fn default() -> Self {
+        CollectorOptions {
+            otlp_http: Some(otlp_http::DEFAULT_ADDR),
+            otlp_grpc: Some(otlp_grpc::DEFAULT_ADDR),
+            datadog: Some(datadog::DEFAULT_ADDR),
+            capacity: DEFAULT_CAPACITY,
+            queue_batches: DEFAULT_QUEUE_BATCHES,
+            max_body: otlp_http::DEFAULT_MAX_BODY,
+            record: None,
+        }
+    }
+}
+
+/// A started collector.
+#[derive(Debug)]
+pub struct RunningCollector {
+    pub store: Store,
+    pub ingest: Ingest,
+    /// Where the OTLP/HTTP receiver listens, when it runs.
+    pub otlp_http: Option<SocketAddr>,
+    /// Where the OTLP/gRPC receiver listens, when it runs.
+    pub otlp_grpc: Option<SocketAddr>,
+    /// Where the Datadog agent API receiver listens, when it runs.
+    pub datadog: Option<SocketAddr>,
+    shutdown: watch::Sender<bool>,
+    receivers: JoinSet<anyhow::Result<()>>,
+    writer: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl RunningCollector {
+    pub async fn start(options: &CollectorOptions) -> anyhow::Result<RunningCollector> {
+        let store = Store::new(options.capacity);
+        let (ingest, writer) =
+            Ingest::new(store.clone(), options.queue_batches, options.record.clone())
+                .with_context(|| format!("opening the recording {:?}", options.record))?;
+        let (shutdown, stopped) = watch::channel(false);
+        let mut receivers = JoinSet::new();
+        let mut http_addrs = [None, None];
+        let http_receivers = [
+            (
+                options.otlp_http,
+                "OTLP/HTTP",
+                otlp_http::router(ingest.clone(), options.max_body),
+            ),
+            (
+                options.datadog,
+                "Datadog agent API",
+                datadog::router(ingest.clone(), options.max_body),
+            ),
+        ];
+        for (slot, (addr, name, router)) in http_addrs.iter_mut().zip(http_receivers) {
+            let Some(addr) = addr else { continue };
+            let listener = TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("binding the {name} receiver on {addr}"))?;
+            *slot = Some(listener.local_addr()?);
+            let mut stopped = stopped.clone();
+            receivers.spawn(async move {
+                axum::serve(listener, router)
+                    .with_graceful_shutdown(async move {
+                        let _ = stopped.wait_for(|stop| *stop).await;
+                    })
+                    .await
+                    .with_context(|| format!("serving the {name} receiver"))
+            });
+        }
+        let mut otlp_grpc_addr = None;
+        if let Some(addr) = options.otlp_grpc {
+            let listener = TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("binding the OTLP/gRPC receiver on {addr}"))?;
+            otlp_grpc_addr = Some(listener.local_addr()?);
+            let (ingest, max_body, mut stopped) =
+                (ingest.clone(), options.max_body, stopped.clone());
+            receivers.spawn(async move {
+                otlp_grpc::serve(listener, ingest, max_body, async move {
+                    let _ = stopped.wait_for(|stop| *stop).await;
+                })
+                .await
+                .context("serving OTLP/gRPC")
+            });
+        }
+        Ok(RunningCollector {
+            store,
+            ingest,
+            otlp_http: http_addrs[0],
+            datadog: http_addrs[1],
+            otlp_grpc: otlp_grpc_addr,
+            shutdown,
+            receivers,
+            writer: tokio::spawn(writer.run()),
+        })
+    }
+
+    /// Stops the receivers, lets the writer store (and record) what was queued, and closes the recording.
+    pub async fn stop(mut self) -> anyhow::Result<Store> {
+        let _ = self.shutdown.send(true);
+        while let Some(result) = self.receivers.join_next().await {
+            result
+                .context("a receiver panicked")?
+                .context("serving a receiver")?;
+        }
+        let store = self.store.clone();
+        drop(self.ingest);
+        self.writer
+            .await
+            .context("the ingest writer panicked")?
+            .context("closing the recording")?;
+        Ok(store)
+    }
+}

@@ -1,0 +1,247 @@
+//! Real OpenTelemetry clients (Python's SDK and its OTLP/HTTP and OTLP/gRPC exporters, from the venv `scripts/test` makes)
+//! send to the collector that `lab collect` runs; the store must hold what they sent, as they sent it.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use collector::model::{SpanId, SpanKind, StatusCode, TraceId, Value};
+use collector::server::{CollectorOptions, RunningCollector};
+
+/// The venv's Python, or `None` (with a note) when it is not set up, except under CI=true.
+fn python() -> Option<PathBuf> {
+    let path = std::env::var_os("LAB_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../.venv/bin/python"))
+        });
+    let works = Command::new(&path)
+        .args([
+            "-c",
+            "import opentelemetry.sdk, opentelemetry.exporter.otlp.proto.http, \
+             opentelemetry.exporter.otlp.proto.grpc",
+        ])
+        .output()
+        .is_ok_and(|out| out.status.success());
+    if works {
+        return Some(path);
+    }
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!(
+            "CI=true but {} has no OpenTelemetry SDK: scripts/test makes the venv",
+            path.display()
+        );
+    }
+    eprintln!(
+        "skipping: {} has no OpenTelemetry SDK (scripts/test sets up .venv)",
+        path.display()
+    );
+    None
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn python_opentelemetry_sdk_over_otlp_http_and_grpc() {
+    let Some(python) = python() else { return };
+    for (protocol, compression) in [
+        ("http", "none"),
+        ("http", "gzip"),
+        ("grpc", "none"),
+        ("grpc", "gzip"),
+    ] {
+        let running = RunningCollector::start(&CollectorOptions {
+            otlp_http: Some("127.0.0.1:0".parse().unwrap()),
+            otlp_grpc: Some("127.0.0.1:0".parse().unwrap()),
+            datadog: Some("127.0.0.1:0".parse().unwrap()),
+            ..CollectorOptions::default()
+        })
+        .await
+        .unwrap();
+        let endpoint = match protocol {
+            "http" => format!("http://{}/v1/traces", running.otlp_http.unwrap()),
+            _ => format!("http://{}", running.otlp_grpc.unwrap()),
+        };
+        let script = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../tests/python/otlp_client.py"
+        );
+        let output = tokio::process::Command::new(&python)
+            .args([script, &endpoint, protocol, compression])
+            .output()
+            .await
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let ids: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+        let store = running.stop().await.unwrap();
+
+        let trace_id = TraceId::from_hex(ids["trace_id"].as_str().unwrap()).unwrap();
+        let root_id = SpanId::from_hex(ids["root"].as_str().unwrap()).unwrap();
+        let child_id = SpanId::from_hex(ids["child"].as_str().unwrap()).unwrap();
+        let trace = store
+            .trace(&trace_id)
+            .expect("the trace is stored under the client's id");
+        let spans = trace.to_vec();
+        assert_eq!(spans.len(), 2, "{protocol} {compression}");
+        let root = spans.iter().find(|s| s.span_id == root_id).unwrap();
+        let child = spans.iter().find(|s| s.span_id == child_id).unwrap();
+
+        assert_eq!(root.parent_span_id, None);
+        assert_eq!(child.parent_span_id, Some(root_id));
+        assert_eq!(
+            (root.name.as_ref(), root.kind),
+            ("GET /checkout", SpanKind::Server)
+        );
+        assert_eq!(child.kind, SpanKind::Client);
+        assert_eq!(root.service_name(), "python-shop");
+        assert_eq!(root.resource.service_version(), Some("2.1"));
+        assert_eq!(root.resource.environment(), Some("lab"));
+        assert_eq!(root.scope.name.as_ref(), "lab.tests");
+        assert_eq!(
+            root.attribute("http.route").and_then(Value::as_str),
+            Some("/checkout")
+        );
+        assert_eq!(
+            root.attribute("http.response.status_code"),
+            Some(&Value::Int(500))
+        );
+        assert_eq!(
+            child.attribute("db.system.name").and_then(Value::as_str),
+            Some("sqlite")
+        );
+        assert_eq!(child.status.code, StatusCode::Error);
+        assert_eq!(child.status.message.as_deref(), Some("no such order"));
+        let exception = child
+            .events
+            .iter()
+            .find(|e| e.name.as_ref() == "exception")
+            .expect("the exception event");
+        let attr = |key: &str| {
+            collector::model::attribute(&exception.attributes, key).and_then(Value::as_str)
+        };
+        assert_eq!(attr("exception.type"), Some("ValueError"));
+        assert_eq!(attr("exception.message"), Some("no such order"));
+        let stack = attr("exception.stacktrace").unwrap();
+        assert!(
+            stack.contains("otlp_client.py") && stack.contains("raise ValueError"),
+            "{stack}"
+        );
+
+        let accounting = store.accounting();
+        assert_eq!(
+            (
+                accounting.accepted,
+                accounting.stored,
+                accounting.rejected_total()
+            ),
+            (2, 2, 0)
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn python_ddtrace_over_the_datadog_agent_api() {
+    let Some(python) = python() else { return };
+    for api in ["v0.5", "v0.4"] {
+        let running = RunningCollector::start(&CollectorOptions {
+            otlp_http: None,
+            otlp_grpc: None,
+            datadog: Some("127.0.0.1:0".parse().unwrap()),
+            ..CollectorOptions::default()
+        })
+        .await
+        .unwrap();
+        let script = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../tests/python/ddtrace_client.py"
+        );
+        let output = tokio::process::Command::new(&python)
+            .arg(script)
+            .env(
+                "DD_TRACE_AGENT_URL",
+                format!("http://{}", running.datadog.unwrap()),
+            )
+            .env("DD_TRACE_API_VERSION", api)
+            .env("DD_SERVICE", "dd-shop")
+            .env("DD_ENV", "lab")
+            .env("DD_VERSION", "3.0")
+            .env("DD_INSTRUMENTATION_TELEMETRY_ENABLED", "false")
+            .env("DD_REMOTE_CONFIGURATION_ENABLED", "false")
+            .output()
+            .await
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let ids: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+        let store = running.stop().await.unwrap();
+
+        let trace_id = TraceId::from_hex(ids["trace_id"].as_str().unwrap()).unwrap();
+        let root_id = SpanId::from_hex(ids["root"].as_str().unwrap()).unwrap();
+        let failing_id = SpanId::from_hex(ids["failing"].as_str().unwrap()).unwrap();
+        let trace = store
+            .trace(&trace_id)
+            .unwrap_or_else(|| panic!("{api}: the trace is stored under ddtrace's 128-bit id"));
+        let spans = trace.to_vec();
+        assert_eq!(
+            spans.len(),
+            4,
+            "{api}: the request, two queries and the failure: {spans:#?}"
+        );
+        let root = spans.iter().find(|s| s.span_id == root_id).unwrap();
+        let failing = spans.iter().find(|s| s.span_id == failing_id).unwrap();
+        let query = spans
+            .iter()
+            .find(|s| s.name.starts_with("SELECT"))
+            .expect("the sqlite span");
+
+        assert_eq!(root.parent_span_id, None);
+        assert_eq!(
+            (root.name.as_ref(), root.kind),
+            ("GET /cart", SpanKind::Server)
+        );
+        assert_eq!(root.service_name(), "dd-shop");
+        assert_eq!(root.resource.environment(), Some("lab"), "{api}");
+        assert_eq!(root.resource.service_version(), Some("3.0"));
+        assert_eq!(
+            root.attribute("http.response.status_code"),
+            Some(&Value::Int(500))
+        );
+        assert_eq!(query.parent_span_id, Some(root_id));
+        assert_eq!(
+            query.attribute("db.system.name").and_then(Value::as_str),
+            Some("sqlite")
+        );
+        assert_eq!(
+            query.attribute("db.query.text").and_then(Value::as_str),
+            Some("SELECT id, name FROM item WHERE id = ?"),
+            "{api}"
+        );
+        assert_eq!(failing.parent_span_id, Some(root_id));
+        assert_eq!(failing.status.code, StatusCode::Error);
+        let exception = failing
+            .events
+            .iter()
+            .find(|e| e.name.as_ref() == "exception")
+            .expect("exception");
+        let attr = |key: &str| {
+            collector::model::attribute(&exception.attributes, key).and_then(Value::as_str)
+        };
+        assert!(
+            attr("exception.type").is_some_and(|t| t.contains("KeyError")),
+            "{:?}",
+            attr("exception.type")
+        );
+        assert!(attr("exception.message").is_some_and(|m| m.contains("cart 42")));
+        assert!(attr("exception.stacktrace").is_some_and(|s| s.contains("ddtrace_client.py")));
+        let accounting = store.accounting();
+        assert_eq!(
+            (accounting.accepted, accounting.rejected_total()),
+            (4, 0),
+            "{api}"
+        );
+    }
+}
