@@ -135,15 +135,13 @@ impl TestResponse {
     }
 }
 
-/// Sends one request through `router` without a socket. `body` is sent as JSON when it parses as JSON.
+/// Sends one request through `router` without a socket. `body` is sent as JSON when given.
 pub async fn call(
     router: &axum::Router,
     method: &str,
     uri: &str,
     body: Option<&str>,
 ) -> TestResponse {
-    use http_body_util::BodyExt as _;
-    use tower::ServiceExt as _;
     let mut request = axum::http::Request::builder().method(method).uri(uri);
     if body.is_some() {
         request = request.header(axum::http::header::CONTENT_TYPE, "application/json");
@@ -151,6 +149,16 @@ pub async fn call(
     let request = request
         .body(axum::body::Body::from(body.unwrap_or("").to_owned()))
         .expect("a valid request");
+    send(router, request).await
+}
+
+/// Sends any request through `router` without a socket, and reads the whole response.
+pub async fn send(
+    router: &axum::Router,
+    request: axum::http::Request<axum::body::Body>,
+) -> TestResponse {
+    use http_body_util::BodyExt as _;
+    use tower::ServiceExt as _;
     let response = router.clone().oneshot(request).await.expect("infallible");
     let (parts, body) = response.into_parts();
     let body = body.collect().await.expect("reading the body").to_bytes();

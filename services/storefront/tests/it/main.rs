@@ -68,48 +68,24 @@ impl Shop {
     }
 
     async fn get_with_cookie(&self, uri: &str, cookie: &str) -> TestResponse {
-        use http_body_util::BodyExt as _;
-        use tower::ServiceExt as _;
         let request = axum::http::Request::get(uri)
             .header("cookie", cookie)
             .body(axum::body::Body::empty())
             .unwrap();
-        let response = self.app.clone().oneshot(request).await.unwrap();
-        let (parts, body) = response.into_parts();
-        TestResponse {
-            status: parts.status,
-            headers: parts.headers,
-            body: body.collect().await.unwrap().to_bytes(),
-            extensions: parts.extensions,
-        }
+        testing::send(&self.app, request).await
     }
 
     async fn post_api(&self, token: Option<&str>, body: &str) -> TestResponse {
-        use http_body_util::BodyExt as _;
-        use tower::ServiceExt as _;
         let mut request = axum::http::Request::post("/api/v2/storefront/cart/add_item")
             .header("content-type", "application/json")
             .header("accept", "application/json");
         if let Some(token) = token {
             request = request.header("x-spree-order-token", token);
         }
-        let response = self
-            .app
-            .clone()
-            .oneshot(
-                request
-                    .body(axum::body::Body::from(body.to_owned()))
-                    .unwrap(),
-            )
-            .await
+        let request = request
+            .body(axum::body::Body::from(body.to_owned()))
             .unwrap();
-        let (parts, body) = response.into_parts();
-        TestResponse {
-            status: parts.status,
-            headers: parts.headers,
-            body: body.collect().await.unwrap().to_bytes(),
-            extensions: parts.extensions,
-        }
+        testing::send(&self.app, request).await
     }
 }
 
