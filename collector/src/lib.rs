@@ -1,7 +1,6 @@
-//! The lab's trace collector: a plain-data span model, a bounded span store with exact accounting, and (in
-//! the collector issues still open) the receivers and analyses that fill and read it.
-//!
-//! Only the model and the store exist so far; nothing outside this crate uses it yet.
+//! The lab's trace collector: receivers for OTLP (HTTP, gRPC, in-process) and the Datadog agent API, a bounded
+//! span store with exact accounting, and recording to OTLP JSON lines. The analyses and the query API come with
+//! the next collector issue.
 
 pub mod datadog;
 pub mod ingest;
@@ -11,5 +10,6 @@ pub mod receivers;
 pub mod record;
 pub mod server;
 pub mod store;
+pub mod synth;
 
 pub use model::{Interner, Span, SpanId, Str, TraceId};

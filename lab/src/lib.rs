@@ -1,6 +1,7 @@
 //! The `lab` command's library: runs the shop in one process, replays GoReplay traffic against it and records
 //! new traffic. `main.rs` only parses the command line and calls into here.
 
+pub mod bench;
 pub mod gor;
 pub mod record;
 pub mod replay;

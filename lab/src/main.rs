@@ -32,6 +32,38 @@ enum Command {
     /// Run the collector alone: receive spans over OTLP (HTTP and gRPC) and the Datadog agent API, keep them in a bounded store, optionally record
     /// them. Ctrl-C prints what was accepted, stored, evicted and rejected.
     Collect(CollectArgs),
+    /// Benchmarks: `lab bench ingest` loads a running collector (`lab collect`) over loopback.
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+#[derive(Subcommand, Debug)]
+enum BenchCommand {
+    /// Send shop-like OTLP/HTTP protobuf batches (10 attributes a span) as fast as the collector takes them.
+    Ingest(BenchIngestArgs),
+}
+
+#[derive(Args, Debug)]
+struct BenchIngestArgs {
+    /// The collector's OTLP/HTTP endpoint.
+    #[arg(long, default_value = "http://127.0.0.1:4318/v1/traces")]
+    endpoint: String,
+
+    /// Requests in flight at once.
+    #[arg(long, default_value_t = 4)]
+    connections: usize,
+
+    /// Spans in each request.
+    #[arg(long, default_value_t = 512)]
+    batch: usize,
+
+    /// Stop after the collector has accepted this many spans.
+    #[arg(long, default_value_t = 1_000_000)]
+    spans: u64,
+
+    /// Stop after this many seconds at most.
+    #[arg(long, default_value_t = 60)]
+    seconds: u64,
 }
 
 #[derive(Args, Debug)]
@@ -154,6 +186,18 @@ async fn main() -> anyhow::Result<()> {
         Command::Replay(args) => replay(args).await,
         Command::Record(args) => record(args).await,
         Command::Collect(args) => collect(args).await,
+        Command::Bench(BenchCommand::Ingest(args)) => {
+            let report = lab::bench::ingest(&lab::bench::IngestBench {
+                endpoint: args.endpoint,
+                connections: args.connections,
+                spans_per_batch: args.batch,
+                spans: args.spans,
+                duration: Duration::from_secs(args.seconds),
+            })
+            .await?;
+            println!("{report}");
+            Ok(())
+        }
     }
 }
 
