@@ -1,5 +1,6 @@
 //! The ingest hot path, stage by stage, on shop-like batches of 512 spans with 10 attributes each:
-//! protobuf decoding, conversion into the model, and insertion into a store that is full and evicting.
+//! prost decoding and conversion into the model, the direct wire decoder that replaces both, and insertion
+//! into a store that is full and evicting.
 
 use std::hint::black_box;
 
@@ -23,6 +24,9 @@ fn ingest(c: &mut Criterion) {
     });
     group.bench_function("convert_to_model", |b| {
         b.iter(|| otlp::from_request(black_box(&batch), &interner))
+    });
+    group.bench_function("wire_decode_to_model", |b| {
+        b.iter(|| collector::wire::decode(black_box(&bytes), &interner).unwrap())
     });
     group.bench_function("decode_and_convert", |b| {
         b.iter(|| {

@@ -11,5 +11,6 @@ pub mod record;
 pub mod server;
 pub mod store;
 pub mod synth;
+pub mod wire;
 
 pub use model::{Interner, Span, SpanId, Str, TraceId};

@@ -87,7 +87,7 @@ pub fn from_request(request: &ExportTraceServiceRequest, interner: &Interner) ->
     out
 }
 
-fn parse_trace_id(bytes: &[u8], what: &str) -> Result<TraceId, String> {
+pub(crate) fn parse_trace_id(bytes: &[u8], what: &str) -> Result<TraceId, String> {
     let id: [u8; 16] = bytes
         .try_into()
         .map_err(|_| format!("{what} must be 16 bytes, not {}", bytes.len()))?;
@@ -98,7 +98,7 @@ fn parse_trace_id(bytes: &[u8], what: &str) -> Result<TraceId, String> {
     Ok(id)
 }
 
-fn parse_span_id(bytes: &[u8], what: &str) -> Result<SpanId, String> {
+pub(crate) fn parse_span_id(bytes: &[u8], what: &str) -> Result<SpanId, String> {
     let id: [u8; 8] = bytes
         .try_into()
         .map_err(|_| format!("{what} must be 8 bytes, not {}", bytes.len()))?;

@@ -143,12 +143,20 @@ fn accept(
             ));
         }
     };
-    let request = match encoding {
-        Encoding::Protobuf => otlp::decode_protobuf(body),
-        Encoding::Json => otlp::decode_json(body),
-    }
-    .map_err(|err| Refusal::new(StatusCode::BAD_REQUEST, err.reason(), err.to_string()))?;
-    let converted = otlp::from_request(&request, receiver.ingest.interner());
+    let interner = receiver.ingest.interner();
+    let converted = match encoding {
+        // The hot path: straight from the bytes to the model.
+        Encoding::Protobuf => crate::wire::decode(body, interner).map_err(|err| {
+            Refusal::new(
+                StatusCode::BAD_REQUEST,
+                "malformed_protobuf",
+                err.to_string(),
+            )
+        })?,
+        Encoding::Json => otlp::decode_json(body)
+            .map(|request| otlp::from_request(&request, interner))
+            .map_err(|err| Refusal::new(StatusCode::BAD_REQUEST, err.reason(), err.to_string()))?,
+    };
     if converted.spans.is_empty() && converted.rejected > 0 {
         return Err(Refusal::new(
             StatusCode::BAD_REQUEST,
