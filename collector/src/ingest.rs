@@ -9,6 +9,9 @@ use crate::model::{Interner, Span};
 use crate::record::Recorder;
 use crate::store::Store;
 
+/// How many evicted spans between two prunings of the interner.
+const PRUNE_AFTER_EVICTED: usize = 100_000;
+
 /// Batches waiting for the writer, by default.
 pub const DEFAULT_QUEUE_BATCHES: usize = 256;
 
@@ -29,6 +32,7 @@ pub struct Ingest {
 #[derive(Debug)]
 pub struct IngestWriter {
     store: Store,
+    interner: Interner,
     queue: mpsc::Receiver<Vec<Span>>,
     recorder: Option<Recorder>,
 }
@@ -42,14 +46,16 @@ impl Ingest {
     ) -> std::io::Result<(Ingest, IngestWriter)> {
         let (tx, rx) = mpsc::channel(queue_batches.max(1));
         let recorder = record.map(|path| Recorder::create(&path)).transpose()?;
+        let interner = Interner::new();
         Ok((
             Ingest {
                 store: store.clone(),
-                interner: Interner::new(),
+                interner: interner.clone(),
                 queue: tx,
             },
             IngestWriter {
                 store,
+                interner,
                 queue: rx,
                 recorder,
             },
@@ -101,6 +107,7 @@ impl IngestWriter {
     /// Drains the queue until every [`Ingest`] handle is dropped: each batch goes into the store and, when
     /// recording, to the file (flushed per batch). Returns the recorder's outcome.
     pub async fn run(mut self) -> std::io::Result<()> {
+        let mut evicted_since_prune = 0;
         while let Some(batch) = self.queue.recv().await {
             if let Some(recorder) = &mut self.recorder
                 && let Err(err) = recorder.append(&batch)
@@ -108,7 +115,14 @@ impl IngestWriter {
                 tracing::error!(error = %err, "recording a batch failed: recording stops");
                 self.recorder = None;
             }
-            self.store.insert(batch);
+            let inserted = self.store.insert(batch);
+            // Evicted spans may have held the last use of some strings: let the interner forget them now and
+            // then, so it stays as bounded as the store.
+            evicted_since_prune += inserted.evicted;
+            if evicted_since_prune >= PRUNE_AFTER_EVICTED {
+                evicted_since_prune = 0;
+                self.interner.prune();
+            }
         }
         if let Some(recorder) = self.recorder {
             recorder.close()?;

@@ -30,6 +30,15 @@ impl Interner {
         shared
     }
 
+    /// Forgets the strings nothing else holds any more (their spans were evicted), so a long-running collector
+    /// keeps only the strings its stored spans use. Returns how many were dropped.
+    pub fn prune(&self) -> usize {
+        let mut table = self.table.lock().unwrap_or_else(|e| e.into_inner());
+        let before = table.len();
+        table.retain(|s| Arc::strong_count(s) > 1);
+        before - table.len()
+    }
+
     /// How many distinct strings are held.
     pub fn len(&self) -> usize {
         self.table.lock().unwrap_or_else(|e| e.into_inner()).len()
@@ -326,6 +335,11 @@ mod tests {
         let b = interner.intern(&String::from("service.name"));
         assert!(Arc::ptr_eq(&a, &b));
         assert_eq!(interner.len(), 1);
+        drop((a, b));
+        let kept = interner.intern("kept");
+        assert_eq!(interner.prune(), 1, "service.name is held by nothing else");
+        assert_eq!(interner.len(), 1);
+        assert!(Arc::ptr_eq(&kept, &interner.intern("kept")));
     }
 
     #[test]

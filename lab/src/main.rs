@@ -11,8 +11,8 @@ use lab::shop::{RunningShop, ShopOptions};
 use shop_common::{ShopState, serve};
 use tokio_util::sync::CancellationToken;
 
-/// The observability lab: a deliberately broken shop, its traffic, and (soon) the collector and dashboard to
-/// investigate it, all offline on one machine.
+/// The observability lab: a deliberately broken shop, its traffic, and the trace collector to investigate it
+/// (the dashboard comes next), all offline on one machine.
 #[derive(Parser, Debug)]
 #[command(version, propagate_version = true)]
 struct Cli {

@@ -1,5 +1,5 @@
 //! The admin API every service mounts under `/admin`: list and flip its faults (each flip deploys a new version)
-//! and read its counters. `lab fix` and `lab break` drive it.
+//! and read its counters. `lab fix` and `lab break` (the lab issue) will drive it; `curl` does today.
 
 use axum::extract::rejection::JsonRejection;
 use axum::extract::{Path, State};

@@ -1,4 +1,4 @@
-//! The command-line options every service binary shares (the `lab` binary sets the same things for all three).
+//! The command-line options every service binary shares (`lab up` takes the same ones for all three).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -13,7 +13,8 @@ pub struct ServiceArgs {
     #[arg(long)]
     pub listen: Option<SocketAddr>,
 
-    /// PostgreSQL database to use instead of SQLite (each service keeps its tables in its own schema).
+    /// PostgreSQL database to use instead of SQLite (each service keeps its tables in its own schema);
+    /// `sqlite://DIR` puts the SQLite files in DIR.
     #[arg(long, env = "DATABASE_URL")]
     pub database_url: Option<String>,
 

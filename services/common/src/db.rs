@@ -55,11 +55,14 @@ impl DbOptions {
                 schema: Some(slug.replace('-', "_")),
                 max_connections: 10,
             },
-            Some(url) => DbOptions {
-                url: url.to_owned(),
-                schema: None,
-                max_connections: 10,
-            },
+            // A SQLite URL names a directory: each service still needs a file (and migrations table) of its own.
+            Some(url) => {
+                let dir = url
+                    .trim_start_matches("sqlite://")
+                    .trim_start_matches("sqlite:");
+                let dir = dir.split('?').next().unwrap_or(dir);
+                DbOptions::sqlite_file(&Path::new(dir).join(format!("{slug}.db")))
+            }
             None => DbOptions::sqlite_file(&data_dir.join(format!("{slug}.db"))),
         }
     }
@@ -214,7 +217,8 @@ impl Db {
                 })
                 .collect(),
         );
-        // Each service has its own SQLite file or PostgreSQL schema, so the default table name is its own.
+        // Each service has its own SQLite file or PostgreSQL schema (see `for_service`), so the default
+        // migrations table is its own.
         migrator.run(&self.pool).await?;
         Ok(())
     }

@@ -127,7 +127,8 @@ pub async fn find_or_create(db: &Db, token: &str) -> Result<i64, sqlx::Error> {
     order_id(db, token).await?.ok_or(sqlx::Error::RowNotFound)
 }
 
-/// Adds `quantity` of a variant to the order; `false` when there is no such variant.
+/// Adds `quantity` of a variant to the order, holding at most [`MAX_QUANTITY`] of it; `false` when there is no
+/// such variant.
 pub async fn add(
     db: &Db,
     order_id: i64,
@@ -146,12 +147,14 @@ pub async fn add(
     db.execute(
         sqlx::query(
             "INSERT INTO line_item (order_id, variant_id, quantity, price_cents) VALUES ($1, $2, $3, $4) \
-             ON CONFLICT (order_id, variant_id) DO UPDATE SET quantity = line_item.quantity + excluded.quantity",
+             ON CONFLICT (order_id, variant_id) DO UPDATE SET quantity = CASE \
+             WHEN line_item.quantity + excluded.quantity > $5 THEN $5 ELSE line_item.quantity + excluded.quantity END",
         )
         .bind(order_id)
         .bind(variant_id)
         .bind(quantity)
-        .bind(price),
+        .bind(price)
+        .bind(MAX_QUANTITY),
     )
     .await?;
     Ok(true)
