@@ -4,18 +4,14 @@
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::time::Duration;
 
-use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
-    TraceService, TraceServiceServer,
-};
 use opentelemetry_proto::tonic::collector::trace::v1::{
-    ExportTracePartialSuccess, ExportTraceServiceRequest, ExportTraceServiceResponse,
+    ExportTracePartialSuccess, ExportTraceServiceResponse,
 };
 use tonic::codec::CompressionEncoding;
 use tonic::{Request, Response, Status};
 use tonic_types::{ErrorDetails, StatusExt as _};
 
 use crate::ingest::Ingest;
-use crate::otlp;
 
 /// OTLP/gRPC's default port.
 pub const DEFAULT_ADDR: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 4317);
@@ -23,13 +19,9 @@ pub const DEFAULT_ADDR: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALH
 /// How long a client told to back off should wait.
 const RETRY_AFTER: Duration = Duration::from_secs(1);
 
-/// The gRPC service, ready for `tonic::transport::Server::add_service`.
-pub fn service(ingest: Ingest, max_body: usize) -> TraceServiceServer<Receiver> {
-    TraceServiceServer::new(Receiver { ingest })
-        .accept_compressed(CompressionEncoding::Gzip)
-        .send_compressed(CompressionEncoding::Gzip)
-        .max_decoding_message_size(max_body)
-}
+/// The gRPC service name clients call.
+const SERVICE_NAME: &str = "opentelemetry.proto.collector.trace.v1.TraceService";
+const EXPORT_PATH: &str = "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
 
 /// Serves the receiver on `listener` until `shutdown` completes.
 pub async fn serve(
@@ -39,52 +31,149 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), tonic::transport::Error> {
     tonic::transport::Server::builder()
-        .add_service(service(ingest, max_body))
-        .serve_with_incoming_shutdown(tokio_stream_listener(listener), shutdown)
+        .add_service(TraceServer { ingest, max_body })
+        .serve_with_incoming_shutdown(
+            tonic::transport::server::TcpIncoming::from(listener),
+            shutdown,
+        )
         .await
 }
 
-fn tokio_stream_listener(
-    listener: tokio::net::TcpListener,
-) -> tonic::transport::server::TcpIncoming {
-    tonic::transport::server::TcpIncoming::from(listener)
-}
-
-#[derive(Debug, Clone)]
-pub struct Receiver {
+/// `TraceService/Export`, served by hand rather than by the generated server: the request arrives as raw
+/// bytes, so a malformed one is decoded by [`crate::wire`], answered INVALID_ARGUMENT and counted, where the
+/// generated server's codec would answer INTERNAL before any handler saw it.
+#[derive(Clone, Debug)]
+struct TraceServer {
     ingest: Ingest,
+    max_body: usize,
 }
 
-#[async_trait::async_trait]
-impl TraceService for Receiver {
-    async fn export(
-        &self,
-        request: Request<ExportTraceServiceRequest>,
-    ) -> Result<Response<ExportTraceServiceResponse>, Status> {
-        let converted = otlp::from_request(request.get_ref(), self.ingest.interner());
-        if converted.spans.is_empty() && converted.rejected > 0 {
-            self.ingest.reject("invalid_span");
-            return Err(Status::invalid_argument(
-                converted.error.unwrap_or_default(),
-            ));
-        }
-        if converted.rejected > 0 {
-            self.ingest.reject("invalid_span");
-        }
-        if let Err(overloaded) = self.ingest.submit(converted.spans) {
-            return Err(Status::with_error_details(
-                tonic::Code::ResourceExhausted,
-                overloaded.to_string(),
-                ErrorDetails::with_retry_info(Some(RETRY_AFTER)),
-            ));
-        }
-        Ok(Response::new(ExportTraceServiceResponse {
-            partial_success: (converted.rejected > 0).then(|| ExportTracePartialSuccess {
-                rejected_spans: converted.rejected as i64,
-                error_message: converted.error.unwrap_or_default(),
-            }),
-        }))
+impl tonic::server::NamedService for TraceServer {
+    const NAME: &'static str = SERVICE_NAME;
+}
+
+impl<B> tower::Service<http::Request<B>> for TraceServer
+where
+    B: http_body::Body + Send + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>> + Send + 'static,
+{
+    type Response = http::Response<tonic::body::Body>;
+    type Error = std::convert::Infallible;
+    type Future =
+        std::pin::Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send>>;
+
+    fn poll_ready(
+        &mut self,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        std::task::Poll::Ready(Ok(()))
     }
+
+    fn call(&mut self, request: http::Request<B>) -> Self::Future {
+        let server = self.clone();
+        Box::pin(async move {
+            if request.uri().path() != EXPORT_PATH {
+                return Ok(
+                    Status::unimplemented(format!("no method {}", request.uri().path()))
+                        .into_http(),
+                );
+            }
+            let mut gzip = tonic::codec::EnabledCompressionEncodings::default();
+            gzip.enable(CompressionEncoding::Gzip);
+            let mut grpc = tonic::server::Grpc::new(RawCodec)
+                .apply_compression_config(gzip, gzip)
+                .apply_max_message_size_config(Some(server.max_body), None);
+            Ok(grpc.unary(Export(server.ingest.clone()), request).await)
+        })
+    }
+}
+
+/// Passes request bytes through untouched and encodes responses with prost.
+#[derive(Debug, Clone, Copy, Default)]
+struct RawCodec;
+
+impl tonic::codec::Codec for RawCodec {
+    type Encode = ExportTraceServiceResponse;
+    type Decode = bytes::Bytes;
+    type Encoder = RawCodec;
+    type Decoder = RawCodec;
+
+    fn encoder(&mut self) -> Self::Encoder {
+        RawCodec
+    }
+
+    fn decoder(&mut self) -> Self::Decoder {
+        RawCodec
+    }
+}
+
+impl tonic::codec::Encoder for RawCodec {
+    type Item = ExportTraceServiceResponse;
+    type Error = Status;
+
+    fn encode(
+        &mut self,
+        item: Self::Item,
+        dst: &mut tonic::codec::EncodeBuf<'_>,
+    ) -> Result<(), Status> {
+        prost::Message::encode(&item, dst).map_err(|err| Status::internal(err.to_string()))
+    }
+}
+
+impl tonic::codec::Decoder for RawCodec {
+    type Item = bytes::Bytes;
+    type Error = Status;
+
+    fn decode(
+        &mut self,
+        src: &mut tonic::codec::DecodeBuf<'_>,
+    ) -> Result<Option<bytes::Bytes>, Status> {
+        use bytes::Buf as _;
+        Ok(Some(src.copy_to_bytes(src.remaining())))
+    }
+}
+
+struct Export(Ingest);
+
+impl tonic::server::UnaryService<bytes::Bytes> for Export {
+    type Response = ExportTraceServiceResponse;
+    type Future = std::future::Ready<Result<Response<ExportTraceServiceResponse>, Status>>;
+
+    fn call(&mut self, request: Request<bytes::Bytes>) -> Self::Future {
+        std::future::ready(export(&self.0, request.get_ref()))
+    }
+}
+
+fn export(ingest: &Ingest, body: &[u8]) -> Result<Response<ExportTraceServiceResponse>, Status> {
+    let converted = match crate::wire::decode(body, ingest.interner()) {
+        Ok(converted) => converted,
+        Err(err) => {
+            ingest.reject("malformed_protobuf");
+            return Err(Status::invalid_argument(err.to_string()));
+        }
+    };
+    if converted.spans.is_empty() && converted.rejected > 0 {
+        ingest.reject("invalid_span");
+        return Err(Status::invalid_argument(
+            converted.error.unwrap_or_default(),
+        ));
+    }
+    if converted.rejected > 0 {
+        ingest.reject("invalid_span");
+    }
+    if let Err(overloaded) = ingest.submit(converted.spans) {
+        return Err(Status::with_error_details(
+            tonic::Code::ResourceExhausted,
+            overloaded.to_string(),
+            ErrorDetails::with_retry_info(Some(RETRY_AFTER)),
+        ));
+    }
+    Ok(Response::new(ExportTraceServiceResponse {
+        partial_success: (converted.rejected > 0).then(|| ExportTracePartialSuccess {
+            rejected_spans: converted.rejected as i64,
+            error_message: converted.error.unwrap_or_default(),
+        }),
+    }))
 }
 
 #[cfg(test)]
@@ -92,6 +181,7 @@ mod tests {
     use opentelemetry_proto::tonic::collector::trace::v1::trace_service_client::TraceServiceClient;
 
     use super::*;
+    use crate::otlp;
     use crate::store::Store;
 
     const GOLDEN_JSON: &[u8] = include_bytes!("../../testdata/otlp-trace.json");
@@ -152,5 +242,100 @@ mod tests {
         assert_eq!((accounting.accepted, accounting.stored), (2, 2));
         assert_eq!(accounting.rejected.get("invalid_span"), Some(&1));
         assert_eq!(accounting.rejected.get("queue_full"), Some(&1));
+    }
+
+    /// A client codec that sends raw bytes, to put garbage on the wire.
+    #[derive(Clone, Copy, Default)]
+    struct SendRaw;
+
+    impl tonic::codec::Codec for SendRaw {
+        type Encode = bytes::Bytes;
+        type Decode = ExportTraceServiceResponse;
+        type Encoder = SendRaw;
+        type Decoder = SendRaw;
+        fn encoder(&mut self) -> SendRaw {
+            SendRaw
+        }
+        fn decoder(&mut self) -> SendRaw {
+            SendRaw
+        }
+    }
+
+    impl tonic::codec::Encoder for SendRaw {
+        type Item = bytes::Bytes;
+        type Error = Status;
+        fn encode(
+            &mut self,
+            item: bytes::Bytes,
+            dst: &mut tonic::codec::EncodeBuf<'_>,
+        ) -> Result<(), Status> {
+            use bytes::BufMut as _;
+            dst.put_slice(&item);
+            Ok(())
+        }
+    }
+
+    impl tonic::codec::Decoder for SendRaw {
+        type Item = ExportTraceServiceResponse;
+        type Error = Status;
+        fn decode(
+            &mut self,
+            src: &mut tonic::codec::DecodeBuf<'_>,
+        ) -> Result<Option<Self::Item>, Status> {
+            prost::Message::decode(src)
+                .map(Some)
+                .map_err(|e| Status::internal(e.to_string()))
+        }
+    }
+
+    #[tokio::test]
+    async fn malformed_protobuf_is_an_invalid_argument_counted_as_rejected() {
+        let store = Store::new(100);
+        let (ingest, writer) = Ingest::new(store.clone(), 8, None).unwrap();
+        let writer = tokio::spawn(writer.run());
+        let (addr, stop) = start(ingest.clone()).await;
+        let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
+            .unwrap()
+            .connect()
+            .await
+            .unwrap();
+        let mut grpc = tonic::client::Grpc::new(channel);
+        let path: http::uri::PathAndQuery = EXPORT_PATH.parse().unwrap();
+        grpc.ready().await.unwrap();
+        let status = grpc
+            .unary(
+                Request::new(bytes::Bytes::from_static(b"\xff\xff\xff\xff")),
+                path.clone(),
+                SendRaw,
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(status.code(), tonic::Code::InvalidArgument);
+        assert!(
+            status.message().contains("malformed OTLP protobuf"),
+            "{}",
+            status.message()
+        );
+
+        // The receiver keeps serving, and the good request after it is stored.
+        let good = prost::Message::encode_to_vec(&otlp::decode_json(GOLDEN_JSON).unwrap());
+        grpc.ready().await.unwrap();
+        let answer = grpc
+            .unary(Request::new(bytes::Bytes::from(good)), path, SendRaw)
+            .await
+            .unwrap();
+        assert_eq!(answer.into_inner().partial_success, None);
+
+        let _ = stop.send(());
+        drop(grpc);
+        drop(ingest);
+        tokio::time::timeout(Duration::from_secs(10), writer)
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        let accounting = store.accounting();
+        assert_eq!(accounting.rejected.get("malformed_protobuf"), Some(&1));
+        assert_eq!((accounting.accepted, accounting.stored), (2, 2));
     }
 }
