@@ -1,7 +1,6 @@
 //! The plain-data span model every receiver converts into and every consumer (store, analyses, dashboard)
 //! reads. Strings that repeat — attribute keys, service names, span names, routes — are interned [`Str`]s.
 
-use std::collections::HashSet;
 use std::fmt;
 use std::sync::{Arc, Mutex};
 
@@ -11,7 +10,9 @@ pub type Str = Arc<str>;
 /// Hands out one shared [`Str`] per distinct text. Cheap to clone; clones share the table.
 #[derive(Clone, Default)]
 pub struct Interner {
-    table: Arc<Mutex<HashSet<Str>>>,
+    // FxHash: interning hashes every string of every span, and the keys are not attacker-chosen in a way that
+    // matters for a bounded, local collector.
+    table: Arc<Mutex<rustc_hash::FxHashSet<Str>>>,
 }
 
 impl Interner {
