@@ -2,6 +2,7 @@
 //! span store with exact accounting, and recording to OTLP JSON lines. The analyses and the query API come with
 //! the next collector issue.
 
+pub mod compact;
 pub mod datadog;
 pub mod ingest;
 pub mod model;

@@ -21,7 +21,7 @@
 //!
 //! A [`Store`] is a cheap handle (an [`Arc`] inside): clone it for every receiver and reader. One
 //! read-write lock guards the indexes. Ingest takes the write lock once per batch and does only index
-//! updates under it: grouping the batch by trace and building the shared span chunks happen before, and
+//! updates under it: grouping the batch by trace and encoding the span chunks happen before, and
 //! dropping evicted traces after. Readers hold the read lock only to clone [`Arc`]s: a [`Trace`] is an
 //! immutable, shared snapshot, so a reader can keep and walk it for as long as it likes without holding up
 //! ingest (a later append to that trace makes a new snapshot, copy-on-write, sharing the span chunks).
@@ -34,7 +34,9 @@
 //! * trace start time (the earliest span start) → trace ([`Store::traces_between`], [`Store::latest`]);
 //! * age → trace, which is the eviction order ([`Store::snapshot`], [`Store::for_each_trace`]).
 //!
-//! Spans are stored as given: duplicate span ids are kept, and nothing is checked about parents.
+//! Spans are stored as given: duplicate span ids are kept, and nothing is checked about parents. They are
+//! kept encoded (see [`crate::compact`]): about 70 bytes a shop span instead of 600 decoded, which is what lets
+//! a million spans fit in a few hundred megabytes. Readers get decoded [`Span`]s from [`Trace::spans`].
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::fmt;
@@ -43,6 +45,7 @@ use std::sync::Arc;
 
 use parking_lot::{Mutex, RwLock};
 
+use crate::compact::{Chunk, TableBuilder};
 use crate::model::{Resource, Span, Str, TraceId, Value, attribute};
 
 /// The number of spans a store keeps unless told otherwise.
@@ -98,8 +101,8 @@ pub struct Trace {
     span_count: usize,
     /// Distinct service names, in order of first appearance.
     services: Vec<Str>,
-    /// One chunk per batch that brought spans of this trace.
-    chunks: Vec<Arc<[Span]>>,
+    /// One chunk per batch that brought spans of this trace, encoded compactly.
+    chunks: Vec<Arc<Chunk>>,
 }
 
 impl Trace {
@@ -143,19 +146,24 @@ impl Trace {
         &self.services
     }
 
-    /// The spans, in arrival order.
-    pub fn spans(&self) -> impl Iterator<Item = &Span> + '_ {
-        self.chunks.iter().flat_map(|chunk| chunk.iter())
+    /// The spans, decoded from their compact form, in arrival order.
+    pub fn spans(&self) -> impl Iterator<Item = Span> + '_ {
+        self.chunks.iter().flat_map(|chunk| chunk.spans())
     }
 
     /// The first root span (one without a parent), if one has arrived.
-    pub fn root(&self) -> Option<&Span> {
+    pub fn root(&self) -> Option<Span> {
         self.spans().find(|span| span.is_root())
     }
 
-    /// The spans, cloned, in arrival order.
+    /// The spans, decoded, in arrival order.
     pub fn to_vec(&self) -> Vec<Span> {
-        self.spans().cloned().collect()
+        self.spans().collect()
+    }
+
+    /// The bytes its spans take in the store (their chunks, without the tables the chunks share).
+    pub fn encoded_bytes(&self) -> usize {
+        self.chunks.iter().map(|chunk| chunk.encoded_bytes()).sum()
     }
 }
 
@@ -251,8 +259,9 @@ impl Store {
     }
 
     /// Splits a batch by trace, in order of each trace's first span in the batch, notes each group's time
-    /// span and services, and makes each group's spans one shared chunk.
-    fn group(&self, spans: Vec<Span>) -> Vec<(Group, Arc<[Span]>)> {
+    /// span and services, and encodes each group's spans as one compact chunk; the chunks of the batch share
+    /// one table of strings, resources and scopes.
+    fn group(&self, spans: Vec<Span>) -> Vec<(Group, Arc<Chunk>)> {
         let mut groups: Vec<(Group, Vec<Span>)> = Vec::new();
         let mut position: HashMap<TraceId, usize> = HashMap::new();
         // Batches usually share one resource per service; look each resource's service up once.
@@ -286,9 +295,15 @@ impl Store {
             }
             group_spans.push(span);
         }
-        groups
+        let mut table = TableBuilder::new();
+        let encoded: Vec<_> = groups
             .into_iter()
-            .map(|(group, spans)| (group, Arc::from(spans)))
+            .map(|(group, spans)| (group, table.encode(&spans)))
+            .collect();
+        let table = table.finish();
+        encoded
+            .into_iter()
+            .map(|(group, encoded)| (group, Arc::new(encoded.into_chunk(table.clone()))))
             .collect()
     }
 
@@ -438,7 +453,7 @@ impl Index {
     /// after the lock is released.
     fn insert(
         &mut self,
-        groups: Vec<(Group, Arc<[Span]>)>,
+        groups: Vec<(Group, Arc<Chunk>)>,
         accepted: usize,
         capacity: usize,
         dropped: &mut Vec<Arc<Trace>>,
@@ -481,7 +496,7 @@ impl Index {
 
     /// Adds one group's chunk to its trace's entry, creating the entry if there is none, and keeps the
     /// time and service indexes in step. Returns the entry's sequence number.
-    fn append(&mut self, group: Group, chunk: Arc<[Span]>) -> u64 {
+    fn append(&mut self, group: Group, chunk: Arc<Chunk>) -> u64 {
         let Some(existing) = self.traces.get_mut(&group.id) else {
             let seq = self.next_seq;
             self.next_seq += 1;

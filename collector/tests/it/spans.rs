@@ -35,9 +35,9 @@ pub fn span(trace: u128, span: u64, resource: &Arc<Resource>, start_ns: u64) -> 
 }
 
 /// The span ids of `spans`, in order.
-pub fn ids<'a>(spans: impl IntoIterator<Item = &'a Span>) -> Vec<u64> {
+pub fn ids<S: std::borrow::Borrow<Span>>(spans: impl IntoIterator<Item = S>) -> Vec<u64> {
     spans
         .into_iter()
-        .map(|span| span.span_id.to_u64())
+        .map(|span| span.borrow().span_id.to_u64())
         .collect()
 }

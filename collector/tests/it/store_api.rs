@@ -77,7 +77,7 @@ fn spans_are_grouped_by_trace_across_batches_in_arrival_order() {
     assert_eq!(trace.root().map(|root| root.span_id.to_u64()), Some(10));
     let services: Vec<&str> = trace.services().iter().map(|s| &**s).collect();
     assert_eq!(services, ["ads", "storefront"]);
-    assert_eq!(ids(&trace.to_vec()), [11, 12, 10]);
+    assert_eq!(ids(trace.to_vec()), [11, 12, 10]);
     assert!(store.trace(&TraceId::from_u128(3)).is_none());
     let listed: Vec<String> = store.services().iter().map(|s| s.to_string()).collect();
     assert_eq!(listed, ["ads", "storefront"]);

@@ -1,0 +1,551 @@
+//! How the store keeps spans: each batch's spans of one trace as one [`Chunk`] of bytes, with every string,
+//! resource and scope replaced by an index into a table shared by all chunks of that batch.
+//!
+//! A decoded [`Span`] is about 180 bytes plus 40 for each attribute, most of it pointers to interned strings that
+//! repeat from span to span. Encoded, a shop span with ten attributes takes about 70 bytes: ids raw, times as
+//! varint deltas (start from the chunk's earliest start, end from the span's start), strings as varint table
+//! indexes, integers zigzag varints. Readers get [`Span`]s back by decoding ([`Chunk::spans`]), which is cheap
+//! next to anything a reader does with a span; the analyses that need every span see them before they are
+//! encoded.
+//!
+//! Decoding reads only bytes this module wrote, from spans already in memory: it is never given input from
+//! outside the process.
+
+use std::sync::Arc;
+
+use rustc_hash::FxHashMap;
+
+use crate::model::{
+    Event, KeyValue, Link, Resource, Scope, Span, SpanId, SpanKind, Status, StatusCode, Str,
+    TraceId, Value,
+};
+
+/// The strings, resources and scopes of one batch, which its chunks refer to by index.
+#[derive(Debug, Default)]
+pub struct Table {
+    strings: Vec<Str>,
+    resources: Vec<Arc<Resource>>,
+    scopes: Vec<Arc<Scope>>,
+}
+
+/// Builds a [`Table`] while a batch's spans are encoded. Entries are found by the address of their shared
+/// allocation: interned strings and a batch's shared resources hit; a string that was not interned merely gets
+/// an entry of its own.
+#[derive(Default)]
+pub struct TableBuilder {
+    table: Table,
+    strings: FxHashMap<usize, u32>,
+    resources: FxHashMap<usize, u32>,
+    scopes: FxHashMap<usize, u32>,
+}
+
+fn index_of<T: ?Sized>(
+    seen: &mut FxHashMap<usize, u32>,
+    entries: &mut Vec<Arc<T>>,
+    item: &Arc<T>,
+) -> u32 {
+    // The table keeps every entry alive until it is dropped, so no address is reused meanwhile.
+    let address = Arc::as_ptr(item) as *const u8 as usize;
+    *seen.entry(address).or_insert_with(|| {
+        entries.push(item.clone());
+        (entries.len() - 1) as u32
+    })
+}
+
+impl TableBuilder {
+    pub fn new() -> TableBuilder {
+        TableBuilder::default()
+    }
+
+    fn string(&mut self, s: &Str) -> u32 {
+        index_of(&mut self.strings, &mut self.table.strings, s)
+    }
+
+    fn resource(&mut self, r: &Arc<Resource>) -> u32 {
+        index_of(&mut self.resources, &mut self.table.resources, r)
+    }
+
+    fn scope(&mut self, s: &Arc<Scope>) -> u32 {
+        index_of(&mut self.scopes, &mut self.table.scopes, s)
+    }
+
+    /// Encodes spans that all belong to one trace (the first span's) into bytes for a [`Chunk`].
+    pub fn encode(&mut self, spans: &[Span]) -> Encoded {
+        let base_ns = spans.iter().map(|s| s.start_ns).min().unwrap_or(0);
+        let mut out = Vec::with_capacity(spans.len() * 80);
+        for span in spans {
+            self.encode_span(span, base_ns, &mut out);
+        }
+        Encoded {
+            trace_id: spans.first().map(|s| s.trace_id).unwrap_or_default(),
+            base_ns,
+            len: spans.len() as u32,
+            bytes: out.into_boxed_slice(),
+        }
+    }
+
+    fn encode_span(&mut self, span: &Span, base_ns: u64, out: &mut Vec<u8>) {
+        out.extend_from_slice(&span.span_id.0);
+        let extra = !span.events.is_empty() || !span.links.is_empty();
+        let flags = span.kind as u8
+            | (span.status.code as u8) << 3
+            | u8::from(span.parent_span_id.is_some()) << 5
+            | u8::from(span.status.message.is_some()) << 6
+            | u8::from(extra) << 7;
+        out.push(flags);
+        if let Some(parent) = span.parent_span_id {
+            out.extend_from_slice(&parent.0);
+        }
+        put_varint(out, span.start_ns.wrapping_sub(base_ns));
+        put_varint(out, span.end_ns.wrapping_sub(span.start_ns));
+        let name = self.string(&span.name);
+        put_varint(out, name.into());
+        let resource = self.resource(&span.resource);
+        put_varint(out, resource.into());
+        let scope = self.scope(&span.scope);
+        put_varint(out, scope.into());
+        if let Some(message) = &span.status.message {
+            let message = self.string(message);
+            put_varint(out, message.into());
+        }
+        self.encode_attributes(&span.attributes, out);
+        if extra {
+            put_varint(out, span.events.len() as u64);
+            for event in &span.events {
+                let name = self.string(&event.name);
+                put_varint(out, name.into());
+                put_varint(out, event.time_ns.wrapping_sub(span.start_ns));
+                self.encode_attributes(&event.attributes, out);
+            }
+            put_varint(out, span.links.len() as u64);
+            for link in &span.links {
+                out.extend_from_slice(&link.trace_id.0);
+                out.extend_from_slice(&link.span_id.0);
+                self.encode_attributes(&link.attributes, out);
+            }
+        }
+    }
+
+    fn encode_attributes(&mut self, attributes: &[KeyValue], out: &mut Vec<u8>) {
+        put_varint(out, attributes.len() as u64);
+        for kv in attributes {
+            let key = self.string(&kv.key);
+            put_varint(out, key.into());
+            self.encode_value(&kv.value, out);
+        }
+    }
+
+    fn encode_value(&mut self, value: &Value, out: &mut Vec<u8>) {
+        match value {
+            Value::Str(s) => {
+                out.push(TAG_STR);
+                let s = self.string(s);
+                put_varint(out, s.into());
+            }
+            Value::Bool(false) => out.push(TAG_FALSE),
+            Value::Bool(true) => out.push(TAG_TRUE),
+            Value::Int(i) => {
+                out.push(TAG_INT);
+                put_varint(out, ((i << 1) ^ (i >> 63)) as u64);
+            }
+            Value::Double(d) => {
+                out.push(TAG_DOUBLE);
+                out.extend_from_slice(&d.to_bits().to_le_bytes());
+            }
+            Value::Bytes(bytes) => {
+                out.push(TAG_BYTES);
+                put_varint(out, bytes.len() as u64);
+                out.extend_from_slice(bytes);
+            }
+            Value::Array(items) => {
+                out.push(TAG_ARRAY);
+                put_varint(out, items.len() as u64);
+                for item in items.iter() {
+                    self.encode_value(item, out);
+                }
+            }
+            Value::Map(entries) => {
+                out.push(TAG_MAP);
+                self.encode_attributes(entries, out);
+            }
+        }
+    }
+
+    /// The table, to be shared by the chunks encoded with it.
+    pub fn finish(self) -> Arc<Table> {
+        let mut table = self.table;
+        table.strings.shrink_to_fit();
+        table.resources.shrink_to_fit();
+        table.scopes.shrink_to_fit();
+        Arc::new(table)
+    }
+}
+
+const TAG_STR: u8 = 0;
+const TAG_FALSE: u8 = 1;
+const TAG_TRUE: u8 = 2;
+const TAG_INT: u8 = 3;
+const TAG_DOUBLE: u8 = 4;
+const TAG_BYTES: u8 = 5;
+const TAG_ARRAY: u8 = 6;
+const TAG_MAP: u8 = 7;
+
+fn put_varint(out: &mut Vec<u8>, mut v: u64) {
+    while v >= 0x80 {
+        out.push(v as u8 | 0x80);
+        v >>= 7;
+    }
+    out.push(v as u8);
+}
+
+/// A trace's spans from one batch, encoded, before the batch's table is finished.
+pub struct Encoded {
+    trace_id: TraceId,
+    base_ns: u64,
+    len: u32,
+    bytes: Box<[u8]>,
+}
+
+impl Encoded {
+    /// The chunk, reading its strings from `table` (the finished table of the builder that encoded it).
+    pub fn into_chunk(self, table: Arc<Table>) -> Chunk {
+        Chunk {
+            table,
+            trace_id: self.trace_id,
+            base_ns: self.base_ns,
+            len: self.len,
+            bytes: self.bytes,
+        }
+    }
+}
+
+/// Spans of one trace from one batch, stored compactly.
+pub struct Chunk {
+    table: Arc<Table>,
+    trace_id: TraceId,
+    base_ns: u64,
+    len: u32,
+    bytes: Box<[u8]>,
+}
+
+impl std::fmt::Debug for Chunk {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Chunk")
+            .field("trace_id", &self.trace_id)
+            .field("spans", &self.len)
+            .field("bytes", &self.bytes.len())
+            .finish()
+    }
+}
+
+impl Chunk {
+    /// The number of spans.
+    pub fn len(&self) -> usize {
+        self.len as usize
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The bytes the encoded spans take (not counting the shared table).
+    pub fn encoded_bytes(&self) -> usize {
+        self.bytes.len()
+    }
+
+    /// The spans, decoded, in the order they were encoded.
+    pub fn spans(&self) -> impl Iterator<Item = Span> + '_ {
+        let mut reader = Reader { chunk: self, at: 0 };
+        (0..self.len).map(move |_| reader.span())
+    }
+}
+
+struct Reader<'a> {
+    chunk: &'a Chunk,
+    at: usize,
+}
+
+impl Reader<'_> {
+    fn byte(&mut self) -> u8 {
+        let b = self.chunk.bytes[self.at];
+        self.at += 1;
+        b
+    }
+
+    fn array<const N: usize>(&mut self) -> [u8; N] {
+        let mut out = [0; N];
+        out.copy_from_slice(&self.chunk.bytes[self.at..self.at + N]);
+        self.at += N;
+        out
+    }
+
+    fn varint(&mut self) -> u64 {
+        let mut v = 0u64;
+        let mut shift = 0;
+        loop {
+            let b = self.byte();
+            v |= u64::from(b & 0x7f) << shift;
+            if b < 0x80 {
+                return v;
+            }
+            shift += 7;
+        }
+    }
+
+    fn string(&mut self) -> Str {
+        let i = self.varint() as usize;
+        self.chunk.table.strings[i].clone()
+    }
+
+    fn span(&mut self) -> Span {
+        let span_id = SpanId(self.array());
+        let flags = self.byte();
+        let parent_span_id = (flags & 1 << 5 != 0).then(|| SpanId(self.array()));
+        let start_ns = self.chunk.base_ns.wrapping_add(self.varint());
+        let end_ns = start_ns.wrapping_add(self.varint());
+        let name = self.string();
+        let resource = self.chunk.table.resources[self.varint() as usize].clone();
+        let scope = self.chunk.table.scopes[self.varint() as usize].clone();
+        let message = (flags & 1 << 6 != 0).then(|| self.string());
+        let attributes = self.attributes();
+        let (mut events, mut links) = (Vec::new(), Vec::new());
+        if flags & 1 << 7 != 0 {
+            for _ in 0..self.varint() {
+                let name = self.string();
+                let time_ns = start_ns.wrapping_add(self.varint());
+                let attributes = self.attributes();
+                events.push(Event {
+                    name,
+                    time_ns,
+                    attributes,
+                });
+            }
+            for _ in 0..self.varint() {
+                let trace_id = TraceId(self.array());
+                let span_id = SpanId(self.array());
+                let attributes = self.attributes();
+                links.push(Link {
+                    trace_id,
+                    span_id,
+                    attributes,
+                });
+            }
+        }
+        Span {
+            trace_id: self.chunk.trace_id,
+            span_id,
+            parent_span_id,
+            name,
+            kind: SpanKind::from_otlp(i32::from(flags & 0b111)),
+            start_ns,
+            end_ns,
+            status: Status {
+                code: match (flags >> 3) & 0b11 {
+                    1 => StatusCode::Ok,
+                    2 => StatusCode::Error,
+                    _ => StatusCode::Unset,
+                },
+                message,
+            },
+            attributes,
+            events,
+            links,
+            resource,
+            scope,
+        }
+    }
+
+    fn attributes(&mut self) -> Vec<KeyValue> {
+        let n = self.varint() as usize;
+        let mut out = Vec::with_capacity(n);
+        for _ in 0..n {
+            let key = self.string();
+            let value = self.value();
+            out.push(KeyValue { key, value });
+        }
+        out
+    }
+
+    fn value(&mut self) -> Value {
+        match self.byte() {
+            TAG_STR => Value::Str(self.string()),
+            TAG_FALSE => Value::Bool(false),
+            TAG_TRUE => Value::Bool(true),
+            TAG_INT => {
+                let z = self.varint();
+                Value::Int((z >> 1) as i64 ^ -((z & 1) as i64))
+            }
+            TAG_DOUBLE => Value::Double(f64::from_bits(u64::from_le_bytes(self.array()))),
+            TAG_BYTES => {
+                let n = self.varint() as usize;
+                let bytes = Arc::from(&self.chunk.bytes[self.at..self.at + n]);
+                self.at += n;
+                Value::Bytes(bytes)
+            }
+            TAG_ARRAY => {
+                let n = self.varint() as usize;
+                Value::Array((0..n).map(|_| self.value()).collect())
+            }
+            TAG_MAP => Value::Map(self.attributes().into()),
+            tag => unreachable!("compact: unknown value tag {tag}, a bug in the encoder"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::model::Interner;
+
+    fn round_trip(spans: &[Span]) -> Vec<Span> {
+        let mut builder = TableBuilder::new();
+        let encoded = builder.encode(spans);
+        let chunk = encoded.into_chunk(builder.finish());
+        assert_eq!(chunk.len(), spans.len());
+        chunk.spans().collect()
+    }
+
+    #[test]
+    fn shop_spans_round_trip_in_under_a_hundred_bytes_each() {
+        let interner = Interner::new();
+        let request = crate::synth::shop_batch(512, 11);
+        let spans = crate::otlp::from_request(&request, &interner).spans;
+        let mut builder = TableBuilder::new();
+        let mut chunks = Vec::new();
+        let mut encoded_bytes = 0;
+        for trace in spans.chunk_by(|a, b| a.trace_id == b.trace_id) {
+            let encoded = builder.encode(trace);
+            encoded_bytes += encoded.bytes.len();
+            chunks.push((trace, encoded));
+        }
+        let table = builder.finish();
+        assert!(
+            table.strings.len() < 60,
+            "strings repeat: {}",
+            table.strings.len()
+        );
+        assert_eq!(table.resources.len(), 3);
+        for (trace, encoded) in chunks {
+            let chunk = encoded.into_chunk(table.clone());
+            assert_eq!(chunk.spans().collect::<Vec<_>>(), trace);
+        }
+        assert!(encoded_bytes / 512 < 100, "{} a span", encoded_bytes / 512);
+    }
+
+    fn value_strategy() -> impl Strategy<Value = Value> {
+        let leaf = prop_oneof![
+            "[a-z.]{0,12}".prop_map(|s| Value::Str(Str::from(s))),
+            any::<bool>().prop_map(Value::Bool),
+            any::<i64>().prop_map(Value::Int),
+            any::<f64>()
+                .prop_filter("NaN is not equal to itself", |d| !d.is_nan())
+                .prop_map(Value::Double),
+            proptest::collection::vec(any::<u8>(), 0..20).prop_map(|b| Value::Bytes(b.into())),
+        ];
+        leaf.prop_recursive(3, 16, 4, |inner| {
+            prop_oneof![
+                proptest::collection::vec(inner.clone(), 0..4)
+                    .prop_map(|items| Value::Array(items.into())),
+                proptest::collection::vec(("[a-z]{1,5}", inner), 0..4).prop_map(|entries| {
+                    Value::Map(
+                        entries
+                            .into_iter()
+                            .map(|(key, value)| KeyValue {
+                                key: Str::from(key),
+                                value,
+                            })
+                            .collect(),
+                    )
+                }),
+            ]
+        })
+    }
+
+    fn attributes_strategy() -> impl Strategy<Value = Vec<KeyValue>> {
+        proptest::collection::vec(("[a-z.]{1,10}", value_strategy()), 0..6).prop_map(|kvs| {
+            kvs.into_iter()
+                .map(|(key, value)| KeyValue {
+                    key: Str::from(key),
+                    value,
+                })
+                .collect()
+        })
+    }
+
+    fn span_strategy(trace_id: TraceId) -> impl Strategy<Value = Span> {
+        (
+            (any::<u64>(), proptest::option::of(any::<u64>()), 0..6i32),
+            (any::<u64>(), any::<u64>(), 0..3u8),
+            proptest::option::of("[ -~]{0,10}"),
+            attributes_strategy(),
+            proptest::collection::vec(("[a-z]{1,8}", any::<u64>(), attributes_strategy()), 0..3),
+            proptest::collection::vec((any::<u128>(), any::<u64>(), attributes_strategy()), 0..2),
+            "[a-z]{1,8}",
+        )
+            .prop_map(
+                move |(
+                    (id, parent, kind),
+                    (start_ns, end_ns, code),
+                    message,
+                    attributes,
+                    events,
+                    links,
+                    service,
+                )| Span {
+                    trace_id,
+                    span_id: SpanId::from_u64(id),
+                    parent_span_id: parent.map(SpanId::from_u64),
+                    name: Str::from(format!("op {id}")),
+                    kind: SpanKind::from_otlp(kind),
+                    start_ns,
+                    end_ns,
+                    status: Status {
+                        code: [StatusCode::Unset, StatusCode::Ok, StatusCode::Error][code as usize],
+                        message: message.map(Str::from),
+                    },
+                    attributes,
+                    events: events
+                        .into_iter()
+                        .map(|(name, time_ns, attributes)| Event {
+                            name: Str::from(name),
+                            time_ns,
+                            attributes,
+                        })
+                        .collect(),
+                    links: links
+                        .into_iter()
+                        .map(|(trace, span, attributes)| Link {
+                            trace_id: TraceId::from_u128(trace),
+                            span_id: SpanId::from_u64(span),
+                            attributes,
+                        })
+                        .collect(),
+                    resource: Arc::new(Resource {
+                        attributes: vec![KeyValue {
+                            key: Str::from("service.name"),
+                            value: Value::Str(Str::from(service)),
+                        }],
+                    }),
+                    scope: Arc::new(Scope {
+                        name: Str::from("test"),
+                        version: None,
+                    }),
+                },
+            )
+    }
+
+    proptest! {
+        #[test]
+        fn any_spans_round_trip(trace in any::<u128>(), spans in proptest::collection::vec(
+            span_strategy(TraceId::from_u128(0)), 0..6)
+        ) {
+            let spans: Vec<Span> = spans
+                .into_iter()
+                .map(|mut s| { s.trace_id = TraceId::from_u128(trace); s })
+                .collect();
+            prop_assert_eq!(round_trip(&spans), spans);
+        }
+    }
+}
