@@ -101,6 +101,14 @@ impl Ingest {
     pub fn reject(&self, reason: &str) {
         self.store.reject(reason, 1);
     }
+
+    /// Counts spans a receiver refused one by one (bad ids), whether or not the rest of their payload was
+    /// taken.
+    pub fn reject_spans(&self, spans: u64) {
+        if spans > 0 {
+            self.store.reject_spans(spans);
+        }
+    }
 }
 
 impl IngestWriter {

@@ -43,6 +43,8 @@ use std::fmt;
 use std::ops::Bound;
 use std::sync::Arc;
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use parking_lot::{Mutex, RwLock};
 
 use crate::compact::{Chunk, TableBuilder};
@@ -65,6 +67,8 @@ struct Shared {
     index: RwLock<Index>,
     /// Rejected payloads by reason. Apart from the index so that rejecting never contends with ingest.
     rejected: Mutex<BTreeMap<String, u64>>,
+    /// Spans refused one by one inside payloads that were otherwise taken (OTLP's partial success).
+    rejected_spans: AtomicU64,
     unknown_service: Str,
 }
 
@@ -198,6 +202,9 @@ pub struct Accounting {
     pub evicted_traces: u64,
     /// Payloads refused by the receivers, by reason (see [`Store::reject`]).
     pub rejected: BTreeMap<String, u64>,
+    /// Spans refused one by one (malformed ids, say), inside payloads whose other spans were accepted or that
+    /// were refused for them (see [`Store::reject_spans`]). Never part of `accepted`.
+    pub rejected_spans: u64,
 }
 
 impl Accounting {
@@ -230,6 +237,7 @@ impl Store {
                 capacity,
                 index: RwLock::new(Index::default()),
                 rejected: Mutex::new(BTreeMap::new()),
+                rejected_spans: AtomicU64::new(0),
                 unknown_service: Str::from(UNKNOWN_SERVICE),
             }),
         }
@@ -326,6 +334,13 @@ impl Store {
         }
     }
 
+    /// Counts `spans` spans a receiver refused one by one, such as spans with ids of the wrong length.
+    pub fn reject_spans(&self, spans: u64) {
+        self.shared
+            .rejected_spans
+            .fetch_add(spans, Ordering::Relaxed);
+    }
+
     /// All counters, the span counts taken together.
     pub fn accounting(&self) -> Accounting {
         let mut accounting = {
@@ -338,9 +353,11 @@ impl Store {
                 stored_traces: index.traces.len() as u64,
                 evicted_traces: index.evicted_traces,
                 rejected: BTreeMap::new(),
+                rejected_spans: 0,
             }
         };
         accounting.rejected = self.shared.rejected.lock().clone();
+        accounting.rejected_spans = self.shared.rejected_spans.load(Ordering::Relaxed);
         accounting
     }
 

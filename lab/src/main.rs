@@ -345,12 +345,13 @@ async fn collect(args: CollectArgs) -> anyhow::Result<()> {
     let store = running.stop().await?;
     let accounting = store.accounting();
     println!(
-        "accepted {} spans: {} stored, {} evicted; {} payloads rejected {:?}",
+        "accepted {} spans: {} stored, {} evicted; {} payloads rejected {:?}, {} spans refused for bad ids",
         accounting.accepted,
         accounting.stored,
         accounting.evicted,
         accounting.rejected_total(),
-        accounting.rejected
+        accounting.rejected,
+        accounting.rejected_spans
     );
     Ok(())
 }

@@ -138,6 +138,7 @@ async fn traces(
         }
     };
     let converted = datadog::convert(traces, receiver.ingest.interner());
+    receiver.ingest.reject_spans(converted.rejected);
     if converted.rejected > 0 {
         receiver.ingest.reject("invalid_span");
     }

@@ -2,6 +2,8 @@
 //! answered the gRPC way — INVALID_ARGUMENT for bad input, RESOURCE_EXHAUSTED with retry info when full.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use opentelemetry_proto::tonic::collector::trace::v1::{
@@ -83,8 +85,41 @@ where
             let mut grpc = tonic::server::Grpc::new(RawCodec)
                 .apply_compression_config(gzip, gzip)
                 .apply_max_message_size_config(Some(server.max_body), None);
-            Ok(grpc.unary(Export(server.ingest.clone()), request).await)
+            let handled = Arc::new(AtomicBool::new(false));
+            let response = grpc
+                .unary(Export(server.ingest.clone(), handled.clone()), request)
+                .await;
+            if handled.load(Ordering::Relaxed) {
+                return Ok(response);
+            }
+            Ok(refused_by_tonic(&server.ingest, response))
         })
+    }
+}
+
+/// A request tonic answered before [`Export`] saw it: too large (before or while decompressing), compressed
+/// with an encoding other than gzip, or cut short. Counts it and answers INVALID_ARGUMENT, which OTLP clients
+/// do not retry, where tonic says OUT_OF_RANGE or RESOURCE_EXHAUSTED without retry info for a message that
+/// will never fit.
+fn refused_by_tonic(
+    ingest: &Ingest,
+    response: http::Response<tonic::body::Body>,
+) -> http::Response<tonic::body::Body> {
+    let Some(status) = Status::from_header_map(response.headers()) else {
+        return response;
+    };
+    let reason = match status.code() {
+        tonic::Code::Ok => return response,
+        tonic::Code::OutOfRange | tonic::Code::ResourceExhausted => "too_large",
+        tonic::Code::Unimplemented => "unsupported_encoding",
+        _ => "malformed_grpc",
+    };
+    ingest.reject(reason);
+    match status.code() {
+        tonic::Code::OutOfRange | tonic::Code::ResourceExhausted => {
+            Status::invalid_argument(status.message().to_owned()).into_http()
+        }
+        _ => response,
     }
 }
 
@@ -133,13 +168,15 @@ impl tonic::codec::Decoder for RawCodec {
     }
 }
 
-struct Export(Ingest);
+/// The handler, which notes that it ran: what it refuses it counts itself.
+struct Export(Ingest, Arc<AtomicBool>);
 
 impl tonic::server::UnaryService<bytes::Bytes> for Export {
     type Response = ExportTraceServiceResponse;
     type Future = std::future::Ready<Result<Response<ExportTraceServiceResponse>, Status>>;
 
     fn call(&mut self, request: Request<bytes::Bytes>) -> Self::Future {
+        self.1.store(true, Ordering::Relaxed);
         std::future::ready(export(&self.0, request.get_ref()))
     }
 }
@@ -152,6 +189,7 @@ fn export(ingest: &Ingest, body: &[u8]) -> Result<Response<ExportTraceServiceRes
             return Err(Status::invalid_argument(err.to_string()));
         }
     };
+    ingest.reject_spans(converted.rejected);
     if converted.spans.is_empty() && converted.rejected > 0 {
         ingest.reject("invalid_span");
         return Err(Status::invalid_argument(
@@ -241,6 +279,10 @@ mod tests {
         let accounting = store.accounting();
         assert_eq!((accounting.accepted, accounting.stored), (2, 2));
         assert_eq!(accounting.rejected.get("invalid_span"), Some(&1));
+        assert_eq!(
+            accounting.rejected_spans, 2,
+            "both spans of the bad request"
+        );
         assert_eq!(accounting.rejected.get("queue_full"), Some(&1));
     }
 
@@ -336,6 +378,77 @@ mod tests {
             .unwrap();
         let accounting = store.accounting();
         assert_eq!(accounting.rejected.get("malformed_protobuf"), Some(&1));
+        assert_eq!((accounting.accepted, accounting.stored), (2, 2));
+    }
+
+    #[tokio::test]
+    async fn oversized_messages_and_decompression_bombs_are_invalid_arguments_counted_as_too_large()
+    {
+        let store = Store::new(100);
+        let (ingest, writer) = Ingest::new(store.clone(), 8, None).unwrap();
+        let writer = tokio::spawn(writer.run());
+        let (addr, stop) = start(ingest.clone()).await;
+        let channel = tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
+            .unwrap()
+            .connect()
+            .await
+            .unwrap();
+        let path: http::uri::PathAndQuery = EXPORT_PATH.parse().unwrap();
+
+        // Over the 1 MiB limit as sent.
+        let mut plain = tonic::client::Grpc::new(channel.clone());
+        plain.ready().await.unwrap();
+        let status = plain
+            .unary(
+                Request::new(bytes::Bytes::from(vec![0u8; 2 << 20])),
+                path.clone(),
+                SendRaw,
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(status.code(), tonic::Code::InvalidArgument);
+        assert!(
+            status.message().contains("too large"),
+            "{}",
+            status.message()
+        );
+
+        // A few kilobytes of gzip that inflate to 32 MiB, stopped at the limit.
+        let mut gzip = tonic::client::Grpc::new(channel).send_compressed(CompressionEncoding::Gzip);
+        gzip.ready().await.unwrap();
+        let status = gzip
+            .unary(
+                Request::new(bytes::Bytes::from(vec![0u8; 32 << 20])),
+                path.clone(),
+                SendRaw,
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(status.code(), tonic::Code::InvalidArgument);
+        assert!(
+            status.message().contains("size limit"),
+            "{}",
+            status.message()
+        );
+
+        // Still serving.
+        let good = prost::Message::encode_to_vec(&otlp::decode_json(GOLDEN_JSON).unwrap());
+        gzip.ready().await.unwrap();
+        gzip.unary(Request::new(bytes::Bytes::from(good)), path, SendRaw)
+            .await
+            .unwrap();
+
+        let _ = stop.send(());
+        drop(gzip);
+        drop(plain);
+        drop(ingest);
+        tokio::time::timeout(Duration::from_secs(10), writer)
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        let accounting = store.accounting();
+        assert_eq!(accounting.rejected.get("too_large"), Some(&2));
         assert_eq!((accounting.accepted, accounting.stored), (2, 2));
     }
 }

@@ -157,6 +157,7 @@ fn accept(
             .map(|request| otlp::from_request(&request, interner))
             .map_err(|err| Refusal::new(StatusCode::BAD_REQUEST, err.reason(), err.to_string()))?,
     };
+    receiver.ingest.reject_spans(converted.rejected);
     if converted.spans.is_empty() && converted.rejected > 0 {
         return Err(Refusal::new(
             StatusCode::BAD_REQUEST,
@@ -486,6 +487,7 @@ mod tests {
             Some(&2),
             "the bomb and the plain one"
         );
+        assert_eq!(accounting.rejected_spans, 1, "the span with the short id");
         assert_eq!(accounting.accepted, accounting.stored + accounting.evicted);
         running.stop().await.unwrap();
     }
