@@ -3,8 +3,11 @@
 //! "retry later", never a silent drop.
 
 use std::path::PathBuf;
+use std::time::Duration;
+
 use tokio::sync::mpsc;
 
+use crate::analysis::Analysis;
 use crate::model::{Interner, Span};
 use crate::record::Recorder;
 use crate::store::Store;
@@ -35,7 +38,11 @@ pub struct IngestWriter {
     interner: Interner,
     queue: mpsc::Receiver<Vec<Span>>,
     recorder: Option<Recorder>,
+    analysis: Option<Analysis>,
 }
+
+/// How often the writer looks for traces that have settled (see [`Analysis::settle`]).
+const SETTLE_TICK: Duration = Duration::from_millis(500);
 
 impl Ingest {
     /// A queue of `queue_batches` batches into `store`, recorded to `record` when given.
@@ -58,6 +65,7 @@ impl Ingest {
                 interner,
                 queue: rx,
                 recorder,
+                analysis: None,
             },
         ))
     }
@@ -78,8 +86,12 @@ impl Ingest {
         }
         match self.queue.try_send(spans) {
             Ok(()) => Ok(()),
-            Err(_) => {
+            Err(mpsc::error::TrySendError::Full(_)) => {
                 self.store.reject("queue_full", 1);
+                Err(Overloaded)
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => {
+                self.store.reject("collector_stopped", 1);
                 Err(Overloaded)
             }
         }
@@ -112,18 +124,64 @@ impl Ingest {
 }
 
 impl IngestWriter {
-    /// Drains the queue until every [`Ingest`] handle is dropped: each batch goes into the store and, when
-    /// recording, to the file (flushed per batch). Returns the recorder's outcome.
-    pub async fn run(mut self) -> std::io::Result<()> {
+    /// Also feeds every batch to `analysis` before storing it, and lets it read settled traces back.
+    pub fn analyse(mut self, analysis: Analysis) -> IngestWriter {
+        self.analysis = Some(analysis);
+        self
+    }
+
+    /// Drains the queue until every [`Ingest`] handle is dropped: each batch goes into the analyses, the
+    /// store and, when recording, the file (flushed per batch). Returns the recorder's outcome.
+    pub async fn run(self) -> std::io::Result<()> {
+        self.run_until(std::future::pending()).await
+    }
+
+    /// As [`IngestWriter::run`], but also stops when `shutdown` completes, even while in-process senders
+    /// still hold [`Ingest`] handles: the queue is closed (their later batches are refused and counted),
+    /// what it holds is stored, the analyses are brought up to date and the recording is closed.
+    pub async fn run_until(
+        mut self,
+        shutdown: impl std::future::Future<Output = ()>,
+    ) -> std::io::Result<()> {
         let mut evicted_since_prune = 0;
-        while let Some(batch) = self.queue.recv().await {
+        let mut tick = tokio::time::interval(SETTLE_TICK);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut shutdown = std::pin::pin!(shutdown);
+        let mut closing = false;
+        loop {
+            let batch = tokio::select! {
+                batch = self.queue.recv() => match batch {
+                    Some(batch) => batch,
+                    None => break,
+                },
+                _ = tick.tick() => {
+                    if let Some(analysis) = &self.analysis {
+                        analysis.settle(&self.store);
+                    }
+                    continue;
+                }
+                () = &mut shutdown, if !closing => {
+                    closing = true;
+                    self.queue.close();
+                    continue;
+                }
+            };
             if let Some(recorder) = &mut self.recorder
                 && let Err(err) = recorder.append(&batch)
             {
                 tracing::error!(error = %err, "recording a batch failed: recording stops");
                 self.recorder = None;
             }
+            if let Some(analysis) = &self.analysis {
+                analysis.observe(&batch);
+            }
             let inserted = self.store.insert(batch);
+            if inserted.evicted > 0
+                && let (Some(analysis), Some(oldest)) =
+                    (&self.analysis, self.store.oldest_start_ns())
+            {
+                analysis.expire(oldest);
+            }
             // Evicted spans may have held the last use of some strings: let the interner forget them now and
             // then, so it stays as bounded as the store.
             evicted_since_prune += inserted.evicted;
@@ -131,6 +189,9 @@ impl IngestWriter {
                 evicted_since_prune = 0;
                 self.interner.prune();
             }
+        }
+        if let Some(analysis) = &self.analysis {
+            analysis.flush(&self.store);
         }
         if let Some(recorder) = self.recorder {
             recorder.close()?;

@@ -1,7 +1,9 @@
 //! The lab's trace collector: receivers for OTLP (HTTP, gRPC, in-process) and the Datadog agent API, a bounded
-//! span store with exact accounting, and recording to OTLP JSON lines. The analyses and the query API come with
-//! the next collector issue.
+//! span store with exact accounting, recording to OTLP JSON lines, the analyses a workshop needs (stats, service
+//! map, errors, N+1, deployments) and a query API over them.
 
+pub mod analysis;
+pub mod api;
 pub mod compact;
 pub mod datadog;
 pub mod ingest;
@@ -13,5 +15,6 @@ pub mod server;
 pub mod store;
 pub mod synth;
 pub mod wire;
+pub mod workshop;
 
 pub use model::{Interner, Span, SpanId, Str, TraceId};

@@ -9,6 +9,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
+use crate::analysis::{Analysis, Settings};
 use crate::ingest::{DEFAULT_QUEUE_BATCHES, Ingest};
 use crate::receivers::{datadog, otlp_grpc, otlp_http};
 use crate::store::{DEFAULT_CAPACITY, Store};
@@ -30,6 +31,10 @@ pub struct CollectorOptions {
     pub max_body: usize,
     /// Append every accepted batch to this OTLP JSON-lines file.
     pub record: Option<PathBuf>,
+    /// Where the query API listens; `None` leaves it out.
+    pub api: Option<SocketAddr>,
+    /// The analyses' thresholds.
+    pub analysis: Settings,
 }
 
 impl Default for CollectorOptions {
@@ -42,6 +47,8 @@ impl Default for CollectorOptions {
             queue_batches: DEFAULT_QUEUE_BATCHES,
             max_body: otlp_http::DEFAULT_MAX_BODY,
             record: None,
+            api: Some(crate::api::DEFAULT_ADDR),
+            analysis: Settings::default(),
         }
     }
 }
@@ -51,6 +58,9 @@ impl Default for CollectorOptions {
 pub struct RunningCollector {
     pub store: Store,
     pub ingest: Ingest,
+    pub analysis: Analysis,
+    /// Where the query API listens, when it runs.
+    pub api: Option<SocketAddr>,
     /// Where the OTLP/HTTP receiver listens, when it runs.
     pub otlp_http: Option<SocketAddr>,
     /// Where the OTLP/gRPC receiver listens, when it runs.
@@ -68,9 +78,10 @@ impl RunningCollector {
         let (ingest, writer) =
             Ingest::new(store.clone(), options.queue_batches, options.record.clone())
                 .with_context(|| format!("opening the recording {:?}", options.record))?;
+        let analysis = Analysis::new(options.analysis.clone());
         let (shutdown, stopped) = watch::channel(false);
         let mut receivers = JoinSet::new();
-        let mut http_addrs = [None, None];
+        let mut http_addrs = [None, None, None];
         let http_receivers = [
             (
                 options.otlp_http,
@@ -81,6 +92,11 @@ impl RunningCollector {
                 options.datadog,
                 "Datadog agent API",
                 datadog::router(ingest.clone(), options.max_body),
+            ),
+            (
+                options.api,
+                "query API",
+                crate::api::router(store.clone(), analysis.clone()),
             ),
         ];
         for (slot, (addr, name, router)) in http_addrs.iter_mut().zip(http_receivers) {
@@ -115,19 +131,27 @@ impl RunningCollector {
                 .context("serving OTLP/gRPC")
             });
         }
+        let mut writer_stopped = stopped.clone();
+        let writer = writer.analyse(analysis.clone()).run_until(async move {
+            let _ = writer_stopped.wait_for(|stop| *stop).await;
+        });
         Ok(RunningCollector {
             store,
             ingest,
+            analysis,
             otlp_http: http_addrs[0],
             datadog: http_addrs[1],
+            api: http_addrs[2],
             otlp_grpc: otlp_grpc_addr,
             shutdown,
             receivers,
-            writer: tokio::spawn(writer.run()),
+            writer: tokio::spawn(writer),
         })
     }
 
-    /// Stops the receivers, lets the writer store (and record) what was queued, and closes the recording.
+    /// Stops the receivers, lets the writer store (and record) what was queued, brings the analyses up to
+    /// date and closes the recording. In-process exporters still holding an [`Ingest`] do not hold this up:
+    /// what they send afterwards is refused and counted as `collector_stopped`.
     pub async fn stop(mut self) -> anyhow::Result<Store> {
         let _ = self.shutdown.send(true);
         while let Some(result) = self.receivers.join_next().await {

@@ -47,6 +47,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use parking_lot::{Mutex, RwLock};
 
+use crate::analysis::semconv::{self, Names};
 use crate::compact::{Chunk, TableBuilder};
 use crate::model::{Resource, Span, Str, TraceId, Value, attribute};
 
@@ -70,6 +71,8 @@ struct Shared {
     /// Spans refused one by one inside payloads that were otherwise taken (OTLP's partial success).
     rejected_spans: AtomicU64,
     unknown_service: Str,
+    /// Endpoint names, made once each (only the inserting writer uses it).
+    names: Mutex<Names>,
 }
 
 /// Everything behind the lock.
@@ -105,6 +108,12 @@ pub struct Trace {
     span_count: usize,
     /// Distinct service names, in order of first appearance.
     services: Vec<Str>,
+    /// The service and name of the first root span received.
+    root: Option<(Str, Str)>,
+    /// Spans that failed (see [`crate::analysis::semconv::is_error`]).
+    errors: u32,
+    /// Distinct (service, endpoint) of its entry spans, for searching by endpoint.
+    entries: Vec<(Str, Str)>,
     /// One chunk per batch that brought spans of this trace, encoded compactly.
     chunks: Vec<Arc<Chunk>>,
 }
@@ -148,6 +157,21 @@ impl Trace {
     /// The services that sent spans of this trace, in order of first appearance.
     pub fn services(&self) -> &[Str] {
         &self.services
+    }
+
+    /// The service and name of its root span, once that has arrived.
+    pub fn root_summary(&self) -> Option<(&Str, &Str)> {
+        self.root.as_ref().map(|(service, name)| (service, name))
+    }
+
+    /// How many of its spans failed.
+    pub fn error_count(&self) -> usize {
+        self.errors as usize
+    }
+
+    /// The (service, endpoint) pairs of its entry spans.
+    pub fn entries(&self) -> &[(Str, Str)] {
+        &self.entries
     }
 
     /// The spans, decoded from their compact form, in arrival order.
@@ -221,6 +245,45 @@ struct Group {
     end_ns: u64,
     /// Distinct, in order of first appearance.
     services: Vec<Str>,
+    root: Option<(Str, Str)>,
+    errors: u32,
+    entries: Vec<(Str, Str)>,
+}
+
+/// Which traces [`Store::search`] finds.
+#[derive(Clone, Debug, Default)]
+pub struct TraceQuery {
+    /// With a span of this service.
+    pub service: Option<String>,
+    /// With an entry span serving this endpoint (of `service`, when given).
+    pub endpoint: Option<String>,
+    /// With (true) or without (false) a failed span.
+    pub error: Option<bool>,
+    /// Lasting at least this long.
+    pub min_duration_ns: u64,
+    /// Starting at or after this time (unix nanoseconds).
+    pub since_ns: u64,
+    /// At most this many (0: none).
+    pub limit: usize,
+    /// Longest first instead of latest start first.
+    pub by_duration: bool,
+}
+
+impl TraceQuery {
+    fn matches(&self, trace: &Trace) -> bool {
+        trace.start_ns >= self.since_ns
+            && trace.duration_ns() >= self.min_duration_ns
+            && self.error.is_none_or(|error| error == (trace.errors > 0))
+            && self.endpoint.as_deref().is_none_or(|endpoint| {
+                trace.entries.iter().any(|(service, name)| {
+                    **name == *endpoint
+                        && self
+                            .service
+                            .as_deref()
+                            .is_none_or(|wanted| **service == *wanted)
+                })
+            })
+    }
 }
 
 impl Default for Store {
@@ -239,6 +302,7 @@ impl Store {
                 rejected: Mutex::new(BTreeMap::new()),
                 rejected_spans: AtomicU64::new(0),
                 unknown_service: Str::from(UNKNOWN_SERVICE),
+                names: Mutex::new(Names::default()),
             }),
         }
     }
@@ -272,6 +336,7 @@ impl Store {
     fn group(&self, spans: Vec<Span>) -> Vec<(Group, Arc<Chunk>)> {
         let mut groups: Vec<(Group, Vec<Span>)> = Vec::new();
         let mut position: HashMap<TraceId, usize> = HashMap::new();
+        let mut names = self.shared.names.lock();
         // Batches usually share one resource per service; look each resource's service up once.
         let mut last_resource: Option<(Arc<Resource>, Str)> = None;
         for span in spans {
@@ -291,6 +356,9 @@ impl Store {
                     start_ns: u64::MAX,
                     end_ns: 0,
                     services: Vec::new(),
+                    root: None,
+                    errors: 0,
+                    entries: Vec::new(),
                 };
                 groups.push((group, Vec::new()));
                 groups.len() - 1
@@ -298,6 +366,22 @@ impl Store {
             let (group, group_spans) = &mut groups[at];
             group.start_ns = group.start_ns.min(span.start_ns);
             group.end_ns = group.end_ns.max(span.end_ns);
+            if semconv::is_error(&span) {
+                group.errors += 1;
+            }
+            if span.parent_span_id.is_none() && group.root.is_none() {
+                group.root = Some((service.clone(), span.name.clone()));
+            }
+            if semconv::is_entry(&span) {
+                let endpoint = names.endpoint(&span);
+                if !group
+                    .entries
+                    .iter()
+                    .any(|(s, e)| Arc::ptr_eq(s, &service) && Arc::ptr_eq(e, &endpoint))
+                {
+                    group.entries.push((service.clone(), endpoint));
+                }
+            }
             if !group.services.iter().any(|known| **known == *service) {
                 group.services.push(service);
             }
@@ -445,6 +529,62 @@ impl Store {
             .collect()
     }
 
+    /// The start of the oldest stored trace (by start time), if any.
+    pub fn oldest_start_ns(&self) -> Option<u64> {
+        let index = self.shared.index.read();
+        index.by_time.keys().next().map(|(start, _)| *start)
+    }
+
+    /// The stored traces `query` asks for, latest start first (or longest first), at most `query.limit`.
+    /// Reads only the traces' summaries, never their spans.
+    pub fn search(&self, query: &TraceQuery) -> Vec<Arc<Trace>> {
+        if query.limit == 0 {
+            return Vec::new();
+        }
+        let index = self.shared.index.read();
+        if !query.by_duration && query.service.is_none() {
+            // Latest start first is the time index backwards: stop at the limit.
+            return index
+                .by_time
+                .range((Bound::Included((query.since_ns, 0)), Bound::Unbounded))
+                .rev()
+                .map(|(_, id)| &index.traces[id])
+                .filter(|trace| query.matches(trace))
+                .take(query.limit)
+                .cloned()
+                .collect();
+        }
+        let mut found: Vec<&Arc<Trace>> = match &query.service {
+            Some(service) => match index.by_service.get(service.as_str()) {
+                Some(traces) => traces
+                    .values()
+                    .map(|id| &index.traces[id])
+                    .filter(|trace| query.matches(trace))
+                    .collect(),
+                None => Vec::new(),
+            },
+            None => index
+                .traces
+                .values()
+                .filter(|trace| query.matches(trace))
+                .collect(),
+        };
+        let key = |trace: &&Arc<Trace>| {
+            let primary = if query.by_duration {
+                trace.duration_ns()
+            } else {
+                trace.start_ns
+            };
+            std::cmp::Reverse((primary, trace.seq))
+        };
+        if found.len() > query.limit {
+            found.select_nth_unstable_by_key(query.limit, key);
+            found.truncate(query.limit);
+        }
+        found.sort_unstable_by_key(key);
+        found.into_iter().cloned().collect()
+    }
+
     /// Every stored trace, oldest entry first (the eviction order). Costs one `Arc` clone per trace under
     /// the read lock; the traces can then be read at leisure.
     pub fn snapshot(&self) -> Vec<Arc<Trace>> {
@@ -532,6 +672,9 @@ impl Index {
                 end_ns: group.end_ns,
                 span_count: chunk.len(),
                 services: group.services,
+                root: group.root,
+                errors: group.errors,
+                entries: group.entries,
                 chunks: vec![chunk],
             };
             self.traces.insert(group.id, Arc::new(trace));
@@ -548,6 +691,15 @@ impl Index {
         trace.end_ns = trace.end_ns.max(group.end_ns);
         trace.span_count += chunk.len();
         trace.chunks.push(chunk);
+        trace.errors += group.errors;
+        if trace.root.is_none() {
+            trace.root = group.root;
+        }
+        for entry in group.entries {
+            if !trace.entries.contains(&entry) {
+                trace.entries.push(entry);
+            }
+        }
         for service in group.services {
             if !trace.services.contains(&service) {
                 self.by_service

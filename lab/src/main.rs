@@ -92,6 +92,19 @@ struct CollectArgs {
     /// Append every accepted batch to this OTLP JSON-lines file (the OpenTelemetry Collector's file format).
     #[arg(long, value_name = "FILE")]
     record: Option<PathBuf>,
+
+    /// Where the query API listens (`GET /api/services`, `/api/map`, `/api/traces`, `/api/errors`,
+    /// `/api/insights`, `/api/deployments`, `/api/stats`).
+    #[arg(long, default_value = "127.0.0.1:8787")]
+    api: SocketAddr,
+
+    /// N+1 threshold: a statement repeated at least this many times in a loop…
+    #[arg(long, default_value_t = 5)]
+    n_plus_one_repeats: usize,
+
+    /// …taking at least this many milliseconds together.
+    #[arg(long, default_value_t = 50)]
+    n_plus_one_ms: u64,
 }
 
 #[derive(Args, Debug)]
@@ -322,9 +335,22 @@ async fn collect(args: CollectArgs) -> anyhow::Result<()> {
         capacity: args.max_spans,
         max_body: args.max_body,
         record: args.record.clone(),
+        api: Some(args.api),
+        analysis: collector::analysis::Settings {
+            n_plus_one: collector::analysis::trace::Config {
+                min_repeats: args.n_plus_one_repeats,
+                min_total_ns: args.n_plus_one_ms * 1_000_000,
+            },
+            ..Default::default()
+        },
         ..Default::default()
     };
     let running = collector::server::RunningCollector::start(&options).await?;
+    if let Some(addr) = running.api {
+        println!(
+            "Query API on http://{addr}/api/services (also /api/map, /api/traces, /api/errors, /api/insights, /api/deployments, /api/stats)"
+        );
+    }
     if let Some(addr) = running.otlp_http {
         println!("OTLP/HTTP receiver on http://{addr}/v1/traces");
     }

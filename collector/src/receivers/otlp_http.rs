@@ -304,6 +304,7 @@ mod tests {
             capacity: 1000,
             max_body,
             record,
+            api: None,
             ..CollectorOptions::default()
         })
         .await

@@ -1,5 +1,6 @@
 //! The collector's integration tests, in one binary so the crate links once.
 
+mod analysis_api;
 mod spans;
 mod store_api;
 mod store_concurrency;

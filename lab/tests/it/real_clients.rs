@@ -51,6 +51,7 @@ async fn python_opentelemetry_sdk_over_otlp_http_and_grpc() {
             otlp_http: Some("127.0.0.1:0".parse().unwrap()),
             otlp_grpc: Some("127.0.0.1:0".parse().unwrap()),
             datadog: Some("127.0.0.1:0".parse().unwrap()),
+            api: Some("127.0.0.1:0".parse().unwrap()),
             ..CollectorOptions::default()
         })
         .await
@@ -148,6 +149,7 @@ async fn python_ddtrace_over_the_datadog_agent_api() {
             otlp_http: None,
             otlp_grpc: None,
             datadog: Some("127.0.0.1:0".parse().unwrap()),
+            api: Some("127.0.0.1:0".parse().unwrap()),
             ..CollectorOptions::default()
         })
         .await

@@ -1,0 +1,322 @@
+//! Spans shaped like the instrumented workshop shop's, generated: whole traces across the storefront, the ads
+//! and discounts services and their databases, broken or fixed, for tests and benchmarks of the analyses, the
+//! query API and the dashboard, and as the dashboard's fixture store.
+
+use std::sync::Arc;
+
+use crate::model::{
+    Event, KeyValue, Resource, Scope, Span, SpanId, SpanKind, Status, StatusCode, Str, TraceId,
+    Value,
+};
+
+/// The state of the generated workshop shop (see [`generate`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Workshop {
+    /// Every fault on: the banner call in the layout fails some pages, ads and discounts sleep 2.5 s,
+    /// discounts loads its relations one query at a time.
+    Broken,
+    /// Every fault fixed.
+    Fixed,
+}
+
+/// Where the misplaced banner call is, in the generated errors (as in `services/storefront`).
+pub const BANNER_FILE: &str = "services/storefront/src/layout.rs";
+pub const BANNER_LINE: i64 = 65;
+
+/// Builds one generated trace's spans.
+struct TraceBuilder {
+    trace_id: TraceId,
+    next_id: u64,
+    scope: Arc<Scope>,
+    spans: Vec<Span>,
+}
+
+fn text(key: &str, value: &str) -> KeyValue {
+    use {Str, Value};
+    KeyValue {
+        key: Str::from(key),
+        value: Value::Str(Str::from(value)),
+    }
+}
+
+fn int(key: &str, value: i64) -> KeyValue {
+    KeyValue {
+        key: Str::from(key),
+        value: Value::Int(value),
+    }
+}
+
+const MS: u64 = 1_000_000;
+
+impl TraceBuilder {
+    /// A span, not yet added: its end is `start + duration` and may be moved before [`TraceBuilder::push`].
+    #[allow(clippy::too_many_arguments)]
+    fn span(
+        &mut self,
+        resource: &Arc<Resource>,
+        parent: Option<SpanId>,
+        name: &str,
+        kind: SpanKind,
+        start: u64,
+        duration: u64,
+        attributes: Vec<KeyValue>,
+    ) -> Span {
+        self.next_id += 1;
+        Span {
+            trace_id: self.trace_id,
+            span_id: SpanId::from_u64(self.next_id),
+            parent_span_id: parent,
+            name: Str::from(name),
+            kind,
+            start_ns: start,
+            end_ns: start + duration,
+            status: Status::default(),
+            attributes,
+            events: Vec::new(),
+            links: Vec::new(),
+            resource: resource.clone(),
+            scope: self.scope.clone(),
+        }
+    }
+
+    fn push(&mut self, span: Span) {
+        self.spans.push(span);
+    }
+
+    /// A SQLite query span under `parent`.
+    fn query(
+        &mut self,
+        resource: &Arc<Resource>,
+        parent: SpanId,
+        (query, table): (&str, &str),
+        start: u64,
+        duration: u64,
+    ) {
+        let span = self.span(
+            resource,
+            Some(parent),
+            &format!("SELECT {table}"),
+            SpanKind::Client,
+            start,
+            duration,
+            vec![
+                text("db.system.name", "sqlite"),
+                text("db.query.text", query),
+                text("db.operation.name", "SELECT"),
+                text("db.collection.name", table),
+            ],
+        );
+        self.push(span);
+    }
+
+    /// An HTTP call from `caller` to `callee` on 127.0.0.1:`port`, whose server side runs `work` (which adds
+    /// the callee's own child spans and returns when they end). Returns when the call ends.
+    #[allow(clippy::too_many_arguments)]
+    fn call(
+        &mut self,
+        caller: &Arc<Resource>,
+        parent: SpanId,
+        callee: &Arc<Resource>,
+        port: i64,
+        route: &str,
+        start: u64,
+        work: impl FnOnce(&mut TraceBuilder, SpanId, u64) -> u64,
+    ) -> u64 {
+        use SpanKind;
+        let mut client = self.span(
+            caller,
+            Some(parent),
+            "GET",
+            SpanKind::Client,
+            start,
+            0,
+            vec![
+                text("http.request.method", "GET"),
+                text("server.address", "127.0.0.1"),
+                int("server.port", port),
+                text("url.full", &format!("http://127.0.0.1:{port}{route}")),
+                int("http.response.status_code", 200),
+            ],
+        );
+        let server_start = start + MS / 4;
+        let mut server = self.span(
+            callee,
+            Some(client.span_id),
+            &format!("GET {route}"),
+            SpanKind::Server,
+            server_start,
+            0,
+            vec![
+                text("http.request.method", "GET"),
+                text("http.route", route),
+                text("url.path", route),
+                int("http.response.status_code", 200),
+            ],
+        );
+        let done = work(self, server.span_id, server_start + MS / 4);
+        server.end_ns = done + MS / 4;
+        client.end_ns = server.end_ns + MS / 4;
+        let end = client.end_ns;
+        self.push(server);
+        self.push(client);
+        end
+    }
+}
+
+/// Model spans shaped like the instrumented workshop shop's, for tests and benchmarks of the analyses, the
+/// query API and the dashboard: `requests` storefront requests cycling through the home page, a product
+/// page, a taxon page and the cart, each a whole trace across store-frontend, advertisements-service and
+/// discounts-service and their SQLite databases, starting at `start_ns` one second apart. In the broken
+/// state the taxon and cart pages fail with the layout's `MissingAdError` (at [`BANNER_FILE`] line
+/// [`BANNER_LINE`]), ads and discounts sleep 2.5 s and discounts issues 1 + 103 + 101 statements.
+pub fn generate(state: Workshop, requests: usize, start_ns: u64) -> Vec<Span> {
+    use std::sync::Arc;
+
+    use {Event, Resource, Scope, SpanKind, Status, StatusCode, Str, TraceId};
+
+    let broken = state == Workshop::Broken;
+    let version = if broken { "1.0" } else { "1.1" };
+    let resource = |service: &str| {
+        Arc::new(Resource {
+            attributes: vec![
+                text("service.name", service),
+                text("service.version", version),
+                text("deployment.environment.name", "lab"),
+            ],
+        })
+    };
+    let (front, ads, discounts) = (
+        resource("store-frontend"),
+        resource("advertisements-service"),
+        resource("discounts-service"),
+    );
+    let sleep = if broken { 2_500 * MS } else { 0 };
+    let scope = Arc::new(Scope {
+        name: Str::from("lab"),
+        version: None,
+    });
+    let mut out = Vec::new();
+    for request in 0..requests {
+        let mut trace = TraceBuilder {
+            trace_id: TraceId::from_u128(0x5eed << 112 | request as u128),
+            next_id: request as u64 * 1000,
+            scope: scope.clone(),
+            spans: Vec::new(),
+        };
+        let t0 = start_ns + request as u64 * 1_000_000_000;
+        let (route, path) = match request % 4 {
+            0 => ("/", "/"),
+            1 => ("/products/{slug}", "/products/cool-bits"),
+            2 => ("/t/{*permalink}", "/t/categories/bags"),
+            _ => ("/cart", "/cart"),
+        };
+        let fails = broken && request % 4 >= 2;
+        let mut root = trace.span(
+            &front,
+            None,
+            &format!("GET {route}"),
+            SpanKind::Server,
+            t0,
+            0,
+            vec![
+                text("http.request.method", "GET"),
+                text("http.route", route),
+                text("url.path", path),
+                int("http.response.status_code", if fails { 500 } else { 200 }),
+            ],
+        );
+        let root_id = root.span_id;
+        let mut cursor = t0 + MS / 2;
+        let taxons = ("SELECT id, name, permalink FROM taxon ORDER BY id", "taxon");
+        trace.query(&front, root_id, taxons, cursor, MS);
+        cursor += MS;
+        if request % 4 == 0 {
+            // The home page shows a coupon from discounts.
+            cursor = trace.call(&front, root_id, &discounts, 5001, "/discount", cursor, |t, server, mut at| {
+                if broken {
+                    let list = ("SELECT id, name, code, value, discount_type_id FROM discount ORDER BY id", "discount");
+                    let kind = ("SELECT id, name, discount_query, influencer_id FROM discount_type WHERE id = $1", "discount_type");
+                    let influencer = ("SELECT id, name FROM influencer WHERE id = $1", "influencer");
+                    t.query(&discounts, server, list, at, MS);
+                    at += MS;
+                    for i in 0..103 {
+                        t.query(&discounts, server, kind, at, MS / 2);
+                        at += MS / 2;
+                        if i < 101 {
+                            t.query(&discounts, server, influencer, at, MS / 2);
+                            at += MS / 2;
+                        }
+                    }
+                } else {
+                    let joined = ("SELECT d.id, d.name, d.code, d.value, t.id, t.name, i.id, i.name FROM discount d JOIN discount_type t ON t.id = d.discount_type_id LEFT JOIN influencer i ON i.id = t.influencer_id ORDER BY d.id", "discount");
+                    t.query(&discounts, server, joined, at, 3 * MS);
+                    at += 3 * MS;
+                }
+                at + sleep
+            });
+        }
+        if request % 4 <= 1 {
+            // Home and product pages show an ad.
+            cursor = trace.call(
+                &front,
+                root_id,
+                &ads,
+                5002,
+                "/ads",
+                cursor,
+                |t, server, at| {
+                    let ads_query = (
+                        "SELECT id, name, url, weight, path FROM advertisement",
+                        "advertisement",
+                    );
+                    t.query(&ads, server, ads_query, at, MS);
+                    at + MS + sleep
+                },
+            );
+        }
+        let mut render = trace.span(
+            &front,
+            Some(root_id),
+            "render layout",
+            SpanKind::Internal,
+            cursor,
+            2 * MS,
+            vec![text(
+                "code.function.name",
+                "storefront::layout::Layout::new",
+            )],
+        );
+        if fails {
+            let message = "no ad was loaded for this page";
+            render.status = Status {
+                code: StatusCode::Error,
+                message: Some(Str::from(message)),
+            };
+            render.attributes.push(text("code.file.path", BANNER_FILE));
+            render.attributes.push(int("code.line.number", BANNER_LINE));
+            let stack = format!(
+                "   0: storefront::layout::banner\n             at ./{BANNER_FILE}:{BANNER_LINE}:13\n   \
+                 1: storefront::pages::taxon\n             at ./services/storefront/src/pages.rs:120:5\n"
+            );
+            render.events.push(Event {
+                name: Str::from("exception"),
+                time_ns: cursor + MS,
+                attributes: vec![
+                    text("exception.type", "MissingAdError"),
+                    text("exception.message", message),
+                    text("exception.stacktrace", &stack),
+                ],
+            });
+            root.status = Status {
+                code: StatusCode::Error,
+                message: None,
+            };
+        }
+        cursor += 2 * MS;
+        trace.push(render);
+        root.end_ns = cursor + MS / 2;
+        trace.push(root);
+        out.extend(trace.spans);
+    }
+    out
+}

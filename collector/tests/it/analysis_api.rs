@@ -1,0 +1,318 @@
+//! The analyses through the query API, on spans shaped like the instrumented workshop shop's
+//! (`collector::workshop::generate`), in the broken and the fixed state.
+
+use std::time::Duration;
+
+use collector::server::{CollectorOptions, RunningCollector};
+use collector::workshop::{self, Workshop};
+use serde_json::Value;
+
+const START_NS: u64 = 1_790_000_000_000_000_000;
+
+async fn collector_with(state: Workshop, requests: usize) -> RunningCollector {
+    let running = RunningCollector::start(&CollectorOptions {
+        otlp_http: None,
+        otlp_grpc: None,
+        datadog: None,
+        api: Some("127.0.0.1:0".parse().unwrap()),
+        ..CollectorOptions::default()
+    })
+    .await
+    .unwrap();
+    let spans = workshop::generate(state, requests, START_NS);
+    let total = spans.len() as u64;
+    // Several batches, split mid-trace, as exporters do.
+    for batch in spans.chunks(97) {
+        running.ingest.submit_waiting(batch.to_vec()).await.unwrap();
+    }
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while running.store.accounting().accepted < total {
+        assert!(tokio::time::Instant::now() < deadline, "spans not stored");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    running.analysis.flush(&running.store);
+    running
+}
+
+async fn get(running: &RunningCollector, path: &str) -> (u16, Value) {
+    let url = format!("http://{}{path}", running.api.unwrap());
+    let response = reqwest::get(&url).await.unwrap();
+    let status = response.status().as_u16();
+    let body = response.bytes().await.unwrap();
+    (status, serde_json::from_slice(&body).unwrap())
+}
+
+fn find<'a>(list: &'a Value, key: &str, name: &str) -> &'a Value {
+    list.as_array()
+        .unwrap()
+        .iter()
+        .find(|item| item[key] == name)
+        .unwrap_or_else(|| panic!("no {key} = {name} in {list:#}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_broken_shop_shows_its_errors_bottlenecks_and_n_plus_one() {
+    let running = collector_with(Workshop::Broken, 40).await;
+
+    let (status, body) = get(&running, "/api/services?sort=errors&window=all").await;
+    assert_eq!(status, 200);
+    let services = &body["services"];
+    let names: Vec<&str> = services
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names[0], "store-frontend", "most errors first: {names:?}");
+    let front = find(services, "name", "store-frontend");
+    assert_eq!(
+        (front["requests"].as_u64(), front["errors"].as_u64()),
+        (Some(40), Some(20))
+    );
+    assert!((front["error_rate"].as_f64().unwrap() - 0.5).abs() < 1e-9);
+    for slow in ["advertisements-service", "discounts-service"] {
+        let service = find(services, "name", slow);
+        assert!(service["p50_ms"].as_f64().unwrap() >= 2500.0, "{service}");
+        assert_eq!(service["kind"], "service");
+    }
+    assert_eq!(find(services, "name", "sqlite")["kind"], "database");
+
+    let (_, body) = get(&running, "/api/services?sort=latency").await;
+    let first = &body["services"][0]["name"];
+    assert!(
+        first == "discounts-service"
+            || first == "advertisements-service"
+            || first == "store-frontend",
+        "slowest first: {first}"
+    );
+
+    let (status, body) = get(&running, "/api/services/store-frontend/endpoints").await;
+    assert_eq!(status, 200);
+    let taxon = find(&body["endpoints"], "name", "GET /t/{*permalink}");
+    assert_eq!(
+        (taxon["requests"].as_u64(), taxon["errors"].as_u64()),
+        (Some(10), Some(10))
+    );
+    let home = find(&body["endpoints"], "name", "GET /");
+    assert_eq!(home["errors"], 0);
+
+    // The map: the frontend calls both services (learned from the client spans' addresses), each service
+    // its database.
+    let (_, map) = get(&running, "/api/map").await;
+    let edges: Vec<(String, String)> = map["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["from"].as_str().unwrap().to_owned(),
+                e["to"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    for (from, to) in [
+        ("store-frontend", "advertisements-service"),
+        ("store-frontend", "discounts-service"),
+        ("advertisements-service", "sqlite"),
+        ("discounts-service", "sqlite"),
+        ("store-frontend", "sqlite"),
+    ] {
+        assert!(
+            edges.contains(&(from.to_owned(), to.to_owned())),
+            "{from} → {to} missing from {edges:?}"
+        );
+    }
+    assert!(
+        !edges.iter().any(|(_, to)| to.starts_with("127.0.0.1")),
+        "addresses resolved to services: {edges:?}"
+    );
+    let rank = |name: &str| find(&map["nodes"], "name", name)["rank"].as_u64().unwrap();
+    assert_eq!(rank("store-frontend"), 0);
+    assert_eq!(rank("discounts-service"), 1);
+    assert_eq!(rank("sqlite"), 2);
+    let to_ads = map["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["to"] == "advertisements-service")
+        .unwrap();
+    assert_eq!(to_ads["calls"], 20);
+    assert!(to_ads["p95_ms"].as_f64().unwrap() >= 2500.0);
+
+    // One error group, where the misplaced banner call is.
+    let (_, body) = get(&running, "/api/errors").await;
+    let errors = body["errors"].as_array().unwrap();
+    assert_eq!(errors.len(), 1, "{errors:#?}");
+    let group = &errors[0];
+    assert_eq!(group["service"], "store-frontend");
+    assert_eq!(group["type"], "MissingAdError");
+    assert_eq!(group["file"], workshop::BANNER_FILE);
+    assert_eq!(group["line"], workshop::BANNER_LINE);
+    assert_eq!(group["count"], 20);
+    let example = group["example_trace_id"].as_str().unwrap().to_owned();
+
+    // One N+1 finding: discounts' GET /discount loop.
+    let (_, body) = get(&running, "/api/insights").await;
+    let findings = body["n_plus_one"].as_array().unwrap();
+    assert_eq!(findings.len(), 1, "{findings:#?}");
+    let finding = &findings[0];
+    assert_eq!(finding["service"], "discounts-service");
+    assert_eq!(finding["endpoint"], "GET /discount");
+    assert_eq!(
+        finding["query"],
+        "SELECT id, name, discount_query, influencer_id FROM discount_type WHERE id = ?"
+    );
+    assert_eq!(finding["repeats"], 103);
+    assert_eq!(finding["count"], 10, "one per home page");
+    assert_eq!(finding["statements"].as_array().unwrap().len(), 2);
+    assert!(finding["total_ms"].as_f64().unwrap() >= 100.0);
+    let share = finding["share"].as_f64().unwrap();
+    assert!(share > 0.0 && share < 0.2, "the sleep dominates: {share}");
+
+    // Trace search, and the failing trace in full with its critical path.
+    let (_, body) = get(
+        &running,
+        "/api/traces?service=store-frontend&endpoint=GET%20/t/%7B*permalink%7D&error=true&limit=5",
+    )
+    .await;
+    let traces = body["traces"].as_array().unwrap();
+    assert_eq!(traces.len(), 5);
+    assert!(
+        traces
+            .iter()
+            .all(|t| t["error"] == true && t["root_name"] == "GET /t/{*permalink}")
+    );
+    let starts: Vec<u64> = traces
+        .iter()
+        .map(|t| t["start_unix_nano"].as_u64().unwrap())
+        .collect();
+    assert!(
+        starts.windows(2).all(|w| w[0] > w[1]),
+        "latest first: {starts:?}"
+    );
+    let (_, body) = get(
+        &running,
+        "/api/traces?sort=duration&limit=3&min_duration_ms=2000",
+    )
+    .await;
+    let slow = body["traces"].as_array().unwrap();
+    assert_eq!(slow.len(), 3);
+    assert!(
+        slow.iter()
+            .all(|t| t["duration_ms"].as_f64().unwrap() >= 2000.0)
+    );
+    assert_eq!(slow[0]["root_name"], "GET /", "home waits for both sleeps");
+
+    let (status, trace) = get(&running, &format!("/api/traces/{example}")).await;
+    assert_eq!(status, 200);
+    let spans = trace["spans"].as_array().unwrap();
+    let failing = spans
+        .iter()
+        .find(|s| s["status"] == "error" && s["kind"] == "internal")
+        .unwrap();
+    assert_eq!(
+        failing["attributes"]["code.line.number"],
+        workshop::BANNER_LINE
+    );
+    assert_eq!(
+        failing["events"][0]["attributes"]["exception.type"],
+        "MissingAdError"
+    );
+    assert!(!trace["critical_path"].as_array().unwrap().is_empty());
+
+    // The home page's critical path runs through the discounts call and its server span.
+    let (_, body) = get(&running, "/api/traces?sort=duration&limit=1").await;
+    let slowest = body["traces"][0]["trace_id"].as_str().unwrap().to_owned();
+    let (_, trace) = get(&running, &format!("/api/traces/{slowest}")).await;
+    let path: Vec<&str> = trace["critical_path"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    let names: Vec<String> = path
+        .iter()
+        .map(|id| {
+            find(&trace["spans"], "span_id", id)["name"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(names[0], "GET /");
+    assert!(names.contains(&"GET /discount".to_owned()), "{names:?}");
+    assert!(names.contains(&"GET /ads".to_owned()), "{names:?}");
+
+    let (_, body) = get(&running, "/api/deployments").await;
+    let front = find(&body["deployments"], "service", "store-frontend");
+    assert_eq!(
+        (front["version"].as_str(), front["requests"].as_u64()),
+        (Some("1.0"), Some(40))
+    );
+
+    let (_, stats) = get(&running, "/api/stats").await;
+    assert_eq!(stats["accepted"], stats["stored"]);
+    assert_eq!(stats["rejected_payloads"], 0);
+    running.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_fixed_shop_has_no_errors_no_n_plus_one_and_is_fast() {
+    let running = collector_with(Workshop::Fixed, 40).await;
+    let (_, body) = get(&running, "/api/errors").await;
+    assert_eq!(body["errors"].as_array().unwrap().len(), 0);
+    let (_, body) = get(&running, "/api/insights").await;
+    assert_eq!(body["n_plus_one"].as_array().unwrap().len(), 0);
+    let (_, body) = get(&running, "/api/services").await;
+    for service in body["services"].as_array().unwrap() {
+        assert_eq!(service["errors"], 0, "{service}");
+        assert!(service["p95_ms"].as_f64().unwrap() < 1000.0, "{service}");
+    }
+    let (_, body) = get(&running, "/api/deployments").await;
+    assert_eq!(
+        find(&body["deployments"], "service", "discounts-service")["version"],
+        "1.1"
+    );
+    running.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_parameters_are_400s_that_name_them() {
+    let running = collector_with(Workshop::Fixed, 4).await;
+    for (path, names) in [
+        ("/api/services?sort=speed", "`sort`"),
+        ("/api/services?window=2m", "`window`"),
+        ("/api/services?windw=5m", "`windw`"),
+        ("/api/traces?limit=lots", "`limit`"),
+        ("/api/traces?limit=100000", "`limit`"),
+        ("/api/traces?min_duration_ms=-1", "`min_duration_ms`"),
+        ("/api/traces?error=maybe", "`error`"),
+        ("/api/traces?since=yesterday", "`since`"),
+        ("/api/traces?sort=name", "`sort`"),
+        ("/api/traces/not-hex", "trace id"),
+        ("/api/map?window=1d", "`window`"),
+        ("/api/errors?x=1", "`x`"),
+    ] {
+        let (status, body) = get(&running, path).await;
+        assert_eq!(status, 400, "{path}: {body}");
+        let message = body["error"].as_str().unwrap();
+        assert!(message.contains(names), "{path}: {message}");
+    }
+    for path in [
+        "/api/traces/0123456789abcdef0123456789abcdef",
+        "/api/services/nobody/endpoints",
+        "/api/nothing",
+    ] {
+        let (status, body) = get(&running, path).await;
+        assert_eq!(status, 404, "{path}: {body}");
+        assert!(body["error"].is_string());
+    }
+    // Windows end at the newest span: the last minute of a 4-second run is all of it.
+    let (_, all) = get(&running, "/api/services?window=all&sort=name").await;
+    let (_, recent) = get(&running, "/api/services?window=1m&sort=name").await;
+    assert_eq!(all, recent);
+    let (_, body) = get(&running, "/api/traces?since=2s").await;
+    let recent = body["traces"].as_array().unwrap().len();
+    assert!((1..4).contains(&recent), "{recent} of 4 in the last 2 s");
+    running.stop().await.unwrap();
+}
