@@ -211,9 +211,26 @@ impl Analysis {
     /// hold errors or repeats for [`Analysis::settle`].
     pub fn observe(&self, spans: &[Span]) {
         let now = Instant::now();
+        // Datadog's tracers name a client span after what it calls (`sqlite`, `postgres`), so its caller is
+        // its parent's service. Their payloads carry whole traces, so the parent is in the same batch.
+        let datadog = spans.iter().any(|span| &*span.scope.name == DATADOG_SCOPE);
+        let services: FxHashMap<SpanId, &Str> = if datadog {
+            spans
+                .iter()
+                .filter_map(|span| Some((span.span_id, service_of(span)?)))
+                .collect()
+        } else {
+            FxHashMap::default()
+        };
         let mut state = self.state.lock();
         for span in spans {
-            state.observe(span, now);
+            let caller = match span.parent_span_id {
+                Some(parent) if datadog && &*span.scope.name == DATADOG_SCOPE => {
+                    services.get(&parent).copied()
+                }
+                _ => None,
+            };
+            state.observe(span, caller, now);
         }
     }
 
@@ -521,19 +538,12 @@ impl State {
         }
     }
 
-    fn observe(&mut self, span: &Span, now: Instant) {
+    /// Counts one span; `caller` overrides its own service as the caller of what it calls.
+    fn observe(&mut self, span: &Span, caller: Option<&Str>, now: Instant) {
         self.newest_ns = self.newest_ns.max(span.end_ns);
-        let service = match span
-            .resource
-            .attributes
-            .iter()
-            .find(|kv| &*kv.key == "service.name")
-        {
-            Some(crate::model::KeyValue {
-                value: Value::Str(name),
-                ..
-            }) => name.clone(),
-            _ => Str::from("unknown_service"),
+        let service = match service_of(span) {
+            Some(name) => name.clone(),
+            None => Str::from("unknown_service"),
         };
         let error = semconv::is_error(span);
         let duration = span.duration_ns();
@@ -570,6 +580,7 @@ impl State {
         let repeatable = matches!(peer, Some(Peer::Database(_)))
             || (peer.is_some() && semconv::http_method(span).is_some());
         if let Some(peer) = peer {
+            let service = caller.cloned().unwrap_or(service);
             if let Peer::Address(address) = &peer {
                 self.learn_from_client(span.span_id, &service, address);
             }
@@ -819,6 +830,21 @@ impl State {
             group.stack = stack.unwrap_or("").to_owned();
         }
     }
+}
+
+/// The scope the Datadog receiver gives the spans it converts.
+const DATADOG_SCOPE: &str = "datadog";
+
+/// The span's `service.name`, shared.
+fn service_of(span: &Span) -> Option<&Str> {
+    span.resource
+        .attributes
+        .iter()
+        .find(|kv| &*kv.key == "service.name")
+        .and_then(|kv| match &kv.value {
+            Value::Str(name) => Some(name),
+            _ => None,
+        })
 }
 
 /// A short, stable id for an N+1 finding.

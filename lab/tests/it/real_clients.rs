@@ -1,5 +1,6 @@
 //! Real OpenTelemetry clients (Python's SDK and its OTLP/HTTP and OTLP/gRPC exporters, from the venv `scripts/test` makes)
-//! send to the collector that `lab collect` runs; the store must hold what they sent, as they sent it.
+//! send to the collector that `lab collect` runs; the store must hold what they sent, as they sent it, and the
+//! analyses must show it in the stats, the map and the error groups.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -36,6 +37,65 @@ fn python() -> Option<PathBuf> {
         path.display()
     );
     None
+}
+
+/// A query API answer.
+async fn api(running: &RunningCollector, path: &str) -> serde_json::Value {
+    let url = format!("http://{}{path}", running.api.unwrap());
+    let body = reqwest::get(&url).await.unwrap().bytes().await.unwrap();
+    serde_json::from_slice(&body).unwrap()
+}
+
+/// Checks that the analyses saw what a client sent: `service` in the stats with one failed request, an edge
+/// from it to the sqlite database on the map, and the failure grouped by `error_type` with the line of
+/// `script` that raised it.
+async fn check_analyses(
+    running: &RunningCollector,
+    service: &str,
+    (script, error_type): (&str, &str),
+    spans: u64,
+) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while running.store.accounting().accepted < spans {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{service}: spans not stored"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    running.analysis.flush(&running.store);
+    let services = api(running, "/api/services").await;
+    let stats = services["services"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == service)
+        .unwrap_or_else(|| panic!("{service} not in {services:#}"));
+    assert_eq!(
+        (stats["requests"].as_u64(), stats["errors"].as_u64()),
+        (Some(1), Some(1))
+    );
+    let map = api(running, "/api/map").await;
+    assert!(
+        map["edges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["from"] == service && e["to"] == "sqlite"),
+        "{map:#}"
+    );
+    let errors = api(running, "/api/errors").await;
+    let group = errors["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["service"] == service)
+        .unwrap_or_else(|| panic!("no error group of {service}: {errors:#}"));
+    assert_eq!(group["type"], error_type, "{group:#}");
+    assert!(
+        group["file"].as_str().unwrap().ends_with(script) && group["line"].as_u64().unwrap() > 0,
+        "the raising line of {script}: {group:#}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -75,6 +135,7 @@ async fn python_opentelemetry_sdk_over_otlp_http_and_grpc() {
             String::from_utf8_lossy(&output.stderr)
         );
         let ids: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+        check_analyses(&running, "python-shop", ("otlp_client.py", "ValueError"), 2).await;
         let store = running.stop().await.unwrap();
 
         let trace_id = TraceId::from_hex(ids["trace_id"].as_str().unwrap()).unwrap();
@@ -179,6 +240,13 @@ async fn python_ddtrace_over_the_datadog_agent_api() {
             String::from_utf8_lossy(&output.stderr)
         );
         let ids: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+        check_analyses(
+            &running,
+            "dd-shop",
+            ("ddtrace_client.py", "builtins.KeyError"),
+            4,
+        )
+        .await;
         let store = running.stop().await.unwrap();
 
         let trace_id = TraceId::from_hex(ids["trace_id"].as_str().unwrap()).unwrap();
