@@ -200,16 +200,16 @@ fn since(params: &HashMap<String, String>, newest_ns: u64) -> Result<u64, ApiErr
     if let Ok(ns) = text.parse::<u64>() {
         return Ok(ns);
     }
-    let (number, unit) = text.split_at(text.len().saturating_sub(1));
-    let scale = match unit {
-        "s" => 1_000_000_000,
-        "m" => 60_000_000_000,
-        "h" => 3_600_000_000_000,
-        _ => 0,
-    };
-    match number.parse::<u64>() {
-        Ok(n) if scale > 0 => Ok(newest_ns.saturating_sub(n.saturating_mul(scale))),
-        _ => Err(bad(
+    let scaled = [
+        ('s', 1_000_000_000u64),
+        ('m', 60_000_000_000),
+        ('h', 3_600_000_000_000),
+    ]
+    .iter()
+    .find_map(|(unit, scale)| Some((text.strip_suffix(*unit)?, *scale)));
+    match scaled.and_then(|(number, scale)| Some((number.parse::<u64>().ok()?, scale))) {
+        Some((n, scale)) => Ok(newest_ns.saturating_sub(n.saturating_mul(scale))),
+        None => Err(bad(
             StatusCode::BAD_REQUEST,
             format!(
                 "bad `since` {text:?}: unix nanoseconds, or a duration back from the newest span such as 30s, 5m, 2h"

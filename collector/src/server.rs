@@ -35,6 +35,8 @@ pub struct CollectorOptions {
     pub api: Option<SocketAddr>,
     /// The analyses' thresholds.
     pub analysis: Settings,
+    /// Whether to run the analyses at all (off only to measure what they cost).
+    pub analyse: bool,
 }
 
 impl Default for CollectorOptions {
@@ -49,6 +51,7 @@ impl Default for CollectorOptions {
             record: None,
             api: Some(crate::api::DEFAULT_ADDR),
             analysis: Settings::default(),
+            analyse: true,
         }
     }
 }
@@ -132,7 +135,12 @@ impl RunningCollector {
             });
         }
         let mut writer_stopped = stopped.clone();
-        let writer = writer.analyse(analysis.clone()).run_until(async move {
+        let writer = if options.analyse {
+            writer.analyse(analysis.clone())
+        } else {
+            writer
+        };
+        let writer = writer.run_until(async move {
             let _ = writer_stopped.wait_for(|stop| *stop).await;
         });
         Ok(RunningCollector {

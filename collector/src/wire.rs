@@ -3,10 +3,14 @@
 //! and converting that. It gives exactly what `otlp::from_request(&otlp::decode_protobuf(bytes)?)` gives (the
 //! tests check it on golden and randomly generated payloads, and on corrupted ones), in about half the time.
 
+use std::cell::RefCell;
 use std::sync::Arc;
 
+use rustc_hash::FxHashMap;
+
 use crate::model::{
-    Event, Interner, KeyValue, Link, Resource, Scope, Span, SpanKind, Status, StatusCode, Value,
+    Event, Interner, KeyValue, Link, Resource, Scope, Span, SpanKind, Status, StatusCode, Str,
+    Value,
 };
 use crate::otlp::{Converted, parse_span_id, parse_trace_id};
 
@@ -85,7 +89,7 @@ impl<'a> Reader<'a> {
     }
 
     fn string(&mut self) -> Result<&'a str> {
-        std::str::from_utf8(self.bytes()?).map_err(|_| WireError("string is not UTF-8"))
+        utf8(self.bytes()?)
     }
 
     /// The next field's number and wire type, or `None` at the end.
@@ -156,9 +160,40 @@ fn fields<'a>(
     Ok(())
 }
 
+/// Interns one request's strings: each distinct byte string is checked for UTF-8 and looked up in the shared
+/// interner (under its lock) once per request, every later occurrence is one hash of borrowed bytes.
+struct Strings<'a> {
+    interner: &'a Interner,
+    seen: RefCell<FxHashMap<&'a [u8], Str>>,
+}
+
+/// Values longer than this are kept as they are rather than interned: they rarely repeat.
+const MAX_INTERNED: usize = 128;
+
+impl<'a> Strings<'a> {
+    fn intern(&self, bytes: &'a [u8]) -> Result<Str> {
+        if let Some(found) = self.seen.borrow().get(bytes) {
+            return Ok(found.clone());
+        }
+        let text = utf8(bytes)?;
+        let shared = self.interner.intern(text);
+        self.seen.borrow_mut().insert(bytes, shared.clone());
+        Ok(shared)
+    }
+}
+
+fn utf8(bytes: &[u8]) -> Result<&str> {
+    std::str::from_utf8(bytes).map_err(|_| WireError("string is not UTF-8"))
+}
+
 /// Decodes a protobuf `ExportTraceServiceRequest` into model spans, with OTLP's partial success for spans
 /// whose ids are malformed.
 pub fn decode(body: &[u8], interner: &Interner) -> Result<Converted> {
+    let strings = Strings {
+        interner,
+        seen: RefCell::new(FxHashMap::default()),
+    };
+    let interner = &strings;
     let mut out = Converted::default();
     let mut resource_spans = Vec::new();
     fields(body, 0, |r, field, wire| {
@@ -175,7 +210,11 @@ pub fn decode(body: &[u8], interner: &Interner) -> Result<Converted> {
     Ok(out)
 }
 
-fn decode_resource_spans(buf: &[u8], interner: &Interner, out: &mut Converted) -> Result<()> {
+fn decode_resource_spans<'a>(
+    buf: &'a [u8],
+    interner: &Strings<'a>,
+    out: &mut Converted,
+) -> Result<()> {
     let mut resource: Option<Vec<KeyValue>> = None;
     let mut scope_spans = Vec::new();
     fields(buf, 1, |r, field, wire| match field {
@@ -210,10 +249,10 @@ fn decode_resource_spans(buf: &[u8], interner: &Interner, out: &mut Converted) -
     Ok(())
 }
 
-fn decode_scope_spans(
-    buf: &[u8],
+fn decode_scope_spans<'a>(
+    buf: &'a [u8],
     resource: &Arc<Resource>,
-    interner: &Interner,
+    interner: &Strings<'a>,
     out: &mut Converted,
 ) -> Result<()> {
     let (mut name, mut version) = ("", "");
@@ -250,8 +289,11 @@ fn decode_scope_spans(
         _ => Ok(false),
     })?;
     let scope = Arc::new(Scope {
-        name: interner.intern(name),
-        version: (!version.is_empty()).then(|| interner.intern(version)),
+        name: interner.intern(name.as_bytes())?,
+        version: match version {
+            "" => None,
+            version => Some(interner.intern(version.as_bytes())?),
+        },
     });
     for buf in spans {
         decode_span(buf, resource, &scope, interner, out)?;
@@ -266,15 +308,16 @@ struct RawLink<'a> {
     attributes: Vec<KeyValue>,
 }
 
-fn decode_span(
-    buf: &[u8],
+fn decode_span<'a>(
+    buf: &'a [u8],
     resource: &Arc<Resource>,
     scope: &Arc<Scope>,
-    interner: &Interner,
+    interner: &Strings<'a>,
     out: &mut Converted,
 ) -> Result<()> {
     let (mut trace_id, mut span_id, mut parent): (&[u8], &[u8], &[u8]) = (&[], &[], &[]);
-    let mut name = "";
+    // Interned as read: every occurrence of a repeated field is checked for UTF-8, as prost does.
+    let mut name: Option<Str> = None;
     let (mut kind, mut start_ns, mut end_ns) = (0i32, 0u64, 0u64);
     let mut attributes = Vec::new();
     let mut events = Vec::new();
@@ -300,7 +343,7 @@ fn decode_span(
             }
             5 => {
                 expect(wire, LEN)?;
-                name = r.string()?;
+                name = Some(interner.intern(r.bytes()?)?);
             }
             6 => {
                 expect(wire, VARINT)?;
@@ -358,6 +401,10 @@ fn decode_span(
         Ok(true)
     })?;
 
+    let name = match name {
+        Some(name) => name,
+        None => interner.intern(&[])?,
+    };
     let checked = (|| -> std::result::Result<Span, String> {
         let trace_id = parse_trace_id(trace_id, "trace_id")?;
         let span_id = parse_span_id(span_id, "span_id")?;
@@ -377,7 +424,7 @@ fn decode_span(
             trace_id,
             span_id,
             parent_span_id,
-            name: interner.intern(name),
+            name,
             kind: SpanKind::from_otlp(kind),
             start_ns,
             end_ns,
@@ -406,8 +453,8 @@ fn decode_span(
     Ok(())
 }
 
-fn event(buf: &[u8], interner: &Interner) -> Result<Event> {
-    let (mut time_ns, mut name, mut attributes) = (0, "", Vec::new());
+fn event<'a>(buf: &'a [u8], interner: &Strings<'a>) -> Result<Event> {
+    let (mut time_ns, mut name, mut attributes): (u64, Option<Str>, _) = (0, None, Vec::new());
     fields(buf, 4, |r, field, wire| {
         match field {
             1 => {
@@ -416,7 +463,7 @@ fn event(buf: &[u8], interner: &Interner) -> Result<Event> {
             }
             2 => {
                 expect(wire, LEN)?;
-                name = r.string()?;
+                name = Some(interner.intern(r.bytes()?)?);
             }
             3 => {
                 expect(wire, LEN)?;
@@ -433,13 +480,16 @@ fn event(buf: &[u8], interner: &Interner) -> Result<Event> {
         Ok(true)
     })?;
     Ok(Event {
-        name: interner.intern(name),
+        name: match name {
+            Some(name) => name,
+            None => interner.intern(&[])?,
+        },
         time_ns,
         attributes,
     })
 }
 
-fn link<'a>(buf: &'a [u8], interner: &Interner) -> Result<RawLink<'a>> {
+fn link<'a>(buf: &'a [u8], interner: &Strings<'a>) -> Result<RawLink<'a>> {
     let mut link = RawLink {
         trace_id: &[],
         span_id: &[],
@@ -481,14 +531,14 @@ fn link<'a>(buf: &'a [u8], interner: &Interner) -> Result<RawLink<'a>> {
 }
 
 /// A `KeyValue`; `None` when it has no value, which the model leaves out.
-fn key_value(buf: &[u8], interner: &Interner, depth: u32) -> Result<Option<KeyValue>> {
-    let mut key = "";
+fn key_value<'a>(buf: &'a [u8], interner: &Strings<'a>, depth: u32) -> Result<Option<KeyValue>> {
+    let mut key: Option<Str> = None;
     let mut value: Option<Option<Value>> = None;
     fields(buf, depth, |r, field, wire| {
         match field {
             1 => {
                 expect(wire, LEN)?;
-                key = r.string()?;
+                key = Some(interner.intern(r.bytes()?)?);
             }
             2 => {
                 expect(wire, LEN)?;
@@ -503,17 +553,18 @@ fn key_value(buf: &[u8], interner: &Interner, depth: u32) -> Result<Option<KeyVa
         }
         Ok(true)
     })?;
-    Ok(value.flatten().map(|value| KeyValue {
-        key: interner.intern(key),
-        value,
-    }))
+    let key = match key {
+        Some(key) => key,
+        None => interner.intern(&[])?,
+    };
+    Ok(value.flatten().map(|value| KeyValue { key, value }))
 }
 
 /// An `AnyValue`: the last member of its oneof wins; `None` for an empty one or a string-table index. A
 /// repeated message member merges into the previous one, as protobuf says.
-fn any_value(
-    buf: &[u8],
-    interner: &Interner,
+fn any_value<'a>(
+    buf: &'a [u8],
+    interner: &Strings<'a>,
     depth: u32,
     previous: Option<Value>,
 ) -> Result<Option<Value>> {
@@ -522,11 +573,11 @@ fn any_value(
         value = match field {
             1 => {
                 expect(wire, LEN)?;
-                let s = r.string()?;
-                Some(Value::Str(if s.len() <= 128 {
-                    interner.intern(s)
+                let s = r.bytes()?;
+                Some(Value::Str(if s.len() <= MAX_INTERNED {
+                    interner.intern(s)?
                 } else {
-                    Arc::from(s)
+                    Arc::from(utf8(s)?)
                 }))
             }
             2 => {

@@ -105,6 +105,11 @@ struct CollectArgs {
     /// …taking at least this many milliseconds together.
     #[arg(long, default_value_t = 50)]
     n_plus_one_ms: u64,
+
+    /// Store spans without analysing them (the API's stats, map, errors and insights stay empty): only to
+    /// measure what the analyses cost.
+    #[arg(long)]
+    no_analysis: bool,
 }
 
 #[derive(Args, Debug)]
@@ -343,6 +348,7 @@ async fn collect(args: CollectArgs) -> anyhow::Result<()> {
             },
             ..Default::default()
         },
+        analyse: !args.no_analysis,
         ..Default::default()
     };
     let running = collector::server::RunningCollector::start(&options).await?;

@@ -139,6 +139,10 @@ struct VersionEntry {
 struct Pending {
     touched: Option<Instant>,
     error: bool,
+    /// Whether its root span has arrived: the root ends last, so until then more spans are likely to come.
+    root: bool,
+    /// Spans arrived for a trace already analysed.
+    late: bool,
     /// Database and HTTP client spans per parent: (parent, count, total duration).
     fan_out: Vec<(SpanId, u32, u64)>,
 }
@@ -161,6 +165,16 @@ const MAX_GROUPS: usize = 10_000;
 const MAX_WAITING: usize = 50_000;
 /// Traces remembered as analysed, with the number of spans that were, so late spans are read alone.
 const MAX_DONE: usize = 100_000;
+/// A trace whose root has not arrived waits this many settle times before it is analysed anyway.
+const ROOTLESS_WAIT: u32 = 5;
+/// Endpoints kept apart per service; past it new ones count under [`OTHER_ENDPOINTS`], so that a
+/// resource name with ids in it cannot grow the stats without bound.
+const MAX_ENDPOINTS: usize = 1000;
+const OTHER_ENDPOINTS: &str = "(other endpoints)";
+/// Error messages and stack traces are kept up to this many bytes.
+const MAX_TEXT: usize = 8 * 1024;
+/// Spans ending further than this in the future (by the collector's clock) do not move the windows' end.
+const MAX_SKEW_NS: u64 = 3_600_000_000_000;
 
 struct State {
     settings: Settings,
@@ -181,6 +195,10 @@ struct State {
     /// The end of the newest span observed: the end of every window.
     newest_ns: u64,
     dropped_groups: u64,
+    /// The bucket of the oldest stored time at the last expiry.
+    expired_bucket: u64,
+    unversioned: Str,
+    other_endpoints: Str,
 }
 
 impl Analysis {
@@ -203,6 +221,9 @@ impl Analysis {
                 findings: FxHashMap::default(),
                 newest_ns: 0,
                 dropped_groups: 0,
+                expired_bucket: 0,
+                unversioned: Str::from("unversioned"),
+                other_endpoints: Str::from(OTHER_ENDPOINTS),
             })),
         }
     }
@@ -222,6 +243,10 @@ impl Analysis {
         } else {
             FxHashMap::default()
         };
+        let horizon_ns = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64)
+            .saturating_add(MAX_SKEW_NS);
         let mut state = self.state.lock();
         for span in spans {
             let caller = match span.parent_span_id {
@@ -230,7 +255,7 @@ impl Analysis {
                 }
                 _ => None,
             };
-            state.observe(span, caller, now);
+            state.observe(span, caller, now, horizon_ns);
         }
     }
 
@@ -246,27 +271,30 @@ impl Analysis {
     }
 
     fn settle_before(&self, store: &Store, now: Instant) -> usize {
-        let due: Vec<TraceId> = {
+        let (due, n_plus_one) = {
             let mut state = self.state.lock();
             let settle = state.settings.settle;
             let mut due = Vec::new();
             let n_plus_one = state.settings.n_plus_one;
             state.pending.retain(|id, pending| {
-                let quiet = pending
-                    .touched
-                    .is_none_or(|touched| touched + settle <= now);
+                let wait = if pending.root {
+                    settle
+                } else {
+                    settle * ROOTLESS_WAIT
+                };
+                let quiet = pending.touched.is_none_or(|touched| touched + wait <= now);
                 if !quiet {
                     return true;
                 }
                 let repeats = pending.fan_out.iter().any(|(_, count, total)| {
                     *count as usize >= n_plus_one.min_repeats && *total >= n_plus_one.min_total_ns
                 });
-                if pending.error || repeats {
+                if pending.error || repeats || pending.late {
                     due.push(*id);
                 }
                 false
             });
-            due
+            (due, n_plus_one)
         };
         // Reading and analysing happen without the lock; only the results are merged under it.
         let mut read = 0;
@@ -276,8 +304,9 @@ impl Analysis {
             };
             read += 1;
             let spans = stored.to_vec();
+            let repeats = trace::find_repeats(&spans, &n_plus_one);
             let mut state = self.state.lock();
-            state.analyse_trace(id, &spans);
+            state.analyse_trace(id, &spans, repeats);
         }
         read
     }
@@ -285,6 +314,12 @@ impl Analysis {
     /// Lets the whole-store figures follow the store: forgets what ended before its oldest trace.
     pub fn expire(&self, oldest_ns: u64) {
         let mut state = self.state.lock();
+        // Buckets end on bucket boundaries: nothing can expire until the oldest time crosses one.
+        let bucket = oldest_ns / stats::BUCKET_NS;
+        if bucket == state.expired_bucket {
+            return;
+        }
+        state.expired_bucket = bucket;
         for entry in state.services.values_mut() {
             entry.overall.expire(oldest_ns);
             entry.endpoints.retain(|_, series| {
@@ -314,11 +349,12 @@ impl Analysis {
     pub fn services(&self, window: Window, sort: Sort) -> Vec<ServiceStats> {
         let state = self.state.lock();
         let since = Self::since(&state, window);
+        let now = state.newest_ns;
         let mut out: Vec<ServiceStats> = state
             .services
             .iter()
             .map(|(name, entry)| {
-                ServiceStats::from_summary(name, "service", &entry.overall.summary(since))
+                ServiceStats::from_summary(name, "service", &entry.overall.summary(since, now))
             })
             .collect();
         // Databases and unresolved peers, from the calls made to them.
@@ -331,7 +367,7 @@ impl Analysis {
             called
                 .entry((name.to_string(), kind))
                 .or_default()
-                .merge(&series.summary(since));
+                .merge(&series.summary(since, now));
         }
         out.extend(
             called
@@ -352,12 +388,13 @@ impl Analysis {
     ) -> Option<Vec<ServiceStats>> {
         let state = self.state.lock();
         let since = Self::since(&state, window);
+        let now = state.newest_ns;
         let entry = state.services.get(service)?;
         let mut out: Vec<ServiceStats> = entry
             .endpoints
             .iter()
             .map(|(name, series)| {
-                ServiceStats::from_summary(name, "endpoint", &series.summary(since))
+                ServiceStats::from_summary(name, "endpoint", &series.summary(since, now))
             })
             .filter(|endpoint| endpoint.requests > 0)
             .collect();
@@ -370,6 +407,7 @@ impl Analysis {
     pub fn map(&self, window: Window) -> ServiceMap {
         let state = self.state.lock();
         let since = Self::since(&state, window);
+        let now = state.newest_ns;
         let mut nodes: Vec<(String, &'static str)> = Vec::new();
         let mut index: FxHashMap<String, usize> = FxHashMap::default();
         let mut node = |name: &str, kind: &'static str, nodes: &mut Vec<(String, &'static str)>| {
@@ -387,7 +425,7 @@ impl Analysis {
         let mut sorted: Vec<_> = state.edges.iter().collect();
         sorted.sort_by(|a, b| a.0.cmp(b.0));
         for ((from, peer), series) in sorted {
-            let summary = series.summary(since);
+            let summary = series.summary(since, now);
             if summary.count == 0 {
                 continue;
             }
@@ -460,7 +498,7 @@ impl Analysis {
         let mut out = Vec::new();
         for (service, entry) in &state.services {
             for (version, v) in &entry.versions {
-                let summary = v.series.summary(0);
+                let summary = v.series.summary(0, state.newest_ns);
                 out.push(Deployment {
                     service: service.to_string(),
                     version: version.to_string(),
@@ -539,8 +577,10 @@ impl State {
     }
 
     /// Counts one span; `caller` overrides its own service as the caller of what it calls.
-    fn observe(&mut self, span: &Span, caller: Option<&Str>, now: Instant) {
-        self.newest_ns = self.newest_ns.max(span.end_ns);
+    fn observe(&mut self, span: &Span, caller: Option<&Str>, now: Instant, horizon_ns: u64) {
+        if span.end_ns <= horizon_ns {
+            self.newest_ns = self.newest_ns.max(span.end_ns);
+        }
         let service = match service_of(span) {
             Some(name) => name.clone(),
             None => Str::from("unknown_service"),
@@ -548,19 +588,21 @@ impl State {
         let error = semconv::is_error(span);
         let duration = span.duration_ns();
         if semconv::is_entry(span) {
-            let endpoint = self.names.endpoint(span);
-            let version = span.resource.service_version().map(Str::from);
+            let mut endpoint = self.names.endpoint(span);
+            let version = match shared_attribute(&span.resource.attributes, "service.version") {
+                Some(version) => version.clone(),
+                None => self.unversioned.clone(),
+            };
             let entry = self.services.entry(service.clone()).or_default();
             entry.overall.record(span.end_ns, duration, error);
+            if entry.endpoints.len() >= MAX_ENDPOINTS && !entry.endpoints.contains_key(&endpoint) {
+                endpoint = self.other_endpoints.clone();
+            }
             entry
                 .endpoints
                 .entry(endpoint)
                 .or_default()
                 .record(span.end_ns, duration, error);
-            let version = match version {
-                Some(version) => version,
-                None => Str::from("unversioned"),
-            };
             let v = entry
                 .versions
                 .entry(version)
@@ -589,10 +631,15 @@ impl State {
                 .or_default()
                 .record(span.end_ns, duration, error);
         }
-        if error || repeatable {
+        let root = span.parent_span_id.is_none();
+        if error || repeatable || self.done.contains_key(&span.trace_id) {
+            let late = self.done.contains_key(&span.trace_id);
             let pending = self.pending.entry(span.trace_id).or_default();
             pending.touched = Some(now);
             pending.error |= error;
+            // A trace analysed before had its root then (or waited long enough for it).
+            pending.root |= root || late;
+            pending.late |= late;
             if repeatable && let Some(parent) = span.parent_span_id {
                 match pending.fan_out.iter_mut().find(|(p, _, _)| *p == parent) {
                     Some((_, count, total)) => {
@@ -604,6 +651,7 @@ impl State {
             }
         } else if let Some(pending) = self.pending.get_mut(&span.trace_id) {
             pending.touched = Some(now);
+            pending.root |= root;
         }
     }
 
@@ -641,7 +689,7 @@ impl State {
 
     /// Errors and repeats of one whole trace. Spans read before (a trace that got late spans) are not
     /// counted again.
-    fn analyse_trace(&mut self, id: TraceId, spans: &[Span]) {
+    fn analyse_trace(&mut self, id: TraceId, spans: &[Span], repeats: Vec<trace::Repeat>) {
         let already = self.done.get(&id).copied().unwrap_or(0);
         remember(
             &mut self.done,
@@ -679,8 +727,7 @@ impl State {
         }
 
         // N+1.
-        let settings = self.settings.n_plus_one;
-        for repeat in trace::find_repeats(spans, &settings) {
+        for repeat in repeats {
             let Some(first) = repeat.statements.first() else {
                 continue;
             };
@@ -771,11 +818,15 @@ impl State {
         let message = event_text("exception.message")
             .or_else(|| span_text("exception.message"))
             .or(span.status.message.as_deref())
-            .unwrap_or("")
-            .to_owned();
+            .unwrap_or("");
+        let message = truncate(message);
         let stack =
             event_text("exception.stacktrace").or_else(|| span_text("exception.stacktrace"));
-        let line_of = |value: Option<&Value>| value.and_then(Value::as_i64).map(|l| l as u32);
+        let line_of = |value: Option<&Value>| {
+            value
+                .and_then(Value::as_i64)
+                .and_then(|l| u32::try_from(l).ok())
+        };
         let event_value =
             |key: &str| exception.and_then(|e| crate::model::attribute(&e.attributes, key));
         let (file, line) = match (
@@ -827,9 +878,32 @@ impl State {
             group.message = message;
             group.example_trace_id = trace_id.to_string();
             group.example_span_id = span.span_id.to_string();
-            group.stack = stack.unwrap_or("").to_owned();
+            group.stack = truncate(stack.unwrap_or(""));
         }
     }
+}
+
+/// `text` cut to at most [`MAX_TEXT`] bytes, on a character boundary.
+fn truncate(text: &str) -> String {
+    if text.len() <= MAX_TEXT {
+        return text.to_owned();
+    }
+    let mut end = MAX_TEXT;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &text[..end])
+}
+
+/// A string attribute's shared value.
+fn shared_attribute<'a>(attributes: &'a [crate::model::KeyValue], key: &str) -> Option<&'a Str> {
+    attributes
+        .iter()
+        .find(|kv| &*kv.key == key)
+        .and_then(|kv| match &kv.value {
+            Value::Str(value) => Some(value),
+            _ => None,
+        })
 }
 
 /// The scope the Datadog receiver gives the spans it converts.
@@ -837,14 +911,7 @@ const DATADOG_SCOPE: &str = "datadog";
 
 /// The span's `service.name`, shared.
 fn service_of(span: &Span) -> Option<&Str> {
-    span.resource
-        .attributes
-        .iter()
-        .find(|kv| &*kv.key == "service.name")
-        .and_then(|kv| match &kv.value {
-            Value::Str(name) => Some(name),
-            _ => None,
-        })
+    shared_attribute(&span.resource.attributes, "service.name")
 }
 
 /// A short, stable id for an N+1 finding.

@@ -6,11 +6,18 @@ use std::collections::VecDeque;
 
 use sketches_ddsketch::{Config, DDSketch};
 
-/// The width of a bucket.
+/// The width of a recent bucket.
 pub const BUCKET_NS: u64 = 10_000_000_000;
 
-/// Buckets kept apart (15 minutes, the longest window); older ones are merged into one.
+/// Recent buckets kept apart (15 minutes, the longest window).
 const KEPT_BUCKETS: usize = 90;
+
+/// The width of the buckets recent ones are folded into once older than 15 minutes, so that whole-store
+/// figures can still follow eviction to within 10 minutes.
+const COARSE_NS: u64 = 600_000_000_000;
+
+/// Coarse buckets kept apart (a day); older ones are merged into one.
+const KEPT_COARSE: usize = 144;
 
 fn sketch() -> DDSketch {
     // 1 % relative accuracy; 2,048 bins cover microseconds to hours at that accuracy.
@@ -20,8 +27,10 @@ fn sketch() -> DDSketch {
 #[derive(Clone)]
 struct Bucket {
     start_ns: u64,
-    /// The end of the latest span time in it, for buckets merged from several.
+    /// Where it ends: the next bucket's start, or the latest end of those merged into it.
     end_ns: u64,
+    /// The earliest span end counted in it.
+    first_ns: u64,
     count: u64,
     errors: u64,
     /// Durations in milliseconds.
@@ -29,10 +38,11 @@ struct Bucket {
 }
 
 impl Bucket {
-    fn new(start_ns: u64) -> Bucket {
+    fn new(start_ns: u64, width: u64) -> Bucket {
         Bucket {
             start_ns,
-            end_ns: start_ns + BUCKET_NS,
+            end_ns: start_ns.saturating_add(width),
+            first_ns: u64::MAX,
             count: 0,
             errors: 0,
             latency: sketch(),
@@ -42,6 +52,7 @@ impl Bucket {
     fn merge(&mut self, other: &Bucket) {
         self.start_ns = self.start_ns.min(other.start_ns);
         self.end_ns = self.end_ns.max(other.end_ns);
+        self.first_ns = self.first_ns.min(other.first_ns);
         self.count += other.count;
         self.errors += other.errors;
         // Same configuration on both sides, so merging cannot fail.
@@ -49,20 +60,36 @@ impl Bucket {
     }
 }
 
+/// The bucket of `deque` (sorted by start, newest last) that starts at `start_ns`, made if need be.
+fn slot(deque: &mut VecDeque<Bucket>, start_ns: u64, width: u64) -> usize {
+    // Spans arrive roughly in time order: look from the newest end.
+    match deque.iter().rposition(|bucket| bucket.start_ns <= start_ns) {
+        Some(at) if deque[at].start_ns == start_ns => at,
+        position => {
+            let at = position.map_or(0, |at| at + 1);
+            deque.insert(at, Bucket::new(start_ns, width));
+            at
+        }
+    }
+}
+
 /// One series: a service's requests, an endpoint's, a version's or an edge's calls.
 #[derive(Clone, Default)]
 pub struct Series {
-    /// Newest last, at most [`KEPT_BUCKETS`].
-    buckets: VecDeque<Bucket>,
-    /// Everything older than the kept buckets, merged.
-    older: Option<Bucket>,
+    /// 10-second buckets of the last 15 minutes of the series, newest last.
+    recent: VecDeque<Bucket>,
+    /// 10-minute buckets before those, newest last, at most [`KEPT_COARSE`].
+    coarse: VecDeque<Bucket>,
+    /// Everything older still, merged.
+    ancient: Option<Bucket>,
 }
 
 impl std::fmt::Debug for Series {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Series")
-            .field("buckets", &self.buckets.len())
-            .field("older", &self.older.is_some())
+            .field("recent", &self.recent.len())
+            .field("coarse", &self.coarse.len())
+            .field("ancient", &self.ancient.is_some())
             .finish()
     }
 }
@@ -73,7 +100,8 @@ pub struct Summary {
     pub count: u64,
     pub errors: u64,
     latency: DDSketch,
-    /// The time the summed buckets cover.
+    /// The time the window covers for this series: from its start (or the series' first span, if later) to
+    /// the newest span received.
     pub covered_ns: u64,
 }
 
@@ -125,79 +153,106 @@ impl Summary {
 impl Series {
     /// Counts one span that ended at `end_ns` and took `duration_ns`.
     pub fn record(&mut self, end_ns: u64, duration_ns: u64, error: bool) {
-        let start_ns = end_ns - end_ns % BUCKET_NS;
-        let bucket = self.bucket(start_ns);
+        let bucket = self.bucket(end_ns);
+        bucket.first_ns = bucket.first_ns.min(end_ns);
         bucket.count += 1;
         bucket.errors += u64::from(error);
         bucket.latency.add(duration_ns as f64 / 1e6);
     }
 
-    /// The bucket starting at `start_ns`, made if need be; spans older than every kept bucket go to the
-    /// merged one.
-    fn bucket(&mut self, start_ns: u64) -> &mut Bucket {
-        // Spans arrive roughly in time order: look from the newest end.
-        let position = self
-            .buckets
-            .iter()
-            .rposition(|bucket| bucket.start_ns <= start_ns);
-        match position {
-            Some(at) if self.buckets[at].start_ns == start_ns => &mut self.buckets[at],
-            None if self.buckets.len() >= KEPT_BUCKETS => {
-                self.older.get_or_insert_with(|| Bucket::new(start_ns))
+    /// The bucket a span that ended at `end_ns` goes to.
+    fn bucket(&mut self, end_ns: u64) -> &mut Bucket {
+        let start_ns = end_ns - end_ns % BUCKET_NS;
+        let older_than_recent = self.recent.len() >= KEPT_BUCKETS
+            && self
+                .recent
+                .front()
+                .is_some_and(|front| start_ns < front.start_ns);
+        if !older_than_recent {
+            let at = slot(&mut self.recent, start_ns, BUCKET_NS);
+            if self.recent.len() <= KEPT_BUCKETS {
+                return &mut self.recent[at];
             }
-            position => {
-                let at = position.map_or(0, |at| at + 1);
-                self.buckets.insert(at, Bucket::new(start_ns));
-                if self.buckets.len() > KEPT_BUCKETS {
-                    let oldest = self.buckets.pop_front().expect("more than kept");
-                    match &mut self.older {
-                        Some(older) => older.merge(&oldest),
-                        None => self.older = Some(oldest),
-                    }
-                    return &mut self.buckets[at - 1];
-                }
-                &mut self.buckets[at]
-            }
+            // Fold the oldest recent bucket into its coarse one; the new bucket moves down by one.
+            let oldest = self.recent.pop_front().expect("more than kept");
+            self.fold(&oldest);
+            return &mut self.recent[at - 1];
         }
+        self.coarse_bucket(end_ns)
+    }
+
+    fn fold(&mut self, bucket: &Bucket) {
+        let start = bucket.start_ns - bucket.start_ns % COARSE_NS;
+        self.coarse_bucket(start).merge(bucket);
+    }
+
+    /// The coarse bucket for `time_ns`, or the ancient one when that is older than every kept coarse one.
+    fn coarse_bucket(&mut self, time_ns: u64) -> &mut Bucket {
+        let start_ns = time_ns - time_ns % COARSE_NS;
+        let too_old = self.coarse.len() >= KEPT_COARSE
+            && self
+                .coarse
+                .front()
+                .is_some_and(|front| start_ns < front.start_ns);
+        if too_old {
+            return self
+                .ancient
+                .get_or_insert_with(|| Bucket::new(start_ns, COARSE_NS));
+        }
+        let at = slot(&mut self.coarse, start_ns, COARSE_NS);
+        if self.coarse.len() <= KEPT_COARSE {
+            return &mut self.coarse[at];
+        }
+        let oldest = self.coarse.pop_front().expect("more than kept");
+        match &mut self.ancient {
+            Some(ancient) => ancient.merge(&oldest),
+            None => self.ancient = Some(oldest),
+        }
+        &mut self.coarse[at - 1]
     }
 
     /// Forgets buckets that end before `oldest_ns` (the start of the oldest trace still stored), so that
-    /// the whole-store figures follow the store. The merged bucket goes once all of it is that old.
+    /// the whole-store figures follow the store, to within a bucket.
     pub fn expire(&mut self, oldest_ns: u64) {
-        while self
-            .buckets
-            .front()
-            .is_some_and(|bucket| bucket.end_ns <= oldest_ns)
-        {
-            self.buckets.pop_front();
+        for deque in [&mut self.coarse, &mut self.recent] {
+            while deque
+                .front()
+                .is_some_and(|bucket| bucket.end_ns <= oldest_ns)
+            {
+                deque.pop_front();
+            }
         }
         if self
-            .older
+            .ancient
             .as_ref()
-            .is_some_and(|older| older.end_ns <= oldest_ns)
+            .is_some_and(|ancient| ancient.end_ns <= oldest_ns)
         {
-            self.older = None;
+            self.ancient = None;
         }
     }
 
     /// Whether nothing is left.
     pub fn is_empty(&self) -> bool {
-        self.buckets.is_empty() && self.older.is_none()
+        self.recent.is_empty() && self.coarse.is_empty() && self.ancient.is_none()
     }
 
-    /// The buckets that end after `since_ns`, summed (all of them for 0).
-    pub fn summary(&self, since_ns: u64) -> Summary {
+    /// The buckets that end after `since_ns` (all of them for 0), summed, as of `now_ns` (the newest span
+    /// received).
+    pub fn summary(&self, since_ns: u64, now_ns: u64) -> Summary {
         let mut summary = Summary::default();
         let mut first = u64::MAX;
-        let mut last = 0;
-        for bucket in self.older.iter().chain(self.buckets.iter()) {
+        let buckets = self
+            .ancient
+            .iter()
+            .chain(self.coarse.iter())
+            .chain(self.recent.iter());
+        for bucket in buckets {
             if bucket.end_ns > since_ns {
                 summary.add(bucket);
-                first = first.min(bucket.start_ns.max(since_ns));
-                last = last.max(bucket.end_ns);
+                first = first.min(bucket.first_ns);
             }
         }
-        summary.covered_ns = last.saturating_sub(first);
+        summary.covered_ns = now_ns.saturating_sub(first.max(since_ns));
         summary
     }
 }
@@ -215,7 +270,7 @@ mod tests {
         for ms in 1..=1000u64 {
             series.record(base + ms * 1000, ms * 1_000_000, ms % 10 == 0);
         }
-        let all = series.summary(0);
+        let all = series.summary(0, base + 1_000_000);
         assert_eq!((all.count, all.errors), (1000, 100));
         for (q, exact) in [(0.5, 500.0), (0.95, 950.0), (0.99, 990.0)] {
             let got = all.quantile_ms(q);
@@ -226,24 +281,64 @@ mod tests {
     }
 
     #[test]
-    fn windows_take_the_recent_buckets_and_old_ones_merge() {
+    fn windows_take_the_recent_buckets_and_old_ones_fold_into_coarse_ones() {
         let mut series = Series::default();
         let base = 1_700_000_000 * S;
-        // One span a minute for two hours: more buckets than are kept apart.
+        // One span a minute for two hours: more recent buckets than are kept apart.
         for minute in 0..120u64 {
             series.record(base + minute * 60 * S, 2_000_000, false);
         }
-        assert_eq!(series.summary(0).count, 120, "nothing lost to merging");
         let newest = base + 119 * 60 * S;
+        let all = series.summary(0, newest);
+        assert_eq!(all.count, 120, "nothing lost to folding");
+        assert_eq!(all.covered_ns, 119 * 60 * S);
         // The bucket the window starts in counts whole: minutes 114 to 119.
-        assert_eq!(series.summary(newest - 5 * 60 * S).count, 6);
-        assert_eq!(series.summary(newest - 5 * 60 * S + 10 * S).count, 5);
-        // A late span older than every kept bucket lands in the merged one.
+        let five = series.summary(newest - 5 * 60 * S, newest);
+        assert_eq!((five.count, five.covered_ns), (6, 5 * 60 * S));
+        assert_eq!(
+            series.summary(newest - 5 * 60 * S + 10 * S, newest).count,
+            5
+        );
+        // A late span older than every recent bucket lands in its coarse one.
         series.record(base, 1_000_000, true);
-        assert_eq!(series.summary(0).errors, 1);
+        assert_eq!(series.summary(0, newest).errors, 1);
+        // Expiry follows the store to within a coarse bucket: an hour later, no more than 10 minutes over.
+        series.expire(base + 60 * 60 * S);
+        let left = series.summary(0, newest).count;
+        assert!((60..=70).contains(&left), "{left}");
         series.expire(newest - 10 * S);
-        assert_eq!(series.summary(0).count, 1, "only the newest bucket is left");
+        assert_eq!(
+            series.summary(0, newest).count,
+            1,
+            "only the newest bucket is left"
+        );
         series.expire(newest + 60 * S);
         assert!(series.is_empty());
+    }
+
+    #[test]
+    fn far_future_and_far_past_times_do_not_overflow() {
+        let mut series = Series::default();
+        series.record(u64::MAX, u64::MAX, true);
+        series.record(0, 0, false);
+        series.record(u64::MAX - 1, 5, false);
+        assert_eq!(series.summary(0, u64::MAX).count, 3);
+        series.expire(u64::MAX - 1);
+        assert_eq!(
+            series.summary(0, 0).count,
+            2,
+            "the bucket ending at the very end stays"
+        );
+    }
+
+    #[test]
+    fn a_day_of_sparse_traffic_stays_bounded() {
+        let mut series = Series::default();
+        let base = 1_700_000_000 * S;
+        for hour in 0..(24 * 7u64) {
+            series.record(base + hour * 3600 * S, 1_000_000, false);
+        }
+        assert!(series.recent.len() <= KEPT_BUCKETS && series.coarse.len() <= KEPT_COARSE);
+        assert_eq!(series.summary(0, base + 24 * 7 * 3600 * S).count, 24 * 7);
     }
 }

@@ -170,7 +170,8 @@ fn classify(span: &Span) -> Option<(RepeatKind, String)> {
         return Some((RepeatKind::Database, normalize_query(text)));
     }
     if span.kind == SpanKind::Client
-        && let Some(method) = str_attr(span, "http.request.method")
+        && let Some(method) =
+            str_attr(span, "http.request.method").or_else(|| str_attr(span, "http.method"))
     {
         let statement = format!("{} {}", method.to_ascii_uppercase(), http_target(span));
         return Some((RepeatKind::Http, statement));

@@ -288,6 +288,7 @@ async fn bad_parameters_are_400s_that_name_them() {
         ("/api/traces?min_duration_ms=-1", "`min_duration_ms`"),
         ("/api/traces?error=maybe", "`error`"),
         ("/api/traces?since=yesterday", "`since`"),
+        ("/api/traces?since=5%C3%A9", "`since`"),
         ("/api/traces?sort=name", "`sort`"),
         ("/api/traces/not-hex", "trace id"),
         ("/api/map?window=1d", "`window`"),
@@ -315,4 +316,63 @@ async fn bad_parameters_are_400s_that_name_them() {
     let recent = body["traces"].as_array().unwrap().len();
     assert!((1..4).contains(&recent), "{recent} of 4 in the last 2 s");
     running.stop().await.unwrap();
+}
+
+#[test]
+fn a_trace_arriving_in_pieces_is_analysed_once_its_root_is_in_and_again_for_late_spans() {
+    use collector::analysis::{Analysis, Settings};
+    use collector::store::Store;
+
+    let settle = Duration::from_millis(50);
+    let analysis = Analysis::new(Settings {
+        settle,
+        ..Settings::default()
+    });
+    let store = Store::new(100_000);
+    let feed = |spans: Vec<collector::Span>| {
+        analysis.observe(&spans);
+        store.insert(spans);
+    };
+    // One home page: discounts' queries first (its exporter flushed them mid-request), the rest later.
+    let spans = workshop::generate(Workshop::Broken, 1, START_NS);
+    let (queries, rest): (Vec<_>, Vec<_>) = spans
+        .into_iter()
+        .partition(|s| s.service_name() == "discounts-service" && s.name.starts_with("SELECT"));
+    assert!(queries.len() > 200);
+    feed(queries);
+    std::thread::sleep(settle * 2);
+    assert_eq!(
+        analysis.settle(&store),
+        0,
+        "no root yet: more spans are likely"
+    );
+    assert!(analysis.n_plus_one().is_empty());
+    feed(rest);
+    std::thread::sleep(settle * 2);
+    assert_eq!(analysis.settle(&store), 1);
+    let findings = analysis.n_plus_one();
+    assert_eq!(findings.len(), 1);
+    assert_eq!(
+        (findings[0].endpoint.as_str(), findings[0].count),
+        ("GET /discount", 1)
+    );
+
+    // A late failing span of the same trace: read again, counted once, the finding not twice.
+    let mut late = workshop::generate(Workshop::Broken, 3, START_NS)
+        .into_iter()
+        .find(|s| s.name.as_ref() == "render layout" && s.status.message.is_some())
+        .unwrap();
+    late.trace_id = collector::TraceId::from_hex(&findings[0].traces[0]).unwrap();
+    late.span_id = collector::SpanId::from_u64(0xdead);
+    feed(vec![late]);
+    std::thread::sleep(settle * 2);
+    assert_eq!(analysis.settle(&store), 1);
+    let errors = analysis.errors();
+    assert_eq!(errors.len(), 1);
+    assert_eq!(errors[0].count, 1);
+    assert_eq!(
+        analysis.n_plus_one()[0].count,
+        1,
+        "the same trace counts once"
+    );
 }
