@@ -84,7 +84,7 @@ struct Index {
     /// sequence number and eviction always takes the lowest, so a queue is enough.
     by_age: VecDeque<(u64, TraceId)>,
     /// (trace start, sequence number) → trace id.
-    by_time: BTreeMap<(u64, u64), TraceId>,
+    by_time: BTreeMap<(u64, u64), TimeEntry>,
     /// Service name → (sequence number → trace id) of the traces with a span of that service. A service
     /// without stored traces has no key.
     by_service: HashMap<Str, BTreeMap<u64, TraceId>>,
@@ -95,6 +95,15 @@ struct Index {
     accepted: u64,
     evicted: u64,
     evicted_traces: u64,
+}
+
+/// What the time index keeps of a trace besides its id: enough to filter a search by duration and errors
+/// without reading the trace itself.
+#[derive(Clone, Copy, Debug)]
+struct TimeEntry {
+    id: TraceId,
+    end_ns: u64,
+    errors: u32,
 }
 
 /// One stored trace: an immutable snapshot of the spans received for it since its entry was created, in
@@ -513,7 +522,7 @@ impl Store {
             .range((Bound::Included((from_ns, 0)), Bound::Excluded((to_ns, 0))))
             .rev()
             .take(limit)
-            .map(|(_, id)| index.traces[id].clone())
+            .map(|(_, entry)| index.traces[&entry.id].clone())
             .collect()
     }
 
@@ -525,7 +534,7 @@ impl Store {
             .values()
             .rev()
             .take(limit)
-            .map(|id| index.traces[id].clone())
+            .map(|entry| index.traces[&entry.id].clone())
             .collect()
     }
 
@@ -542,20 +551,36 @@ impl Store {
             return Vec::new();
         }
         let index = self.shared.index.read();
-        if !query.by_duration && query.service.is_none() {
-            // Latest start first is the time index backwards: stop at the limit.
-            return index
+        let service_traces = query
+            .service
+            .as_deref()
+            .map(|service| index.by_service.get(service).map_or(0, BTreeMap::len));
+        // A service with a small share of the traces is quicker to search through its own index.
+        let rare_service = service_traces.is_some_and(|n| n < index.traces.len() / 8);
+        // Everything but a rare service goes through the time index, whose entries answer the duration and
+        // error filters without reading the trace.
+        let by_time = || {
+            index
                 .by_time
                 .range((Bound::Included((query.since_ns, 0)), Bound::Unbounded))
                 .rev()
-                .map(|(_, id)| &index.traces[id])
-                .filter(|trace| query.matches(trace))
-                .take(query.limit)
-                .cloned()
-                .collect();
+                .filter(|((start, _), entry)| {
+                    entry.end_ns.saturating_sub(*start) >= query.min_duration_ns
+                        && query.error.is_none_or(|error| error == (entry.errors > 0))
+                })
+                .map(|(_, entry)| &index.traces[&entry.id])
+                .filter(|trace| {
+                    query.service.as_deref().is_none_or(|wanted| {
+                        trace.services.iter().any(|service| **service == *wanted)
+                    }) && query.matches(trace)
+                })
+        };
+        if !query.by_duration && !rare_service {
+            // Latest start first is the time index backwards: stop at the limit.
+            return by_time().take(query.limit).cloned().collect();
         }
         let mut found: Vec<&Arc<Trace>> = match &query.service {
-            Some(service) => match index.by_service.get(service.as_str()) {
+            Some(service) if rare_service => match index.by_service.get(service.as_str()) {
                 Some(traces) => traces
                     .values()
                     .map(|id| &index.traces[id])
@@ -563,11 +588,7 @@ impl Store {
                     .collect(),
                 None => Vec::new(),
             },
-            None => index
-                .traces
-                .values()
-                .filter(|trace| query.matches(trace))
-                .collect(),
+            _ => by_time().collect(),
         };
         let key = |trace: &&Arc<Trace>| {
             let primary = if query.by_duration {
@@ -664,7 +685,14 @@ impl Index {
                     .insert(seq, group.id);
             }
             self.by_age.push_back((seq, group.id));
-            self.by_time.insert((group.start_ns, seq), group.id);
+            self.by_time.insert(
+                (group.start_ns, seq),
+                TimeEntry {
+                    id: group.id,
+                    end_ns: group.end_ns,
+                    errors: group.errors,
+                },
+            );
             let trace = Trace {
                 id: group.id,
                 seq,
@@ -683,15 +711,20 @@ impl Index {
         // Copy-on-write: clones the small `Trace` (not the spans) only if a reader holds this snapshot.
         let trace = Arc::make_mut(existing);
         let seq = trace.seq;
+        trace.end_ns = trace.end_ns.max(group.end_ns);
+        trace.errors += group.errors;
+        let entry = TimeEntry {
+            id: group.id,
+            end_ns: trace.end_ns,
+            errors: trace.errors,
+        };
         if group.start_ns < trace.start_ns {
             self.by_time.remove(&(trace.start_ns, seq));
-            self.by_time.insert((group.start_ns, seq), group.id);
             trace.start_ns = group.start_ns;
         }
-        trace.end_ns = trace.end_ns.max(group.end_ns);
+        self.by_time.insert((trace.start_ns, seq), entry);
         trace.span_count += chunk.len();
         trace.chunks.push(chunk);
-        trace.errors += group.errors;
         if trace.root.is_none() {
             trace.root = group.root;
         }
