@@ -104,6 +104,28 @@ struct TimeEntry {
     id: TraceId,
     end_ns: u64,
     errors: u32,
+    /// One bit per service name and per endpoint name (a 64-bit Bloom filter each): a clear bit rules the
+    /// trace out of a search for that name without reading it.
+    services: u64,
+    endpoints: u64,
+}
+
+/// The Bloom bit of a name.
+fn bit(name: &str) -> u64 {
+    use std::hash::BuildHasher as _;
+    1 << (rustc_hash::FxBuildHasher.hash_one(name) >> 58)
+}
+
+impl TimeEntry {
+    fn of(trace: &Trace) -> TimeEntry {
+        TimeEntry {
+            id: trace.id,
+            end_ns: trace.end_ns,
+            errors: trace.errors,
+            services: trace.services.iter().fold(0, |bits, s| bits | bit(s)),
+            endpoints: trace.entries.iter().fold(0, |bits, (_, e)| bits | bit(e)),
+        }
+    }
 }
 
 /// One stored trace: an immutable snapshot of the spans received for it since its entry was created, in
@@ -558,37 +580,68 @@ impl Store {
         // A service with a small share of the traces is quicker to search through its own index.
         let rare_service = service_traces.is_some_and(|n| n < index.traces.len() / 8);
         // Everything but a rare service goes through the time index, whose entries answer the duration and
-        // error filters without reading the trace.
-        let by_time = || {
+        // error filters, and rule most traces in or out of the service and endpoint ones, without reading
+        // the trace.
+        let service_bit = query.service.as_deref().map_or(0, bit);
+        let endpoint_bit = query.endpoint.as_deref().map_or(0, bit);
+        let candidates = || {
             index
                 .by_time
                 .range((Bound::Included((query.since_ns, 0)), Bound::Unbounded))
                 .rev()
-                .filter(|((start, _), entry)| {
+                .filter(move |((start, _), entry)| {
                     entry.end_ns.saturating_sub(*start) >= query.min_duration_ns
                         && query.error.is_none_or(|error| error == (entry.errors > 0))
-                })
-                .map(|(_, entry)| &index.traces[&entry.id])
-                .filter(|trace| {
-                    query.service.as_deref().is_none_or(|wanted| {
-                        trace.services.iter().any(|service| **service == *wanted)
-                    }) && query.matches(trace)
+                        && entry.services & service_bit == service_bit
+                        && entry.endpoints & endpoint_bit == endpoint_bit
                 })
         };
-        if !query.by_duration && !rare_service {
-            // Latest start first is the time index backwards: stop at the limit.
-            return by_time().take(query.limit).cloned().collect();
+        let exact = |trace: &&Arc<Trace>| {
+            query
+                .service
+                .as_deref()
+                .is_none_or(|wanted| trace.services.iter().any(|service| **service == *wanted))
+                && query.matches(trace)
+        };
+        if !rare_service {
+            if !query.by_duration {
+                // Latest start first is the time index backwards: stop at the limit.
+                return candidates()
+                    .map(|(_, entry)| &index.traces[&entry.id])
+                    .filter(exact)
+                    .take(query.limit)
+                    .cloned()
+                    .collect();
+            }
+            // Longest first: order the candidates by their entries, then read only as many as it takes.
+            let mut by_duration: Vec<(std::cmp::Reverse<(u64, u64)>, TraceId)> = candidates()
+                .map(|((start, seq), entry)| {
+                    (
+                        std::cmp::Reverse((entry.end_ns.saturating_sub(*start), *seq)),
+                        entry.id,
+                    )
+                })
+                .collect();
+            by_duration.sort_unstable_by_key(|(key, _)| *key);
+            return by_duration
+                .iter()
+                .map(|(_, id)| &index.traces[id])
+                .filter(exact)
+                .take(query.limit)
+                .cloned()
+                .collect();
         }
-        let mut found: Vec<&Arc<Trace>> = match &query.service {
-            Some(service) if rare_service => match index.by_service.get(service.as_str()) {
-                Some(traces) => traces
-                    .values()
-                    .map(|id| &index.traces[id])
-                    .filter(|trace| query.matches(trace))
-                    .collect(),
-                None => Vec::new(),
-            },
-            _ => by_time().collect(),
+        let mut found: Vec<&Arc<Trace>> = match query
+            .service
+            .as_deref()
+            .and_then(|service| index.by_service.get(service))
+        {
+            Some(traces) => traces
+                .values()
+                .map(|id| &index.traces[id])
+                .filter(|trace| query.matches(trace))
+                .collect(),
+            None => Vec::new(),
         };
         let key = |trace: &&Arc<Trace>| {
             let primary = if query.by_duration {
@@ -685,14 +738,6 @@ impl Index {
                     .insert(seq, group.id);
             }
             self.by_age.push_back((seq, group.id));
-            self.by_time.insert(
-                (group.start_ns, seq),
-                TimeEntry {
-                    id: group.id,
-                    end_ns: group.end_ns,
-                    errors: group.errors,
-                },
-            );
             let trace = Trace {
                 id: group.id,
                 seq,
@@ -705,6 +750,8 @@ impl Index {
                 entries: group.entries,
                 chunks: vec![chunk],
             };
+            self.by_time
+                .insert((trace.start_ns, seq), TimeEntry::of(&trace));
             self.traces.insert(group.id, Arc::new(trace));
             return seq;
         };
@@ -713,16 +760,10 @@ impl Index {
         let seq = trace.seq;
         trace.end_ns = trace.end_ns.max(group.end_ns);
         trace.errors += group.errors;
-        let entry = TimeEntry {
-            id: group.id,
-            end_ns: trace.end_ns,
-            errors: trace.errors,
-        };
         if group.start_ns < trace.start_ns {
             self.by_time.remove(&(trace.start_ns, seq));
             trace.start_ns = group.start_ns;
         }
-        self.by_time.insert((trace.start_ns, seq), entry);
         trace.span_count += chunk.len();
         trace.chunks.push(chunk);
         if trace.root.is_none() {
@@ -742,6 +783,8 @@ impl Index {
                 trace.services.push(service);
             }
         }
+        self.by_time
+            .insert((trace.start_ns, seq), TimeEntry::of(trace));
         seq
     }
 

@@ -270,3 +270,77 @@ fn clones_share_one_store() {
     assert_eq!(store.len(), 1);
     assert!(format!("{store:?}").contains("stored: 1"));
 }
+
+proptest::proptest! {
+    /// `search` finds what a plain filter and sort over every stored trace finds, whichever index it uses.
+    #[test]
+    fn search_agrees_with_filtering_every_trace(
+        traces in proptest::collection::vec((0..4usize, 0..4usize, proptest::bool::ANY, 0..1000u64, 1..500u64), 1..120),
+        service in proptest::option::of(0..5usize),
+        endpoint in proptest::option::of(0..5usize),
+        error in proptest::option::of(proptest::bool::ANY),
+        min_duration_ns in 0..400u64,
+        since_ns in 0..600u64,
+        limit in 0..30usize,
+        by_duration in proptest::bool::ANY,
+    ) {
+        use collector::model::{KeyValue, StatusCode, Value};
+        use collector::store::TraceQuery;
+        let services = ["ads", "discounts", "storefront", "db", "nobody"];
+        let routes = ["/a", "/b", "/c", "/d", "/none"];
+        let store = Store::new(10_000);
+        for (i, (s, r, failed, start, duration)) in traces.iter().enumerate() {
+            let mut root = span(i as u128 + 1, i as u64 * 2 + 1, &resource(services[*s]), *start);
+            root.end_ns = start + duration;
+            root.attributes.push(KeyValue { key: "http.route".into(), value: Value::Str(routes[*r].into()) });
+            root.attributes.push(KeyValue {
+                key: "http.request.method".into(),
+                value: Value::Str("GET".into()),
+            });
+            if *failed {
+                root.status.code = StatusCode::Error;
+            }
+            // A second service in every other trace.
+            let mut batch = vec![root];
+            if i % 2 == 0 {
+                let mut child = span(i as u128 + 1, i as u64 * 2 + 2, &resource(services[(s + 1) % 4]), *start);
+                child.parent_span_id = Some(collector::SpanId::from_u64(i as u64 * 2 + 1));
+                batch.push(child);
+            }
+            store.insert(batch);
+        }
+        let endpoint_name = endpoint.map(|r| format!("GET {}", routes[r]));
+        let query = TraceQuery {
+            service: service.map(|s| services[s].to_owned()),
+            endpoint: endpoint_name.clone(),
+            error,
+            min_duration_ns,
+            since_ns,
+            limit,
+            by_duration,
+        };
+        let mut expected: Vec<Arc<Trace>> = store
+            .snapshot()
+            .into_iter()
+            .filter(|t| {
+                t.start_ns() >= since_ns
+                    && t.duration_ns() >= min_duration_ns
+                    && error.is_none_or(|e| e == (t.error_count() > 0))
+                    && query.service.as_deref().is_none_or(|s| t.services().iter().any(|x| &**x == s))
+                    && endpoint_name.as_deref().is_none_or(|e| {
+                        t.entries().iter().any(|(s, n)| {
+                            &**n == e && query.service.as_deref().is_none_or(|w| &**s == w)
+                        })
+                    })
+            })
+            .collect();
+        expected.sort_by_key(|t| {
+            std::cmp::Reverse((if by_duration { t.duration_ns() } else { t.start_ns() }, t.seq()))
+        });
+        expected.truncate(limit);
+        if endpoint.is_some_and(|r| r < 4) && service.is_none() && error.is_none() && min_duration_ns == 0 && since_ns == 0 && limit > 0 {
+            proptest::prop_assert!(!expected.is_empty() || !traces.iter().any(|t| Some(t.1) == endpoint), "endpoints match at all");
+        }
+        proptest::prop_assert_eq!(trace_ids(&store.search(&query)), trace_ids(&expected));
+    }
+}
