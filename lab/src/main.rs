@@ -146,6 +146,15 @@ struct UpArgs {
     /// Leave the traffic out: only the shop runs.
     #[arg(long)]
     no_replay: bool,
+
+    /// Where the collector's query API listens (its receivers use the standard ports: OTLP 4318/4317,
+    /// Datadog 8126).
+    #[arg(long, default_value = "127.0.0.1:8787")]
+    api: SocketAddr,
+
+    /// Most spans the collector keeps; past it the oldest whole traces are evicted.
+    #[arg(long, env = "LAB_MAX_SPANS", default_value_t = collector::store::DEFAULT_CAPACITY)]
+    max_spans: usize,
 }
 
 #[derive(Args, Debug)]
@@ -246,6 +255,26 @@ async fn up(args: UpArgs) -> anyhow::Result<()> {
     let mut options = ShopOptions::new(args.state, args.data_dir.clone());
     options.database_url = args.database_url.clone();
     options.host = args.host;
+    let collector =
+        collector::server::RunningCollector::start(&collector::server::CollectorOptions {
+            api: Some(args.api),
+            capacity: args.max_spans,
+            ..Default::default()
+        })
+        .await?;
+    println!("The collector is up:");
+    for (what, addr) in [
+        ("OTLP/HTTP", collector.otlp_http),
+        ("OTLP/gRPC", collector.otlp_grpc),
+        ("Datadog agent API", collector.datadog),
+    ] {
+        if let Some(addr) = addr {
+            println!("  {what} receiver on {addr}");
+        }
+    }
+    if let Some(addr) = collector.api {
+        println!("  query API on http://{addr}/api/services");
+    }
     let shop = RunningShop::start(&options).await?;
     println!("The shop is up ({} state):", args.state);
     print!("{}", shop.describe());
@@ -288,7 +317,17 @@ async fn up(args: UpArgs) -> anyhow::Result<()> {
         let report = replay.await.context("the replay task panicked")??;
         println!("Traffic replayed:\n{}", report.summary());
     }
-    shop.stop().await
+    shop.stop().await?;
+    let store = collector.stop().await?;
+    let accounting = store.accounting();
+    println!(
+        "Collector: {} spans accepted, {} stored, {} evicted, {} payloads rejected.",
+        accounting.accepted,
+        accounting.stored,
+        accounting.evicted,
+        accounting.rejected_total()
+    );
+    Ok(())
 }
 
 async fn replay(args: ReplayArgs) -> anyhow::Result<()> {
