@@ -1,6 +1,7 @@
 //! The ingest hot path, stage by stage, on shop-like batches of 512 spans with 10 attributes each:
-//! prost decoding and conversion into the model, the direct wire decoder that replaces both, and insertion
-//! into a store that is full and evicting.
+//! prost decoding and conversion into the model, the direct wire decoder that replaces both, insertion
+//! into a store that is full and evicting, and the analyses' per-batch pass; then the searches the query API
+//! runs on a full store.
 
 use std::hint::black_box;
 
@@ -54,7 +55,44 @@ fn ingest(c: &mut Criterion) {
             BatchSize::SmallInput,
         )
     });
+    // The analyses' pass over each batch before it is stored (stats, map edges, deployments, flags).
+    let analysis = collector::analysis::Analysis::default();
+    let spans = otlp::from_request(&batch, &interner).spans;
+    group.bench_function("analysis_observe", |b| {
+        b.iter(|| analysis.observe(black_box(&spans)))
+    });
     group.finish();
+
+    let mut queries = c.benchmark_group("query_100k_spans");
+    queries.bench_function("services", |b| {
+        b.iter(|| {
+            analysis.services(
+                collector::analysis::Window::All,
+                collector::analysis::Sort::Latency,
+            )
+        })
+    });
+    queries.bench_function("map", |b| {
+        b.iter(|| analysis.map(collector::analysis::Window::All))
+    });
+    queries.bench_function("search_service_errors", |b| {
+        let query = collector::store::TraceQuery {
+            service: Some("store-frontend".to_owned()),
+            error: Some(true),
+            limit: 20,
+            ..Default::default()
+        };
+        b.iter(|| store.search(black_box(&query)))
+    });
+    queries.bench_function("search_longest", |b| {
+        let query = collector::store::TraceQuery {
+            limit: 20,
+            by_duration: true,
+            ..Default::default()
+        };
+        b.iter(|| store.search(black_box(&query)))
+    });
+    queries.finish();
 }
 
 criterion_group!(benches, ingest);
