@@ -248,11 +248,6 @@ impl Chunk {
         self.len == 0
     }
 
-    /// The bytes the encoded spans take (not counting the shared table).
-    pub fn encoded_bytes(&self) -> usize {
-        self.bytes.len()
-    }
-
     /// The spans, decoded, in the order they were encoded.
     pub fn spans(&self) -> impl Iterator<Item = Span> + '_ {
         let mut reader = Reader { chunk: self, at: 0 };

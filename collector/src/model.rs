@@ -237,6 +237,14 @@ pub fn attribute<'a>(attributes: &'a [KeyValue], key: &str) -> Option<&'a Value>
         .map(|kv| &kv.value)
 }
 
+/// Looks a string attribute up by key, as the shared string itself (no copy is made).
+pub fn attribute_str<'a>(attributes: &'a [KeyValue], key: &str) -> Option<&'a Str> {
+    match attribute(attributes, key) {
+        Some(Value::Str(s)) => Some(s),
+        _ => None,
+    }
+}
+
 /// Something that happened during a span; an exception is an event named `exception`.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Event {

@@ -49,7 +49,7 @@ use parking_lot::{Mutex, RwLock};
 
 use crate::analysis::semconv::{self, Names};
 use crate::compact::{Chunk, TableBuilder};
-use crate::model::{Resource, Span, Str, TraceId, Value, attribute};
+use crate::model::{Resource, Span, Str, TraceId, attribute_str};
 
 /// The number of spans a store keeps unless told otherwise.
 pub const DEFAULT_CAPACITY: usize = 1_000_000;
@@ -218,11 +218,6 @@ impl Trace {
     /// The spans, decoded, in arrival order.
     pub fn to_vec(&self) -> Vec<Span> {
         self.spans().collect()
-    }
-
-    /// The bytes its spans take in the store (their chunks, without the tables the chunks share).
-    pub fn encoded_bytes(&self) -> usize {
-        self.chunks.iter().map(|chunk| chunk.encoded_bytes()).sum()
     }
 }
 
@@ -432,9 +427,9 @@ impl Store {
 
     /// The span's service name as a shared string (the resource's own, so no copy is made).
     fn service_of(&self, span: &Span) -> Str {
-        match attribute(&span.resource.attributes, "service.name") {
-            Some(Value::Str(name)) => name.clone(),
-            _ => self.shared.unknown_service.clone(),
+        match attribute_str(&span.resource.attributes, "service.name") {
+            Some(name) => name.clone(),
+            None => self.shared.unknown_service.clone(),
         }
     }
 

@@ -21,7 +21,7 @@ use std::time::{Duration, Instant};
 use parking_lot::Mutex;
 use rustc_hash::{FxHashMap, FxHashSet};
 
-use crate::model::{Span, SpanId, Str, TraceId, Value};
+use crate::model::{Span, SpanId, Str, TraceId, Value, attribute_str};
 use crate::store::Store;
 use results::{
     Deployment, ErrorGroup, MapEdge, MapNode, NPlusOne, ServiceMap, ServiceStats, Statement,
@@ -147,10 +147,6 @@ struct Pending {
     fan_out: Vec<(SpanId, u32, u64)>,
 }
 
-struct ErrorEntry {
-    group: ErrorGroup,
-}
-
 struct FindingEntry {
     finding: NPlusOne,
     /// Traces already counted, newest last, so a trace read twice (late spans) counts once.
@@ -190,7 +186,7 @@ struct State {
     pending: FxHashMap<TraceId, Pending>,
     done: FxHashMap<TraceId, usize>,
     done_order: VecDeque<TraceId>,
-    errors: FxHashMap<(Str, String, String, String, u32), ErrorEntry>,
+    errors: FxHashMap<(Str, String, String, String, u32), ErrorGroup>,
     findings: FxHashMap<(Str, Str, String), FindingEntry>,
     /// The end of the newest span observed: the end of every window.
     newest_ns: u64,
@@ -198,6 +194,7 @@ struct State {
     /// The bucket of the oldest stored time at the last expiry.
     expired_bucket: u64,
     unversioned: Str,
+    unknown_service: Str,
     other_endpoints: Str,
 }
 
@@ -223,6 +220,7 @@ impl Analysis {
                 dropped_groups: 0,
                 expired_bucket: 0,
                 unversioned: Str::from("unversioned"),
+                unknown_service: Str::from("unknown_service"),
                 other_endpoints: Str::from(OTHER_ENDPOINTS),
             })),
         }
@@ -466,7 +464,7 @@ impl Analysis {
     /// Error groups, most frequent first.
     pub fn errors(&self) -> Vec<ErrorGroup> {
         let state = self.state.lock();
-        let mut out: Vec<ErrorGroup> = state.errors.values().map(|e| e.group.clone()).collect();
+        let mut out: Vec<ErrorGroup> = state.errors.values().cloned().collect();
         out.sort_by(|a, b| {
             b.count
                 .cmp(&a.count)
@@ -583,13 +581,13 @@ impl State {
         }
         let service = match service_of(span) {
             Some(name) => name.clone(),
-            None => Str::from("unknown_service"),
+            None => self.unknown_service.clone(),
         };
         let error = semconv::is_error(span);
         let duration = span.duration_ns();
         if semconv::is_entry(span) {
             let mut endpoint = self.names.endpoint(span);
-            let version = match shared_attribute(&span.resource.attributes, "service.version") {
+            let version = match attribute_str(&span.resource.attributes, "service.version") {
                 Some(version) => version.clone(),
                 None => self.unversioned.clone(),
             };
@@ -632,8 +630,8 @@ impl State {
                 .record(span.end_ns, duration, error);
         }
         let root = span.parent_span_id.is_none();
-        if error || repeatable || self.done.contains_key(&span.trace_id) {
-            let late = self.done.contains_key(&span.trace_id);
+        let late = self.done.contains_key(&span.trace_id);
+        if error || repeatable || late {
             let pending = self.pending.entry(span.trace_id).or_default();
             pending.touched = Some(now);
             pending.error |= error;
@@ -698,32 +696,22 @@ impl State {
             spans.len(),
             MAX_DONE,
         );
-        if let Some(seen) = self.done.get_mut(&id) {
-            *seen = spans.len();
-        }
         let trace_start = spans.iter().map(|s| s.start_ns).min().unwrap_or(0);
         let trace_end = spans.iter().map(|s| s.end_ns).max().unwrap_or(0);
         let trace_ns = trace_end.saturating_sub(trace_start).max(1);
 
         // Errors: per error span that has no failing child of its own service, the cause.
-        let failing: FxHashSet<SpanId> = spans
+        let failing_parents: FxHashSet<(SpanId, &str)> = spans
             .iter()
             .filter(|s| semconv::is_error(s))
-            .map(|s| s.span_id)
+            .filter_map(|s| Some((s.parent_span_id?, s.service_name())))
             .collect();
-        let mut failing_parents: FxHashSet<(SpanId, &str)> = FxHashSet::default();
-        for span in spans.iter().filter(|s| failing.contains(&s.span_id)) {
-            if let Some(parent) = span.parent_span_id {
-                failing_parents.insert((parent, span.service_name()));
-            }
-        }
         for span in spans.iter().skip(already) {
-            if !failing.contains(&span.span_id)
-                || failing_parents.contains(&(span.span_id, span.service_name()))
+            if semconv::is_error(span)
+                && !failing_parents.contains(&(span.span_id, span.service_name()))
             {
-                continue;
+                self.record_error(id, span);
             }
-            self.record_error(id, span);
         }
 
         // N+1.
@@ -843,7 +831,7 @@ impl State {
                 None => (String::new(), 0),
             },
         };
-        let service = Str::from(span.service_name());
+        let service = service_of(span).unwrap_or(&self.unknown_service).clone();
         let key = (
             service.clone(),
             kind.clone(),
@@ -855,22 +843,19 @@ impl State {
             self.dropped_groups += 1;
             return;
         }
-        let entry = self.errors.entry(key).or_insert_with(|| ErrorEntry {
-            group: ErrorGroup {
-                service: service.to_string(),
-                r#type: kind,
-                message: message.clone(),
-                file,
-                line,
-                count: 0,
-                first_seen: span.end_ns,
-                last_seen: span.end_ns,
-                example_trace_id: trace_id.to_string(),
-                example_span_id: span.span_id.to_string(),
-                stack: String::new(),
-            },
+        let group = self.errors.entry(key).or_insert_with(|| ErrorGroup {
+            service: service.to_string(),
+            r#type: kind,
+            message: message.clone(),
+            file,
+            line,
+            count: 0,
+            first_seen: span.end_ns,
+            last_seen: span.end_ns,
+            example_trace_id: trace_id.to_string(),
+            example_span_id: span.span_id.to_string(),
+            stack: String::new(),
         });
-        let group = &mut entry.group;
         group.count += 1;
         group.first_seen = group.first_seen.min(span.end_ns);
         if span.end_ns >= group.last_seen {
@@ -895,23 +880,12 @@ fn truncate(text: &str) -> String {
     format!("{}…", &text[..end])
 }
 
-/// A string attribute's shared value.
-fn shared_attribute<'a>(attributes: &'a [crate::model::KeyValue], key: &str) -> Option<&'a Str> {
-    attributes
-        .iter()
-        .find(|kv| &*kv.key == key)
-        .and_then(|kv| match &kv.value {
-            Value::Str(value) => Some(value),
-            _ => None,
-        })
-}
-
 /// The scope the Datadog receiver gives the spans it converts.
 const DATADOG_SCOPE: &str = "datadog";
 
 /// The span's `service.name`, shared.
 fn service_of(span: &Span) -> Option<&Str> {
-    shared_attribute(&span.resource.attributes, "service.name")
+    attribute_str(&span.resource.attributes, "service.name")
 }
 
 /// A short, stable id for an N+1 finding.

@@ -4,7 +4,7 @@
 
 use rustc_hash::FxHashMap;
 
-use crate::model::{Span, SpanKind, StatusCode, Str, Value};
+use crate::model::{Span, SpanKind, StatusCode, Str, Value, attribute_str};
 
 fn text<'a>(span: &'a Span, keys: &[&str]) -> Option<&'a str> {
     keys.iter()
@@ -13,10 +13,8 @@ fn text<'a>(span: &'a Span, keys: &[&str]) -> Option<&'a str> {
 }
 
 fn shared<'a>(span: &'a Span, keys: &[&str]) -> Option<&'a Str> {
-    keys.iter().find_map(|key| match span.attribute(key) {
-        Some(Value::Str(s)) if !s.is_empty() => Some(s),
-        _ => None,
-    })
+    keys.iter()
+        .find_map(|key| attribute_str(&span.attributes, key).filter(|s| !s.is_empty()))
 }
 
 /// `http.response.status_code`, or the older `http.status_code`.
