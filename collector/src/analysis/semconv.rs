@@ -69,6 +69,7 @@ pub enum Peer {
 pub struct Names {
     endpoints: FxHashMap<Str, FxHashMap<Str, Str>>,
     addresses: FxHashMap<Str, FxHashMap<i64, Str>>,
+    databases: FxHashMap<Str, FxHashMap<Str, Str>>,
     size: usize,
 }
 
@@ -121,7 +122,19 @@ impl Names {
     /// call nothing outside their service.
     pub fn peer(&mut self, span: &Span) -> Option<Peer> {
         if let Some(system) = db_system(span) {
-            return Some(Peer::Database(system.clone()));
+            // Two services' databases are two nodes: `discounts-service.db (sqlite)`.
+            return Some(Peer::Database(
+                match shared(span, &["db.namespace", "db.name"]) {
+                    Some(namespace) => Self::pair(
+                        &mut self.databases,
+                        &mut self.size,
+                        system,
+                        namespace,
+                        || format!("{namespace} ({system})"),
+                    ),
+                    None => system.clone(),
+                },
+            ));
         }
         if !matches!(span.kind, SpanKind::Client | SpanKind::Producer) {
             return None;
@@ -223,6 +236,18 @@ mod tests {
         assert_eq!(
             names.peer(&old_db),
             Some(Peer::Database(Str::from("postgresql")))
+        );
+        let named_db = span(
+            SpanKind::Client,
+            &[
+                ("db.system.name", s("sqlite")),
+                ("db.namespace", s("discounts-service.db")),
+            ],
+        );
+        assert_eq!(
+            names.peer(&named_db),
+            Some(Peer::Database(Str::from("discounts-service.db (sqlite)"))),
+            "each service's own database is a node of its own"
         );
         let named = span(
             SpanKind::Client,

@@ -11,7 +11,7 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use shop_common::admin::json_error;
 use shop_common::db::{DbError, Migrations, Query};
-use shop_common::{Db, DbOptions, FaultSpec, Faults};
+use shop_common::{Db, DbOptions, Export, FaultSpec, Faults, Telemetry};
 use sqlx::Row as _;
 use sqlx::any::AnyRow;
 
@@ -78,19 +78,29 @@ pub struct Ad {
 pub struct AppState {
     pub db: Db,
     pub faults: Faults,
+    /// Where its spans go: nowhere until [`AppState::with_telemetry`].
+    pub telemetry: Telemetry,
 }
 
 impl AppState {
+    /// Makes the service trace its requests, exporting as `export` says.
+    pub fn with_telemetry(mut self, export: Export) -> anyhow::Result<AppState> {
+        self.telemetry = Telemetry::new(&self.faults, export)?;
+        Ok(self)
+    }
+
     /// Opens (creating, migrating and seeding on first start) the service's database.
     pub async fn open(options: &DbOptions, faults_on: bool) -> Result<AppState, DbError> {
         let db = Db::open(options, &MIGRATIONS).await?;
         let count: i64 = db
-            .fetch_one(sqlx::query("SELECT COUNT(*) AS n FROM advertisement"))
+            .fetch_one(shop_common::db::query(
+                "SELECT COUNT(*) AS n FROM advertisement",
+            ))
             .await?
             .try_get("n")?;
         if count == 0 {
             db.execute_all(SEED.iter().enumerate().map(|(i, &(name, url, weight, path))| -> Query {
-                sqlx::query("INSERT INTO advertisement (id, name, url, weight, path) VALUES ($1, $2, $3, $4, $5)")
+                shop_common::db::query("INSERT INTO advertisement (id, name, url, weight, path) VALUES ($1, $2, $3, $4, $5)")
                     .bind(i as i64 + 1)
                     .bind(name)
                     .bind(url)
@@ -103,13 +113,14 @@ impl AppState {
         Ok(AppState {
             db,
             faults: Faults::new(SERVICE, FAULTS, faults_on),
+            telemetry: Telemetry::off(),
         })
     }
 }
 
 /// The service's routes, `/admin` included.
 pub fn router(state: AppState) -> Router {
-    Router::new()
+    let router = Router::new()
         .route(
             "/",
             get(|| async { "Hello from the advertisements service!\n" }),
@@ -118,7 +129,8 @@ pub fn router(state: AppState) -> Router {
         .route("/banners/{file}", get(banner))
         .route("/weighted-banners/{weight}", get(weighted_banner))
         .with_state(state.clone())
-        .merge(shop_common::admin::router(state.faults, state.db))
+        .merge(shop_common::admin::router(state.faults, state.db));
+    shop_common::telemetry::instrument(router, state.telemetry)
 }
 
 /// The service's errors, each with its status; a database failure is logged and answered as a generic 500.
@@ -162,7 +174,7 @@ async fn list_ads(State(state): State<AppState>) -> Result<Json<Vec<Ad>>, Error>
     }
     let rows = state
         .db
-        .fetch_all(sqlx::query(
+        .fetch_all(shop_common::db::query(
             "SELECT id, name, url, weight, path FROM advertisement ORDER BY id",
         ))
         .await?;
@@ -196,7 +208,7 @@ async fn weighted_banner(
     let row = state
         .db
         .fetch_optional(
-            sqlx::query("SELECT id, name, url, weight, path FROM advertisement WHERE weight < $1 ORDER BY id LIMIT 1")
+            shop_common::db::query("SELECT id, name, url, weight, path FROM advertisement WHERE weight < $1 ORDER BY id LIMIT 1")
                 .bind(weight),
         )
         .await?

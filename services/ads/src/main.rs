@@ -22,14 +22,14 @@ async fn main() -> anyhow::Result<()> {
         cli.service.state.faults_on(),
     )
     .await
-    .context("opening the advertisements database")?;
-    let addr = cli.service.listen_or(ads_service::PORT);
-    let listener = serve::bind(ads_service::SERVICE, addr).await?;
-    eprintln!(
-        "{} {} listening on http://{addr}",
+    .context("opening the advertisements database")?
+    .with_telemetry(cli.service.export())?;
+    serve::run_alone(
         ads_service::SERVICE,
-        state.faults.version()
-    );
-    serve::serve(listener, ads_service::router(state), serve::ctrl_c()).await?;
-    Ok(())
+        &state.faults.version(),
+        cli.service.listen_or(ads_service::PORT),
+        ads_service::router(state.clone()),
+        state.telemetry,
+    )
+    .await
 }

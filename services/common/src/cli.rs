@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use crate::db::DbOptions;
 use crate::faults::ShopState;
+use crate::telemetry::Export;
 
 /// Options common to the three service binaries.
 #[derive(Debug, Clone, clap::Args)]
@@ -35,5 +36,15 @@ impl ServiceArgs {
 
     pub fn db_options(&self, slug: &str) -> DbOptions {
         DbOptions::for_service(self.database_url.as_deref(), &self.data_dir, slug)
+    }
+
+    /// Where a service started alone sends its spans: OTLP as the `OTEL_*` variables say, or nowhere in the
+    /// `broken-no-instrumentation` state.
+    pub fn export(&self) -> Export {
+        if self.state.instrumented() {
+            Export::from_env()
+        } else {
+            Export::Off
+        }
     }
 }

@@ -1,10 +1,15 @@
 //! The database handle every service uses: SQLite files by default, PostgreSQL when given a URL, one pool, the
 //! service's migrations, and a count of the SQL statements it runs (the N+1 shows up there first).
 //!
-//! Every statement a service runs goes through [`Db`], so it is the one place that counts them now and that will
-//! trace them once the services are instrumented. Queries are built with `sqlx::query` and bound parameters
-//! (`$1`, `$2`, … work on both databases); no value is ever formatted into SQL.
+//! Every statement a service runs goes through [`Db`], so it is the one place that counts them and traces
+//! them: a client span each, with `db.system.name`, `db.namespace`, `db.query.text` (placeholders, never
+//! values), `db.operation.name`, `db.collection.name` and the calling line as `code.file.path` and
+//! `code.line.number`. Queries are built with [`query`] and bound parameters (`$1`, `$2`, … work on both
+//! databases); no value is ever formatted into SQL.
 
+use std::borrow::Cow;
+use std::future::Future;
+use std::panic::Location;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -13,9 +18,51 @@ use std::time::Duration;
 use sqlx::any::{AnyArguments, AnyPoolOptions, AnyRow};
 use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::{Any, AnyPool, AssertSqlSafe, Executor, SqlSafeStr as _};
+use tracing::field::Empty;
+use tracing::instrument::{Instrument as _, WithSubscriber as _};
 
-/// A query on the shop's databases, built with `sqlx::query(...)` and `.bind(...)`.
-pub type Query = sqlx::query::Query<'static, Any, AnyArguments>;
+use crate::telemetry;
+
+/// A statement on the shop's databases with its bound parameters, built with [`query`] and `.bind(...)`.
+/// Keeps its text for its span.
+pub struct Query {
+    sql: Cow<'static, str>,
+    inner: sqlx::query::Query<'static, Any, AnyArguments>,
+}
+
+impl std::fmt::Debug for Query {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Query").field(&self.sql).finish()
+    }
+}
+
+/// A statement written in the source.
+pub fn query(sql: &'static str) -> Query {
+    Query {
+        sql: Cow::Borrowed(sql),
+        inner: sqlx::query(sql),
+    }
+}
+
+/// A statement assembled at run time from fixed pieces of SQL (never from input: values are bound).
+pub fn query_assembled(sql: String) -> Query {
+    Query {
+        inner: sqlx::query(AssertSqlSafe(sql.clone())),
+        sql: Cow::Owned(sql),
+    }
+}
+
+impl Query {
+    /// Binds the next `$n` parameter.
+    pub fn bind<'t, T: sqlx::Encode<'t, Any> + sqlx::Type<Any>>(mut self, value: T) -> Query {
+        self.inner = self.inner.bind(value);
+        self
+    }
+
+    pub fn sql(&self) -> &str {
+        &self.sql
+    }
+}
 
 /// Which database a [`Db`] talks to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -114,11 +161,15 @@ pub struct Migrations {
     pub postgres: &'static [(i64, &'static str, &'static str)],
 }
 
-/// A pool on the service's database that counts the statements it runs. Cheap to clone.
+/// A pool on the service's database that counts and traces the statements it runs. Cheap to clone.
 #[derive(Clone, Debug)]
 pub struct Db {
     pool: AnyPool,
     backend: Backend,
+    /// `db.namespace`: the SQLite file's name, or `database|schema` on PostgreSQL.
+    namespace: Arc<str>,
+    /// `server.address` and `server.port` of a PostgreSQL server.
+    server: Option<(Arc<str>, u16)>,
     statements: Arc<AtomicU64>,
 }
 
@@ -126,6 +177,7 @@ impl Db {
     /// Connects (creating the SQLite file and the PostgreSQL schema when missing) and runs `migrations`.
     pub async fn open(options: &DbOptions, migrations: &Migrations) -> Result<Db, DbError> {
         sqlx::any::install_default_drivers();
+        telemetry::outside_requests();
         let backend = options.backend()?;
         let connect_err = |source| DbError::Connect {
             url: redact(&options.url),
@@ -190,9 +242,12 @@ impl Db {
                 pool
             }
         };
+        let (namespace, server) = describe(&options.url, options.schema.as_deref());
         let db = Db {
             pool,
             backend,
+            namespace: namespace.into(),
+            server,
             statements: Arc::new(AtomicU64::new(0)),
         };
         db.migrate(migrations).await?;
@@ -232,38 +287,118 @@ impl Db {
         self.statements.load(Ordering::Relaxed)
     }
 
-    pub async fn fetch_all(&self, query: Query) -> Result<Vec<AnyRow>, sqlx::Error> {
-        self.count();
-        query.fetch_all(&self.pool).await
+    /// `SELECT` rows.
+    #[track_caller]
+    pub fn fetch_all(
+        &self,
+        query: Query,
+    ) -> impl Future<Output = Result<Vec<AnyRow>, sqlx::Error>> + Send + '_ {
+        let caller = Location::caller();
+        let span = self.span(&query.sql, caller);
+        self.traced(span, caller, query.inner.fetch_all(&self.pool))
     }
 
-    pub async fn fetch_one(&self, query: Query) -> Result<AnyRow, sqlx::Error> {
-        self.count();
-        query.fetch_one(&self.pool).await
+    /// The one row a statement answers; an error when there is none.
+    #[track_caller]
+    pub fn fetch_one(
+        &self,
+        query: Query,
+    ) -> impl Future<Output = Result<AnyRow, sqlx::Error>> + Send + '_ {
+        let caller = Location::caller();
+        let span = self.span(&query.sql, caller);
+        self.traced(span, caller, query.inner.fetch_one(&self.pool))
     }
 
-    pub async fn fetch_optional(&self, query: Query) -> Result<Option<AnyRow>, sqlx::Error> {
-        self.count();
-        query.fetch_optional(&self.pool).await
+    /// The row a statement answers, if any.
+    #[track_caller]
+    pub fn fetch_optional(
+        &self,
+        query: Query,
+    ) -> impl Future<Output = Result<Option<AnyRow>, sqlx::Error>> + Send + '_ {
+        let caller = Location::caller();
+        let span = self.span(&query.sql, caller);
+        self.traced(span, caller, query.inner.fetch_optional(&self.pool))
     }
 
     /// Runs a statement that returns no rows; answers how many rows it changed.
-    pub async fn execute(&self, query: Query) -> Result<u64, sqlx::Error> {
-        self.count();
-        Ok(query.execute(&self.pool).await?.rows_affected())
+    #[track_caller]
+    pub fn execute(
+        &self,
+        query: Query,
+    ) -> impl Future<Output = Result<u64, sqlx::Error>> + Send + '_ {
+        let caller = Location::caller();
+        let span = self.span(&query.sql, caller);
+        let run = query.inner.execute(&self.pool);
+        self.traced(span, caller, async move { Ok(run.await?.rows_affected()) })
     }
 
-    /// Runs the statements in one transaction (seeding, multi-row writes).
-    pub async fn execute_all(
+    /// Runs the statements in one transaction (seeding, multi-row writes), each with a span of its own.
+    #[track_caller]
+    pub fn execute_all(
         &self,
-        queries: impl IntoIterator<Item = Query>,
-    ) -> Result<(), sqlx::Error> {
-        let mut tx = self.pool.begin().await?;
-        for query in queries {
-            self.count();
-            query.execute(&mut *tx).await?;
+        queries: impl IntoIterator<Item = Query, IntoIter: Send> + Send + 'static,
+    ) -> impl Future<Output = Result<(), sqlx::Error>> + Send + '_ {
+        let caller = Location::caller();
+        async move {
+            let outside = telemetry::outside_requests();
+            let mut tx = self.pool.begin().with_subscriber(outside.clone()).await?;
+            for query in queries {
+                let span = self.span(&query.sql, caller);
+                self.traced(span, caller, query.inner.execute(&mut *tx))
+                    .await?;
+            }
+            tx.commit().with_subscriber(outside).await
         }
-        tx.commit().await
+    }
+
+    /// A client span for `sql`, run from `caller`; disabled (and nothing worked out) when the service makes
+    /// no spans.
+    fn span(&self, sql: &str, caller: &'static Location<'static>) -> tracing::Span {
+        let span = tracing::info_span!(
+            target: "shop_common::db",
+            "query",
+            otel.name = Empty,
+            otel.kind = "client",
+            db.system.name = self.backend.system_name(),
+            db.namespace = &*self.namespace,
+            db.query.text = sql,
+            db.operation.name = Empty,
+            db.collection.name = Empty,
+            server.address = self.server.as_ref().map(|(host, _)| &**host),
+            server.port = self.server.as_ref().map(|(_, port)| *port),
+            code.file.path = caller.file(),
+            code.line.number = caller.line(),
+            error.type = Empty,
+        );
+        if !span.is_disabled() {
+            let (operation, collection) = telemetry::summarize_sql(sql);
+            let name = match (&operation, &collection) {
+                (Some(operation), Some(collection)) => format!("{operation} {collection}"),
+                (Some(operation), None) => operation.clone(),
+                _ => self.backend.system_name().to_owned(),
+            };
+            span.record("otel.name", name);
+            span.record("db.operation.name", operation);
+            span.record("db.collection.name", collection);
+        }
+        span
+    }
+
+    /// Counts the statement and runs it in `span`, recording a failure on it.
+    async fn traced<T>(
+        &self,
+        span: tracing::Span,
+        caller: &'static Location<'static>,
+        run: impl Future<Output = Result<T, sqlx::Error>>,
+    ) -> Result<T, sqlx::Error> {
+        self.count();
+        // sqlx's SQLite workers take `Span::current()` along to their own threads: let them see none of ours.
+        let run = run.with_subscriber(telemetry::outside_requests());
+        let result = run.instrument(span.clone()).await;
+        if let Err(err) = &result {
+            telemetry::record_error(&span, "sqlx::Error", &err.to_string(), caller);
+        }
+        result
     }
 
     /// Closes the pool, waiting for connections in use.
@@ -274,6 +409,38 @@ impl Db {
     fn count(&self) {
         self.statements.fetch_add(1, Ordering::Relaxed);
     }
+}
+
+/// `db.namespace` and the server of a database URL: the SQLite file's name; `database|schema` and the host
+/// and port on PostgreSQL.
+fn describe(url: &str, schema: Option<&str>) -> (String, Option<(Arc<str>, u16)>) {
+    if let Some(path) = sqlite_path(url) {
+        let name = path
+            .file_name()
+            .map_or_else(|| "sqlite".to_owned(), |n| n.to_string_lossy().into_owned());
+        return (name, None);
+    }
+    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
+    let rest = rest.split('?').next().unwrap_or(rest);
+    let (authority, database) = rest.split_once('/').unwrap_or((rest, ""));
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let (host, port) = match host_port.rsplit_once(':') {
+        Some((host, port)) if !host.ends_with(']') || host_port.starts_with('[') => {
+            (host, port.parse().unwrap_or(5432))
+        }
+        _ => (host_port, 5432),
+    };
+    let host = if host.is_empty() { "localhost" } else { host };
+    let database = if database.is_empty() {
+        "postgres"
+    } else {
+        database
+    };
+    let namespace = match schema {
+        Some(schema) => format!("{database}|{schema}"),
+        None => database.to_owned(),
+    };
+    (namespace, Some((Arc::from(host), port)))
 }
 
 fn sqlite_path(url: &str) -> Option<PathBuf> {
@@ -311,6 +478,28 @@ mod tests {
         assert_eq!(
             redact("sqlite:///tmp/x.db?mode=rwc"),
             "sqlite:///tmp/x.db?mode=rwc"
+        );
+    }
+
+    #[test]
+    fn spans_name_the_database_and_its_server() {
+        assert_eq!(
+            describe("sqlite:///data/discounts-service.db?mode=rwc", None),
+            ("discounts-service.db".to_owned(), None)
+        );
+        assert_eq!(
+            describe(
+                "postgres://lab:secret@127.0.0.1:5433/shop?sslmode=disable",
+                Some("discounts_service")
+            ),
+            (
+                "shop|discounts_service".to_owned(),
+                Some((Arc::from("127.0.0.1"), 5433))
+            )
+        );
+        assert_eq!(
+            describe("postgresql://localhost", None),
+            ("postgres".to_owned(), Some((Arc::from("localhost"), 5432)))
         );
     }
 

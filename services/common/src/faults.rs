@@ -127,6 +127,11 @@ impl Faults {
         format!("1.{}", self.inner.minor.load(Ordering::Acquire))
     }
 
+    /// How many deployments since the shop started: changes exactly when [`Faults::version`] does.
+    pub fn generation(&self) -> u32 {
+        self.inner.minor.load(Ordering::Acquire)
+    }
+
     /// Whether the named fault is switched on. Panics on a name the service did not declare: that is a bug in
     /// the service's code, not input.
     pub fn is_on(&self, name: &str) -> bool {

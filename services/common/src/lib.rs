@@ -8,7 +8,9 @@ pub mod cli;
 pub mod db;
 pub mod faults;
 pub mod serve;
+pub mod telemetry;
 pub mod testing;
 
 pub use db::{Backend, Db, DbOptions};
 pub use faults::{FaultSpec, Faults, ShopState, UnknownFault};
+pub use telemetry::{Export, Telemetry};

@@ -25,6 +25,24 @@ pub async fn serve(
         .await
 }
 
+/// Runs one service alone until Ctrl-C: binds `addr`, says where it listens, serves `router`, then exports
+/// the spans `telemetry` still holds.
+pub async fn run_alone(
+    service: &str,
+    version: &str,
+    addr: SocketAddr,
+    router: Router,
+    telemetry: crate::Telemetry,
+) -> anyhow::Result<()> {
+    let listener = bind(service, addr).await?;
+    eprintln!("{service} {version} listening on http://{addr}");
+    serve(listener, router, ctrl_c()).await?;
+    tokio::task::spawn_blocking(move || telemetry.shutdown())
+        .await
+        .context("flushing the spans")?;
+    Ok(())
+}
+
 /// Resolves on Ctrl-C (or SIGTERM on Unix).
 pub async fn ctrl_c() {
     let interrupt = async {
@@ -49,12 +67,22 @@ pub async fn ctrl_c() {
 
 /// Logs to stderr, filtered by `RUST_LOG` (default: info for the shop, warn for the rest).
 pub fn init_logging() {
-    use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+    use tracing_subscriber::prelude::*;
+    let _ = tracing_subscriber::registry().with(log_layer()).try_init();
+}
+
+/// The log: events (not spans) to stderr, filtered by `RUST_LOG`. Every subscriber of the shop has it, the
+/// services' traced ones included.
+pub fn log_layer<S>() -> impl tracing_subscriber::Layer<S> + Send + Sync
+where
+    S: tracing::Subscriber + for<'span> tracing_subscriber::registry::LookupSpan<'span>,
+{
+    use tracing_subscriber::{EnvFilter, Layer as _, filter};
+    let levels = EnvFilter::try_from_default_env().unwrap_or_else(|_| {
         EnvFilter::new("warn,lab=info,shop_common=info,storefront=info,ads_service=info,discounts_service=info")
     });
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
-        .try_init();
+        .with_filter(levels)
+        .with_filter(filter::filter_fn(|meta| meta.is_event()))
 }

@@ -11,7 +11,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use shop_common::db::{DbError, Migrations};
-use shop_common::{Db, DbOptions, FaultSpec, Faults};
+use shop_common::{Db, DbOptions, Export, FaultSpec, Faults, Telemetry};
 
 pub use discounts::{Discount, DiscountType, Influencer};
 
@@ -57,9 +57,17 @@ const MIGRATIONS: Migrations = Migrations {
 pub struct AppState {
     pub db: Db,
     pub faults: Faults,
+    /// Where its spans go: nowhere until [`AppState::with_telemetry`].
+    pub telemetry: Telemetry,
 }
 
 impl AppState {
+    /// Makes the service trace its requests, exporting as `export` says.
+    pub fn with_telemetry(mut self, export: Export) -> anyhow::Result<AppState> {
+        self.telemetry = Telemetry::new(&self.faults, export)?;
+        Ok(self)
+    }
+
     /// Opens (creating, migrating and seeding on first start) the service's database.
     pub async fn open(options: &DbOptions, faults_on: bool) -> Result<AppState, DbError> {
         let db = Db::open(options, &MIGRATIONS).await?;
@@ -67,17 +75,19 @@ impl AppState {
         Ok(AppState {
             db,
             faults: Faults::new(SERVICE, FAULTS, faults_on),
+            telemetry: Telemetry::off(),
         })
     }
 }
 
 /// The service's routes, `/admin` included.
 pub fn router(state: AppState) -> Router {
-    Router::new()
+    let router = Router::new()
         .route("/", get(|| async { "Hello from the discounts service!\n" }))
         .route("/discount", get(discounts::list))
         .with_state(state.clone())
-        .merge(shop_common::admin::router(state.faults, state.db))
+        .merge(shop_common::admin::router(state.faults, state.db));
+    shop_common::telemetry::instrument(router, state.telemetry)
 }
 
 /// The service's one error: the database failed. Logged in full; the client sees a generic JSON 500.

@@ -22,14 +22,14 @@ async fn main() -> anyhow::Result<()> {
         cli.service.state.faults_on(),
     )
     .await
-    .context("opening the discounts database")?;
-    let addr = cli.service.listen_or(discounts_service::PORT);
-    let listener = serve::bind(discounts_service::SERVICE, addr).await?;
-    eprintln!(
-        "{} {} listening on http://{addr}",
+    .context("opening the discounts database")?
+    .with_telemetry(cli.service.export())?;
+    serve::run_alone(
         discounts_service::SERVICE,
-        state.faults.version()
-    );
-    serve::serve(listener, discounts_service::router(state), serve::ctrl_c()).await?;
-    Ok(())
+        &state.faults.version(),
+        cli.service.listen_or(discounts_service::PORT),
+        discounts_service::router(state.clone()),
+        state.telemetry,
+    )
+    .await
 }

@@ -3,8 +3,8 @@
 
 use shop_common::Db;
 use shop_common::db::Query;
+use sqlx::Row as _;
 use sqlx::any::AnyRow;
-use sqlx::{AssertSqlSafe, Row as _};
 
 /// Products on one page of the home page's grid.
 pub const PER_PAGE: i64 = 12;
@@ -187,19 +187,19 @@ pub fn dollars(cents: i64) -> String {
 
 pub(crate) async fn seed_if_empty(db: &Db) -> Result<(), sqlx::Error> {
     let count: i64 = db
-        .fetch_one(sqlx::query("SELECT COUNT(*) AS n FROM product"))
+        .fetch_one(shop_common::db::query("SELECT COUNT(*) AS n FROM product"))
         .await?
         .try_get("n")?;
     if count > 0 {
         return Ok(());
     }
     let mut rows: Vec<Query> = vec![
-        sqlx::query("INSERT INTO taxonomy (id, name) VALUES (1, 'Categories')"),
-        sqlx::query("INSERT INTO taxonomy (id, name) VALUES (2, 'Brands')"),
+        shop_common::db::query("INSERT INTO taxonomy (id, name) VALUES (1, 'Categories')"),
+        shop_common::db::query("INSERT INTO taxonomy (id, name) VALUES (2, 'Brands')"),
     ];
     for &(id, taxonomy, parent, name, permalink) in TAXONS {
         rows.push(
-            sqlx::query("INSERT INTO taxon (id, taxonomy_id, parent_id, name, permalink) VALUES ($1, $2, $3, $4, $5)")
+            shop_common::db::query("INSERT INTO taxon (id, taxonomy_id, parent_id, name, permalink) VALUES ($1, $2, $3, $4, $5)")
                 .bind(id)
                 .bind(taxonomy)
                 .bind(parent)
@@ -210,7 +210,7 @@ pub(crate) async fn seed_if_empty(db: &Db) -> Result<(), sqlx::Error> {
     for (i, &(slug, name, price, taxon, description)) in PRODUCTS.iter().enumerate() {
         let id = i as i64 + 1;
         rows.push(
-            sqlx::query("INSERT INTO product (id, name, slug, description, price_cents) VALUES ($1, $2, $3, $4, $5)")
+            shop_common::db::query("INSERT INTO product (id, name, slug, description, price_cents) VALUES ($1, $2, $3, $4, $5)")
                 .bind(id)
                 .bind(name)
                 .bind(slug)
@@ -218,22 +218,26 @@ pub(crate) async fn seed_if_empty(db: &Db) -> Result<(), sqlx::Error> {
                 .bind(price),
         );
         rows.push(
-            sqlx::query("INSERT INTO variant (id, product_id, sku, is_master, price_cents) VALUES ($1, $1, $2, 1, $3)")
+            shop_common::db::query("INSERT INTO variant (id, product_id, sku, is_master, price_cents) VALUES ($1, $1, $2, 1, $3)")
                 .bind(id)
                 .bind(slug.to_uppercase())
                 .bind(price),
         );
         for taxon in [taxon, 2] {
             rows.push(
-                sqlx::query("INSERT INTO product_taxon (product_id, taxon_id) VALUES ($1, $2)")
-                    .bind(id)
-                    .bind(taxon),
+                shop_common::db::query(
+                    "INSERT INTO product_taxon (product_id, taxon_id) VALUES ($1, $2)",
+                )
+                .bind(id)
+                .bind(taxon),
             );
         }
     }
     rows.push(
-        sqlx::query("INSERT INTO cart_order (token, state, created_at) VALUES ($1, 'cart', 0)")
-            .bind(GUEST_ORDER_TOKEN),
+        shop_common::db::query(
+            "INSERT INTO cart_order (token, state, created_at) VALUES ($1, 'cart', 0)",
+        )
+        .bind(GUEST_ORDER_TOKEN),
     );
     db.execute_all(rows).await?;
     tracing::info!(products = PRODUCTS.len(), "seeded the storefront database");
@@ -257,12 +261,12 @@ fn product(row: &AnyRow) -> Result<Product, sqlx::Error> {
 /// One page (1-based) of every product, and how many pages there are.
 pub async fn page(db: &Db, page: i64) -> Result<(Vec<Product>, i64), sqlx::Error> {
     let total: i64 = db
-        .fetch_one(sqlx::query("SELECT COUNT(*) AS n FROM product"))
+        .fetch_one(shop_common::db::query("SELECT COUNT(*) AS n FROM product"))
         .await?
         .try_get("n")?;
     let rows = db
         .fetch_all(
-            sqlx::query(
+            shop_common::db::query(
                 "SELECT p.id, p.name, p.slug, p.description, p.price_cents, v.id AS variant_id \
                  FROM product p JOIN variant v ON v.product_id = p.id AND v.is_master = 1 \
                  ORDER BY p.id LIMIT $1 OFFSET $2",
@@ -280,7 +284,7 @@ pub async fn page(db: &Db, page: i64) -> Result<(Vec<Product>, i64), sqlx::Error
 
 pub async fn by_slug(db: &Db, slug: &str) -> Result<Option<Product>, sqlx::Error> {
     db.fetch_optional(
-        sqlx::query(
+        shop_common::db::query(
             "SELECT p.id, p.name, p.slug, p.description, p.price_cents, v.id AS variant_id \
              FROM product p JOIN variant v ON v.product_id = p.id AND v.is_master = 1 \
              WHERE p.slug = $1",
@@ -297,7 +301,7 @@ pub async fn by_slug(db: &Db, slug: &str) -> Result<Option<Product>, sqlx::Error
 pub async fn taxons_of(db: &Db, product_id: i64) -> Result<Vec<Taxon>, sqlx::Error> {
     let rows = db
         .fetch_all(
-            sqlx::query(
+            shop_common::db::query(
                 "SELECT t.id, t.name, t.permalink FROM taxon t \
                  JOIN product_taxon pt ON pt.taxon_id = t.id WHERE pt.product_id = $1 ORDER BY t.id DESC",
             )
@@ -317,7 +321,7 @@ fn taxon(row: &AnyRow) -> Result<Taxon, sqlx::Error> {
 
 pub async fn taxon_by_permalink(db: &Db, permalink: &str) -> Result<Option<Taxon>, sqlx::Error> {
     db.fetch_optional(
-        sqlx::query("SELECT id, name, permalink FROM taxon WHERE permalink = $1")
+        shop_common::db::query("SELECT id, name, permalink FROM taxon WHERE permalink = $1")
             .bind(permalink.to_owned()),
     )
     .await?
@@ -329,7 +333,7 @@ pub async fn taxon_by_permalink(db: &Db, permalink: &str) -> Result<Option<Taxon
 /// Every taxon, for the navigation and the search form's drop-down.
 pub async fn taxons(db: &Db) -> Result<Vec<Taxon>, sqlx::Error> {
     let rows = db
-        .fetch_all(sqlx::query(
+        .fetch_all(shop_common::db::query(
             "SELECT id, name, permalink FROM taxon ORDER BY id",
         ))
         .await?;
@@ -349,7 +353,7 @@ pub async fn in_taxon(db: &Db, taxon_id: i64) -> Result<Vec<Product>, sqlx::Erro
          WHERE pt.taxon_id IN ({TAXON_AND_CHILDREN}) ORDER BY p.id"
     );
     let rows = db
-        .fetch_all(sqlx::query(AssertSqlSafe(sql)).bind(taxon_id))
+        .fetch_all(shop_common::db::query_assembled(sql).bind(taxon_id))
         .await?;
     rows.iter().map(product).collect()
 }
@@ -388,7 +392,7 @@ pub async fn search(
         ));
     }
     sql.push_str(" ORDER BY p.id");
-    let mut query = sqlx::query(AssertSqlSafe(sql));
+    let mut query = shop_common::db::query_assembled(sql);
     for word in words {
         query = query.bind(word);
     }

@@ -37,16 +37,24 @@ pub enum Error {
 }
 
 impl Error {
+    /// The exception type telemetry and logs give it.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Error::Db(_) => "sqlx::Error",
+            Error::Template(_) => "askama::Error",
+            Error::MissingAd { .. } => "MissingAdError",
+            Error::NotFound => "NotFound",
+            Error::BadRequest(_) => "BadRequest",
+        }
+    }
+
     fn details(&self) -> ErrorDetails {
-        let (kind, location) = match self {
-            Error::Db(_) => ("sqlx::Error", None),
-            Error::Template(_) => ("askama::Error", None),
-            Error::MissingAd { location } => ("MissingAdError", Some(*location)),
-            Error::NotFound => ("NotFound", None),
-            Error::BadRequest(_) => ("BadRequest", None),
+        let location = match self {
+            Error::MissingAd { location } => Some(*location),
+            _ => None,
         };
         ErrorDetails {
-            kind,
+            kind: self.kind(),
             message: self.to_string(),
             file: location.map(Location::file),
             line: location.map(Location::line),

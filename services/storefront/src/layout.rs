@@ -27,14 +27,24 @@ pub struct Banner {
 
 /// Renders the ad banner of `ad`, failing when the page never loaded an ad. The error points at the caller's
 /// file and line, the way a template error points at the template line that did the lookup.
+/// Traced as a span of its own (`render banner`), which records the error.
 #[track_caller]
 pub fn banner(ad: &AdSlot) -> Result<Option<Banner>, Error> {
+    let location = Location::caller();
+    let span = tracing::info_span!(
+        "render banner",
+        code.file.path = location.file(),
+        code.line.number = location.line()
+    );
+    let _entered = span.enter();
     match ad {
         AdSlot::Loaded(banner) => Ok(Some(banner.clone())),
         AdSlot::Unavailable => Ok(None),
-        AdSlot::NotLoaded => Err(Error::MissingAd {
-            location: Location::caller(),
-        }),
+        AdSlot::NotLoaded => {
+            let error = Error::MissingAd { location };
+            shop_common::telemetry::record_error(&span, error.kind(), &error.to_string(), location);
+            Err(error)
+        }
     }
 }
 

@@ -14,7 +14,7 @@ pub mod upstream;
 use axum::Router;
 use axum::routing::get;
 use shop_common::db::{DbError, Migrations};
-use shop_common::{Db, DbOptions, FaultSpec, Faults};
+use shop_common::{Db, DbOptions, Export, FaultSpec, Faults, Telemetry};
 
 pub use error::ErrorDetails;
 pub use upstream::{UpstreamConfig, Upstreams};
@@ -51,9 +51,17 @@ pub struct AppState {
     pub db: Db,
     pub faults: Faults,
     pub upstreams: Upstreams,
+    /// Where its spans go: nowhere until [`AppState::with_telemetry`].
+    pub telemetry: Telemetry,
 }
 
 impl AppState {
+    /// Makes the service trace its requests, exporting as `export` says.
+    pub fn with_telemetry(mut self, export: Export) -> anyhow::Result<AppState> {
+        self.telemetry = Telemetry::new(&self.faults, export)?;
+        Ok(self)
+    }
+
     /// Opens (creating, migrating and seeding on first start) the storefront's database.
     pub async fn open(
         options: &DbOptions,
@@ -66,13 +74,14 @@ impl AppState {
             db,
             faults: Faults::new(SERVICE, FAULTS, faults_on),
             upstreams: Upstreams::new(upstreams),
+            telemetry: Telemetry::off(),
         })
     }
 }
 
 /// The storefront's routes, `/admin` included.
 pub fn router(state: AppState) -> Router {
-    Router::new()
+    let router = Router::new()
         .route("/", get(pages::home))
         .route("/products", get(pages::search))
         .route("/products/{slug}", get(pages::product))
@@ -89,5 +98,6 @@ pub fn router(state: AppState) -> Router {
         .route("/assets/{*path}", get(assets::asset))
         .fallback(|| async { error::Error::NotFound })
         .with_state(state.clone())
-        .merge(shop_common::admin::router(state.faults, state.db))
+        .merge(shop_common::admin::router(state.faults, state.db));
+    shop_common::telemetry::instrument(router, state.telemetry)
 }

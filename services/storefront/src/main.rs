@@ -43,14 +43,14 @@ async fn main() -> anyhow::Result<()> {
         upstreams,
     )
     .await
-    .context("opening the storefront database")?;
-    let addr = cli.service.listen_or(storefront::PORT);
-    let listener = serve::bind(storefront::SERVICE, addr).await?;
-    eprintln!(
-        "{} {} listening on http://{addr}",
+    .context("opening the storefront database")?
+    .with_telemetry(cli.service.export())?;
+    serve::run_alone(
         storefront::SERVICE,
-        state.faults.version()
-    );
-    serve::serve(listener, storefront::router(state), serve::ctrl_c()).await?;
-    Ok(())
+        &state.faults.version(),
+        cli.service.listen_or(storefront::PORT),
+        storefront::router(state.clone()),
+        state.telemetry,
+    )
+    .await
 }

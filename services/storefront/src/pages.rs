@@ -15,9 +15,18 @@ use crate::error::Error;
 use crate::layout::{self, AdSlot, Banner, Layout};
 use crate::upstream::Promotion;
 
-/// Renders a template into a page: the one adapter between askama and axum.
-fn render(template: &impl Template) -> Result<Html<String>, Error> {
-    Ok(Html(template.render()?))
+/// Renders a template into a page: the one adapter between askama and axum. Traced as `render <name>`; a
+/// template error is recorded on that span.
+#[track_caller]
+fn render(name: &'static str, template: &impl Template) -> Result<Html<String>, Error> {
+    let location = std::panic::Location::caller();
+    let span = tracing::info_span!("render", otel.name = format!("render {name}"));
+    let _entered = span.enter();
+    template.render().map(Html).map_err(|err| {
+        let error = Error::from(err);
+        shop_common::telemetry::record_error(&span, error.kind(), &error.to_string(), location);
+        error
+    })
 }
 
 #[derive(Template)]
@@ -52,14 +61,17 @@ pub(crate) async fn home(
     } else {
         None
     };
-    render(&HomePage {
-        layout,
-        banner,
-        promotion,
-        products,
-        page,
-        pages,
-    })
+    render(
+        "home.html",
+        &HomePage {
+            layout,
+            banner,
+            promotion,
+            products,
+            page,
+            pages,
+        },
+    )
 }
 
 #[derive(Template)]
@@ -88,12 +100,15 @@ pub(crate) async fn product(
     } else {
         None
     };
-    render(&ProductPage {
-        layout,
-        banner,
-        product,
-        taxons,
-    })
+    render(
+        "product.html",
+        &ProductPage {
+            layout,
+            banner,
+            product,
+            taxons,
+        },
+    )
 }
 
 #[derive(Template)]
@@ -130,11 +145,14 @@ pub(crate) async fn search(
     let layout = Layout::new(&state, "Search", &AdSlot::NotLoaded)
         .await?
         .with_keywords(keywords);
-    render(&ListingPage {
-        layout,
-        heading,
-        products,
-    })
+    render(
+        "listing.html",
+        &ListingPage {
+            layout,
+            heading,
+            products,
+        },
+    )
 }
 
 /// `GET /t/{permalink}`: the products filed under a taxon or below it.
@@ -155,11 +173,14 @@ pub(crate) async fn taxon(
     };
     let products = catalog::in_taxon(&state.db, taxon.id).await?;
     let layout = Layout::new(&state, taxon.name.clone(), &AdSlot::NotLoaded).await?;
-    render(&ListingPage {
-        layout,
-        heading: taxon.name,
-        products,
-    })
+    render(
+        "listing.html",
+        &ListingPage {
+            layout,
+            heading: taxon.name,
+            products,
+        },
+    )
 }
 
 #[derive(Template)]
@@ -221,11 +242,14 @@ pub(crate) async fn cart_page(
     };
     let total = catalog::dollars(items.iter().map(|i| i.price_cents * i.quantity).sum());
     let layout = Layout::new(&state, "Shopping cart", &AdSlot::NotLoaded).await?;
-    let mut response = render(&CartPage {
-        layout,
-        items,
-        total,
-    })?
+    let mut response = render(
+        "cart.html",
+        &CartPage {
+            layout,
+            items,
+            total,
+        },
+    )?
     .into_response();
     if let Some(token) = new_cookie {
         let cookie = format!("{}={token}; Path=/; HttpOnly; SameSite=Lax", cart::COOKIE);
@@ -246,17 +270,23 @@ struct LoginPage {
 /// `GET /login`: the login form.
 pub(crate) async fn login(State(state): State<AppState>) -> Result<Html<String>, Error> {
     let layout = Layout::new(&state, "Login", &AdSlot::NotLoaded).await?;
-    render(&LoginPage {
-        layout,
-        message: None,
-    })
+    render(
+        "login.html",
+        &LoginPage {
+            layout,
+            message: None,
+        },
+    )
 }
 
 /// `POST /login`: the shop has no customer accounts, so every attempt fails politely.
 pub(crate) async fn login_attempt(State(state): State<AppState>) -> Result<Html<String>, Error> {
     let layout = Layout::new(&state, "Login", &AdSlot::NotLoaded).await?;
-    render(&LoginPage {
-        layout,
-        message: Some("Invalid email or password."),
-    })
+    render(
+        "login.html",
+        &LoginPage {
+            layout,
+            message: Some("Invalid email or password."),
+        },
+    )
 }

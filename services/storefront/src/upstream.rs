@@ -2,11 +2,18 @@
 //! random discount from the discounts service. Each call has a timeout; when a service is down or slow past it,
 //! the page renders without that part.
 
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use base64::Engine as _;
+use opentelemetry::trace::Status;
 use rand::seq::IndexedRandom as _;
 use serde::Deserialize;
+use tracing::field::Empty;
+use tracing::instrument::{Instrument as _, WithSubscriber as _};
+use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
 use crate::layout::{AdSlot, Banner};
 
@@ -34,7 +41,12 @@ impl Default for UpstreamConfig {
 pub struct Upstreams {
     client: reqwest::Client,
     config: UpstreamConfig,
+    /// Banner images by file: they never change, so each is fetched once.
+    banners: Arc<Mutex<HashMap<String, (String, bytes::Bytes)>>>,
 }
+
+/// More banner files than the ads service has; past it, banners are fetched every time.
+const MAX_CACHED_BANNERS: usize = 64;
 
 #[derive(Debug, Deserialize)]
 struct Ad {
@@ -66,16 +78,22 @@ impl Upstreams {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .expect("a plain HTTP client builds");
-        Upstreams { client, config }
+        Upstreams {
+            client,
+            config,
+            banners: Arc::default(),
+        }
     }
 
     pub fn config(&self) -> &UpstreamConfig {
         &self.config
     }
 
-    /// One ad at random, its banner image fetched and inlined. `Unavailable` when the ads service fails.
+    /// One ad at random, its banner image fetched (once per file, then cached) and inlined. `Unavailable` when the
+    /// ads service fails.
     pub async fn random_ad(&self) -> AdSlot {
-        match self.fetch_banner().await {
+        let span = tracing::info_span!("fetch banner", otel.name = "fetch banner");
+        match self.fetch_banner().instrument(span).await {
             Ok(Some(banner)) => AdSlot::Loaded(banner),
             Ok(None) => AdSlot::Unavailable,
             Err(err) => {
@@ -88,29 +106,45 @@ impl Upstreams {
     async fn fetch_banner(&self) -> Result<Option<Banner>, reqwest::Error> {
         let base = self.config.ads_url.trim_end_matches('/');
         let ads: Vec<Ad> = self
-            .client
-            .get(format!("{base}/ads"))
-            .send()
-            .await?
-            .error_for_status()?
-            .json()
+            .get(&format!("{base}/ads"), "/ads", |response| async move {
+                response.error_for_status()?.json().await
+            })
             .await?;
         let Some(ad) = ads.choose(&mut rand::rng()) else {
             return Ok(None);
         };
-        let response = self
-            .client
-            .get(format!("{base}/banners/{}", ad.path))
-            .send()
-            .await?
-            .error_for_status()?;
-        let content_type = response
-            .headers()
-            .get(reqwest::header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("image/svg+xml")
-            .to_owned();
-        let bytes = response.bytes().await?;
+        let cached = self
+            .banners
+            .lock()
+            .expect("banner cache")
+            .get(&ad.path)
+            .cloned();
+        let (content_type, bytes) = match cached {
+            Some(image) => image,
+            None => {
+                let image = self
+                    .get(
+                        &format!("{base}/banners/{}", ad.path),
+                        "/banners/{file}",
+                        |response| async move {
+                            let response = response.error_for_status()?;
+                            let content_type = response
+                                .headers()
+                                .get(reqwest::header::CONTENT_TYPE)
+                                .and_then(|v| v.to_str().ok())
+                                .unwrap_or("image/svg+xml")
+                                .to_owned();
+                            Ok((content_type, response.bytes().await?))
+                        },
+                    )
+                    .await?;
+                let mut banners = self.banners.lock().expect("banner cache");
+                if banners.len() < MAX_CACHED_BANNERS {
+                    banners.insert(ad.path.clone(), image.clone());
+                }
+                image
+            }
+        };
         let image = format!(
             "data:{content_type};base64,{}",
             base64::engine::general_purpose::STANDARD.encode(&bytes)
@@ -122,19 +156,72 @@ impl Upstreams {
         }))
     }
 
+    /// `GET url` in a client span (`GET /ads`, after `template`, the route it calls) that carries the trace
+    /// to the called service in a `traceparent` header; `read` takes the response apart inside the span.
+    async fn get<T, F>(
+        &self,
+        url: &str,
+        template: &'static str,
+        read: impl FnOnce(reqwest::Response) -> F,
+    ) -> Result<T, reqwest::Error>
+    where
+        F: Future<Output = Result<T, reqwest::Error>>,
+    {
+        let parsed = reqwest::Url::parse(url).ok();
+        let span = tracing::info_span!(
+            "call",
+            otel.name = format!("GET {template}"),
+            otel.kind = "client",
+            http.request.method = "GET",
+            url.full = url,
+            url.template = template,
+            server.address = parsed.as_ref().and_then(|u| u.host_str().map(str::to_owned)),
+            server.port = parsed.as_ref().and_then(reqwest::Url::port_or_known_default),
+            http.response.status_code = Empty,
+            error.type = Empty,
+        );
+        let mut headers = reqwest::header::HeaderMap::new();
+        shop_common::telemetry::inject(&span, &mut headers);
+        // The HTTP client's own tasks run under the log's subscriber, never holding one of our spans.
+        let outside = shop_common::telemetry::outside_requests();
+        let call = async {
+            let response = self
+                .client
+                .get(url)
+                .headers(headers)
+                .send()
+                .with_subscriber(outside.clone())
+                .await?;
+            span.record("http.response.status_code", response.status().as_u16());
+            read(response).with_subscriber(outside).await
+        };
+        let result = call.instrument(span.clone()).await;
+        if let Err(err) = &result {
+            let kind = if err.is_timeout() {
+                "timeout".to_owned()
+            } else if err.is_connect() {
+                "connection refused".to_owned()
+            } else if let Some(status) = err.status() {
+                status.as_u16().to_string()
+            } else {
+                "reqwest::Error".to_owned()
+            };
+            span.record("error.type", kind);
+            span.set_status(Status::error(err.to_string()));
+        }
+        result
+    }
+
     /// One discount at random, or `None` when the discounts service fails.
     pub async fn random_discount(&self) -> Option<Promotion> {
         let base = self.config.discounts_url.trim_end_matches('/');
-        let result: Result<Vec<Discount>, reqwest::Error> = async {
-            self.client
-                .get(format!("{base}/discount"))
-                .send()
-                .await?
-                .error_for_status()?
-                .json()
-                .await
-        }
-        .await;
+        let result: Result<Vec<Discount>, reqwest::Error> = self
+            .get(
+                &format!("{base}/discount"),
+                "/discount",
+                |response| async move { response.error_for_status()?.json().await },
+            )
+            .await;
         match result {
             Ok(discounts) => discounts.choose(&mut rand::rng()).map(|d| Promotion {
                 name: d.name.clone(),
