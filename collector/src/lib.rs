@@ -11,6 +11,7 @@ pub mod model;
 pub mod otlp;
 pub mod receivers;
 pub mod record;
+pub mod report;
 pub mod server;
 pub mod store;
 pub mod synth;

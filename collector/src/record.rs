@@ -5,6 +5,7 @@ use std::fs::File;
 use std::io::{BufRead, BufReader, BufWriter, Write};
 use std::path::Path;
 
+use crate::ingest::Ingest;
 use crate::model::{Interner, Span};
 use crate::otlp;
 use crate::store::Store;
@@ -49,6 +50,32 @@ pub struct Loaded {
 
 /// Reads a recording into `store`, batch by batch; bad lines are reported and skipped.
 pub fn load(path: &Path, store: &Store, interner: &Interner) -> std::io::Result<Loaded> {
+    read(path, interner, |spans| {
+        store.insert(spans);
+    })
+}
+
+/// Sends a recording through `ingest` (and so through the analyses), batch by batch, waiting when its queue
+/// is full; bad lines are reported and skipped.
+pub async fn feed(path: &Path, ingest: &Ingest) -> std::io::Result<Loaded> {
+    let mut batches = Vec::new();
+    let mut loaded = read(path, ingest.interner(), |spans| batches.push(spans))?;
+    for spans in batches {
+        if ingest.submit_waiting(spans).await.is_err() {
+            loaded
+                .problems
+                .push((0, "the collector stopped".to_owned()));
+            break;
+        }
+    }
+    Ok(loaded)
+}
+
+fn read(
+    path: &Path,
+    interner: &Interner,
+    mut batch: impl FnMut(Vec<Span>),
+) -> std::io::Result<Loaded> {
     let mut loaded = Loaded::default();
     let reader = BufReader::new(File::open(path)?);
     for (n, line) in reader.split(b'\n').enumerate() {
@@ -68,7 +95,7 @@ pub fn load(path: &Path, store: &Store, interner: &Interner) -> std::io::Result<
                 }
                 loaded.batches += 1;
                 loaded.spans += converted.spans.len() as u64;
-                store.insert(converted.spans);
+                batch(converted.spans);
             }
             Err(err) => loaded.problems.push((number, err.to_string())),
         }

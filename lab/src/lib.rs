@@ -2,7 +2,9 @@
 //! new traffic. `main.rs` only parses the command line and calls into here.
 
 pub mod bench;
+pub mod control;
 pub mod gor;
 pub mod record;
 pub mod replay;
 pub mod shop;
+pub mod up;

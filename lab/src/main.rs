@@ -6,13 +6,17 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand};
+use lab::control::ShopUrls;
 use lab::replay::{ReplayOptions, Speed};
-use lab::shop::{RunningShop, ShopOptions};
+use lab::shop::ShopOptions;
+use lab::up::{LabOptions, ReplaySettings, RunningLab};
 use shop_common::{ShopState, serve};
 use tokio_util::sync::CancellationToken;
 
 /// The observability lab: a deliberately broken shop, its traffic, and the trace collector to investigate it
 /// (the dashboard comes next), all offline on one machine.
+///
+/// Start with `lab up`; in another terminal, `lab fix <fault>` deploys a fix.
 #[derive(Parser, Debug)]
 #[command(version, propagate_version = true)]
 struct Cli {
@@ -22,9 +26,17 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Run the shop (storefront on :3000, discounts on :5001, ads on :5002) with recorded traffic replaying
-    /// against it in a loop. Ctrl-C stops everything.
+    /// Run the workshop: the collector (OTLP on 4318/4317, Datadog on 8126, query API on 8787), the
+    /// instrumented shop reporting to it (storefront on :3000, discounts on :5001, ads on :5002) and recorded
+    /// traffic replaying against it in a loop. Ctrl-C stops everything and prints the report.
     Up(UpArgs),
+    /// Fix a fault of the running lab (`frontend.ads-in-layout`, `ads.sleep`, `discounts.sleep`,
+    /// `discounts.n-plus-one`), or all of them: each fix deploys a new version of its service.
+    Fix(FaultArgs),
+    /// Break a fault of the running lab again, or all of them: a new version too.
+    Break(FaultArgs),
+    /// Print the report of a recording (`lab up --record FILE`, `lab collect --record FILE`).
+    Report(ReportArgs),
     /// Replay a GoReplay file against a target, then print a summary.
     Replay(ReplayArgs),
     /// Record traffic: a proxy that forwards to the target and appends every request to a GoReplay file.
@@ -99,11 +111,11 @@ struct CollectArgs {
     api: SocketAddr,
 
     /// N+1 threshold: a statement repeated at least this many times in a loop…
-    #[arg(long, default_value_t = 5)]
+    #[arg(long, default_value_t = collector::analysis::trace::Config::default().min_repeats)]
     n_plus_one_repeats: usize,
 
     /// …taking at least this many milliseconds together.
-    #[arg(long, default_value_t = 50)]
+    #[arg(long, default_value_t = collector::analysis::trace::Config::default().min_total_ns / 1_000_000)]
     n_plus_one_ms: u64,
 
     /// Store spans without analysing them (the API's stats, map, errors and insights stay empty): only to
@@ -155,6 +167,65 @@ struct UpArgs {
     /// Most spans the collector keeps; past it the oldest whole traces are evicted.
     #[arg(long, env = "LAB_MAX_SPANS", default_value_t = collector::store::DEFAULT_CAPACITY)]
     max_spans: usize,
+
+    /// Append every span the collector accepts to this OTLP JSON-lines file, for `lab report FILE` later.
+    #[arg(long, value_name = "FILE")]
+    record: Option<PathBuf>,
+
+    /// No terminal interface: run for --duration (or until Ctrl-C), then print the report.
+    #[arg(long)]
+    headless: bool,
+
+    /// How long a headless run lasts: `60s`, `5m`, `1h 30m`.
+    #[arg(long, value_parser = humantime::parse_duration, requires = "headless")]
+    duration: Option<Duration>,
+
+    /// The report's format: `text` for people, `json` for scripts (the JSON alone goes to stdout).
+    #[arg(long, default_value = "text")]
+    report: ReportFormat,
+}
+
+#[derive(Args, Debug)]
+struct FaultArgs {
+    /// The fault, as `lab fix --list` names it.
+    #[arg(required_unless_present_any = ["all", "list"], conflicts_with = "all")]
+    fault: Option<String>,
+
+    /// Every fault.
+    #[arg(long)]
+    all: bool,
+
+    /// List the faults and whether each is broken, and change nothing.
+    #[arg(long, conflicts_with_all = ["fault", "all"])]
+    list: bool,
+
+    /// The storefront's base URL.
+    #[arg(long, default_value = "http://127.0.0.1:3000")]
+    storefront: String,
+
+    /// The advertisements service's base URL.
+    #[arg(long, default_value = "http://127.0.0.1:5002")]
+    ads: String,
+
+    /// The discounts service's base URL.
+    #[arg(long, default_value = "http://127.0.0.1:5001")]
+    discounts: String,
+}
+
+#[derive(Args, Debug)]
+struct ReportArgs {
+    /// The OTLP JSON-lines recording.
+    file: PathBuf,
+
+    /// `text` for people, `json` for scripts.
+    #[arg(long, default_value = "text")]
+    report: ReportFormat,
+}
+
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+enum ReportFormat {
+    Text,
+    Json,
 }
 
 #[derive(Args, Debug)]
@@ -210,6 +281,9 @@ async fn main() -> anyhow::Result<()> {
     serve::init_logging();
     match Cli::parse().command {
         Command::Up(args) => up(args).await,
+        Command::Fix(args) => flip(args, false).await,
+        Command::Break(args) => flip(args, true).await,
+        Command::Report(args) => report(args).await,
         Command::Replay(args) => replay(args).await,
         Command::Record(args) => record(args).await,
         Command::Collect(args) => collect(args).await,
@@ -252,82 +326,148 @@ async fn up(args: UpArgs) -> anyhow::Result<()> {
         (Some(path), false) => read(path)?,
         (None, false) => load("the built-in recording", RECORDING)?,
     };
-    let mut options = ShopOptions::new(args.state, args.data_dir.clone());
-    options.database_url = args.database_url.clone();
-    options.host = args.host;
-    let collector =
-        collector::server::RunningCollector::start(&collector::server::CollectorOptions {
+    let mut shop = ShopOptions::new(args.state, args.data_dir.clone());
+    shop.database_url = args.database_url.clone();
+    shop.host = args.host;
+    let replay_count = requests.len();
+    let options = LabOptions {
+        collector: collector::server::CollectorOptions {
             api: Some(args.api),
             capacity: args.max_spans,
+            record: args.record.clone(),
             ..Default::default()
-        })
-        .await?;
-    println!("The collector is up:");
+        },
+        shop,
+        replay: (!requests.is_empty()).then(|| {
+            (
+                requests,
+                ReplaySettings {
+                    speed: args.speed,
+                    concurrency: args.concurrency,
+                    loop_forever: true,
+                    timeout: Duration::from_secs(30),
+                },
+            )
+        }),
+    };
+    let lab = RunningLab::start(options).await?;
+    // Headless JSON output is for scripts: everything but the report goes to stderr.
+    let say = |line: String| {
+        if matches!(args.report, ReportFormat::Json) {
+            eprintln!("{line}");
+        } else {
+            println!("{line}");
+        }
+    };
+    say("The collector is up:".to_owned());
     for (what, addr) in [
-        ("OTLP/HTTP", collector.otlp_http),
-        ("OTLP/gRPC", collector.otlp_grpc),
-        ("Datadog agent API", collector.datadog),
+        ("OTLP/HTTP receiver", lab.collector.otlp_http),
+        ("OTLP/gRPC receiver", lab.collector.otlp_grpc),
+        ("Datadog agent API", lab.collector.datadog),
     ] {
         if let Some(addr) = addr {
-            println!("  {what} receiver on {addr}");
+            say(format!("  {what:<24} {addr}"));
         }
     }
-    if let Some(addr) = collector.api {
-        println!("  query API on http://{addr}/api/services");
+    if let Some(addr) = lab.collector.api {
+        say(format!("  {:<24} http://{addr}/api/services", "query API"));
     }
-    let shop = RunningShop::start(&options).await?;
-    println!("The shop is up ({} state):", args.state);
-    print!("{}", shop.describe());
-    println!("  browse it at http://{}/", shop.storefront);
-
-    let cancel = CancellationToken::new();
-    let replay = if requests.is_empty() {
-        println!("No traffic replay (--no-replay).");
-        None
+    if let Some(path) = &args.record {
+        say(format!("  recording spans to {}", path.display()));
+    }
+    let traced = if args.state.instrumented() {
+        "tracing to the collector"
     } else {
-        let target = format!("http://{}", shop.storefront)
-            .parse()
-            .context("the storefront's URL")?;
-        let mut opts = ReplayOptions::new(target);
-        opts.speed = args.speed;
-        opts.concurrency = args.concurrency;
-        opts.loop_forever = true;
-        opts.progress = false;
-        println!(
-            "Replaying {} ({} requests) in a loop at {} speed.",
+        "no tracing"
+    };
+    say(format!("The shop is up ({} state, {traced}):", args.state));
+    say(lab.shop.describe().trim_end().to_owned());
+    say(format!("  browse it at http://{}/", lab.shop.storefront));
+    if replay_count == 0 {
+        say("No traffic replay (--no-replay).".to_owned());
+    } else {
+        say(format!(
+            "Replaying {} ({replay_count} requests) in a loop at {} speed.",
             args.replay
                 .as_ref()
                 .map_or("the built-in recording".to_owned(), |p| p
                     .display()
                     .to_string()),
-            requests.len(),
             args.speed
-        );
-        let cancel = cancel.clone();
-        Some(tokio::spawn(async move {
-            lab::replay::replay(&requests, &opts, &cancel).await
-        }))
-    };
-    println!("Ctrl-C stops the lab.");
-
-    serve::ctrl_c().await;
-    eprintln!("\nStopping…");
-    cancel.cancel();
-    if let Some(replay) = replay {
-        let report = replay.await.context("the replay task panicked")??;
-        println!("Traffic replayed:\n{}", report.summary());
+        ));
     }
-    shop.stop().await?;
-    let store = collector.stop().await?;
-    let accounting = store.accounting();
-    println!(
-        "Collector: {} spans accepted, {} stored, {} evicted, {} payloads rejected.",
-        accounting.accepted,
-        accounting.stored,
-        accounting.evicted,
-        accounting.rejected_total()
+    say(
+        "`lab fix <fault>` in another terminal deploys a fix; `lab fix --list` lists the faults."
+            .to_owned(),
     );
+    match (args.headless, args.duration) {
+        (true, Some(duration)) => {
+            say(format!(
+                "Running for {}; Ctrl-C stops sooner.",
+                humantime::format_duration(duration)
+            ));
+            tokio::select! {
+                () = tokio::time::sleep(duration) => {}
+                () = serve::ctrl_c() => {}
+            }
+        }
+        _ => {
+            say("Ctrl-C stops the lab and prints the report.".to_owned());
+            serve::ctrl_c().await;
+        }
+    }
+    eprintln!("Stopping…");
+    let source = format!("lab up --state {}", args.state);
+    let finished = lab.stop(&source).await?;
+    if let Some(replay) = &finished.replay {
+        eprintln!("Traffic replayed:\n{}", replay.summary());
+    }
+    print_report(&finished.report, args.report)
+}
+
+fn print_report(report: &collector::report::Report, format: ReportFormat) -> anyhow::Result<()> {
+    match format {
+        ReportFormat::Text => print!("{report}"),
+        ReportFormat::Json => println!("{}", serde_json::to_string_pretty(report)?),
+    }
     Ok(())
+}
+
+async fn flip(args: FaultArgs, broken: bool) -> anyhow::Result<()> {
+    let urls = ShopUrls {
+        storefront: args.storefront,
+        ads: args.ads,
+        discounts: args.discounts,
+    };
+    if args.list {
+        for fault in lab::control::list(&urls).await? {
+            println!("{fault}");
+        }
+        return Ok(());
+    }
+    let flipped = match &args.fault {
+        Some(fault) => vec![lab::control::set_fault(&urls, fault, broken).await?],
+        None => lab::control::set_all(&urls, broken).await?,
+    };
+    if flipped.is_empty() {
+        println!(
+            "Nothing to do: every fault is already {}.",
+            if broken { "broken" } else { "fixed" }
+        );
+    }
+    for flip in flipped {
+        println!("{flip}");
+    }
+    Ok(())
+}
+
+async fn report(args: ReportArgs) -> anyhow::Result<()> {
+    let (report, loaded) =
+        collector::report::Report::from_recording(&args.file, Default::default()).await?;
+    for (line, problem) in &loaded.problems {
+        eprintln!("{}: line {line} skipped: {problem}", args.file.display());
+    }
+    print_report(&report, args.report)
 }
 
 async fn replay(args: ReplayArgs) -> anyhow::Result<()> {

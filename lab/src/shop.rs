@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use shop_common::{DbOptions, Faults, ShopState, serve};
+use shop_common::{DbOptions, Export, Faults, ShopState, Telemetry, serve};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
@@ -24,6 +24,11 @@ pub struct ShopOptions {
     pub discounts_port: u16,
     /// How long the storefront waits for the ads and discounts services.
     pub upstream_timeout: Duration,
+    /// Where the services' spans go; in the `broken-no-instrumentation` state nowhere, whatever this says.
+    pub export: Export,
+    /// PostgreSQL only: put the services' schemas under this prefix (`<prefix>_discounts_service`), so that
+    /// two shops share one database without sharing tables.
+    pub schema_prefix: Option<String>,
 }
 
 impl ShopOptions {
@@ -38,6 +43,8 @@ impl ShopOptions {
             ads_port: ads_service::PORT,
             discounts_port: discounts_service::PORT,
             upstream_timeout: Duration::from_secs(5),
+            export: Export::Off,
+            schema_prefix: None,
         }
     }
 
@@ -52,7 +59,12 @@ impl ShopOptions {
     }
 
     fn db(&self, service: &str) -> DbOptions {
-        DbOptions::for_service(self.database_url.as_deref(), &self.data_dir, service)
+        let mut options =
+            DbOptions::for_service(self.database_url.as_deref(), &self.data_dir, service);
+        if let (Some(prefix), Some(schema)) = (&self.schema_prefix, &options.schema) {
+            options.schema = Some(format!("{prefix}_{schema}"));
+        }
+        options
     }
 }
 
@@ -73,13 +85,20 @@ impl RunningShop {
     /// Opens the databases (creating and seeding them on first start), binds the three listeners, and serves.
     pub async fn start(options: &ShopOptions) -> anyhow::Result<RunningShop> {
         let faults_on = options.state.faults_on();
+        let export = if options.state.instrumented() {
+            options.export.clone()
+        } else {
+            Export::Off
+        };
         let ads_state = ads_service::AppState::open(&options.db(ads_service::SERVICE), faults_on)
             .await
-            .context("opening the advertisements database")?;
+            .context("opening the advertisements database")?
+            .with_telemetry(export.clone())?;
         let discounts_state =
             discounts_service::AppState::open(&options.db(discounts_service::SERVICE), faults_on)
                 .await
-                .context("opening the discounts database")?;
+                .context("opening the discounts database")?
+                .with_telemetry(export.clone())?;
         let ads_listener = serve::bind(
             ads_service::SERVICE,
             SocketAddr::new(options.host, options.ads_port),
@@ -108,7 +127,8 @@ impl RunningShop {
         let storefront_state =
             storefront::AppState::open(&options.db(storefront::SERVICE), faults_on, upstreams)
                 .await
-                .context("opening the storefront database")?;
+                .context("opening the storefront database")?
+                .with_telemetry(export)?;
 
         let (shutdown, stopped) = watch::channel(false);
         let mut servers = JoinSet::new();
@@ -169,7 +189,17 @@ impl RunningShop {
             )
     }
 
-    /// Stops accepting, finishes the requests in flight, releases the ports and closes the databases.
+    /// The three services' telemetry.
+    pub fn telemetry(&self) -> [&Telemetry; 3] {
+        [
+            &self.storefront_state.telemetry,
+            &self.ads_state.telemetry,
+            &self.discounts_state.telemetry,
+        ]
+    }
+
+    /// Stops accepting, finishes the requests in flight, exports the spans still buffered, releases the
+    /// ports and closes the databases.
     pub async fn stop(mut self) -> anyhow::Result<()> {
         let _ = self.shutdown.send(true);
         while let Some(result) = self.servers.join_next().await {
@@ -177,6 +207,10 @@ impl RunningShop {
                 .context("a server task panicked")?
                 .context("serving")?;
         }
+        let telemetry: Vec<Telemetry> = self.telemetry().into_iter().cloned().collect();
+        tokio::task::spawn_blocking(move || telemetry.iter().for_each(Telemetry::shutdown))
+            .await
+            .context("flushing the spans")?;
         self.storefront_state.db.close().await;
         self.ads_state.db.close().await;
         self.discounts_state.db.close().await;

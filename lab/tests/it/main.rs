@@ -2,3 +2,4 @@
 
 mod real_clients;
 mod replay_shop;
+mod workshop;

@@ -11,7 +11,7 @@ use lab::shop::{RunningShop, ShopOptions};
 use shop_common::ShopState;
 use tokio_util::sync::CancellationToken;
 
-fn shared_recording() -> Option<Vec<gor::Request>> {
+pub(crate) fn shared_recording() -> Option<Vec<gor::Request>> {
     let path = std::env::var_os("LAB_SHARED_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared")))
@@ -43,10 +43,10 @@ fn shared_recording() -> Option<Vec<gor::Request>> {
     }
 }
 
-struct TempDir(PathBuf);
+pub(crate) struct TempDir(pub(crate) PathBuf);
 
 impl TempDir {
-    fn new(name: &str) -> TempDir {
+    pub(crate) fn new(name: &str) -> TempDir {
         let path = std::env::temp_dir().join(format!("lab-it-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&path);
         TempDir(path)

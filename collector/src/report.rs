@@ -1,0 +1,230 @@
+//! The report a run ends with: what the workshop asks of an APM (which services are slow or failing, what
+//! calls what, the errors and where they are raised, the N+1 queries, how each deployment did, and whether
+//! any span was lost), as JSON for scripts and as text for people.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::analysis::results::{Deployment, ErrorGroup, MapEdge, NPlusOne, ServiceStats};
+use anyhow::Context as _;
+
+use crate::analysis::{Analysis, Settings, Sort, Window};
+use crate::ingest::{DEFAULT_QUEUE_BATCHES, Ingest};
+use crate::record::Loaded;
+use crate::store::{DEFAULT_CAPACITY, Store};
+
+/// Everything the collector knows at the end of a run. Field names are an interface (scripts read the JSON).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    /// What was analysed: `lab up …` or a recording's path.
+    pub source: String,
+    /// Services, then the databases and peers they call, slowest p95 first.
+    pub services: Vec<ServiceStats>,
+    /// Calls from one node of the service map to another.
+    pub edges: Vec<MapEdge>,
+    /// Error groups, most frequent first.
+    pub errors: Vec<ErrorGroup>,
+    /// N+1 findings, most costly first.
+    pub n_plus_one: Vec<NPlusOne>,
+    /// Each service's versions, oldest first.
+    pub deployments: Vec<Deployment>,
+    pub accounting: ReportAccounting,
+}
+
+/// Whether anything was lost: every span accepted is stored or was evicted; rejected payloads and spans are
+/// counted by reason.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ReportAccounting {
+    pub accepted: u64,
+    pub stored: u64,
+    pub evicted: u64,
+    /// Payloads refused, all reasons together.
+    pub rejected: u64,
+    pub rejected_by_reason: std::collections::BTreeMap<String, u64>,
+    /// Spans refused one by one inside otherwise accepted payloads.
+    pub rejected_spans: u64,
+}
+
+impl Report {
+    /// The report of what `store` holds and `analysis` worked out; call [`Analysis::flush`] first so traces
+    /// still settling are counted.
+    pub fn build(source: impl Into<String>, store: &Store, analysis: &Analysis) -> Report {
+        let accounting = store.accounting();
+        Report {
+            source: source.into(),
+            services: analysis.services(Window::All, Sort::Latency),
+            edges: analysis.map(Window::All).edges,
+            errors: analysis.errors(),
+            n_plus_one: analysis.n_plus_one(),
+            deployments: analysis.deployments(),
+            accounting: ReportAccounting {
+                accepted: accounting.accepted,
+                stored: accounting.stored,
+                evicted: accounting.evicted,
+                rejected: accounting.rejected_total(),
+                rejected_by_reason: accounting.rejected.clone(),
+                rejected_spans: accounting.rejected_spans,
+            },
+        }
+    }
+
+    /// The report of a recording (`lab collect --record`, `lab up --record`): its spans go through the
+    /// analyses as if they arrived now. Lines that could not be read are returned beside it.
+    pub async fn from_recording(
+        path: &std::path::Path,
+        settings: Settings,
+    ) -> anyhow::Result<(Report, Loaded)> {
+        let store = Store::new(DEFAULT_CAPACITY);
+        let analysis = Analysis::new(settings);
+        let (ingest, writer) = Ingest::new(store.clone(), DEFAULT_QUEUE_BATCHES, None)?;
+        let writer = tokio::spawn(writer.analyse(analysis.clone()).run());
+        let loaded = crate::record::feed(path, &ingest)
+            .await
+            .with_context(|| format!("reading {}", path.display()))?;
+        drop(ingest);
+        writer.await.context("the ingest writer panicked")??;
+        Ok((
+            Report::build(path.display().to_string(), &store, &analysis),
+            loaded,
+        ))
+    }
+
+    /// The service called `name`, if it reported.
+    pub fn service(&self, name: &str) -> Option<&ServiceStats> {
+        self.services.iter().find(|s| s.name == name)
+    }
+}
+
+fn ms(value: f64) -> String {
+    if value >= 1000.0 {
+        format!("{:.2} s", value / 1000.0)
+    } else if value >= 10.0 {
+        format!("{value:.0} ms")
+    } else {
+        format!("{value:.1} ms")
+    }
+}
+
+fn percent(rate: f64) -> String {
+    format!("{:.1} %", rate * 100.0)
+}
+
+impl fmt::Display for Report {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "Report of {}", self.source)?;
+        writeln!(f)?;
+        writeln!(f, "Services (slowest first)")?;
+        if self.services.is_empty() {
+            writeln!(f, "  none: no span arrived")?;
+        } else {
+            writeln!(
+                f,
+                "  {:<36} {:<9} {:>8} {:>7} {:>8} {:>9} {:>9} {:>9}",
+                "name", "kind", "requests", "errors", "error %", "p50", "p95", "p99"
+            )?;
+            for s in &self.services {
+                writeln!(
+                    f,
+                    "  {:<36} {:<9} {:>8} {:>7} {:>8} {:>9} {:>9} {:>9}",
+                    s.name,
+                    s.kind,
+                    s.requests,
+                    s.errors,
+                    percent(s.error_rate),
+                    ms(s.p50_ms),
+                    ms(s.p95_ms),
+                    ms(s.p99_ms)
+                )?;
+            }
+        }
+        writeln!(f)?;
+        writeln!(f, "Service map")?;
+        if self.edges.is_empty() {
+            writeln!(f, "  no calls between services")?;
+        }
+        for e in &self.edges {
+            writeln!(
+                f,
+                "  {} → {}: {} calls, {} errors, p95 {}",
+                e.from,
+                e.to,
+                e.calls,
+                e.errors,
+                ms(e.p95_ms)
+            )?;
+        }
+        writeln!(f)?;
+        writeln!(f, "Errors (most frequent first)")?;
+        if self.errors.is_empty() {
+            writeln!(f, "  none")?;
+        }
+        for e in &self.errors {
+            let place = if e.file.is_empty() {
+                "unknown location".to_owned()
+            } else {
+                format!("{}:{}", e.file, e.line)
+            };
+            writeln!(
+                f,
+                "  {} × {} in {} at {}",
+                e.count, e.r#type, e.service, place
+            )?;
+            writeln!(f, "      {}", e.message)?;
+            writeln!(f, "      example trace {}", e.example_trace_id)?;
+        }
+        writeln!(f)?;
+        writeln!(f, "N+1 queries")?;
+        if self.n_plus_one.is_empty() {
+            writeln!(f, "  none")?;
+        }
+        for n in &self.n_plus_one {
+            writeln!(
+                f,
+                "  {} {}: ×{} {} ({} together, {} of the trace) in {} traces",
+                n.service,
+                n.endpoint,
+                n.repeats,
+                n.query,
+                ms(n.total_ms),
+                percent(n.share),
+                n.count
+            )?;
+            if let Some(trace) = n.traces.first() {
+                writeln!(f, "      example trace {trace}")?;
+            }
+        }
+        writeln!(f)?;
+        writeln!(f, "Deployments")?;
+        if self.deployments.is_empty() {
+            writeln!(f, "  none")?;
+        }
+        for d in &self.deployments {
+            writeln!(
+                f,
+                "  {:<28} {:<8} {:>8} requests, {:>7} errors, p95 {}",
+                d.service,
+                d.version,
+                d.requests,
+                percent(d.error_rate),
+                ms(d.p95_ms)
+            )?;
+        }
+        writeln!(f)?;
+        let a = &self.accounting;
+        write!(
+            f,
+            "Spans: {} accepted, {} stored, {} evicted; {} payloads rejected",
+            a.accepted, a.stored, a.evicted, a.rejected
+        )?;
+        if !a.rejected_by_reason.is_empty() {
+            let reasons: Vec<String> = a
+                .rejected_by_reason
+                .iter()
+                .map(|(reason, n)| format!("{reason}: {n}"))
+                .collect();
+            write!(f, " ({})", reasons.join(", "))?;
+        }
+        writeln!(f, ", {} spans refused.", a.rejected_spans)
+    }
+}

@@ -1,0 +1,113 @@
+//! The whole workshop in one process: the collector, the shop exporting its spans to it in-process, and
+//! recorded traffic replaying against the storefront. `lab up` is this plus a terminal; tests drive it directly.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use collector::receivers::in_process::InProcessExporter;
+use collector::report::Report;
+use collector::server::{CollectorOptions, RunningCollector};
+use shop_common::Export;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use crate::gor;
+use crate::replay::{self, ReplayOptions};
+use crate::shop::{RunningShop, ShopOptions};
+
+/// What to start.
+#[derive(Debug, Clone)]
+pub struct LabOptions {
+    pub collector: CollectorOptions,
+    /// The shop; its `export` is set to the collector's in-process receiver.
+    pub shop: ShopOptions,
+    /// Traffic to replay against the storefront, with how.
+    pub replay: Option<(Vec<gor::Request>, ReplaySettings)>,
+}
+
+/// How the traffic replays.
+#[derive(Debug, Clone)]
+pub struct ReplaySettings {
+    pub speed: replay::Speed,
+    pub concurrency: usize,
+    /// Start again after the last request, until stopped.
+    pub loop_forever: bool,
+    pub timeout: Duration,
+}
+
+/// The collector, the shop and the replay, running.
+#[derive(Debug)]
+pub struct RunningLab {
+    pub collector: RunningCollector,
+    pub shop: RunningShop,
+    replay: Option<JoinHandle<anyhow::Result<replay::Report>>>,
+    cancel: CancellationToken,
+}
+
+/// What a stopped lab leaves: the collector's report and, when traffic replayed, the replay's.
+#[derive(Debug)]
+pub struct Finished {
+    pub report: Report,
+    pub replay: Option<replay::Report>,
+}
+
+impl RunningLab {
+    /// Starts the collector, then the shop reporting to it, then the replay.
+    pub async fn start(options: LabOptions) -> anyhow::Result<RunningLab> {
+        let collector = RunningCollector::start(&options.collector).await?;
+        let ingest = collector.ingest.clone();
+        let mut shop_options = options.shop;
+        shop_options.export = Export::Provider(Arc::new(move |resource| {
+            shop_common::telemetry::batch_provider(InProcessExporter::new(ingest.clone()), resource)
+        }));
+        let shop = RunningShop::start(&shop_options).await?;
+        let cancel = CancellationToken::new();
+        let replay = match options.replay {
+            Some((requests, settings)) if !requests.is_empty() => {
+                let target = format!("http://{}", shop.storefront)
+                    .parse()
+                    .context("the storefront's URL")?;
+                let mut opts = ReplayOptions::new(target);
+                opts.speed = settings.speed;
+                opts.concurrency = settings.concurrency;
+                opts.loop_forever = settings.loop_forever;
+                opts.timeout = settings.timeout;
+                opts.progress = false;
+                let cancel = cancel.clone();
+                Some(tokio::spawn(async move {
+                    replay::replay(&requests, &opts, &cancel).await
+                }))
+            }
+            _ => None,
+        };
+        Ok(RunningLab {
+            collector,
+            shop,
+            replay,
+            cancel,
+        })
+    }
+
+    /// Waits until the replay has sent every request once (it must not loop); `None` without a replay.
+    pub async fn replay_finished(&mut self) -> anyhow::Result<Option<replay::Report>> {
+        match self.replay.take() {
+            Some(task) => Ok(Some(task.await.context("the replay task panicked")??)),
+            None => Ok(None),
+        }
+    }
+
+    /// Stops the replay, then the shop (its spans exported), then the collector (what it queued stored and
+    /// analysed, the recording closed), and reports.
+    pub async fn stop(mut self, source: &str) -> anyhow::Result<Finished> {
+        self.cancel.cancel();
+        let replay = self.replay_finished().await?;
+        self.shop.stop().await?;
+        let analysis = self.collector.analysis.clone();
+        let store = self.collector.stop().await?;
+        Ok(Finished {
+            report: Report::build(source, &store, &analysis),
+            replay,
+        })
+    }
+}
