@@ -159,3 +159,216 @@ pub async fn ingest(bench: &IngestBench) -> anyhow::Result<IngestReport> {
         bytes_per_span,
     })
 }
+
+/// `lab bench shop`: what tracing costs the storefront. The fixed shop runs in this process as in `lab up`
+/// (collector included), once with instrumentation off and once on, alternately, and its home page is
+/// loaded from `connections` concurrent clients for `seconds` each round.
+#[derive(Debug, Clone)]
+pub struct ShopBench {
+    pub rounds: usize,
+    pub seconds: f64,
+    pub connections: usize,
+    pub path: String,
+    pub only: Option<Instrumentation>,
+}
+
+/// One of the two configurations `lab bench shop` compares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Instrumentation {
+    Off,
+    On,
+}
+
+/// Requests per second of each round, by configuration.
+#[derive(Debug, Clone, Default)]
+pub struct ShopReport {
+    pub off: Vec<f64>,
+    pub on: Vec<f64>,
+    /// CPU time of this whole process (shop, collector and load generator) per request, in microseconds.
+    pub cpu_off: Vec<f64>,
+    pub cpu_on: Vec<f64>,
+    pub spans_per_request: f64,
+}
+
+fn median(values: &[f64]) -> f64 {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    match sorted.len() {
+        0 => 0.0,
+        n if n % 2 == 1 => sorted[n / 2],
+        n => (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0,
+    }
+}
+
+impl ShopReport {
+    /// The share of throughput instrumentation costs, from the medians.
+    pub fn cost(&self) -> f64 {
+        if self.on.is_empty() || self.off.is_empty() {
+            return f64::NAN;
+        }
+        1.0 - median(&self.on) / median(&self.off)
+    }
+}
+
+impl ShopReport {
+    /// The extra CPU time a request costs with instrumentation on, from the medians: less sensitive than
+    /// throughput to other work on a shared machine.
+    pub fn cpu_cost(&self) -> f64 {
+        if self.cpu_on.is_empty() || self.cpu_off.is_empty() {
+            return f64::NAN;
+        }
+        median(&self.cpu_on) / median(&self.cpu_off) - 1.0
+    }
+}
+
+/// CPU time this process has used (user and system), from /proc; `None` elsewhere.
+fn process_cpu() -> Option<Duration> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name (which may hold spaces) start after the last ')'.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    // The kernel reports in USER_HZ, 100 on Linux.
+    Some(Duration::from_millis(ticks * 10))
+}
+
+impl std::fmt::Display for ShopReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let rounds = |v: &[f64]| {
+            v.iter()
+                .map(|r| format!("{r:.0}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        writeln!(
+            f,
+            "instrumentation off: median {:.0} req/s (rounds: {})",
+            median(&self.off),
+            rounds(&self.off)
+        )?;
+        writeln!(
+            f,
+            "instrumentation on:  median {:.0} req/s (rounds: {}), {:.1} spans a request",
+            median(&self.on),
+            rounds(&self.on),
+            self.spans_per_request
+        )?;
+        writeln!(
+            f,
+            "CPU a request (whole process): off {:.0} µs, on {:.0} µs",
+            median(&self.cpu_off),
+            median(&self.cpu_on)
+        )?;
+        write!(
+            f,
+            "cost: {:.1} % of throughput, {:.1} % more CPU a request",
+            self.cost() * 100.0,
+            self.cpu_cost() * 100.0
+        )
+    }
+}
+
+pub async fn shop(bench: &ShopBench) -> anyhow::Result<ShopReport> {
+    let data = std::env::temp_dir().join(format!("lab-bench-shop-{}", std::process::id()));
+    let mut report = ShopReport::default();
+    let mut spans = 0u64;
+    let mut requests_on = 0u64;
+    for round in 0..bench.rounds * 2 {
+        let instrumented = round % 2 == 1;
+        match (bench.only, instrumented) {
+            (Some(Instrumentation::On), false) | (Some(Instrumentation::Off), true) => continue,
+            _ => {}
+        }
+        // The fixed shop both times; RunningLab exports in-process unless the state says no telemetry, so
+        // instrumentation off is the fixed faults with the exporter taken away below.
+        let shop = crate::shop::ShopOptions::ephemeral(shop_common::ShopState::Fixed, data.clone());
+        let lab = crate::up::RunningLab::start(crate::up::LabOptions {
+            collector: collector::server::CollectorOptions {
+                otlp_http: None,
+                otlp_grpc: None,
+                datadog: None,
+                api: None,
+                ..Default::default()
+            },
+            shop,
+            replay: None,
+            traced: instrumented,
+        })
+        .await?;
+        if !instrumented {
+            anyhow::ensure!(
+                lab.shop.telemetry().iter().all(|t| !t.is_on()),
+                "instrumentation should be off"
+            );
+        }
+        let url = format!("http://{}{}", lab.shop.storefront, bench.path);
+        // Warm up: connections, caches, the banner images.
+        load(&url, bench.connections, Duration::from_millis(500)).await?;
+        let cpu_before = process_cpu();
+        let (done, elapsed) = load(
+            &url,
+            bench.connections,
+            Duration::from_secs_f64(bench.seconds),
+        )
+        .await?;
+        let rate = done as f64 / elapsed.as_secs_f64();
+        let cpu = match (cpu_before, process_cpu()) {
+            (Some(before), Some(after)) => {
+                (after - before).as_secs_f64() * 1e6 / done.max(1) as f64
+            }
+            _ => f64::NAN,
+        };
+        let finished = lab.stop("bench").await?;
+        if instrumented {
+            report.on.push(rate);
+            report.cpu_on.push(cpu);
+            spans += finished.report.accounting.accepted;
+            requests_on += finished
+                .report
+                .service(storefront::SERVICE)
+                .map_or(0, |s| s.requests);
+        } else {
+            report.off.push(rate);
+            report.cpu_off.push(cpu);
+        }
+        eprintln!(
+            "round {}: instrumentation {}: {rate:.0} req/s, {cpu:.0} µs CPU a request",
+            round / 2 + 1,
+            if instrumented { "on " } else { "off" }
+        );
+    }
+    report.spans_per_request = spans as f64 / requests_on.max(1) as f64;
+    let _ = std::fs::remove_dir_all(&data);
+    Ok(report)
+}
+
+/// GETs `url` from `connections` loops for `duration`; how many answered 200, and how long it took.
+async fn load(
+    url: &str,
+    connections: usize,
+    duration: Duration,
+) -> anyhow::Result<(u64, Duration)> {
+    let client = reqwest::Client::new();
+    let done = Arc::new(AtomicU64::new(0));
+    let start = Instant::now();
+    let mut tasks = tokio::task::JoinSet::new();
+    for _ in 0..connections {
+        let (client, url, done) = (client.clone(), url.to_owned(), done.clone());
+        tasks.spawn(async move {
+            while start.elapsed() < duration {
+                let response = client.get(&url).send().await?;
+                anyhow::ensure!(
+                    response.status().is_success(),
+                    "{url} answered {}",
+                    response.status()
+                );
+                response.bytes().await?;
+                done.fetch_add(1, Ordering::Relaxed);
+            }
+            Ok(())
+        });
+    }
+    while let Some(result) = tasks.join_next().await {
+        result??;
+    }
+    Ok((done.load(Ordering::Relaxed), start.elapsed()))
+}

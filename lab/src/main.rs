@@ -44,7 +44,8 @@ enum Command {
     /// Run the collector alone: receive spans over OTLP (HTTP and gRPC) and the Datadog agent API, keep them in a bounded store, optionally record
     /// them. Ctrl-C prints what was accepted, stored, evicted and rejected.
     Collect(CollectArgs),
-    /// Benchmarks: `lab bench ingest` loads a running collector (`lab collect`) over loopback.
+    /// Benchmarks: `lab bench ingest` loads a running collector (`lab collect`) over loopback; `lab bench shop`
+    /// measures what instrumentation costs the storefront.
     #[command(subcommand)]
     Bench(BenchCommand),
 }
@@ -53,6 +54,32 @@ enum Command {
 enum BenchCommand {
     /// Send shop-like OTLP/HTTP protobuf batches (10 attributes a span) as fast as the collector takes them.
     Ingest(BenchIngestArgs),
+    /// What tracing costs the shop: the fixed storefront's home page throughput with instrumentation off and
+    /// on, alternately in this process (collector included, as in `lab up`).
+    Shop(BenchShopArgs),
+}
+
+#[derive(Args, Debug)]
+struct BenchShopArgs {
+    /// Rounds of each configuration; medians are reported.
+    #[arg(long, default_value_t = 3)]
+    rounds: usize,
+
+    /// Seconds of load a round.
+    #[arg(long, default_value_t = 10.0)]
+    seconds: f64,
+
+    /// Concurrent clients.
+    #[arg(long, default_value_t = 8)]
+    connections: usize,
+
+    /// The page to load.
+    #[arg(long, default_value = "/")]
+    path: String,
+
+    /// Run only one configuration (to profile it).
+    #[arg(long)]
+    only: Option<lab::bench::Instrumentation>,
 }
 
 #[derive(Args, Debug)]
@@ -78,8 +105,9 @@ struct BenchIngestArgs {
     seconds: u64,
 }
 
+/// Where the collector listens (port 0 lets the system pick).
 #[derive(Args, Debug)]
-struct CollectArgs {
+struct ListenArgs {
     /// Where the OTLP/HTTP receiver listens (`POST /v1/traces`, protobuf or JSON, gzip or not).
     #[arg(long, default_value = "127.0.0.1:4318")]
     otlp_http: SocketAddr,
@@ -93,6 +121,17 @@ struct CollectArgs {
     #[arg(long, default_value = "127.0.0.1:8126")]
     datadog: SocketAddr,
 
+    /// Where the query API listens (`GET /api/services`, `/api/map`, `/api/traces`, `/api/errors`,
+    /// `/api/insights`, `/api/deployments`, `/api/stats`).
+    #[arg(long, default_value = "127.0.0.1:8787")]
+    api: SocketAddr,
+}
+
+#[derive(Args, Debug)]
+struct CollectArgs {
+    #[command(flatten)]
+    listen: ListenArgs,
+
     /// Most spans kept; past it the oldest whole traces are evicted.
     #[arg(long, env = "LAB_MAX_SPANS", default_value_t = collector::store::DEFAULT_CAPACITY)]
     max_spans: usize,
@@ -104,11 +143,6 @@ struct CollectArgs {
     /// Append every accepted batch to this OTLP JSON-lines file (the OpenTelemetry Collector's file format).
     #[arg(long, value_name = "FILE")]
     record: Option<PathBuf>,
-
-    /// Where the query API listens (`GET /api/services`, `/api/map`, `/api/traces`, `/api/errors`,
-    /// `/api/insights`, `/api/deployments`, `/api/stats`).
-    #[arg(long, default_value = "127.0.0.1:8787")]
-    api: SocketAddr,
 
     /// N+1 threshold: a statement repeated at least this many times in a loop…
     #[arg(long, default_value_t = collector::analysis::trace::Config::default().min_repeats)]
@@ -159,10 +193,21 @@ struct UpArgs {
     #[arg(long)]
     no_replay: bool,
 
-    /// Where the collector's query API listens (its receivers use the standard ports: OTLP 4318/4317,
-    /// Datadog 8126).
-    #[arg(long, default_value = "127.0.0.1:8787")]
-    api: SocketAddr,
+    #[command(flatten)]
+    listen: ListenArgs,
+
+    /// The storefront's port (the ads and discounts services take theirs from --ads-port and
+    /// --discounts-port; 0 lets the system pick).
+    #[arg(long, default_value_t = storefront::PORT)]
+    storefront_port: u16,
+
+    /// The advertisements service's port.
+    #[arg(long, default_value_t = ads_service::PORT)]
+    ads_port: u16,
+
+    /// The discounts service's port.
+    #[arg(long, default_value_t = discounts_service::PORT)]
+    discounts_port: u16,
 
     /// Most spans the collector keeps; past it the oldest whole traces are evicted.
     #[arg(long, env = "LAB_MAX_SPANS", default_value_t = collector::store::DEFAULT_CAPACITY)]
@@ -273,6 +318,11 @@ struct RecordArgs {
     target: String,
 }
 
+// glibc's allocator slows every thread down once spans are allocated on one thread and freed on another (the
+// exporter's): a fifth of the shop's throughput in `lab bench shop`. mimalloc does not.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// The project's own recording of a visitor browsing the shop, made with `lab record`.
 const RECORDING: &[u8] = include_bytes!("../../recordings/storedog.gor");
 
@@ -287,6 +337,18 @@ async fn main() -> anyhow::Result<()> {
         Command::Replay(args) => replay(args).await,
         Command::Record(args) => record(args).await,
         Command::Collect(args) => collect(args).await,
+        Command::Bench(BenchCommand::Shop(args)) => {
+            let report = lab::bench::shop(&lab::bench::ShopBench {
+                rounds: args.rounds,
+                seconds: args.seconds,
+                connections: args.connections,
+                path: args.path,
+                only: args.only,
+            })
+            .await?;
+            println!("{report}");
+            Ok(())
+        }
         Command::Bench(BenchCommand::Ingest(args)) => {
             let report = lab::bench::ingest(&lab::bench::IngestBench {
                 endpoint: args.endpoint,
@@ -329,10 +391,16 @@ async fn up(args: UpArgs) -> anyhow::Result<()> {
     let mut shop = ShopOptions::new(args.state, args.data_dir.clone());
     shop.database_url = args.database_url.clone();
     shop.host = args.host;
+    shop.storefront_port = args.storefront_port;
+    shop.ads_port = args.ads_port;
+    shop.discounts_port = args.discounts_port;
     let replay_count = requests.len();
     let options = LabOptions {
         collector: collector::server::CollectorOptions {
-            api: Some(args.api),
+            otlp_http: Some(args.listen.otlp_http),
+            otlp_grpc: Some(args.listen.otlp_grpc),
+            datadog: Some(args.listen.datadog),
+            api: Some(args.listen.api),
             capacity: args.max_spans,
             record: args.record.clone(),
             ..Default::default()
@@ -349,6 +417,7 @@ async fn up(args: UpArgs) -> anyhow::Result<()> {
                 },
             )
         }),
+        traced: true,
     };
     let lab = RunningLab::start(options).await?;
     // Headless JSON output is for scripts: everything but the report goes to stderr.
@@ -513,13 +582,13 @@ async fn record(args: RecordArgs) -> anyhow::Result<()> {
 
 async fn collect(args: CollectArgs) -> anyhow::Result<()> {
     let options = collector::server::CollectorOptions {
-        otlp_http: Some(args.otlp_http),
-        otlp_grpc: Some(args.otlp_grpc),
-        datadog: Some(args.datadog),
+        otlp_http: Some(args.listen.otlp_http),
+        otlp_grpc: Some(args.listen.otlp_grpc),
+        datadog: Some(args.listen.datadog),
         capacity: args.max_spans,
         max_body: args.max_body,
         record: args.record.clone(),
-        api: Some(args.api),
+        api: Some(args.listen.api),
         analysis: collector::analysis::Settings {
             n_plus_one: collector::analysis::trace::Config {
                 min_repeats: args.n_plus_one_repeats,

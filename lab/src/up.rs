@@ -24,6 +24,9 @@ pub struct LabOptions {
     pub shop: ShopOptions,
     /// Traffic to replay against the storefront, with how.
     pub replay: Option<(Vec<gor::Request>, ReplaySettings)>,
+    /// Whether the shop exports its spans to the collector; the `broken-no-instrumentation` state never
+    /// does. Off only to measure what instrumentation costs.
+    pub traced: bool,
 }
 
 /// How the traffic replays.
@@ -58,9 +61,16 @@ impl RunningLab {
         let collector = RunningCollector::start(&options.collector).await?;
         let ingest = collector.ingest.clone();
         let mut shop_options = options.shop;
-        shop_options.export = Export::Provider(Arc::new(move |resource| {
-            shop_common::telemetry::batch_provider(InProcessExporter::new(ingest.clone()), resource)
-        }));
+        shop_options.export = if options.traced {
+            Export::Provider(Arc::new(move |resource| {
+                shop_common::telemetry::batch_provider(
+                    InProcessExporter::new(ingest.clone()),
+                    resource,
+                )
+            }))
+        } else {
+            Export::Off
+        };
         let shop = RunningShop::start(&shop_options).await?;
         let cancel = CancellationToken::new();
         let replay = match options.replay {

@@ -1,5 +1,6 @@
 //! The whole shop in one process, driven by real recorded traffic.
 
+mod cli;
 mod real_clients;
 mod replay_shop;
 mod workshop;

@@ -35,7 +35,10 @@ pub async fn run_alone(
     telemetry: crate::Telemetry,
 ) -> anyhow::Result<()> {
     let listener = bind(service, addr).await?;
-    eprintln!("{service} {version} listening on http://{addr}");
+    eprintln!(
+        "{service} {version} listening on http://{}",
+        listener.local_addr()?
+    );
     serve(listener, router, ctrl_c()).await?;
     tokio::task::spawn_blocking(move || telemetry.shutdown())
         .await

@@ -187,3 +187,105 @@ async fn the_admin_api_rejects_bad_input_with_a_message() {
     assert!(hello.text().contains("discounts"));
     assert_eq!(call(&app, "GET", "/nope", None).await.status, 404);
 }
+
+/// Started alone, the service exports OTLP/HTTP where `OTEL_EXPORTER_OTLP_ENDPOINT` says, with the resource
+/// `OTEL_RESOURCE_ATTRIBUTES` adds to, and flushes its spans when stopped with Ctrl-C.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alone_it_exports_otlp_where_the_otel_variables_say() {
+    use std::io::{BufRead as _, BufReader};
+    use std::process::{Command, Stdio};
+
+    use collector::model::Value;
+    use collector::server::{CollectorOptions, RunningCollector};
+
+    let collector = RunningCollector::start(&CollectorOptions {
+        otlp_http: Some("127.0.0.1:0".parse().unwrap()),
+        otlp_grpc: None,
+        datadog: None,
+        api: None,
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_discounts-service"))
+        .args(["--listen", "127.0.0.1:0", "--state", "broken", "--data-dir"])
+        .arg(data.path())
+        .env(
+            "OTEL_EXPORTER_OTLP_ENDPOINT",
+            format!("http://{}", collector.otlp_http.unwrap()),
+        )
+        .env(
+            "OTEL_RESOURCE_ATTRIBUTES",
+            "deployment.environment.name=classroom,team=blue",
+        )
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = BufReader::new(child.stderr.take().unwrap());
+    let url = stderr
+        .lines()
+        .map_while(Result::ok)
+        .find_map(|line| {
+            line.split_once("listening on ")
+                .map(|(_, url)| url.to_owned())
+        })
+        .expect("the service says where it listens");
+    let response = reqwest::get(format!("{url}/discount")).await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(
+        Command::new("kill")
+            .args(["-INT", &child.id().to_string()])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let status = tokio::task::spawn_blocking(move || child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(status.success(), "{status}");
+    let store = collector.stop().await.unwrap();
+
+    let traces = store.traces_for_service("discounts-service", 10);
+    assert_eq!(traces.len(), 1, "one request, one trace");
+    let spans = traces[0].to_vec();
+    let root = spans
+        .iter()
+        .find(|s| s.parent_span_id.is_none())
+        .expect("a root span");
+    assert_eq!(&*root.name, "GET /discount");
+    let resource = |key: &str| {
+        collector::model::attribute(&root.resource.attributes, key)
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+    };
+    assert_eq!(
+        resource("service.name").as_deref(),
+        Some("discounts-service")
+    );
+    assert_eq!(resource("service.version").as_deref(), Some("1.0"));
+    assert_eq!(
+        resource("deployment.environment.name").as_deref(),
+        Some("classroom")
+    );
+    assert_eq!(resource("team").as_deref(), Some("blue"));
+    let statements: Vec<_> = spans
+        .iter()
+        .filter(|s| s.attribute("db.system.name").and_then(Value::as_str) == Some("sqlite"))
+        .collect();
+    assert_eq!(statements.len(), 205, "1 + 103 + 101 statements");
+    for statement in &statements {
+        assert_eq!(statement.parent_span_id, Some(root.span_id));
+        let text = statement
+            .attribute("db.query.text")
+            .and_then(Value::as_str)
+            .unwrap();
+        assert!(
+            !text.chars().any(|c| c.is_ascii_digit()) || text.contains("$1"),
+            "placeholders, never values: {text}"
+        );
+    }
+}
