@@ -161,7 +161,8 @@ pub async fn ingest(bench: &IngestBench) -> anyhow::Result<IngestReport> {
 }
 
 /// `lab bench shop`: what tracing costs the storefront. The fixed shop runs in this process as in `lab up`
-/// (collector included), once with instrumentation off and once on, alternately, and its home page is
+/// (collector included), in turn with instrumentation off, on, and on with its spans discarded at export (the
+/// cost of making spans, without the collector's work of storing and analysing them), and its home page is
 /// loaded from `connections` concurrent clients for `seconds` each round.
 #[derive(Debug, Clone)]
 pub struct ShopBench {
@@ -172,21 +173,59 @@ pub struct ShopBench {
     pub only: Option<Instrumentation>,
 }
 
-/// One of the two configurations `lab bench shop` compares.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+/// The configurations `lab bench shop` compares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, clap::ValueEnum)]
 pub enum Instrumentation {
+    /// No spans.
     Off,
+    /// Spans exported to the collector in-process, as in `lab up`.
     On,
+    /// Spans made and exported, then thrown away.
+    Discarded,
 }
 
-/// Requests per second of each round, by configuration.
+impl Instrumentation {
+    const ALL: [Instrumentation; 3] = [
+        Instrumentation::Off,
+        Instrumentation::On,
+        Instrumentation::Discarded,
+    ];
+
+    fn name(self) -> &'static str {
+        match self {
+            Instrumentation::Off => "off",
+            Instrumentation::On => "on",
+            Instrumentation::Discarded => "discarded",
+        }
+    }
+}
+
+/// An exporter that throws spans away.
+#[derive(Debug)]
+struct Discard;
+
+impl opentelemetry_sdk::trace::SpanExporter for Discard {
+    async fn export(
+        &self,
+        _batch: Vec<opentelemetry_sdk::trace::SpanData>,
+    ) -> opentelemetry_sdk::error::OTelSdkResult {
+        Ok(())
+    }
+}
+
+/// One round of one configuration.
+#[derive(Debug, Clone, Copy)]
+pub struct Round {
+    pub config: Instrumentation,
+    pub requests_per_second: f64,
+    /// CPU time of this whole process (shop, collector and load generator) per request, in microseconds.
+    pub cpu_us: f64,
+}
+
+/// Every round, in the order run.
 #[derive(Debug, Clone, Default)]
 pub struct ShopReport {
-    pub off: Vec<f64>,
-    pub on: Vec<f64>,
-    /// CPU time of this whole process (shop, collector and load generator) per request, in microseconds.
-    pub cpu_off: Vec<f64>,
-    pub cpu_on: Vec<f64>,
+    pub rounds: Vec<Round>,
     pub spans_per_request: f64,
 }
 
@@ -194,30 +233,73 @@ fn median(values: &[f64]) -> f64 {
     let mut sorted = values.to_vec();
     sorted.sort_by(f64::total_cmp);
     match sorted.len() {
-        0 => 0.0,
+        0 => f64::NAN,
         n if n % 2 == 1 => sorted[n / 2],
         n => (sorted[n / 2 - 1] + sorted[n / 2]) / 2.0,
     }
 }
 
 impl ShopReport {
-    /// The share of throughput instrumentation costs, from the medians.
-    pub fn cost(&self) -> f64 {
-        if self.on.is_empty() || self.off.is_empty() {
-            return f64::NAN;
-        }
-        1.0 - median(&self.on) / median(&self.off)
+    fn of(&self, config: Instrumentation) -> impl Iterator<Item = &Round> {
+        self.rounds.iter().filter(move |r| r.config == config)
+    }
+
+    pub fn median_rate(&self, config: Instrumentation) -> f64 {
+        median(
+            &self
+                .of(config)
+                .map(|r| r.requests_per_second)
+                .collect::<Vec<_>>(),
+        )
+    }
+
+    pub fn median_cpu(&self, config: Instrumentation) -> f64 {
+        median(&self.of(config).map(|r| r.cpu_us).collect::<Vec<_>>())
+    }
+
+    /// The share of throughput `config` costs against instrumentation off: the median over rounds of each
+    /// round's figure against the off figure of the same round (taken seconds apart, so with the same
+    /// neighbours on a shared machine).
+    pub fn cost(&self, config: Instrumentation) -> f64 {
+        let off: Vec<&Round> = self.of(Instrumentation::Off).collect();
+        let with: Vec<&Round> = self.of(config).collect();
+        median(
+            &off.iter()
+                .zip(&with)
+                .map(|(off, with)| 1.0 - with.requests_per_second / off.requests_per_second)
+                .collect::<Vec<_>>(),
+        )
     }
 }
 
-impl ShopReport {
-    /// The extra CPU time a request costs with instrumentation on, from the medians: less sensitive than
-    /// throughput to other work on a shared machine.
-    pub fn cpu_cost(&self) -> f64 {
-        if self.cpu_on.is_empty() || self.cpu_off.is_empty() {
-            return f64::NAN;
+impl std::fmt::Display for ShopReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        for config in Instrumentation::ALL {
+            let rounds: Vec<String> = self
+                .of(config)
+                .map(|r| format!("{:.0}", r.requests_per_second))
+                .collect();
+            if rounds.is_empty() {
+                continue;
+            }
+            write!(
+                f,
+                "instrumentation {:<9}: median {:.0} req/s, {:.0} µs CPU a request (rounds: {} req/s)",
+                config.name(),
+                self.median_rate(config),
+                self.median_cpu(config),
+                rounds.join(", ")
+            )?;
+            if config != Instrumentation::Off {
+                write!(
+                    f,
+                    "; cost {:.1} % of throughput (median of paired rounds)",
+                    self.cost(config) * 100.0
+                )?;
+            }
+            writeln!(f)?;
         }
-        median(&self.cpu_on) / median(&self.cpu_off) - 1.0
+        write!(f, "{:.1} spans a request", self.spans_per_request)
     }
 }
 
@@ -231,110 +313,75 @@ fn process_cpu() -> Option<Duration> {
     Some(Duration::from_millis(ticks * 10))
 }
 
-impl std::fmt::Display for ShopReport {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let rounds = |v: &[f64]| {
-            v.iter()
-                .map(|r| format!("{r:.0}"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
-        writeln!(
-            f,
-            "instrumentation off: median {:.0} req/s (rounds: {})",
-            median(&self.off),
-            rounds(&self.off)
-        )?;
-        writeln!(
-            f,
-            "instrumentation on:  median {:.0} req/s (rounds: {}), {:.1} spans a request",
-            median(&self.on),
-            rounds(&self.on),
-            self.spans_per_request
-        )?;
-        writeln!(
-            f,
-            "CPU a request (whole process): off {:.0} µs, on {:.0} µs",
-            median(&self.cpu_off),
-            median(&self.cpu_on)
-        )?;
-        write!(
-            f,
-            "cost: {:.1} % of throughput, {:.1} % more CPU a request",
-            self.cost() * 100.0,
-            self.cpu_cost() * 100.0
-        )
-    }
-}
-
 pub async fn shop(bench: &ShopBench) -> anyhow::Result<ShopReport> {
     let data = std::env::temp_dir().join(format!("lab-bench-shop-{}", std::process::id()));
     let mut report = ShopReport::default();
-    let mut spans = 0u64;
-    let mut requests_on = 0u64;
-    for round in 0..bench.rounds * 2 {
-        let instrumented = round % 2 == 1;
-        match (bench.only, instrumented) {
-            (Some(Instrumentation::On), false) | (Some(Instrumentation::Off), true) => continue,
-            _ => {}
-        }
-        // The fixed shop both times; RunningLab exports in-process unless the state says no telemetry, so
-        // instrumentation off is the fixed faults with the exporter taken away below.
-        let shop = crate::shop::ShopOptions::ephemeral(shop_common::ShopState::Fixed, data.clone());
-        let lab = crate::up::RunningLab::start(crate::up::LabOptions {
-            collector: collector::server::CollectorOptions {
-                otlp_http: None,
-                otlp_grpc: None,
-                datadog: None,
-                api: None,
-                ..Default::default()
-            },
-            shop,
-            replay: None,
-            traced: instrumented,
-        })
-        .await?;
-        if !instrumented {
-            anyhow::ensure!(
-                lab.shop.telemetry().iter().all(|t| !t.is_on()),
-                "instrumentation should be off"
-            );
-        }
-        let url = format!("http://{}{}", lab.shop.storefront, bench.path);
-        // Warm up: connections, caches, the banner images.
-        load(&url, bench.connections, Duration::from_millis(500)).await?;
-        let cpu_before = process_cpu();
-        let (done, elapsed) = load(
-            &url,
-            bench.connections,
-            Duration::from_secs_f64(bench.seconds),
-        )
-        .await?;
-        let rate = done as f64 / elapsed.as_secs_f64();
-        let cpu = match (cpu_before, process_cpu()) {
-            (Some(before), Some(after)) => {
-                (after - before).as_secs_f64() * 1e6 / done.max(1) as f64
+    let (mut spans, mut requests_on) = (0u64, 0u64);
+    for round in 1..=bench.rounds {
+        for config in Instrumentation::ALL {
+            if bench.only.is_some_and(|only| only != config) {
+                continue;
             }
-            _ => f64::NAN,
-        };
-        let finished = lab.stop("bench").await?;
-        if instrumented {
-            report.on.push(rate);
-            report.cpu_on.push(cpu);
-            spans += finished.report.accounting.accepted;
-            requests_on += finished
-                .report
-                .service(storefront::SERVICE)
-                .map_or(0, |s| s.requests);
-        } else {
-            report.off.push(rate);
-            report.cpu_off.push(cpu);
+            let export = match config {
+                Instrumentation::Off => Some(shop_common::Export::Off),
+                Instrumentation::On => None,
+                Instrumentation::Discarded => {
+                    Some(shop_common::Export::Provider(Arc::new(|resource| {
+                        shop_common::telemetry::batch_provider(Discard, resource)
+                    })))
+                }
+            };
+            let lab = crate::up::RunningLab::start(crate::up::LabOptions {
+                collector: collector::server::CollectorOptions {
+                    otlp_http: None,
+                    otlp_grpc: None,
+                    datadog: None,
+                    api: None,
+                    ..Default::default()
+                },
+                shop: crate::shop::ShopOptions::ephemeral(
+                    shop_common::ShopState::Fixed,
+                    data.clone(),
+                ),
+                replay: None,
+                export,
+            })
+            .await?;
+            let url = format!("http://{}{}", lab.shop.storefront, bench.path);
+            // Warm up: connections, caches, the banner images.
+            load(&url, bench.connections, Duration::from_millis(500)).await?;
+            let cpu_before = process_cpu();
+            let (done, elapsed) = load(
+                &url,
+                bench.connections,
+                Duration::from_secs_f64(bench.seconds),
+            )
+            .await?;
+            let requests_per_second = done as f64 / elapsed.as_secs_f64();
+            let cpu_us = match (cpu_before, process_cpu()) {
+                (Some(before), Some(after)) => {
+                    (after - before).as_secs_f64() * 1e6 / done.max(1) as f64
+                }
+                _ => f64::NAN,
+            };
+            let finished = lab.stop("bench").await?;
+            if config == Instrumentation::On {
+                spans += finished.report.accounting.accepted;
+                requests_on += finished
+                    .report
+                    .service(storefront::SERVICE)
+                    .map_or(0, |s| s.requests);
+            }
+            eprintln!(
+                "round {round}: instrumentation {:<9}: {requests_per_second:.0} req/s, {cpu_us:.0} µs CPU a request",
+                config.name()
+            );
+            report.rounds.push(Round {
+                config,
+                requests_per_second,
+                cpu_us,
+            });
         }
-        eprintln!(
-            "round {}: instrumentation {}: {rate:.0} req/s, {cpu:.0} µs CPU a request",
-            round / 2 + 1,
-            if instrumented { "on " } else { "off" }
-        );
     }
     report.spans_per_request = spans as f64 / requests_on.max(1) as f64;
     let _ = std::fs::remove_dir_all(&data);

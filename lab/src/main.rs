@@ -54,8 +54,8 @@ enum Command {
 enum BenchCommand {
     /// Send shop-like OTLP/HTTP protobuf batches (10 attributes a span) as fast as the collector takes them.
     Ingest(BenchIngestArgs),
-    /// What tracing costs the shop: the fixed storefront's home page throughput with instrumentation off and
-    /// on, alternately in this process (collector included, as in `lab up`).
+    /// What tracing costs the shop: the fixed storefront's home page throughput with instrumentation off, on
+    /// (collector included, as in `lab up`) and on with the spans discarded, in turn in this process.
     Shop(BenchShopArgs),
 }
 
@@ -417,7 +417,7 @@ async fn up(args: UpArgs) -> anyhow::Result<()> {
                 },
             )
         }),
-        traced: true,
+        export: None,
     };
     let lab = RunningLab::start(options).await?;
     // Headless JSON output is for scripts: everything but the report goes to stderr.

@@ -24,9 +24,9 @@ pub struct LabOptions {
     pub shop: ShopOptions,
     /// Traffic to replay against the storefront, with how.
     pub replay: Option<(Vec<gor::Request>, ReplaySettings)>,
-    /// Whether the shop exports its spans to the collector; the `broken-no-instrumentation` state never
-    /// does. Off only to measure what instrumentation costs.
-    pub traced: bool,
+    /// Where the shop's spans go: `None` to this collector, in-process (the lab); `Some` elsewhere, only to
+    /// measure what instrumentation costs. The `broken-no-instrumentation` state makes none either way.
+    pub export: Option<Export>,
 }
 
 /// How the traffic replays.
@@ -61,16 +61,14 @@ impl RunningLab {
         let collector = RunningCollector::start(&options.collector).await?;
         let ingest = collector.ingest.clone();
         let mut shop_options = options.shop;
-        shop_options.export = if options.traced {
+        shop_options.export = options.export.unwrap_or_else(|| {
             Export::Provider(Arc::new(move |resource| {
                 shop_common::telemetry::batch_provider(
                     InProcessExporter::new(ingest.clone()),
                     resource,
                 )
             }))
-        } else {
-            Export::Off
-        };
+        });
         let shop = RunningShop::start(&shop_options).await?;
         let cancel = CancellationToken::new();
         let replay = match options.replay {

@@ -69,7 +69,7 @@ async fn workshop(state: ShopState, database: &Database, name: &str) -> Option<R
         collector: in_process_collector(),
         shop,
         replay: Some((requests, replay_once())),
-        traced: true,
+        export: None,
     })
     .await
     .unwrap();
@@ -295,7 +295,7 @@ async fn a_live_fix_deploys_a_version_without_the_n_plus_one() {
         collector: in_process_collector(),
         shop: shop_options(ShopState::Broken, &dir, &Database::Sqlite),
         replay: None,
-        traced: true,
+        export: None,
     })
     .await
     .unwrap();
