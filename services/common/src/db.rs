@@ -19,7 +19,7 @@ use sqlx::any::{AnyArguments, AnyPoolOptions, AnyRow};
 use sqlx::migrate::{Migration, MigrationType, Migrator};
 use sqlx::{Any, AnyPool, AssertSqlSafe, Executor, SqlSafeStr as _};
 use tracing::field::Empty;
-use tracing::instrument::{Instrument as _, WithSubscriber as _};
+use tracing::instrument::Instrument as _;
 
 use crate::telemetry;
 
@@ -340,14 +340,27 @@ impl Db {
     ) -> impl Future<Output = Result<(), sqlx::Error>> + Send + '_ {
         let caller = Location::caller();
         async move {
-            let outside = telemetry::outside_requests();
-            let mut tx = self.pool.begin().with_subscriber(outside.clone()).await?;
+            let mut tx = telemetry::outside(self.pool.begin()).await?;
+            let mut result = Ok(());
             for query in queries {
                 let span = self.span(&query.sql, caller);
-                self.traced(span, caller, query.inner.execute(&mut *tx))
-                    .await?;
+                if let Err(err) = self
+                    .traced(span, caller, query.inner.execute(&mut *tx))
+                    .await
+                {
+                    result = Err(err);
+                    break;
+                }
             }
-            tx.commit().with_subscriber(outside).await
+            match result {
+                Ok(()) => telemetry::outside(tx.commit()).await,
+                Err(err) => {
+                    // Dropping the transaction rolls it back through the worker, which takes the current span
+                    // along: let that be none of ours.
+                    tracing::dispatcher::with_default(&telemetry::outside_requests(), || drop(tx));
+                    Err(err)
+                }
+            }
         }
     }
 
@@ -389,12 +402,11 @@ impl Db {
         &self,
         span: tracing::Span,
         caller: &'static Location<'static>,
-        run: impl Future<Output = Result<T, sqlx::Error>>,
+        run: impl Future<Output = Result<T, sqlx::Error>> + Send,
     ) -> Result<T, sqlx::Error> {
         self.count();
         // sqlx's SQLite workers take `Span::current()` along to their own threads: let them see none of ours.
-        let run = run.with_subscriber(telemetry::outside_requests());
-        let result = run.instrument(span.clone()).await;
+        let result = telemetry::outside(run).instrument(span.clone()).await;
         if let Err(err) = &result {
             telemetry::record_error(&span, "sqlx::Error", &err.to_string(), caller);
         }

@@ -514,23 +514,23 @@ async fn trace_request(
     .await
 }
 
-/// A request future run under its service's subscriber while it is polled *and* while it is dropped (a
-/// client that hangs up drops it half-way). tracing's `WithDispatch` covers only the polls, and a span whose
-/// last reference goes while another subscriber is the default panics the registry.
-struct Scoped {
+/// A future run under a given subscriber while it is polled *and* while it is dropped (a client that hangs up
+/// drops a request future half-way). tracing's `WithDispatch` covers only the polls, and a span whose last
+/// reference goes while another subscriber is the default panics the registry.
+struct Scoped<'a, T> {
     dispatch: Dispatch,
-    future: Option<Pin<Box<dyn Future<Output = Response> + Send>>>,
+    future: Option<Pin<Box<dyn Future<Output = T> + Send + 'a>>>,
 }
 
-impl Future for Scoped {
-    type Output = Response;
+impl<T> Future for Scoped<'_, T> {
+    type Output = T;
 
-    fn poll(mut self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> Poll<Response> {
+    fn poll(mut self: Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> Poll<T> {
         let this = &mut *self;
         let (dispatch, slot) = (&this.dispatch, &mut this.future);
         tracing::dispatcher::with_default(dispatch, || {
             let Some(future) = slot.as_mut() else {
-                panic!("a request future polled after it completed");
+                panic!("a scoped future polled after it completed");
             };
             let poll = future.as_mut().poll(cx);
             if poll.is_ready() {
@@ -541,11 +541,22 @@ impl Future for Scoped {
     }
 }
 
-impl Drop for Scoped {
+impl<T> Drop for Scoped<'_, T> {
     fn drop(&mut self) {
         if let Some(future) = self.future.take() {
             tracing::dispatcher::with_default(&self.dispatch, || drop(future));
         }
+    }
+}
+
+/// Runs a dependency's future (a query, an HTTP call) under the log's subscriber, polled and dropped, so that
+/// the dependency never sees one of a service's spans as the current one. See [`outside_requests`].
+pub fn outside<'a, T: 'a>(
+    future: impl Future<Output = T> + Send + 'a,
+) -> impl Future<Output = T> + Send + 'a {
+    Scoped {
+        dispatch: outside_requests(),
+        future: Some(Box::pin(future)),
     }
 }
 

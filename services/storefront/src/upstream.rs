@@ -11,8 +11,9 @@ use base64::Engine as _;
 use opentelemetry::trace::Status;
 use rand::seq::IndexedRandom as _;
 use serde::Deserialize;
+use shop_common::telemetry::outside;
 use tracing::field::Empty;
-use tracing::instrument::{Instrument as _, WithSubscriber as _};
+use tracing::instrument::Instrument as _;
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
 
 use crate::layout::{AdSlot, Banner};
@@ -165,7 +166,8 @@ impl Upstreams {
         read: impl FnOnce(reqwest::Response) -> F,
     ) -> Result<T, reqwest::Error>
     where
-        F: Future<Output = Result<T, reqwest::Error>>,
+        F: Future<Output = Result<T, reqwest::Error>> + Send,
+        T: Send,
     {
         let parsed = reqwest::Url::parse(url).ok();
         let span = tracing::info_span!(
@@ -182,18 +184,11 @@ impl Upstreams {
         );
         let mut headers = reqwest::header::HeaderMap::new();
         shop_common::telemetry::inject(&span, &mut headers);
-        // The HTTP client's own tasks run under the log's subscriber, never holding one of our spans.
-        let outside = shop_common::telemetry::outside_requests();
+        // The HTTP client runs under the log's subscriber, never holding one of our spans.
         let call = async {
-            let response = self
-                .client
-                .get(url)
-                .headers(headers)
-                .send()
-                .with_subscriber(outside.clone())
-                .await?;
+            let response = outside(self.client.get(url).headers(headers).send()).await?;
             span.record("http.response.status_code", response.status().as_u16());
-            read(response).with_subscriber(outside).await
+            outside(read(response)).await
         };
         let result = call.instrument(span.clone()).await;
         if let Err(err) = &result {
