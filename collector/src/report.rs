@@ -1,8 +1,10 @@
 //! The report a run ends with: what the workshop asks of an APM (which services are slow or failing, what
 //! calls what, the errors and where they are raised, the N+1 queries, how each deployment did, and whether
-//! any span was lost), as JSON for scripts and as text for people.
+//! any span was lost), as JSON for scripts and as text for people. The text escapes the control characters
+//! of what senders named (services, routes, messages, queries), which a terminal would otherwise obey.
 
-use std::fmt;
+use std::borrow::Cow;
+use std::fmt::{self, Write as _};
 
 use serde::{Deserialize, Serialize};
 
@@ -110,9 +112,27 @@ fn percent(rate: f64) -> String {
     format!("{:.1} %", rate * 100.0)
 }
 
+/// `text` as it is safe to print on a terminal: every control character written as its `\u{..}` escape.
+/// Strings from senders end up in the report, and one with an escape sequence (they start with ESC or CSI) or
+/// a line break could recolour, retitle or clear the terminal, or forge lines of the report.
+fn clean(text: &str) -> Cow<'_, str> {
+    if !text.chars().any(char::is_control) {
+        return Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 16);
+    for c in text.chars() {
+        if c.is_control() {
+            let _ = write!(out, "{}", c.escape_unicode());
+        } else {
+            out.push(c);
+        }
+    }
+    Cow::Owned(out)
+}
+
 impl fmt::Display for Report {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "Report of {}", self.source)?;
+        writeln!(f, "Report of {}", clean(&self.source))?;
         writeln!(f)?;
         writeln!(f, "Services (slowest first)")?;
         if self.services.is_empty() {
@@ -127,8 +147,8 @@ impl fmt::Display for Report {
                 writeln!(
                     f,
                     "  {:<36} {:<9} {:>8} {:>7} {:>8} {:>9} {:>9} {:>9}",
-                    s.name,
-                    s.kind,
+                    clean(&s.name),
+                    clean(&s.kind),
                     s.requests,
                     s.errors,
                     percent(s.error_rate),
@@ -147,8 +167,8 @@ impl fmt::Display for Report {
             writeln!(
                 f,
                 "  {} → {}: {} calls, {} errors, p95 {}",
-                e.from,
-                e.to,
+                clean(&e.from),
+                clean(&e.to),
                 e.calls,
                 e.errors,
                 ms(e.p95_ms)
@@ -163,15 +183,18 @@ impl fmt::Display for Report {
             let place = if e.file.is_empty() {
                 "unknown location".to_owned()
             } else {
-                format!("{}:{}", e.file, e.line)
+                format!("{}:{}", clean(&e.file), e.line)
             };
             writeln!(
                 f,
                 "  {} × {} in {} at {}",
-                e.count, e.r#type, e.service, place
+                e.count,
+                clean(&e.r#type),
+                clean(&e.service),
+                place
             )?;
-            writeln!(f, "      {}", e.message)?;
-            writeln!(f, "      example trace {}", e.example_trace_id)?;
+            writeln!(f, "      {}", clean(&e.message))?;
+            writeln!(f, "      example trace {}", clean(&e.example_trace_id))?;
         }
         writeln!(f)?;
         writeln!(f, "N+1 queries")?;
@@ -182,16 +205,16 @@ impl fmt::Display for Report {
             writeln!(
                 f,
                 "  {} {}: ×{} {} ({} together, {} of the trace) in {} traces",
-                n.service,
-                n.endpoint,
+                clean(&n.service),
+                clean(&n.endpoint),
                 n.repeats,
-                n.query,
+                clean(&n.query),
                 ms(n.total_ms),
                 percent(n.share),
                 n.count
             )?;
             if let Some(trace) = n.traces.first() {
-                writeln!(f, "      example trace {trace}")?;
+                writeln!(f, "      example trace {}", clean(trace))?;
             }
         }
         writeln!(f)?;
@@ -203,8 +226,8 @@ impl fmt::Display for Report {
             writeln!(
                 f,
                 "  {:<28} {:<8} {:>8} requests, {:>7} errors, p95 {}",
-                d.service,
-                d.version,
+                clean(&d.service),
+                clean(&d.version),
                 d.requests,
                 percent(d.error_rate),
                 ms(d.p95_ms)
@@ -221,10 +244,77 @@ impl fmt::Display for Report {
             let reasons: Vec<String> = a
                 .rejected_by_reason
                 .iter()
-                .map(|(reason, n)| format!("{reason}: {n}"))
+                .map(|(reason, n)| format!("{}: {n}", clean(reason)))
                 .collect();
             write!(f, " ({})", reasons.join(", "))?;
         }
         writeln!(f, ", {} spans refused.", a.rejected_spans)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::workshop::{self, Workshop};
+
+    #[test]
+    fn control_characters_from_senders_are_escaped_in_the_text() {
+        let an_hour_ago = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos() as u64
+            - 3_600_000_000_000;
+        let spans = workshop::generate(Workshop::Broken, 8, an_hour_ago);
+        let store = Store::new(DEFAULT_CAPACITY);
+        let analysis = Analysis::new(Settings::default());
+        analysis.observe(&spans);
+        store.insert(spans);
+        analysis.flush(&store);
+        let mut report = Report::build("test", &store, &analysis);
+        assert!(
+            !report.services.is_empty()
+                && !report.edges.is_empty()
+                && !report.errors.is_empty()
+                && !report.n_plus_one.is_empty()
+                && !report.deployments.is_empty(),
+            "every section has a line to check: {report:#?}"
+        );
+
+        // A title, a screen clear, a line break forging a line of the report, and an 8-bit CSI.
+        let hostile = "evil\u{1b}]0;owned\u{7}\u{1b}[2J\r\nfake line\u{9b}31m";
+        let hostile = || hostile.to_owned();
+        report.source = hostile();
+        for s in &mut report.services {
+            (s.name, s.kind) = (hostile(), hostile());
+        }
+        for e in &mut report.edges {
+            (e.from, e.to) = (hostile(), hostile());
+        }
+        for e in &mut report.errors {
+            (e.service, e.r#type, e.message) = (hostile(), hostile(), hostile());
+            (e.file, e.example_trace_id) = (hostile(), hostile());
+        }
+        for n in &mut report.n_plus_one {
+            (n.service, n.endpoint, n.query) = (hostile(), hostile(), hostile());
+            n.traces = vec![hostile()];
+        }
+        for d in &mut report.deployments {
+            (d.service, d.version) = (hostile(), hostile());
+        }
+        report.accounting.rejected_by_reason.insert(hostile(), 1);
+
+        let text = report.to_string();
+        let controls: Vec<char> = text
+            .chars()
+            .filter(|c| c.is_control() && *c != '\n')
+            .collect();
+        assert!(controls.is_empty(), "{controls:?} in:\n{text}");
+        assert!(
+            !text.lines().any(|line| line.starts_with("fake line")),
+            "{text}"
+        );
+        let escaped = r"evil\u{1b}]0;owned\u{7}\u{1b}[2J\u{d}\u{a}fake line\u{9b}31m";
+        assert!(text.contains(escaped), "{text}");
+        assert_eq!(clean("store-frontend"), Cow::Borrowed("store-frontend"));
     }
 }

@@ -2,7 +2,9 @@
 //! `gor --input-file ... --output-http ...` does, and summarises how the target answered.
 //!
 //! Each request keeps its method, path and query, headers and body. `Host` is rewritten to
-//! the target, hop-by-hop headers are dropped and the client frames the body itself.
+//! the target, hop-by-hop headers are dropped and the client frames the body itself. The
+//! recorded trace context (`traceparent`, `tracestate`, `baggage`) is dropped too: it names
+//! the recorded trace, and a replayed request starts a trace of its own.
 //! Redirects are not followed and compressed responses are not decoded: every response is
 //! read to its last byte, which is where its latency is measured.
 
@@ -35,6 +37,17 @@ const HOP_BY_HOP: [&str; 9] = [
     "trailer",
     "transfer-encoding",
     "upgrade",
+];
+
+/// Recorded headers a replay does not send, besides hop-by-hop ones: `Host` and
+/// `Content-Length` are the client's to set, and the W3C trace context and baggage name the
+/// recorded trace, which every replayed request (on every pass) would otherwise join.
+const NOT_REPLAYED: [&str; 5] = [
+    "host",
+    "content-length",
+    "traceparent",
+    "tracestate",
+    "baggage",
 ];
 
 /// Longest wait before one request; slower paces are capped rather than overflowing.
@@ -416,7 +429,7 @@ fn prepare(req: &Request, base: &Url) -> Result<Prepared, String> {
     let url = target_url(base, &req.target)?;
     let headers = forwardable_headers(
         req.headers.iter().map(|(n, v)| (n.as_str(), v.as_bytes())),
-        &["host", "content-length"],
+        &NOT_REPLAYED,
     )?;
     // Send a body when there is one, and an empty one where the recording framed one.
     let body =
@@ -790,6 +803,26 @@ mod tests {
         }
         assert_eq!(seen.headers.get_all("host").iter().count(), 1);
         assert_eq!(&seen.body[..], body);
+    }
+
+    #[test]
+    fn the_recorded_trace_context_is_not_replayed() {
+        let mut recorded = request("GET", "/", 0);
+        recorded.headers.extend(
+            [
+                (
+                    "Traceparent",
+                    "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+                ),
+                ("tracestate", "vendor=recorded"),
+                ("Baggage", "user=recorded"),
+                ("Cookie", "session=abc"),
+            ]
+            .map(|(n, v)| (n.to_owned(), v.to_owned())),
+        );
+        let prepared = prepare(&recorded, &"http://127.0.0.1:3000".parse().unwrap()).unwrap();
+        let names: Vec<&str> = prepared.headers.keys().map(HeaderName::as_str).collect();
+        assert_eq!(names, ["cookie"], "{:?}", prepared.headers);
     }
 
     #[tokio::test]

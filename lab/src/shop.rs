@@ -8,7 +8,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use shop_common::{DbOptions, Export, Faults, ShopState, Telemetry, serve};
 use tokio::sync::watch;
-use tokio::task::JoinSet;
+use tokio::task::{JoinError, JoinSet};
 
 /// Where and how to run the shop.
 #[derive(Debug, Clone)]
@@ -77,8 +77,13 @@ pub struct RunningShop {
     pub storefront_state: storefront::AppState,
     pub ads_state: ads_service::AppState,
     pub discounts_state: discounts_service::AppState,
-    shutdown: watch::Sender<bool>,
-    servers: JoinSet<std::io::Result<()>>,
+    /// The storefront's server and its stop signal, apart: it stops before the services it calls.
+    storefront_shutdown: watch::Sender<bool>,
+    /// A set of one, so that dropping the shop aborts it as it does the others.
+    storefront_server: JoinSet<std::io::Result<()>>,
+    /// The ads and discounts services' servers and their stop signal.
+    upstreams_shutdown: watch::Sender<bool>,
+    upstream_servers: JoinSet<std::io::Result<()>>,
 }
 
 impl RunningShop {
@@ -130,24 +135,24 @@ impl RunningShop {
                 .context("opening the storefront database")?
                 .with_telemetry(export)?;
 
-        let (shutdown, stopped) = watch::channel(false);
-        let mut servers = JoinSet::new();
+        let (upstreams_shutdown, stopped) = watch::channel(false);
+        let mut upstream_servers = JoinSet::new();
         for (listener, router) in [
             (ads_listener, ads_service::router(ads_state.clone())),
             (
                 discounts_listener,
                 discounts_service::router(discounts_state.clone()),
             ),
-            (
-                storefront_listener,
-                storefront::router(storefront_state.clone()),
-            ),
         ] {
-            let mut stopped = stopped.clone();
-            servers.spawn(serve::serve(listener, router, async move {
-                let _ = stopped.wait_for(|stop| *stop).await;
-            }));
+            upstream_servers.spawn(serve::serve(listener, router, stopped_by(stopped.clone())));
         }
+        let (storefront_shutdown, stopped) = watch::channel(false);
+        let mut storefront_server = JoinSet::new();
+        storefront_server.spawn(serve::serve(
+            storefront_listener,
+            storefront::router(storefront_state.clone()),
+            stopped_by(stopped),
+        ));
         Ok(RunningShop {
             storefront,
             ads,
@@ -155,8 +160,10 @@ impl RunningShop {
             storefront_state,
             ads_state,
             discounts_state,
-            shutdown,
-            servers,
+            storefront_shutdown,
+            storefront_server,
+            upstreams_shutdown,
+            upstream_servers,
         })
     }
 
@@ -199,21 +206,38 @@ impl RunningShop {
     }
 
     /// Stops accepting, finishes the requests in flight, exports the spans still buffered, releases the
-    /// ports and closes the databases.
+    /// ports and closes the databases. The storefront stops first: its requests in flight still call the ads
+    /// and discounts services, which must be there to answer. Everything is stopped even when a step fails; the
+    /// first failure is the error.
     pub async fn stop(mut self) -> anyhow::Result<()> {
-        let _ = self.shutdown.send(true);
-        while let Some(result) = self.servers.join_next().await {
-            result
-                .context("a server task panicked")?
-                .context("serving")?;
+        let mut result = Ok(());
+        for (shutdown, servers) in [
+            (&self.storefront_shutdown, &mut self.storefront_server),
+            (&self.upstreams_shutdown, &mut self.upstream_servers),
+        ] {
+            let _ = shutdown.send(true);
+            while let Some(joined) = servers.join_next().await {
+                result = result.and(served(joined));
+            }
         }
         let telemetry: Vec<Telemetry> = self.telemetry().into_iter().cloned().collect();
-        tokio::task::spawn_blocking(move || telemetry.iter().for_each(Telemetry::shutdown))
-            .await
-            .context("flushing the spans")?;
+        let flushed =
+            tokio::task::spawn_blocking(move || telemetry.iter().for_each(Telemetry::shutdown))
+                .await
+                .context("flushing the spans");
         self.storefront_state.db.close().await;
         self.ads_state.db.close().await;
         self.discounts_state.db.close().await;
-        Ok(())
+        result.and(flushed)
     }
+}
+
+/// Resolves once `stop` says so: a server's graceful-shutdown signal.
+async fn stopped_by(mut stop: watch::Receiver<bool>) {
+    let _ = stop.wait_for(|stop| *stop).await;
+}
+
+/// How a server task ended, as the shop's error.
+fn served(joined: Result<std::io::Result<()>, JoinError>) -> anyhow::Result<()> {
+    joined.context("a server task panicked")?.context("serving")
 }

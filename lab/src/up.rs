@@ -106,13 +106,17 @@ impl RunningLab {
     }
 
     /// Stops the replay, then the shop (its spans exported), then the collector (what it queued stored and
-    /// analysed, the recording closed), and reports.
+    /// analysed, the recording closed), and reports. Each is stopped even when one before it failed, so the
+    /// ports are released and the recording closed; the first failure is the error.
     pub async fn stop(mut self, source: &str) -> anyhow::Result<Finished> {
         self.cancel.cancel();
-        let replay = self.replay_finished().await?;
-        self.shop.stop().await?;
+        let replay = self.replay_finished().await;
+        let shop = self.shop.stop().await;
         let analysis = self.collector.analysis.clone();
-        let store = self.collector.stop().await?;
+        let store = self.collector.stop().await;
+        let replay = replay?;
+        shop?;
+        let store = store?;
         Ok(Finished {
             report: Report::build(source, &store, &analysis),
             replay,

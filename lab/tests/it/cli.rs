@@ -2,9 +2,10 @@
 //! report and leaves a recording that `lab report` reads back to the same figures. Every port is picked by
 //! the system, so this runs beside a lab of the user's own.
 
-use std::io::{BufRead as _, BufReader};
+use std::io::{BufRead as _, BufReader, Read};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
+use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use collector::report::Report;
@@ -42,29 +43,77 @@ fn lab(args: &[&str], data: &Path) -> Command {
     command
 }
 
-/// Waits for the child to exit, killing it past `limit`; its stdout.
-fn finish(mut child: Child, limit: Duration) -> String {
-    let start = Instant::now();
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            let output = child.wait_with_output().unwrap();
-            assert!(
-                status.success(),
-                "lab exited with {status}:\n{}",
-                String::from_utf8_lossy(&output.stderr)
-            );
-            return String::from_utf8(output.stdout).unwrap();
-        }
-        if start.elapsed() > limit {
-            child.kill().unwrap();
-            let output = child.wait_with_output().unwrap();
-            panic!(
-                "lab did not stop within {limit:?}:\n{}",
-                String::from_utf8_lossy(&output.stderr)
-            );
-        }
-        std::thread::sleep(Duration::from_millis(100));
+/// Reads `pipe` to its end on a thread of its own: a child blocks once a pipe nobody reads is full, so both
+/// of its pipes are read while the test waits for it.
+fn drain(pipe: impl Read + Send + 'static) -> JoinHandle<String> {
+    std::thread::spawn(move || {
+        let mut text = Vec::new();
+        let _ = BufReader::new(pipe).read_to_end(&mut text);
+        String::from_utf8_lossy(&text).into_owned()
+    })
+}
+
+/// A `lab` started with its stdout read as it comes (see [`drain`]).
+struct Running {
+    child: Child,
+    stdout: JoinHandle<String>,
+}
+
+impl Running {
+    fn spawn(mut command: Command) -> Running {
+        let mut child = command.spawn().unwrap();
+        let stdout = drain(child.stdout.take().unwrap());
+        Running { child, stdout }
     }
+
+    /// Waits for the child to exit, killing it past `limit`; its stdout. Its stderr is read here too,
+    /// unless the caller took it.
+    fn finish(mut self, limit: Duration) -> String {
+        let stderr = self.child.stderr.take().map(drain);
+        let start = Instant::now();
+        let status = loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                break Some(status);
+            }
+            if start.elapsed() > limit {
+                self.child.kill().unwrap();
+                self.child.wait().unwrap();
+                break None;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        };
+        let stdout = self.stdout.join().unwrap();
+        let stderr = stderr.map_or_else(String::new, |stderr| stderr.join().unwrap());
+        match status {
+            Some(status) => assert!(status.success(), "lab exited with {status}:\n{stderr}"),
+            None => panic!("lab did not stop within {limit:?}:\n{stderr}"),
+        }
+        stdout
+    }
+}
+
+/// Each service's request count as the query API at `api` answers it; none before it answers.
+fn requests_by_service(
+    runtime: &tokio::runtime::Runtime,
+    api: &str,
+) -> std::collections::BTreeMap<String, u64> {
+    runtime.block_on(async {
+        let Ok(response) = reqwest::get(format!("{api}/api/services")).await else {
+            return Default::default();
+        };
+        let body: serde_json::Value = response.json().await.unwrap_or_default();
+        body["services"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|service| {
+                Some((
+                    service["name"].as_str()?.to_owned(),
+                    service["requests"].as_u64()?,
+                ))
+            })
+            .collect()
+    })
 }
 
 #[test]
@@ -72,7 +121,7 @@ fn ctrl_c_stops_the_lab_with_a_report_and_a_recording_that_reports_the_same() {
     let dir = TempDir::new("cli-ctrl-c");
     std::fs::create_dir_all(&dir.0).unwrap();
     let recording = dir.0.join("spans.jsonl");
-    let mut child = lab(
+    let mut running = Running::spawn(lab(
         &[
             "up",
             "--headless",
@@ -84,11 +133,9 @@ fn ctrl_c_stops_the_lab_with_a_report_and_a_recording_that_reports_the_same() {
             recording.to_str().unwrap(),
         ],
         &dir.0.join("data"),
-    )
-    .spawn()
-    .unwrap();
+    ));
     // With a JSON report, everything else goes to stderr: wait there for the lab to be up.
-    let stderr = child.stderr.take().unwrap();
+    let stderr = running.child.stderr.take().unwrap();
     let mut lines = BufReader::new(stderr).lines();
     let mut seen = Vec::new();
     for line in lines.by_ref() {
@@ -99,20 +146,51 @@ fn ctrl_c_stops_the_lab_with_a_report_and_a_recording_that_reports_the_same() {
             break;
         }
     }
+    // The rest of stderr is read as it comes, and checked once the lab has stopped.
+    let rest = std::thread::spawn(move || lines.map_while(Result::ok).collect::<Vec<_>>());
     assert!(
         seen.iter().any(|l| l.contains("store-frontend")),
         "{seen:#?}"
     );
-    // Let some traffic through (the broken home page takes 5 s), then interrupt as a user would.
-    std::thread::sleep(Duration::from_secs(7));
+    let api = seen
+        .iter()
+        .find(|l| l.contains("query API"))
+        .and_then(|l| {
+            l.split_whitespace()
+                .find(|word| word.starts_with("http://"))
+        })
+        .and_then(|url| url.strip_suffix("/api/services"))
+        .unwrap_or_else(|| panic!("the lab says where its query API is: {seen:#?}"))
+        .to_owned();
+    // Let some traffic through, as the query API counts it, then interrupt as a user would. The broken home
+    // page takes 5 s: the ads and discounts services report once its first calls to them end.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let requests = requests_by_service(&runtime, &api);
+        let count = |service: &str| requests.get(service).copied().unwrap_or(0);
+        if count("store-frontend") > 10
+            && count("advertisements-service") > 0
+            && count("discounts-service") > 0
+        {
+            break;
+        }
+        if Instant::now() > deadline {
+            let _ = running.child.kill();
+            panic!("not enough traffic after 120 s: {requests:?}");
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
     let status = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
+        .args(["-INT", &running.child.id().to_string()])
         .status()
         .unwrap();
     assert!(status.success());
-    let drain = std::thread::spawn(move || lines.map_while(Result::ok).collect::<Vec<_>>());
-    let stdout = finish(child, Duration::from_secs(60));
-    let stderr = drain.join().unwrap();
+    let stdout = running.finish(Duration::from_secs(60));
+    let stderr = rest.join().unwrap();
     let live: Report = serde_json::from_str(&stdout)
         .unwrap_or_else(|err| panic!("{err}: the report is JSON alone:\n{stdout}"));
     assert!(stderr.iter().any(|l| l.contains("Stopping")), "{stderr:#?}");
@@ -163,7 +241,7 @@ fn ctrl_c_stops_the_lab_with_a_report_and_a_recording_that_reports_the_same() {
 fn a_headless_run_lasts_its_duration_and_prints_a_text_report() {
     let dir = TempDir::new("cli-duration");
     let started = Instant::now();
-    let child = lab(
+    let running = Running::spawn(lab(
         &[
             "up",
             "--headless",
@@ -175,10 +253,8 @@ fn a_headless_run_lasts_its_duration_and_prints_a_text_report() {
             "max",
         ],
         &dir.0.join("data"),
-    )
-    .spawn()
-    .unwrap();
-    let stdout = finish(child, Duration::from_secs(60));
+    ));
+    let stdout = running.finish(Duration::from_secs(60));
     assert!(started.elapsed() >= Duration::from_secs(3));
     assert!(
         stdout.contains("Report of lab up --state fixed"),

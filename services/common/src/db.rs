@@ -380,7 +380,8 @@ impl Db {
             server.address = self.server.as_ref().map(|(host, _)| &**host),
             server.port = self.server.as_ref().map(|(_, port)| *port),
             code.file.path = caller.file(),
-            code.line.number = caller.line(),
+            // An i64, so that it is exported as an int (tracing-opentelemetry records a u32 as text).
+            code.line.number = i64::from(caller.line()),
             error.type = Empty,
         );
         if !span.is_disabled() {

@@ -116,24 +116,50 @@ pub const EXPORT_EVERY: Duration = Duration::from_millis(250);
 const EXPORT_AT: usize = 4_096;
 /// Most spans it holds; past it spans are dropped, and counted.
 const MAX_BUFFERED: usize = 131_072;
+/// Longest a [`BufferedSpanProcessor::force_flush`] waits for the exports it asked for. Generous: the lab's
+/// exporter waits for room in the collector's queue, which a busy small machine may take seconds to make.
+const FLUSH_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// A span processor for an exporter in the same process: a finished span is pushed onto a buffer under a
 /// lock, and a thread exports the buffer every [`EXPORT_EVERY`] (sooner when it fills). The SDK's batch
 /// processor instead sends each span through a channel to its thread and wakes it every time, which on a
 /// small machine costs the shop a fifth of its throughput.
+///
+/// Only that thread exports, so an exporter that hangs holds up no one else: `force_flush` and `shutdown`
+/// wait for it a bounded time, then give up with [`OTelSdkError::Timeout`]. Spans that find the buffer full,
+/// or end after shutdown, are dropped and counted ([`BufferedSpanProcessor::dropped`]).
+///
+/// [`OTelSdkError::Timeout`]: opentelemetry_sdk::error::OTelSdkError::Timeout
 #[derive(Debug)]
 pub struct BufferedSpanProcessor<E: opentelemetry_sdk::trace::SpanExporter> {
     shared: Arc<Buffered<E>>,
-    worker: Mutex<Option<std::thread::JoinHandle<()>>>,
 }
 
 #[derive(Debug)]
 struct Buffered<E> {
     exporter: RwLock<E>,
-    spans: Mutex<Vec<opentelemetry_sdk::trace::SpanData>>,
+    state: Mutex<BufferState>,
+    /// Wakes the exporting thread: the buffer filled, a flush was asked for, or shutdown began.
     wake: parking_lot::Condvar,
-    stopping: std::sync::atomic::AtomicBool,
+    /// Wakes those waiting for the exporting thread: an export (or a tick with nothing to export) is done.
+    done: parking_lot::Condvar,
     dropped: std::sync::atomic::AtomicU64,
+}
+
+/// Everything the span-ending threads and the exporting thread share, under one lock: checking `stopping`
+/// and pushing a span are one step, so no span gets in after shutdown took the last batch.
+#[derive(Debug, Default)]
+struct BufferState {
+    spans: Vec<opentelemetry_sdk::trace::SpanData>,
+    stopping: bool,
+    /// The exporting thread, started with the first span.
+    worker: Option<std::thread::JoinHandle<()>>,
+    /// Flushes asked for, and the last one the exporting thread has done: it takes the buffer after seeing a
+    /// request and answers it once that batch (and any it was exporting before) has been exported.
+    flush_requested: u64,
+    flushed: u64,
+    /// The exporting thread has exported its last batch and ended.
+    finished: bool,
 }
 
 impl<E: opentelemetry_sdk::trace::SpanExporter + 'static> BufferedSpanProcessor<E> {
@@ -141,58 +167,86 @@ impl<E: opentelemetry_sdk::trace::SpanExporter + 'static> BufferedSpanProcessor<
         BufferedSpanProcessor {
             shared: Arc::new(Buffered {
                 exporter: RwLock::new(exporter),
-                spans: Mutex::new(Vec::new()),
+                state: Mutex::new(BufferState::default()),
                 wake: parking_lot::Condvar::new(),
-                stopping: std::sync::atomic::AtomicBool::new(false),
+                done: parking_lot::Condvar::new(),
                 dropped: std::sync::atomic::AtomicU64::new(0),
             }),
-            worker: Mutex::new(None),
         }
     }
 
-    /// Spans dropped because the buffer was full.
+    /// Spans dropped: the buffer was full, or they ended after shutdown.
     pub fn dropped(&self) -> u64 {
         self.shared
             .dropped
             .load(std::sync::atomic::Ordering::Relaxed)
     }
 
-    fn start_worker(&self) {
-        let mut worker = self.worker.lock();
-        if worker.is_some() {
-            return;
-        }
+    fn spawn_worker(&self) -> std::thread::JoinHandle<()> {
         let shared = self.shared.clone();
-        *worker = Some(
-            std::thread::Builder::new()
-                .name("span-export".to_owned())
-                .spawn(move || {
-                    use std::sync::atomic::Ordering;
-                    while !shared.stopping.load(Ordering::Acquire) {
-                        {
-                            let mut spans = shared.spans.lock();
-                            if spans.len() < EXPORT_AT && !shared.stopping.load(Ordering::Acquire) {
-                                shared.wake.wait_for(&mut spans, EXPORT_EVERY);
-                            }
-                        }
-                        shared.export();
-                    }
-                })
-                .expect("spawning the span exporter's thread"),
-        );
+        std::thread::Builder::new()
+            .name("span-export".to_owned())
+            .spawn(move || shared.run())
+            .expect("spawning the span exporter's thread")
+    }
+
+    /// Counts a span that could not be buffered; the first one is logged, the total at shutdown.
+    fn drop_span(&self) {
+        if self
+            .shared
+            .dropped
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            == 0
+        {
+            log(|| tracing::warn!("dropping spans: the export buffer is full or shut down"));
+        }
     }
 }
 
+/// Logs under the log's subscriber: span processing runs inside a service's subscriber, whose spans must not
+/// get events about their own export.
+fn log(event: impl FnOnce()) {
+    tracing::dispatcher::with_default(&outside_requests(), event);
+}
+
 impl<E: opentelemetry_sdk::trace::SpanExporter> Buffered<E> {
-    /// Exports what the buffer holds, on this thread.
-    fn export(&self) {
-        let batch = std::mem::take(&mut *self.spans.lock());
-        if batch.is_empty() {
-            return;
+    /// The exporting thread: takes the buffer at every tick (sooner when it fills or a flush is asked for),
+    /// exports it, says so, and after shutdown exports what is left and ends.
+    fn run(&self) {
+        loop {
+            let (batch, flush, stop) = {
+                let mut state = self.state.lock();
+                if state.spans.len() < EXPORT_AT
+                    && !state.stopping
+                    && state.flush_requested == state.flushed
+                {
+                    self.wake.wait_for(&mut state, EXPORT_EVERY);
+                }
+                (
+                    std::mem::take(&mut state.spans),
+                    state.flush_requested,
+                    state.stopping,
+                )
+            };
+            if !batch.is_empty() {
+                self.export(batch);
+            }
+            {
+                let mut state = self.state.lock();
+                state.flushed = flush;
+                state.finished = stop;
+            }
+            self.done.notify_all();
+            if stop {
+                return;
+            }
         }
+    }
+
+    fn export(&self, batch: Vec<opentelemetry_sdk::trace::SpanData>) {
         let exporter = self.exporter.read();
         if let Err(err) = futures::executor::block_on(exporter.export(batch)) {
-            tracing::warn!(error = %err, "exporting spans failed");
+            log(|| tracing::warn!(error = %err, "exporting spans failed"));
         }
     }
 }
@@ -203,47 +257,89 @@ impl<E: opentelemetry_sdk::trace::SpanExporter + 'static> opentelemetry_sdk::tra
     fn on_start(&self, _span: &mut opentelemetry_sdk::trace::Span, _cx: &opentelemetry::Context) {}
 
     fn on_end(&self, span: opentelemetry_sdk::trace::SpanData) {
-        use std::sync::atomic::Ordering;
-        if self.shared.stopping.load(Ordering::Relaxed) {
-            self.shared.dropped.fetch_add(1, Ordering::Relaxed);
+        let mut state = self.shared.state.lock();
+        if state.stopping || state.spans.len() >= MAX_BUFFERED {
+            drop(state);
+            self.drop_span();
             return;
         }
-        let full = {
-            let mut spans = self.shared.spans.lock();
-            if spans.len() >= MAX_BUFFERED {
-                self.shared.dropped.fetch_add(1, Ordering::Relaxed);
-                return;
-            }
-            spans.push(span);
-            spans.len() == EXPORT_AT
-        };
-        if self.worker.lock().is_none() {
-            self.start_worker();
+        state.spans.push(span);
+        let full = state.spans.len() == EXPORT_AT;
+        if state.worker.is_none() {
+            // Once per processor; the thread waits for this lock before it looks at the buffer.
+            state.worker = Some(self.spawn_worker());
         }
+        drop(state);
         if full {
             self.shared.wake.notify_one();
         }
     }
 
+    /// Waits until every span that ended before the call has been exported, the batch the exporting thread
+    /// was already exporting included; an error after `FLUSH_TIMEOUT`.
     fn force_flush(&self) -> opentelemetry_sdk::error::OTelSdkResult {
-        self.shared.export();
+        let deadline = Instant::now() + FLUSH_TIMEOUT;
+        let mut state = self.shared.state.lock();
+        if state.worker.is_none() || state.finished {
+            // No span ever, or shut down with everything exported.
+            return Ok(());
+        }
+        state.flush_requested += 1;
+        let asked = state.flush_requested;
+        self.shared.wake.notify_one();
+        while state.flushed < asked && !state.finished {
+            if self
+                .shared
+                .done
+                .wait_until(&mut state, deadline)
+                .timed_out()
+                && state.flushed < asked
+                && !state.finished
+            {
+                return Err(opentelemetry_sdk::error::OTelSdkError::Timeout(
+                    FLUSH_TIMEOUT,
+                ));
+            }
+        }
         Ok(())
     }
 
-    fn shutdown_with_timeout(&self, _timeout: Duration) -> opentelemetry_sdk::error::OTelSdkResult {
-        self.shared
-            .stopping
-            .store(true, std::sync::atomic::Ordering::Release);
+    /// Refuses spans from now on, waits (at most `timeout`) for the exporting thread to export what is left,
+    /// then shuts the exporter down.
+    fn shutdown_with_timeout(&self, timeout: Duration) -> opentelemetry_sdk::error::OTelSdkResult {
+        use opentelemetry_sdk::error::OTelSdkError;
+        let deadline = Instant::now() + timeout;
+        let mut state = self.shared.state.lock();
+        if state.stopping {
+            return Err(OTelSdkError::AlreadyShutdown);
+        }
+        state.stopping = true;
         self.shared.wake.notify_one();
-        if let Some(worker) = self.worker.lock().take() {
+        if state.worker.is_some() {
+            while !state.finished {
+                if self
+                    .shared
+                    .done
+                    .wait_until(&mut state, deadline)
+                    .timed_out()
+                    && !state.finished
+                {
+                    // The thread is stuck in the exporter: leave it be rather than hang with it.
+                    return Err(OTelSdkError::Timeout(timeout));
+                }
+            }
+        }
+        let worker = state.worker.take();
+        drop(state);
+        if let Some(worker) = worker {
             let _ = worker.join();
         }
-        self.shared.export();
         let dropped = self.dropped();
         if dropped > 0 {
-            tracing::warn!(dropped, "spans dropped: the export buffer was full");
+            log(|| tracing::warn!(dropped, "spans dropped: the export buffer was full"));
         }
-        self.shared.exporter.write().shutdown()
+        // A read lock: the exporter's `shutdown` takes `&self`, and a writer would wait behind an export.
+        self.shared.exporter.read().shutdown_with_timeout(timeout)
     }
 
     fn set_resource(&mut self, resource: &Resource) {
@@ -264,6 +360,8 @@ struct Inner {
     factory: ProviderFactory,
     /// The deployment requests start under: its version's generation and its subscriber.
     current: RwLock<(u32, Dispatch)>,
+    /// Held while a new deployment is built, so that racing requests build and install it once.
+    deploying: Mutex<()>,
     /// Every provider not yet shut down, with when it was replaced.
     providers: Mutex<Vec<(SdkTracerProvider, Option<Instant>)>>,
 }
@@ -339,6 +437,7 @@ impl Telemetry {
                 service_name,
                 factory,
                 current: RwLock::new((faults.generation(), dispatch)),
+                deploying: Mutex::new(()),
                 providers: Mutex::new(vec![(provider, None)]),
             })),
         })
@@ -359,33 +458,41 @@ impl Telemetry {
                 return Some(current.1.clone());
             }
         }
-        let mut current = inner.current.write();
-        if current.0 != generation {
-            let provider = (inner.factory)(resource(&inner.service_name, &inner.faults.version()));
-            *current = (generation, subscriber(&provider));
-            let now = Instant::now();
-            let mut providers = inner.providers.lock();
-            let mut expired = Vec::new();
-            providers.retain_mut(|(old, retired)| {
-                let retired = *retired.get_or_insert(now);
-                if retired + RETIRE_AFTER <= now {
-                    expired.push(old.clone());
-                    false
-                } else {
-                    true
-                }
-            });
-            providers.push((provider, None));
-            if !expired.is_empty() {
-                // Shutting down waits for the exporter: never on a request's thread.
-                std::thread::spawn(move || {
-                    for provider in expired {
-                        let _ = provider.shutdown();
-                    }
-                });
+        // One deployment at a time, built outside `current`: every request reads that lock, and building a
+        // provider (an exporter, perhaps a thread) must not hold them all up.
+        let _deploying = inner.deploying.lock();
+        {
+            // Another request may have deployed it while this one waited.
+            let current = inner.current.read();
+            if current.0 >= generation {
+                return Some(current.1.clone());
             }
         }
-        Some(current.1.clone())
+        let provider = (inner.factory)(resource(&inner.service_name, &inner.faults.version()));
+        let dispatch = subscriber(&provider);
+        *inner.current.write() = (generation, dispatch.clone());
+        let now = Instant::now();
+        let mut providers = inner.providers.lock();
+        let mut expired = Vec::new();
+        providers.retain_mut(|(old, retired)| {
+            let retired = *retired.get_or_insert(now);
+            if retired + RETIRE_AFTER <= now {
+                expired.push(old.clone());
+                false
+            } else {
+                true
+            }
+        });
+        providers.push((provider, None));
+        if !expired.is_empty() {
+            // Shutting down waits for the exporter: never on a request's thread.
+            std::thread::spawn(move || {
+                for provider in expired {
+                    let _ = provider.shutdown();
+                }
+            });
+        }
+        Some(dispatch)
     }
 
     /// Exports every span still buffered and stops the providers. Blocks: call it off the async runtime
@@ -475,14 +582,16 @@ async fn trace_request(
         return next.run(request).await;
     };
     let traced = async move {
-        let method = request.method().as_str().to_owned();
+        let method = request.method().as_str();
+        let known = known_method(method);
         let uri = request.uri();
         let span = tracing::info_span!(
             target: "shop_common::telemetry",
             "request",
-            otel.name = %method,
+            otel.name = known.unwrap_or("HTTP"),
             otel.kind = "server",
-            http.request.method = %method,
+            http.request.method = known.unwrap_or("_OTHER"),
+            http.request.method_original = known.is_none().then_some(method),
             http.route = Empty,
             url.path = uri.path(),
             url.query = uri.query(),
@@ -569,23 +678,33 @@ pub fn outside_requests() -> Dispatch {
         .clone()
 }
 
+/// The methods the HTTP semantic conventions know. Any other (`PURGE`, or `get` in lower case) is recorded as
+/// `_OTHER`, with the method as sent in `http.request.method_original`, and names its span `HTTP`: methods are
+/// whatever a client sends, and an attribute and a span name must not take every value a client makes up.
+const KNOWN_METHODS: [&str; 9] = [
+    "GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH",
+];
+
+/// `method` if the semantic conventions know it (case-sensitively, as they say).
+fn known_method(method: &str) -> Option<&'static str> {
+    KNOWN_METHODS.into_iter().find(|known| *known == method)
+}
+
 /// Names the server span after the matched route (`GET /products/{slug}`), once routing has found it.
 async fn name_after_route(request: Request, next: Next) -> Response {
     if let Some(route) = request.extensions().get::<MatchedPath>() {
         let span = tracing::Span::current();
         span.record("http.route", route.as_str());
-        span.record(
-            "otel.name",
-            format!("{} {}", request.method(), route.as_str()),
-        );
+        let method = known_method(request.method().as_str()).unwrap_or("HTTP");
+        span.record("otel.name", format!("{method} {}", route.as_str()));
     }
     next.run(request).await
 }
 
 /// Records an error on `span` the way the semantic conventions say: an `exception` event with its type,
 /// message and stack trace (frames as repo-relative `file:line`), `code.file.path` and `code.line.number`
-/// where it was raised, `error.type`, and an error status. Does nothing, and captures no stack, when the
-/// service makes no spans.
+/// where it was raised (unless the span declares them as fields: their values stand), `error.type`, and an
+/// error status. Does nothing, and captures no stack, when the service makes no spans.
 pub fn record_error(
     span: &tracing::Span,
     kind: &'static str,
@@ -603,8 +722,18 @@ pub fn record_error(
             KeyValue::new("exception.stacktrace", stacktrace()),
         ],
     );
-    span.set_attribute("code.file.path", location.file());
-    span.set_attribute("code.line.number", i64::from(location.line()));
+    // Spans that say where they run declare these fields (a query's calling line, the banner's caller), and
+    // tracing-opentelemetry would add a second attribute of the same key: they keep their own.
+    let declares = |key: &str| {
+        span.metadata()
+            .is_some_and(|metadata| metadata.fields().field(key).is_some())
+    };
+    if !declares("code.file.path") {
+        span.set_attribute("code.file.path", location.file());
+    }
+    if !declares("code.line.number") {
+        span.set_attribute("code.line.number", i64::from(location.line()));
+    }
     span.set_attribute("error.type", kind);
     span.set_status(Status::error(message.to_owned()));
 }
@@ -763,5 +892,233 @@ mod tests {
         let first = trace.lines().next().unwrap();
         assert!(first.starts_with("   0: "), "{trace}");
         assert!(trace.lines().count() > 2, "{trace}");
+    }
+
+    /// An exporter that keeps what it gets; while `hold` is set, an export waits (a hung exporter).
+    #[derive(Debug, Clone, Default)]
+    struct Collect {
+        spans: Arc<Mutex<Vec<opentelemetry_sdk::trace::SpanData>>>,
+        exporting: Arc<std::sync::atomic::AtomicBool>,
+        hold: Arc<std::sync::atomic::AtomicBool>,
+    }
+
+    impl opentelemetry_sdk::trace::SpanExporter for Collect {
+        async fn export(
+            &self,
+            batch: Vec<opentelemetry_sdk::trace::SpanData>,
+        ) -> opentelemetry_sdk::error::OTelSdkResult {
+            use std::sync::atomic::Ordering;
+            self.exporting.store(true, Ordering::SeqCst);
+            while self.hold.load(Ordering::SeqCst) {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            self.spans.lock().extend(batch);
+            Ok(())
+        }
+    }
+
+    impl Collect {
+        fn held() -> Collect {
+            let collect = Collect::default();
+            collect
+                .hold
+                .store(true, std::sync::atomic::Ordering::SeqCst);
+            collect
+        }
+
+        /// Waits until the exporting thread has started an export.
+        fn wait_exporting(&self) {
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while !self.exporting.load(std::sync::atomic::Ordering::SeqCst) {
+                assert!(Instant::now() < deadline, "no export started");
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        }
+
+        fn release(&self) {
+            self.hold.store(false, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+
+    fn one_span(provider: &SdkTracerProvider) {
+        use opentelemetry::trace::{Span as _, Tracer as _};
+        provider.tracer("test").start("one").end();
+    }
+
+    #[test]
+    fn force_flush_waits_for_the_batch_being_exported() {
+        let collect = Collect::held();
+        let provider = batch_provider(collect.clone(), Resource::builder().build());
+        one_span(&provider);
+        collect.wait_exporting();
+        let release = {
+            let collect = collect.clone();
+            std::thread::spawn(move || {
+                std::thread::sleep(Duration::from_millis(100));
+                collect.release();
+            })
+        };
+        provider.force_flush().unwrap();
+        assert_eq!(
+            collect.spans.lock().len(),
+            1,
+            "flushed means exported, the batch already taken included"
+        );
+        release.join().unwrap();
+        provider.shutdown().unwrap();
+    }
+
+    #[test]
+    fn shutdown_gives_up_on_a_hung_exporter() {
+        let collect = Collect::held();
+        let provider = batch_provider(collect.clone(), Resource::builder().build());
+        one_span(&provider);
+        collect.wait_exporting();
+        let started = Instant::now();
+        let result = provider.shutdown_with_timeout(Duration::from_millis(200));
+        assert!(result.is_err(), "{result:?}");
+        assert!(started.elapsed() < Duration::from_secs(5));
+        collect.release();
+    }
+
+    #[test]
+    fn spans_ending_after_shutdown_are_counted_as_dropped() {
+        use opentelemetry::trace::{SpanContext, SpanId, SpanKind};
+        use opentelemetry_sdk::trace::SpanProcessor as _;
+        let collect = Collect::default();
+        let processor = BufferedSpanProcessor::new(collect.clone());
+        let span = |name: &'static str| opentelemetry_sdk::trace::SpanData {
+            span_context: SpanContext::empty_context(),
+            parent_span_id: SpanId::INVALID,
+            parent_span_is_remote: false,
+            span_kind: SpanKind::Internal,
+            name: name.into(),
+            start_time: std::time::SystemTime::now(),
+            end_time: std::time::SystemTime::now(),
+            attributes: Vec::new(),
+            dropped_attributes_count: 0,
+            events: Default::default(),
+            links: Default::default(),
+            status: Status::Unset,
+            instrumentation_scope: InstrumentationScope::builder("test").build(),
+        };
+        processor.on_end(span("in time"));
+        processor.shutdown().unwrap();
+        processor.on_end(span("late"));
+        assert_eq!(processor.dropped(), 1);
+        let names: Vec<_> = collect
+            .spans
+            .lock()
+            .iter()
+            .map(|s| s.name.clone())
+            .collect();
+        assert_eq!(names, ["in time"], "shutdown exported what it held");
+    }
+
+    /// A service's telemetry exporting to `collect`.
+    fn telemetry(collect: &Collect) -> Telemetry {
+        let collect = collect.clone();
+        let faults = Faults::new("test-service", &[], true);
+        Telemetry::new(
+            &faults,
+            Export::Provider(Arc::new(move |resource| {
+                batch_provider(collect.clone(), resource)
+            })),
+        )
+        .unwrap()
+    }
+
+    fn attributes<'a>(
+        span: &'a opentelemetry_sdk::trace::SpanData,
+        key: &str,
+    ) -> Vec<&'a opentelemetry::Value> {
+        span.attributes
+            .iter()
+            .filter(|kv| kv.key.as_str() == key)
+            .map(|kv| &kv.value)
+            .collect()
+    }
+
+    #[test]
+    fn only_the_semantic_conventions_methods_are_known() {
+        for method in KNOWN_METHODS {
+            assert_eq!(known_method(method), Some(method));
+        }
+        for other in ["PURGE", "get", "PROPFIND", ""] {
+            assert_eq!(known_method(other), None, "{other:?}");
+        }
+    }
+
+    #[tokio::test]
+    async fn an_unknown_method_is_recorded_as_other_with_the_original_beside_it() {
+        let collect = Collect::default();
+        let telemetry = telemetry(&collect);
+        let router = instrument(
+            Router::new().route("/things/{id}", axum::routing::any(|| async { "ok" })),
+            telemetry.clone(),
+        );
+        for method in ["PURGE", "GET"] {
+            let response = crate::testing::call(&router, method, "/things/7", None).await;
+            assert_eq!(response.status, 200);
+        }
+        telemetry.shutdown();
+
+        let spans = collect.spans.lock().clone();
+        let [purge, get] = &spans[..] else {
+            panic!("two server spans: {spans:#?}")
+        };
+        assert_eq!(purge.name, "HTTP /things/{id}");
+        assert_eq!(
+            attributes(purge, "http.request.method"),
+            [&opentelemetry::Value::from("_OTHER")]
+        );
+        assert_eq!(
+            attributes(purge, "http.request.method_original"),
+            [&opentelemetry::Value::from("PURGE")]
+        );
+        assert_eq!(get.name, "GET /things/{id}");
+        assert_eq!(
+            attributes(get, "http.request.method"),
+            [&opentelemetry::Value::from("GET")]
+        );
+        assert!(attributes(get, "http.request.method_original").is_empty());
+    }
+
+    #[test]
+    fn recorded_errors_add_each_code_attribute_once() {
+        let collect = Collect::default();
+        let telemetry = telemetry(&collect);
+        let dispatch = telemetry.dispatch().unwrap();
+        let here = Location::caller();
+        tracing::dispatcher::with_default(&dispatch, || {
+            let declared = tracing::info_span!(
+                "declared",
+                code.file.path = here.file(),
+                code.line.number = i64::from(here.line())
+            );
+            record_error(&declared, "Declared", "failed", here);
+            let undeclared = tracing::info_span!("undeclared");
+            record_error(&undeclared, "Undeclared", "failed", here);
+        });
+        drop(dispatch);
+        telemetry.shutdown();
+
+        let spans = collect.spans.lock().clone();
+        assert_eq!(spans.len(), 2, "{spans:#?}");
+        for span in &spans {
+            assert_eq!(
+                attributes(span, "code.file.path"),
+                [&opentelemetry::Value::from(here.file())],
+                "{}",
+                span.name
+            );
+            assert_eq!(
+                attributes(span, "code.line.number"),
+                [&opentelemetry::Value::from(i64::from(here.line()))],
+                "{}",
+                span.name
+            );
+            assert_eq!(attributes(span, "error.type").len(), 1, "{}", span.name);
+        }
     }
 }

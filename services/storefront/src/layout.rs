@@ -34,7 +34,8 @@ pub fn banner(ad: &AdSlot) -> Result<Option<Banner>, Error> {
     let span = tracing::info_span!(
         "render banner",
         code.file.path = location.file(),
-        code.line.number = location.line()
+        // An i64, so that it is exported as an int (tracing-opentelemetry records a u32 as text).
+        code.line.number = i64::from(location.line())
     );
     let _entered = span.enter();
     match ad {
