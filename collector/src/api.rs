@@ -6,6 +6,7 @@
 //! |---|---|
 //! | `GET /api/services?sort=latency\|errors\|requests\|name&window=1m\|5m\|15m\|all` | `{"services": [ServiceStats]}` |
 //! | `GET /api/services/{name}/endpoints?sort=&window=` | `{"endpoints": [ServiceStats]}` |
+//! | `GET /api/services/{name}/latency?buckets=` | `{"bucket_ms": 10000, "p95_ms": [..]}`, oldest first |
 //! | `GET /api/map?window=` | `{"nodes": [...], "edges": [...]}` |
 //! | `GET /api/traces?service=&endpoint=&error=&min_duration_ms=&since=&limit=&sort=start\|duration` | `{"traces": [...]}` |
 //! | `GET /api/traces/{trace_id}` | the trace's spans, self times and critical path |
@@ -29,7 +30,7 @@ use serde_json::json;
 
 use crate::analysis::{Analysis, Sort, Window, trace as trace_analysis};
 use crate::model::{KeyValue, Span, SpanKind, StatusCode as SpanStatus, TraceId, Value};
-use crate::store::{Store, TraceQuery};
+use crate::store::{Store, Trace, TraceQuery};
 
 /// The query API's default address.
 pub const DEFAULT_ADDR: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 8787);
@@ -49,6 +50,7 @@ pub fn router(store: Store, analysis: Analysis) -> axum::Router {
     axum::Router::new()
         .route("/api/services", get(services))
         .route("/api/services/{name}/endpoints", get(endpoints))
+        .route("/api/services/{name}/latency", get(latency))
         .route("/api/map", get(map))
         .route("/api/traces", get(traces))
         .route("/api/traces/{trace_id}", get(trace))
@@ -156,6 +158,34 @@ async fn endpoints(
     Ok(Json(json!({ "endpoints": endpoints })).into_response())
 }
 
+/// Buckets of the latency series when no `buckets` is given, and the most a request may ask for (15 minutes).
+const DEFAULT_BUCKETS: usize = 30;
+const MAX_BUCKETS: usize = 90;
+
+async fn latency(
+    State(api): State<Api>,
+    Path(name): Path<String>,
+    Query(params): Params,
+) -> Answer {
+    only(&params, &["buckets"])?;
+    let buckets: usize =
+        parse(&params, "buckets", "a number of 10-second buckets")?.unwrap_or(DEFAULT_BUCKETS);
+    if !(1..=MAX_BUCKETS).contains(&buckets) {
+        return Err(bad(
+            StatusCode::BAD_REQUEST,
+            format!("buckets must be 1 to {MAX_BUCKETS}"),
+        ));
+    }
+    let p95 = api
+        .analysis
+        .latency_series(&name, buckets)
+        .ok_or_else(|| bad(StatusCode::NOT_FOUND, format!("no service named {name:?}")))?;
+    Ok(
+        Json(json!({ "bucket_ms": crate::analysis::stats::BUCKET_NS / 1_000_000, "p95_ms": p95 }))
+            .into_response(),
+    )
+}
+
 async fn map(State(api): State<Api>, Query(params): Params) -> Answer {
     only(&params, &["window"])?;
     Ok(Json(api.analysis.map(window(&params)?)).into_response())
@@ -172,6 +202,23 @@ pub struct TraceSummary {
     pub duration_ms: f64,
     pub spans: usize,
     pub error: bool,
+}
+
+/// A stored trace as a line of a search.
+pub fn trace_summary(trace: &Trace) -> TraceSummary {
+    let (root_service, root_name) = trace
+        .root_summary()
+        .map(|(s, n)| (s.to_string(), n.to_string()))
+        .unwrap_or_default();
+    TraceSummary {
+        trace_id: trace.id().to_string(),
+        root_service,
+        root_name,
+        start_unix_nano: trace.start_ns(),
+        duration_ms: trace.duration_ns() as f64 / 1e6,
+        spans: trace.len(),
+        error: trace.error_count() > 0,
+    }
 }
 
 fn parse<T: std::str::FromStr>(
@@ -274,21 +321,7 @@ async fn traces(State(api): State<Api>, Query(params): Params) -> Answer {
         .store
         .search(&query)
         .iter()
-        .map(|trace| {
-            let (root_service, root_name) = trace
-                .root_summary()
-                .map(|(s, n)| (s.to_string(), n.to_string()))
-                .unwrap_or_default();
-            TraceSummary {
-                trace_id: trace.id().to_string(),
-                root_service,
-                root_name,
-                start_unix_nano: trace.start_ns(),
-                duration_ms: trace.duration_ns() as f64 / 1e6,
-                spans: trace.len(),
-                error: trace.error_count() > 0,
-            }
-        })
+        .map(|trace| trace_summary(trace))
         .collect();
     Ok(Json(json!({ "traces": traces })).into_response())
 }

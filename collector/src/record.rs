@@ -71,6 +71,27 @@ pub async fn feed(path: &Path, ingest: &Ingest) -> std::io::Result<Loaded> {
     Ok(loaded)
 }
 
+/// A recording loaded and analysed as if its spans arrived now: the store and analyses `lab report` and
+/// `lab tui FILE` read, with what could not be read. Needs a tokio runtime (the ingest writer runs on it).
+pub async fn analyse(
+    path: &Path,
+    capacity: usize,
+    settings: crate::analysis::Settings,
+) -> anyhow::Result<(Store, crate::analysis::Analysis, Loaded)> {
+    use anyhow::Context as _;
+
+    let store = Store::new(capacity);
+    let analysis = crate::analysis::Analysis::new(settings);
+    let (ingest, writer) = Ingest::new(store.clone(), crate::ingest::DEFAULT_QUEUE_BATCHES, None)?;
+    let writer = tokio::spawn(writer.analyse(analysis.clone()).run());
+    let loaded = feed(path, &ingest)
+        .await
+        .with_context(|| format!("reading {}", path.display()))?;
+    drop(ingest);
+    writer.await.context("the ingest writer panicked")??;
+    Ok((store, analysis, loaded))
+}
+
 fn read(
     path: &Path,
     interner: &Interner,

@@ -80,7 +80,13 @@ impl RunningCollector {
         let store = Store::new(options.capacity);
         let (ingest, writer) =
             Ingest::new(store.clone(), options.queue_batches, options.record.clone())
-                .with_context(|| format!("opening the recording {:?}", options.record))?;
+                .with_context(|| {
+                    let path = options
+                        .record
+                        .as_deref()
+                        .unwrap_or(std::path::Path::new(""));
+                    format!("opening the recording {}", path.display())
+                })?;
         let analysis = Analysis::new(options.analysis.clone());
         let (shutdown, stopped) = watch::channel(false);
         let mut receivers = JoinSet::new();

@@ -377,6 +377,14 @@ impl Analysis {
         out
     }
 
+    /// The p95 latency of `service` in each of the last `buckets` 10-second buckets ending at the newest span,
+    /// oldest first (0 where it saw no request); `None` for a service never seen.
+    pub fn latency_series(&self, service: &str, buckets: usize) -> Option<Vec<f64>> {
+        let state = self.state.lock();
+        let entry = state.services.get(service)?;
+        Some(entry.overall.p95_series(state.newest_ns, buckets))
+    }
+
     /// The endpoints of `service` with their stats over `window`; `None` for a service never seen.
     pub fn endpoints(
         &self,
@@ -454,6 +462,7 @@ impl Analysis {
                     from: nodes[*from].0.clone(),
                     to: nodes[*to].0.clone(),
                     calls: summary.count,
+                    rps: summary.count as f64 / (summary.covered_ns as f64 / 1e9).max(1.0),
                     errors: summary.errors,
                     p95_ms: summary.quantile_ms(0.95),
                 })

@@ -63,6 +63,9 @@ pub struct MapEdge {
     pub from: String,
     pub to: String,
     pub calls: u64,
+    /// Calls a second over the time the window's data covers.
+    #[serde(default)]
+    pub rps: f64,
     pub errors: u64,
     pub p95_ms: f64,
 }

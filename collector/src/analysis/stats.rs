@@ -151,6 +151,25 @@ impl Summary {
 }
 
 impl Series {
+    /// The p95 latency in milliseconds of each of the `buckets` 10-second buckets ending with the one that
+    /// holds `now_ns`, oldest first; 0 where a bucket saw no span. Made for a sparkline.
+    pub fn p95_series(&self, now_ns: u64, buckets: usize) -> Vec<f64> {
+        let last = now_ns - now_ns % BUCKET_NS;
+        let first = last.saturating_sub(BUCKET_NS * (buckets.saturating_sub(1)) as u64);
+        let mut out = vec![0.0; buckets];
+        for bucket in self
+            .recent
+            .iter()
+            .filter(|b| b.start_ns >= first && b.start_ns <= last)
+        {
+            let at = ((bucket.start_ns - first) / BUCKET_NS) as usize;
+            if let Some(slot) = out.get_mut(at) {
+                *slot = bucket.latency.quantile(0.95).ok().flatten().unwrap_or(0.0);
+            }
+        }
+        out
+    }
+
     /// Counts one span that ended at `end_ns` and took `duration_ns`.
     pub fn record(&mut self, end_ns: u64, duration_ns: u64, error: bool) {
         let bucket = self.bucket(end_ns);
@@ -278,6 +297,21 @@ mod tests {
         }
         assert!((all.max_ms() - 1000.0).abs() < 1e-9);
         assert!((all.error_rate() - 0.1).abs() < 1e-9);
+    }
+
+    #[test]
+    fn the_p95_series_has_one_figure_per_bucket_and_zero_for_quiet_ones() {
+        let mut series = Series::default();
+        let base = 1_700_000_000 * S - (1_700_000_000 * S) % BUCKET_NS;
+        // 100 ms in the first bucket, nothing in the second, 2.5 s in the third.
+        series.record(base + S, 100_000_000, false);
+        series.record(base + 2 * BUCKET_NS + S, 2_500_000_000, false);
+        let p95 = series.p95_series(base + 2 * BUCKET_NS + 5 * S, 4);
+        assert_eq!(p95.len(), 4);
+        assert_eq!(p95[0], 0.0, "before the first span");
+        assert!((p95[1] - 100.0).abs() < 2.0, "{p95:?}");
+        assert_eq!(p95[2], 0.0);
+        assert!((p95[3] - 2500.0).abs() < 50.0, "{p95:?}");
     }
 
     #[test]
