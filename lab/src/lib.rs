@@ -3,6 +3,7 @@
 
 pub mod bench;
 pub mod control;
+pub mod dashboard;
 pub mod gor;
 pub mod record;
 pub mod replay;

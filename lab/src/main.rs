@@ -13,10 +13,11 @@ use lab::up::{LabOptions, ReplaySettings, RunningLab};
 use shop_common::{ShopState, serve};
 use tokio_util::sync::CancellationToken;
 
-/// The observability lab: a deliberately broken shop, its traffic, and the trace collector to investigate it
-/// (the dashboard comes next), all offline on one machine.
+/// The observability lab: a deliberately broken shop, its traffic, the trace collector and a terminal
+/// dashboard to investigate it, all offline on one machine.
 ///
-/// Start with `lab up`; in another terminal, `lab fix <fault>` deploys a fix.
+/// Start with `lab up`: the dashboard opens on the service map (`?` lists its keys, `f` flips faults). From
+/// another terminal, `lab fix <fault>` deploys a fix and `lab tui` opens a second dashboard.
 #[derive(Parser, Debug)]
 #[command(version, propagate_version = true)]
 struct Cli {
@@ -28,7 +29,8 @@ struct Cli {
 enum Command {
     /// Run the workshop: the collector (OTLP on 4318/4317, Datadog on 8126, query API on 8787), the
     /// instrumented shop reporting to it (storefront on :3000, discounts on :5001, ads on :5002) and recorded
-    /// traffic replaying against it in a loop. Ctrl-C stops everything and prints the report.
+    /// traffic replaying against it in a loop, and the dashboard over it all (or, with --headless, nothing
+    /// on screen until Ctrl-C or --duration). Quitting stops everything and prints the report.
     Up(UpArgs),
     /// Fix a fault of the running lab (`frontend.ads-in-layout`, `ads.sleep`, `discounts.sleep`,
     /// `discounts.n-plus-one`), or all of them: each fix deploys a new version of its service.
@@ -37,6 +39,9 @@ enum Command {
     Break(FaultArgs),
     /// Print the report of a recording (`lab up --record FILE`, `lab collect --record FILE`).
     Report(ReportArgs),
+    /// Open the dashboard on a running collector (`--connect`, by default the local `lab up` or `lab collect`),
+    /// or on a recording, offline: `lab tui spans.jsonl`.
+    Tui(TuiArgs),
     /// Replay a GoReplay file against a target, then print a summary.
     Replay(ReplayArgs),
     /// Record traffic: a proxy that forwards to the target and appends every request to a GoReplay file.
@@ -217,7 +222,8 @@ struct UpArgs {
     #[arg(long, value_name = "FILE")]
     record: Option<PathBuf>,
 
-    /// No terminal interface: run for --duration (or until Ctrl-C), then print the report.
+    /// No dashboard: run for --duration (or until Ctrl-C), then print the report. Without it the dashboard
+    /// takes the terminal (the log goes to lab.log in --data-dir) and the report prints when you quit.
     #[arg(long)]
     headless: bool,
 
@@ -255,6 +261,21 @@ struct FaultArgs {
     /// The discounts service's base URL.
     #[arg(long, default_value = "http://127.0.0.1:5001")]
     discounts: String,
+}
+
+#[derive(Args, Debug)]
+struct TuiArgs {
+    /// A recording to browse offline (`lab up --record FILE`, `lab collect --record FILE`).
+    #[arg(conflicts_with = "connect")]
+    file: Option<PathBuf>,
+
+    /// The query API of a running collector (`lab up`, `lab collect`), here or on another machine.
+    #[arg(long, value_name = "URL", default_value = "http://127.0.0.1:8787")]
+    connect: String,
+
+    /// Where the source files of error locations are read from [default: the current directory].
+    #[arg(long, value_name = "DIR")]
+    workspace: Option<PathBuf>,
 }
 
 #[derive(Args, Debug)]
@@ -334,6 +355,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Fix(args) => flip(args, false).await,
         Command::Break(args) => flip(args, true).await,
         Command::Report(args) => report(args).await,
+        Command::Tui(args) => dashboard(args).await,
         Command::Replay(args) => replay(args).await,
         Command::Record(args) => record(args).await,
         Command::Collect(args) => collect(args).await,
@@ -383,6 +405,13 @@ fn read(path: &PathBuf) -> anyhow::Result<Vec<lab::gor::Request>> {
 }
 
 async fn up(args: UpArgs) -> anyhow::Result<()> {
+    use std::io::IsTerminal as _;
+    let terminal = std::io::stdout().is_terminal() && std::io::stdin().is_terminal();
+    if !args.headless && !terminal {
+        anyhow::bail!(
+            "the dashboard needs a terminal: run `lab up` in one, or add --headless (with --duration) for scripts"
+        );
+    }
     let requests = match (&args.replay, args.no_replay) {
         (_, true) => Vec::new(),
         (Some(path), false) => read(path)?,
@@ -470,6 +499,26 @@ async fn up(args: UpArgs) -> anyhow::Result<()> {
             .to_owned(),
     );
     match (args.headless, args.duration) {
+        (false, _) => {
+            let log = args.data_dir.join("lab.log");
+            std::fs::create_dir_all(&args.data_dir)
+                .with_context(|| format!("creating {}", args.data_dir.display()))?;
+            serve::log_to_file(&log)
+                .with_context(|| format!("opening the log file {}", log.display()))?;
+            say(format!("The log goes to {}.", log.display()));
+            let source = tui::source::InProcess::live(
+                lab.collector.store.clone(),
+                lab.collector.analysis.clone(),
+                format!("lab up --state {}", args.state),
+            );
+            let options = tui::run::Options {
+                faults: Some(Box::new(lab::dashboard::ShopFaults::of(&lab.shop))),
+                ..Default::default()
+            };
+            tokio::task::spawn_blocking(move || tui::run::run(Box::new(source), options))
+                .await
+                .context("the dashboard panicked")??;
+        }
         (true, Some(duration)) => {
             say(format!(
                 "Running for {}; Ctrl-C stops sooner.",
@@ -528,6 +577,38 @@ async fn flip(args: FaultArgs, broken: bool) -> anyhow::Result<()> {
         println!("{flip}");
     }
     Ok(())
+}
+
+async fn dashboard(args: TuiArgs) -> anyhow::Result<()> {
+    use std::io::IsTerminal as _;
+    anyhow::ensure!(
+        std::io::stdout().is_terminal() && std::io::stdin().is_terminal(),
+        "the dashboard needs a terminal (for a report without one: `lab report FILE`)"
+    );
+    let source: Box<dyn tui::source::DataSource> = match &args.file {
+        Some(file) => {
+            let (source, problems) = tui::source::InProcess::recording(file).await?;
+            for (line, problem) in &problems {
+                eprintln!("{}: line {line} skipped: {problem}", file.display());
+            }
+            Box::new(source)
+        }
+        None => {
+            let connect = args.connect.clone();
+            Box::new(
+                tokio::task::spawn_blocking(move || tui::source::Remote::connect(&connect))
+                    .await
+                    .context("connecting panicked")??,
+            )
+        }
+    };
+    let mut options = tui::run::Options::default();
+    if let Some(workspace) = args.workspace {
+        options.workspace = Some(workspace);
+    }
+    tokio::task::spawn_blocking(move || tui::run::run(source, options))
+        .await
+        .context("the dashboard panicked")?
 }
 
 async fn report(args: ReportArgs) -> anyhow::Result<()> {

@@ -1,6 +1,7 @@
 //! The whole shop in one process, driven by real recorded traffic.
 
 mod cli;
+mod dashboard;
 mod real_clients;
 mod replay_shop;
 mod workshop;

@@ -68,6 +68,44 @@ pub async fn ctrl_c() {
     }
 }
 
+/// Where the log goes instead of stderr, once [`log_to_file`] is called.
+static LOG_FILE: std::sync::RwLock<Option<std::sync::Arc<std::fs::File>>> =
+    std::sync::RwLock::new(None);
+
+/// Sends the log to `path` (appended) instead of stderr from now on: a full-screen terminal interface owns
+/// stderr's terminal, and a log line would tear its picture.
+pub fn log_to_file(path: &std::path::Path) -> std::io::Result<()> {
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)?;
+    if let Ok(mut sink) = LOG_FILE.write() {
+        *sink = Some(std::sync::Arc::new(file));
+    }
+    Ok(())
+}
+
+enum LogSink {
+    Stderr(std::io::Stderr),
+    File(std::sync::Arc<std::fs::File>),
+}
+
+impl std::io::Write for LogSink {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            LogSink::Stderr(stderr) => stderr.write(buf),
+            LogSink::File(file) => (&**file).write(buf),
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            LogSink::Stderr(stderr) => stderr.flush(),
+            LogSink::File(file) => (&**file).flush(),
+        }
+    }
+}
+
 /// Logs to stderr, filtered by `RUST_LOG` (default: info for the shop, warn for the rest).
 pub fn init_logging() {
     use tracing_subscriber::prelude::*;
@@ -85,7 +123,12 @@ where
         EnvFilter::new("warn,lab=info,shop_common=info,storefront=info,ads_service=info,discounts_service=info")
     });
     tracing_subscriber::fmt::layer()
-        .with_writer(std::io::stderr)
+        .with_writer(
+            || match LOG_FILE.read().ok().and_then(|file| file.clone()) {
+                Some(file) => LogSink::File(file),
+                None => LogSink::Stderr(std::io::stderr()),
+            },
+        )
         .with_filter(levels)
         .with_filter(filter::filter_fn(|meta| meta.is_event()))
 }

@@ -1,0 +1,277 @@
+//! The dashboard as a user meets it: the real `lab up` in a real terminal (tmux), driven by key presses,
+//! checked by what the screen shows; and `lab tui --connect`'s data source reading a lab that runs in
+//! another process. Every port is picked by the system, so this runs beside a lab of the user's own.
+
+use std::io::{BufRead as _, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use collector::analysis::Window;
+use tui::source::{DataSource as _, Remote};
+
+use crate::replay_shop::TempDir;
+
+const EPHEMERAL: &str = "--otlp-http 127.0.0.1:0 --otlp-grpc 127.0.0.1:0 --datadog 127.0.0.1:0 \
+    --api 127.0.0.1:0 --storefront-port 0 --ads-port 0 --discounts-port 0";
+
+/// The workspace root: `lab up` runs there, as the README has it, so the dashboard finds the source files.
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// tmux, or `None` (with the reason printed) where it is missing; under CI=true a missing tmux fails.
+fn tmux_available() -> bool {
+    let found = Command::new("tmux")
+        .arg("-V")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !found {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "tmux is needed for the dashboard's end-to-end tests (apt-get install tmux)"
+        );
+        eprintln!(
+            "skipped: tmux is not installed, so the dashboard cannot be driven in a terminal"
+        );
+    }
+    found
+}
+
+/// A terminal of its own (a private tmux server) running one command.
+struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    fn start(name: &str, width: u16, height: u16, command: &str) -> Tmux {
+        let tmux = Tmux {
+            socket: format!("lab-test-{name}-{}", std::process::id()),
+        };
+        let status = tmux
+            .run(&[
+                "new-session",
+                "-d",
+                "-x",
+                &width.to_string(),
+                "-y",
+                &height.to_string(),
+                command,
+            ])
+            .status
+            .success();
+        assert!(status, "tmux could not start");
+        // Keep the pane after the command exits, to read what it printed last.
+        tmux.run(&["set-option", "-g", "remain-on-exit", "on"]);
+        tmux
+    }
+
+    fn run(&self, args: &[&str]) -> std::process::Output {
+        Command::new("tmux")
+            .args(["-L", &self.socket, "-f", "/dev/null"])
+            .args(args)
+            .env_remove("TMUX")
+            .output()
+            .unwrap()
+    }
+
+    fn screen(&self) -> String {
+        String::from_utf8_lossy(&self.run(&["capture-pane", "-p", "-J"]).stdout).into_owned()
+    }
+
+    fn keys(&self, keys: &[&str]) {
+        for key in keys {
+            self.run(&["send-keys", key]);
+            // Esc followed at once by another key reads as Alt+key: a person types slower than that.
+            std::thread::sleep(Duration::from_millis(150));
+        }
+    }
+
+    /// Waits until the screen satisfies `ready`, up to `limit`; the screen then.
+    fn wait_for(&self, what: &str, limit: Duration, ready: impl Fn(&str) -> bool) -> String {
+        let start = Instant::now();
+        loop {
+            let screen = self.screen();
+            if ready(&screen) {
+                return screen;
+            }
+            assert!(
+                start.elapsed() < limit,
+                "waited {limit:?} for {what}; the screen shows:\n{screen}"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        self.run(&["kill-server"]);
+    }
+}
+
+fn lab_up(data: &Path) -> String {
+    format!(
+        "cd {} && {} up --speed max --data-dir {} {EPHEMERAL}; echo LAB-EXITED $?",
+        workspace().display(),
+        env!("CARGO_BIN_EXE_lab"),
+        data.display()
+    )
+}
+
+/// The line `path:line` names, trimmed, as the dashboard should quote it.
+fn source_line(path: &str, line: usize) -> String {
+    let text = std::fs::read_to_string(workspace().join(path)).unwrap();
+    text.lines().nth(line - 1).unwrap().trim().to_owned()
+}
+
+#[test]
+fn from_the_erroring_service_to_the_source_line_of_the_banner_call() {
+    if !tmux_available() {
+        return;
+    }
+    let data = TempDir::new("dashboard-error");
+    let term = Tmux::start("error", 120, 40, &lab_up(&data.0));
+    let minute = Duration::from_secs(60);
+    term.wait_for("the map with the failing storefront", minute, |s| {
+        s.contains("Service map") && s.contains("store-frontend") && s.contains("discounts-service")
+    });
+
+    // Services, sorted by errors: the storefront comes first; its page lists the error group.
+    term.keys(&["2", "e"]);
+    term.wait_for("the services sorted by errors", minute, |s| {
+        s.contains("sorted by error %")
+            && s.lines()
+                .find(|l| l.contains("service ") && !l.contains("name"))
+                .is_some_and(|l| l.contains("store-frontend"))
+    });
+    term.keys(&["Enter"]);
+    let page = term.wait_for("the storefront's page with its error", minute, |s| {
+        s.contains("store-frontend · service") && s.contains("MissingAdError")
+    });
+    let place = page
+        .split_whitespace()
+        .find(|w| w.starts_with("services/storefront/src/") && w.contains(".rs:"))
+        .unwrap_or_else(|| panic!("no file:line on the service page:\n{page}"))
+        .trim_end_matches(|c: char| !c.is_ascii_digit())
+        .to_owned();
+    let (path, line) = place.rsplit_once(':').unwrap();
+    let line: usize = line.parse().unwrap();
+
+    // Its error group, then the latest trace of it, with the failing span's source line.
+    term.keys(&["Escape", "5"]);
+    term.wait_for("the error group", minute, |s| {
+        s.contains("Errors ·") && s.contains("MissingAdError") && s.contains(path)
+    });
+    term.keys(&["Enter"]);
+    let wanted = source_line(path, line);
+    let trace = term.wait_for("the trace with the source line", minute, |s| {
+        s.contains(&wanted) && s.contains(&format!("{path}:{line}"))
+    });
+    assert!(trace.contains("MissingAdError"), "{trace}");
+
+    // q leaves the terminal as it was, with the report printed.
+    term.keys(&["q"]);
+    let end = term.wait_for("the report after quitting", minute, |s| {
+        s.contains("LAB-EXITED")
+    });
+    assert!(end.contains("LAB-EXITED 0"), "{end}");
+    assert!(end.contains("Report of lab up --state broken"), "{end}");
+}
+
+#[test]
+fn the_n_plus_one_opens_in_the_flame_view() {
+    if !tmux_available() {
+        return;
+    }
+    let data = TempDir::new("dashboard-n-plus-one");
+    let term = Tmux::start("n1", 120, 40, &lab_up(&data.0));
+    let minute = Duration::from_secs(60);
+    term.keys(&["6"]);
+    term.wait_for("the N+1 finding", Duration::from_secs(90), |s| {
+        s.contains("GET /discount") && s.contains("discount_type")
+    });
+    term.keys(&["Enter"]);
+    let flame = term.wait_for("the folded repeated statements", minute, |s| {
+        s.contains("Trace")
+            && s.lines()
+                .any(|l| l.contains('×') && l.contains("discount_type"))
+    });
+    let repeats: u64 = flame
+        .lines()
+        .find(|l| l.contains('×') && l.contains("discount_type"))
+        .and_then(|l| l.split('×').nth(1))
+        .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no ×N row:\n{flame}"));
+    assert!(repeats >= 100, "{repeats} repeats:\n{flame}");
+    term.keys(&["q"]);
+    term.wait_for("the lab to stop", minute, |s| s.contains("LAB-EXITED"));
+}
+
+#[test]
+fn the_remote_source_reads_a_lab_running_in_another_process() {
+    let data = TempDir::new("dashboard-remote");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_lab"))
+        .args(["up", "--headless", "--duration", "120s", "--speed", "max"])
+        .args(EPHEMERAL.split_whitespace())
+        .arg("--data-dir")
+        .arg(&data.0)
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let (lines_tx, lines) = mpsc::channel();
+    let stdout = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = lines_tx.send(line);
+        }
+    });
+    let api = loop {
+        let line = lines
+            .recv_timeout(Duration::from_secs(60))
+            .expect("lab up says where its query API listens");
+        if let Some(url) = line
+            .split_whitespace()
+            .find(|w| w.ends_with("/api/services"))
+        {
+            break url.trim_end_matches("/api/services").to_owned();
+        }
+    };
+    let remote = Remote::connect(&api).unwrap();
+    assert_eq!(remote.describe(), format!("remote {api}"));
+    let start = Instant::now();
+    let overview = loop {
+        let overview = remote.overview(Window::All).unwrap();
+        if !overview.errors.is_empty() && !overview.n_plus_one.is_empty() {
+            break overview;
+        }
+        assert!(start.elapsed() < Duration::from_secs(90), "{overview:#?}");
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    assert_eq!(overview.errors[0].service, "store-frontend");
+    assert_eq!(overview.errors[0].file, "services/storefront/src/layout.rs");
+    assert_eq!(overview.n_plus_one[0].endpoint, "GET /discount");
+    assert!(overview.counts.accepted > 0);
+    let trace = remote
+        .trace(&overview.errors[0].example_trace_id)
+        .unwrap()
+        .expect("the example trace is held");
+    let services: std::collections::BTreeSet<&str> =
+        trace.spans.iter().map(|s| s.service.as_str()).collect();
+    assert!(services.contains("store-frontend"), "{services:?}");
+    let endpoints = remote.endpoints("discounts-service", Window::All).unwrap();
+    assert!(
+        endpoints.iter().any(|e| e.name == "GET /discount"),
+        "{endpoints:?}"
+    );
+    drop(remote);
+    let _ = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status();
+    let _ = child.wait();
+}

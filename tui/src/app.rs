@@ -1,0 +1,889 @@
+//! The dashboard's state, and the only two ways it changes: [`App::apply`] for data fetched from the
+//! collector and [`App::handle_key`] / [`App::handle_mouse`] for input. Neither does I/O: what needs some
+//! (fetch a trace, flip a fault) comes back as an [`Action`] for the event loop to perform.
+
+use std::collections::BTreeMap;
+
+use collector::analysis::Window;
+use collector::analysis::results::ServiceStats;
+use collector::api::TraceSummary;
+use ratatui::crossterm::event::{
+    KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseButton, MouseEvent, MouseEventKind,
+};
+use ratatui::layout::Rect;
+
+use crate::source::{Overview, TraceFilter};
+use crate::theme::Theme;
+use crate::trace::{Focus, TraceScreen};
+
+/// The tabs, in the order of their number keys.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Tab {
+    Map,
+    Services,
+    Traces,
+    Trace,
+    Errors,
+    Insights,
+    Deployments,
+}
+
+impl Tab {
+    pub const ALL: [Tab; 7] = [
+        Tab::Map,
+        Tab::Services,
+        Tab::Traces,
+        Tab::Trace,
+        Tab::Errors,
+        Tab::Insights,
+        Tab::Deployments,
+    ];
+
+    pub fn title(self) -> &'static str {
+        match self {
+            Tab::Map => "Map",
+            Tab::Services => "Services",
+            Tab::Traces => "Traces",
+            Tab::Trace => "Trace",
+            Tab::Errors => "Errors",
+            Tab::Insights => "Insights",
+            Tab::Deployments => "Deployments",
+        }
+    }
+
+    pub fn index(self) -> usize {
+        Tab::ALL.iter().position(|t| *t == self).unwrap_or(0)
+    }
+}
+
+/// A fault of the shop, as the fault panel shows it (`lab up` only).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Fault {
+    pub name: String,
+    pub broken: bool,
+    pub description: String,
+    /// The service that owns it, and the version that service runs now.
+    pub service: String,
+    pub version: String,
+}
+
+/// What the fetching side answers.
+#[derive(Debug)]
+pub enum Update {
+    /// A refresh: everything the tabs show, for the parameters last asked for.
+    Refreshed(Box<Refresh>),
+    /// A trace, ready to show.
+    Trace(Box<TraceScreen>),
+    /// The trace asked for is not held by the collector (evicted, or never received).
+    TraceMissing(String),
+    /// The outcome of an action, for the status line (a fault flipped).
+    Done(String),
+    /// A fetch failed; the figures on screen are the last good ones.
+    Failed(String),
+}
+
+/// One refresh's data.
+#[derive(Debug, Default)]
+pub struct Refresh {
+    pub overview: Overview,
+    /// p95 of each service per 10-second bucket, oldest first, for the sparklines.
+    pub latency: BTreeMap<String, Vec<f64>>,
+    pub traces: Vec<TraceSummary>,
+    /// The endpoints of the open service, when one is open.
+    pub endpoints: Option<(String, Vec<ServiceStats>)>,
+    /// The shop's faults, when the dashboard can flip them.
+    pub faults: Option<Vec<Fault>>,
+}
+
+/// What the fetching side needs to know to refresh.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Params {
+    pub window: Window,
+    pub filter: TraceFilter,
+    /// The service whose page is open.
+    pub service: Option<String>,
+    pub paused: bool,
+}
+
+/// An effect for the event loop to carry out.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Action {
+    Quit,
+    /// Refresh now with these parameters (and go on refreshing with them).
+    Refresh(Params),
+    /// Fetch a trace and open it on the Trace tab.
+    OpenTrace {
+        trace_id: String,
+        focus: Focus,
+    },
+    /// Flip a fault of the shop: a new version of its service.
+    SetFault {
+        name: String,
+        broken: bool,
+    },
+}
+
+/// The Services table's columns, by which it can be sorted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Column {
+    Name,
+    Kind,
+    Requests,
+    Rate,
+    Errors,
+    P50,
+    P95,
+    P99,
+}
+
+impl Column {
+    pub const ALL: [Column; 8] = [
+        Column::Name,
+        Column::Kind,
+        Column::Requests,
+        Column::Rate,
+        Column::Errors,
+        Column::P50,
+        Column::P95,
+        Column::P99,
+    ];
+
+    pub fn title(self) -> &'static str {
+        match self {
+            Column::Name => "name",
+            Column::Kind => "type",
+            Column::Requests => "requests",
+            Column::Rate => "req/s",
+            Column::Errors => "error %",
+            Column::P50 => "p50",
+            Column::P95 => "p95",
+            Column::P99 => "p99",
+        }
+    }
+
+    /// Figures sort largest first, names A to Z, until inverted.
+    fn compare(self, a: &ServiceStats, b: &ServiceStats) -> std::cmp::Ordering {
+        let f = |x: f64, y: f64| y.total_cmp(&x);
+        match self {
+            Column::Name => a.name.cmp(&b.name),
+            Column::Kind => a.kind.cmp(&b.kind),
+            Column::Requests => b.requests.cmp(&a.requests),
+            Column::Rate => f(a.rps, b.rps),
+            Column::Errors => f(a.error_rate, b.error_rate).then(b.errors.cmp(&a.errors)),
+            Column::P50 => f(a.p50_ms, b.p50_ms),
+            Column::P95 => f(a.p95_ms, b.p95_ms),
+            Column::P99 => f(a.p99_ms, b.p99_ms),
+        }
+        .then_with(|| a.name.cmp(&b.name))
+    }
+}
+
+/// The page of one service, opened from the map or the Services table.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ServicePage {
+    pub name: String,
+    /// Its endpoints (empty until fetched, and for databases and peers).
+    pub endpoints: Vec<ServiceStats>,
+    pub selected: usize,
+}
+
+/// The filter line of the Traces tab while it is being typed.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FilterInput {
+    pub text: String,
+    /// Why the last text was refused, if it was.
+    pub problem: Option<String>,
+}
+
+/// The fault panel, open over any tab in `lab up`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FaultPanel {
+    pub selected: usize,
+}
+
+/// Everything the dashboard shows, as plain data.
+#[derive(Debug)]
+pub struct App {
+    pub theme: Theme,
+    /// Where the data comes from, for the status line.
+    pub source: String,
+    pub live: bool,
+    pub paused: bool,
+    pub tab: Tab,
+    pub window: Window,
+    pub overview: Overview,
+    pub latency: BTreeMap<String, Vec<f64>>,
+    /// Whether anything was received yet (before that, views say they are waiting).
+    pub loaded: bool,
+
+    pub map_selected: usize,
+
+    pub services_selected: usize,
+    pub sort: Column,
+    pub inverted: bool,
+    pub service_page: Option<ServicePage>,
+
+    pub traces: Vec<TraceSummary>,
+    pub traces_selected: usize,
+    pub filter: TraceFilter,
+    pub filter_input: Option<FilterInput>,
+
+    pub trace: Option<TraceScreen>,
+    /// The trace being fetched, or why the last one could not be shown.
+    pub trace_status: Option<String>,
+    /// The tab to go back to from the Trace tab.
+    pub trace_from: Tab,
+
+    pub errors_selected: usize,
+    pub insights_selected: usize,
+    pub deployments_selected: usize,
+
+    /// The shop's faults: `None` where the dashboard cannot flip them (a recording, a remote collector).
+    pub faults: Option<Vec<Fault>>,
+    pub fault_panel: Option<FaultPanel>,
+
+    pub help: bool,
+    /// The last outcome or problem, for the status line, and whether it is a problem.
+    pub message: Option<(String, bool)>,
+}
+
+/// The windows `w` cycles through.
+const WINDOWS: [&str; 4] = ["1m", "5m", "15m", "all"];
+
+impl App {
+    /// A dashboard over `source`; `live` sources refresh on their own, and start with the last 5 minutes
+    /// (a recording starts with all of it).
+    pub fn new(source: impl Into<String>, live: bool, theme: Theme) -> App {
+        App {
+            theme,
+            source: source.into(),
+            live,
+            paused: false,
+            tab: Tab::Map,
+            window: Window::parse(if live { "5m" } else { "all" }).unwrap_or(Window::All),
+            overview: Overview::default(),
+            latency: BTreeMap::new(),
+            loaded: false,
+            map_selected: 0,
+            services_selected: 0,
+            sort: Column::P95,
+            inverted: false,
+            service_page: None,
+            traces: Vec::new(),
+            traces_selected: 0,
+            filter: TraceFilter::default(),
+            filter_input: None,
+            trace: None,
+            trace_status: None,
+            trace_from: Tab::Traces,
+            errors_selected: 0,
+            insights_selected: 0,
+            deployments_selected: 0,
+            faults: None,
+            fault_panel: None,
+            help: false,
+            message: None,
+        }
+    }
+
+    /// What the fetching side should fetch now.
+    pub fn params(&self) -> Params {
+        Params {
+            window: self.window,
+            filter: self.filter.clone(),
+            service: self.service_page.as_ref().map(|p| p.name.clone()),
+            paused: self.paused,
+        }
+    }
+
+    fn refresh(&self) -> Option<Action> {
+        Some(Action::Refresh(self.params()))
+    }
+
+    /// The window's name as `w` shows it.
+    pub fn window_name(&self) -> &'static str {
+        match self.window {
+            Window::All => "all",
+            Window::Last(ns) => match ns / 60_000_000_000 {
+                1 => "1m",
+                5 => "5m",
+                _ => "15m",
+            },
+        }
+    }
+
+    // ---- data ----
+
+    /// Takes in what the fetching side sent.
+    pub fn apply(&mut self, update: Update) {
+        match update {
+            Update::Refreshed(refresh) => {
+                let Refresh {
+                    overview,
+                    latency,
+                    traces,
+                    endpoints,
+                    faults,
+                } = *refresh;
+                // Keep the selection on the same trace when new ones arrive above it.
+                let selected_trace = self
+                    .traces
+                    .get(self.traces_selected)
+                    .map(|t| t.trace_id.clone());
+                self.overview = overview;
+                self.latency = latency;
+                self.traces = traces;
+                if let Some(id) = selected_trace {
+                    self.traces_selected = self
+                        .traces
+                        .iter()
+                        .position(|t| t.trace_id == id)
+                        .unwrap_or(self.traces_selected);
+                }
+                if let (Some(page), Some((name, endpoints))) = (&mut self.service_page, endpoints)
+                    && page.name == name
+                {
+                    page.endpoints = endpoints;
+                }
+                if faults.is_some() {
+                    self.faults = faults;
+                }
+                self.loaded = true;
+                self.clamp();
+            }
+            Update::Trace(screen) => {
+                self.trace = Some(*screen);
+                self.trace_status = None;
+                self.tab = Tab::Trace;
+            }
+            Update::TraceMissing(id) => {
+                self.trace_status = Some(format!(
+                    "trace {id} is not held by the collector (evicted, or never received)"
+                ));
+                self.message = self.trace_status.clone().map(|m| (m, true));
+            }
+            Update::Done(message) => self.message = Some((message, false)),
+            Update::Failed(message) => self.message = Some((message, true)),
+        }
+    }
+
+    /// Keeps every selection inside its list.
+    fn clamp(&mut self) {
+        let clamp =
+            |selected: &mut usize, len: usize| *selected = (*selected).min(len.saturating_sub(1));
+        clamp(&mut self.map_selected, self.overview.map.nodes.len());
+        clamp(&mut self.services_selected, self.overview.services.len());
+        clamp(&mut self.traces_selected, self.traces.len());
+        clamp(&mut self.errors_selected, self.overview.errors.len());
+        clamp(&mut self.insights_selected, self.overview.n_plus_one.len());
+        clamp(
+            &mut self.deployments_selected,
+            self.overview.deployments.len(),
+        );
+        if let Some(page) = &mut self.service_page {
+            clamp(&mut page.selected, page.endpoints.len());
+        }
+        if let (Some(panel), Some(faults)) = (&mut self.fault_panel, &self.faults) {
+            clamp(&mut panel.selected, faults.len());
+        }
+    }
+
+    // ---- derived data the views and keys share ----
+
+    /// The Services table's rows in their shown order.
+    pub fn sorted_services(&self) -> Vec<&ServiceStats> {
+        let mut rows: Vec<&ServiceStats> = self.overview.services.iter().collect();
+        rows.sort_by(|a, b| {
+            let order = self.sort.compare(a, b);
+            if self.inverted {
+                order.reverse()
+            } else {
+                order
+            }
+        });
+        rows
+    }
+
+    /// The map's nodes in selection order: layer by layer, top to bottom.
+    pub fn map_order(&self) -> Vec<usize> {
+        let nodes = &self.overview.map.nodes;
+        let mut order: Vec<usize> = (0..nodes.len()).collect();
+        order.sort_by_key(|&i| (nodes[i].rank, nodes[i].order));
+        order
+    }
+
+    /// The stats of the service, database or peer called `name`.
+    pub fn stats_of(&self, name: &str) -> Option<&ServiceStats> {
+        self.overview.services.iter().find(|s| s.name == name)
+    }
+
+    /// The number of rows of the list the current tab shows, and its selection.
+    fn list(&mut self) -> Option<(&mut usize, usize)> {
+        Some(match self.tab {
+            Tab::Map => (&mut self.map_selected, self.overview.map.nodes.len()),
+            Tab::Services => match &mut self.service_page {
+                Some(page) => (&mut page.selected, page.endpoints.len()),
+                None => (&mut self.services_selected, self.overview.services.len()),
+            },
+            Tab::Traces => (&mut self.traces_selected, self.traces.len()),
+            Tab::Errors => (&mut self.errors_selected, self.overview.errors.len()),
+            Tab::Insights => (&mut self.insights_selected, self.overview.n_plus_one.len()),
+            Tab::Deployments => (
+                &mut self.deployments_selected,
+                self.overview.deployments.len(),
+            ),
+            Tab::Trace => return None,
+        })
+    }
+
+    // ---- input ----
+
+    /// Handles a key press; what needs I/O comes back as an action.
+    pub fn handle_key(&mut self, key: KeyEvent) -> Option<Action> {
+        if key.kind == KeyEventKind::Release {
+            return None;
+        }
+        if key.modifiers.contains(KeyModifiers::CONTROL) && key.code == KeyCode::Char('c') {
+            return Some(Action::Quit);
+        }
+        if self.help {
+            // Any key closes the help; `q` still quits.
+            self.help = false;
+            return (key.code == KeyCode::Char('q')).then_some(Action::Quit);
+        }
+        if self.filter_input.is_some() {
+            return self.filter_key(key);
+        }
+        if self.fault_panel.is_some() {
+            return self.fault_key(key);
+        }
+        if self.tab == Tab::Trace
+            && let Some(screen) = &mut self.trace
+            && screen.handle_key(key)
+        {
+            return None;
+        }
+        match key.code {
+            KeyCode::Char('q') => return Some(Action::Quit),
+            KeyCode::Char('?') => self.help = true,
+            KeyCode::Char(' ') if self.live => {
+                self.paused = !self.paused;
+                return self.refresh();
+            }
+            KeyCode::Char(c @ '1'..='7') => {
+                self.tab = Tab::ALL[c as usize - '1' as usize];
+            }
+            KeyCode::Tab => self.tab = Tab::ALL[(self.tab.index() + 1) % Tab::ALL.len()],
+            KeyCode::BackTab => {
+                self.tab = Tab::ALL[(self.tab.index() + Tab::ALL.len() - 1) % Tab::ALL.len()];
+            }
+            KeyCode::Char('w') => {
+                let next = (WINDOWS
+                    .iter()
+                    .position(|w| *w == self.window_name())
+                    .unwrap_or(0)
+                    + 1)
+                    % WINDOWS.len();
+                self.window = Window::parse(WINDOWS[next]).unwrap_or(Window::All);
+                return self.refresh();
+            }
+            KeyCode::Char('f') if self.faults.is_some() => {
+                self.fault_panel = Some(FaultPanel::default());
+            }
+            KeyCode::Esc => return self.back(),
+            KeyCode::Enter => return self.enter(),
+            _ => return self.tab_key(key),
+        }
+        None
+    }
+
+    /// Esc: close what is open, or go back where the Trace tab was opened from.
+    fn back(&mut self) -> Option<Action> {
+        match self.tab {
+            Tab::Services if self.service_page.is_some() => {
+                self.service_page = None;
+                return self.refresh();
+            }
+            Tab::Trace => self.tab = self.trace_from,
+            Tab::Traces if self.filter != TraceFilter::default() => {
+                self.filter = TraceFilter {
+                    by_duration: self.filter.by_duration,
+                    ..TraceFilter::default()
+                };
+                return self.refresh();
+            }
+            _ => {}
+        }
+        None
+    }
+
+    fn open_trace(&mut self, trace_id: String, focus: Focus) -> Option<Action> {
+        self.trace_from = self.tab;
+        self.trace_status = Some(format!("fetching trace {trace_id}…"));
+        Some(Action::OpenTrace { trace_id, focus })
+    }
+
+    fn open_service(&mut self, name: String) -> Option<Action> {
+        self.tab = Tab::Services;
+        self.service_page = Some(ServicePage {
+            name,
+            endpoints: Vec::new(),
+            selected: 0,
+        });
+        self.refresh()
+    }
+
+    /// Enter: drill into the selected row.
+    fn enter(&mut self) -> Option<Action> {
+        match self.tab {
+            Tab::Map => {
+                let order = self.map_order();
+                let node = order
+                    .get(self.map_selected)
+                    .and_then(|&i| self.overview.map.nodes.get(i))?;
+                let name = node.name.clone();
+                self.open_service(name)
+            }
+            Tab::Services => match &self.service_page {
+                Some(page) => {
+                    let endpoint = page.endpoints.get(page.selected)?;
+                    self.filter = TraceFilter {
+                        service: Some(page.name.clone()),
+                        endpoint: Some(endpoint.name.clone()),
+                        ..TraceFilter::default()
+                    };
+                    self.tab = Tab::Traces;
+                    self.traces_selected = 0;
+                    self.refresh()
+                }
+                None => {
+                    let name = self
+                        .sorted_services()
+                        .get(self.services_selected)?
+                        .name
+                        .clone();
+                    self.open_service(name)
+                }
+            },
+            Tab::Traces => {
+                let id = self.traces.get(self.traces_selected)?.trace_id.clone();
+                self.open_trace(id, Focus::None)
+            }
+            Tab::Errors => {
+                let group = self.overview.errors.get(self.errors_selected)?;
+                let (id, span) = (
+                    group.example_trace_id.clone(),
+                    group.example_span_id.clone(),
+                );
+                let focus = if span.is_empty() {
+                    Focus::None
+                } else {
+                    Focus::Span(span)
+                };
+                self.open_trace(id, focus)
+            }
+            Tab::Insights => {
+                let finding = self.overview.n_plus_one.get(self.insights_selected)?;
+                let id = finding.traces.first()?.clone();
+                let query = finding.query.clone();
+                self.open_trace(id, Focus::Repeated(query))
+            }
+            Tab::Deployments => {
+                let name = self
+                    .overview
+                    .deployments
+                    .get(self.deployments_selected)?
+                    .service
+                    .clone();
+                self.open_service(name)
+            }
+            Tab::Trace => None,
+        }
+    }
+
+    /// Keys that mean something on one tab only: moving in its list, sorting, filtering.
+    fn tab_key(&mut self, key: KeyEvent) -> Option<Action> {
+        let page = 10;
+        if let Some((selected, len)) = self.list() {
+            let last = len.saturating_sub(1);
+            let moved = match key.code {
+                KeyCode::Down | KeyCode::Char('j') => Some((*selected + 1).min(last)),
+                KeyCode::Up | KeyCode::Char('k') => Some(selected.saturating_sub(1)),
+                KeyCode::PageDown => Some((*selected + page).min(last)),
+                KeyCode::PageUp => Some(selected.saturating_sub(page)),
+                KeyCode::Home | KeyCode::Char('g') => Some(0),
+                KeyCode::End | KeyCode::Char('G') => Some(last),
+                _ => None,
+            };
+            if let Some(to) = moved {
+                *selected = to;
+                return None;
+            }
+        }
+        match (self.tab, key.code) {
+            (Tab::Services, KeyCode::Left | KeyCode::Char('h')) if self.service_page.is_none() => {
+                let at = Column::ALL
+                    .iter()
+                    .position(|c| *c == self.sort)
+                    .unwrap_or(0);
+                self.sort = Column::ALL[(at + Column::ALL.len() - 1) % Column::ALL.len()];
+            }
+            (Tab::Services, KeyCode::Right | KeyCode::Char('l')) if self.service_page.is_none() => {
+                let at = Column::ALL
+                    .iter()
+                    .position(|c| *c == self.sort)
+                    .unwrap_or(0);
+                self.sort = Column::ALL[(at + 1) % Column::ALL.len()];
+            }
+            (Tab::Services, KeyCode::Char('i')) => self.inverted = !self.inverted,
+            (Tab::Services, KeyCode::Char('p')) => {
+                (self.sort, self.inverted) = (Column::P95, false)
+            }
+            (Tab::Services, KeyCode::Char('e')) => {
+                (self.sort, self.inverted) = (Column::Errors, false);
+            }
+            (Tab::Services, KeyCode::Char('t')) => {
+                let service = match &self.service_page {
+                    Some(page) => page.name.clone(),
+                    None => self
+                        .sorted_services()
+                        .get(self.services_selected)?
+                        .name
+                        .clone(),
+                };
+                return self.search_service(service);
+            }
+            (Tab::Map, KeyCode::Char('t')) => {
+                let order = self.map_order();
+                let node = order
+                    .get(self.map_selected)
+                    .and_then(|&i| self.overview.map.nodes.get(i))?;
+                let service = node.name.clone();
+                return self.search_service(service);
+            }
+            (Tab::Traces, KeyCode::Char('/')) => {
+                self.filter_input = Some(FilterInput {
+                    text: filter_text(&self.filter),
+                    problem: None,
+                });
+            }
+            (Tab::Traces, KeyCode::Char('s')) => {
+                self.filter.by_duration = !self.filter.by_duration;
+                self.traces_selected = 0;
+                return self.refresh();
+            }
+            (Tab::Traces, KeyCode::Char('e')) => {
+                self.filter.errors_only = !self.filter.errors_only;
+                self.traces_selected = 0;
+                return self.refresh();
+            }
+            _ => {}
+        }
+        None
+    }
+
+    /// Lists the traces through a service.
+    fn search_service(&mut self, service: String) -> Option<Action> {
+        self.filter = TraceFilter {
+            service: Some(service),
+            by_duration: self.filter.by_duration,
+            ..TraceFilter::default()
+        };
+        self.tab = Tab::Traces;
+        self.traces_selected = 0;
+        self.refresh()
+    }
+
+    fn filter_key(&mut self, key: KeyEvent) -> Option<Action> {
+        let input = self.filter_input.as_mut()?;
+        match key.code {
+            KeyCode::Esc => self.filter_input = None,
+            KeyCode::Enter => match parse_filter(&input.text) {
+                Ok(mut filter) => {
+                    filter.by_duration = self.filter.by_duration;
+                    self.filter = filter;
+                    self.filter_input = None;
+                    self.traces_selected = 0;
+                    return self.refresh();
+                }
+                Err(problem) => input.problem = Some(problem),
+            },
+            KeyCode::Backspace => {
+                input.text.pop();
+                input.problem = None;
+            }
+            KeyCode::Char('u') if key.modifiers.contains(KeyModifiers::CONTROL) => {
+                input.text.clear();
+            }
+            KeyCode::Char(c) if !c.is_control() => {
+                input.text.push(c);
+                input.problem = None;
+            }
+            _ => {}
+        }
+        None
+    }
+
+    fn fault_key(&mut self, key: KeyEvent) -> Option<Action> {
+        let faults = self.faults.as_ref()?;
+        let panel = self.fault_panel.as_mut()?;
+        let last = faults.len().saturating_sub(1);
+        match key.code {
+            KeyCode::Esc | KeyCode::Char('f') => self.fault_panel = None,
+            KeyCode::Char('q') => return Some(Action::Quit),
+            KeyCode::Down | KeyCode::Char('j') => panel.selected = (panel.selected + 1).min(last),
+            KeyCode::Up | KeyCode::Char('k') => panel.selected = panel.selected.saturating_sub(1),
+            KeyCode::Enter | KeyCode::Char(' ') => {
+                let fault = faults.get(panel.selected)?;
+                let action = Action::SetFault {
+                    name: fault.name.clone(),
+                    broken: !fault.broken,
+                };
+                self.message = Some((
+                    format!(
+                        "{} {}…",
+                        if fault.broken { "fixing" } else { "breaking" },
+                        fault.name
+                    ),
+                    false,
+                ));
+                return Some(action);
+            }
+            // Anything else closes the panel and means what it means elsewhere (a tab's number, `?`).
+            _ => {
+                self.fault_panel = None;
+                return self.handle_key(key);
+            }
+        }
+        None
+    }
+
+    /// Handles a mouse event over a screen of `area`: a click on a tab opens it, on a row selects it, on the
+    /// selected row drills in; the wheel moves the selection.
+    pub fn handle_mouse(&mut self, event: MouseEvent, area: Rect) -> Option<Action> {
+        let areas = crate::view::layout(area);
+        match event.kind {
+            MouseEventKind::ScrollDown => {
+                return self.tab_key(KeyEvent::new(KeyCode::Down, KeyModifiers::NONE));
+            }
+            MouseEventKind::ScrollUp => {
+                return self.tab_key(KeyEvent::new(KeyCode::Up, KeyModifiers::NONE));
+            }
+            MouseEventKind::Down(MouseButton::Left) => {}
+            _ => return None,
+        }
+        if self.help {
+            self.help = false;
+            return None;
+        }
+        let (x, y) = (event.column, event.row);
+        if y == areas.tabs.y {
+            if let Some(tab) = crate::view::tab_at(areas.tabs, x) {
+                self.tab = tab;
+            }
+            return None;
+        }
+        if self.tab == Tab::Trace {
+            if let Some(screen) = &mut self.trace {
+                screen.click(areas.body, x, y);
+            }
+            return None;
+        }
+        let row = match self.tab {
+            Tab::Map => crate::view::map_node_at(self, areas.body, x, y)?,
+            _ => crate::view::row_at(self, areas.body, y)?,
+        };
+        let (selected, len) = self.list()?;
+        if row >= len {
+            return None;
+        }
+        if *selected == row {
+            return self.enter();
+        }
+        *selected = row;
+        None
+    }
+}
+
+/// The filter line that shows `filter`: the words `/` starts from.
+pub fn filter_text(filter: &TraceFilter) -> String {
+    let mut words = Vec::new();
+    if let Some(service) = &filter.service {
+        words.push(format!("service:{service}"));
+    }
+    if let Some(endpoint) = &filter.endpoint {
+        words.push(format!("endpoint:{}", quote(endpoint)));
+    }
+    if filter.errors_only {
+        words.push("error".to_owned());
+    }
+    if filter.min_duration_ms > 0.0 {
+        words.push(format!(">{}ms", filter.min_duration_ms));
+    }
+    words.join(" ")
+}
+
+fn quote(text: &str) -> String {
+    if text.contains(' ') {
+        format!("\"{text}\"")
+    } else {
+        text.to_owned()
+    }
+}
+
+/// Reads the Traces tab's filter line: `service:NAME`, `endpoint:"GET /discount"` (quotes for spaces),
+/// `error`, `>500ms` / `>2.5s` (min duration), in any order; a bare word is a service name.
+pub fn parse_filter(text: &str) -> Result<TraceFilter, String> {
+    let mut filter = TraceFilter::default();
+    let mut words = Vec::new();
+    let mut word = String::new();
+    let mut quoted = false;
+    for c in text.chars() {
+        match c {
+            '"' => quoted = !quoted,
+            c if c.is_whitespace() && !quoted => {
+                if !word.is_empty() {
+                    words.push(std::mem::take(&mut word));
+                }
+            }
+            c => word.push(c),
+        }
+    }
+    if quoted {
+        return Err("a quote is not closed".to_owned());
+    }
+    if !word.is_empty() {
+        words.push(word);
+    }
+    for word in words {
+        if let Some(service) = word.strip_prefix("service:") {
+            filter.service = Some(service.to_owned());
+        } else if let Some(endpoint) = word.strip_prefix("endpoint:") {
+            filter.endpoint = Some(endpoint.to_owned());
+        } else if word == "error" || word == "errors" {
+            filter.errors_only = true;
+        } else if let Some(duration) = word.strip_prefix('>') {
+            filter.min_duration_ms = parse_ms(duration)
+                .ok_or_else(|| format!("{word:?}: a duration is like >500ms or >2.5s"))?;
+        } else if word.contains(':') {
+            return Err(format!(
+                "{word:?}: filters are service:NAME, endpoint:\"GET /path\", error, >500ms"
+            ));
+        } else {
+            filter.service = Some(word);
+        }
+    }
+    Ok(filter)
+}
+
+fn parse_ms(text: &str) -> Option<f64> {
+    let (number, scale) = if let Some(n) = text.strip_suffix("ms") {
+        (n, 1.0)
+    } else if let Some(n) = text.strip_suffix('s') {
+        (n, 1000.0)
+    } else {
+        (text, 1.0)
+    };
+    let value: f64 = number.trim().parse().ok()?;
+    (value.is_finite() && value >= 0.0).then_some(value * scale)
+}

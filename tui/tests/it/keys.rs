@@ -1,0 +1,338 @@
+//! Keys and clicks as plain functions: what each does to the state, and the effect it asks for.
+
+use ratatui::crossterm::event::{
+    KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent, MouseEventKind,
+};
+use ratatui::layout::Rect;
+use tui::app::{Action, App, Column, Tab, parse_filter};
+use tui::source::TraceFilter;
+use tui::trace::Focus;
+
+use crate::fixture::{self, app, ch, key, refresh};
+
+#[test]
+fn numbers_tab_and_backtab_switch_tabs() {
+    let mut app = app(&fixture::broken());
+    assert_eq!(app.tab, Tab::Map);
+    for (c, tab) in ('1'..='7').zip(Tab::ALL) {
+        assert_eq!(app.handle_key(ch(c)), None);
+        assert_eq!(app.tab, tab);
+    }
+    app.handle_key(key(KeyCode::Tab));
+    assert_eq!(app.tab, Tab::Map, "Tab wraps around");
+    app.handle_key(key(KeyCode::BackTab));
+    assert_eq!(app.tab, Tab::Deployments);
+}
+
+#[test]
+fn q_and_ctrl_c_quit_and_question_mark_shows_help_until_any_key() {
+    let mut app = app(&fixture::broken());
+    assert_eq!(app.handle_key(ch('q')), Some(Action::Quit));
+    assert_eq!(
+        app.handle_key(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL)),
+        Some(Action::Quit)
+    );
+    app.handle_key(ch('?'));
+    assert!(app.help);
+    assert_eq!(
+        app.handle_key(ch('3')),
+        None,
+        "the key that closes help does nothing else"
+    );
+    assert!(!app.help);
+    assert_eq!(app.tab, Tab::Map);
+}
+
+#[test]
+fn services_sort_by_column_and_invert() {
+    let mut app = app(&fixture::broken());
+    app.handle_key(ch('2'));
+    assert_eq!(app.sort, Column::P95);
+    let first = |app: &App| app.sorted_services()[0].name.clone();
+    let slowest = first(&app);
+    app.handle_key(ch('i'));
+    assert!(app.inverted);
+    assert_ne!(first(&app), slowest, "inverted, the slowest is last");
+    app.handle_key(ch('e'));
+    assert_eq!((app.sort, app.inverted), (Column::Errors, false));
+    assert_eq!(
+        first(&app),
+        "store-frontend",
+        "the only service with errors comes first"
+    );
+    app.handle_key(key(KeyCode::Right));
+    assert_eq!(app.sort, Column::P50);
+    app.handle_key(ch('h'));
+    assert_eq!(app.sort, Column::Errors);
+}
+
+#[test]
+fn enter_opens_a_service_and_esc_closes_it() {
+    let source = fixture::broken();
+    let mut app = app(&source);
+    app.handle_key(ch('2'));
+    app.handle_key(ch('e'));
+    let action = app.handle_key(key(KeyCode::Enter));
+    let Some(Action::Refresh(params)) = action else {
+        panic!("Enter asks for the service's endpoints: {action:?}");
+    };
+    assert_eq!(params.service.as_deref(), Some("store-frontend"));
+    refresh(&mut app, &source);
+    let page = app.service_page.as_ref().unwrap();
+    assert!(
+        page.endpoints
+            .iter()
+            .any(|e| e.name == "GET /t/{*permalink}"),
+        "{:?}",
+        page.endpoints
+    );
+    // Enter on an endpoint lists its traces.
+    let action = app.handle_key(key(KeyCode::Enter));
+    assert_eq!(app.tab, Tab::Traces);
+    let Some(Action::Refresh(params)) = action else {
+        panic!("{action:?}")
+    };
+    assert_eq!(params.filter.service.as_deref(), Some("store-frontend"));
+    assert!(params.filter.endpoint.is_some());
+    app.handle_key(ch('2'));
+    app.handle_key(key(KeyCode::Esc));
+    assert!(app.service_page.is_none());
+}
+
+#[test]
+fn the_map_opens_the_selected_node() {
+    let source = fixture::broken();
+    let mut app = app(&source);
+    let order = app.map_order();
+    let first = app.overview.map.nodes[order[0]].name.clone();
+    assert_eq!(
+        first, "store-frontend",
+        "layer 0 holds the caller nobody calls"
+    );
+    app.handle_key(ch('j'));
+    let second = app.overview.map.nodes[order[1]].name.clone();
+    let Some(Action::Refresh(params)) = app.handle_key(key(KeyCode::Enter)) else {
+        panic!()
+    };
+    assert_eq!(params.service, Some(second));
+    assert_eq!(app.tab, Tab::Services);
+}
+
+#[test]
+fn lists_move_and_stay_inside() {
+    let mut app = app(&fixture::broken());
+    app.handle_key(ch('3'));
+    let len = app.traces.len();
+    assert!(len > 10);
+    app.handle_key(ch('k'));
+    assert_eq!(app.traces_selected, 0);
+    app.handle_key(key(KeyCode::PageDown));
+    assert_eq!(app.traces_selected, 10);
+    app.handle_key(ch('G'));
+    assert_eq!(app.traces_selected, len - 1);
+    app.handle_key(ch('j'));
+    assert_eq!(app.traces_selected, len - 1);
+    app.handle_key(ch('g'));
+    assert_eq!(app.traces_selected, 0);
+}
+
+#[test]
+fn errors_open_the_failing_span_and_insights_the_repeated_statement() {
+    let mut app = app(&fixture::broken());
+    app.handle_key(ch('5'));
+    let group = app.overview.errors[0].clone();
+    match app.handle_key(key(KeyCode::Enter)) {
+        Some(Action::OpenTrace { trace_id, focus }) => {
+            assert_eq!(trace_id, group.example_trace_id);
+            assert_eq!(focus, Focus::Span(group.example_span_id));
+        }
+        other => panic!("{other:?}"),
+    }
+    app.handle_key(ch('6'));
+    let finding = app.overview.n_plus_one[0].clone();
+    match app.handle_key(key(KeyCode::Enter)) {
+        Some(Action::OpenTrace { trace_id, focus }) => {
+            assert_eq!(trace_id, finding.traces[0]);
+            assert_eq!(focus, Focus::Repeated(finding.query));
+        }
+        other => panic!("{other:?}"),
+    }
+    // Esc on the Trace tab goes back where it came from.
+    let source = fixture::broken();
+    let action = app.handle_key(key(KeyCode::Enter));
+    crate::fixture::open(&mut app, &source, action);
+    assert_eq!(app.tab, Tab::Trace);
+    app.handle_key(key(KeyCode::Esc));
+    assert_eq!(app.tab, Tab::Insights);
+}
+
+#[test]
+fn the_filter_line_is_typed_applied_and_cleared() {
+    let mut app = app(&fixture::broken());
+    app.handle_key(ch('3'));
+    app.handle_key(ch('/'));
+    for c in "service:store-frontend error >2ms".chars() {
+        assert_eq!(
+            app.handle_key(ch(c)),
+            None,
+            "typing does not trigger keys ({c})"
+        );
+    }
+    assert_eq!(app.tab, Tab::Traces);
+    let Some(Action::Refresh(params)) = app.handle_key(key(KeyCode::Enter)) else {
+        panic!()
+    };
+    assert_eq!(
+        params.filter,
+        TraceFilter {
+            service: Some("store-frontend".into()),
+            errors_only: true,
+            min_duration_ms: 2.0,
+            ..TraceFilter::default()
+        }
+    );
+    // A bad line stays open with the reason.
+    app.handle_key(ch('/'));
+    for c in " >fast".chars() {
+        app.handle_key(ch(c));
+    }
+    assert_eq!(app.handle_key(key(KeyCode::Enter)), None);
+    assert!(app.filter_input.as_ref().unwrap().problem.is_some());
+    app.handle_key(key(KeyCode::Esc));
+    assert!(app.filter_input.is_none());
+    // Esc clears the filter.
+    assert!(matches!(
+        app.handle_key(key(KeyCode::Esc)),
+        Some(Action::Refresh(_))
+    ));
+    assert_eq!(app.filter, TraceFilter::default());
+}
+
+#[test]
+fn filters_parse() {
+    let check = |text: &str, expected: Result<TraceFilter, ()>| {
+        assert_eq!(parse_filter(text).map_err(|_| ()), expected, "{text:?}");
+    };
+    check("", Ok(TraceFilter::default()));
+    check(
+        "discounts-service",
+        Ok(TraceFilter {
+            service: Some("discounts-service".into()),
+            ..TraceFilter::default()
+        }),
+    );
+    check(
+        "endpoint:\"GET /discount\" >2.5s",
+        Ok(TraceFilter {
+            endpoint: Some("GET /discount".into()),
+            min_duration_ms: 2500.0,
+            ..TraceFilter::default()
+        }),
+    );
+    check(
+        "errors",
+        Ok(TraceFilter {
+            errors_only: true,
+            ..TraceFilter::default()
+        }),
+    );
+    check("endpoint:\"GET /x", Err(()));
+    check(">-5ms", Err(()));
+    check("colour:red", Err(()));
+}
+
+#[test]
+fn space_pauses_live_views_only() {
+    let mut live = App::new("live", true, tui::theme::Theme::mono());
+    let Some(Action::Refresh(params)) = live.handle_key(ch(' ')) else {
+        panic!()
+    };
+    assert!(params.paused && live.paused);
+    live.handle_key(ch(' '));
+    assert!(!live.paused);
+    let mut recording = app(&fixture::broken());
+    assert_eq!(recording.handle_key(ch(' ')), None);
+    assert!(!recording.paused);
+}
+
+#[test]
+fn w_cycles_the_window() {
+    let mut app = App::new("live", true, tui::theme::Theme::mono());
+    assert_eq!(app.window_name(), "5m");
+    for expected in ["15m", "all", "1m", "5m"] {
+        assert!(matches!(app.handle_key(ch('w')), Some(Action::Refresh(_))));
+        assert_eq!(app.window_name(), expected);
+    }
+}
+
+#[test]
+fn the_fault_panel_flips_the_selected_fault() {
+    let mut app = app(&fixture::broken());
+    assert_eq!(app.handle_key(ch('f')), None);
+    assert!(
+        app.fault_panel.is_none(),
+        "no fault panel where faults cannot be flipped"
+    );
+    app.faults = Some(vec![
+        tui::app::Fault {
+            name: "ads.sleep".into(),
+            broken: true,
+            description: String::new(),
+            service: "advertisements-service".into(),
+            version: "1.0".into(),
+        },
+        tui::app::Fault {
+            name: "discounts.n-plus-one".into(),
+            broken: false,
+            description: String::new(),
+            service: "discounts-service".into(),
+            version: "1.1".into(),
+        },
+    ]);
+    app.handle_key(ch('f'));
+    app.handle_key(ch('j'));
+    assert_eq!(
+        app.handle_key(key(KeyCode::Enter)),
+        Some(Action::SetFault {
+            name: "discounts.n-plus-one".into(),
+            broken: true
+        })
+    );
+    // A tab's number closes the panel and switches.
+    app.handle_key(ch('7'));
+    assert!(app.fault_panel.is_none());
+    assert_eq!(app.tab, Tab::Deployments);
+}
+
+fn click(column: u16, row: u16) -> MouseEvent {
+    MouseEvent {
+        kind: MouseEventKind::Down(MouseButton::Left),
+        column,
+        row,
+        modifiers: KeyModifiers::NONE,
+    }
+}
+
+#[test]
+fn clicks_select_tabs_and_rows_and_a_second_click_drills_in() {
+    let mut app = app(&fixture::broken());
+    let screen = Rect::new(0, 0, 100, 30);
+    app.handle_mouse(click(9, 0), screen);
+    assert_eq!(app.tab, Tab::Services, "a click on the tab line");
+    // Rows start below the tab line, the pane's border and the header.
+    app.handle_mouse(click(10, 4), screen);
+    assert_eq!(app.services_selected, 1);
+    let action = app.handle_mouse(click(10, 4), screen);
+    assert!(matches!(action, Some(Action::Refresh(_))), "{action:?}");
+    assert!(app.service_page.is_some());
+    // The wheel moves the selection.
+    app.handle_key(key(KeyCode::Esc));
+    app.handle_mouse(
+        MouseEvent {
+            kind: MouseEventKind::ScrollDown,
+            ..click(10, 10)
+        },
+        screen,
+    );
+    assert_eq!(app.services_selected, 2);
+}

@@ -1,0 +1,130 @@
+//! Every view, drawn from the deterministic fixture in the broken and the fixed state (`cargo insta review`
+//! after a deliberate change of the picture).
+
+use ratatui::crossterm::event::KeyCode;
+use tui::app::Tab;
+
+use crate::fixture::{self, app, ch, draw, key, open, refresh};
+
+/// Draws every tab of `source`'s dashboard at 100×30 and the main ones at 80×24, naming the snapshots
+/// `<state>_<view>`.
+fn every_view(state: &str, source: &tui::source::InProcess) {
+    let mut app = app(source);
+    for (tab, name) in [
+        (Tab::Map, "map"),
+        (Tab::Services, "services"),
+        (Tab::Traces, "traces"),
+        (Tab::Errors, "errors"),
+        (Tab::Insights, "insights"),
+        (Tab::Deployments, "deployments"),
+    ] {
+        app.tab = tab;
+        insta::assert_snapshot!(format!("{state}_{name}"), draw(&app, 100, 30));
+        if matches!(tab, Tab::Map | Tab::Services | Tab::Errors) {
+            insta::assert_snapshot!(format!("{state}_{name}_80x24"), draw(&app, 80, 24));
+        }
+    }
+
+    // The page of the slowest service, from the Services table.
+    app.tab = Tab::Services;
+    app.services_selected = 0;
+    assert!(
+        app.handle_key(key(KeyCode::Enter)).is_some(),
+        "Enter opens the service and refreshes"
+    );
+    refresh(&mut app, source);
+    insta::assert_snapshot!(format!("{state}_service_page"), draw(&app, 100, 30));
+    app.handle_key(key(KeyCode::Esc));
+
+    // The Trace tab: the error's trace when there is an error, else the longest trace.
+    if app.overview.errors.is_empty() {
+        app.handle_key(ch('3'));
+        app.handle_key(ch('s'));
+        refresh(&mut app, source);
+        let action = app.handle_key(key(KeyCode::Enter));
+        open(&mut app, source, action);
+    } else {
+        app.handle_key(ch('5'));
+        let action = app.handle_key(key(KeyCode::Enter));
+        open(&mut app, source, action);
+    }
+    assert_eq!(app.tab, Tab::Trace);
+    insta::assert_snapshot!(format!("{state}_trace"), draw(&app, 100, 30));
+    insta::assert_snapshot!(format!("{state}_trace_80x24"), draw(&app, 80, 24));
+}
+
+#[test]
+fn broken_views() {
+    every_view("broken", &fixture::broken());
+}
+
+#[test]
+fn fixed_views() {
+    every_view("fixed", &fixture::fixed());
+}
+
+#[test]
+fn deployments_after_the_fix() {
+    let source = fixture::redeployed();
+    let mut app = app(&source);
+    app.tab = Tab::Deployments;
+    insta::assert_snapshot!(draw(&app, 100, 30));
+}
+
+#[test]
+fn the_n_plus_one_opens_folded_and_lit_in_the_flame_view() {
+    let source = fixture::broken();
+    let mut app = app(&source);
+    app.handle_key(ch('6'));
+    let action = app.handle_key(key(KeyCode::Enter));
+    open(&mut app, &source, action);
+    insta::assert_snapshot!(draw(&app, 120, 36));
+}
+
+#[test]
+fn help_and_waiting() {
+    let mut app = tui::app::App::new("http://127.0.0.1:8787", true, tui::theme::Theme::mono());
+    insta::assert_snapshot!("waiting", draw(&app, 80, 24));
+    app.handle_key(ch('?'));
+    insta::assert_snapshot!("help", draw(&app, 80, 24));
+}
+
+#[test]
+fn the_fault_panel() {
+    let source = fixture::broken();
+    let mut app = app(&source);
+    app.faults = Some(
+        [
+            ("frontend.ads-in-layout", true, "store-frontend"),
+            ("discounts.n-plus-one", false, "discounts-service"),
+        ]
+        .into_iter()
+        .map(|(name, broken, service)| tui::app::Fault {
+            name: name.to_owned(),
+            broken,
+            description: format!("what {name} does"),
+            service: service.to_owned(),
+            version: "1.0".to_owned(),
+        })
+        .collect(),
+    );
+    app.handle_key(ch('f'));
+    insta::assert_snapshot!(draw(&app, 100, 30));
+}
+
+#[test]
+fn every_view_draws_at_any_size_without_panicking() {
+    let source = fixture::broken();
+    let mut app = app(&source);
+    app.handle_key(ch('5'));
+    let action = app.handle_key(key(KeyCode::Enter));
+    open(&mut app, &source, action);
+    for tab in Tab::ALL {
+        app.tab = tab;
+        for width in (0..=40).step_by(3) {
+            for height in 0..=12 {
+                draw(&app, width, height);
+            }
+        }
+    }
+}
