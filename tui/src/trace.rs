@@ -1497,7 +1497,13 @@ impl TraceScreen {
         let status = safe(&span.status);
         if span.status == "error" {
             let message = safe(&span.status_message);
-            let line = if message.is_empty() {
+            // The exception below says it again: once is enough on a small screen.
+            let repeated = node.failure.as_ref().is_some_and(|f| {
+                f.exceptions
+                    .iter()
+                    .any(|e| !message.is_empty() && e.message == message)
+            });
+            let line = if message.is_empty() || repeated {
                 "status error".to_owned()
             } else {
                 format!("status error: {message}")
@@ -1510,6 +1516,8 @@ impl TraceScreen {
         }
 
         if let Some(failure) = &node.failure {
+            // What failed, then where (the source line: what a student looks for, so it stays in view on a
+            // small screen), then how it got there.
             for exception in &failure.exceptions {
                 let head = match (exception.kind.is_empty(), exception.message.is_empty()) {
                     (false, false) => format!("{}: {}", exception.kind, exception.message),
@@ -1519,13 +1527,6 @@ impl TraceScreen {
                 };
                 for piece in wrap(&head, width, 4) {
                     out.push(Line::styled(piece, theme.error()));
-                }
-                let own = exception.frames.iter().filter(|f| f.project).count();
-                if own > 0 {
-                    out.push(section(&format!("stack · {own} in the project")));
-                    for frame in exception.frames.iter().filter(|f| f.project) {
-                        frame_lines(frame, width, Style::new(), theme, out);
-                    }
                 }
             }
             if let Some(source) = &failure.source {
@@ -1555,6 +1556,15 @@ impl TraceScreen {
                             .into_iter()
                             .map(|l| Line::styled(l, theme.dim())),
                     ),
+                }
+            }
+            for exception in &failure.exceptions {
+                let own = exception.frames.iter().filter(|f| f.project).count();
+                if own > 0 {
+                    out.push(section(&format!("stack · {own} in the project")));
+                    for frame in exception.frames.iter().filter(|f| f.project) {
+                        frame_lines(frame, width, Style::new(), theme, out);
+                    }
                 }
             }
             for exception in &failure.exceptions {
