@@ -510,6 +510,7 @@ impl App {
                     by_duration: self.filter.by_duration,
                     ..TraceFilter::default()
                 };
+                self.new_search();
                 return self.refresh();
             }
             _ => {}
@@ -553,7 +554,7 @@ impl App {
                         ..TraceFilter::default()
                     };
                     self.tab = Tab::Traces;
-                    self.traces_selected = 0;
+                    self.new_search();
                     self.refresh()
                 }
                 None => {
@@ -669,17 +670,24 @@ impl App {
             }
             (Tab::Traces, KeyCode::Char('s')) => {
                 self.filter.by_duration = !self.filter.by_duration;
-                self.traces_selected = 0;
+                self.new_search();
                 return self.refresh();
             }
             (Tab::Traces, KeyCode::Char('e')) => {
                 self.filter.errors_only = !self.filter.errors_only;
-                self.traces_selected = 0;
+                self.new_search();
                 return self.refresh();
             }
             _ => {}
         }
         None
+    }
+
+    /// Starts the trace list over for a new filter or order: the old list (and the selection that follows its
+    /// trace id across refreshes) goes, the first row of the new one is selected when it arrives.
+    fn new_search(&mut self) {
+        self.traces.clear();
+        self.traces_selected = 0;
     }
 
     /// Lists the traces through a service.
@@ -690,7 +698,7 @@ impl App {
             ..TraceFilter::default()
         };
         self.tab = Tab::Traces;
-        self.traces_selected = 0;
+        self.new_search();
         self.refresh()
     }
 
@@ -703,7 +711,7 @@ impl App {
                     filter.by_duration = self.filter.by_duration;
                     self.filter = filter;
                     self.filter_input = None;
-                    self.traces_selected = 0;
+                    self.new_search();
                     return self.refresh();
                 }
                 Err(problem) => input.problem = Some(problem),

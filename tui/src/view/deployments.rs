@@ -36,7 +36,11 @@ fn change(theme: &Theme, now: &Deployment, before: Option<&Deployment>) -> Cell<
     if before.p95_ms > 0.0 {
         let ratio = now.p95_ms / before.p95_ms;
         if !(0.8..=1.25).contains(&ratio) {
-            words.push(format!("p95 ×{ratio:.2}"));
+            words.push(format!(
+                "p95 {} → {}",
+                fmt::ms(before.p95_ms),
+                fmt::ms(now.p95_ms)
+            ));
             better |= ratio < 0.8;
             worse |= ratio > 1.25;
         }

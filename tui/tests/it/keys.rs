@@ -336,3 +336,27 @@ fn clicks_select_tabs_and_rows_and_a_second_click_drills_in() {
     );
     assert_eq!(app.services_selected, 2);
 }
+
+#[test]
+fn a_new_order_or_filter_selects_the_first_trace_it_lists() {
+    let source = fixture::broken();
+    let mut app = app(&source);
+    app.handle_key(ch('3'));
+    app.handle_key(ch('j'));
+    app.handle_key(ch('j'));
+    let Some(Action::Refresh(_)) = app.handle_key(ch('s')) else {
+        panic!()
+    };
+    refresh(&mut app, &source);
+    assert_eq!(app.traces_selected, 0);
+    let longest = app.traces.iter().map(|t| t.duration_ms).fold(0.0, f64::max);
+    assert_eq!(
+        app.traces[0].duration_ms, longest,
+        "longest first, and selected"
+    );
+    // A refresh with the same order keeps the selection on its trace.
+    app.handle_key(ch('j'));
+    let id = app.traces[1].trace_id.clone();
+    refresh(&mut app, &source);
+    assert_eq!(app.traces[app.traces_selected].trace_id, id);
+}
