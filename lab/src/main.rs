@@ -500,24 +500,12 @@ async fn up(args: UpArgs) -> anyhow::Result<()> {
     );
     match (args.headless, args.duration) {
         (false, _) => {
-            let log = args.data_dir.join("lab.log");
-            std::fs::create_dir_all(&args.data_dir)
-                .with_context(|| format!("creating {}", args.data_dir.display()))?;
-            serve::log_to_file(&log)
-                .with_context(|| format!("opening the log file {}", log.display()))?;
-            say(format!("The log goes to {}.", log.display()));
-            let source = tui::source::InProcess::live(
-                lab.collector.store.clone(),
-                lab.collector.analysis.clone(),
-                format!("lab up --state {}", args.state),
-            );
-            let options = tui::run::Options {
-                faults: Some(Box::new(lab::dashboard::ShopFaults::of(&lab.shop))),
-                ..Default::default()
-            };
-            tokio::task::spawn_blocking(move || tui::run::run(Box::new(source), options))
-                .await
-                .context("the dashboard panicked")??;
+            // Whatever happens to the dashboard, the lab stops and the report is printed.
+            let dashboard = dashboard_in_lab(&args, &lab).await;
+            let finished = stop_lab(lab, &args).await;
+            serve::log_to_stderr();
+            let printed = finished.and_then(|finished| print_report(&finished.report, args.report));
+            return dashboard.and(printed);
         }
         (true, Some(duration)) => {
             say(format!(
@@ -534,13 +522,65 @@ async fn up(args: UpArgs) -> anyhow::Result<()> {
             serve::ctrl_c().await;
         }
     }
+    let finished = stop_lab(lab, &args).await?;
+    print_report(&finished.report, args.report)
+}
+
+/// A flag a SIGINT or SIGTERM sets, and the task that waits for them. In raw mode Ctrl-C is a key the
+/// dashboard reads itself; a signal from elsewhere (kill, a closing terminal multiplexer) quits it the same way.
+fn quit_on_signal() -> (
+    std::sync::Arc<std::sync::atomic::AtomicBool>,
+    tokio::task::JoinHandle<()>,
+) {
+    let quit = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let signal = tokio::spawn({
+        let quit = quit.clone();
+        async move {
+            serve::ctrl_c().await;
+            quit.store(true, std::sync::atomic::Ordering::Release);
+        }
+    });
+    (quit, signal)
+}
+
+/// Stops a lab, saying so, and what the replay did.
+async fn stop_lab(lab: RunningLab, args: &UpArgs) -> anyhow::Result<lab::up::Finished> {
     eprintln!("Stopping…");
     let source = format!("lab up --state {}", args.state);
     let finished = lab.stop(&source).await?;
     if let Some(replay) = &finished.replay {
         eprintln!("Traffic replayed:\n{}", replay.summary());
     }
-    print_report(&finished.report, args.report)
+    Ok(finished)
+}
+
+/// Runs the dashboard over a running lab until `q`, Ctrl-C or SIGTERM; the log goes to a file meanwhile.
+async fn dashboard_in_lab(args: &UpArgs, lab: &RunningLab) -> anyhow::Result<()> {
+    let log = args.data_dir.join("lab.log");
+    std::fs::create_dir_all(&args.data_dir)
+        .with_context(|| format!("creating {}", args.data_dir.display()))?;
+    serve::log_to_file(&log).with_context(|| format!("opening the log file {}", log.display()))?;
+    println!(
+        "The log goes to {} while the dashboard runs.",
+        log.display()
+    );
+    let source = tui::source::InProcess::live(
+        lab.collector.store.clone(),
+        lab.collector.analysis.clone(),
+        format!("lab up --state {}", args.state),
+    );
+    let (quit, signal) = quit_on_signal();
+    let options = tui::run::Options {
+        faults: Some(Box::new(lab::dashboard::ShopFaults::of(&lab.shop))),
+        quit: Some(quit),
+        ..Default::default()
+    };
+    let result = tokio::task::spawn_blocking(move || tui::run::run(Box::new(source), options))
+        .await
+        .context("the dashboard panicked")
+        .and_then(|result| result);
+    signal.abort();
+    result
 }
 
 fn print_report(report: &collector::report::Report, format: ReportFormat) -> anyhow::Result<()> {
@@ -602,13 +642,20 @@ async fn dashboard(args: TuiArgs) -> anyhow::Result<()> {
             )
         }
     };
-    let mut options = tui::run::Options::default();
+    let (quit, signal) = quit_on_signal();
+    let mut options = tui::run::Options {
+        quit: Some(quit),
+        ..Default::default()
+    };
     if let Some(workspace) = args.workspace {
         options.workspace = Some(workspace);
     }
-    tokio::task::spawn_blocking(move || tui::run::run(source, options))
+    let result = tokio::task::spawn_blocking(move || tui::run::run(source, options))
         .await
-        .context("the dashboard panicked")?
+        .context("the dashboard panicked")
+        .and_then(|result| result);
+    signal.abort();
+    result
 }
 
 async fn report(args: ReportArgs) -> anyhow::Result<()> {

@@ -74,6 +74,8 @@ pub enum Update {
     Refreshed(Box<Refresh>),
     /// A trace, ready to show.
     Trace(Box<TraceScreen>),
+    /// The trace asked for could not be fetched.
+    TraceFailed(String),
     /// The trace asked for is not held by the collector (evicted, or never received).
     TraceMissing(String),
     /// The outcome of an action, for the status line (a fault flipped).
@@ -93,6 +95,8 @@ pub struct Refresh {
     pub endpoints: Option<(String, Vec<ServiceStats>)>,
     /// The shop's faults, when the dashboard can flip them.
     pub faults: Option<Vec<Fault>>,
+    /// The [`Params::generation`] it was fetched for: an answer to older parameters is dropped.
+    pub generation: u64,
 }
 
 /// What the fetching side needs to know to refresh.
@@ -103,6 +107,8 @@ pub struct Params {
     /// The service whose page is open.
     pub service: Option<String>,
     pub paused: bool,
+    /// Counts parameter changes, so an answer fetched before the latest change is not shown under it.
+    pub generation: u64,
 }
 
 /// An effect for the event loop to carry out.
@@ -245,7 +251,18 @@ pub struct App {
     pub help: bool,
     /// The last outcome or problem, for the status line, and whether it is a problem.
     pub message: Option<(String, bool)>,
+    /// When the message came, so refreshes can retire it after a while.
+    message_at: Option<std::time::Instant>,
+    /// Bumped at each parameter change; see [`Params::generation`].
+    pub generation: u64,
+    /// A new trace search is on its way (the list is empty until it comes).
+    pub searching: bool,
+    /// The trace asked for, and the tab it was asked from: it opens there only if the user is still there.
+    trace_wanted: Option<(String, Tab)>,
 }
+
+/// How long a status message stays before a refresh retires it.
+const MESSAGE_FOR: std::time::Duration = std::time::Duration::from_secs(6);
 
 /// The windows `w` cycles through.
 const WINDOWS: [&str; 4] = ["1m", "5m", "15m", "all"];
@@ -283,6 +300,10 @@ impl App {
             fault_panel: None,
             help: false,
             message: None,
+            message_at: None,
+            generation: 0,
+            searching: false,
+            trace_wanted: None,
         }
     }
 
@@ -293,11 +314,19 @@ impl App {
             filter: self.filter.clone(),
             service: self.service_page.as_ref().map(|p| p.name.clone()),
             paused: self.paused,
+            generation: self.generation,
         }
     }
 
-    fn refresh(&self) -> Option<Action> {
+    /// Asks for data fetched with the parameters as they now are.
+    fn refresh(&mut self) -> Option<Action> {
+        self.generation += 1;
         Some(Action::Refresh(self.params()))
+    }
+
+    fn say(&mut self, message: impl Into<String>, problem: bool) {
+        self.message = Some((message.into(), problem));
+        self.message_at = Some(std::time::Instant::now());
     }
 
     /// The window's name as `w` shows it.
@@ -318,28 +347,23 @@ impl App {
     pub fn apply(&mut self, update: Update) {
         match update {
             Update::Refreshed(refresh) => {
+                if refresh.generation < self.generation {
+                    // Fetched for parameters since changed: the answer to the new ones follows.
+                    return;
+                }
                 let Refresh {
                     overview,
                     latency,
                     traces,
                     endpoints,
                     faults,
+                    generation: _,
                 } = *refresh;
-                // Keep the selection on the same trace when new ones arrive above it.
-                let selected_trace = self
-                    .traces
-                    .get(self.traces_selected)
-                    .map(|t| t.trace_id.clone());
+                let keys = self.selection_keys();
                 self.overview = overview;
                 self.latency = latency;
                 self.traces = traces;
-                if let Some(id) = selected_trace {
-                    self.traces_selected = self
-                        .traces
-                        .iter()
-                        .position(|t| t.trace_id == id)
-                        .unwrap_or(self.traces_selected);
-                }
+                self.searching = false;
                 if let (Some(page), Some((name, endpoints))) = (&mut self.service_page, endpoints)
                     && page.name == name
                 {
@@ -349,22 +373,115 @@ impl App {
                     self.faults = faults;
                 }
                 self.loaded = true;
-                self.clamp();
+                self.restore_selection(keys);
+                if self
+                    .message_at
+                    .is_some_and(|at| at.elapsed() >= MESSAGE_FOR)
+                {
+                    (self.message, self.message_at) = (None, None);
+                }
             }
             Update::Trace(screen) => {
-                self.trace = Some(*screen);
+                let wanted = self.trace_wanted.take();
+                let here = wanted
+                    .as_ref()
+                    .is_none_or(|(id, from)| id == screen.trace_id() && *from == self.tab);
                 self.trace_status = None;
-                self.tab = Tab::Trace;
+                self.trace = Some(*screen);
+                if here || self.tab == Tab::Trace {
+                    self.tab = Tab::Trace;
+                } else {
+                    self.say("the trace is ready: 4 shows it", false);
+                }
             }
             Update::TraceMissing(id) => {
-                self.trace_status = Some(format!(
-                    "trace {id} is not held by the collector (evicted, or never received)"
-                ));
-                self.message = self.trace_status.clone().map(|m| (m, true));
+                self.trace_wanted = None;
+                let message =
+                    format!("trace {id} is not held by the collector (evicted, or never received)");
+                self.trace_status = Some(message.clone());
+                self.say(message, true);
             }
-            Update::Done(message) => self.message = Some((message, false)),
-            Update::Failed(message) => self.message = Some((message, true)),
+            Update::TraceFailed(message) => {
+                self.trace_wanted = None;
+                self.trace_status = None;
+                self.say(message, true);
+            }
+            Update::Done(message) => self.say(message, false),
+            Update::Failed(message) => self.say(message, true),
         }
+    }
+
+    /// What each list has selected, by identity rather than position, since live lists reorder.
+    fn selection_keys(&self) -> [Option<String>; 6] {
+        [
+            self.map_order()
+                .get(self.map_selected)
+                .map(|&i| self.overview.map.nodes[i].id.clone()),
+            self.sorted_services()
+                .get(self.services_selected)
+                .map(|s| s.name.clone()),
+            self.traces
+                .get(self.traces_selected)
+                .map(|t| t.trace_id.clone()),
+            self.overview
+                .errors
+                .get(self.errors_selected)
+                .map(error_key),
+            self.overview
+                .n_plus_one
+                .get(self.insights_selected)
+                .map(|f| f.fingerprint.clone()),
+            self.overview
+                .deployments
+                .get(self.deployments_selected)
+                .map(|d| format!("{}\n{}", d.service, d.version)),
+        ]
+    }
+
+    /// Selects again what `keys` named, where it still is; otherwise keeps the position.
+    fn restore_selection(&mut self, keys: [Option<String>; 6]) {
+        let [map, service, trace, error, finding, deployment] = keys;
+        let find = |key: Option<String>, items: Vec<String>, selected: &mut usize| {
+            if let Some(at) = key.and_then(|key| items.iter().position(|k| *k == key)) {
+                *selected = at;
+            }
+        };
+        let order = self.map_order();
+        let nodes = &self.overview.map.nodes;
+        let ids = order.iter().map(|&i| nodes[i].id.clone()).collect();
+        find(map, ids, &mut self.map_selected);
+        let names = self
+            .sorted_services()
+            .iter()
+            .map(|s| s.name.clone())
+            .collect();
+        find(service, names, &mut self.services_selected);
+        let ids = self.traces.iter().map(|t| t.trace_id.clone()).collect();
+        find(trace, ids, &mut self.traces_selected);
+        let groups = self.overview.errors.iter().map(error_key).collect();
+        find(error, groups, &mut self.errors_selected);
+        let prints = self
+            .overview
+            .n_plus_one
+            .iter()
+            .map(|f| f.fingerprint.clone())
+            .collect();
+        find(finding, prints, &mut self.insights_selected);
+        let versions = self
+            .overview
+            .deployments
+            .iter()
+            .map(|d| format!("{}\n{}", d.service, d.version))
+            .collect();
+        find(deployment, versions, &mut self.deployments_selected);
+        self.clamp();
+    }
+
+    /// Changes the Services table's order and selects its new first row: a new order is asked for to see
+    /// what now comes first.
+    fn resort(&mut self, sort: Column, inverted: bool) {
+        (self.sort, self.inverted) = (sort, inverted);
+        self.services_selected = 0;
     }
 
     /// Keeps every selection inside its list.
@@ -380,8 +497,11 @@ impl App {
             &mut self.deployments_selected,
             self.overview.deployments.len(),
         );
-        if let Some(page) = &mut self.service_page {
-            clamp(&mut page.selected, page.endpoints.len());
+        if let Some(page) = &self.service_page {
+            let len = page.endpoints.len() + self.page_errors(&page.name).len();
+            if let Some(page) = &mut self.service_page {
+                clamp(&mut page.selected, len);
+            }
         }
         if let (Some(panel), Some(faults)) = (&mut self.fault_panel, &self.faults) {
             clamp(&mut panel.selected, faults.len());
@@ -417,14 +537,29 @@ impl App {
         self.overview.services.iter().find(|s| s.name == name)
     }
 
+    /// The error groups of `service`, as its page lists them (after its endpoints).
+    pub fn page_errors(&self, service: &str) -> Vec<&collector::analysis::results::ErrorGroup> {
+        self.overview
+            .errors
+            .iter()
+            .filter(|g| g.service == service)
+            .collect()
+    }
+
     /// The number of rows of the list the current tab shows, and its selection.
     fn list(&mut self) -> Option<(&mut usize, usize)> {
         Some(match self.tab {
             Tab::Map => (&mut self.map_selected, self.overview.map.nodes.len()),
-            Tab::Services => match &mut self.service_page {
-                Some(page) => (&mut page.selected, page.endpoints.len()),
-                None => (&mut self.services_selected, self.overview.services.len()),
-            },
+            Tab::Services => {
+                let errors = self
+                    .service_page
+                    .as_ref()
+                    .map_or(0, |page| self.page_errors(&page.name).len());
+                match &mut self.service_page {
+                    Some(page) => (&mut page.selected, page.endpoints.len() + errors),
+                    None => (&mut self.services_selected, self.overview.services.len()),
+                }
+            }
             Tab::Traces => (&mut self.traces_selected, self.traces.len()),
             Tab::Errors => (&mut self.errors_selected, self.overview.errors.len()),
             Tab::Insights => (&mut self.insights_selected, self.overview.n_plus_one.len()),
@@ -468,7 +603,8 @@ impl App {
             KeyCode::Char('?') => self.help = true,
             KeyCode::Char(' ') if self.live => {
                 self.paused = !self.paused;
-                return self.refresh();
+                // The same data, just frozen or not: no new generation.
+                return Some(Action::Refresh(self.params()));
             }
             KeyCode::Char(c @ '1'..='7') => {
                 self.tab = Tab::ALL[c as usize - '1' as usize];
@@ -505,7 +641,12 @@ impl App {
                 return self.refresh();
             }
             Tab::Trace => self.tab = self.trace_from,
-            Tab::Traces if self.filter != TraceFilter::default() => {
+            Tab::Traces
+                if TraceFilter {
+                    by_duration: false,
+                    ..self.filter.clone()
+                } != TraceFilter::default() =>
+            {
                 self.filter = TraceFilter {
                     by_duration: self.filter.by_duration,
                     ..TraceFilter::default()
@@ -520,6 +661,7 @@ impl App {
 
     fn open_trace(&mut self, trace_id: String, focus: Focus) -> Option<Action> {
         self.trace_from = self.tab;
+        self.trace_wanted = Some((trace_id.clone(), self.tab));
         self.trace_status = Some(format!("fetching trace {trace_id}…"));
         Some(Action::OpenTrace { trace_id, focus })
     }
@@ -546,6 +688,21 @@ impl App {
                 self.open_service(name)
             }
             Tab::Services => match &self.service_page {
+                Some(page) if page.selected >= page.endpoints.len() => {
+                    let group = *self
+                        .page_errors(&page.name)
+                        .get(page.selected - page.endpoints.len())?;
+                    let (id, span) = (
+                        group.example_trace_id.clone(),
+                        group.example_span_id.clone(),
+                    );
+                    let focus = if span.is_empty() {
+                        Focus::None
+                    } else {
+                        Focus::Span(span)
+                    };
+                    self.open_trace(id, focus)
+                }
                 Some(page) => {
                     let endpoint = page.endpoints.get(page.selected)?;
                     self.filter = TraceFilter {
@@ -627,21 +784,24 @@ impl App {
                     .iter()
                     .position(|c| *c == self.sort)
                     .unwrap_or(0);
-                self.sort = Column::ALL[(at + Column::ALL.len() - 1) % Column::ALL.len()];
+                let sort = Column::ALL[(at + Column::ALL.len() - 1) % Column::ALL.len()];
+                self.resort(sort, self.inverted);
             }
             (Tab::Services, KeyCode::Right | KeyCode::Char('l')) if self.service_page.is_none() => {
                 let at = Column::ALL
                     .iter()
                     .position(|c| *c == self.sort)
                     .unwrap_or(0);
-                self.sort = Column::ALL[(at + 1) % Column::ALL.len()];
+                self.resort(Column::ALL[(at + 1) % Column::ALL.len()], self.inverted);
             }
-            (Tab::Services, KeyCode::Char('i')) => self.inverted = !self.inverted,
-            (Tab::Services, KeyCode::Char('p')) => {
-                (self.sort, self.inverted) = (Column::P95, false)
+            (Tab::Services, KeyCode::Char('i')) if self.service_page.is_none() => {
+                self.resort(self.sort, !self.inverted);
             }
-            (Tab::Services, KeyCode::Char('e')) => {
-                (self.sort, self.inverted) = (Column::Errors, false);
+            (Tab::Services, KeyCode::Char('p')) if self.service_page.is_none() => {
+                self.resort(Column::P95, false);
+            }
+            (Tab::Services, KeyCode::Char('e')) if self.service_page.is_none() => {
+                self.resort(Column::Errors, false);
             }
             (Tab::Services, KeyCode::Char('t')) => {
                 let service = match &self.service_page {
@@ -659,6 +819,14 @@ impl App {
                 let node = order
                     .get(self.map_selected)
                     .and_then(|&i| self.overview.map.nodes.get(i))?;
+                if node.kind != "service" {
+                    let message = format!(
+                        "{} sends no spans: its calls are in the traces of the services calling it",
+                        node.name
+                    );
+                    self.say(message, false);
+                    return None;
+                }
                 let service = node.name.clone();
                 return self.search_service(service);
             }
@@ -688,6 +856,7 @@ impl App {
     fn new_search(&mut self) {
         self.traces.clear();
         self.traces_selected = 0;
+        self.searching = true;
     }
 
     /// Lists the traces through a service.
@@ -741,20 +910,18 @@ impl App {
             KeyCode::Char('q') => return Some(Action::Quit),
             KeyCode::Down | KeyCode::Char('j') => panel.selected = (panel.selected + 1).min(last),
             KeyCode::Up | KeyCode::Char('k') => panel.selected = panel.selected.saturating_sub(1),
-            KeyCode::Enter | KeyCode::Char(' ') => {
+            KeyCode::Enter => {
                 let fault = faults.get(panel.selected)?;
                 let action = Action::SetFault {
                     name: fault.name.clone(),
                     broken: !fault.broken,
                 };
-                self.message = Some((
-                    format!(
-                        "{} {}…",
-                        if fault.broken { "fixing" } else { "breaking" },
-                        fault.name
-                    ),
-                    false,
-                ));
+                let message = format!(
+                    "{} {}…",
+                    if fault.broken { "fixing" } else { "breaking" },
+                    fault.name
+                );
+                self.say(message, false);
                 return Some(action);
             }
             // Anything else closes the panel and means what it means elsewhere (a tab's number, `?`).
@@ -784,10 +951,16 @@ impl App {
             self.help = false;
             return None;
         }
+        if self.fault_panel.is_some() {
+            // A click outside the panel closes it, and hits nothing hidden under it.
+            self.fault_panel = None;
+            return None;
+        }
         let (x, y) = (event.column, event.row);
         if y == areas.tabs.y {
             if let Some(tab) = crate::view::tab_at(areas.tabs, x) {
                 self.tab = tab;
+                self.filter_input = None;
             }
             return None;
         }
@@ -811,6 +984,14 @@ impl App {
         *selected = row;
         None
     }
+}
+
+/// An error group's identity across refreshes (its message is the latest occurrence's, so not part of it).
+fn error_key(group: &collector::analysis::results::ErrorGroup) -> String {
+    format!(
+        "{}\n{}\n{}\n{}",
+        group.service, group.r#type, group.file, group.line
+    )
 }
 
 /// The filter line that shows `filter`: the words `/` starts from.
@@ -892,6 +1073,6 @@ fn parse_ms(text: &str) -> Option<f64> {
     } else {
         (text, 1.0)
     };
-    let value: f64 = number.trim().parse().ok()?;
-    (value.is_finite() && value >= 0.0).then_some(value * scale)
+    let value = number.trim().parse::<f64>().ok()? * scale;
+    (value.is_finite() && value >= 0.0).then_some(value)
 }

@@ -32,6 +32,8 @@ pub struct Options {
     /// How often live data refreshes.
     pub refresh: Duration,
     pub faults: Option<Box<dyn FaultControl>>,
+    /// Set from elsewhere (a signal handler) to make the dashboard quit as if `q` was pressed.
+    pub quit: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
 }
 
 impl std::fmt::Debug for Options {
@@ -52,6 +54,7 @@ impl Default for Options {
             workspace: std::env::current_dir().ok(),
             refresh: Duration::from_secs(1),
             faults: None,
+            quit: None,
         }
     }
 }
@@ -95,6 +98,7 @@ pub fn refresh(
         traces,
         endpoints,
         faults,
+        generation: params.generation,
     })
 }
 
@@ -108,10 +112,27 @@ pub fn open_trace(
     match source.trace(trace_id) {
         Ok(Some(view)) => Update::Trace(Box::new(TraceScreen::new(view, focus, workspace))),
         Ok(None) => Update::TraceMissing(trace_id.to_owned()),
-        Err(error) => Update::Failed(chain(&error)),
+        Err(error) => Update::TraceFailed(chain(&error)),
     }
 }
 
+/// Runs `work`, turning a panic into a message: a bug met on odd data must not take the dashboard down.
+fn guarded(what: &str, work: impl FnOnce() -> Update) -> Update {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(work)).unwrap_or_else(|panic| {
+        let reason = panic
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        Update::Failed(format!("{what} failed (a bug: {reason})"))
+    })
+}
+
+/// The longest wait between refreshes after failures.
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+
+/// The fetching side: answers requests and refreshes live data every `every` (backing off while the source
+/// fails), until the drawing side hangs up.
 fn fetcher(
     source: Box<dyn DataSource>,
     faults: Option<Box<dyn FaultControl>>,
@@ -123,6 +144,7 @@ fn fetcher(
     let live = source.is_live();
     let mut params: Option<Params> = None;
     let mut next = Instant::now();
+    let mut failures = 0u32;
     // A refresh asked for (new parameters, a fault flipped), due at once even when not live or paused.
     let mut pending = false;
     loop {
@@ -138,9 +160,9 @@ fn fetcher(
             Err(RecvTimeoutError::Disconnected) => return,
         };
         let update = match request {
-            Some(Request::OpenTrace { trace_id, focus }) => {
+            Some(Request::OpenTrace { trace_id, focus }) => guarded("opening the trace", || {
                 open_trace(source.as_ref(), &trace_id, focus, workspace.as_deref())
-            }
+            }),
             Some(Request::SetFault { name, broken }) => {
                 let Some(control) = &faults else { continue };
                 let done = match control.set(&name, broken) {
@@ -155,17 +177,41 @@ fn fetcher(
                 continue;
             }
             Some(Request::Refresh(new)) => {
+                // Pausing asks for nothing new: the view freezes as it is.
+                let just_paused = new.paused
+                    && params.as_ref().is_some_and(|old| {
+                        Params {
+                            paused: true,
+                            ..old.clone()
+                        } == new
+                    });
                 params = Some(new);
-                (pending, next) = (true, Instant::now());
+                if !just_paused {
+                    (pending, next) = (true, Instant::now());
+                }
                 continue;
             }
+            None if !due => continue,
             None => {
                 let Some(params) = &params else { continue };
-                (pending, next) = (false, Instant::now() + every);
-                match refresh(source.as_ref(), faults.as_deref(), params) {
-                    Ok(data) => Update::Refreshed(Box::new(data)),
-                    Err(error) => Update::Failed(chain(&error)),
-                }
+                pending = false;
+                let update = guarded("refreshing", || {
+                    match refresh(source.as_ref(), faults.as_deref(), params) {
+                        Ok(data) => Update::Refreshed(Box::new(data)),
+                        Err(error) => Update::Failed(chain(&error)),
+                    }
+                });
+                // The next one is `every` after this one ended, so a slow source is not asked back to back;
+                // after failures, less and less often.
+                failures = match update {
+                    Update::Failed(_) => failures.saturating_add(1),
+                    _ => 0,
+                };
+                let backoff = every
+                    .saturating_mul(1 << failures.min(5))
+                    .min(MAX_BACKOFF.max(every));
+                next = Instant::now() + if failures == 0 { every } else { backoff };
+                update
             }
         };
         if updates.send(update).is_err() {
@@ -174,30 +220,83 @@ fn fetcher(
     }
 }
 
-/// Restores the terminal when dropped, also when the loop returns early with an error.
+/// The thread drawing the dashboard, while one does: a panic there restores the terminal first; a panic
+/// elsewhere in the process (a shop handler in `lab up`) must not, since the dashboard goes on drawing.
+static DRAWING_THREAD: std::sync::Mutex<Option<std::thread::ThreadId>> =
+    std::sync::Mutex::new(None);
+
+fn restore_terminal() {
+    let _ = ratatui::crossterm::terminal::disable_raw_mode();
+    let _ = execute!(
+        std::io::stdout(),
+        DisableMouseCapture,
+        ratatui::crossterm::terminal::LeaveAlternateScreen,
+        ratatui::crossterm::cursor::Show
+    );
+    let _ = std::io::stdout().flush();
+}
+
+fn install_panic_hook() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            let drawing = DRAWING_THREAD.lock().ok().and_then(|thread| *thread);
+            match drawing {
+                Some(thread) if thread == std::thread::current().id() => {
+                    restore_terminal();
+                    previous(info);
+                }
+                // Printed on the dashboard's screen, the message would be torn and lost: it goes to the
+                // log (a file while the dashboard runs in `lab up`).
+                Some(_) => tracing::error!(panic = %info, "a thread panicked"),
+                None => previous(info),
+            }
+        }));
+    });
+}
+
+/// The terminal in raw mode on the alternate screen with the mouse captured, restored when dropped (also when
+/// the loop returns early with an error, and by the panic hook on a panic of the drawing thread).
 struct Terminal {
-    inner: ratatui::DefaultTerminal,
+    inner: ratatui::Terminal<ratatui::backend::CrosstermBackend<std::io::Stdout>>,
 }
 
 impl Terminal {
     fn start() -> anyhow::Result<Terminal> {
-        let inner = ratatui::try_init().context("setting up the terminal")?;
-        // ratatui's panic hook restores the screen; give the mouse back too before it does.
-        let hook = std::panic::take_hook();
-        std::panic::set_hook(Box::new(move |info| {
-            let _ = execute!(std::io::stdout(), DisableMouseCapture);
-            hook(info);
-        }));
-        execute!(std::io::stdout(), EnableMouseCapture).context("enabling the mouse")?;
-        Ok(Terminal { inner })
+        install_panic_hook();
+        if let Ok(mut thread) = DRAWING_THREAD.lock() {
+            *thread = Some(std::thread::current().id());
+        }
+        let setup = || -> std::io::Result<ratatui::Terminal<_>> {
+            ratatui::crossterm::terminal::enable_raw_mode()?;
+            execute!(
+                std::io::stdout(),
+                ratatui::crossterm::terminal::EnterAlternateScreen,
+                EnableMouseCapture
+            )?;
+            ratatui::Terminal::new(ratatui::backend::CrosstermBackend::new(std::io::stdout()))
+        };
+        match setup() {
+            Ok(inner) => Ok(Terminal { inner }),
+            Err(error) => {
+                // Whatever part was set up is undone before saying why.
+                restore_terminal();
+                if let Ok(mut thread) = DRAWING_THREAD.lock() {
+                    *thread = None;
+                }
+                Err(error).context("setting up the terminal")
+            }
+        }
     }
 }
 
 impl Drop for Terminal {
     fn drop(&mut self) {
-        let _ = execute!(std::io::stdout(), DisableMouseCapture);
-        ratatui::restore();
-        let _ = std::io::stdout().flush();
+        restore_terminal();
+        if let Ok(mut thread) = DRAWING_THREAD.lock() {
+            *thread = None;
+        }
     }
 }
 
@@ -213,6 +312,7 @@ pub fn run(source: Box<dyn DataSource>, options: Options) -> anyhow::Result<()> 
     let workspace = options.workspace.clone();
     let refresh_every = options.refresh;
     let faults = options.faults;
+    let quit = options.quit;
     let fetching = std::thread::Builder::new()
         .name("dashboard-fetch".to_owned())
         .spawn(move || {
@@ -237,6 +337,12 @@ pub fn run(source: Box<dyn DataSource>, options: Options) -> anyhow::Result<()> 
                 .context("drawing")?;
             dirty = false;
         }
+        if quit
+            .as_ref()
+            .is_some_and(|quit| quit.load(std::sync::atomic::Ordering::Acquire))
+        {
+            break;
+        }
         let mut action = None;
         if event::poll(Duration::from_millis(50)).context("reading the terminal")? {
             match event::read().context("reading the terminal")? {
@@ -253,9 +359,17 @@ pub fn run(source: Box<dyn DataSource>, options: Options) -> anyhow::Result<()> 
                 _ => {}
             }
         }
-        while let Ok(update) = update_rx.try_recv() {
-            app.apply(update);
-            dirty = true;
+        loop {
+            match update_rx.try_recv() {
+                Ok(update) => {
+                    app.apply(update);
+                    dirty = true;
+                }
+                Err(mpsc::TryRecvError::Empty) => break,
+                Err(mpsc::TryRecvError::Disconnected) => {
+                    anyhow::bail!("the dashboard's fetching thread stopped")
+                }
+            }
         }
         let request = match action {
             None => None,
@@ -277,4 +391,151 @@ pub fn run(source: Box<dyn DataSource>, options: Options) -> anyhow::Result<()> 
     // The fetcher ends at its next wake-up; a fetch in flight is not waited for.
     drop(fetching);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use collector::analysis::Window;
+    use collector::analysis::results::ServiceStats;
+    use collector::api::{TraceSummary, TraceView};
+
+    use super::*;
+    use crate::source::{Overview, TraceFilter};
+
+    /// A source that counts the refreshes it answers.
+    struct Counting {
+        live: bool,
+        refreshes: Arc<AtomicUsize>,
+    }
+
+    impl DataSource for Counting {
+        fn describe(&self) -> String {
+            "counting".into()
+        }
+        fn is_live(&self) -> bool {
+            self.live
+        }
+        fn overview(&self, _: Window) -> anyhow::Result<Overview> {
+            self.refreshes.fetch_add(1, Ordering::SeqCst);
+            Ok(Overview::default())
+        }
+        fn endpoints(&self, _: &str, _: Window) -> anyhow::Result<Vec<ServiceStats>> {
+            Ok(Vec::new())
+        }
+        fn latency(&self, _: &str) -> anyhow::Result<Vec<f64>> {
+            Ok(Vec::new())
+        }
+        fn traces(&self, _: &TraceFilter) -> anyhow::Result<Vec<TraceSummary>> {
+            Ok(Vec::new())
+        }
+        fn trace(&self, _: &str) -> anyhow::Result<Option<TraceView>> {
+            panic!("a bug met while fetching")
+        }
+    }
+
+    struct Fetching {
+        requests: Sender<Request>,
+        updates: Receiver<Update>,
+        refreshes: Arc<AtomicUsize>,
+    }
+
+    fn start(live: bool) -> Fetching {
+        let refreshes = Arc::new(AtomicUsize::new(0));
+        let source = Counting {
+            live,
+            refreshes: refreshes.clone(),
+        };
+        let (requests, request_rx) = mpsc::channel();
+        let (update_tx, updates) = mpsc::channel();
+        std::thread::spawn(move || {
+            fetcher(
+                Box::new(source),
+                None,
+                None,
+                Duration::from_millis(20),
+                request_rx,
+                update_tx,
+            )
+        });
+        Fetching {
+            requests,
+            updates,
+            refreshes,
+        }
+    }
+
+    fn params(paused: bool, generation: u64) -> Params {
+        Params {
+            window: Window::All,
+            filter: TraceFilter::default(),
+            service: None,
+            paused,
+            generation,
+        }
+    }
+
+    #[test]
+    fn live_data_refreshes_on_its_own_until_paused() {
+        let f = start(true);
+        f.requests.send(Request::Refresh(params(false, 1))).unwrap();
+        std::thread::sleep(Duration::from_millis(300));
+        // Every 20 ms for 300 ms: far more than one, whatever the machine's load.
+        assert!(f.refreshes.load(Ordering::SeqCst) >= 3);
+        f.requests.send(Request::Refresh(params(true, 1))).unwrap();
+        std::thread::sleep(Duration::from_millis(100));
+        let paused = f.refreshes.load(Ordering::SeqCst);
+        std::thread::sleep(Duration::from_millis(300));
+        assert_eq!(
+            f.refreshes.load(Ordering::SeqCst),
+            paused,
+            "paused: nothing fetched"
+        );
+        // New parameters while paused are fetched once.
+        f.requests.send(Request::Refresh(params(true, 2))).unwrap();
+        std::thread::sleep(Duration::from_millis(200));
+        assert_eq!(f.refreshes.load(Ordering::SeqCst), paused + 1);
+        let generations: Vec<u64> = f
+            .updates
+            .try_iter()
+            .filter_map(|u| match u {
+                Update::Refreshed(r) => Some(r.generation),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(generations.last(), Some(&2));
+    }
+
+    #[test]
+    fn a_recording_is_fetched_once_per_parameters() {
+        let f = start(false);
+        f.requests.send(Request::Refresh(params(false, 1))).unwrap();
+        std::thread::sleep(Duration::from_millis(300));
+        assert_eq!(f.refreshes.load(Ordering::SeqCst), 1);
+        f.requests.send(Request::Refresh(params(false, 2))).unwrap();
+        std::thread::sleep(Duration::from_millis(200));
+        assert_eq!(f.refreshes.load(Ordering::SeqCst), 2);
+    }
+
+    #[test]
+    fn a_panic_while_fetching_is_a_message_and_fetching_goes_on() {
+        let f = start(false);
+        f.requests
+            .send(Request::OpenTrace {
+                trace_id: "0123456789abcdef0123456789abcdef".into(),
+                focus: Focus::None,
+            })
+            .unwrap();
+        match f.updates.recv_timeout(Duration::from_secs(10)).unwrap() {
+            Update::Failed(message) => assert!(message.contains("a bug"), "{message}"),
+            other => panic!("{other:?}"),
+        }
+        f.requests.send(Request::Refresh(params(false, 1))).unwrap();
+        assert!(matches!(
+            f.updates.recv_timeout(Duration::from_secs(10)).unwrap(),
+            Update::Refreshed(_)
+        ));
+    }
 }

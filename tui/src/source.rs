@@ -235,7 +235,10 @@ impl Remote {
         path: &str,
         query: &[(&str, String)],
     ) -> anyhow::Result<Option<T>> {
-        let mut url = self.base.join(path).context("building the request URL")?;
+        // Appended, not joined: a collector behind a proxy at http://host/lab/ keeps its /lab prefix.
+        let mut url: reqwest::Url = format!("{}{path}", self.base.as_str().trim_end_matches('/'))
+            .parse()
+            .context("building the request URL")?;
         if !query.is_empty() {
             url.query_pairs_mut()
                 .extend_pairs(query.iter().map(|(k, v)| (*k, v.as_str())));
@@ -266,7 +269,7 @@ impl Remote {
         self.get(path, query)?.with_context(|| {
             format!(
                 "{}{path} answered 404: not a collector's query API",
-                self.base
+                self.base.as_str().trim_end_matches('/')
             )
         })
     }

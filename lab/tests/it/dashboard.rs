@@ -159,15 +159,18 @@ fn from_the_erroring_service_to_the_source_line_of_the_banner_call() {
     let (path, line) = place.rsplit_once(':').unwrap();
     let line: usize = line.parse().unwrap();
 
-    // Its error group, then the latest trace of it, with the failing span's source line.
-    term.keys(&["Escape", "5"]);
-    term.wait_for("the error group", minute, |s| {
-        s.contains("Errors ·") && s.contains("MissingAdError") && s.contains(path)
-    });
-    term.keys(&["Enter"]);
+    // Its error group (listed after its endpoints: the last row of the page), then the group's latest trace,
+    // opened on the failing span with its source line.
+    term.keys(&["G", "Enter"]);
     let wanted = source_line(path, line);
+    assert!(
+        wanted.contains("banner("),
+        "the error group points at the banner call, not at {path}:{line}: {wanted}"
+    );
     let trace = term.wait_for("the trace with the source line", minute, |s| {
-        s.contains(&wanted) && s.contains(&format!("{path}:{line}"))
+        s.contains(&format!("{path}:{line}"))
+            && s.lines()
+                .any(|l| l.contains(&format!("> {line} ")) && l.contains(&wanted))
     });
     assert!(trace.contains("MissingAdError"), "{trace}");
 
@@ -188,19 +191,22 @@ fn the_n_plus_one_opens_in_the_flame_view() {
     let data = TempDir::new("dashboard-n-plus-one");
     let term = Tmux::start("n1", 120, 40, &lab_up(&data.0));
     let minute = Duration::from_secs(60);
+    term.wait_for("the map", minute, |s| s.contains("Service map"));
     term.keys(&["6"]);
     term.wait_for("the N+1 finding", Duration::from_secs(90), |s| {
-        s.contains("GET /discount") && s.contains("discount_type")
+        s.contains("Insights ·") && s.contains("GET /discount") && s.contains("discount_type")
     });
     term.keys(&["Enter"]);
+    // The trace screen's header, and its folded row: `▸ ×103 SELECT discount_type`.
+    let folded = |l: &str| l.contains('▸') && l.contains('×') && l.contains("discount_type");
     let flame = term.wait_for("the folded repeated statements", minute, |s| {
-        s.contains("Trace")
-            && s.lines()
-                .any(|l| l.contains('×') && l.contains("discount_type"))
+        s.lines()
+            .any(|l| l.starts_with("Trace ") && l.contains("spans"))
+            && s.lines().any(folded)
     });
     let repeats: u64 = flame
         .lines()
-        .find(|l| l.contains('×') && l.contains("discount_type"))
+        .find(|l| folded(l))
         .and_then(|l| l.split('×').nth(1))
         .and_then(|rest| rest.split(|c: char| !c.is_ascii_digit()).next())
         .and_then(|n| n.parse().ok())
@@ -210,10 +216,20 @@ fn the_n_plus_one_opens_in_the_flame_view() {
     term.wait_for("the lab to stop", minute, |s| s.contains("LAB-EXITED"));
 }
 
+/// A child process killed when dropped, so a failed assertion leaves no lab running.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 #[test]
 fn the_remote_source_reads_a_lab_running_in_another_process() {
     let data = TempDir::new("dashboard-remote");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_lab"))
+    let child = Command::new(env!("CARGO_BIN_EXE_lab"))
         .args(["up", "--headless", "--duration", "120s", "--speed", "max"])
         .args(EPHEMERAL.split_whitespace())
         .arg("--data-dir")
@@ -224,8 +240,9 @@ fn the_remote_source_reads_a_lab_running_in_another_process() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
+    let mut child = KillOnDrop(child);
     let (lines_tx, lines) = mpsc::channel();
-    let stdout = child.stdout.take().unwrap();
+    let stdout = child.0.stdout.take().unwrap();
     std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
             let _ = lines_tx.send(line);
@@ -271,7 +288,7 @@ fn the_remote_source_reads_a_lab_running_in_another_process() {
     );
     drop(remote);
     let _ = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
+        .args(["-INT", &child.0.id().to_string()])
         .status();
-    let _ = child.wait();
+    let _ = child.0.wait();
 }

@@ -85,6 +85,13 @@ pub fn log_to_file(path: &std::path::Path) -> std::io::Result<()> {
     Ok(())
 }
 
+/// Sends the log back to stderr (after [`log_to_file`], once the terminal is free again).
+pub fn log_to_stderr() {
+    if let Ok(mut sink) = LOG_FILE.write() {
+        *sink = None;
+    }
+}
+
 enum LogSink {
     Stderr(std::io::Stderr),
     File(std::sync::Arc<std::fs::File>),

@@ -3,9 +3,9 @@
 
 use collector::analysis::results::Deployment;
 use ratatui::buffer::Buffer;
-use ratatui::layout::{Constraint, Rect};
+use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
-use ratatui::text::Line;
+use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table, Widget};
 
 use super::{below_header, pane, visible};
@@ -13,14 +13,29 @@ use crate::app::App;
 use crate::fmt;
 use crate::theme::Theme;
 
-pub(super) fn list_rows(body: Rect) -> Rect {
-    below_header(Block::default().borders(Borders::ALL).inner(body))
+/// Below this width the table leaves out when a version started and its p50, and the comparison with the
+/// version before is spelled out under the table only.
+const WIDE: u16 = 120;
+
+fn areas(body: Rect) -> (Rect, Rect) {
+    let inner = Block::default().borders(Borders::ALL).inner(body);
+    let [table, detail] =
+        Layout::vertical([Constraint::Min(2), Constraint::Length(3)]).areas(inner);
+    (table, detail)
 }
 
-/// How a version compares with the one its service ran before.
-fn change(theme: &Theme, now: &Deployment, before: Option<&Deployment>) -> Cell<'static> {
+pub(super) fn list_rows(body: Rect) -> Rect {
+    below_header(areas(body).0)
+}
+
+/// How a version compares with the one its service ran before: a verdict, what changed, and its style.
+fn change(
+    theme: &Theme,
+    now: &Deployment,
+    before: Option<&Deployment>,
+) -> (&'static str, String, Style) {
     let Some(before) = before else {
-        return Cell::from("first version").style(theme.dim());
+        return ("first version", String::new(), theme.dim());
     };
     let mut words = Vec::new();
     let (mut better, mut worse) = (false, false);
@@ -46,17 +61,24 @@ fn change(theme: &Theme, now: &Deployment, before: Option<&Deployment>) -> Cell<
         }
     }
     let (verdict, style) = match (better, worse) {
-        (true, false) => ("better: ", theme.good()),
-        (false, true) => ("worse: ", theme.error()),
-        (true, true) => ("mixed: ", theme.warn()),
+        (true, false) => ("better", theme.good()),
+        (false, true) => ("worse", theme.error()),
+        (true, true) => ("mixed", theme.warn()),
         (false, false) => ("no change", Style::new()),
     };
-    Cell::from(format!("{verdict}{}", words.join(", "))).style(style)
+    (verdict, words.join(", "), style)
+}
+
+/// The version `at` replaced, if its service ran one before.
+fn before(deployments: &[Deployment], at: usize) -> Option<&Deployment> {
+    at.checked_sub(1)
+        .and_then(|b| deployments.get(b))
+        .filter(|b| b.service == deployments[at].service)
 }
 
 pub(super) fn render(app: &App, body: Rect, buf: &mut Buffer) {
     let theme = &app.theme;
-    let table_area = Block::default().borders(Borders::ALL).inner(body);
+    let (table_area, detail_area) = areas(body);
     pane("Deployments · each service's versions, oldest first · Enter opens the service")
         .render(body, buf);
     let deployments = &app.overview.deployments;
@@ -66,6 +88,7 @@ pub(super) fn render(app: &App, body: Rect, buf: &mut Buffer) {
             .render(table_area, buf);
         return;
     }
+    let wide = body.width >= WIDE;
     let rows_height = table_area.height.saturating_sub(1) as usize;
     let (first, shown) = visible(deployments, app.deployments_selected, rows_height);
     let rows: Vec<Row> = shown
@@ -73,21 +96,24 @@ pub(super) fn render(app: &App, body: Rect, buf: &mut Buffer) {
         .enumerate()
         .map(|(i, d)| {
             let at = first + i;
-            let before = at
-                .checked_sub(1)
-                .and_then(|b| deployments.get(b))
-                .filter(|b| b.service == d.service);
-            let same_service = before.is_some();
-            let row = Row::new(vec![
-                Cell::from(if same_service {
+            let before = before(deployments, at);
+            let (verdict, what, style) = change(theme, d, before);
+            let mut cells = vec![
+                Cell::from(if before.is_some() {
                     String::new()
                 } else {
                     fmt::clean(&d.service)
                 })
                 .style(theme.service(&d.service)),
                 Cell::from(fmt::clean(&d.version)),
-                Cell::from(fmt::clock(d.first_seen)),
-                Cell::from(Line::from(fmt::count(d.requests)).right_aligned()),
+            ];
+            if wide {
+                cells.push(Cell::from(fmt::clock(d.first_seen)));
+            }
+            cells.push(Cell::from(
+                Line::from(fmt::count(d.requests)).right_aligned(),
+            ));
+            cells.push(
                 Cell::from(Line::from(fmt::percent(d.error_rate)).right_aligned()).style(
                     if d.errors > 0 {
                         theme.error()
@@ -95,10 +121,20 @@ pub(super) fn render(app: &App, body: Rect, buf: &mut Buffer) {
                         Style::new()
                     },
                 ),
-                Cell::from(Line::from(fmt::ms(d.p50_ms)).right_aligned()),
-                Cell::from(Line::from(fmt::ms(d.p95_ms)).right_aligned()),
-                change(theme, d, before),
-            ]);
+            );
+            if wide {
+                cells.push(Cell::from(Line::from(fmt::ms(d.p50_ms)).right_aligned()));
+            }
+            cells.push(Cell::from(Line::from(fmt::ms(d.p95_ms)).right_aligned()));
+            cells.push(
+                Cell::from(if wide && !what.is_empty() {
+                    format!("{verdict}: {what}")
+                } else {
+                    verdict.to_owned()
+                })
+                .style(style),
+            );
+            let row = Row::new(cells);
             if at == app.deployments_selected {
                 row.style(theme.selected())
             } else {
@@ -106,32 +142,66 @@ pub(super) fn render(app: &App, body: Rect, buf: &mut Buffer) {
             }
         })
         .collect();
-    let header = Row::new(
-        [
-            "service",
-            "version",
-            "since",
-            "requests",
-            "error %",
-            "p50",
-            "p95",
-            "against the version before",
-        ]
-        .map(|h| Cell::from(h).style(theme.header())),
-    );
-    Table::new(
-        rows,
-        [
-            Constraint::Length(22),
-            Constraint::Length(8),
-            Constraint::Length(12),
-            Constraint::Length(8),
-            Constraint::Length(7),
-            Constraint::Length(7),
-            Constraint::Length(7),
-            Constraint::Min(10),
-        ],
-    )
-    .header(header)
-    .render(table_area, buf);
+    let (titles, widths): (Vec<&str>, Vec<Constraint>) = [
+        (true, "service", Constraint::Length(22)),
+        (true, "version", Constraint::Length(8)),
+        (wide, "since", Constraint::Length(12)),
+        (true, "requests", Constraint::Length(8)),
+        (true, "error %", Constraint::Length(7)),
+        (wide, "p50", Constraint::Length(7)),
+        (true, "p95", Constraint::Length(7)),
+        (true, "against the version before", Constraint::Min(13)),
+    ]
+    .into_iter()
+    .filter(|(shown, ..)| *shown)
+    .map(|(_, title, width)| (title, width))
+    .unzip();
+    Table::new(rows, widths)
+        .header(Row::new(
+            titles
+                .into_iter()
+                .map(|h| Cell::from(h).style(theme.header())),
+        ))
+        .render(table_area, buf);
+
+    // The selected version against the one before, spelled out.
+    let Some(d) = deployments.get(app.deployments_selected) else {
+        return;
+    };
+    let before = before(deployments, app.deployments_selected);
+    let (verdict, what, style) = change(theme, d, before);
+    let mut line = vec![Span::styled(
+        format!(" {} {}", fmt::clean(&d.service), fmt::clean(&d.version)),
+        theme.header(),
+    )];
+    match before {
+        Some(before) => {
+            line.push(Span::raw(format!(
+                " against {}: ",
+                fmt::clean(&before.version)
+            )));
+            line.push(Span::styled(verdict, style));
+            if !what.is_empty() {
+                line.push(Span::raw(format!(": {what}")));
+            }
+        }
+        None => line.push(Span::styled(
+            format!(
+                ": {verdict}, since {} · {} requests, {} errors, p95 {}",
+                fmt::clock(d.first_seen),
+                fmt::count(d.requests),
+                fmt::percent(d.error_rate),
+                fmt::ms(d.p95_ms)
+            ),
+            theme.dim(),
+        )),
+    }
+    Paragraph::new(Line::from(line))
+        .wrap(ratatui::widgets::Wrap { trim: false })
+        .block(
+            Block::default()
+                .borders(Borders::TOP)
+                .border_style(theme.dim()),
+        )
+        .render(detail_area, buf);
 }

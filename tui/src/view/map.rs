@@ -32,11 +32,12 @@ pub(super) fn list_rows(app: &App, body: Rect) -> Rect {
     areas(app, body).0
 }
 
-/// Each node's box, by its index in the map's nodes.
-fn boxes(app: &App, area: Rect) -> Vec<(usize, Rect)> {
+/// Each node's box, by its index in the map's nodes, and the gap between layers. Nodes that do not fit are
+/// left out.
+fn boxes(app: &App, area: Rect) -> (Vec<(usize, Rect)>, u16) {
     let nodes = &app.overview.map.nodes;
     if nodes.is_empty() || area.width < 8 || area.height < 3 {
-        return Vec::new();
+        return (Vec::new(), 0);
     }
     let ranks = nodes.iter().map(|n| n.rank).max().unwrap_or(0) + 1;
     let mut gap = 6u16;
@@ -69,13 +70,14 @@ fn boxes(app: &App, area: Rect) -> Vec<(usize, Rect)> {
             out.push((i, Rect::new(x, y, width, height)));
         }
     }
-    out
+    (out, gap)
 }
 
 /// The position in selection order of the node whose box holds (`x`, `y`).
 pub(super) fn node_at(app: &App, body: Rect, x: u16, y: u16) -> Option<usize> {
     let (map, _) = areas(app, body);
     let hit = boxes(app, map)
+        .0
         .into_iter()
         .find(|(_, r)| x >= r.x && x < r.right() && y >= r.y && y < r.bottom())?
         .0;
@@ -113,7 +115,9 @@ pub(super) fn render(app: &App, body: Rect, buf: &mut Buffer) {
             .render(map_area, buf);
         return;
     }
-    let boxes = boxes(app, map_area);
+    let (boxes, gap) = boxes(app, map_area);
+    // Under every box: where calls that skip a layer run, so they cross no box on their way.
+    let below = boxes.iter().map(|(_, r)| r.bottom()).max().unwrap_or(0);
     let at: HashMap<&str, Rect> = boxes
         .iter()
         .map(|(i, r)| (map_data.nodes[*i].id.as_str(), *r))
@@ -129,6 +133,25 @@ pub(super) fn render(app: &App, body: Rect, buf: &mut Buffer) {
         cell.0 |= bits;
         cell.1 |= error;
     };
+    // A path is a list of corners joined by straight runs; each cell records which ways its line goes.
+    let mut path = |points: &[(u16, u16)], error: bool| {
+        for pair in points.windows(2) {
+            let ((xa, ya), (xb, yb)) = (pair[0], pair[1]);
+            if ya == yb {
+                let (lo, hi) = (xa.min(xb), xa.max(xb));
+                for x in lo..=hi {
+                    let bits = if x > lo { LEFT } else { 0 } | if x < hi { RIGHT } else { 0 };
+                    mark(x, ya, bits, error);
+                }
+            } else {
+                let (lo, hi) = (ya.min(yb), ya.max(yb));
+                for y in lo..=hi {
+                    let bits = if y > lo { UP } else { 0 } | if y < hi { DOWN } else { 0 };
+                    mark(xa, y, bits, error);
+                }
+            }
+        }
+    };
     for edge in &map_data.edges {
         let (Some(from), Some(to)) = (at.get(edge.from.as_str()), at.get(edge.to.as_str())) else {
             continue;
@@ -139,24 +162,26 @@ pub(super) fn render(app: &App, body: Rect, buf: &mut Buffer) {
         }
         let error = edge.errors > 0;
         let (y0, y1) = (from.y + from.height / 2, to.y + to.height / 2);
-        let bend = from.right() + (to.x - from.right()) / 2;
-        for x in from.right()..bend {
-            mark(x, y0, LEFT | RIGHT, error);
-        }
-        if y0 == y1 {
-            mark(bend, y0, LEFT | RIGHT, error);
+        let (start, end) = (from.right(), to.x - 1);
+        let adjacent = to.x <= from.right() + gap;
+        if adjacent || below >= map_area.bottom() {
+            let bend = from.right() + (to.x - from.right()) / 2;
+            path(&[(start, y0), (bend, y0), (bend, y1), (end, y1)], error);
         } else {
-            let (down, up) = if y1 > y0 { (DOWN, UP) } else { (UP, DOWN) };
-            mark(bend, y0, LEFT | down, error);
-            for y in y0.min(y1) + 1..y0.max(y1) {
-                mark(bend, y, UP | DOWN, error);
-            }
-            mark(bend, y1, up | RIGHT, error);
+            let (out, back) = (start + gap / 2, to.x.saturating_sub(gap - gap / 2));
+            path(
+                &[
+                    (start, y0),
+                    (out, y0),
+                    (out, below),
+                    (back, below),
+                    (back, y1),
+                    (end, y1),
+                ],
+                error,
+            );
         }
-        for x in bend + 1..to.x.saturating_sub(1) {
-            mark(x, y1, LEFT | RIGHT, error);
-        }
-        arrows.push((to.x - 1, y1, error));
+        arrows.push((end, y1, error));
     }
     for ((x, y), (bits, error)) in &cells {
         if map_area.contains((*x, *y).into()) {
@@ -229,6 +254,21 @@ pub(super) fn render(app: &App, body: Rect, buf: &mut Buffer) {
             lines.push(figures);
         }
         Paragraph::new(lines).render(inner, buf);
+    }
+
+    let hidden = map_data.nodes.len().saturating_sub(boxes.len());
+    if hidden > 0 && map_area.height > 0 {
+        let note = format!(
+            " +{hidden} not shown here: a larger terminal has room, Services lists them all"
+        );
+        Line::styled(fmt::fit(&note, map_area.width as usize), theme.dim()).render(
+            Rect {
+                y: map_area.bottom() - 1,
+                height: 1,
+                ..map_area
+            },
+            buf,
+        );
     }
 
     // The edges, listed.

@@ -14,7 +14,7 @@ use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Clear, Paragraph, Widget, Wrap};
+use ratatui::widgets::{Block, Borders, Clear, Paragraph, Widget};
 
 use crate::app::{App, Tab};
 use crate::fmt;
@@ -38,14 +38,22 @@ pub fn layout(area: Rect) -> Areas {
     Areas { tabs, body, status }
 }
 
+/// Below this width the tab titles lose a space each, so that `? help` still fits beside them.
+const ROOMY_TABS: u16 = 90;
+
 /// The tab titles as drawn, with their first column and width.
 fn tab_spans(area: Rect) -> Vec<(Tab, u16, u16, String)> {
     let mut x = area.x;
+    let roomy = area.width >= ROOMY_TABS;
     Tab::ALL
         .iter()
         .enumerate()
         .map(|(i, tab)| {
-            let title = format!(" {} {} ", i + 1, tab.title());
+            let title = if roomy {
+                format!(" {} {} ", i + 1, tab.title())
+            } else {
+                format!("{} {} ", i + 1, tab.title())
+            };
             let width = title.chars().count() as u16;
             let at = x;
             x = x.saturating_add(width);
@@ -159,7 +167,11 @@ fn render_tabs(app: &App, area: Rect, buf: &mut Buffer) {
         spans.push(Span::styled(title, style));
     }
     let used: usize = spans.iter().map(|s| s.width()).sum();
-    let hint = " ? help  q quit";
+    let hint = if area.width >= ROOMY_TABS {
+        " ? help  q quit"
+    } else {
+        " ? help"
+    };
     if used + hint.len() < area.width as usize {
         let pad = area.width as usize - used - hint.len();
         spans.push(Span::raw(" ".repeat(pad)));
@@ -246,20 +258,33 @@ fn render_status(app: &App, area: Rect, buf: &mut Buffer) {
         });
         spans.push(Span::styled(" (f) ", theme.dim()));
     }
-    spans.push(Span::raw(format!(
-        "· spans {} in, {} stored, {} evicted, ",
-        fmt::count(counts.accepted),
-        fmt::count(counts.stored),
-        fmt::count(counts.evicted),
-    )));
-    spans.push(Span::styled(
-        format!("{} rejected", fmt::count(counts.rejected)),
+    // The counts people check first ("is anything lost?") stay on an 80-column line; the rest follows.
+    let rejected = Span::styled(
+        fmt::count(counts.rejected),
         if counts.rejected > 0 {
             theme.error()
         } else {
             Style::new()
         },
-    ));
+    );
+    if area.width < 110 {
+        spans.push(Span::raw(format!(
+            "· spans in/stored/evicted/rejected {}/{}/{}/",
+            fmt::count(counts.accepted),
+            fmt::count(counts.stored),
+            fmt::count(counts.evicted),
+        )));
+        spans.push(rejected);
+    } else {
+        spans.push(Span::raw(format!(
+            "· spans {} in, {} stored, {} evicted, ",
+            fmt::count(counts.accepted),
+            fmt::count(counts.stored),
+            fmt::count(counts.evicted),
+        )));
+        spans.push(rejected);
+        spans.push(Span::raw(" rejected"));
+    }
     spans.push(Span::styled(
         format!(" · {} · {}", app.window_name(), fmt::clean(&app.source)),
         theme.dim(),
@@ -282,8 +307,11 @@ fn centred(area: Rect, width: u16, height: u16) -> Rect {
 /// Every key, for `?`.
 pub const KEYS: &[(&str, &str)] = &[
     ("1-7, Tab, Shift-Tab", "switch tabs (click a tab too)"),
-    ("↑↓ j k, PgUp PgDn, g G", "move (the wheel too)"),
-    ("Enter", "drill in: service, trace, unfold ×N (click twice)"),
+    (
+        "↑↓ j k, PgUp PgDn, g G",
+        "move (click a row; the wheel in lists)",
+    ),
+    ("Enter", "drill in: service, trace, ×N row (or click twice)"),
     ("Esc", "go back, close, clear the trace filter"),
     ("space", "pause or resume a live view"),
     ("w", "time window: 1m, 5m, 15m, all"),
@@ -294,11 +322,12 @@ pub const KEYS: &[(&str, &str)] = &[
         "Traces: /",
         "filter: service:X endpoint:\"GET /p\" error >500ms",
     ),
-    ("Traces: s e", "sort by start or duration; errors only"),
-    ("Trace: ← → h l", "fold or unfold repeated spans"),
+    ("Traces: s e", "longest or latest first; errors only"),
+    ("Trace: → l, ← h", "unfold ×N; fold, or go to the parent"),
+    ("Trace: Ctrl-d Ctrl-u", "page down, up"),
     ("Trace: e c", "next error, next critical-path span"),
     ("Trace: J K", "scroll the details"),
-    ("f", "fault panel: flip a fault (lab up)"),
+    ("f", "fault panel (lab up): Enter flips a fault"),
     ("?", "this help"),
     ("q, Ctrl-C", "quit"),
 ];
@@ -353,7 +382,10 @@ fn render_faults(app: &App, area: Rect, buf: &mut Buffer) {
             ),
         ]));
         lines.push(Line::styled(
-            format!("          {}", fmt::clean(&fault.description)),
+            fmt::fit(
+                &format!("          {}", fmt::clean(&fault.description)),
+                area.width.saturating_sub(2) as usize,
+            ),
             theme.dim(),
         ));
     }
@@ -365,7 +397,6 @@ fn render_faults(app: &App, area: Rect, buf: &mut Buffer) {
     let box_area = centred(area, 100, lines.len() as u16 + 2);
     Clear.render(box_area, buf);
     Paragraph::new(lines)
-        .wrap(Wrap { trim: false })
         .block(Block::default().borders(Borders::ALL).title(" Faults "))
         .render(box_area, buf);
 }

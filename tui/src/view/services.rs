@@ -38,7 +38,8 @@ struct PageLayout {
 
 fn page_layout(body: Rect, endpoints: usize) -> PageLayout {
     let inner = Block::default().borders(Borders::ALL).inner(body);
-    let wanted = (endpoints as u16 + 1).clamp(2, inner.height.saturating_sub(2) / 2);
+    let most = (inner.height.saturating_sub(2) / 2).max(2);
+    let wanted = (endpoints as u16 + 1).clamp(2, most);
     let [summary, table, bottom] = Layout::vertical([
         Constraint::Length(2),
         Constraint::Length(wanted),
@@ -203,10 +204,18 @@ fn render_list(app: &App, body: Rect, buf: &mut Buffer) {
                 ]
             }
             _ => vec![Line::styled(
-                format!(
-                    " {}: no recent latency series (databases and peers have none)",
-                    fmt::clean(&stats.name)
-                ),
+                if stats.kind == "service" {
+                    format!(
+                        " {}: no requests in the last 5 minutes",
+                        fmt::clean(&stats.name)
+                    )
+                } else {
+                    format!(
+                        " {}: a {}; its latency is its callers' calls (p95 above)",
+                        fmt::clean(&stats.name),
+                        stats.kind
+                    )
+                },
                 theme.dim(),
             )],
         };
@@ -308,17 +317,16 @@ fn render_page(app: &App, page: &ServicePage, body: Rect, buf: &mut Buffer) {
     }
     Paragraph::new(dist).render(left, buf);
 
-    let mut lines = vec![Line::styled(" Errors", theme.header())];
-    let groups: Vec<_> = app
-        .overview
-        .errors
-        .iter()
-        .filter(|g| g.service == page.name)
-        .collect();
+    let mut lines = vec![Line::styled(
+        " Errors (select: ↓ or G; Enter: latest trace)",
+        theme.header(),
+    )];
+    let groups = app.page_errors(&page.name);
     if groups.is_empty() {
         lines.push(Line::styled("  none", theme.good()));
     }
-    for group in groups {
+    for (i, group) in groups.into_iter().enumerate() {
+        let selected = page.selected == page.endpoints.len() + i;
         let place = if group.file.is_empty() {
             String::new()
         } else {
@@ -331,7 +339,11 @@ fn render_page(app: &App, page: &ServicePage, body: Rect, buf: &mut Buffer) {
                 fmt::clean(&group.r#type),
                 fmt::clean(&place)
             ),
-            theme.error(),
+            if selected {
+                theme.error().patch(theme.selected())
+            } else {
+                theme.error()
+            },
         ));
     }
     lines.push(Line::styled(" Versions", theme.header()));

@@ -70,9 +70,13 @@ pub(super) fn render(app: &App, body: Rect, buf: &mut Buffer) {
     Paragraph::new(filter_line).render(filter_area, buf);
 
     if app.traces.is_empty() {
-        Paragraph::new(" No trace matches.")
-            .style(theme.dim())
-            .render(table_area, buf);
+        Paragraph::new(if app.searching {
+            " Searching…"
+        } else {
+            " No trace matches."
+        })
+        .style(theme.dim())
+        .render(table_area, buf);
         return;
     }
     let longest = app

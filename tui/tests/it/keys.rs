@@ -360,3 +360,123 @@ fn a_new_order_or_filter_selects_the_first_trace_it_lists() {
     refresh(&mut app, &source);
     assert_eq!(app.traces[app.traces_selected].trace_id, id);
 }
+
+#[test]
+fn the_service_page_lists_its_error_groups_and_opens_their_trace() {
+    let source = fixture::broken();
+    let mut app = app(&source);
+    app.handle_key(ch('2'));
+    app.handle_key(ch('e'));
+    app.handle_key(key(KeyCode::Enter));
+    refresh(&mut app, &source);
+    let page = app.service_page.clone().unwrap();
+    assert_eq!(page.name, "store-frontend");
+    let group = app.page_errors("store-frontend")[0].clone();
+    // The groups come after the endpoints: the last row.
+    app.handle_key(ch('G'));
+    assert_eq!(
+        app.service_page.as_ref().unwrap().selected,
+        page.endpoints.len()
+    );
+    match app.handle_key(key(KeyCode::Enter)) {
+        Some(Action::OpenTrace { trace_id, focus }) => {
+            assert_eq!(trace_id, group.example_trace_id);
+            assert_eq!(focus, Focus::Span(group.example_span_id));
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn an_answer_to_parameters_since_changed_is_dropped() {
+    let source = fixture::broken();
+    let mut app = app(&source);
+    app.handle_key(ch('3'));
+    let stale = tui::run::refresh(&source, None, &app.params()).unwrap();
+    app.handle_key(ch('e'));
+    assert!(app.traces.is_empty() && app.searching);
+    app.apply(tui::app::Update::Refreshed(Box::new(stale)));
+    assert!(
+        app.traces.is_empty(),
+        "the old list is not shown under the new filter"
+    );
+    refresh(&mut app, &source);
+    assert!(!app.traces.is_empty() && app.traces.iter().all(|t| t.error));
+    assert!(!app.searching);
+}
+
+#[test]
+fn live_lists_keep_the_selected_item_when_their_order_changes() {
+    let source = fixture::broken();
+    let mut app = app(&source);
+    app.handle_key(ch('2'));
+    app.handle_key(ch('j'));
+    let picked = app.sorted_services()[1].name.clone();
+    // The next refresh makes the picked service the slowest.
+    let mut next = tui::run::refresh(&source, None, &app.params()).unwrap();
+    for service in &mut next.overview.services {
+        if service.name == picked {
+            service.p95_ms = 1e9;
+        }
+    }
+    app.apply(tui::app::Update::Refreshed(Box::new(next)));
+    assert_eq!(app.sorted_services()[0].name, picked);
+    assert_eq!(app.sorted_services()[app.services_selected].name, picked);
+    // A new order asked for selects its first row.
+    app.handle_key(ch('e'));
+    assert_eq!(app.services_selected, 0);
+}
+
+#[test]
+fn pausing_freezes_without_asking_for_new_data() {
+    let mut app = App::new("live", true, tui::theme::Theme::mono());
+    let before = app.params().generation;
+    let Some(Action::Refresh(params)) = app.handle_key(ch(' ')) else {
+        panic!()
+    };
+    assert_eq!(params.generation, before);
+    assert!(params.paused);
+}
+
+#[test]
+fn space_in_the_fault_panel_does_not_deploy_and_a_click_closes_it() {
+    let mut app = app(&fixture::broken());
+    app.faults = Some(vec![tui::app::Fault {
+        name: "ads.sleep".into(),
+        broken: true,
+        description: String::new(),
+        service: "advertisements-service".into(),
+        version: "1.0".into(),
+    }]);
+    app.handle_key(ch('f'));
+    assert!(!matches!(
+        app.handle_key(ch(' ')),
+        Some(Action::SetFault { .. })
+    ));
+    app.handle_key(ch('f'));
+    assert!(app.fault_panel.is_some());
+    let before = app.services_selected;
+    app.handle_mouse(click(10, 4), Rect::new(0, 0, 100, 30));
+    assert!(app.fault_panel.is_none());
+    assert_eq!(
+        app.services_selected, before,
+        "the click hit nothing under the panel"
+    );
+}
+
+#[test]
+fn a_trace_that_arrives_after_the_user_moved_on_waits_on_its_tab() {
+    let source = fixture::broken();
+    let mut app = app(&source);
+    app.handle_key(ch('5'));
+    let action = app.handle_key(key(KeyCode::Enter));
+    app.handle_key(ch('2'));
+    crate::fixture::open(&mut app, &source, action);
+    assert_eq!(app.tab, Tab::Services, "no jump");
+    assert!(app.trace.is_some());
+    assert!(
+        app.message
+            .as_ref()
+            .is_some_and(|(m, _)| m.contains("ready"))
+    );
+}

@@ -20,9 +20,7 @@ fn every_view(state: &str, source: &tui::source::InProcess) {
     ] {
         app.tab = tab;
         insta::assert_snapshot!(format!("{state}_{name}"), draw(&app, 100, 30));
-        if matches!(tab, Tab::Map | Tab::Services | Tab::Errors) {
-            insta::assert_snapshot!(format!("{state}_{name}_80x24"), draw(&app, 80, 24));
-        }
+        insta::assert_snapshot!(format!("{state}_{name}_80x24"), draw(&app, 80, 24));
     }
 
     // The page of the slowest service, from the Services table.
@@ -34,6 +32,7 @@ fn every_view(state: &str, source: &tui::source::InProcess) {
     );
     refresh(&mut app, source);
     insta::assert_snapshot!(format!("{state}_service_page"), draw(&app, 100, 30));
+    insta::assert_snapshot!(format!("{state}_service_page_80x24"), draw(&app, 80, 24));
     app.handle_key(key(KeyCode::Esc));
 
     // The Trace tab: the error's trace when there is an error, else the longest trace.
@@ -110,6 +109,7 @@ fn the_fault_panel() {
     );
     app.handle_key(ch('f'));
     insta::assert_snapshot!(draw(&app, 100, 30));
+    insta::assert_snapshot!("the_fault_panel_80x24", draw(&app, 80, 24));
 }
 
 #[test]
@@ -119,12 +119,44 @@ fn every_view_draws_at_any_size_without_panicking() {
     app.handle_key(ch('5'));
     let action = app.handle_key(key(KeyCode::Enter));
     open(&mut app, &source, action);
+    app.faults = Some(vec![tui::app::Fault {
+        name: "ads.sleep".into(),
+        broken: true,
+        description: "GET /ads sleeps 2.5 s".into(),
+        service: "advertisements-service".into(),
+        version: "1.0".into(),
+    }]);
+    let sizes = || {
+        (0..=100u16)
+            .step_by(7)
+            .flat_map(|width| (0..=30u16).step_by(3).map(move |height| (width, height)))
+    };
     for tab in Tab::ALL {
         app.tab = tab;
-        for width in (0..=40).step_by(3) {
-            for height in 0..=12 {
-                draw(&app, width, height);
-            }
+        for (width, height) in sizes() {
+            draw(&app, width, height);
         }
+    }
+    // The service page, the filter line and the overlays too.
+    app.handle_key(ch('2'));
+    app.handle_key(key(KeyCode::Enter));
+    refresh(&mut app, &source);
+    assert!(app.service_page.is_some());
+    for (width, height) in sizes() {
+        draw(&app, width, height);
+    }
+    app.handle_key(ch('3'));
+    app.handle_key(ch('/'));
+    app.handle_key(ch('x'));
+    for (width, height) in sizes() {
+        draw(&app, width, height);
+    }
+    app.handle_key(key(KeyCode::Esc));
+    for overlay in ['?', 'f'] {
+        app.handle_key(ch(overlay));
+        for (width, height) in sizes() {
+            draw(&app, width, height);
+        }
+        app.handle_key(key(KeyCode::Esc));
     }
 }
