@@ -47,7 +47,9 @@ fn press(app: &mut App, source: &InProcess, code: KeyCode) {
             app.apply(Update::Refreshed(Box::new(refresh)));
         }
         Some(Action::OpenTrace { trace_id, focus }) => {
-            app.apply(tui::run::open_trace(source, &trace_id, focus, None));
+            // The workspace, so the error's trace screen reads and shows its source lines.
+            let workspace = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+            app.apply(tui::run::open_trace(source, &trace_id, focus, Some(&workspace)));
         }
         _ => {}
     }
