@@ -49,7 +49,12 @@ fn press(app: &mut App, source: &InProcess, code: KeyCode) {
         Some(Action::OpenTrace { trace_id, focus }) => {
             // The workspace, so the error's trace screen reads and shows its source lines.
             let workspace = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-            app.apply(tui::run::open_trace(source, &trace_id, focus, Some(&workspace)));
+            app.apply(tui::run::open_trace(
+                source,
+                &trace_id,
+                focus,
+                Some(&workspace),
+            ));
         }
         _ => {}
     }
