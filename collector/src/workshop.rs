@@ -21,7 +21,7 @@ pub enum Workshop {
 
 /// Where the misplaced banner call is, in the generated errors (as in `services/storefront`).
 pub const BANNER_FILE: &str = "services/storefront/src/layout.rs";
-pub const BANNER_LINE: i64 = 65;
+pub const BANNER_LINE: i64 = 76;
 
 /// Builds one generated trace's spans.
 struct TraceBuilder {
@@ -319,4 +319,25 @@ pub fn generate(state: Workshop, requests: usize, start_ns: u64) -> Vec<Span> {
         out.extend(trace.spans);
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_banner_line_is_the_layouts_banner_call() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("..")
+            .join(BANNER_FILE);
+        let text = std::fs::read_to_string(&path).unwrap();
+        let line = text
+            .lines()
+            .nth(usize::try_from(BANNER_LINE - 1).unwrap())
+            .unwrap_or_default();
+        assert!(
+            line.contains("banner("),
+            "{BANNER_FILE}:{BANNER_LINE} is {line:?}"
+        );
+    }
 }
