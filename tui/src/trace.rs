@@ -1,15 +1,24 @@
-//! The Trace tab: one trace as a waterfall whose rows are the flame view (each span a bar on the trace's time
-//! axis, nested by depth, coloured by service), with repeated sibling calls (an N+1) folded into one row, and
-//! a details pane for the selected row: the span's figures, attributes and events, and for an exception its
-//! stack (the project's own frames first) and the source lines around where it was raised.
+//! The Trace tab: one trace as a flame pane above a waterfall list, and a details pane for the selected row.
 //!
-//! Everything a row needs is worked out when the screen is built and again when a group is folded or unfolded;
-//! drawing only reads. The source files are read once, in [`TraceScreen::new`].
+//! - The flame pane (an icicle: the root on top) has one line per depth, at most eight (deeper spans
+//!   share the last line, whose label reads `depth 7…12`). Every span is a bar over its time on the same axis as
+//!   the list's bars, at least one cell wide, named inside where the name fits, in its service's colour; an
+//!   error's bar starts with `!`, the spans an N+1 finding points at are highlighted, the selection is reversed.
+//!   The label beside each line counts its spans and names its services in their colours (the legend). It is
+//!   drawn only where the list keeps six rows below it (all its rows, when fewer) and has a bar column.
+//! - The waterfall list has a row per span (tree order, indented by depth, a bar on the time axis), with
+//!   repeated sibling calls (an N+1) folded into one `×N` row that Enter unfolds.
+//! - The details show the selected row: the span's figures, attributes and events, and for an exception its
+//!   stack (the project's own frames first) and the source lines around where it was raised.
+//!
+//! Everything a row or a flame line needs is worked out when the screen is built (and the rows again when a
+//! group is folded or unfolded); drawing only reads, in time linear in the spans. The source files are read
+//! once, in [`TraceScreen::new`], and only from a project's source files.
 
 use std::cell::Cell;
 use std::collections::{BTreeMap, HashMap};
 use std::io::{BufRead as _, BufReader};
-use std::path::{Component, Path};
+use std::path::{Component, Path, PathBuf};
 
 use collector::analysis::normalize::{normalize_query, top_project_frame};
 use collector::api::{SpanView, TraceView};
@@ -29,8 +38,8 @@ pub enum Focus {
     None,
     /// Select this span (e.g. the failing span of an error group).
     Span(String),
-    /// Highlight the spans repeating this normalised statement (an N+1 finding's `query`), unfold them, select
-    /// the first.
+    /// Highlight the spans repeating this normalised statement (an N+1 finding's `query`): their group stays
+    /// folded and its `×N` row is selected (the count is the finding); Enter unfolds it.
     Repeated(String),
 }
 
@@ -52,6 +61,27 @@ const MAX_FRAMES: usize = 64;
 const WIDE: u16 = 120;
 /// Lines `J` and `K` scroll the details by.
 const DETAIL_STEP: usize = 3;
+/// Lines of the flame pane at most: one a depth, deeper spans share the last.
+const FLAME_LEVELS: usize = 8;
+/// List rows the flame pane leaves at least (or all of them, when the list is shorter); else it is not drawn.
+const FLAME_MIN_ROWS: usize = 6;
+/// Cells of the time axis below which the flame pane is not drawn.
+const FLAME_MIN_BAR: usize = 12;
+/// Services a flame line's label names at most.
+const FLAME_SERVICES: usize = 4;
+/// Project roots hold one of these: a workspace without any shows no source, wherever it is.
+const PROJECT_MARKERS: [&str; 5] = [
+    "Cargo.toml",
+    ".git",
+    "package.json",
+    "pyproject.toml",
+    "go.mod",
+];
+/// Extensions of the files whose lines the details show: source code, templates, queries and configuration.
+const SOURCE_EXTENSIONS: [&str; 27] = [
+    "rs", "py", "go", "js", "ts", "tsx", "jsx", "java", "kt", "rb", "php", "cs", "c", "h", "cc",
+    "cpp", "hpp", "swift", "scala", "ex", "exs", "erl", "html", "sql", "toml", "yaml", "yml",
+];
 
 /// A row of the waterfall: a span, or a folded group of repeated sibling spans.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -92,6 +122,8 @@ struct Node {
     /// Repeats the statement the screen was opened for.
     lit: bool,
     parent: Option<usize>,
+    /// Steps from its root (a root is at 0).
+    depth: usize,
     group: Option<usize>,
     /// Its children in start order, repeated calls as groups.
     children: Vec<Item>,
@@ -149,6 +181,22 @@ struct Source {
     lines: SourceLines,
 }
 
+/// One line of the flame pane: the spans of one depth (of all the deeper ones, on the last line).
+#[derive(Debug)]
+struct Level {
+    /// Its spans by start, parents before their children on the last line.
+    spans: Vec<usize>,
+    /// Those drawn over the others: errors, and the spans the screen was opened for.
+    marked: Vec<usize>,
+    /// The depths it shows, `first..=last`.
+    first: usize,
+    last: usize,
+    /// Its services in order of first start, at most [`FLAME_SERVICES`] of them.
+    services: Vec<String>,
+    /// More services than those.
+    more_services: bool,
+}
+
 /// Numbered source lines, or why there are none.
 type SourceLines = Result<Vec<(u32, String)>, String>;
 
@@ -168,6 +216,8 @@ pub struct TraceScreen {
     groups: Vec<Group>,
     roots: Vec<Item>,
     rows: Vec<Row>,
+    /// The flame pane's lines, root first.
+    flame: Vec<Level>,
     selected: usize,
     detail_scroll: usize,
     /// Written by `render`: geometry only, so that paging and clicks match what is on screen.
@@ -384,26 +434,54 @@ fn parse_stack(stack: &str) -> Vec<Frame> {
     project
 }
 
-/// `file` relative to `workspace`, refused when it could lead outside it.
-fn workspace_file(workspace: &Path, file: &str) -> Option<std::path::PathBuf> {
-    let relative = Path::new(file);
+/// Whether `path` (relative, as written) stays below where it starts: no `..`, no root, at least one name.
+fn stays_inside(path: &Path) -> bool {
     let mut normal = false;
-    for component in relative.components() {
+    for component in path.components() {
         match component {
             Component::Normal(_) => normal = true,
             Component::CurDir => {}
-            Component::ParentDir | Component::RootDir | Component::Prefix(_) => return None,
+            Component::ParentDir | Component::RootDir | Component::Prefix(_) => return false,
         }
     }
-    if !normal {
+    normal
+}
+
+/// Whether `path` names a source file: a source-code extension, and no hidden file or folder on the way (a
+/// span from any sender can name any path; `.ssh/id_rsa` or `.env` are not what the details are for).
+fn is_source_file(path: &Path) -> bool {
+    let hidden = path.components().any(|c| match c {
+        Component::Normal(name) => name.as_encoded_bytes().starts_with(b"."),
+        _ => false,
+    });
+    let extension = path.extension().and_then(|e| e.to_str());
+    !hidden
+        && extension.is_some_and(|e| SOURCE_EXTENSIONS.iter().any(|s| s.eq_ignore_ascii_case(e)))
+}
+
+/// Whether `root` looks like a project's root (it holds one of [`PROJECT_MARKERS`]): the dashboard started in
+/// a home folder shows nothing from it.
+fn is_project(root: &Path) -> bool {
+    PROJECT_MARKERS
+        .iter()
+        .any(|marker| std::fs::symlink_metadata(root.join(marker)).is_ok())
+}
+
+/// `file` relative to `workspace`, refused when it could lead outside it, also through a link; with where it
+/// really is, relative to the workspace (what a link leads to).
+fn workspace_file(workspace: &Path, file: &str) -> Option<(PathBuf, PathBuf)> {
+    let relative = Path::new(file);
+    if !stays_inside(relative) {
         return None;
     }
     let root = workspace.canonicalize().ok()?;
     let path = root.join(relative).canonicalize().ok()?;
-    path.starts_with(&root).then_some(path)
+    let within = path.strip_prefix(&root).ok()?.to_owned();
+    Some((path, within))
 }
 
-/// The lines `line - SOURCE_CONTEXT ..= line + SOURCE_CONTEXT` of `file` under `workspace`.
+/// The lines `line - SOURCE_CONTEXT ..= line + SOURCE_CONTEXT` of `file` under `workspace`, read only when
+/// `workspace` is a project's root and `file` a source file in it (also where a link leads), else why not.
 fn read_source(
     workspace: Option<&Path>,
     file: &str,
@@ -413,9 +491,24 @@ fn read_source(
     let Some(workspace) = workspace else {
         return Err(format!("source not read (no workspace given): {shown}"));
     };
-    let Some(path) = workspace_file(workspace, file) else {
+    if !stays_inside(Path::new(file)) {
+        return Err(format!("source not in this workspace: {shown}"));
+    }
+    if !is_source_file(Path::new(file)) {
+        return Err(format!("source not shown (not a source file): {shown}"));
+    }
+    if !is_project(workspace) {
+        return Err(format!(
+            "source not shown (the workspace is not a project's root): {shown}"
+        ));
+    }
+    let Some((path, within)) = workspace_file(workspace, file) else {
         return Err(format!("source not in this workspace: {shown}"));
     };
+    // A link may lead elsewhere in the workspace: what it leads to must be a source file too.
+    if !is_source_file(&within) {
+        return Err(format!("source not shown (not a source file): {shown}"));
+    }
     let metadata =
         std::fs::metadata(&path).map_err(|_| format!("source not in this workspace: {shown}"))?;
     if !metadata.is_file() {
@@ -450,6 +543,53 @@ fn read_source(
         return Err(format!("{shown} has no line {line} here (it has {number})"));
     }
     Ok(out)
+}
+
+/// The flame pane's lines: the spans of each depth by start, the deepest sharing the last line.
+fn flame_levels(nodes: &[Node]) -> Vec<Level> {
+    let Some(deepest) = nodes.iter().map(|n| n.depth).max() else {
+        return Vec::new();
+    };
+    let mut levels: Vec<Level> = (0..=deepest.min(FLAME_LEVELS - 1))
+        .map(|d| Level {
+            spans: Vec::new(),
+            marked: Vec::new(),
+            first: d,
+            last: d,
+            services: Vec::new(),
+            more_services: false,
+        })
+        .collect();
+    if let Some(last) = levels.last_mut() {
+        last.last = deepest;
+    }
+    let count = levels.len();
+    for (i, node) in nodes.iter().enumerate() {
+        levels[node.depth.min(count - 1)].spans.push(i);
+    }
+    for level in &mut levels {
+        level
+            .spans
+            .sort_unstable_by_key(|&i| (nodes[i].start, nodes[i].depth, i));
+        level.marked = level
+            .spans
+            .iter()
+            .copied()
+            .filter(|&i| nodes[i].error || nodes[i].lit)
+            .collect();
+        for &i in &level.spans {
+            let service = &nodes[i].service;
+            if level.services.contains(service) {
+                continue;
+            }
+            if level.services.len() == FLAME_SERVICES {
+                level.more_services = true;
+                break;
+            }
+            level.services.push(service.clone());
+        }
+    }
+    levels
 }
 
 /// What a run of siblings shares: the class of call (database statements of any kind, or one span name).
@@ -580,6 +720,7 @@ impl TraceScreen {
                         && by_id.get(span.span_id.as_str()) == Some(&i),
                     lit,
                     parent: parent[i],
+                    depth: 0,
                     group: None,
                     children: Vec::new(),
                     failure: None,
@@ -744,6 +885,17 @@ impl TraceScreen {
             }
         }
 
+        // Depths, from the roots down (every span reaches a root: cycles were cut), and the flame's lines.
+        let mut stack: Vec<usize> = root_spans.clone();
+        while let Some(i) = stack.pop() {
+            let depth = nodes[i].depth + 1;
+            for &c in &children[i] {
+                nodes[c].depth = depth;
+                stack.push(c);
+            }
+        }
+        let flame = flame_levels(&nodes);
+
         // Header facts, in tree order.
         let root = view
             .critical_path
@@ -766,6 +918,7 @@ impl TraceScreen {
             groups,
             roots,
             rows: Vec::new(),
+            flame,
             selected: 0,
             detail_scroll: 0,
             drawn: Cell::new(Drawn::default()),
@@ -1033,10 +1186,15 @@ impl TraceScreen {
         true
     }
 
+    /// Where the parts of the screen go in `area`, for drawing and for clicks alike.
+    fn areas(&self, area: Rect) -> Areas {
+        Areas::of(area, self.rows.len(), self.flame.len())
+    }
+
     /// A click at row `row` of the waterfall list as last drawn into `area` (the same area given to render):
     /// selects that row. Returns whether it did. A click on the selected row folds or unfolds its group.
     pub fn click(&mut self, area: Rect, column: u16, row: u16) -> bool {
-        let rows = Areas::of(area, self.rows.len()).rows;
+        let rows = self.areas(area).rows;
         if rows.is_empty()
             || column < rows.x
             || column >= rows.right()
@@ -1069,8 +1227,9 @@ impl TraceScreen {
         if area.is_empty() {
             return;
         }
-        let areas = Areas::of(area, self.rows.len());
+        let areas = self.areas(area);
         self.render_header(areas.header, buf, theme);
+        self.render_flame(&areas, buf, theme);
         let offset = self.render_list(&areas, buf, theme);
         let detail_max = self.render_details(&areas, buf, theme);
         self.drawn.set(Drawn {
@@ -1123,6 +1282,110 @@ impl TraceScreen {
             spans.push(Span::styled(service.clone(), theme.service(service)));
         }
         put_line(buf, area, area.x, area.y, &Line::from(spans));
+    }
+
+    /// Draws the flame pane: per line, a label (depths, spans, services) and the bars of its spans, in three
+    /// coats so that what matters stays in view where bars share cells: every span, then the marked ones
+    /// (errors, the repeats the screen was opened for), then the selection.
+    fn render_flame(&self, areas: &Areas, buf: &mut Buffer, theme: &Theme) {
+        let pane = areas.flame;
+        let cols = Columns::of(areas.list);
+        if pane.is_empty() || cols.bar_w == 0 {
+            return;
+        }
+        let one;
+        let selected: &[usize] = match self.selected_row().map(|r| r.item) {
+            Some(Item::Span(i)) => {
+                one = [i];
+                &one
+            }
+            Some(Item::Group(g)) => &self.groups[g].members,
+            None => &[],
+        };
+        let last = self.flame.len().saturating_sub(1);
+        for (k, level) in self.flame.iter().enumerate().take(usize::from(pane.height)) {
+            let y = pane.y + k as u16;
+            let depths = if level.last > level.first {
+                format!("depth {}…{}", level.first, level.last)
+            } else {
+                format!("depth {}", level.first)
+            };
+            let n = level.spans.len();
+            let mut pieces = vec![(
+                format!("{depths} · {n} span{} ", if n == 1 { "" } else { "s" }),
+                theme.dim(),
+            )];
+            for (s, service) in level.services.iter().enumerate() {
+                if s > 0 {
+                    pieces.push((", ".to_owned(), theme.dim()));
+                }
+                pieces.push((service.clone(), theme.service(service)));
+            }
+            if level.more_services {
+                pieces.push((", …".to_owned(), theme.dim()));
+            }
+            // The label may use the duration column, with a cell to spare before the bars.
+            let width = usize::from(cols.bar_x.saturating_sub(cols.label_x + 1));
+            let label = Rect::new(cols.label_x, y, width as u16, 1).intersection(pane);
+            put_line(buf, label, cols.label_x, y, &fit_pieces(pieces, width));
+
+            let axis = Rect::new(cols.bar_x, y, cols.bar_w as u16, 1).intersection(pane);
+            self.paint_bars(buf, axis, &level.spans, Coat::Plain, theme);
+            self.paint_bars(buf, axis, &level.marked, Coat::Marked, theme);
+            if selected
+                .first()
+                .is_some_and(|&i| self.nodes[i].depth.min(last) == k)
+            {
+                // A group's members share one depth.
+                self.paint_bars(buf, axis, selected, Coat::Selected, theme);
+            }
+        }
+    }
+
+    /// Paints the bars of `spans` (in start order) on the axis `axis`, one line tall, each over the cells its
+    /// time covers (one at least), skipping the cells an earlier span of the same coat took.
+    fn paint_bars(&self, buf: &mut Buffer, axis: Rect, spans: &[usize], coat: Coat, theme: &Theme) {
+        let width = usize::from(axis.width);
+        if width == 0 {
+            return;
+        }
+        let y = axis.y;
+        let mut painted = 0;
+        for &i in spans {
+            let node = &self.nodes[i];
+            let (from, to) = cells(node.start, node.end, self.axis_ns, width);
+            if to <= painted {
+                continue;
+            }
+            let first = from >= painted;
+            let from = from.max(painted);
+            painted = to;
+            let (style, fill) = match coat {
+                Coat::Selected => (theme.service(&node.service).patch(theme.selected()), " "),
+                _ if node.lit => (theme.highlight(), "█"),
+                _ => (theme.service(&node.service), "█"),
+            };
+            let mut x = axis.x + from as u16;
+            let end = axis.x + to as u16;
+            if node.error && first {
+                let mark = match coat {
+                    Coat::Selected => theme.error().patch(theme.selected()),
+                    _ => theme.error(),
+                };
+                buf.set_stringn(x, y, "!", 1, mark);
+                x += 1;
+            }
+            // The name where it fits, a cell of bar left after it (also on what an earlier bar left of it).
+            let room = usize::from(end - x);
+            if room >= 4 {
+                let name = fmt::fit(&node.name, room - 1);
+                x = buf.set_stringn(x, y, &name, room - 1, style).0;
+            }
+            let rest = usize::from(end.saturating_sub(x));
+            if rest > 0 {
+                buf.set_stringn(x, y, fill.repeat(rest), rest, style);
+            }
+        }
     }
 
     /// Draws the list; returns the scroll offset it used.
@@ -1650,6 +1913,32 @@ fn frame_lines(
     }
 }
 
+/// How a flame bar is painted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Coat {
+    Plain,
+    /// An error or a span the screen was opened for: painted over the plain ones.
+    Marked,
+    /// The selection, painted over everything.
+    Selected,
+}
+
+/// The cells `from..to` of `width` that `start..end` (nanoseconds on an axis of `axis`) covers: one at least,
+/// none past the axis.
+fn cells(start: u64, end: u64, axis: u64, width: usize) -> (usize, usize) {
+    if width == 0 {
+        return (0, 0);
+    }
+    if axis == 0 {
+        return (0, 1);
+    }
+    let (axis, w) = (u128::from(axis), width as u128);
+    let scale = |t: u64, round: u128| (u128::from(t).min(axis) * w + round) / axis;
+    let from = (scale(start, 0) as usize).min(width - 1);
+    let to = (scale(end.max(start), axis / 2) as usize).clamp(from + 1, width);
+    (from, to)
+}
+
 /// A bar from `start` to `end` (nanoseconds on an axis of `axis` nanoseconds) in `width` cells, in eighths of
 /// a cell at its end; at least a sliver, so that a span too short to see still shows where it is.
 fn bar(start: u64, end: u64, axis: u64, width: usize) -> String {
@@ -1735,7 +2024,9 @@ fn clear_line(buf: &mut Buffer, clip: Rect, y: u16) {
 #[derive(Clone, Copy, Debug, Default)]
 struct Areas {
     header: Rect,
+    /// The list's pane: the flame, the list's head and its rows.
     list: Rect,
+    flame: Rect,
     head: Rect,
     rows: Rect,
     separator: Rect,
@@ -1744,8 +2035,10 @@ struct Areas {
 }
 
 impl Areas {
-    /// `rows` is the number of rows of the list: below 120 columns a short list leaves the rest to the details.
-    fn of(area: Rect, rows: usize) -> Areas {
+    /// `rows` is the number of rows of the list, `levels` the flame pane's lines: below 120 columns a short list
+    /// leaves the rest to the details. The flame pane sits at the top of the list's pane when the list keeps
+    /// [`FLAME_MIN_ROWS`] rows below it (all of them, when fewer) and has a time axis to share with it.
+    fn of(area: Rect, rows: usize, levels: usize) -> Areas {
         let mut a = Areas::default();
         if area.is_empty() {
             return a;
@@ -1755,24 +2048,43 @@ impl Areas {
         if body.is_empty() {
             return a;
         }
+        let list_width = if area.width >= WIDE {
+            body.width * 3 / 5
+        } else {
+            body.width
+        };
+        let flame = u16::try_from(levels.min(FLAME_LEVELS)).unwrap_or(0);
+        let axis = Columns::of(Rect::new(0, 0, list_width, 1)).bar_w;
+        // The flame's lines, the list's head, and its rows (at least two, so that the head stays).
+        let needed = (levels > 0 && axis >= FLAME_MIN_BAR).then(|| {
+            let rows = u16::try_from(rows.min(FLAME_MIN_ROWS)).unwrap_or(0);
+            flame + 1 + rows.max(2)
+        });
+        let with_flame;
         if area.width >= WIDE {
-            let list = body.width * 3 / 5;
             a.list = Rect {
-                width: list,
+                width: list_width,
                 ..body
             };
-            a.separator = Rect::new(body.x + list, body.y, 1, body.height);
+            a.separator = Rect::new(body.x + list_width, body.y, 1, body.height);
             a.details = Rect::new(
-                body.x + list + 1,
+                body.x + list_width + 1,
                 body.y,
-                body.width - list - 1,
+                body.width - list_width - 1,
                 body.height,
             );
             a.wide = true;
+            with_flame = needed.is_some_and(|n| body.height >= n);
         } else if body.height >= 8 {
-            // The list takes what its rows need (with its head), at least 3 lines and at most 3/5 of the body.
-            let wanted = u16::try_from(rows.saturating_add(1)).unwrap_or(u16::MAX);
-            let list = wanted.clamp(3, body.height - body.height * 2 / 5);
+            // The list takes what its rows need (with its head and the flame), at least 3 lines and at most 3/5
+            // of the body.
+            let most = body.height - body.height * 2 / 5;
+            with_flame = needed.is_some_and(|n| most >= n);
+            let mut wanted = u16::try_from(rows.saturating_add(1)).unwrap_or(u16::MAX);
+            if let (true, Some(needed)) = (with_flame, needed) {
+                wanted = wanted.saturating_add(flame).max(needed);
+            }
+            let list = wanted.clamp(3, most);
             let details = body.height - list;
             a.list = Rect {
                 height: list,
@@ -1782,19 +2094,26 @@ impl Areas {
             a.details = Rect::new(body.x, body.y + list + 1, body.width, details - 1);
         } else {
             a.list = body;
+            with_flame = needed.is_some_and(|n| body.height >= n);
         }
-        if a.list.height >= 3 {
-            a.head = Rect {
-                height: 1,
+        let mut rest = a.list;
+        if with_flame {
+            a.flame = Rect {
+                height: flame,
                 ..a.list
             };
+            rest.y += flame;
+            rest.height -= flame;
+        }
+        if rest.height >= 3 {
+            a.head = Rect { height: 1, ..rest };
             a.rows = Rect {
-                y: a.list.y + 1,
-                height: a.list.height - 1,
-                ..a.list
+                y: rest.y + 1,
+                height: rest.height - 1,
+                ..rest
             };
         } else {
-            a.rows = a.list;
+            a.rows = rest;
         }
         a
     }
@@ -1896,20 +2215,23 @@ mod tests {
             .unwrap()
     }
 
-    /// A workspace holding the banner's source at its repo-relative path.
+    /// A project (a `Cargo.toml` marks it) holding the banner's source at its repo-relative path.
     fn workspace() -> tempfile::TempDir {
         let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("Cargo.toml"), "[workspace]\n").unwrap();
         let file = dir.path().join(BANNER_FILE);
         std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+        let banner = BANNER_LINE;
         let mut text = String::new();
-        for n in 1..=80 {
-            let line = match n {
-                63 => "    pub fn new(page: &Page) -> Result<Layout, Error> {".to_owned(),
-                64 => "        let nav = page.navigation();".to_owned(),
-                65 => "        let ad = page.ad.as_ref().ok_or(Error::MissingAd)?;".to_owned(),
-                66 => "        Ok(Layout { nav, banner: banner(ad) })".to_owned(),
-                67 => "    }".to_owned(),
-                n => format!("// line {n}"),
+        for n in 1..=banner + 20 {
+            let line = match n - banner {
+                -2 => "        let banner = if state.faults.is_on(ADS_IN_LAYOUT) {".to_owned(),
+                -1 => "            // FAULT frontend.ads-in-layout: every page renders the banner"
+                    .to_owned(),
+                0 => "            banner(ad)?".to_owned(),
+                1 => "        } else {".to_owned(),
+                2 => "            None".to_owned(),
+                _ => format!("// line {n}"),
             };
             text.push_str(&line);
             text.push('\n');
@@ -2038,7 +2360,9 @@ mod tests {
     fn source_outside_the_workspace_is_named_not_read() {
         let view = error_trace();
         let id = failing_span(&view);
+        // A project, without the file.
         let empty = tempfile::tempdir().unwrap();
+        std::fs::write(empty.path().join("Cargo.toml"), "").unwrap();
         let screen = TraceScreen::new(view, Focus::Span(id), Some(empty.path()));
         let failing = screen
             .nodes
@@ -2073,6 +2397,102 @@ mod tests {
         assert_eq!(inside.len(), 3, "lines 1 to 3");
         assert!(read_source(Some(dir.path()), BANNER_FILE, 500).is_err());
         assert!(read_source(None, BANNER_FILE, 1).is_err());
+    }
+
+    #[test]
+    fn source_is_shown_only_from_a_projects_source_files() {
+        fn write(root: &Path, file: &str, text: &str) {
+            let path = root.join(file);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, text).unwrap();
+        }
+        let lines = "one\ntwo\nthree\n";
+        let project = tempfile::tempdir().unwrap();
+        let root = project.path();
+        write(root, "Cargo.toml", "[package]\n");
+        write(root, "src/main.rs", lines);
+        write(root, "src/page.HTML", lines);
+        write(root, ".ssh/id_rsa", lines);
+        write(root, ".env", lines);
+        write(root, "secrets/key.rs.bak", lines);
+        write(root, "notes.txt", lines);
+        write(root, "config/.hidden.toml", lines);
+
+        let shown = read_source(Some(root), "src/main.rs", 2).unwrap();
+        assert_eq!(
+            shown,
+            [
+                (1, "one".to_owned()),
+                (2, "two".to_owned()),
+                (3, "three".to_owned())
+            ]
+        );
+        assert!(
+            read_source(Some(root), "src/page.HTML", 1).is_ok(),
+            "any case"
+        );
+        for file in [
+            ".ssh/id_rsa",
+            "./.ssh/id_rsa",
+            ".env",
+            "secrets/key.rs.bak",
+            "notes.txt",
+            "config/.hidden.toml",
+            "Cargo.lock",
+        ] {
+            let why = read_source(Some(root), file, 1).unwrap_err();
+            assert_eq!(
+                why,
+                format!("source not shown (not a source file): {file}"),
+                "{file}"
+            );
+        }
+        // A source file's name leading to another file (a link) is judged by where it leads.
+        #[cfg(unix)]
+        {
+            std::os::unix::fs::symlink(root.join(".ssh/id_rsa"), root.join("src/key.rs")).unwrap();
+            let why = read_source(Some(root), "src/key.rs", 1).unwrap_err();
+            assert!(
+                why.starts_with("source not shown (not a source file)"),
+                "{why}"
+            );
+        }
+
+        // The same file, without anything that makes its folder a project: not shown.
+        let loose = tempfile::tempdir().unwrap();
+        write(loose.path(), "src/main.rs", lines);
+        let why = read_source(Some(loose.path()), "src/main.rs", 2).unwrap_err();
+        assert_eq!(
+            why,
+            "source not shown (the workspace is not a project's root): src/main.rs"
+        );
+        // Any of the markers makes it one.
+        for marker in PROJECT_MARKERS {
+            let dir = tempfile::tempdir().unwrap();
+            write(dir.path(), "src/main.rs", lines);
+            std::fs::create_dir(dir.path().join(marker)).unwrap();
+            assert!(
+                read_source(Some(dir.path()), "src/main.rs", 2).is_ok(),
+                "{marker}"
+            );
+        }
+
+        // Drawn as the reason, where the lines would be.
+        let mut view = error_trace();
+        for span in &mut view.spans {
+            if span.attributes.contains_key("code.file.path") {
+                span.attributes
+                    .insert("code.file.path".to_owned(), ".ssh/id_rsa".into());
+            }
+        }
+        let id = failing_span(&view);
+        let screen = TraceScreen::new(view, Focus::Span(id), Some(root));
+        let text = draw(&screen, 140, 40).to_string();
+        assert!(
+            text.contains("source not shown (not a source file): .ssh/id_rsa"),
+            "{text}"
+        );
+        assert!(!text.contains("three"));
     }
 
     #[test]
@@ -2159,6 +2579,12 @@ mod tests {
                     draw(screen, width, height);
                 }
             }
+            // Where the flame comes and goes, beside the list and above it.
+            for width in (31..=170).step_by(3) {
+                for height in 0..=30 {
+                    draw(screen, width, height);
+                }
+            }
             // An area larger than the buffer, and one off its edge.
             let mut buf = Buffer::empty(Rect::new(0, 0, 10, 3));
             screen.render(Rect::new(5, 1, 40, 40), &mut buf, &Theme::default());
@@ -2191,10 +2617,13 @@ mod tests {
         screen.handle_key(key(KeyCode::Up));
         assert_eq!(screen.selected, 0);
 
-        // Pages are as tall as the list last drawn.
+        // Pages are as tall as the list last drawn, below the flame.
         draw(&screen, 80, 24);
         let page = screen.drawn.get().page;
-        assert_eq!(page, 13);
+        let areas = screen.areas(Rect::new(0, 0, 80, 24));
+        assert_eq!(areas.flame.height, 4);
+        assert_eq!(page, usize::from(areas.rows.height));
+        assert_eq!(page, 9);
         screen.handle_key(key(KeyCode::Enter)); // nothing to fold on the root
         screen.handle_key(key(KeyCode::End));
         screen.handle_key(key(KeyCode::PageUp));
@@ -2236,10 +2665,18 @@ mod tests {
         assert_eq!(screen.drawn.get().offset, offset);
         // A click selects the row under it; the details follow.
         let area = Rect::new(0, 0, 80, 24);
-        assert!(screen.click(area, 10, 2));
-        assert_eq!(screen.selected, offset);
+        let areas = screen.areas(area);
+        assert!(!areas.flame.is_empty());
         assert!(!screen.click(area, 10, 0), "the header is no row");
+        for y in areas.flame.top()..areas.rows.top() {
+            assert!(!screen.click(area, 10, y), "nor are the flame and the head");
+            assert!(!screen.click(area, 60, y), "nor are the flame's bars");
+        }
         assert!(!screen.click(area, 10, 20), "nor are the details");
+        assert!(screen.click(area, 10, areas.rows.y));
+        assert_eq!(screen.selected, offset);
+        assert!(screen.click(area, 10, areas.rows.bottom() - 1));
+        assert_eq!(screen.selected, offset + usize::from(areas.rows.height) - 1);
     }
 
     #[test]
@@ -2282,8 +2719,9 @@ mod tests {
         draw(&screen, 80, 24);
         screen.select(group);
         draw(&screen, 80, 24);
-        let y = 2 + (group - screen.drawn.get().offset) as u16;
-        assert!(screen.click(Rect::new(0, 0, 80, 24), 10, y));
+        let area = Rect::new(0, 0, 80, 24);
+        let y = screen.areas(area).rows.y + (group - screen.drawn.get().offset) as u16;
+        assert!(screen.click(area, 10, y));
         assert_eq!(screen.rows.len(), folded + members - 1);
     }
 
@@ -2352,7 +2790,8 @@ mod tests {
         assert_eq!(screen.rows.len(), folded_rows + 102);
         let drawn = draw(&screen, 80, 24);
         let buffer = drawn.buffer();
-        let row_y = |row: usize| 2 + (row - screen.drawn.get().offset) as u16;
+        let top = screen.areas(Rect::new(0, 0, 80, 24)).rows.y;
+        let row_y = |row: usize| top + (row - screen.drawn.get().offset) as u16;
         let label_x = 3 + 6 + 2; // gutter, indent of depth 3, the fold mark
         let selected = buffer[(label_x, row_y(screen.selected))].modifier;
         assert!(selected.contains(Modifier::REVERSED), "{selected:?}");
@@ -2384,9 +2823,17 @@ mod tests {
         assert!(!screen.groups[0].folded);
         // J and K scroll the details, within what there is.
         draw(&screen, 80, 24);
+        let most = screen.drawn.get().detail_max;
+        assert!(most > 0, "the details are longer than their pane");
         assert!(screen.handle_key(key(KeyCode::Char('J'))));
-        assert!(screen.detail_scroll <= screen.drawn.get().detail_max);
-        assert!(screen.handle_key(key(KeyCode::Char('K'))));
+        assert_eq!(screen.detail_scroll, DETAIL_STEP.min(most), "J scrolled");
+        for _ in 0..100 {
+            screen.handle_key(key(KeyCode::Char('J')));
+        }
+        assert_eq!(screen.detail_scroll, most, "no further than the end");
+        for _ in 0..100 {
+            screen.handle_key(key(KeyCode::Char('K')));
+        }
         assert_eq!(screen.detail_scroll, 0);
     }
 
@@ -2499,8 +2946,9 @@ mod tests {
         }
         let drawn = started.elapsed() / 10;
         eprintln!("2,000 spans: built in {built:?}, drawn in {drawn:?}");
-        // Unoptimised and on a shared machine: generous bounds, still far from a per-row tree walk.
-        assert!(built.as_millis() < 500, "{built:?}");
-        assert!(drawn.as_millis() < 50, "{drawn:?}");
+        // A debug build on a shared machine: bounds this generous only catch work quadratic in the spans
+        // (a tree walk per row, a pass over the spans per flame bar), not a slower machine.
+        assert!(built.as_millis() < 3_000, "{built:?}");
+        assert!(drawn.as_millis() < 500, "{drawn:?}");
     }
 }
