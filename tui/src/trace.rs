@@ -1186,15 +1186,69 @@ impl TraceScreen {
         true
     }
 
+    /// The span whose flame bar is drawn at `column`, `row` (what [`Self::render_flame`] paints there, under the
+    /// selection), if any.
+    fn flame_span_at(&self, areas: &Areas, column: u16, row: u16) -> Option<usize> {
+        let axis = flame_axis(areas, row)?;
+        if column < axis.x || column >= axis.right() {
+            return None;
+        }
+        let level = self.flame.get(usize::from(row - areas.flame.y))?;
+        let at = usize::from(column - axis.x);
+        // The coats in the order they are painted: the marked bars over the plain ones.
+        [&level.spans, &level.marked]
+            .into_iter()
+            .filter_map(|spans| {
+                self.bar_cells(spans, usize::from(axis.width))
+                    .find(|bar| (bar.from..bar.to).contains(&at))
+                    .map(|bar| bar.span)
+            })
+            .last()
+    }
+
+    /// The cells the bars of `spans` (in start order) take on a flame line `width` cells wide: each its time
+    /// (one cell at least), less the cells an earlier one took.
+    fn bar_cells<'s>(
+        &'s self,
+        spans: &'s [usize],
+        width: usize,
+    ) -> impl Iterator<Item = BarCells> + 's {
+        let mut painted = 0;
+        spans.iter().filter_map(move |&i| {
+            let node = &self.nodes[i];
+            let (from, to) = cells(node.start, node.end, self.axis_ns, width);
+            if to <= painted {
+                return None;
+            }
+            let bar = BarCells {
+                span: i,
+                from: from.max(painted),
+                to,
+                whole: from >= painted,
+            };
+            painted = to;
+            Some(bar)
+        })
+    }
+
     /// Where the parts of the screen go in `area`, for drawing and for clicks alike.
     fn areas(&self, area: Rect) -> Areas {
         Areas::of(area, self.rows.len(), self.flame.len())
     }
 
-    /// A click at row `row` of the waterfall list as last drawn into `area` (the same area given to render):
-    /// selects that row. Returns whether it did. A click on the selected row folds or unfolds its group.
+    /// A click at `column`, `row` of the screen as last drawn into `area` (the same area given to render): on a
+    /// row of the waterfall list, selects that row (on the selected row, folds or unfolds its group); on a bar
+    /// of the flame pane, selects that span, unfolding the groups that hide it. Returns whether it did.
     pub fn click(&mut self, area: Rect, column: u16, row: u16) -> bool {
-        let rows = self.areas(area).rows;
+        let areas = self.areas(area);
+        if let Some(span) = self.flame_span_at(&areas, column, row) {
+            // A bar of the flame: that span, unfolding what hides it in the list.
+            self.reveal(span);
+            self.flatten();
+            self.select_item(Item::Span(span));
+            return true;
+        }
+        let rows = areas.rows;
         if rows.is_empty()
             || column < rows.x
             || column >= rows.right()
@@ -1290,7 +1344,7 @@ impl TraceScreen {
     fn render_flame(&self, areas: &Areas, buf: &mut Buffer, theme: &Theme) {
         let pane = areas.flame;
         let cols = Columns::of(areas.list);
-        if pane.is_empty() || cols.bar_w == 0 {
+        if flame_axis(areas, pane.y).is_none() {
             return;
         }
         let one;
@@ -1329,7 +1383,9 @@ impl TraceScreen {
             let label = Rect::new(cols.label_x, y, width as u16, 1).intersection(pane);
             put_line(buf, label, cols.label_x, y, &fit_pieces(pieces, width));
 
-            let axis = Rect::new(cols.bar_x, y, cols.bar_w as u16, 1).intersection(pane);
+            let Some(axis) = flame_axis(areas, y) else {
+                continue;
+            };
             self.paint_bars(buf, axis, &level.spans, Coat::Plain, theme);
             self.paint_bars(buf, axis, &level.marked, Coat::Marked, theme);
             if selected
@@ -1350,16 +1406,14 @@ impl TraceScreen {
             return;
         }
         let y = axis.y;
-        let mut painted = 0;
-        for &i in spans {
+        for BarCells {
+            span: i,
+            from,
+            to,
+            whole: first,
+        } in self.bar_cells(spans, width)
+        {
             let node = &self.nodes[i];
-            let (from, to) = cells(node.start, node.end, self.axis_ns, width);
-            if to <= painted {
-                continue;
-            }
-            let first = from >= painted;
-            let from = from.max(painted);
-            painted = to;
             let (style, fill) = match coat {
                 Coat::Selected => (theme.service(&node.service).patch(theme.selected()), " "),
                 _ if node.lit => (theme.highlight(), "█"),
@@ -1921,6 +1975,27 @@ enum Coat {
     Marked,
     /// The selection, painted over everything.
     Selected,
+}
+
+/// The time axis of the flame pane's line `y`: the list's bar column, on that line; `None` off the pane or
+/// where the list has no bar column.
+fn flame_axis(areas: &Areas, y: u16) -> Option<Rect> {
+    let pane = areas.flame;
+    let cols = Columns::of(areas.list);
+    if pane.is_empty() || cols.bar_w == 0 || y < pane.y || y >= pane.bottom() {
+        return None;
+    }
+    let axis = Rect::new(cols.bar_x, y, cols.bar_w as u16, 1).intersection(pane);
+    (!axis.is_empty()).then_some(axis)
+}
+
+/// A flame bar's cells on its line.
+struct BarCells {
+    span: usize,
+    from: usize,
+    to: usize,
+    /// Starts where its time does (no earlier bar took its first cells).
+    whole: bool,
 }
 
 /// The cells `from..to` of `width` that `start..end` (nanoseconds on an axis of `axis`) covers: one at least,
@@ -2669,14 +2744,64 @@ mod tests {
         assert!(!areas.flame.is_empty());
         assert!(!screen.click(area, 10, 0), "the header is no row");
         for y in areas.flame.top()..areas.rows.top() {
-            assert!(!screen.click(area, 10, y), "nor are the flame and the head");
-            assert!(!screen.click(area, 60, y), "nor are the flame's bars");
+            assert!(
+                !screen.click(area, 10, y),
+                "nor are the flame's labels and the head"
+            );
         }
         assert!(!screen.click(area, 10, 20), "nor are the details");
         assert!(screen.click(area, 10, areas.rows.y));
         assert_eq!(screen.selected, offset);
         assert!(screen.click(area, 10, areas.rows.bottom() - 1));
         assert_eq!(screen.selected, offset + usize::from(areas.rows.height) - 1);
+    }
+
+    #[test]
+    fn a_click_on_a_flame_bar_selects_its_span() {
+        let mut screen = TraceScreen::new(
+            discounts_trace(),
+            Focus::Repeated(DISCOUNT_TYPE.to_owned()),
+            None,
+        );
+        let area = Rect::new(0, 0, 80, 24);
+        let areas = screen.areas(area);
+        let drawn = draw(&screen, 80, 24);
+        let line = |y: u16| -> String {
+            (0..80)
+                .map(|x| drawn.buffer()[(x, y)].symbol().to_owned())
+                .collect()
+        };
+        // Depth 2: the two services called, named on their bars.
+        let y = areas.flame.y + 2;
+        let text = line(y);
+        let x = text.find("GET /ads").expect(&text);
+        let x = u16::try_from(text[..x].chars().count()).unwrap();
+        assert!(screen.click(area, x + 2, y));
+        let span = selected_span(&screen).unwrap();
+        assert_eq!(
+            (span.service.as_str(), span.name.as_str()),
+            ("advertisements-service", "GET /ads")
+        );
+        let rows = screen.rows.len();
+
+        // Depth 3, at the start of the axis: the repeats the screen was opened for are painted over the other
+        // statements there; a click selects one of them, unfolding their group.
+        let axis_x = Columns::of(areas.list).bar_x;
+        assert!(screen.click(area, axis_x, areas.flame.y + 3));
+        let span = selected_span(&screen).unwrap();
+        assert_eq!(span.service, "discounts-service");
+        assert!(span.name.contains("discount_type"), "{}", span.name);
+        assert!(screen.rows.len() > rows, "its group was unfolded");
+        assert!(matches!(
+            screen.selected_row().unwrap().mark,
+            Mark::FirstMember | Mark::Member
+        ));
+
+        // The labels and the axis past the last bar select nothing.
+        let selected = screen.selected;
+        assert!(!screen.click(area, 5, areas.flame.y + 3));
+        assert!(!screen.click(area, areas.list.right() - 1, areas.flame.y + 3));
+        assert_eq!(screen.selected, selected);
     }
 
     #[test]

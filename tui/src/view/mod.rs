@@ -309,7 +309,7 @@ pub const KEYS: &[(&str, &str)] = &[
     ("1-7, Tab, Shift-Tab", "switch tabs (click a tab too)"),
     (
         "↑↓ j k, PgUp PgDn, g G",
-        "move (click a row; the wheel in lists)",
+        "move (click a row, a flame bar; the wheel)",
     ),
     ("Enter", "drill in: service, trace, ×N row (or click twice)"),
     ("Esc", "go back, close, clear the trace filter"),
