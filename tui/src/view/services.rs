@@ -7,7 +7,7 @@ use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table, Widget};
+use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table, Widget, Wrap};
 
 use super::{below_header, pane, sparkline, visible};
 use crate::app::{App, Column, ServicePage};
@@ -219,7 +219,9 @@ fn render_list(app: &App, body: Rect, buf: &mut Buffer) {
                 theme.dim(),
             )],
         };
-        Paragraph::new(lines).render(layout.spark, buf);
+        Paragraph::new(lines)
+            .wrap(Wrap { trim: false })
+            .render(layout.spark, buf);
     }
 }
 

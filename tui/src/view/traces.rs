@@ -85,7 +85,8 @@ pub(super) fn render(app: &App, body: Rect, buf: &mut Buffer) {
         .map(|t| t.duration_ms)
         .fold(0.0, f64::max)
         .max(f64::MIN_POSITIVE);
-    let bar_width = 16usize;
+    // The duration bar gives way to the root's name in a narrow terminal.
+    let bar_width = (usize::from(table_area.width) / 8).clamp(4, 24);
     let rows_height = table_area.height.saturating_sub(1) as usize;
     let (first, shown) = visible(&app.traces, app.traces_selected, rows_height);
     let rows: Vec<Row> = shown
