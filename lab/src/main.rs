@@ -149,11 +149,11 @@ struct CollectArgs {
     #[arg(long, value_name = "FILE")]
     record: Option<PathBuf>,
 
-    /// N+1 threshold: a statement repeated at least this many times in a loop…
+    /// N+1 threshold: a statement counts as repeated when it runs at least this many times in a loop…
     #[arg(long, default_value_t = collector::analysis::trace::Config::default().min_repeats)]
     n_plus_one_repeats: usize,
 
-    /// …taking at least this many milliseconds together.
+    /// …and the loop is reported when its repeated statements take at least this many milliseconds together.
     #[arg(long, default_value_t = collector::analysis::trace::Config::default().min_total_ns / 1_000_000)]
     n_plus_one_ms: u64,
 
