@@ -1,7 +1,7 @@
 //! The `lab` command: parse the command line, build, run.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -273,7 +273,8 @@ struct TuiArgs {
     #[arg(long, value_name = "URL", default_value = "http://127.0.0.1:8787")]
     connect: String,
 
-    /// Where the source files of error locations are read from [default: the current directory].
+    /// Where the source files of error locations are read from [default: the current directory] (`lab up`
+    /// reads the shop's own, from the tree it was built from).
     #[arg(long, value_name = "DIR")]
     workspace: Option<PathBuf>,
 }
@@ -554,6 +555,15 @@ async fn stop_lab(lab: RunningLab, args: &UpArgs) -> anyhow::Result<lab::up::Fin
     Ok(finished)
 }
 
+/// The source tree this `lab` was built from, while it is still there: the shop's spans name their files
+/// relative to it, so `lab up` shows their source lines wherever it is started from.
+fn shop_workspace() -> Option<&'static Path> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent()?;
+    root.join("services/storefront/src")
+        .is_dir()
+        .then_some(root)
+}
+
 /// Runs the dashboard over a running lab until `q`, Ctrl-C or SIGTERM; the log goes to a file meanwhile.
 async fn dashboard_in_lab(args: &UpArgs, lab: &RunningLab) -> anyhow::Result<()> {
     let log = args.data_dir.join("lab.log");
@@ -570,11 +580,14 @@ async fn dashboard_in_lab(args: &UpArgs, lab: &RunningLab) -> anyhow::Result<()>
         format!("lab up --state {}", args.state),
     );
     let (quit, signal) = quit_on_signal();
-    let options = tui::run::Options {
+    let mut options = tui::run::Options {
         faults: Some(Box::new(lab::dashboard::ShopFaults::of(&lab.shop))),
         quit: Some(quit),
         ..Default::default()
     };
+    if let Some(workspace) = shop_workspace() {
+        options.workspace = Some(workspace.to_owned());
+    }
     let result = tokio::task::spawn_blocking(move || tui::run::run(Box::new(source), options))
         .await
         .context("the dashboard panicked")

@@ -111,12 +111,12 @@ impl Drop for Tmux {
     }
 }
 
+/// `lab up`, started away from the workspace (in its data directory): it finds the shop's source anyway.
 fn lab_up(data: &Path) -> String {
     format!(
-        "cd {} && {} up --speed max --data-dir {} {EPHEMERAL}; echo LAB-EXITED $?",
-        workspace().display(),
+        "mkdir -p {0} && cd {0} && {1} up --speed max --data-dir {0} {EPHEMERAL}; echo LAB-EXITED $?",
+        data.display(),
         env!("CARGO_BIN_EXE_lab"),
-        data.display()
     )
 }
 
