@@ -728,13 +728,45 @@ impl State {
             let Some(first) = repeat.statements.first() else {
                 continue;
             };
-            let endpoint = match repeat
+            let mut endpoint = match repeat
                 .entry_span_id
                 .and_then(|entry| spans.iter().find(|s| s.span_id == entry))
             {
                 Some(entry) => self.names.endpoint(entry),
                 None => Str::from(""),
             };
+            if endpoint.is_empty() {
+                // No entry span of the service above the loop: most often one not in yet (a trace read before
+                // all its spans, for a report at the end of a run). The same loop found with its endpoint is
+                // the likelier place than a finding of its own.
+                if let Some(((_, known, _), _)) = self
+                    .findings
+                    .iter()
+                    .filter(|((service, known, statement), _)| {
+                        *service == repeat.service
+                            && !known.is_empty()
+                            && *statement == first.statement
+                    })
+                    .max_by_key(|(_, entry)| entry.finding.count)
+                {
+                    endpoint = known.clone();
+                }
+            } else {
+                // This trace, read before its entry span came in, made a finding without an endpoint, the only
+                // trace of it: now that the endpoint is known, that finding goes.
+                let partial = (
+                    repeat.service.clone(),
+                    Str::from(""),
+                    first.statement.clone(),
+                );
+                if self
+                    .findings
+                    .get(&partial)
+                    .is_some_and(|entry| entry.finding.count == 1 && entry.seen.contains(&id))
+                {
+                    self.findings.remove(&partial);
+                }
+            }
             let key = (
                 repeat.service.clone(),
                 endpoint.clone(),
