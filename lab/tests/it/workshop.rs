@@ -351,8 +351,8 @@ async fn a_live_fix_deploys_a_version_without_the_n_plus_one() {
         .map(|d| d.version.as_str())
         .collect();
     assert_eq!(versions, ["1.0", "1.1"], "{:?}", report.deployments);
-    // The deployments count the admin API's requests too: count the discount requests, by the version
-    // their trace's root ran.
+    // The discount requests, by the version their trace's root ran: the deployments count them, and only
+    // them (the admin API that flipped the fault is not traced).
     let mut discount_requests = std::collections::BTreeMap::new();
     for trace in store.traces_for_service("discounts-service", 1_000) {
         let root = trace.root().expect("every trace here is one whole request");
@@ -365,5 +365,17 @@ async fn a_live_fix_deploys_a_version_without_the_n_plus_one() {
         discount_requests,
         [("1.0".to_owned(), 3), ("1.1".to_owned(), 4)].into(),
         "the 3 requests before the fix ran version 1.0, the 4 after it 1.1"
+    );
+    let deployed: std::collections::BTreeMap<String, u64> = report
+        .deployments
+        .iter()
+        .filter(|d| d.service == "discounts-service")
+        .map(|d| (d.version.clone(), d.requests))
+        .collect();
+    assert_eq!(
+        deployed,
+        [("1.0".to_owned(), 3), ("1.1".to_owned(), 4)].into(),
+        "{:?}",
+        report.deployments
     );
 }

@@ -118,7 +118,7 @@ impl AppState {
     }
 }
 
-/// The service's routes, `/admin` included.
+/// The service's routes, traced, and `/admin`, not traced.
 pub fn router(state: AppState) -> Router {
     let router = Router::new()
         .route(
@@ -128,9 +128,10 @@ pub fn router(state: AppState) -> Router {
         .route("/ads", get(list_ads))
         .route("/banners/{file}", get(banner))
         .route("/weighted-banners/{weight}", get(weighted_banner))
-        .with_state(state.clone())
-        .merge(shop_common::admin::router(state.faults, state.db));
+        .with_state(state.clone());
+    // The admin API (fault flips, stats) is the lab's, not the shop's: its requests are not traced.
     shop_common::telemetry::instrument(router, state.telemetry)
+        .merge(shop_common::admin::router(state.faults, state.db))
 }
 
 /// The service's errors, each with its status; a database failure is logged and answered as a generic 500.

@@ -79,7 +79,7 @@ impl AppState {
     }
 }
 
-/// The storefront's routes, `/admin` included.
+/// The storefront's routes, traced, and `/admin`, not traced.
 pub fn router(state: AppState) -> Router {
     let router = Router::new()
         .route("/", get(pages::home))
@@ -97,7 +97,8 @@ pub fn router(state: AppState) -> Router {
         .route("/favicon.ico", get(assets::favicon))
         .route("/assets/{*path}", get(assets::asset))
         .fallback(|| async { error::Error::NotFound })
-        .with_state(state.clone())
-        .merge(shop_common::admin::router(state.faults, state.db));
+        .with_state(state.clone());
+    // The admin API (fault flips, stats) is the lab's, not the shop's: its requests are not traced.
     shop_common::telemetry::instrument(router, state.telemetry)
+        .merge(shop_common::admin::router(state.faults, state.db))
 }
