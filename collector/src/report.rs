@@ -225,12 +225,17 @@ impl fmt::Display for Report {
         for d in &self.deployments {
             writeln!(
                 f,
-                "  {:<28} {:<8} {:>8} requests, {:>7} errors, p95 {}",
+                "  {:<28} {:<8} {:>8} requests, {:>7} errors, p95 {}{}",
                 clean(&d.service),
                 clean(&d.version),
                 d.requests,
                 percent(d.error_rate),
-                ms(d.p95_ms)
+                ms(d.p95_ms),
+                if d.n_plus_one > 0 {
+                    format!(", N+1 in {} of them", d.n_plus_one)
+                } else {
+                    String::new()
+                }
             )?;
         }
         writeln!(f)?;

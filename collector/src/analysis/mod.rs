@@ -130,6 +130,8 @@ struct ServiceEntry {
 
 struct VersionEntry {
     series: Series,
+    /// Its requests in which an N+1 loop was found, at their end (no durations).
+    n_plus_one: Series,
     first_seen: u64,
     last_seen: u64,
 }
@@ -326,6 +328,7 @@ impl Analysis {
             });
             entry.versions.retain(|_, version| {
                 version.series.expire(oldest_ns);
+                version.n_plus_one.expire(oldest_ns);
                 !version.series.is_empty()
             });
         }
@@ -516,6 +519,7 @@ impl Analysis {
                     error_rate: summary.error_rate(),
                     p50_ms: summary.quantile_ms(0.5),
                     p95_ms: summary.quantile_ms(0.95),
+                    n_plus_one: v.n_plus_one.summary(0, state.newest_ns).count,
                 });
             }
         }
@@ -615,6 +619,7 @@ impl State {
                 .entry(version)
                 .or_insert_with(|| VersionEntry {
                     series: Series::default(),
+                    n_plus_one: Series::default(),
                     first_seen: span.start_ns,
                     last_seen: span.end_ns,
                 });
@@ -724,14 +729,16 @@ impl State {
         }
 
         // N+1.
+        // The (service, version, end) of each request newly found with a loop, for the deployments.
+        let mut requests: Vec<(Str, Str, u64)> = Vec::new();
         for repeat in repeats {
             let Some(first) = repeat.statements.first() else {
                 continue;
             };
-            let mut endpoint = match repeat
+            let entry_span = repeat
                 .entry_span_id
-                .and_then(|entry| spans.iter().find(|s| s.span_id == entry))
-            {
+                .and_then(|entry| spans.iter().find(|s| s.span_id == entry));
+            let mut endpoint = match entry_span {
                 Some(entry) => self.names.endpoint(entry),
                 None => Str::from(""),
             };
@@ -800,6 +807,22 @@ impl State {
             let share = (repeat.total_ns as f64 / trace_ns as f64).min(1.0);
             let finding = &mut entry.finding;
             if !entry.seen.contains(&id) {
+                // The request: its service's entry span, or the loop's first statement without one.
+                let request = entry_span.or_else(|| {
+                    let statement = first.span_ids.first()?;
+                    spans.iter().find(|s| s.span_id == *statement)
+                });
+                if let Some(span) = request {
+                    let version = attribute_str(&span.resource.attributes, "service.version")
+                        .unwrap_or(&self.unversioned)
+                        .clone();
+                    if !requests
+                        .iter()
+                        .any(|(s, v, _)| *s == repeat.service && *v == version)
+                    {
+                        requests.push((repeat.service.clone(), version, span.end_ns));
+                    }
+                }
                 entry.seen.push_back(id);
                 if entry.seen.len() > FINDING_MEMORY {
                     entry.seen.pop_front();
@@ -823,6 +846,15 @@ impl State {
                     total_ms: s.total_ns as f64 / 1e6,
                 })
                 .collect();
+        }
+        for (service, version, end_ns) in requests {
+            if let Some(v) = self
+                .services
+                .get_mut(&service)
+                .and_then(|entry| entry.versions.get_mut(&version))
+            {
+                v.n_plus_one.record(end_ns, 0, false);
+            }
         }
     }
 

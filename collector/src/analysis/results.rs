@@ -142,4 +142,8 @@ pub struct Deployment {
     pub error_rate: f64,
     pub p50_ms: f64,
     pub p95_ms: f64,
+    /// Of its requests, those in which an N+1 loop was found (known once their trace is worked out, a few
+    /// seconds after it ends).
+    #[serde(default)]
+    pub n_plus_one: u64,
 }

@@ -261,6 +261,14 @@ async fn the_broken_shop_shows_its_errors_bottlenecks_and_n_plus_one() {
         (front["version"].as_str(), front["requests"].as_u64()),
         (Some("1.0"), Some(40))
     );
+    // Every discount request ran the loop; none of the storefront's did.
+    let discounts = find(&body["deployments"], "service", "discounts-service");
+    assert!(discounts["requests"].as_u64().unwrap() > 0, "{discounts}");
+    assert_eq!(
+        discounts["n_plus_one"], discounts["requests"],
+        "{discounts}"
+    );
+    assert_eq!(front["n_plus_one"], 0, "{front}");
 
     let (_, stats) = get(&running, "/api/stats").await;
     assert_eq!(stats["accepted"], stats["stored"]);
@@ -281,10 +289,9 @@ async fn the_fixed_shop_has_no_errors_no_n_plus_one_and_is_fast() {
         assert!(service["p95_ms"].as_f64().unwrap() < 1000.0, "{service}");
     }
     let (_, body) = get(&running, "/api/deployments").await;
-    assert_eq!(
-        find(&body["deployments"], "service", "discounts-service")["version"],
-        "1.1"
-    );
+    let discounts = find(&body["deployments"], "service", "discounts-service");
+    assert_eq!(discounts["version"], "1.1");
+    assert_eq!(discounts["n_plus_one"], 0, "{discounts}");
     running.stop().await.unwrap();
 }
 

@@ -366,15 +366,16 @@ async fn a_live_fix_deploys_a_version_without_the_n_plus_one() {
         [("1.0".to_owned(), 3), ("1.1".to_owned(), 4)].into(),
         "the 3 requests before the fix ran version 1.0, the 4 after it 1.1"
     );
-    let deployed: std::collections::BTreeMap<String, u64> = report
+    // Each request of 1.0 ran the loop, none of 1.1: (requests, with an N+1) per version.
+    let deployed: std::collections::BTreeMap<String, (u64, u64)> = report
         .deployments
         .iter()
         .filter(|d| d.service == "discounts-service")
-        .map(|d| (d.version.clone(), d.requests))
+        .map(|d| (d.version.clone(), (d.requests, d.n_plus_one)))
         .collect();
     assert_eq!(
         deployed,
-        [("1.0".to_owned(), 3), ("1.1".to_owned(), 4)].into(),
+        [("1.0".to_owned(), (3, 3)), ("1.1".to_owned(), (4, 0))].into(),
         "{:?}",
         report.deployments
     );

@@ -28,6 +28,19 @@ pub(super) fn list_rows(body: Rect) -> Rect {
     below_header(areas(body).0)
 }
 
+/// Requests a version must have served before the absence of an N+1 in them is news: a request's N+1 is known
+/// only once its trace is worked out, a few seconds after it ends.
+const SETTLED_REQUESTS: u64 = 3;
+
+/// The share of a version's requests in which an N+1 loop was found, as shown: blank for none.
+fn n_plus_one_share(d: &Deployment) -> String {
+    if d.n_plus_one == 0 || d.requests == 0 {
+        String::new()
+    } else {
+        fmt::percent((d.n_plus_one as f64 / d.requests as f64).min(1.0))
+    }
+}
+
 /// How a version compares with the one its service ran before: a verdict, what changed, and its style.
 fn change(
     theme: &Theme,
@@ -59,6 +72,18 @@ fn change(
             better |= ratio < 0.8;
             worse |= ratio > 1.25;
         }
+    }
+    let settled = now.requests >= SETTLED_REQUESTS && before.requests >= SETTLED_REQUESTS;
+    match (before.n_plus_one > 0, now.n_plus_one > 0) {
+        (true, false) if settled => {
+            words.push("N+1 gone".to_owned());
+            better = true;
+        }
+        (false, true) if settled => {
+            words.push("N+1 new".to_owned());
+            worse = true;
+        }
+        _ => {}
     }
     let (verdict, style) = match (better, worse) {
         (true, false) => ("better", theme.good()),
@@ -126,6 +151,11 @@ pub(super) fn render(app: &App, body: Rect, buf: &mut Buffer) {
                 cells.push(Cell::from(Line::from(fmt::ms(d.p50_ms)).right_aligned()));
             }
             cells.push(Cell::from(Line::from(fmt::ms(d.p95_ms)).right_aligned()));
+            if wide {
+                cells.push(
+                    Cell::from(Line::from(n_plus_one_share(d)).right_aligned()).style(theme.warn()),
+                );
+            }
             cells.push(
                 Cell::from(if wide && !what.is_empty() {
                     format!("{verdict}: {what}")
@@ -150,6 +180,7 @@ pub(super) fn render(app: &App, body: Rect, buf: &mut Buffer) {
         (true, "error %", Constraint::Length(7)),
         (wide, "p50", Constraint::Length(7)),
         (true, "p95", Constraint::Length(7)),
+        (wide, "N+1", Constraint::Length(7)),
         (true, "against the version before", Constraint::Min(13)),
     ]
     .into_iter()
@@ -187,11 +218,16 @@ pub(super) fn render(app: &App, body: Rect, buf: &mut Buffer) {
         }
         None => line.push(Span::styled(
             format!(
-                ": {verdict}, since {} · {} requests, {} errors, p95 {}",
+                ": {verdict}, since {} · {} requests, {} errors, p95 {}{}",
                 fmt::clock(d.first_seen),
                 fmt::count(d.requests),
                 fmt::percent(d.error_rate),
-                fmt::ms(d.p95_ms)
+                fmt::ms(d.p95_ms),
+                if d.n_plus_one > 0 {
+                    format!(", N+1 in {} of them", fmt::count(d.n_plus_one))
+                } else {
+                    String::new()
+                }
             ),
             theme.dim(),
         )),
@@ -204,4 +240,53 @@ pub(super) fn render(app: &App, body: Rect, buf: &mut Buffer) {
                 .border_style(theme.dim()),
         )
         .render(detail_area, buf);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn version(version: &str, requests: u64, n_plus_one: u64) -> Deployment {
+        Deployment {
+            service: "discounts-service".to_owned(),
+            version: version.to_owned(),
+            first_seen: 0,
+            last_seen: 0,
+            requests,
+            errors: 0,
+            error_rate: 0.0,
+            p50_ms: 2500.0,
+            p95_ms: 2520.0,
+            n_plus_one,
+        }
+    }
+
+    fn verdict(now: &Deployment, before: &Deployment) -> (&'static str, String) {
+        let (verdict, what, _) = change(&Theme::mono(), now, Some(before));
+        (verdict, what)
+    }
+
+    #[test]
+    fn an_n_plus_one_fix_shows_while_a_sleep_still_sets_the_latency() {
+        let before = version("1.0", 12, 12);
+        assert_eq!(
+            verdict(&version("1.1", 3, 0), &before),
+            ("better", "N+1 gone".to_owned())
+        );
+        assert_eq!(
+            verdict(&before, &version("0.9", 5, 0)),
+            ("worse", "N+1 new".to_owned())
+        );
+        // Until a few requests are in (and their traces worked out), no news either way.
+        assert_eq!(
+            verdict(&version("1.1", 2, 0), &before),
+            ("no change", String::new())
+        );
+        assert_eq!(
+            verdict(&version("1.1", 8, 5), &before),
+            ("no change", String::new())
+        );
+        assert_eq!(n_plus_one_share(&version("1.1", 8, 4)), "50.0 %");
+        assert_eq!(n_plus_one_share(&version("1.1", 8, 0)), "");
+    }
 }

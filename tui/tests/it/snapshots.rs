@@ -68,6 +68,11 @@ fn deployments_after_the_fix() {
     let mut app = app(&source);
     app.tab = Tab::Deployments;
     insta::assert_snapshot!(draw(&app, 100, 30));
+    // Wide, on the discounts service's fix: the N+1 column, and what changed spelled out below.
+    for _ in 0..3 {
+        app.handle_key(ch('j'));
+    }
+    insta::assert_snapshot!("deployments_after_the_fix_wide", draw(&app, 140, 30));
 }
 
 #[test]
