@@ -52,21 +52,41 @@ pub struct Loaded {
 pub fn load(path: &Path, store: &Store, interner: &Interner) -> std::io::Result<Loaded> {
     read(path, interner, |spans| {
         store.insert(spans);
+        true
     })
 }
 
+/// Batches read ahead of `ingest` at most, while it is busy.
+const FEED_AHEAD: usize = 16;
+
 /// Sends a recording through `ingest` (and so through the analyses), batch by batch, waiting when its queue
-/// is full; bad lines are reported and skipped.
+/// is full; bad lines are reported and skipped. The file is read on a blocking thread a few batches ahead, so
+/// a recording of any size takes little memory beyond what the store keeps.
 pub async fn feed(path: &Path, ingest: &Ingest) -> std::io::Result<Loaded> {
-    let mut batches = Vec::new();
-    let mut loaded = read(path, ingest.interner(), |spans| batches.push(spans))?;
-    for spans in batches {
+    let (batches, mut received) = tokio::sync::mpsc::channel::<Vec<Span>>(FEED_AHEAD);
+    let reader = {
+        let path = path.to_owned();
+        let interner = ingest.interner().clone();
+        tokio::task::spawn_blocking(move || {
+            read(&path, &interner, |spans| {
+                batches.blocking_send(spans).is_ok()
+            })
+        })
+    };
+    let mut stopped = false;
+    while let Some(spans) = received.recv().await {
         if ingest.submit_waiting(spans).await.is_err() {
-            loaded
-                .problems
-                .push((0, "the collector stopped".to_owned()));
+            stopped = true;
             break;
         }
+    }
+    // The reader's next batch finds nobody to take it, and it stops.
+    drop(received);
+    let mut loaded = reader.await.map_err(std::io::Error::other)??;
+    if stopped {
+        loaded
+            .problems
+            .push((0, "the collector stopped".to_owned()));
     }
     Ok(loaded)
 }
@@ -92,10 +112,11 @@ pub async fn analyse(
     Ok((store, analysis, loaded))
 }
 
+/// Reads `path` line by line, handing each request's spans to `batch` until it returns `false`.
 fn read(
     path: &Path,
     interner: &Interner,
-    mut batch: impl FnMut(Vec<Span>),
+    mut batch: impl FnMut(Vec<Span>) -> bool,
 ) -> std::io::Result<Loaded> {
     let mut loaded = Loaded::default();
     let reader = BufReader::new(File::open(path)?);
@@ -114,9 +135,12 @@ fn read(
                         format!("{} spans skipped: {error}", converted.rejected),
                     ));
                 }
+                let spans = converted.spans.len() as u64;
+                if !batch(converted.spans) {
+                    break;
+                }
                 loaded.batches += 1;
-                loaded.spans += converted.spans.len() as u64;
-                batch(converted.spans);
+                loaded.spans += spans;
             }
             Err(err) => loaded.problems.push((number, err.to_string())),
         }
