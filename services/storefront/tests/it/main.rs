@@ -506,3 +506,44 @@ async fn pages_render_without_the_parts_whose_service_is_down() {
         }
     }
 }
+
+#[tokio::test]
+async fn a_service_that_never_answers_costs_a_page_its_timeout_not_more() {
+    let dbs = [testing::sqlite("slow-sf")];
+    // Accepts connections and reads nothing, answers nothing: a hung service.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let hung = listener.local_addr().unwrap();
+    let holder = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((stream, _)) = listener.accept().await {
+            held.push(stream);
+        }
+    });
+    let timeout = Duration::from_millis(300);
+    let upstreams = UpstreamConfig {
+        ads_url: format!("http://{hung}"),
+        discounts_url: format!("http://{hung}"),
+        timeout,
+    };
+    let state = AppState::open(&dbs[0].options, false, upstreams)
+        .await
+        .unwrap();
+    let app = router(state);
+    let started = std::time::Instant::now();
+    let page = call(&app, "GET", "/", None).await;
+    let took = started.elapsed();
+    assert_eq!(page.status, 200);
+    let html = page.text();
+    assert!(
+        !html.contains("data:image"),
+        "no banner from a hung service"
+    );
+    assert!(
+        !html.contains("coupon code"),
+        "no discount from a hung service"
+    );
+    // At least one timeout was waited out; a generous bound shows nobody waited for the hung service itself.
+    assert!(took >= timeout, "{took:?}");
+    assert!(took < Duration::from_secs(5), "{took:?}");
+    holder.abort();
+}
