@@ -244,8 +244,14 @@ pub(crate) async fn seed_if_empty(db: &Db) -> Result<(), sqlx::Error> {
     Ok(())
 }
 
-const PRODUCT_COLUMNS: &str =
-    "p.id, p.name, p.slug, p.description, p.price_cents, v.id AS variant_id";
+/// What [`product`] reads: a product's columns and its master variant's id, `FROM` the two joined; statements
+/// go on with `WHERE`, `JOIN` or `ORDER BY`. A macro, so that fixed statements stay `&'static str`.
+macro_rules! products_from {
+    () => {
+        "p.id, p.name, p.slug, p.description, p.price_cents, v.id AS variant_id \
+         FROM product p JOIN variant v ON v.product_id = p.id AND v.is_master = 1"
+    };
+}
 
 fn product(row: &AnyRow) -> Result<Product, sqlx::Error> {
     Ok(Product {
@@ -266,11 +272,11 @@ pub async fn page(db: &Db, page: i64) -> Result<(Vec<Product>, i64), sqlx::Error
         .try_get("n")?;
     let rows = db
         .fetch_all(
-            shop_common::db::query(
-                "SELECT p.id, p.name, p.slug, p.description, p.price_cents, v.id AS variant_id \
-                 FROM product p JOIN variant v ON v.product_id = p.id AND v.is_master = 1 \
-                 ORDER BY p.id LIMIT $1 OFFSET $2",
-            )
+            shop_common::db::query(concat!(
+                "SELECT ",
+                products_from!(),
+                " ORDER BY p.id LIMIT $1 OFFSET $2"
+            ))
             .bind(PER_PAGE)
             .bind((page.max(1) - 1).saturating_mul(PER_PAGE)),
         )
@@ -284,12 +290,8 @@ pub async fn page(db: &Db, page: i64) -> Result<(Vec<Product>, i64), sqlx::Error
 
 pub async fn by_slug(db: &Db, slug: &str) -> Result<Option<Product>, sqlx::Error> {
     db.fetch_optional(
-        shop_common::db::query(
-            "SELECT p.id, p.name, p.slug, p.description, p.price_cents, v.id AS variant_id \
-             FROM product p JOIN variant v ON v.product_id = p.id AND v.is_master = 1 \
-             WHERE p.slug = $1",
-        )
-        .bind(slug.to_owned()),
+        shop_common::db::query(concat!("SELECT ", products_from!(), " WHERE p.slug = $1"))
+            .bind(slug.to_owned()),
     )
     .await?
     .as_ref()
@@ -347,10 +349,12 @@ const TAXON_AND_CHILDREN: &str = "SELECT id FROM taxon WHERE id = $1 OR parent_i
 /// The products filed under a taxon or any taxon below it.
 pub async fn in_taxon(db: &Db, taxon_id: i64) -> Result<Vec<Product>, sqlx::Error> {
     let sql = format!(
-        "SELECT DISTINCT {PRODUCT_COLUMNS} FROM product p \
-         JOIN variant v ON v.product_id = p.id AND v.is_master = 1 \
-         JOIN product_taxon pt ON pt.product_id = p.id \
-         WHERE pt.taxon_id IN ({TAXON_AND_CHILDREN}) ORDER BY p.id"
+        concat!(
+            "SELECT DISTINCT ",
+            products_from!(),
+            " JOIN product_taxon pt ON pt.product_id = p.id WHERE pt.taxon_id IN ({}) ORDER BY p.id"
+        ),
+        TAXON_AND_CHILDREN
     );
     let rows = db
         .fetch_all(shop_common::db::query_assembled(sql).bind(taxon_id))
@@ -373,10 +377,7 @@ pub async fn search(
         .take(MAX_SEARCH_WORDS)
         .map(|word| format!("%{}%", escape_like(&word.to_lowercase())))
         .collect();
-    let mut sql = format!(
-        "SELECT DISTINCT {PRODUCT_COLUMNS} FROM product p \
-         JOIN variant v ON v.product_id = p.id AND v.is_master = 1 WHERE 1 = 1"
-    );
+    let mut sql = concat!("SELECT DISTINCT ", products_from!(), " WHERE 1 = 1").to_owned();
     let mut param = 0;
     for _ in &words {
         param += 1;
