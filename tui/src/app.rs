@@ -875,6 +875,12 @@ impl App {
         let input = self.filter_input.as_mut()?;
         match key.code {
             KeyCode::Esc => self.filter_input = None,
+            KeyCode::Enter if trace_id(&input.text).is_some() => {
+                // A trace id (from a report, a log line, another tool): that trace.
+                let id = trace_id(&input.text).unwrap_or_default();
+                self.filter_input = None;
+                return self.open_trace(id, Focus::None);
+            }
             KeyCode::Enter => match parse_filter(&input.text) {
                 Ok(mut filter) => {
                     filter.by_duration = self.filter.by_duration;
@@ -1022,6 +1028,21 @@ fn quote(text: &str) -> String {
 
 /// Reads the Traces tab's filter line: `service:NAME`, `endpoint:"GET /discount"` (quotes for spaces),
 /// `error`, `>500ms` / `>2.5s` (min duration), in any order; a bare word is a service name.
+/// The trace id `text` is, if it is one: 32 hexadecimal digits (or 16, a 64-bit Datadog id, which the
+/// collector keeps with zeros in front), alone or after `trace:`; lowercased, as the collector writes them.
+pub fn trace_id(text: &str) -> Option<String> {
+    let text = text.trim();
+    let id = text.strip_prefix("trace:").unwrap_or(text).trim();
+    if !id.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    match id.len() {
+        32 => Some(id.to_ascii_lowercase()),
+        16 => Some(format!("{:0>32}", id.to_ascii_lowercase())),
+        _ => None,
+    }
+}
+
 pub fn parse_filter(text: &str) -> Result<TraceFilter, String> {
     let mut filter = TraceFilter::default();
     let mut words = Vec::new();
@@ -1056,7 +1077,7 @@ pub fn parse_filter(text: &str) -> Result<TraceFilter, String> {
                 .ok_or_else(|| format!("{word:?}: a duration is like >500ms or >2.5s"))?;
         } else if word.contains(':') {
             return Err(format!(
-                "{word:?}: filters are service:NAME, endpoint:\"GET /path\", error, >500ms"
+                "{word:?}: filters are service:NAME, endpoint:\"GET /path\", error, >500ms, or a trace id"
             ));
         } else {
             filter.service = Some(word);

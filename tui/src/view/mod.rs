@@ -320,7 +320,7 @@ pub const KEYS: &[(&str, &str)] = &[
     ("Map, Services: t", "traces of the selected service"),
     (
         "Traces: /",
-        "filter: service:X endpoint:\"GET /p\" error >500ms",
+        "service:X endpoint:\"GET /p\" error >1s; trace id",
     ),
     ("Traces: s e", "longest or latest first; errors only"),
     ("Trace: → l, ← h", "unfold ×N; fold, or go to the parent"),

@@ -167,6 +167,57 @@ fn errors_open_the_failing_span_and_insights_the_repeated_statement() {
 }
 
 #[test]
+fn a_trace_id_in_the_filter_line_opens_that_trace() {
+    let source = fixture::broken();
+    let mut app = app(&source);
+    let id = app.traces[3].trace_id.clone();
+    let typed = |app: &mut App, text: &str| {
+        app.handle_key(ch('3'));
+        app.handle_key(ch('/'));
+        for c in text.chars() {
+            app.handle_key(ch(c));
+        }
+        app.handle_key(key(KeyCode::Enter))
+    };
+    for text in [
+        id.clone(),
+        id.to_uppercase(),
+        format!("trace:{id}"),
+        format!(" {id} "),
+    ] {
+        assert_eq!(
+            typed(&mut app, &text),
+            Some(Action::OpenTrace {
+                trace_id: id.clone(),
+                focus: Focus::None
+            }),
+            "{text:?}"
+        );
+        assert!(app.filter_input.is_none());
+    }
+    // Opened, it is the trace screen of that trace.
+    let action = typed(&mut app, &id);
+    crate::fixture::open(&mut app, &source, action);
+    assert_eq!(app.tab, Tab::Trace);
+    let text = fixture::draw(&app, 120, 30).to_string();
+    assert!(text.contains(&format!("Trace {id}")), "{text}");
+
+    // A 64-bit id (Datadog's) is the 128-bit one with zeros in front; other lengths are filters.
+    assert_eq!(
+        typed(&mut app, "00000000000000ab"),
+        Some(Action::OpenTrace {
+            trace_id: format!("{:0>32}", "ab"),
+            focus: Focus::None
+        })
+    );
+    assert!(matches!(
+        typed(&mut app, "abc123"),
+        Some(Action::Refresh(_))
+    ));
+    assert_eq!(app.filter.service.as_deref(), Some("abc123"));
+}
+
+#[test]
 fn the_filter_line_is_typed_applied_and_cleared() {
     let mut app = app(&fixture::broken());
     app.handle_key(ch('3'));
