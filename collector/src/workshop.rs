@@ -83,7 +83,7 @@ impl TraceBuilder {
         self.spans.push(span);
     }
 
-    /// A SQLite query span under `parent`.
+    /// A SQLite query span under `parent`, on the service's own database file (as the shop names it).
     fn query(
         &mut self,
         resource: &Arc<Resource>,
@@ -101,6 +101,7 @@ impl TraceBuilder {
             duration,
             vec![
                 text("db.system.name", "sqlite"),
+                text("db.namespace", &format!("{}.db", resource.service_name())),
                 text("db.query.text", query),
                 text("db.operation.name", "SELECT"),
                 text("db.collection.name", table),
