@@ -1026,8 +1026,6 @@ fn quote(text: &str) -> String {
     }
 }
 
-/// Reads the Traces tab's filter line: `service:NAME`, `endpoint:"GET /discount"` (quotes for spaces),
-/// `error`, `>500ms` / `>2.5s` (min duration), in any order; a bare word is a service name.
 /// The trace id `text` is, if it is one: 32 hexadecimal digits (or 16, a 64-bit Datadog id, which the
 /// collector keeps with zeros in front), alone or after `trace:`; lowercased, as the collector writes them.
 pub fn trace_id(text: &str) -> Option<String> {
@@ -1043,6 +1041,8 @@ pub fn trace_id(text: &str) -> Option<String> {
     }
 }
 
+/// Reads the Traces tab's filter line: `service:NAME`, `endpoint:"GET /discount"` (quotes for spaces),
+/// `error`, `>500ms` / `>2.5s` (min duration), in any order; a bare word is a service name.
 pub fn parse_filter(text: &str) -> Result<TraceFilter, String> {
     let mut filter = TraceFilter::default();
     let mut words = Vec::new();

@@ -136,6 +136,14 @@ struct VersionEntry {
     last_seen: u64,
 }
 
+/// A trace worked out already: how many of its spans were read, and the (service, version) pairs it counted
+/// as requests with an N+1, so that reading it again for late spans counts nothing twice.
+#[derive(Default)]
+struct Done {
+    spans: usize,
+    n_plus_one: Vec<(Str, Str)>,
+}
+
 /// A trace seen recently, that may hold errors or repeats once whole.
 #[derive(Default)]
 struct Pending {
@@ -186,7 +194,7 @@ struct State {
     waiting_servers: FxHashMap<SpanId, Str>,
     waiting_servers_order: VecDeque<SpanId>,
     pending: FxHashMap<TraceId, Pending>,
-    done: FxHashMap<TraceId, usize>,
+    done: FxHashMap<TraceId, Done>,
     done_order: VecDeque<TraceId>,
     errors: FxHashMap<(Str, String, String, String, u32), ErrorGroup>,
     findings: FxHashMap<(Str, Str, String), FindingEntry>,
@@ -702,12 +710,19 @@ impl State {
     /// Errors and repeats of one whole trace. Spans read before (a trace that got late spans) are not
     /// counted again.
     fn analyse_trace(&mut self, id: TraceId, spans: &[Span], repeats: Vec<trace::Repeat>) {
-        let already = self.done.get(&id).copied().unwrap_or(0);
+        let (already, counted) = self
+            .done
+            .get(&id)
+            .map(|done| (done.spans, done.n_plus_one.clone()))
+            .unwrap_or_default();
         remember(
             &mut self.done,
             &mut self.done_order,
             id,
-            spans.len(),
+            Done {
+                spans: spans.len(),
+                n_plus_one: counted,
+            },
             MAX_DONE,
         );
         let trace_start = spans.iter().map(|s| s.start_ns).min().unwrap_or(0);
@@ -729,23 +744,31 @@ impl State {
         }
 
         // N+1.
-        // The (service, version, end) of each request newly found with a loop, for the deployments.
+        let repeats: Vec<(trace::Repeat, Option<&Span>, Str)> = repeats
+            .into_iter()
+            .filter(|repeat| !repeat.statements.is_empty())
+            .map(|repeat| {
+                let entry_span = repeat
+                    .entry_span_id
+                    .and_then(|entry| spans.iter().find(|s| s.span_id == entry));
+                let endpoint = match entry_span {
+                    Some(entry) => self.names.endpoint(entry),
+                    None => Str::from(""),
+                };
+                (repeat, entry_span, endpoint)
+            })
+            .collect();
+        if already > 0 {
+            self.refile_loops(id, &repeats);
+        }
+        // The (service, version, end) of each request found with a loop, for the deployments.
         let mut requests: Vec<(Str, Str, u64)> = Vec::new();
-        for repeat in repeats {
-            let Some(first) = repeat.statements.first() else {
-                continue;
-            };
-            let entry_span = repeat
-                .entry_span_id
-                .and_then(|entry| spans.iter().find(|s| s.span_id == entry));
-            let mut endpoint = match entry_span {
-                Some(entry) => self.names.endpoint(entry),
-                None => Str::from(""),
-            };
+        for (repeat, entry_span, mut endpoint) in repeats {
+            let first = &repeat.statements[0];
             if endpoint.is_empty() {
                 // No entry span of the service above the loop: most often one not in yet (a trace read before
                 // all its spans, for a report at the end of a run). The same loop found with its endpoint is
-                // the likelier place than a finding of its own.
+                // the likelier place than a finding of its own; a later reading refiles it.
                 if let Some(((_, known, _), _)) = self
                     .findings
                     .iter()
@@ -754,24 +777,27 @@ impl State {
                             && !known.is_empty()
                             && *statement == first.statement
                     })
-                    .max_by_key(|(_, entry)| entry.finding.count)
+                    .max_by(|(ka, a), (kb, b)| {
+                        a.finding.count.cmp(&b.finding.count).then(kb.1.cmp(&ka.1))
+                    })
                 {
                     endpoint = known.clone();
                 }
-            } else {
-                // This trace, read before its entry span came in, made a finding without an endpoint, the only
-                // trace of it: now that the endpoint is known, that finding goes.
-                let partial = (
-                    repeat.service.clone(),
-                    Str::from(""),
-                    first.statement.clone(),
-                );
-                if self
-                    .findings
-                    .get(&partial)
-                    .is_some_and(|entry| entry.finding.count == 1 && entry.seen.contains(&id))
+            }
+            // The request: its service's entry span, or the loop's first statement without one.
+            let request = entry_span.or_else(|| {
+                let statement = first.span_ids.first()?;
+                spans.iter().find(|s| s.span_id == *statement)
+            });
+            if let Some(span) = request {
+                let version = attribute_str(&span.resource.attributes, "service.version")
+                    .unwrap_or(&self.unversioned)
+                    .clone();
+                if !requests
+                    .iter()
+                    .any(|(s, v, _)| *s == repeat.service && *v == version)
                 {
-                    self.findings.remove(&partial);
+                    requests.push((repeat.service.clone(), version, span.end_ns));
                 }
             }
             let key = (
@@ -807,22 +833,6 @@ impl State {
             let share = (repeat.total_ns as f64 / trace_ns as f64).min(1.0);
             let finding = &mut entry.finding;
             if !entry.seen.contains(&id) {
-                // The request: its service's entry span, or the loop's first statement without one.
-                let request = entry_span.or_else(|| {
-                    let statement = first.span_ids.first()?;
-                    spans.iter().find(|s| s.span_id == *statement)
-                });
-                if let Some(span) = request {
-                    let version = attribute_str(&span.resource.attributes, "service.version")
-                        .unwrap_or(&self.unversioned)
-                        .clone();
-                    if !requests
-                        .iter()
-                        .any(|(s, v, _)| *s == repeat.service && *v == version)
-                    {
-                        requests.push((repeat.service.clone(), version, span.end_ns));
-                    }
-                }
                 entry.seen.push_back(id);
                 if entry.seen.len() > FINDING_MEMORY {
                     entry.seen.pop_front();
@@ -847,13 +857,72 @@ impl State {
                 })
                 .collect();
         }
+        // Each request once, however often its trace is read.
+        let Some(done) = self.done.get_mut(&id) else {
+            return;
+        };
         for (service, version, end_ns) in requests {
+            if done
+                .n_plus_one
+                .iter()
+                .any(|(s, v)| *s == service && *v == version)
+            {
+                continue;
+            }
+            // Counted where the version's requests are (its entry span may not be in yet: then a later
+            // reading counts it).
             if let Some(v) = self
                 .services
                 .get_mut(&service)
                 .and_then(|entry| entry.versions.get_mut(&version))
             {
                 v.n_plus_one.record(end_ns, 0, false);
+                done.n_plus_one.push((service, version));
+            }
+        }
+    }
+
+    /// A trace read again: takes it out of the findings an earlier reading filed its loops under when their
+    /// endpoint was not known yet (no endpoint, or the likeliest one), where this reading knows it otherwise.
+    fn refile_loops(&mut self, id: TraceId, repeats: &[(trace::Repeat, Option<&Span>, Str)]) {
+        let known: Vec<(&Str, &Str, &str)> = repeats
+            .iter()
+            .filter(|(_, _, endpoint)| !endpoint.is_empty())
+            .map(|(repeat, _, endpoint)| {
+                (
+                    &repeat.service,
+                    endpoint,
+                    repeat.statements[0].statement.as_str(),
+                )
+            })
+            .collect();
+        if known.is_empty() {
+            return;
+        }
+        let stale: Vec<(Str, Str, String)> = self
+            .findings
+            .iter()
+            .filter(|((service, endpoint, statement), entry)| {
+                entry.seen.contains(&id)
+                    && known
+                        .iter()
+                        .any(|(s, _, q)| *s == service && *q == statement.as_str())
+                    && !known.iter().any(|(s, e, q)| {
+                        *s == service && *e == endpoint && *q == statement.as_str()
+                    })
+            })
+            .map(|(key, _)| key.clone())
+            .collect();
+        let text = id.to_string();
+        for key in stale {
+            let Some(entry) = self.findings.get_mut(&key) else {
+                continue;
+            };
+            entry.seen.retain(|t| *t != id);
+            entry.finding.traces.retain(|t| *t != text);
+            entry.finding.count = entry.finding.count.saturating_sub(1);
+            if entry.finding.count == 0 {
+                self.findings.remove(&key);
             }
         }
     }

@@ -427,12 +427,11 @@ fn a_trace_arriving_in_pieces_is_analysed_once_its_root_is_in_and_again_for_late
     );
 }
 
-#[test]
-fn an_n_plus_one_read_before_its_services_entry_span_is_not_a_finding_of_its_own() {
-    let lab = Settling::new();
-    // Two home pages, each split into discounts' queries and the rest (the discounts server span among it).
-    let mut pages: Vec<(Vec<collector::Span>, Vec<collector::Span>)> = Vec::new();
-    let mut spans = workshop::generate(Workshop::Broken, 5, START_NS);
+/// The broken shop's home pages among `requests`, each split into discounts' queries and the rest of its
+/// spans (the discounts server span among them), as an exporter flushing mid-request sends them.
+fn home_pages(requests: usize) -> Vec<(Vec<collector::Span>, Vec<collector::Span>)> {
+    let mut pages = Vec::new();
+    let mut spans = workshop::generate(Workshop::Broken, requests, START_NS);
     while let Some(first) = spans.first() {
         let id = first.trace_id;
         let (trace, others): (Vec<_>, Vec<_>) = spans.into_iter().partition(|s| s.trace_id == id);
@@ -444,31 +443,79 @@ fn an_n_plus_one_read_before_its_services_entry_span_is_not_a_finding_of_its_own
             pages.push((queries, rest));
         }
     }
-    assert_eq!(pages.len(), 2, "the generated traffic holds two home pages");
-    let (second, first) = (pages.pop().unwrap(), pages.pop().unwrap());
-    let found = || {
-        lab.analysis
+    pages
+}
+
+impl Settling {
+    /// The N+1 findings as (endpoint, traces counted).
+    fn findings(&self) -> Vec<(String, u64)> {
+        self.analysis
             .n_plus_one()
             .into_iter()
             .map(|f| (f.endpoint, f.count))
-            .collect::<Vec<_>>()
-    };
+            .collect()
+    }
+
+    /// The discounts service's (requests, requests with an N+1).
+    fn discounts_deployed(&self) -> (u64, u64) {
+        let deployments = self.analysis.deployments();
+        let d = deployments
+            .iter()
+            .find(|d| d.service == "discounts-service")
+            .expect("a discounts deployment");
+        (d.requests, d.n_plus_one)
+    }
+}
+
+#[test]
+fn an_n_plus_one_read_before_its_services_entry_span_is_not_a_finding_of_its_own() {
+    let lab = Settling::new();
+    let mut pages = home_pages(5);
+    assert_eq!(pages.len(), 2, "the generated traffic holds two home pages");
+    let (second, first) = (pages.pop().unwrap(), pages.pop().unwrap());
 
     // The first page's queries alone, worked out at once (a report at the end of a run): nowhere better to
     // file the loop than under no endpoint.
     lab.feed(first.0);
     lab.analysis.flush(&lab.store);
-    assert_eq!(found(), [(String::new(), 1)]);
+    assert_eq!(lab.findings(), [(String::new(), 1)]);
     // The rest of it comes in: the loop's endpoint is known, and that finding replaces the one without.
     lab.feed(first.1);
     assert_eq!(lab.settle_when_quiet(), 1);
-    assert_eq!(found(), [("GET /discount".to_owned(), 1)]);
+    assert_eq!(lab.findings(), [("GET /discount".to_owned(), 1)]);
+    assert_eq!(lab.discounts_deployed(), (1, 1));
 
     // The second page's queries alone: counted with the same loop found before, not as a finding of its own.
     lab.feed(second.0);
     lab.analysis.flush(&lab.store);
-    assert_eq!(found(), [("GET /discount".to_owned(), 2)]);
+    assert_eq!(lab.findings(), [("GET /discount".to_owned(), 2)]);
     lab.feed(second.1);
     assert_eq!(lab.settle_when_quiet(), 1);
-    assert_eq!(found(), [("GET /discount".to_owned(), 2)], "counted once");
+    assert_eq!(
+        lab.findings(),
+        [("GET /discount".to_owned(), 2)],
+        "counted once"
+    );
+    assert_eq!(lab.discounts_deployed(), (2, 2), "each request once");
+}
+
+#[test]
+fn loops_read_in_halves_are_refiled_under_their_endpoint_and_counted_once() {
+    let lab = Settling::new();
+    let pages = home_pages(5);
+    assert_eq!(pages.len(), 2);
+    let (queries, rests): (Vec<_>, Vec<_>) = pages.into_iter().unzip();
+    // Both pages' queries alone, worked out at once: one finding without an endpoint, two traces in it.
+    for spans in queries {
+        lab.feed(spans);
+    }
+    lab.analysis.flush(&lab.store);
+    assert_eq!(lab.findings(), [(String::new(), 2)]);
+    // The rest of both: both move under their endpoint; nothing stays behind, nothing counts twice.
+    for spans in rests {
+        lab.feed(spans);
+    }
+    assert_eq!(lab.settle_when_quiet(), 2);
+    assert_eq!(lab.findings(), [("GET /discount".to_owned(), 2)]);
+    assert_eq!(lab.discounts_deployed(), (2, 2));
 }
