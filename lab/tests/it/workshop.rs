@@ -335,8 +335,30 @@ async fn a_live_fix_deploys_a_version_without_the_n_plus_one() {
         "an unknown fault is answered with the known ones"
     );
     discounts(4).await;
+    // Unknown paths are answered 404 and traced; the admin API's requests above are not.
+    for base in [&urls.ads, &urls.discounts, &urls.storefront] {
+        let response = reqwest::get(format!("{base}/nope")).await.unwrap();
+        assert_eq!(response.status(), 404, "{base}");
+    }
     let store = lab.collector.store.clone();
     let report = lab.stop("test").await.unwrap().report;
+    for service in [
+        "advertisements-service",
+        "discounts-service",
+        "store-frontend",
+    ] {
+        let paths: Vec<String> = store
+            .traces_for_service(service, 1_000)
+            .iter()
+            .filter_map(|trace| trace.root())
+            .filter_map(|root| Some(root.attribute("url.path")?.as_str()?.to_owned()))
+            .collect();
+        assert!(paths.iter().any(|p| p == "/nope"), "{service}: {paths:?}");
+        assert!(
+            !paths.iter().any(|p| p.starts_with("/admin")),
+            "{service}: {paths:?}"
+        );
+    }
 
     assert_eq!(report.n_plus_one.len(), 1, "{:#?}", report.n_plus_one);
     assert_eq!(
@@ -366,7 +388,8 @@ async fn a_live_fix_deploys_a_version_without_the_n_plus_one() {
         [("1.0".to_owned(), 3), ("1.1".to_owned(), 4)].into(),
         "the 3 requests before the fix ran version 1.0, the 4 after it 1.1"
     );
-    // Each request of 1.0 ran the loop, none of 1.1: (requests, with an N+1) per version.
+    // Each request of 1.0 ran the loop, none of 1.1: (requests, with an N+1) per version; 1.1 also
+    // answered the 404.
     let deployed: std::collections::BTreeMap<String, (u64, u64)> = report
         .deployments
         .iter()
@@ -375,7 +398,7 @@ async fn a_live_fix_deploys_a_version_without_the_n_plus_one() {
         .collect();
     assert_eq!(
         deployed,
-        [("1.0".to_owned(), (3, 3)), ("1.1".to_owned(), (4, 0))].into(),
+        [("1.0".to_owned(), (3, 3)), ("1.1".to_owned(), (5, 0))].into(),
         "{:?}",
         report.deployments
     );
