@@ -1193,17 +1193,40 @@ impl TraceScreen {
         if column < axis.x || column >= axis.right() {
             return None;
         }
-        let level = self.flame.get(usize::from(row - areas.flame.y))?;
+        let k = usize::from(row - areas.flame.y);
+        let level = self.flame.get(k)?;
         let at = usize::from(column - axis.x);
-        // The coats in the order they are painted: the marked bars over the plain ones.
-        [&level.spans, &level.marked]
-            .into_iter()
-            .filter_map(|spans| {
-                self.bar_cells(spans, usize::from(axis.width))
-                    .find(|bar| (bar.from..bar.to).contains(&at))
-                    .map(|bar| bar.span)
-            })
-            .last()
+        let width = usize::from(axis.width);
+        let under = |spans: &[usize]| {
+            self.bar_cells(spans, width)
+                .find(|bar| (bar.from..bar.to).contains(&at))
+                .map(|bar| bar.span)
+        };
+        // The coats from the top down: the selection, the marked bars, the plain ones.
+        let selected = self.selected_spans();
+        if self.on_flame_line(selected, k)
+            && let Some(span) = under(selected)
+        {
+            return Some(span);
+        }
+        under(&level.marked).or_else(|| under(&level.spans))
+    }
+
+    /// The spans of the selected row: one, or a group's members.
+    fn selected_spans(&self) -> &[usize] {
+        match self.rows.get(self.selected).map(|r| &r.item) {
+            Some(Item::Span(i)) => std::slice::from_ref(i),
+            Some(Item::Group(g)) => &self.groups[*g].members,
+            None => &[],
+        }
+    }
+
+    /// Whether `spans` (one span, or a group's members, which share a depth) are drawn on flame line `k`.
+    fn on_flame_line(&self, spans: &[usize], k: usize) -> bool {
+        let last = self.flame.len().saturating_sub(1);
+        spans
+            .first()
+            .is_some_and(|&i| self.nodes[i].depth.min(last) == k)
     }
 
     /// The cells the bars of `spans` (in start order) take on a flame line `width` cells wide: each its time
@@ -1242,10 +1265,11 @@ impl TraceScreen {
     pub fn click(&mut self, area: Rect, column: u16, row: u16) -> bool {
         let areas = self.areas(area);
         if let Some(span) = self.flame_span_at(&areas, column, row) {
-            // A bar of the flame: that span, unfolding what hides it in the list.
+            // A bar of the flame: that span, unfolding what hides it in the list, its details from the top.
             self.reveal(span);
             self.flatten();
             self.select_item(Item::Span(span));
+            self.detail_scroll = 0;
             return true;
         }
         let rows = areas.rows;
@@ -1347,16 +1371,7 @@ impl TraceScreen {
         if flame_axis(areas, pane.y).is_none() {
             return;
         }
-        let one;
-        let selected: &[usize] = match self.selected_row().map(|r| r.item) {
-            Some(Item::Span(i)) => {
-                one = [i];
-                &one
-            }
-            Some(Item::Group(g)) => &self.groups[g].members,
-            None => &[],
-        };
-        let last = self.flame.len().saturating_sub(1);
+        let selected = self.selected_spans();
         for (k, level) in self.flame.iter().enumerate().take(usize::from(pane.height)) {
             let y = pane.y + k as u16;
             let depths = if level.last > level.first {
@@ -1388,11 +1403,7 @@ impl TraceScreen {
             };
             self.paint_bars(buf, axis, &level.spans, Coat::Plain, theme);
             self.paint_bars(buf, axis, &level.marked, Coat::Marked, theme);
-            if selected
-                .first()
-                .is_some_and(|&i| self.nodes[i].depth.min(last) == k)
-            {
-                // A group's members share one depth.
+            if self.on_flame_line(selected, k) {
                 self.paint_bars(buf, axis, selected, Coat::Selected, theme);
             }
         }
@@ -2327,6 +2338,13 @@ mod tests {
         terminal.backend().clone()
     }
 
+    fn selected_index(screen: &TraceScreen) -> usize {
+        match screen.selected_row().unwrap().item {
+            Item::Span(i) => i,
+            Item::Group(g) => panic!("group {g} selected"),
+        }
+    }
+
     fn selected_span(screen: &TraceScreen) -> Option<&SpanView> {
         match screen.selected_row()?.item {
             Item::Span(i) => Some(&screen.view.spans[i]),
@@ -2796,6 +2814,21 @@ mod tests {
             screen.selected_row().unwrap().mark,
             Mark::FirstMember | Mark::Member
         ));
+
+        // The selection is drawn over everything: a click on it keeps it, even where other bars lie below.
+        let group = screen.nodes[selected_index(&screen)].group.unwrap();
+        let member = screen.groups[group].members[50];
+        screen.select_item(Item::Span(member));
+        screen.detail_scroll = 2;
+        let node = &screen.nodes[member];
+        let width = Columns::of(areas.list).bar_w;
+        let (from, _) = cells(node.start, node.end, screen.axis_ns, width);
+        assert!(screen.click(area, axis_x + from as u16, areas.flame.y + 3));
+        assert_eq!(selected_index(&screen), member);
+        assert_eq!(
+            screen.detail_scroll, 0,
+            "a click shows the details from the top"
+        );
 
         // The labels and the axis past the last bar select nothing.
         let selected = screen.selected;
