@@ -28,9 +28,10 @@ pub(super) fn list_rows(body: Rect) -> Rect {
     below_header(areas(body).0)
 }
 
-/// Requests a version must have served before the absence of an N+1 in them is news: a request's N+1 is known
-/// only once its trace is worked out, a few seconds after it ends.
-const SETTLED_REQUESTS: u64 = 3;
+/// How long after its first request a version's N+1s can be judged: a request's loop is known only once its
+/// trace is worked out, seconds after it ends (2 s of quiet, 10 s while its root is missing), so until then
+/// no N+1 in it is no news.
+const SETTLED_NS: u64 = 15_000_000_000;
 
 /// The share of a version's requests in which an N+1 loop was found, as shown: blank for none.
 fn n_plus_one_share(d: &Deployment) -> String {
@@ -42,10 +43,12 @@ fn n_plus_one_share(d: &Deployment) -> String {
 }
 
 /// How a version compares with the one its service ran before: a verdict, what changed, and its style.
+/// `newest_ns` is the end of the newest request of any version: the data's "now".
 fn change(
     theme: &Theme,
     now: &Deployment,
     before: Option<&Deployment>,
+    newest_ns: u64,
 ) -> (&'static str, String, Style) {
     let Some(before) = before else {
         return ("first version", String::new(), theme.dim());
@@ -73,7 +76,7 @@ fn change(
             worse |= ratio > 1.25;
         }
     }
-    let settled = now.requests >= SETTLED_REQUESTS && before.requests >= SETTLED_REQUESTS;
+    let settled = newest_ns.saturating_sub(now.first_seen) >= SETTLED_NS;
     match (before.n_plus_one > 0, now.n_plus_one > 0) {
         (true, false) if settled => {
             words.push("N+1 gone".to_owned());
@@ -114,6 +117,7 @@ pub(super) fn render(app: &App, body: Rect, buf: &mut Buffer) {
         return;
     }
     let wide = body.width >= WIDE;
+    let newest_ns = deployments.iter().map(|d| d.last_seen).max().unwrap_or(0);
     let rows_height = table_area.height.saturating_sub(1) as usize;
     let (first, shown) = visible(deployments, app.deployments_selected, rows_height);
     let rows: Vec<Row> = shown
@@ -122,7 +126,7 @@ pub(super) fn render(app: &App, body: Rect, buf: &mut Buffer) {
         .map(|(i, d)| {
             let at = first + i;
             let before = before(deployments, at);
-            let (verdict, what, style) = change(theme, d, before);
+            let (verdict, what, style) = change(theme, d, before, newest_ns);
             let mut cells = vec![
                 Cell::from(if before.is_some() {
                     String::new()
@@ -200,7 +204,7 @@ pub(super) fn render(app: &App, body: Rect, buf: &mut Buffer) {
         return;
     };
     let before = before(deployments, app.deployments_selected);
-    let (verdict, what, style) = change(theme, d, before);
+    let (verdict, what, style) = change(theme, d, before, newest_ns);
     let mut line = vec![Span::styled(
         format!(" {} {}", fmt::clean(&d.service), fmt::clean(&d.version)),
         theme.header(),
@@ -246,12 +250,15 @@ pub(super) fn render(app: &App, body: Rect, buf: &mut Buffer) {
 mod tests {
     use super::*;
 
-    fn version(version: &str, requests: u64, n_plus_one: u64) -> Deployment {
+    const S: u64 = 1_000_000_000;
+
+    /// A version of the discounts service first seen at `first_seen` (seconds).
+    fn version(version: &str, first_seen: u64, requests: u64, n_plus_one: u64) -> Deployment {
         Deployment {
             service: "discounts-service".to_owned(),
             version: version.to_owned(),
-            first_seen: 0,
-            last_seen: 0,
+            first_seen: first_seen * S,
+            last_seen: first_seen * S,
             requests,
             errors: 0,
             error_rate: 0.0,
@@ -261,32 +268,33 @@ mod tests {
         }
     }
 
-    fn verdict(now: &Deployment, before: &Deployment) -> (&'static str, String) {
-        let (verdict, what, _) = change(&Theme::mono(), now, Some(before));
+    /// The verdict on `now` against `before` when the newest request ended at `newest` (seconds).
+    fn verdict(now: &Deployment, before: &Deployment, newest: u64) -> (&'static str, String) {
+        let (verdict, what, _) = change(&Theme::mono(), now, Some(before), newest * S);
         (verdict, what)
     }
 
     #[test]
     fn an_n_plus_one_fix_shows_while_a_sleep_still_sets_the_latency() {
-        let before = version("1.0", 12, 12);
+        let before = version("1.0", 0, 12, 12);
         assert_eq!(
-            verdict(&version("1.1", 3, 0), &before),
+            verdict(&version("1.1", 100, 3, 0), &before, 115),
             ("better", "N+1 gone".to_owned())
         );
         assert_eq!(
-            verdict(&before, &version("0.9", 5, 0)),
+            verdict(&version("1.1", 100, 3, 2), &before, 115),
+            ("no change", String::new())
+        );
+        assert_eq!(
+            verdict(&before, &version("0.9", 0, 5, 0), 100),
             ("worse", "N+1 new".to_owned())
         );
-        // Until a few requests are in (and their traces worked out), no news either way.
+        // Until the new version's first requests have been worked out, no news either way.
         assert_eq!(
-            verdict(&version("1.1", 2, 0), &before),
+            verdict(&version("1.1", 100, 30, 0), &before, 110),
             ("no change", String::new())
         );
-        assert_eq!(
-            verdict(&version("1.1", 8, 5), &before),
-            ("no change", String::new())
-        );
-        assert_eq!(n_plus_one_share(&version("1.1", 8, 4)), "50.0 %");
-        assert_eq!(n_plus_one_share(&version("1.1", 8, 0)), "");
+        assert_eq!(n_plus_one_share(&version("1.1", 0, 8, 4)), "50.0 %");
+        assert_eq!(n_plus_one_share(&version("1.1", 0, 8, 0)), "");
     }
 }
