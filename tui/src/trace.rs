@@ -77,10 +77,11 @@ const PROJECT_MARKERS: [&str; 5] = [
     "pyproject.toml",
     "go.mod",
 ];
-/// Extensions of the files whose lines the details show: source code, templates, queries and configuration.
-const SOURCE_EXTENSIONS: [&str; 27] = [
+/// Extensions of the files whose lines the details show: source code, templates and queries (not configuration,
+/// which may hold secrets).
+const SOURCE_EXTENSIONS: [&str; 24] = [
     "rs", "py", "go", "js", "ts", "tsx", "jsx", "java", "kt", "rb", "php", "cs", "c", "h", "cc",
-    "cpp", "hpp", "swift", "scala", "ex", "exs", "erl", "html", "sql", "toml", "yaml", "yml",
+    "cpp", "hpp", "swift", "scala", "ex", "exs", "erl", "html", "sql",
 ];
 
 /// A row of the waterfall: a span, or a folded group of repeated sibling spans.
@@ -2532,6 +2533,7 @@ mod tests {
             "notes.txt",
             "config/.hidden.toml",
             "Cargo.lock",
+            "Cargo.toml",
         ] {
             let why = read_source(Some(root), file, 1).unwrap_err();
             assert_eq!(
