@@ -692,15 +692,7 @@ impl App {
                     let group = *self
                         .page_errors(&page.name)
                         .get(page.selected - page.endpoints.len())?;
-                    let (id, span) = (
-                        group.example_trace_id.clone(),
-                        group.example_span_id.clone(),
-                    );
-                    let focus = if span.is_empty() {
-                        Focus::None
-                    } else {
-                        Focus::Span(span)
-                    };
+                    let (id, focus) = example_trace(group);
                     self.open_trace(id, focus)
                 }
                 Some(page) => {
@@ -729,15 +721,7 @@ impl App {
             }
             Tab::Errors => {
                 let group = self.overview.errors.get(self.errors_selected)?;
-                let (id, span) = (
-                    group.example_trace_id.clone(),
-                    group.example_span_id.clone(),
-                );
-                let focus = if span.is_empty() {
-                    Focus::None
-                } else {
-                    Focus::Span(span)
-                };
+                let (id, focus) = example_trace(group);
                 self.open_trace(id, focus)
             }
             Tab::Insights => {
@@ -1016,6 +1000,16 @@ pub fn filter_text(filter: &TraceFilter) -> String {
         words.push(format!(">{}ms", filter.min_duration_ms));
     }
     words.join(" ")
+}
+
+/// An error group's latest trace, opened on its failing span when the group names it.
+fn example_trace(group: &collector::analysis::results::ErrorGroup) -> (String, Focus) {
+    let focus = if group.example_span_id.is_empty() {
+        Focus::None
+    } else {
+        Focus::Span(group.example_span_id.clone())
+    };
+    (group.example_trace_id.clone(), focus)
 }
 
 fn quote(text: &str) -> String {
