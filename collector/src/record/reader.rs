@@ -1,42 +1,14 @@
-//! Recording: every accepted batch appended to an OTLP JSON-lines file (one `ExportTraceServiceRequest` per
-//! line, the OpenTelemetry Collector's file exporter format), and loading such a file back into a store.
+//! Reading a recording back: into a store directly ([`load`]), or through an [`Ingest`] and so through the
+//! analyses ([`feed`], [`analyse`]).
 
 use std::fs::File;
-use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::io::{BufRead, BufReader};
 use std::path::Path;
 
 use crate::ingest::Ingest;
 use crate::model::{Interner, Span};
 use crate::otlp;
 use crate::store::Store;
-
-/// Appends batches to a recording, flushing after each.
-#[derive(Debug)]
-pub struct Recorder {
-    out: BufWriter<File>,
-}
-
-impl Recorder {
-    /// Opens `path` for appending, creating it when missing.
-    pub fn create(path: &Path) -> std::io::Result<Recorder> {
-        let file = File::options().create(true).append(true).open(path)?;
-        Ok(Recorder {
-            out: BufWriter::new(file),
-        })
-    }
-
-    pub fn append(&mut self, spans: &[Span]) -> std::io::Result<()> {
-        serde_json::to_writer(&mut self.out, &otlp::to_request(spans))?;
-        self.out.write_all(b"\n")?;
-        self.out.flush()
-    }
-
-    /// Flushes and syncs the file.
-    pub fn close(mut self) -> std::io::Result<()> {
-        self.out.flush()?;
-        self.out.get_ref().sync_all()
-    }
-}
 
 /// What loading a recording found.
 #[derive(Debug, Default, PartialEq, Eq)]
