@@ -12,6 +12,7 @@ pub mod otlp;
 pub mod receivers;
 pub mod record;
 pub mod report;
+pub mod semconv;
 pub mod server;
 pub mod store;
 pub mod synth;

@@ -47,9 +47,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use parking_lot::{Mutex, RwLock};
 
-use crate::analysis::semconv::{self, Names};
 use crate::compact::{Chunk, TableBuilder};
 use crate::model::{Resource, Span, Str, TraceId, attribute_str};
+use crate::semconv::{self, Names};
 
 /// The number of spans a store keeps unless told otherwise.
 pub const DEFAULT_CAPACITY: usize = 1_000_000;
@@ -141,7 +141,7 @@ pub struct Trace {
     services: Vec<Str>,
     /// The service and name of the first root span received.
     root: Option<(Str, Str)>,
-    /// Spans that failed (see [`crate::analysis::semconv::is_error`]).
+    /// Spans that failed (see [`crate::semconv::is_error`]).
     errors: u32,
     /// Distinct (service, endpoint) of its entry spans, for searching by endpoint.
     entries: Vec<(Str, Str)>,

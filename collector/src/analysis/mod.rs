@@ -10,9 +10,11 @@
 pub mod layout;
 pub mod normalize;
 pub mod results;
-pub mod semconv;
 pub mod stats;
 pub mod trace;
+
+/// The span vocabulary, which lives beside the model (the store reads it too); re-exported at its old path.
+pub use crate::semconv;
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -22,11 +24,11 @@ use parking_lot::Mutex;
 use rustc_hash::{FxHashMap, FxHashSet};
 
 use crate::model::{Span, SpanId, Str, TraceId, Value, attribute_str};
+use crate::semconv::{Names, Peer};
 use crate::store::Store;
 use results::{
     Deployment, ErrorGroup, MapEdge, MapNode, NPlusOne, ServiceMap, ServiceStats, Statement,
 };
-use semconv::{Names, Peer};
 use stats::{Series, Summary};
 
 /// How long a trace must go without new spans before its errors and N+1 findings are worked out.
