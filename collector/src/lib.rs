@@ -15,8 +15,10 @@ pub mod report;
 pub mod semconv;
 pub mod server;
 pub mod store;
+#[cfg(any(test, feature = "fixtures"))]
 pub mod synth;
 pub mod wire;
+#[cfg(any(test, feature = "fixtures"))]
 pub mod workshop;
 
 pub use model::{Interner, Span, SpanId, Str, TraceId};
