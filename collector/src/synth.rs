@@ -1,5 +1,6 @@
 //! Synthetic, shop-like OTLP batches for benchmarks and load generation: traces of a storefront request calling
-//! the ads and discounts services and their databases, every span with 10 attributes.
+//! the ads and discounts services and their databases, every span with 10 attributes. Only with the `fixtures`
+//! feature.
 
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{AnyValue, InstrumentationScope, KeyValue, any_value};

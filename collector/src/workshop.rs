@@ -1,6 +1,6 @@
 //! Spans shaped like the instrumented workshop shop's, generated: whole traces across the storefront, the ads
 //! and discounts services and their databases, broken or fixed, for tests and benchmarks of the analyses, the
-//! query API and the dashboard, and as the dashboard's fixture store.
+//! query API and the dashboard, and as the dashboard's fixture store. Only with the `fixtures` feature.
 
 use std::sync::Arc;
 
