@@ -9,6 +9,7 @@ pub mod datadog;
 pub mod ingest;
 pub mod model;
 pub mod otlp;
+pub mod query;
 pub mod receivers;
 pub mod record;
 pub mod report;
@@ -17,6 +18,7 @@ pub mod server;
 pub mod store;
 #[cfg(any(test, feature = "fixtures"))]
 pub mod synth;
+pub mod view;
 pub mod wire;
 #[cfg(any(test, feature = "fixtures"))]
 pub mod workshop;

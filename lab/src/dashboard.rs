@@ -1,9 +1,12 @@
-//! The dashboard's links to the lab: the shop's fault switches for its fault panel, flipped in-process
-//! exactly as the admin API flips them (each flip deploys a new version of the service that owns it).
+//! The dashboard's links to the lab: its in-process data source ([`InProcess`], the collector of this process
+//! or a recording), and the shop's fault switches for its fault panel, flipped in-process exactly as the
+//! admin API flips them (each flip deploys a new version of the service that owns it).
 
+use protocol::{ServiceStats, Sort, TraceSearch, TraceSummary, TraceView, Window};
 use shop_common::Faults;
 use tui::app::Fault;
 use tui::run::FaultControl;
+use tui::source::{Counts, DataSource, LATENCY_BUCKETS, Overview};
 
 use crate::shop::RunningShop;
 
@@ -60,5 +63,97 @@ impl FaultControl for ShopFaults {
         } else {
             format!("{name} was already {state}")
         })
+    }
+}
+
+/// The dashboard's data from a collector in this process: the live collector of `lab up`, or a recording read
+/// into a store of its own (`lab tui FILE`). Every answer is the collector's own ([`collector::query::Query`],
+/// the same the query API serialises), handed over without a trip through JSON.
+#[derive(Clone, Debug)]
+pub struct InProcess {
+    query: collector::query::Query,
+    label: String,
+    live: bool,
+}
+
+impl InProcess {
+    /// The collector of this process, receiving spans.
+    pub fn live(
+        store: collector::store::Store,
+        analysis: collector::analysis::Analysis,
+        label: impl Into<String>,
+    ) -> InProcess {
+        InProcess {
+            query: collector::query::Query::new(store, analysis),
+            label: label.into(),
+            live: true,
+        }
+    }
+
+    /// A recording (`lab up --record`, `lab collect --record`) read into a store of its own, as `lab report`
+    /// reads it; lines that could not be read are returned with their number.
+    pub async fn recording(
+        path: &std::path::Path,
+    ) -> anyhow::Result<(InProcess, Vec<(u64, String)>)> {
+        let (store, analysis, loaded) = collector::record::analyse(
+            path,
+            collector::store::DEFAULT_CAPACITY,
+            Default::default(),
+        )
+        .await?;
+        let source = InProcess {
+            query: collector::query::Query::new(store, analysis),
+            label: format!("recording {}", path.display()),
+            live: false,
+        };
+        Ok((source, loaded.problems))
+    }
+}
+
+impl DataSource for InProcess {
+    fn describe(&self) -> String {
+        self.label.clone()
+    }
+
+    fn is_live(&self) -> bool {
+        self.live
+    }
+
+    fn overview(&self, window: Window) -> anyhow::Result<Overview> {
+        Ok(Overview {
+            services: self.query.services(window, Sort::Latency).services,
+            map: self.query.map(window),
+            errors: self.query.errors().errors,
+            n_plus_one: self.query.insights().n_plus_one,
+            deployments: self.query.deployments().deployments,
+            counts: Counts::from(&self.query.stats()),
+        })
+    }
+
+    fn endpoints(&self, service: &str, window: Window) -> anyhow::Result<Vec<ServiceStats>> {
+        Ok(self
+            .query
+            .endpoints(service, window, Sort::Latency)
+            .map(|answer| answer.endpoints)
+            .unwrap_or_default())
+    }
+
+    fn latency(&self, service: &str) -> anyhow::Result<Vec<f64>> {
+        Ok(self
+            .query
+            .latency(service, LATENCY_BUCKETS)
+            .map(|answer| answer.p95_ms)
+            .unwrap_or_default())
+    }
+
+    fn traces(&self, filter: &TraceSearch) -> anyhow::Result<Vec<TraceSummary>> {
+        Ok(self.query.traces(filter).traces)
+    }
+
+    fn trace(&self, trace_id: &str) -> anyhow::Result<Option<TraceView>> {
+        let Some(id) = collector::TraceId::from_hex(trace_id) else {
+            anyhow::bail!("{trace_id:?} is not a trace id (32 hex digits)");
+        };
+        Ok(self.query.trace(id))
     }
 }

@@ -574,7 +574,7 @@ async fn dashboard_in_lab(args: &UpArgs, lab: &RunningLab) -> anyhow::Result<()>
         "The log goes to {} while the dashboard runs.",
         log.display()
     );
-    let source = tui::source::InProcess::live(
+    let source = lab::dashboard::InProcess::live(
         lab.collector.store.clone(),
         lab.collector.analysis.clone(),
         format!("lab up --state {}", args.state),
@@ -640,7 +640,7 @@ async fn dashboard(args: TuiArgs) -> anyhow::Result<()> {
     );
     let source: Box<dyn tui::source::DataSource> = match &args.file {
         Some(file) => {
-            let (source, problems) = tui::source::InProcess::recording(file).await?;
+            let (source, problems) = lab::dashboard::InProcess::recording(file).await?;
             for (line, problem) in &problems {
                 eprintln!("{}: line {line} skipped: {problem}", file.display());
             }

@@ -4,17 +4,18 @@
 
 use std::collections::BTreeMap;
 
-use collector::analysis::Window;
-use collector::analysis::results::ServiceStats;
-use collector::api::TraceSummary;
+use protocol::ServiceStats;
+use protocol::TraceSummary;
+use protocol::Window;
 use ratatui::crossterm::event::{
     KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseButton, MouseEvent, MouseEventKind,
 };
 use ratatui::layout::Rect;
 
-use crate::source::{Overview, TraceFilter};
+use crate::source::{Overview, default_filter};
 use crate::theme::Theme;
 use crate::trace::{Focus, TraceScreen};
+use protocol::{TraceSearch, TraceSort};
 
 /// The tabs, in the order of their number keys.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -103,7 +104,7 @@ pub struct Refresh {
 #[derive(Clone, Debug, PartialEq)]
 pub struct Params {
     pub window: Window,
-    pub filter: TraceFilter,
+    pub filter: TraceSearch,
     /// The service whose page is open.
     pub service: Option<String>,
     pub paused: bool,
@@ -231,7 +232,7 @@ pub struct App {
 
     pub traces: Vec<TraceSummary>,
     pub traces_selected: usize,
-    pub filter: TraceFilter,
+    pub filter: TraceSearch,
     pub filter_input: Option<FilterInput>,
 
     pub trace: Option<TraceScreen>,
@@ -288,7 +289,7 @@ impl App {
             service_page: None,
             traces: Vec::new(),
             traces_selected: 0,
-            filter: TraceFilter::default(),
+            filter: default_filter(),
             filter_input: None,
             trace: None,
             trace_status: None,
@@ -538,7 +539,7 @@ impl App {
     }
 
     /// The error groups of `service`, as its page lists them (after its endpoints).
-    pub fn page_errors(&self, service: &str) -> Vec<&collector::analysis::results::ErrorGroup> {
+    pub fn page_errors(&self, service: &str) -> Vec<&protocol::ErrorGroup> {
         self.overview
             .errors
             .iter()
@@ -642,14 +643,14 @@ impl App {
             }
             Tab::Trace => self.tab = self.trace_from,
             Tab::Traces
-                if TraceFilter {
-                    by_duration: false,
+                if TraceSearch {
+                    sort: TraceSort::Start,
                     ..self.filter.clone()
-                } != TraceFilter::default() =>
+                } != default_filter() =>
             {
-                self.filter = TraceFilter {
-                    by_duration: self.filter.by_duration,
-                    ..TraceFilter::default()
+                self.filter = TraceSearch {
+                    sort: self.filter.sort,
+                    ..default_filter()
                 };
                 self.new_search();
                 return self.refresh();
@@ -697,10 +698,10 @@ impl App {
                 }
                 Some(page) => {
                     let endpoint = page.endpoints.get(page.selected)?;
-                    self.filter = TraceFilter {
+                    self.filter = TraceSearch {
                         service: Some(page.name.clone()),
                         endpoint: Some(endpoint.name.clone()),
-                        ..TraceFilter::default()
+                        ..default_filter()
                     };
                     self.tab = Tab::Traces;
                     self.new_search();
@@ -821,12 +822,18 @@ impl App {
                 });
             }
             (Tab::Traces, KeyCode::Char('s')) => {
-                self.filter.by_duration = !self.filter.by_duration;
+                self.filter.sort = match self.filter.sort {
+                    TraceSort::Start => TraceSort::Duration,
+                    TraceSort::Duration => TraceSort::Start,
+                };
                 self.new_search();
                 return self.refresh();
             }
             (Tab::Traces, KeyCode::Char('e')) => {
-                self.filter.errors_only = !self.filter.errors_only;
+                self.filter.error = match self.filter.error {
+                    Some(true) => None,
+                    _ => Some(true),
+                };
                 self.new_search();
                 return self.refresh();
             }
@@ -845,10 +852,10 @@ impl App {
 
     /// Lists the traces through a service.
     fn search_service(&mut self, service: String) -> Option<Action> {
-        self.filter = TraceFilter {
+        self.filter = TraceSearch {
             service: Some(service),
-            by_duration: self.filter.by_duration,
-            ..TraceFilter::default()
+            sort: self.filter.sort,
+            ..default_filter()
         };
         self.tab = Tab::Traces;
         self.new_search();
@@ -867,7 +874,7 @@ impl App {
             }
             KeyCode::Enter => match parse_filter(&input.text) {
                 Ok(mut filter) => {
-                    filter.by_duration = self.filter.by_duration;
+                    filter.sort = self.filter.sort;
                     self.filter = filter;
                     self.filter_input = None;
                     self.new_search();
@@ -977,7 +984,7 @@ impl App {
 }
 
 /// An error group's identity across refreshes (its message is the latest occurrence's, so not part of it).
-fn error_key(group: &collector::analysis::results::ErrorGroup) -> String {
+fn error_key(group: &protocol::ErrorGroup) -> String {
     format!(
         "{}\n{}\n{}\n{}",
         group.service, group.r#type, group.file, group.line
@@ -985,7 +992,7 @@ fn error_key(group: &collector::analysis::results::ErrorGroup) -> String {
 }
 
 /// The filter line that shows `filter`: the words `/` starts from.
-pub fn filter_text(filter: &TraceFilter) -> String {
+pub fn filter_text(filter: &TraceSearch) -> String {
     let mut words = Vec::new();
     if let Some(service) = &filter.service {
         words.push(format!("service:{service}"));
@@ -993,7 +1000,7 @@ pub fn filter_text(filter: &TraceFilter) -> String {
     if let Some(endpoint) = &filter.endpoint {
         words.push(format!("endpoint:{}", quote(endpoint)));
     }
-    if filter.errors_only {
+    if filter.error == Some(true) {
         words.push("error".to_owned());
     }
     if filter.min_duration_ms > 0.0 {
@@ -1003,7 +1010,7 @@ pub fn filter_text(filter: &TraceFilter) -> String {
 }
 
 /// An error group's latest trace, opened on its failing span when the group names it.
-fn example_trace(group: &collector::analysis::results::ErrorGroup) -> (String, Focus) {
+fn example_trace(group: &protocol::ErrorGroup) -> (String, Focus) {
     let focus = if group.example_span_id.is_empty() {
         Focus::None
     } else {
@@ -1037,8 +1044,8 @@ pub fn trace_id(text: &str) -> Option<String> {
 
 /// Reads the Traces tab's filter line: `service:NAME`, `endpoint:"GET /discount"` (quotes for spaces),
 /// `error`, `>500ms` / `>2.5s` (min duration), in any order; a bare word is a service name.
-pub fn parse_filter(text: &str) -> Result<TraceFilter, String> {
-    let mut filter = TraceFilter::default();
+pub fn parse_filter(text: &str) -> Result<TraceSearch, String> {
+    let mut filter = default_filter();
     let mut words = Vec::new();
     let mut word = String::new();
     let mut quoted = false;
@@ -1065,7 +1072,7 @@ pub fn parse_filter(text: &str) -> Result<TraceFilter, String> {
         } else if let Some(endpoint) = word.strip_prefix("endpoint:") {
             filter.endpoint = Some(endpoint.to_owned());
         } else if word == "error" || word == "errors" {
-            filter.errors_only = true;
+            filter.error = Some(true);
         } else if let Some(duration) = word.strip_prefix('>') {
             filter.min_duration_ms = parse_ms(duration)
                 .ok_or_else(|| format!("{word:?}: a duration is like >500ms or >2.5s"))?;

@@ -398,12 +398,13 @@ mod tests {
     use std::sync::Arc;
     use std::sync::atomic::{AtomicUsize, Ordering};
 
-    use collector::analysis::Window;
-    use collector::analysis::results::ServiceStats;
-    use collector::api::{TraceSummary, TraceView};
+    use protocol::ServiceStats;
+    use protocol::Window;
+    use protocol::{TraceSummary, TraceView};
 
     use super::*;
-    use crate::source::{Overview, TraceFilter};
+    use crate::source::{Overview, default_filter};
+    use protocol::TraceSearch;
 
     /// A source that counts the refreshes it answers.
     struct Counting {
@@ -428,7 +429,7 @@ mod tests {
         fn latency(&self, _: &str) -> anyhow::Result<Vec<f64>> {
             Ok(Vec::new())
         }
-        fn traces(&self, _: &TraceFilter) -> anyhow::Result<Vec<TraceSummary>> {
+        fn traces(&self, _: &TraceSearch) -> anyhow::Result<Vec<TraceSummary>> {
             Ok(Vec::new())
         }
         fn trace(&self, _: &str) -> anyhow::Result<Option<TraceView>> {
@@ -470,7 +471,7 @@ mod tests {
     fn params(paused: bool, generation: u64) -> Params {
         Params {
             window: Window::All,
-            filter: TraceFilter::default(),
+            filter: default_filter(),
             service: None,
             paused,
             generation,

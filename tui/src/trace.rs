@@ -16,12 +16,11 @@
 //! once, in [`TraceScreen::new`], and only from a project's source files.
 
 use std::cell::Cell;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::io::{BufRead as _, BufReader};
 use std::path::{Component, Path, PathBuf};
 
-use collector::analysis::normalize::{normalize_query, top_project_frame};
-use collector::api::{SpanView, TraceView};
+use protocol::TraceView;
 use ratatui::buffer::Buffer;
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use ratatui::layout::Rect;
@@ -43,8 +42,6 @@ pub enum Focus {
     Repeated(String),
 }
 
-/// Siblings repeating one call at least this many times are folded into one row.
-const FOLD_MIN: usize = 3;
 /// Lines of source shown above and below the failing one.
 const SOURCE_CONTEXT: u32 = 2;
 /// Source lookups one screen makes at most (a trace of a thousand errors reads no thousand files).
@@ -53,10 +50,6 @@ const MAX_SOURCE_READS: usize = 32;
 const MAX_SOURCE_BYTES: u64 = 8 << 20;
 /// Characters of one sender value kept for drawing; the rest is never looked at.
 const MAX_TEXT: usize = 2_000;
-/// Characters of a stack trace parsed.
-const MAX_STACK: usize = 64 * 1024;
-/// Frames of one stack trace kept.
-const MAX_FRAMES: usize = 64;
 /// From this width on, the details sit beside the list instead of below it.
 const WIDE: u16 = 120;
 /// Lines `J` and `K` scroll the details by.
@@ -243,17 +236,6 @@ fn capped(text: &str, max: usize) -> &str {
     }
 }
 
-fn str_attr<'a>(span: &'a SpanView, key: &str) -> Option<&'a str> {
-    span.attributes.get(key).and_then(serde_json::Value::as_str)
-}
-
-fn int_attr(attributes: &BTreeMap<String, serde_json::Value>, key: &str) -> Option<i64> {
-    let value = attributes.get(key)?;
-    value
-        .as_i64()
-        .or_else(|| value.as_str().and_then(|s| s.trim().parse().ok()))
-}
-
 /// A JSON attribute value as one line of text: strings bare, the rest as JSON.
 fn value_text(value: &serde_json::Value) -> String {
     match value {
@@ -339,100 +321,6 @@ fn wrap(text: &str, width: usize, max_lines: usize) -> Vec<String> {
 fn offset(ns: i128) -> String {
     let sign = if ns < 0 { '-' } else { '+' };
     format!("{sign}{}", fmt::ms(ns.unsigned_abs() as f64 / 1e6))
-}
-
-/// The frames of a stack trace (Rust backtraces, Python tracebacks, Java and Node `at` lines), the project's
-/// own first, innermost call first.
-fn parse_stack(stack: &str) -> Vec<Frame> {
-    struct Raw<'a> {
-        function: &'a str,
-        location: Option<String>,
-        lines: Vec<&'a str>,
-        rust: bool,
-    }
-    let mut raw: Vec<Raw> = Vec::new();
-    let mut python = false;
-    for line in capped(stack, MAX_STACK).lines() {
-        let line = line.trim();
-        if raw.len() > MAX_FRAMES * 2 {
-            break;
-        }
-        if let Some((number, function)) = line.split_once(": ")
-            && !number.is_empty()
-            && number.bytes().all(|b| b.is_ascii_digit())
-        {
-            raw.push(Raw {
-                function,
-                location: None,
-                lines: vec![line],
-                rust: true,
-            });
-        } else if let Some(rest) = line.strip_prefix("at ") {
-            match raw.last_mut() {
-                Some(frame) if frame.rust && frame.location.is_none() => {
-                    frame.location = Some(rest.trim().to_owned());
-                    frame.lines.push(line);
-                }
-                _ => {
-                    let rest = rest.trim();
-                    let (function, location) = match rest.rfind('(') {
-                        Some(open) if rest.ends_with(')') => (
-                            rest[..open].trim(),
-                            rest[open + 1..rest.len() - 1].to_owned(),
-                        ),
-                        _ => ("", rest.to_owned()),
-                    };
-                    raw.push(Raw {
-                        function,
-                        location: Some(location),
-                        lines: vec![line],
-                        rust: false,
-                    });
-                }
-            }
-        } else if let Some(rest) = line.strip_prefix("File \"") {
-            python = true;
-            let (path, after) = rest.split_once('"').unwrap_or((rest, ""));
-            let number: String = after
-                .trim_start_matches(", line ")
-                .chars()
-                .take_while(char::is_ascii_digit)
-                .collect();
-            let function = after.split_once(", in ").map_or("", |(_, f)| f.trim());
-            raw.push(Raw {
-                function,
-                location: Some(format!("{path}:{number}")),
-                lines: vec![line],
-                rust: false,
-            });
-        }
-    }
-    if python {
-        raw.reverse();
-    }
-    let mut project = Vec::new();
-    let mut library = Vec::new();
-    for frame in raw {
-        let found = top_project_frame(&frame.lines.join("\n"));
-        let location = match (&found, frame.location) {
-            (Some(at), _) => format!("{}:{}", at.file, at.line),
-            (None, Some(location)) => location,
-            (None, None) => String::new(),
-        };
-        let frame_out = Frame {
-            function: safe(frame.function),
-            location: safe(&location),
-            project: found.is_some(),
-        };
-        if frame_out.project {
-            project.push(frame_out);
-        } else {
-            library.push(frame_out);
-        }
-    }
-    project.extend(library);
-    project.truncate(MAX_FRAMES);
-    project
 }
 
 /// Whether `path` (relative, as written) stays below where it starts: no `..`, no root, at least one name.
@@ -593,21 +481,6 @@ fn flame_levels(nodes: &[Node]) -> Vec<Level> {
     levels
 }
 
-/// What a run of siblings shares: the class of call (database statements of any kind, or one span name).
-#[derive(PartialEq, Eq)]
-enum Class<'a> {
-    Database,
-    Name(&'a str),
-}
-
-fn class(span: &SpanView) -> Class<'_> {
-    if str_attr(span, "db.query.text").is_some() {
-        Class::Database
-    } else {
-        Class::Name(&span.name)
-    }
-}
-
 impl TraceScreen {
     /// Builds the screen; reads the source lines around each error's file:line from files under `workspace`
     /// (when given and the file exists there: the path is repo-relative; refuse paths that escape the
@@ -633,54 +506,20 @@ impl TraceScreen {
             axis_ns as f64 / 1e6
         };
 
-        // The tree: parents by id (the first span of an id wins), cycles cut, children in start order.
-        let mut by_id: HashMap<&str, usize> = HashMap::with_capacity(n);
-        for (i, span) in spans.iter().enumerate() {
-            by_id.entry(span.span_id.as_str()).or_insert(i);
-        }
-        let mut parent: Vec<Option<usize>> = spans
-            .iter()
-            .enumerate()
-            .map(|(i, span)| {
-                if span.parent_span_id.is_empty() {
-                    return None;
-                }
-                by_id
-                    .get(span.parent_span_id.as_str())
-                    .copied()
-                    .filter(|&p| p != i)
-            })
-            .collect();
-        // 0: not seen, 1: on the walk being made, 2: known to reach a root.
-        let mut state = vec![0_u8; n];
-        let mut walk = Vec::new();
-        for start in 0..n {
-            let mut at = start;
-            walk.clear();
-            while state[at] == 0 {
-                state[at] = 1;
-                walk.push(at);
-                match parent[at] {
-                    Some(p) => at = p,
-                    None => break,
-                }
-            }
-            if state[at] == 1 && parent[at].is_some() {
-                // Back at a span of this walk: a cycle. It becomes a root.
-                parent[at] = None;
-            }
-            for &i in &walk {
-                state[i] = 2;
-            }
-        }
+        // The tree as the collector worked it out. A parent is taken only one step above its child, so whatever
+        // a remote sends, parents cannot loop: every span reaches a root.
+        let parent_of = |span: &protocol::SpanView| {
+            span.parent
+                .filter(|&p| p < n && spans[p].depth.checked_add(1) == Some(span.depth))
+        };
         let by_start = |a: &usize, b: &usize| {
             (spans[*a].start_unix_nano, *a).cmp(&(spans[*b].start_unix_nano, *b))
         };
         let mut children: Vec<Vec<usize>> = vec![Vec::new(); n];
         let mut root_spans = Vec::new();
-        for (i, p) in parent.iter().enumerate() {
-            match p {
-                Some(p) => children[*p].push(i),
+        for (i, span) in spans.iter().enumerate() {
+            match parent_of(span) {
+                Some(p) => children[p].push(i),
                 None => root_spans.push(i),
             }
         }
@@ -689,39 +528,38 @@ impl TraceScreen {
             list.sort_by(by_start);
         }
 
-        let critical: std::collections::HashSet<&str> =
-            view.critical_path.iter().map(String::as_str).collect();
         let query = match &focus {
             Focus::Repeated(q) => Some(q.as_str()),
             _ => None,
         };
         let mut nodes: Vec<Node> = spans
             .iter()
-            .enumerate()
-            .map(|(i, span)| {
+            .map(|span| {
                 let start = span.start_unix_nano.saturating_sub(axis_start).min(axis_ns);
                 let end = span
                     .end_unix_nano
                     .max(span.start_unix_nano)
                     .saturating_sub(axis_start)
                     .min(axis_ns);
-                let lit = query.is_some_and(|q| {
-                    str_attr(span, "db.query.text")
-                        .is_some_and(|text| text == q || normalize_query(text) == q)
-                        || span.name == q
-                });
                 Node {
                     service: safe(&span.service),
                     name: safe(&span.name),
                     start,
                     end,
-                    error: span.status == "error"
-                        || span.events.iter().any(|e| e.name == "exception"),
-                    critical: critical.contains(span.span_id.as_str())
-                        && by_id.get(span.span_id.as_str()) == Some(&i),
-                    lit,
-                    parent: parent[i],
-                    depth: 0,
+                    error: span.error,
+                    critical: span.critical,
+                    // The finding's statement (normalised), or the statement or name as sent.
+                    lit: query.is_some_and(|q| {
+                        span.statement == q
+                            || span.name == q
+                            || span
+                                .attributes
+                                .get("db.query.text")
+                                .and_then(|t| t.as_str())
+                                == Some(q)
+                    }),
+                    parent: parent_of(span),
+                    depth: span.depth,
                     group: None,
                     children: Vec::new(),
                     failure: None,
@@ -729,92 +567,63 @@ impl TraceScreen {
             })
             .collect();
 
-        // Repeated calls: siblings in start order are cut into runs of one class (database statements, or one
-        // span name); in a run, each statement repeated FOLD_MIN times or more becomes a group, shown where
-        // its first span is.
-        let mut groups: Vec<Group> = Vec::new();
-        let mut itemise =
-            |kids: &[usize], parent: Option<usize>, nodes: &mut Vec<Node>| -> Vec<Item> {
-                let mut items = Vec::with_capacity(kids.len());
-                let mut i = 0;
-                while i < kids.len() {
-                    let run_class = class(&spans[kids[i]]);
-                    let mut j = i + 1;
-                    while j < kids.len() && class(&spans[kids[j]]) == run_class {
-                        j += 1;
-                    }
-                    let run = &kids[i..j];
-                    // Statements of the run in order of first appearance.
-                    let mut keys: Vec<((&str, &str), Vec<usize>)> = Vec::new();
-                    let mut index: HashMap<(&str, &str), usize> = HashMap::new();
-                    for &k in run {
-                        let span = &spans[k];
-                        let key = (
-                            span.name.as_str(),
-                            str_attr(span, "db.query.text").unwrap_or(""),
-                        );
-                        let at = *index.entry(key).or_insert_with(|| {
-                            keys.push((key, Vec::new()));
-                            keys.len() - 1
-                        });
-                        keys[at].1.push(k);
-                    }
-                    let mut group_of_key: Vec<Option<usize>> = vec![None; keys.len()];
-                    for (at, ((name, text), members)) in keys.iter().enumerate() {
-                        if members.len() < FOLD_MIN {
-                            continue;
-                        }
-                        let (label, statement) = if text.is_empty() {
-                            (safe(name), safe(name))
-                        } else {
-                            (safe(&elide_columns(&normalize_query(text))), safe(text))
-                        };
-                        let g = groups.len();
-                        for &m in members {
-                            nodes[m].group = Some(g);
-                        }
-                        groups.push(Group {
-                            label,
-                            short: safe(name),
-                            statement,
-                            service: nodes[members[0]].service.clone(),
-                            parent,
-                            members: members.clone(),
-                            start: members.iter().map(|&m| nodes[m].start).min().unwrap_or(0),
-                            end: members.iter().map(|&m| nodes[m].end).max().unwrap_or(0),
-                            total_ms: members
-                                .iter()
-                                .map(|&m| spans[m].duration_ms)
-                                .filter(|d| d.is_finite() && *d > 0.0)
-                                .sum(),
-                            error: members.iter().any(|&m| nodes[m].error),
-                            critical: members.iter().any(|&m| nodes[m].critical),
-                            lit: members.iter().any(|&m| nodes[m].lit),
-                            folded: true,
-                        });
-                        group_of_key[at] = Some(g);
-                    }
-                    for &k in run {
-                        let span = &spans[k];
-                        let key = (
-                            span.name.as_str(),
-                            str_attr(span, "db.query.text").unwrap_or(""),
-                        );
-                        match group_of_key[index[&key]] {
-                            Some(g) if groups[g].members[0] == k => items.push(Item::Group(g)),
-                            Some(_) => {}
-                            None => items.push(Item::Span(k)),
-                        }
-                    }
-                    i = j;
-                }
-                items
+        // Repeated calls, as the collector grouped them: each group is one row where its first span is.
+        let mut groups: Vec<Group> = Vec::with_capacity(view.repeat_groups.len());
+        for repeat in &view.repeat_groups {
+            // Siblings, each in one group only (else the group is ignored: its spans stay rows of their own).
+            let Some(&first) = repeat.members.first().filter(|&&f| f < n) else {
+                continue;
             };
-        let roots = itemise(&root_spans, None, &mut nodes);
+            let g = groups.len();
+            let mut claimed = 0;
+            for &m in &repeat.members {
+                if m >= n || nodes[m].group.is_some() || nodes[m].parent != nodes[first].parent {
+                    break;
+                }
+                nodes[m].group = Some(g);
+                claimed += 1;
+            }
+            if claimed < repeat.members.len() {
+                for &m in &repeat.members[..claimed] {
+                    nodes[m].group = None;
+                }
+                continue;
+            }
+            let members = repeat.members.clone();
+            let (label, statement) = if repeat.statement.is_empty() {
+                (safe(&repeat.name), safe(&repeat.name))
+            } else {
+                (safe(&elide_columns(&repeat.query)), safe(&repeat.statement))
+            };
+            groups.push(Group {
+                label,
+                short: safe(&repeat.name),
+                statement,
+                service: nodes[first].service.clone(),
+                parent: nodes[first].parent,
+                start: members.iter().map(|&m| nodes[m].start).min().unwrap_or(0),
+                end: members.iter().map(|&m| nodes[m].end).max().unwrap_or(0),
+                total_ms: repeat.total_ms,
+                error: members.iter().any(|&m| nodes[m].error),
+                critical: members.iter().any(|&m| nodes[m].critical),
+                lit: members.iter().any(|&m| nodes[m].lit),
+                folded: true,
+                members,
+            });
+        }
+        let itemise = |kids: &[usize], nodes: &[Node]| -> Vec<Item> {
+            kids.iter()
+                .filter_map(|&k| match nodes[k].group {
+                    Some(g) if groups[g].members[0] == k => Some(Item::Group(g)),
+                    Some(_) => None,
+                    None => Some(Item::Span(k)),
+                })
+                .collect()
+        };
+        let roots = itemise(&root_spans, &nodes);
         for (p, kids) in children.iter().enumerate() {
             if !kids.is_empty() {
-                let items = itemise(kids, Some(p), &mut nodes);
-                nodes[p].children = items;
+                nodes[p].children = itemise(kids, &nodes);
             }
         }
 
@@ -825,74 +634,50 @@ impl TraceScreen {
             if !nodes[i].error {
                 continue;
             }
-            let mut first_project = None;
             let exceptions: Vec<Exception> = span
-                .events
+                .exceptions
                 .iter()
-                .filter(|e| e.name == "exception")
-                .map(|event| {
-                    let text = |key: &str| {
-                        event
-                            .attributes
-                            .get(key)
-                            .map(value_text)
-                            .unwrap_or_default()
-                    };
-                    let stack = event
-                        .attributes
-                        .get("exception.stacktrace")
-                        .and_then(serde_json::Value::as_str)
-                        .unwrap_or("");
-                    if first_project.is_none() {
-                        first_project = top_project_frame(capped(stack, MAX_STACK));
-                    }
-                    Exception {
-                        kind: text("exception.type"),
-                        message: text("exception.message"),
-                        frames: parse_stack(stack),
-                    }
+                .map(|exception| Exception {
+                    kind: safe(&exception.r#type),
+                    message: safe(&exception.message),
+                    frames: exception
+                        .frames
+                        .iter()
+                        .map(|frame| Frame {
+                            function: safe(&frame.function),
+                            location: safe(&frame.location),
+                            project: frame.project,
+                        })
+                        .collect(),
                 })
                 .collect();
-            let declared = str_attr(span, "code.file.path").zip(
-                int_attr(&span.attributes, "code.line.number").and_then(|l| u32::try_from(l).ok()),
-            );
-            let place = match declared {
-                Some((file, line)) if !file.is_empty() && line > 0 => Some((file.to_owned(), line)),
-                _ => first_project.map(|at| (at.file, at.line)),
-            };
-            let source = place.map(|(file, line)| {
-                let key = (file.clone(), line);
+            let source = span.location.as_ref().map(|at| {
+                let key = (at.file.clone(), at.line);
                 let lines = match cache.get(&key) {
                     Some(known) => known.clone(),
+                    None if at.line == 0 => Err(format!(
+                        "source not read: {} (no line number given)",
+                        safe(&at.file)
+                    )),
                     None if reads >= MAX_SOURCE_READS => Err(format!(
                         "source not read: {} (too many errors in this trace)",
-                        safe(&file)
+                        safe(&at.file)
                     )),
                     None => {
                         reads += 1;
-                        let lines = read_source(workspace, &file, line);
+                        let lines = read_source(workspace, &at.file, at.line);
                         cache.insert(key, lines.clone());
                         lines
                     }
                 };
                 Source {
-                    path: safe(&file),
-                    line,
+                    path: safe(&at.file),
+                    line: at.line,
                     lines,
                 }
             });
             if !exceptions.is_empty() || source.is_some() {
                 nodes[i].failure = Some(Box::new(Failure { exceptions, source }));
-            }
-        }
-
-        // Depths, from the roots down (every span reaches a root: cycles were cut), and the flame's lines.
-        let mut stack: Vec<usize> = root_spans.clone();
-        while let Some(i) = stack.pop() {
-            let depth = nodes[i].depth + 1;
-            for &c in &children[i] {
-                nodes[c].depth = depth;
-                stack.push(c);
             }
         }
         let flame = flame_levels(&nodes);
@@ -901,7 +686,7 @@ impl TraceScreen {
         let root = view
             .critical_path
             .first()
-            .and_then(|id| by_id.get(id.as_str()).copied())
+            .and_then(|id| spans.iter().position(|s| s.span_id == *id))
             .or_else(|| root_spans.first().copied());
         let mut services: Vec<String> = Vec::new();
         let mut stack: Vec<usize> = root_spans.iter().rev().copied().collect();
@@ -2249,8 +2034,11 @@ impl Columns {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use collector::api::{EventView, trace_view};
+    use collector::model::{Event, KeyValue, Resource, SpanKind, Status, StatusCode, Value};
+    use collector::view::trace_view;
     use collector::workshop::{BANNER_FILE, BANNER_LINE, Workshop, generate};
+    use collector::{Span, SpanId, TraceId};
+    use protocol::SpanView;
     use ratatui::Terminal;
     use ratatui::backend::TestBackend;
     use ratatui::style::Modifier;
@@ -2353,75 +2141,103 @@ mod tests {
         }
     }
 
-    fn span(id: &str, parent: &str, name: &str, start_ms: u64, end_ms: u64) -> SpanView {
-        SpanView {
-            span_id: id.to_owned(),
-            parent_span_id: parent.to_owned(),
-            service: "svc".to_owned(),
-            name: name.to_owned(),
-            kind: "internal".to_owned(),
-            start_unix_nano: START + start_ms * 1_000_000,
-            end_unix_nano: START + end_ms * 1_000_000,
-            duration_ms: end_ms.saturating_sub(start_ms) as f64,
-            self_ms: 0.0,
-            status: "unset".to_owned(),
-            status_message: String::new(),
-            attributes: BTreeMap::new(),
-            events: Vec::new(),
+    /// A span id for a name (the same name, the same id).
+    fn id(name: &str) -> SpanId {
+        // FNV-1a: stable, and never zero for these names.
+        let hash = name.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+        });
+        SpanId::from_u64(hash)
+    }
+
+    fn text(key: &str, value: &str) -> KeyValue {
+        KeyValue {
+            key: key.into(),
+            value: Value::Str(value.into()),
         }
     }
 
+    /// A span of service `svc` in the trace `…dead`, `parent` empty for a root.
+    fn span(name_id: &str, parent: &str, name: &str, start_ms: u64, end_ms: u64) -> Span {
+        Span {
+            trace_id: TraceId::from_hex(DEAD).unwrap(),
+            span_id: id(name_id),
+            parent_span_id: (!parent.is_empty()).then(|| id(parent)),
+            name: name.into(),
+            kind: SpanKind::Internal,
+            start_ns: START + start_ms * 1_000_000,
+            end_ns: START + end_ms * 1_000_000,
+            status: Status::default(),
+            attributes: Vec::new(),
+            events: Vec::new(),
+            links: Vec::new(),
+            resource: std::sync::Arc::new(Resource {
+                attributes: vec![text("service.name", "svc")],
+            }),
+            scope: Default::default(),
+        }
+    }
+
+    const DEAD: &str = "0000000000000000000000000000dead";
+
     /// Orphans, a parent cycle, a self-parent, a zero-duration span, one ending before it starts, one outside
-    /// the trace's bounds, escapes and a huge attribute.
+    /// the trace's bounds, escapes and a huge attribute; the root alone on the critical path.
     fn degenerate() -> TraceView {
         let mut huge = span("h", "a", "huge\x1b[2J attribute", 2, 3);
-        huge.attributes.insert(
-            "blob".to_owned(),
-            serde_json::Value::String("x".repeat(100_000)),
-        );
-        huge.attributes
-            .insert("list".to_owned(), serde_json::json!([1, 2, {"k": "v\nw"}]));
+        huge.attributes.push(text("blob", &"x".repeat(100_000)));
+        huge.attributes.push(KeyValue {
+            key: "list".into(),
+            value: Value::Array(
+                vec![
+                    Value::Int(1),
+                    Value::Int(2),
+                    Value::Map(vec![text("k", "v\nw")].into()),
+                ]
+                .into(),
+            ),
+        });
         let mut failing = span("f", "missing-parent", "orphan\nfails", 4, 4);
-        failing.status = "error".to_owned();
-        failing.status_message = "bad\x07 news".to_owned();
+        failing.status = Status {
+            code: StatusCode::Error,
+            message: Some("bad\x07 news".into()),
+        };
         failing
             .attributes
-            .insert("code.file.path".to_owned(), "../../etc/passwd".into());
-        failing
-            .attributes
-            .insert("code.line.number".to_owned(), 3.into());
-        failing.events.push(EventView {
-            name: "exception".to_owned(),
-            time_unix_nano: START + 4_000_000,
-            attributes: BTreeMap::from([
-                ("exception.type".to_owned(), "Boom".into()),
-                ("exception.message".to_owned(), "it broke".into()),
-                (
-                    "exception.stacktrace".to_owned(),
-                    "not a stack at all".into(),
-                ),
-            ]),
+            .push(text("code.file.path", "../../etc/passwd"));
+        failing.attributes.push(KeyValue {
+            key: "code.line.number".into(),
+            value: Value::Int(3),
+        });
+        failing.events.push(Event {
+            name: "exception".into(),
+            time_ns: START + 4_000_000,
+            attributes: vec![
+                text("exception.type", "Boom"),
+                text("exception.message", "it broke"),
+                text("exception.stacktrace", "not a stack at all"),
+            ],
         });
         let mut backwards = span("b", "", "ends before it starts", 9, 8);
-        backwards.end_unix_nano = START;
-        TraceView {
-            trace_id: "0000000000000000000000000000dead".to_owned(),
-            start_unix_nano: START + 1_000_000,
-            duration_ms: 0.0,
-            spans: vec![
-                span("a", "", "root", 1, 10),
-                huge,
-                span("c1", "c2", "cycle one", 3, 5),
-                span("c2", "c1", "cycle two", 4, 6),
-                span("s", "s", "own parent", 5, 5),
-                failing,
-                backwards,
-                span("late", "a", "after the trace", 20, 30),
-                span("wide", "a", &"幅広い名前".repeat(20), 2, 4),
-                span("a", "", "duplicate id", 2, 2),
-            ],
-            critical_path: vec!["a".to_owned(), "nowhere".to_owned()],
+        backwards.end_ns = START;
+        let spans = vec![
+            span("a", "", "root", 1, 10),
+            huge,
+            span("c1", "c2", "cycle one", 3, 5),
+            span("c2", "c1", "cycle two", 4, 6),
+            span("s", "s", "own parent", 5, 5),
+            failing,
+            backwards,
+            span("late", "a", "after the trace", 20, 30),
+            span("wide", "a", &"幅広い名前".repeat(20), 2, 4),
+            span("a", "", "duplicate id", 2, 2),
+        ];
+        let mut view = trace_view(TraceId::from_hex(DEAD).unwrap(), &spans);
+        view.duration_ms = 0.0;
+        view.critical_path = vec![view.spans[0].span_id.clone(), "nowhere".to_owned()];
+        for (i, span) in view.spans.iter_mut().enumerate() {
+            span.critical = i == 0;
         }
+        view
     }
 
     #[test]
@@ -2578,6 +2394,9 @@ mod tests {
             if span.attributes.contains_key("code.file.path") {
                 span.attributes
                     .insert("code.file.path".to_owned(), ".ssh/id_rsa".into());
+                if let Some(at) = &mut span.location {
+                    at.file = ".ssh/id_rsa".to_owned();
+                }
             }
         }
         let id = failing_span(&view);
@@ -2622,7 +2441,7 @@ mod tests {
         );
         assert_eq!(
             selected_span(&screen).unwrap().span_id,
-            "f",
+            id("f").to_string(),
             "the error is selected"
         );
         let text = draw(&screen, 80, 24).to_string();
@@ -2638,6 +2457,7 @@ mod tests {
             duration_ms: f64::NAN,
             spans: Vec::new(),
             critical_path: Vec::new(),
+            repeat_groups: Vec::new(),
         };
         let mut screen = TraceScreen::new(view, Focus::Span("x".to_owned()), None);
         for code in [
@@ -2998,29 +2818,6 @@ mod tests {
     }
 
     #[test]
-    fn stacks_put_the_project_first() {
-        let rust = "   0: std::panicking::begin_panic\n             at /rustc/abc/library/std/src/panicking.rs:10:5\n   \
-                    1: storefront::layout::banner\n             at ./services/storefront/src/layout.rs:65:13\n   \
-                    2: tokio::runtime::run\n             at /home/u/.cargo/registry/src/tokio/src/rt.rs:1:1\n";
-        let frames = parse_stack(rust);
-        assert_eq!(frames.len(), 3);
-        assert!(frames[0].project);
-        assert_eq!(frames[0].location, "services/storefront/src/layout.rs:65");
-        assert_eq!(frames[0].function, "storefront::layout::banner");
-        assert!(!frames[1].project && !frames[2].project);
-
-        let python = "Traceback (most recent call last):\n  \
-                      File \"/usr/lib/python3.11/site-packages/flask/app.py\", line 12, in wsgi\n    x()\n  \
-                      File \"services/ads/app.py\", line 40, in ads\n    raise E\n\
-                      ValueError: nope\n";
-        let frames = parse_stack(python);
-        assert_eq!(frames.len(), 2);
-        assert!(frames[0].project);
-        assert_eq!(frames[0].location, "services/ads/app.py:40");
-        assert_eq!(frames[0].function, "ads");
-    }
-
-    #[test]
     fn the_screen_can_be_built_on_another_thread() {
         fn send<T: Send>() {}
         send::<TraceScreen>();
@@ -3079,18 +2876,12 @@ mod tests {
                     h * 50 + q,
                     h * 50 + q + 1,
                 );
-                let text = format!("SELECT * FROM t{} WHERE id = {q}", q % 7);
-                s.attributes.insert("db.query.text".to_owned(), text.into());
+                let query = format!("SELECT * FROM t{} WHERE id = {q}", q % 7);
+                s.attributes.push(text("db.query.text", &query));
                 spans.push(s);
             }
         }
-        let view = TraceView {
-            trace_id: "big".to_owned(),
-            start_unix_nano: START,
-            duration_ms: 2_000.0,
-            spans,
-            critical_path: vec!["root".to_owned()],
-        };
+        let view = trace_view(TraceId::from_hex(DEAD).unwrap(), &spans);
         let started = std::time::Instant::now();
         let mut screen = TraceScreen::new(
             view,

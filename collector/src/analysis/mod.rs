@@ -57,53 +57,7 @@ impl Default for Settings {
     }
 }
 
-/// The window a figure covers.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Window {
-    /// Everything the store holds (give or take the oldest 10-second bucket).
-    All,
-    /// The last so many nanoseconds up to the newest span received.
-    Last(u64),
-}
-
-impl Window {
-    /// `1m`, `5m`, `15m` or `all`.
-    pub fn parse(text: &str) -> Option<Window> {
-        const MINUTE: u64 = 60_000_000_000;
-        match text {
-            "all" => Some(Window::All),
-            "1m" => Some(Window::Last(MINUTE)),
-            "5m" => Some(Window::Last(5 * MINUTE)),
-            "15m" => Some(Window::Last(15 * MINUTE)),
-            _ => None,
-        }
-    }
-}
-
-/// How to order services and endpoints.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Sort {
-    /// Slowest p95 first.
-    Latency,
-    /// Most errors first.
-    Errors,
-    /// Most requests first.
-    Requests,
-    /// By name.
-    Name,
-}
-
-impl Sort {
-    pub fn parse(text: &str) -> Option<Sort> {
-        match text {
-            "latency" => Some(Sort::Latency),
-            "errors" => Some(Sort::Errors),
-            "requests" => Some(Sort::Requests),
-            "name" => Some(Sort::Name),
-            _ => None,
-        }
-    }
-}
+pub use protocol::{Sort, Window};
 
 /// The shared analysis state: the ingest writer updates it, readers (the API, the dashboard, the report)
 /// query it. Cheap to clone; clones share one state.
@@ -274,9 +228,7 @@ impl Analysis {
         let mut out: Vec<ServiceStats> = state
             .services
             .iter()
-            .map(|(name, entry)| {
-                ServiceStats::from_summary(name, "service", &entry.overall.summary(since, now))
-            })
+            .map(|(name, entry)| entry.overall.summary(since, now).stats(name, "service"))
             .collect();
         // Databases and unresolved peers, from the calls made to them.
         let mut called: FxHashMap<(String, &'static str), Summary> = FxHashMap::default();
@@ -293,7 +245,7 @@ impl Analysis {
         out.extend(
             called
                 .iter()
-                .map(|((name, kind), summary)| ServiceStats::from_summary(name, kind, summary)),
+                .map(|((name, kind), summary)| summary.stats(name, kind)),
         );
         out.retain(|service| service.requests > 0 || window == Window::All);
         sort_stats(&mut out, sort);
@@ -322,9 +274,7 @@ impl Analysis {
         let mut out: Vec<ServiceStats> = entry
             .endpoints
             .iter()
-            .map(|(name, series)| {
-                ServiceStats::from_summary(name, "endpoint", &series.summary(since, now))
-            })
+            .map(|(name, series)| series.summary(since, now).stats(name, "endpoint"))
             .filter(|endpoint| endpoint.requests > 0)
             .collect();
         sort_stats(&mut out, sort);

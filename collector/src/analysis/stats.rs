@@ -117,6 +117,25 @@ impl Default for Summary {
 }
 
 impl Summary {
+    /// The figures of `name` (a service, database, peer or endpoint of `kind`) over the summary's time.
+    pub(crate) fn stats(&self, name: &str, kind: &str) -> super::results::ServiceStats {
+        let seconds = (self.covered_ns as f64 / 1e9).max(1.0);
+        super::results::ServiceStats {
+            name: name.to_owned(),
+            kind: kind.to_owned(),
+            requests: self.count,
+            errors: self.errors,
+            error_rate: self.error_rate(),
+            rps: self.count as f64 / seconds,
+            p50_ms: self.quantile_ms(0.50),
+            p75_ms: self.quantile_ms(0.75),
+            p90_ms: self.quantile_ms(0.90),
+            p95_ms: self.quantile_ms(0.95),
+            p99_ms: self.quantile_ms(0.99),
+            max_ms: self.max_ms(),
+        }
+    }
+
     /// The `q` quantile of the durations, in milliseconds (0 when empty).
     pub fn quantile_ms(&self, q: f64) -> f64 {
         self.latency.quantile(q).ok().flatten().unwrap_or(0.0)

@@ -1,6 +1,7 @@
 //! The collector's integration tests, in one binary so the crate links once.
 
 mod analysis_api;
+mod contract;
 mod spans;
 mod store_api;
 mod store_concurrency;

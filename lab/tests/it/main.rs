@@ -4,4 +4,5 @@ mod cli;
 mod dashboard;
 mod real_clients;
 mod replay_shop;
+mod sources;
 mod workshop;

@@ -1,7 +1,7 @@
 //! The Deployments tab: each service's versions side by side, with what changed from the version before,
 //! so "did the fix work" is one glance.
 
-use collector::analysis::results::Deployment;
+use protocol::Deployment;
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;

@@ -2,7 +2,7 @@
 //! sortable, with the selected one's recent p95 as a sparkline; and the page of one service: its endpoints,
 //! its latency distribution, its error groups and its versions.
 
-use collector::analysis::results::ServiceStats;
+use protocol::ServiceStats;
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;

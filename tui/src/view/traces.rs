@@ -27,7 +27,7 @@ pub(super) fn render(app: &App, body: Rect, buf: &mut Buffer) {
     let (filter_area, table_area) = areas(body);
     pane(format!(
         "Traces · {} first (s) · e errors only · / filter · Enter opens",
-        if app.filter.by_duration {
+        if app.filter.sort == protocol::TraceSort::Duration {
             "longest"
         } else {
             "latest"

@@ -1,5 +1,7 @@
 //! Deterministic data: the spans `collector::workshop::generate` makes for the broken or the fixed shop,
-//! stored and analysed synchronously, the way the collector's writer does it.
+//! stored and analysed synchronously, the way the collector's writer does it, and served by the collector's
+//! real query API on 127.0.0.1:0. The dashboard reads it through its [`Remote`] source, so every view drawn
+//! here has crossed the contract (`protocol`) as JSON both ways.
 
 use collector::analysis::{Analysis, Settings};
 use collector::store::Store;
@@ -7,14 +9,14 @@ use collector::workshop::{self, Workshop};
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use tui::app::{App, Update};
-use tui::source::InProcess;
+use tui::source::Remote;
 use tui::theme::Theme;
 
 /// 2026-09-21 12:00:00 UTC, so clocks on screen read the same in every run.
 pub const START_NS: u64 = 1_790_000_000_000_000_000;
 
 /// The store and analyses after `requests` storefront requests of each state in turn, an hour apart.
-pub fn source(states: &[Workshop], requests: usize) -> InProcess {
+pub fn source(states: &[Workshop], requests: usize) -> Served {
     let store = Store::new(collector::store::DEFAULT_CAPACITY);
     let analysis = Analysis::new(Settings::default());
     for (i, state) in states.iter().enumerate() {
@@ -26,42 +28,73 @@ pub fn source(states: &[Workshop], requests: usize) -> InProcess {
         }
     }
     analysis.flush(&store);
-    InProcess::live(store, analysis, "fixture")
+    Served::new(store, analysis)
 }
 
-pub fn broken() -> InProcess {
+/// A collector's query API over a store, served on 127.0.0.1 for as long as this lives, and the dashboard's
+/// source reading it.
+pub struct Served {
+    pub remote: Remote,
+    _runtime: tokio::runtime::Runtime,
+}
+
+impl Served {
+    fn new(store: Store, analysis: Analysis) -> Served {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let listener = runtime
+            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
+            .unwrap();
+        let addr = listener.local_addr().unwrap();
+        runtime.spawn(async move {
+            axum::serve(listener, collector::api::router(store, analysis))
+                .await
+                .unwrap();
+        });
+        Served {
+            remote: Remote::new(&format!("http://{addr}")).unwrap(),
+            _runtime: runtime,
+        }
+    }
+}
+
+pub fn broken() -> Served {
     source(&[Workshop::Broken], 40)
 }
 
-pub fn fixed() -> InProcess {
+pub fn fixed() -> Served {
     source(&[Workshop::Fixed], 40)
 }
 
 /// The broken shop, then fixed: two versions of every service.
-pub fn redeployed() -> InProcess {
+pub fn redeployed() -> Served {
     source(&[Workshop::Broken, Workshop::Fixed], 40)
 }
 
 /// A dashboard over `source` after its first refresh, showing everything the store holds.
-pub fn app(source: &InProcess) -> App {
+pub fn app(source: &Served) -> App {
     let mut app = App::new("fixture", false, Theme::mono());
     refresh(&mut app, source);
     app
 }
 
 /// What the event loop does after an `Action::Refresh`.
-pub fn refresh(app: &mut App, source: &InProcess) {
-    let refresh = tui::run::refresh(source, None, &app.params()).expect("the fixture answers");
+pub fn refresh(app: &mut App, source: &Served) {
+    let refresh =
+        tui::run::refresh(&source.remote, None, &app.params()).expect("the fixture answers");
     app.apply(Update::Refreshed(Box::new(refresh)));
 }
 
 /// What the event loop does after an `Action::OpenTrace`.
-pub fn open(app: &mut App, source: &InProcess, action: Option<tui::app::Action>) {
+pub fn open(app: &mut App, source: &Served, action: Option<tui::app::Action>) {
     match action {
         Some(tui::app::Action::OpenTrace { trace_id, focus }) => {
             let workspace = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
             app.apply(tui::run::open_trace(
-                source,
+                &source.remote,
                 &trace_id,
                 focus,
                 Some(&workspace),

@@ -1,11 +1,12 @@
 //! Keys and clicks as plain functions: what each does to the state, and the effect it asks for.
 
+use protocol::TraceSearch;
 use ratatui::crossterm::event::{
     KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent, MouseEventKind,
 };
 use ratatui::layout::Rect;
 use tui::app::{Action, App, Column, Tab, parse_filter};
-use tui::source::TraceFilter;
+use tui::source::default_filter;
 use tui::trace::Focus;
 
 use crate::fixture::{self, app, ch, key, refresh};
@@ -235,11 +236,11 @@ fn the_filter_line_is_typed_applied_and_cleared() {
     };
     assert_eq!(
         params.filter,
-        TraceFilter {
+        TraceSearch {
             service: Some("store-frontend".into()),
-            errors_only: true,
+            error: Some(true),
             min_duration_ms: 2.0,
-            ..TraceFilter::default()
+            ..default_filter()
         }
     );
     // A bad line stays open with the reason.
@@ -256,35 +257,35 @@ fn the_filter_line_is_typed_applied_and_cleared() {
         app.handle_key(key(KeyCode::Esc)),
         Some(Action::Refresh(_))
     ));
-    assert_eq!(app.filter, TraceFilter::default());
+    assert_eq!(app.filter, default_filter());
 }
 
 #[test]
 fn filters_parse() {
-    let check = |text: &str, expected: Result<TraceFilter, ()>| {
+    let check = |text: &str, expected: Result<TraceSearch, ()>| {
         assert_eq!(parse_filter(text).map_err(|_| ()), expected, "{text:?}");
     };
-    check("", Ok(TraceFilter::default()));
+    check("", Ok(default_filter()));
     check(
         "discounts-service",
-        Ok(TraceFilter {
+        Ok(TraceSearch {
             service: Some("discounts-service".into()),
-            ..TraceFilter::default()
+            ..default_filter()
         }),
     );
     check(
         "endpoint:\"GET /discount\" >2.5s",
-        Ok(TraceFilter {
+        Ok(TraceSearch {
             endpoint: Some("GET /discount".into()),
             min_duration_ms: 2500.0,
-            ..TraceFilter::default()
+            ..default_filter()
         }),
     );
     check(
         "errors",
-        Ok(TraceFilter {
-            errors_only: true,
-            ..TraceFilter::default()
+        Ok(TraceSearch {
+            error: Some(true),
+            ..default_filter()
         }),
     );
     check("endpoint:\"GET /x", Err(()));
@@ -443,7 +444,7 @@ fn an_answer_to_parameters_since_changed_is_dropped() {
     let source = fixture::broken();
     let mut app = app(&source);
     app.handle_key(ch('3'));
-    let stale = tui::run::refresh(&source, None, &app.params()).unwrap();
+    let stale = tui::run::refresh(&source.remote, None, &app.params()).unwrap();
     app.handle_key(ch('e'));
     assert!(app.traces.is_empty() && app.searching);
     app.apply(tui::app::Update::Refreshed(Box::new(stale)));
@@ -464,7 +465,7 @@ fn live_lists_keep_the_selected_item_when_their_order_changes() {
     app.handle_key(ch('j'));
     let picked = app.sorted_services()[1].name.clone();
     // The next refresh makes the picked service the slowest.
-    let mut next = tui::run::refresh(&source, None, &app.params()).unwrap();
+    let mut next = tui::run::refresh(&source.remote, None, &app.params()).unwrap();
     for service in &mut next.overview.services {
         if service.name == picked {
             service.p95_ms = 1e9;

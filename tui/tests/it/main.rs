@@ -1,7 +1,6 @@
 //! The dashboard's tests: every view drawn from a deterministic store (snapshots), the keys and the mouse as
-//! plain functions on the state, and the three data sources.
+//! plain functions on the state, read through the dashboard's remote source from a real query API.
 
 mod fixture;
 mod keys;
 mod snapshots;
-mod sources;

@@ -8,7 +8,7 @@ use crate::fixture::{self, app, ch, draw, key, open, refresh};
 
 /// Draws every tab of `source`'s dashboard at 100×30 and the main ones at 80×24, naming the snapshots
 /// `<state>_<view>`.
-fn every_view(state: &str, source: &tui::source::InProcess) {
+fn every_view(state: &str, source: &fixture::Served) {
     let mut app = app(source);
     for (tab, name) in [
         (Tab::Map, "map"),

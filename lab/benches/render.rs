@@ -9,11 +9,11 @@ use collector::store::Store;
 use collector::workshop::{self, Workshop};
 use collector::{Interner, otlp, synth};
 use criterion::{Criterion, criterion_group, criterion_main};
+use lab::dashboard::InProcess;
 use ratatui::Terminal;
 use ratatui::backend::TestBackend;
 use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use tui::app::{Action, App, Tab, Update};
-use tui::source::InProcess;
 use tui::theme::Theme;
 
 const SPANS: usize = 1_000_000;

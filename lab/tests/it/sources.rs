@@ -1,13 +1,30 @@
-//! The three data sources answer alike: the in-process store, a recording of the same spans, and the
-//! query API of a collector holding them (here a collector in this process on 127.0.0.1:0; the lab's tests
-//! run one in another process).
+//! The dashboard's three data sources answer alike: the in-process store, a recording of the same spans,
+//! and the query API of a collector holding them (here a collector in this process on 127.0.0.1:0).
 
-use collector::analysis::Window;
+use collector::analysis::{Analysis, Settings};
 use collector::server::{CollectorOptions, RunningCollector};
+use collector::store::Store;
 use collector::workshop::{self, Workshop};
-use tui::source::{DataSource, InProcess, Remote, TraceFilter};
+use lab::dashboard::InProcess;
+use protocol::{TraceSearch, TraceSort, Window};
+use tui::source::{DataSource, Remote};
 
-use crate::fixture::{self, START_NS};
+/// 2026-09-21 12:00:00 UTC.
+const START_NS: u64 = 1_790_000_000_000_000_000;
+
+/// The broken shop's spans after 40 storefront requests, stored and analysed synchronously, the way the
+/// collector's writer does it.
+fn broken() -> InProcess {
+    let store = Store::new(collector::store::DEFAULT_CAPACITY);
+    let analysis = Analysis::new(Settings::default());
+    // Split mid-trace, as exporters do.
+    for batch in workshop::generate(Workshop::Broken, 40, START_NS).chunks(97) {
+        analysis.observe(batch);
+        store.insert(batch.to_vec());
+    }
+    analysis.flush(&store);
+    InProcess::live(store, analysis, "fixture")
+}
 
 fn check_broken_shop(source: &dyn DataSource) {
     let overview = source.overview(Window::All).unwrap();
@@ -56,17 +73,18 @@ fn check_broken_shop(source: &dyn DataSource) {
     );
 
     let errors_only = source
-        .traces(&TraceFilter {
-            errors_only: true,
-            ..TraceFilter::default()
+        .traces(&TraceSearch {
+            error: Some(true),
+            limit: 200,
+            ..TraceSearch::default()
         })
         .unwrap();
     assert!(!errors_only.is_empty() && errors_only.iter().all(|t| t.error));
     let longest = source
-        .traces(&TraceFilter {
-            by_duration: true,
+        .traces(&TraceSearch {
+            sort: TraceSort::Duration,
             limit: 3,
-            ..TraceFilter::default()
+            ..TraceSearch::default()
         })
         .unwrap();
     assert_eq!(longest.len(), 3);
@@ -88,7 +106,7 @@ fn check_broken_shop(source: &dyn DataSource) {
 
 #[test]
 fn in_process() {
-    let source = fixture::broken();
+    let source = broken();
     assert!(source.is_live());
     check_broken_shop(&source);
 }

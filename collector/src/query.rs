@@ -1,0 +1,119 @@
+//! Every answer the collector gives, as the contract's types: one function per question, over a store and its
+//! analyses. The query API serialises these answers; the dashboard's in-process source hands them over as
+//! they are; so a figure is computed in one place whoever asks.
+
+use protocol::{
+    DeploymentsResponse, EndpointsResponse, ErrorsResponse, InsightsResponse, LatencyResponse,
+    ServiceMap, ServicesResponse, Sort, Stats, TraceSearch, TraceView, TracesResponse, Window,
+};
+
+use crate::analysis::Analysis;
+use crate::model::TraceId;
+use crate::store::{Store, TraceQuery};
+use crate::view::{trace_summary, trace_view};
+
+/// A store and its analyses, asked questions. Cheap to clone; clones share the collector.
+#[derive(Clone, Debug)]
+pub struct Query {
+    pub store: Store,
+    pub analysis: Analysis,
+}
+
+impl Query {
+    pub fn new(store: Store, analysis: Analysis) -> Query {
+        Query { store, analysis }
+    }
+
+    pub fn services(&self, window: Window, sort: Sort) -> ServicesResponse {
+        ServicesResponse {
+            services: self.analysis.services(window, sort),
+        }
+    }
+
+    /// `None` for a service the analyses never saw.
+    pub fn endpoints(
+        &self,
+        service: &str,
+        window: Window,
+        sort: Sort,
+    ) -> Option<EndpointsResponse> {
+        Some(EndpointsResponse {
+            endpoints: self.analysis.endpoints(service, window, sort)?,
+        })
+    }
+
+    /// A service's p95 in its last `buckets` 10-second buckets; `None` for a service never seen.
+    pub fn latency(&self, service: &str, buckets: usize) -> Option<LatencyResponse> {
+        Some(LatencyResponse {
+            bucket_ms: crate::analysis::stats::BUCKET_NS / 1_000_000,
+            p95_ms: self.analysis.latency_series(service, buckets)?,
+        })
+    }
+
+    pub fn map(&self, window: Window) -> ServiceMap {
+        self.analysis.map(window)
+    }
+
+    pub fn traces(&self, search: &TraceSearch) -> TracesResponse {
+        let query = TraceQuery {
+            service: search.service.clone(),
+            endpoint: search.endpoint.clone(),
+            error: search.error,
+            min_duration_ns: (search.min_duration_ms.max(0.0) * 1e6) as u64,
+            since_ns: search
+                .since
+                .map_or(0, |since| since.unix_nano(self.analysis.newest_ns())),
+            limit: search.limit,
+            by_duration: search.sort == protocol::TraceSort::Duration,
+        };
+        TracesResponse {
+            traces: self
+                .store
+                .search(&query)
+                .iter()
+                .map(|t| trace_summary(t))
+                .collect(),
+        }
+    }
+
+    /// `None` for a trace the store does not hold (never received, or evicted).
+    pub fn trace(&self, id: TraceId) -> Option<TraceView> {
+        self.store
+            .trace(&id)
+            .map(|trace| trace_view(id, &trace.to_vec()))
+    }
+
+    pub fn errors(&self) -> ErrorsResponse {
+        ErrorsResponse {
+            errors: self.analysis.errors(),
+        }
+    }
+
+    pub fn insights(&self) -> InsightsResponse {
+        InsightsResponse {
+            n_plus_one: self.analysis.n_plus_one(),
+        }
+    }
+
+    pub fn deployments(&self) -> DeploymentsResponse {
+        DeploymentsResponse {
+            deployments: self.analysis.deployments(),
+        }
+    }
+
+    pub fn stats(&self) -> Stats {
+        let accounting = self.store.accounting();
+        Stats {
+            capacity: accounting.capacity,
+            accepted: accounting.accepted,
+            stored: accounting.stored,
+            evicted: accounting.evicted,
+            stored_traces: accounting.stored_traces,
+            evicted_traces: accounting.evicted_traces,
+            rejected_payloads: accounting.rejected_total(),
+            rejected: accounting.rejected,
+            rejected_spans: accounting.rejected_spans,
+            analysis_groups_dropped: self.analysis.dropped_groups(),
+        }
+    }
+}

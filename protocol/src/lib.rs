@@ -1,0 +1,23 @@
+//! The contract between the collector and whatever reads it (the dashboard, the report, scripts): every answer
+//! of the query API and the parameters it takes, as plain data with serde, defined once. The collector fills
+//! these types and serialises them; the dashboard's remote source deserialises the same types. Nothing here
+//! computes a figure, does I/O or knows a server.
+//!
+//! Field names are part of the interface. Times are unix nanoseconds, durations milliseconds.
+
+pub mod query;
+pub mod responses;
+pub mod results;
+pub mod trace;
+
+pub use query::{Sort, TraceSearch, TraceSort, Window};
+pub use responses::{
+    ApiError, DeploymentsResponse, EndpointsResponse, ErrorsResponse, InsightsResponse,
+    LatencyResponse, ServicesResponse, Stats, TracesResponse,
+};
+pub use results::{
+    Deployment, ErrorGroup, MapEdge, MapNode, NPlusOne, ServiceMap, ServiceStats, Statement,
+};
+pub use trace::{
+    CodeLocation, EventView, ExceptionView, Frame, RepeatGroup, SpanView, TraceSummary, TraceView,
+};

@@ -1,0 +1,79 @@
+//! The envelopes the query API answers with, one per endpoint (`GET /api/map` answers a bare
+//! [`ServiceMap`](crate::ServiceMap), `GET /api/traces/{id}` a bare [`TraceView`](crate::TraceView)).
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::results::{Deployment, ErrorGroup, NPlusOne, ServiceStats};
+use crate::trace::TraceSummary;
+
+/// `GET /api/services`: services, databases and peers.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ServicesResponse {
+    pub services: Vec<ServiceStats>,
+}
+
+/// `GET /api/services/{name}/endpoints`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct EndpointsResponse {
+    pub endpoints: Vec<ServiceStats>,
+}
+
+/// `GET /api/services/{name}/latency`: a service's p95 per bucket, oldest first.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct LatencyResponse {
+    pub bucket_ms: u64,
+    pub p95_ms: Vec<f64>,
+}
+
+/// `GET /api/traces`: a trace search's answer.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct TracesResponse {
+    pub traces: Vec<TraceSummary>,
+}
+
+/// `GET /api/errors`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ErrorsResponse {
+    pub errors: Vec<ErrorGroup>,
+}
+
+/// `GET /api/insights`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct InsightsResponse {
+    pub n_plus_one: Vec<NPlusOne>,
+}
+
+/// `GET /api/deployments`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct DeploymentsResponse {
+    pub deployments: Vec<Deployment>,
+}
+
+/// `GET /api/stats`: what happened to the spans sent to the collector.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Stats {
+    /// The store's capacity, in spans.
+    pub capacity: u64,
+    /// Spans ever accepted: each is stored or counted as evicted.
+    pub accepted: u64,
+    pub stored: u64,
+    pub evicted: u64,
+    pub stored_traces: u64,
+    pub evicted_traces: u64,
+    /// Payloads refused, by reason.
+    pub rejected: BTreeMap<String, u64>,
+    /// Payloads refused, all reasons together.
+    pub rejected_payloads: u64,
+    /// Spans refused one by one inside payloads whose other spans were accepted.
+    pub rejected_spans: u64,
+    /// Error groups and N+1 findings not kept because their tables were full.
+    pub analysis_groups_dropped: u64,
+}
+
+/// Any refused query (4xx): what was wrong.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiError {
+    pub error: String,
+}

@@ -1,0 +1,126 @@
+//! What the analyses answer: stats, the service map, error groups, N+1 findings and deployments.
+
+use serde::{Deserialize, Serialize};
+
+/// Requests, errors and latency of a service, database, peer or endpoint over a window.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ServiceStats {
+    pub name: String,
+    /// `service` (sends spans), `database` or `external` (known from the calls made to it), or `endpoint`.
+    pub kind: String,
+    pub requests: u64,
+    pub errors: u64,
+    pub error_rate: f64,
+    /// Requests a second over the time the window's data covers.
+    pub rps: f64,
+    pub p50_ms: f64,
+    pub p75_ms: f64,
+    pub p90_ms: f64,
+    pub p95_ms: f64,
+    pub p99_ms: f64,
+    pub max_ms: f64,
+}
+
+/// A box on the service map.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MapNode {
+    pub id: String,
+    pub name: String,
+    /// `service`, `database` or `external`.
+    pub kind: String,
+    /// The layer, 0 for callers nobody calls.
+    pub rank: usize,
+    /// The position within the layer.
+    pub order: usize,
+}
+
+/// Calls from one node to another.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MapEdge {
+    pub from: String,
+    pub to: String,
+    pub calls: u64,
+    /// Calls a second over the time the window's data covers.
+    #[serde(default)]
+    pub rps: f64,
+    pub errors: u64,
+    pub p95_ms: f64,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ServiceMap {
+    pub nodes: Vec<MapNode>,
+    pub edges: Vec<MapEdge>,
+}
+
+/// Errors of one service with the same type, message (normalised) and code location.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ErrorGroup {
+    pub service: String,
+    pub r#type: String,
+    /// The latest occurrence's message.
+    pub message: String,
+    /// Where in the code, as the span or its stack trace says; empty when unknown.
+    pub file: String,
+    /// 0 when unknown.
+    pub line: u32,
+    pub count: u64,
+    pub first_seen: u64,
+    pub last_seen: u64,
+    pub example_trace_id: String,
+    pub example_span_id: String,
+    /// The latest occurrence's stack trace, when it had one.
+    pub stack: String,
+}
+
+/// One statement of an N+1 loop.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Statement {
+    pub query: String,
+    pub repeats: u64,
+    pub total_ms: f64,
+}
+
+/// Sibling database (or HTTP) calls repeating one statement in a loop, grouped across traces by fingerprint
+/// (service, endpoint, the most repeated statement).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NPlusOne {
+    pub fingerprint: String,
+    /// `database` or `http`.
+    pub kind: String,
+    pub service: String,
+    pub endpoint: String,
+    /// The most repeated statement, normalised.
+    pub query: String,
+    pub db_system: Option<String>,
+    /// The most times it repeated in one trace.
+    pub repeats: u64,
+    /// The mean time the repeated statements took together in a trace.
+    pub total_ms: f64,
+    /// The mean share of its trace's duration that time was.
+    pub share: f64,
+    /// Traces it was found in.
+    pub count: u64,
+    /// Example trace ids, newest first.
+    pub traces: Vec<String>,
+    /// Every statement the loop repeats, as in the latest trace.
+    pub statements: Vec<Statement>,
+}
+
+/// A service's version, with its stats, so a fix can be compared with what it replaced.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Deployment {
+    pub service: String,
+    pub version: String,
+    pub first_seen: u64,
+    pub last_seen: u64,
+    pub requests: u64,
+    pub errors: u64,
+    pub error_rate: f64,
+    pub p50_ms: f64,
+    pub p95_ms: f64,
+    /// Of its requests, those in which an N+1 loop was found (known once their trace is worked out, a few
+    /// seconds after it ends).
+    #[serde(default)]
+    pub n_plus_one: u64,
+}

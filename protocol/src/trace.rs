@@ -1,0 +1,125 @@
+//! Traces as the query API shows them: a line of a search, and a whole trace with what a trace viewer draws
+//! from it already worked out by the collector (the tree, errors, repeated calls, parsed stacks, self times,
+//! the critical path), so no reader derives them again.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+/// One line of a trace search.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TraceSummary {
+    pub trace_id: String,
+    /// The root span's service and name; empty while the root has not arrived.
+    pub root_service: String,
+    pub root_name: String,
+    pub start_unix_nano: u64,
+    pub duration_ms: f64,
+    pub spans: usize,
+    pub error: bool,
+}
+
+/// A whole trace.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct TraceView {
+    pub trace_id: String,
+    pub start_unix_nano: u64,
+    pub duration_ms: f64,
+    /// In arrival order; indexes into this list are what [`SpanView::parent`] and [`RepeatGroup::members`]
+    /// hold.
+    pub spans: Vec<SpanView>,
+    /// The span ids of the chain that determines the trace's duration, root first.
+    pub critical_path: Vec<String>,
+    /// Sibling spans repeating one call (an N+1 is one), in the order of their first span's start.
+    pub repeat_groups: Vec<RepeatGroup>,
+}
+
+/// A span as the API shows it.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct SpanView {
+    pub span_id: String,
+    /// Empty for a root.
+    pub parent_span_id: String,
+    pub service: String,
+    pub name: String,
+    /// `server`, `client`, `internal`, `producer`, `consumer` or `unspecified`.
+    pub kind: String,
+    pub start_unix_nano: u64,
+    pub end_unix_nano: u64,
+    pub duration_ms: f64,
+    /// Its duration less the time its children cover.
+    pub self_ms: f64,
+    /// `unset`, `ok` or `error`.
+    pub status: String,
+    pub status_message: String,
+    pub attributes: BTreeMap<String, serde_json::Value>,
+    pub events: Vec<EventView>,
+    /// Its parent's index in [`TraceView::spans`]; `None` for a root, a span whose parent has not arrived, and
+    /// a span whose ancestors lead back to it (the loop is cut there), so every span reaches a root.
+    pub parent: Option<usize>,
+    /// Steps from its root (a root is at 0).
+    pub depth: usize,
+    /// Whether it failed, by the rule the error analyses use.
+    pub error: bool,
+    /// Whether it is on the critical path.
+    pub critical: bool,
+    /// Its database statement as N+1 findings name it (normalised), empty for other spans.
+    pub statement: String,
+    /// The group of repeated sibling calls it belongs to: an index into [`TraceView::repeat_groups`].
+    pub repeat_group: Option<usize>,
+    /// Its `exception` events, with their stacks parsed.
+    pub exceptions: Vec<ExceptionView>,
+    /// Where its error was raised, as its error group names it; for failed spans only, when known.
+    pub location: Option<CodeLocation>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EventView {
+    pub name: String,
+    pub time_unix_nano: u64,
+    pub attributes: BTreeMap<String, serde_json::Value>,
+}
+
+/// Siblings (spans of one parent, or roots) repeating one call: the same statement, or the same name.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct RepeatGroup {
+    /// The spans' name (`SELECT discount_type`).
+    pub name: String,
+    /// The statement as the first span sent it, empty when the spans are not database calls.
+    pub statement: String,
+    /// The statement normalised, as N+1 findings name it; empty when the spans are not database calls.
+    pub query: String,
+    /// The parent's index in [`TraceView::spans`], `None` for roots.
+    pub parent: Option<usize>,
+    /// Its spans' indexes, in start order.
+    pub members: Vec<usize>,
+    /// Their durations added up.
+    pub total_ms: f64,
+}
+
+/// An exception a span recorded.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ExceptionView {
+    pub r#type: String,
+    pub message: String,
+    /// Its stack, the project's own frames first, innermost call first within each part.
+    pub frames: Vec<Frame>,
+}
+
+/// One frame of a stack trace.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Frame {
+    pub function: String,
+    /// `file:line`, as the stack wrote it (or as the project's relative path, for the project's own frames).
+    pub location: String,
+    /// Whether it is the project's own code, not a library's or the runtime's.
+    pub project: bool,
+}
+
+/// A place in the code.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CodeLocation {
+    pub file: String,
+    /// 0 when unknown.
+    pub line: u32,
+}
