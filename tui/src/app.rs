@@ -236,6 +236,8 @@ pub struct App {
     pub filter_input: Option<FilterInput>,
 
     pub trace: Option<TraceScreen>,
+    /// The area below the tabs, where the trace screen draws, as the event loop last said ([`App::resize`]).
+    pub body: Rect,
     /// The trace being fetched, or why the last one could not be shown.
     pub trace_status: Option<String>,
     /// The tab to go back to from the Trace tab.
@@ -292,6 +294,7 @@ impl App {
             filter: default_filter(),
             filter_input: None,
             trace: None,
+            body: Rect::default(),
             trace_status: None,
             trace_from: Tab::Traces,
             errors_selected: 0,
@@ -388,7 +391,9 @@ impl App {
                     .as_ref()
                     .is_none_or(|(id, from)| id == screen.trace_id() && *from == self.tab);
                 self.trace_status = None;
-                self.trace = Some(*screen);
+                let mut screen = *screen;
+                screen.resize(self.body);
+                self.trace = Some(screen);
                 if here || self.tab == Tab::Trace {
                     self.tab = Tab::Trace;
                 } else {
@@ -930,10 +935,18 @@ impl App {
         None
     }
 
-    /// Handles a mouse event over a screen of `area`: a click on a tab opens it, on a row selects it, on the
-    /// selected row drills in; the wheel moves the selection.
-    pub fn handle_mouse(&mut self, event: MouseEvent, area: Rect) -> Option<Action> {
-        let areas = crate::view::layout(area);
+    /// Tells the state where the body of the screen is (the area below the tabs), which the trace screen
+    /// pages and scrolls by. The event loop calls it before every draw.
+    pub fn resize(&mut self, body: Rect) {
+        self.body = body;
+        if let Some(screen) = &mut self.trace {
+            screen.resize(body);
+        }
+    }
+
+    /// Handles a mouse event; `target` is what the views say lies under it (`view::hit`): a click on a tab
+    /// opens it, on a row selects it, on the selected row drills in; the wheel moves the selection.
+    pub fn handle_mouse(&mut self, event: MouseEvent, target: Option<Target>) -> Option<Action> {
         match event.kind {
             MouseEventKind::ScrollDown => {
                 return self.tab_key(KeyEvent::new(KeyCode::Down, KeyModifiers::NONE));
@@ -953,34 +966,41 @@ impl App {
             self.fault_panel = None;
             return None;
         }
-        let (x, y) = (event.column, event.row);
-        if y == areas.tabs.y {
-            if let Some(tab) = crate::view::tab_at(areas.tabs, x) {
+        match target? {
+            Target::Tab(tab) => {
                 self.tab = tab;
                 self.filter_input = None;
+                None
             }
-            return None;
-        }
-        if self.tab == Tab::Trace {
-            if let Some(screen) = &mut self.trace {
-                screen.click(areas.body, x, y);
+            Target::Trace(target) => {
+                if let Some(screen) = self.trace.as_mut().filter(|_| self.tab == Tab::Trace) {
+                    screen.click(target);
+                }
+                None
             }
-            return None;
+            Target::Row(row) => {
+                let (selected, len) = self.list()?;
+                if row >= len {
+                    return None;
+                }
+                if *selected == row {
+                    return self.enter();
+                }
+                *selected = row;
+                None
+            }
         }
-        let row = match self.tab {
-            Tab::Map => crate::view::map_node_at(self, areas.body, x, y)?,
-            _ => crate::view::row_at(self, areas.body, y)?,
-        };
-        let (selected, len) = self.list()?;
-        if row >= len {
-            return None;
-        }
-        if *selected == row {
-            return self.enter();
-        }
-        *selected = row;
-        None
     }
+}
+
+/// What a click landed on, as the views that drew the screen answer it (`view::hit`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Target {
+    Tab(Tab),
+    /// A row of the current tab's list (a node, on the map).
+    Row(usize),
+    /// Something on the trace screen.
+    Trace(crate::trace::Target),
 }
 
 /// An error group's identity across refreshes (its message is the latest occurrence's, so not part of it).

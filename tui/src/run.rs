@@ -331,6 +331,8 @@ pub fn run(source: Box<dyn DataSource>, options: Options) -> anyhow::Result<()> 
     let mut dirty = true;
     loop {
         if dirty {
+            let size = terminal.inner.size().context("the terminal's size")?;
+            app.resize(crate::view::layout(size.into()).body);
             terminal
                 .inner
                 .draw(|frame| frame.render_widget(&app, frame.area()))
@@ -352,7 +354,8 @@ pub fn run(source: Box<dyn DataSource>, options: Options) -> anyhow::Result<()> 
                 }
                 Event::Mouse(mouse) => {
                     let size = terminal.inner.size().context("the terminal's size")?;
-                    action = app.handle_mouse(mouse, size.into());
+                    let target = crate::view::hit(&app, size.into(), mouse.column, mouse.row);
+                    action = app.handle_mouse(mouse, target);
                     dirty = true;
                 }
                 Event::Resize(..) => dirty = true,

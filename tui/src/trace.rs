@@ -15,7 +15,6 @@
 //! group is folded or unfolded); drawing only reads, in time linear in the spans. The source files are read
 //! once, in [`TraceScreen::new`], and only from a project's source files.
 
-use std::cell::Cell;
 use std::collections::HashMap;
 use std::io::{BufRead as _, BufReader};
 use std::path::{Component, Path, PathBuf};
@@ -194,12 +193,13 @@ struct Level {
 /// Numbered source lines, or why there are none.
 type SourceLines = Result<Vec<(u32, String)>, String>;
 
-/// What the last draw left for the keys and the mouse: the list's scroll and page, the details' scroll limit.
-#[derive(Clone, Copy, Debug, Default)]
-struct Drawn {
-    offset: usize,
-    page: usize,
-    detail_max: usize,
+/// What a click at a cell of the trace screen lands on (see [`TraceScreen::hit`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Target {
+    /// A row of the waterfall list, by its index in the rows.
+    Row(usize),
+    /// A span's bar on the flame pane.
+    FlameBar(usize),
 }
 
 /// The Trace tab's state: the trace, its rows as currently folded, the selection.
@@ -214,8 +214,11 @@ pub struct TraceScreen {
     flame: Vec<Level>,
     selected: usize,
     detail_scroll: usize,
-    /// Written by `render`: geometry only, so that paging and clicks match what is on screen.
-    drawn: Cell<Drawn>,
+    /// The area the screen is drawn into, as the event loop last said ([`TraceScreen::resize`]): paging and
+    /// scrolling follow what is on screen.
+    viewport: Rect,
+    /// The first list row shown, kept so the list scrolls only when the selection leaves it.
+    offset: usize,
     axis_start: u64,
     axis_ns: u64,
     duration_ms: f64,
@@ -707,7 +710,8 @@ impl TraceScreen {
             flame,
             selected: 0,
             detail_scroll: 0,
-            drawn: Cell::new(Drawn::default()),
+            viewport: Rect::default(),
+            offset: 0,
             axis_start,
             axis_ns,
             duration_ms,
@@ -716,7 +720,32 @@ impl TraceScreen {
             errors,
         };
         screen.focus(focus);
+        screen.follow();
         screen
+    }
+
+    /// Tells the screen the area it is drawn into (the event loop does at every draw).
+    pub fn resize(&mut self, area: Rect) {
+        self.viewport = area;
+        self.follow();
+    }
+
+    /// The first list row shown in a list `height` rows tall: where it was, moved just enough to show the
+    /// selection.
+    fn offset_in(&self, height: u16) -> usize {
+        let height = usize::from(height);
+        let mut offset = self.offset;
+        if self.selected < offset {
+            offset = self.selected;
+        } else if height > 0 && self.selected >= offset + height {
+            offset = self.selected + 1 - height;
+        }
+        offset.min(self.rows.len().saturating_sub(height))
+    }
+
+    /// Scrolls the list to keep the selection in sight.
+    fn follow(&mut self) {
+        self.offset = self.offset_in(self.areas(self.viewport).rows.height);
     }
 
     pub fn trace_id(&self) -> &str {
@@ -866,8 +895,9 @@ impl TraceScreen {
         self.select(target);
     }
 
+    /// The list rows on screen.
     fn page(&self) -> usize {
-        self.drawn.get().page.max(1)
+        usize::from(self.areas(self.viewport).rows.height).max(1)
     }
 
     fn selected_row(&self) -> Option<Row> {
@@ -961,14 +991,14 @@ impl TraceScreen {
             KeyCode::Char('e') => self.next_where(TraceScreen::item_error),
             KeyCode::Char('c') => self.next_where(TraceScreen::item_critical),
             KeyCode::Char('J') => {
-                self.detail_scroll =
-                    (self.detail_scroll + DETAIL_STEP).min(self.drawn.get().detail_max);
+                self.detail_scroll = (self.detail_scroll + DETAIL_STEP).min(self.detail_max());
             }
             KeyCode::Char('K') => {
                 self.detail_scroll = self.detail_scroll.saturating_sub(DETAIL_STEP)
             }
             _ => return false,
         }
+        self.follow();
         true
     }
 
@@ -1040,23 +1070,24 @@ impl TraceScreen {
         })
     }
 
+    /// Where the details' text starts in the pane, and how wide it is.
+    fn detail_text(areas: &Areas) -> (u16, usize) {
+        let pane = areas.details;
+        let x = if areas.wide { pane.x + 1 } else { pane.x };
+        (x, usize::from(pane.right().saturating_sub(x)))
+    }
+
     /// Where the parts of the screen go in `area`, for drawing and for clicks alike.
     fn areas(&self, area: Rect) -> Areas {
         Areas::of(area, self.rows.len(), self.flame.len())
     }
 
-    /// A click at `column`, `row` of the screen as last drawn into `area` (the same area given to render): on a
-    /// row of the waterfall list, selects that row (on the selected row, folds or unfolds its group); on a bar
-    /// of the flame pane, selects that span, unfolding the groups that hide it. Returns whether it did.
-    pub fn click(&mut self, area: Rect, column: u16, row: u16) -> bool {
+    /// What the cell at `column`, `row` of the screen drawn into `area` shows, from the same layout the drawing
+    /// uses: a bar of the flame pane (the one drawn on top there), or a row of the waterfall list.
+    pub fn hit(&self, area: Rect, column: u16, row: u16) -> Option<Target> {
         let areas = self.areas(area);
         if let Some(span) = self.flame_span_at(&areas, column, row) {
-            // A bar of the flame: that span, unfolding what hides it in the list, its details from the top.
-            self.reveal(span);
-            self.flatten();
-            self.select_item(Item::Span(span));
-            self.detail_scroll = 0;
-            return true;
+            return Some(Target::FlameBar(span));
         }
         let rows = areas.rows;
         if rows.is_empty()
@@ -1065,24 +1096,34 @@ impl TraceScreen {
             || row < rows.y
             || row >= rows.bottom()
         {
-            return false;
+            return None;
         }
-        let at = self.drawn.get().offset + usize::from(row - rows.y);
-        if at >= self.rows.len() {
-            return false;
-        }
-        if at == self.selected {
-            match self.rows[at].mark {
+        let at = self.offset_in(rows.height) + usize::from(row - rows.y);
+        (at < self.rows.len()).then_some(Target::Row(at))
+    }
+
+    /// A click on `target`: on a row of the waterfall list, selects that row (on the selected row, folds or
+    /// unfolds its group); on a bar of the flame pane, selects that span, unfolding the groups that hide it.
+    pub fn click(&mut self, target: Target) {
+        match target {
+            Target::FlameBar(span) if span < self.nodes.len() => {
+                // That span, unfolding what hides it in the list, its details from the top.
+                self.reveal(span);
+                self.flatten();
+                self.select_item(Item::Span(span));
+                self.detail_scroll = 0;
+            }
+            Target::Row(at) if at == self.selected => match self.rows[at].mark {
                 Mark::Folded => self.unfold(),
                 Mark::FirstMember | Mark::Member => {
                     self.fold();
                 }
                 Mark::Plain => {}
-            }
-        } else {
-            self.select(at);
+            },
+            Target::Row(at) if at < self.rows.len() => self.select(at),
+            _ => {}
         }
-        true
+        self.follow();
     }
 
     /// Draws into `area`; reads state only (takes &self).
@@ -1094,13 +1135,8 @@ impl TraceScreen {
         let areas = self.areas(area);
         self.render_header(areas.header, buf, theme);
         self.render_flame(&areas, buf, theme);
-        let offset = self.render_list(&areas, buf, theme);
-        let detail_max = self.render_details(&areas, buf, theme);
-        self.drawn.set(Drawn {
-            offset,
-            page: usize::from(areas.rows.height),
-            detail_max,
-        });
+        self.render_list(&areas, buf, theme);
+        self.render_details(&areas, buf, theme);
     }
 
     fn render_header(&self, area: Rect, buf: &mut Buffer, theme: &Theme) {
@@ -1240,17 +1276,11 @@ impl TraceScreen {
     }
 
     /// Draws the list; returns the scroll offset it used.
-    fn render_list(&self, areas: &Areas, buf: &mut Buffer, theme: &Theme) -> usize {
+    fn render_list(&self, areas: &Areas, buf: &mut Buffer, theme: &Theme) {
         let rows = areas.rows;
         let cols = Columns::of(areas.list);
         let height = usize::from(rows.height);
-        let mut offset = self.drawn.get().offset;
-        if self.selected < offset {
-            offset = self.selected;
-        } else if height > 0 && self.selected >= offset + height {
-            offset = self.selected + 1 - height;
-        }
-        offset = offset.min(self.rows.len().saturating_sub(height));
+        let offset = self.offset_in(rows.height);
 
         if !areas.head.is_empty() {
             let head = areas.head;
@@ -1295,7 +1325,6 @@ impl TraceScreen {
                 buf.set_style(Rect::new(rows.x, y, width, 1), theme.selected());
             }
         }
-        offset
     }
 
     fn render_row(
@@ -1430,7 +1459,7 @@ impl TraceScreen {
     }
 
     /// Draws the details of the selected row; returns how far they can scroll.
-    fn render_details(&self, areas: &Areas, buf: &mut Buffer, theme: &Theme) -> usize {
+    fn render_details(&self, areas: &Areas, buf: &mut Buffer, theme: &Theme) {
         let pane = areas.details;
         if !areas.separator.is_empty() {
             let sep = areas.separator;
@@ -1463,14 +1492,12 @@ impl TraceScreen {
             }
         }
         if pane.is_empty() {
-            return 0;
+            return;
         }
-        let x = if areas.wide { pane.x + 1 } else { pane.x };
-        let width = usize::from(pane.right().saturating_sub(x));
+        let (x, width) = Self::detail_text(areas);
         let lines = self.detail_lines(width, theme);
         let height = usize::from(pane.height);
-        let max = lines.len().saturating_sub(height);
-        let scroll = self.detail_scroll.min(max);
+        let scroll = self.detail_scroll.min(lines.len().saturating_sub(height));
         for (k, line) in lines.iter().skip(scroll).take(height).enumerate() {
             put_line(buf, pane, x, pane.y + k as u16, line);
         }
@@ -1492,7 +1519,18 @@ impl TraceScreen {
                 theme.dim(),
             );
         }
-        max
+    }
+
+    /// How far the details can scroll in the area the screen is drawn into: their lines less the pane's
+    /// height.
+    fn detail_max(&self) -> usize {
+        let areas = self.areas(self.viewport);
+        if areas.details.is_empty() {
+            return 0;
+        }
+        let (_, width) = Self::detail_text(&areas);
+        let lines = self.detail_lines(width, &Theme::mono()).len();
+        lines.saturating_sub(usize::from(areas.details.height))
     }
 
     fn detail_lines(&self, width: usize, theme: &Theme) -> Vec<Line<'static>> {
@@ -2119,12 +2157,26 @@ mod tests {
         KeyEvent::new(code, KeyModifiers::NONE)
     }
 
-    fn draw(screen: &TraceScreen, width: u16, height: u16) -> TestBackend {
+    /// What the event loop does: tells the screen its size, then draws it.
+    fn draw(screen: &mut TraceScreen, width: u16, height: u16) -> TestBackend {
+        screen.resize(Rect::new(0, 0, width, height));
+        let screen = &*screen;
         let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
         terminal
             .draw(|f| screen.render(f.area(), f.buffer_mut(), &Theme::mono()))
             .unwrap();
         terminal.backend().clone()
+    }
+
+    /// What the event loop does with a click: asks the screen what lies under it, and clicks that.
+    fn click(screen: &mut TraceScreen, area: Rect, column: u16, row: u16) -> bool {
+        match screen.hit(area, column, row) {
+            Some(target) => {
+                screen.click(target);
+                true
+            }
+            None => false,
+        }
     }
 
     fn selected_index(screen: &TraceScreen) -> usize {
@@ -2245,9 +2297,9 @@ mod tests {
         let view = error_trace();
         let id = failing_span(&view);
         let dir = workspace();
-        let screen = TraceScreen::new(view, Focus::Span(id.clone()), Some(dir.path()));
+        let mut screen = TraceScreen::new(view, Focus::Span(id.clone()), Some(dir.path()));
         assert_eq!(selected_span(&screen).unwrap().span_id, id);
-        insta::assert_snapshot!(draw(&screen, 80, 24));
+        insta::assert_snapshot!(draw(&mut screen, 80, 24));
     }
 
     #[test]
@@ -2255,8 +2307,8 @@ mod tests {
         let view = error_trace();
         let id = failing_span(&view);
         let dir = workspace();
-        let screen = TraceScreen::new(view, Focus::Span(id), Some(dir.path()));
-        let drawn = draw(&screen, 140, 40);
+        let mut screen = TraceScreen::new(view, Focus::Span(id), Some(dir.path()));
+        let drawn = draw(&mut screen, 140, 40);
         let text = drawn.to_string();
         assert!(
             text.contains(&format!("> {BANNER_LINE} │")),
@@ -2273,7 +2325,7 @@ mod tests {
         // A project, without the file.
         let empty = tempfile::tempdir().unwrap();
         std::fs::write(empty.path().join("Cargo.toml"), "").unwrap();
-        let screen = TraceScreen::new(view, Focus::Span(id), Some(empty.path()));
+        let mut screen = TraceScreen::new(view, Focus::Span(id), Some(empty.path()));
         let failing = screen
             .nodes
             .iter()
@@ -2287,7 +2339,7 @@ mod tests {
         let why = source.lines.as_ref().unwrap_err();
         assert_eq!(why, &format!("source not in this workspace: {BANNER_FILE}"));
         assert!(
-            draw(&screen, 140, 40)
+            draw(&mut screen, 140, 40)
                 .to_string()
                 .contains("source not in this workspace:")
         );
@@ -2400,8 +2452,8 @@ mod tests {
             }
         }
         let id = failing_span(&view);
-        let screen = TraceScreen::new(view, Focus::Span(id), Some(root));
-        let text = draw(&screen, 140, 40).to_string();
+        let mut screen = TraceScreen::new(view, Focus::Span(id), Some(root));
+        let text = draw(&mut screen, 140, 40).to_string();
         assert!(
             text.contains("source not shown (not a source file): .ssh/id_rsa"),
             "{text}"
@@ -2411,29 +2463,29 @@ mod tests {
 
     #[test]
     fn discounts_folded_80x24() {
-        let screen = TraceScreen::new(discounts_trace(), Focus::None, None);
+        let mut screen = TraceScreen::new(discounts_trace(), Focus::None, None);
         assert!(
             screen.rows.len() < 20,
             "the N+1 is folded: {} rows",
             screen.rows.len()
         );
         assert!(screen.rows.iter().any(|r| r.mark == Mark::Folded));
-        insta::assert_snapshot!(draw(&screen, 80, 24));
+        insta::assert_snapshot!(draw(&mut screen, 80, 24));
     }
 
     #[test]
     fn discounts_repeated_140x40() {
-        let screen = TraceScreen::new(
+        let mut screen = TraceScreen::new(
             discounts_trace(),
             Focus::Repeated(DISCOUNT_TYPE.to_owned()),
             None,
         );
-        insta::assert_snapshot!(draw(&screen, 140, 40));
+        insta::assert_snapshot!(draw(&mut screen, 140, 40));
     }
 
     #[test]
     fn degenerate_trace_80x24() {
-        let screen = TraceScreen::new(degenerate(), Focus::None, None);
+        let mut screen = TraceScreen::new(degenerate(), Focus::None, None);
         assert_eq!(
             screen.rows.len(),
             10,
@@ -2444,7 +2496,7 @@ mod tests {
             id("f").to_string(),
             "the error is selected"
         );
-        let text = draw(&screen, 80, 24).to_string();
+        let text = draw(&mut screen, 80, 24).to_string();
         assert!(!text.contains('\x1b') && !text.contains('\x07'));
         insta::assert_snapshot!(text);
     }
@@ -2470,8 +2522,8 @@ mod tests {
         ] {
             assert!(screen.handle_key(key(code)));
         }
-        assert!(draw(&screen, 80, 24).to_string().contains("no spans"));
-        assert!(!screen.click(Rect::new(0, 0, 80, 24), 5, 3));
+        assert!(draw(&mut screen, 80, 24).to_string().contains("no spans"));
+        assert!(!click(&mut screen, Rect::new(0, 0, 80, 24), 5, 3));
     }
 
     #[test]
@@ -2479,7 +2531,7 @@ mod tests {
         let dir = workspace();
         let view = error_trace();
         let id = failing_span(&view);
-        let screens = [
+        let mut screens = [
             TraceScreen::new(view, Focus::Span(id), Some(dir.path())),
             TraceScreen::new(
                 discounts_trace(),
@@ -2488,7 +2540,7 @@ mod tests {
             ),
             TraceScreen::new(degenerate(), Focus::None, None),
         ];
-        for screen in &screens {
+        for screen in &mut screens {
             for width in 0..=30 {
                 for height in 0..=12 {
                     draw(screen, width, height);
@@ -2533,8 +2585,8 @@ mod tests {
         assert_eq!(screen.selected, 0);
 
         // Pages are as tall as the list last drawn, below the flame.
-        draw(&screen, 80, 24);
-        let page = screen.drawn.get().page;
+        draw(&mut screen, 80, 24);
+        let page = screen.page();
         let areas = screen.areas(Rect::new(0, 0, 80, 24));
         assert_eq!(areas.flame.height, 4);
         assert_eq!(page, usize::from(areas.rows.height));
@@ -2569,30 +2621,30 @@ mod tests {
             None,
         );
         screen.handle_key(key(KeyCode::Char('G')));
-        let text = draw(&screen, 80, 24).to_string();
+        let text = draw(&mut screen, 80, 24).to_string();
         let last = screen.rows.len();
         assert!(text.contains(&format!("span {last}/{last}")));
         assert!(text.contains("render layout"), "the last row is on screen");
         // Moving up inside the page does not scroll.
-        let offset = screen.drawn.get().offset;
+        let offset = screen.offset;
         screen.handle_key(key(KeyCode::Up));
-        draw(&screen, 80, 24);
-        assert_eq!(screen.drawn.get().offset, offset);
+        draw(&mut screen, 80, 24);
+        assert_eq!(screen.offset, offset);
         // A click selects the row under it; the details follow.
         let area = Rect::new(0, 0, 80, 24);
         let areas = screen.areas(area);
         assert!(!areas.flame.is_empty());
-        assert!(!screen.click(area, 10, 0), "the header is no row");
+        assert!(!click(&mut screen, area, 10, 0), "the header is no row");
         for y in areas.flame.top()..areas.rows.top() {
             assert!(
-                !screen.click(area, 10, y),
+                !click(&mut screen, area, 10, y),
                 "nor are the flame's labels and the head"
             );
         }
-        assert!(!screen.click(area, 10, 20), "nor are the details");
-        assert!(screen.click(area, 10, areas.rows.y));
+        assert!(!click(&mut screen, area, 10, 20), "nor are the details");
+        assert!(click(&mut screen, area, 10, areas.rows.y));
         assert_eq!(screen.selected, offset);
-        assert!(screen.click(area, 10, areas.rows.bottom() - 1));
+        assert!(click(&mut screen, area, 10, areas.rows.bottom() - 1));
         assert_eq!(screen.selected, offset + usize::from(areas.rows.height) - 1);
     }
 
@@ -2605,7 +2657,7 @@ mod tests {
         );
         let area = Rect::new(0, 0, 80, 24);
         let areas = screen.areas(area);
-        let drawn = draw(&screen, 80, 24);
+        let drawn = draw(&mut screen, 80, 24);
         let line = |y: u16| -> String {
             (0..80)
                 .map(|x| drawn.buffer()[(x, y)].symbol().to_owned())
@@ -2616,7 +2668,7 @@ mod tests {
         let text = line(y);
         let x = text.find("GET /ads").expect(&text);
         let x = u16::try_from(text[..x].chars().count()).unwrap();
-        assert!(screen.click(area, x + 2, y));
+        assert!(click(&mut screen, area, x + 2, y));
         let span = selected_span(&screen).unwrap();
         assert_eq!(
             (span.service.as_str(), span.name.as_str()),
@@ -2627,7 +2679,7 @@ mod tests {
         // Depth 3, at the start of the axis: the repeats the screen was opened for are painted over the other
         // statements there; a click selects one of them, unfolding their group.
         let axis_x = Columns::of(areas.list).bar_x;
-        assert!(screen.click(area, axis_x, areas.flame.y + 3));
+        assert!(click(&mut screen, area, axis_x, areas.flame.y + 3));
         let span = selected_span(&screen).unwrap();
         assert_eq!(span.service, "discounts-service");
         assert!(span.name.contains("discount_type"), "{}", span.name);
@@ -2645,7 +2697,12 @@ mod tests {
         let node = &screen.nodes[member];
         let width = Columns::of(areas.list).bar_w;
         let (from, _) = cells(node.start, node.end, screen.axis_ns, width);
-        assert!(screen.click(area, axis_x + from as u16, areas.flame.y + 3));
+        assert!(click(
+            &mut screen,
+            area,
+            axis_x + from as u16,
+            areas.flame.y + 3
+        ));
         assert_eq!(selected_index(&screen), member);
         assert_eq!(
             screen.detail_scroll, 0,
@@ -2654,8 +2711,13 @@ mod tests {
 
         // The labels and the axis past the last bar select nothing.
         let selected = screen.selected;
-        assert!(!screen.click(area, 5, areas.flame.y + 3));
-        assert!(!screen.click(area, areas.list.right() - 1, areas.flame.y + 3));
+        assert!(!click(&mut screen, area, 5, areas.flame.y + 3));
+        assert!(!click(
+            &mut screen,
+            area,
+            areas.list.right() - 1,
+            areas.flame.y + 3
+        ));
         assert_eq!(screen.selected, selected);
     }
 
@@ -2696,12 +2758,12 @@ mod tests {
         screen.handle_key(key(KeyCode::Left));
         assert_eq!(screen.selected_row().unwrap().item, Item::Span(parent));
         // Clicking the selected folded row twice unfolds it.
-        draw(&screen, 80, 24);
+        draw(&mut screen, 80, 24);
         screen.select(group);
-        draw(&screen, 80, 24);
+        draw(&mut screen, 80, 24);
         let area = Rect::new(0, 0, 80, 24);
-        let y = screen.areas(area).rows.y + (group - screen.drawn.get().offset) as u16;
-        assert!(screen.click(area, 10, y));
+        let y = screen.areas(area).rows.y + (group - screen.offset) as u16;
+        assert!(click(&mut screen, area, 10, y));
         assert_eq!(screen.rows.len(), folded + members - 1);
     }
 
@@ -2763,15 +2825,15 @@ mod tests {
         assert_eq!(screen.groups[lit].members.len(), 103);
         assert!(matches!(screen.rows[screen.selected].item, Item::Group(g) if g == lit));
         let folded_rows = screen.rows.len();
-        assert!(draw(&screen, 80, 24).to_string().contains("×103"));
+        assert!(draw(&mut screen, 80, 24).to_string().contains("×103"));
         // Enter unfolds it: the repeats appear, lit (bold and underlined without colour), the first selected.
         assert!(screen.handle_key(key(KeyCode::Enter)));
         assert!(!screen.groups[lit].folded);
         assert_eq!(screen.rows.len(), folded_rows + 102);
-        let drawn = draw(&screen, 80, 24);
+        let drawn = draw(&mut screen, 80, 24);
         let buffer = drawn.buffer();
         let top = screen.areas(Rect::new(0, 0, 80, 24)).rows.y;
-        let row_y = |row: usize| top + (row - screen.drawn.get().offset) as u16;
+        let row_y = |row: usize| top + (row - screen.offset) as u16;
         let label_x = 3 + 6 + 2; // gutter, indent of depth 3, the fold mark
         let selected = buffer[(label_x, row_y(screen.selected))].modifier;
         assert!(selected.contains(Modifier::REVERSED), "{selected:?}");
@@ -2802,8 +2864,8 @@ mod tests {
         assert_eq!(selected_span(&screen).unwrap().span_id, member);
         assert!(!screen.groups[0].folded);
         // J and K scroll the details, within what there is.
-        draw(&screen, 80, 24);
-        let most = screen.drawn.get().detail_max;
+        draw(&mut screen, 80, 24);
+        let most = screen.detail_max();
         assert!(most > 0, "the details are longer than their pane");
         assert!(screen.handle_key(key(KeyCode::Char('J'))));
         assert_eq!(screen.detail_scroll, DETAIL_STEP.min(most), "J scrolled");

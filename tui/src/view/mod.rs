@@ -16,7 +16,7 @@ use ratatui::style::{Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Clear, Paragraph, Widget};
 
-use crate::app::{App, Tab};
+use crate::app::{App, Tab, Target};
 use crate::fmt;
 
 /// Where the parts of the screen go.
@@ -60,6 +60,23 @@ fn tab_spans(area: Rect) -> Vec<(Tab, u16, u16, String)> {
             (*tab, at, width, title)
         })
         .collect()
+}
+
+/// What the cell at `x`, `y` of a screen of `area` shows, from the layout the drawing uses: a tab, a row of
+/// the current tab's list (a node of the map), or a part of the trace screen.
+pub fn hit(app: &App, area: Rect, x: u16, y: u16) -> Option<Target> {
+    let areas = layout(area);
+    if y == areas.tabs.y {
+        return tab_at(areas.tabs, x).map(Target::Tab);
+    }
+    if app.tab == Tab::Trace {
+        return app.trace.as_ref()?.hit(areas.body, x, y).map(Target::Trace);
+    }
+    let row = match app.tab {
+        Tab::Map => map_node_at(app, areas.body, x, y)?,
+        _ => row_at(app, areas.body, y)?,
+    };
+    Some(Target::Row(row))
 }
 
 /// The tab drawn at column `x` of the tab line.

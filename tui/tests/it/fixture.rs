@@ -104,8 +104,10 @@ pub fn open(app: &mut App, source: &Served, action: Option<tui::app::Action>) {
     }
 }
 
-/// The screen as text, `width`×`height`.
-pub fn draw(app: &App, width: u16, height: u16) -> TestBackend {
+/// The screen as text, `width`×`height`, after telling the state its size, as the event loop does.
+pub fn draw(app: &mut App, width: u16, height: u16) -> TestBackend {
+    app.resize(tui::view::layout(ratatui::layout::Rect::new(0, 0, width, height)).body);
+    let app = &*app;
     let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
     terminal
         .draw(|frame| frame.render_widget(app, frame.area()))
@@ -119,4 +121,15 @@ pub fn key(code: ratatui::crossterm::event::KeyCode) -> ratatui::crossterm::even
 
 pub fn ch(c: char) -> ratatui::crossterm::event::KeyEvent {
     key(ratatui::crossterm::event::KeyCode::Char(c))
+}
+
+/// What the event loop does with a mouse event on a screen of `area`: asks the views what lies under it, then
+/// hands the state both.
+pub fn mouse(
+    app: &mut App,
+    event: ratatui::crossterm::event::MouseEvent,
+    area: ratatui::layout::Rect,
+) -> Option<tui::app::Action> {
+    let target = tui::view::hit(app, area, event.column, event.row);
+    app.handle_mouse(event, target)
 }

@@ -200,7 +200,7 @@ fn a_trace_id_in_the_filter_line_opens_that_trace() {
     let action = typed(&mut app, &id);
     crate::fixture::open(&mut app, &source, action);
     assert_eq!(app.tab, Tab::Trace);
-    let text = fixture::draw(&app, 120, 30).to_string();
+    let text = fixture::draw(&mut app, 120, 30).to_string();
     assert!(text.contains(&format!("Trace {id}")), "{text}");
 
     // A 64-bit id (Datadog's) is the 128-bit one with zeros in front; other lengths are filters.
@@ -369,17 +369,18 @@ fn click(column: u16, row: u16) -> MouseEvent {
 fn clicks_select_tabs_and_rows_and_a_second_click_drills_in() {
     let mut app = app(&fixture::broken());
     let screen = Rect::new(0, 0, 100, 30);
-    app.handle_mouse(click(9, 0), screen);
+    crate::fixture::mouse(&mut app, click(9, 0), screen);
     assert_eq!(app.tab, Tab::Services, "a click on the tab line");
     // Rows start below the tab line, the pane's border and the header.
-    app.handle_mouse(click(10, 4), screen);
+    crate::fixture::mouse(&mut app, click(10, 4), screen);
     assert_eq!(app.services_selected, 1);
-    let action = app.handle_mouse(click(10, 4), screen);
+    let action = crate::fixture::mouse(&mut app, click(10, 4), screen);
     assert!(matches!(action, Some(Action::Refresh(_))), "{action:?}");
     assert!(app.service_page.is_some());
     // The wheel moves the selection.
     app.handle_key(key(KeyCode::Esc));
-    app.handle_mouse(
+    crate::fixture::mouse(
+        &mut app,
         MouseEvent {
             kind: MouseEventKind::ScrollDown,
             ..click(10, 10)
@@ -508,7 +509,7 @@ fn space_in_the_fault_panel_does_not_deploy_and_a_click_closes_it() {
     app.handle_key(ch('f'));
     assert!(app.fault_panel.is_some());
     let before = app.services_selected;
-    app.handle_mouse(click(10, 4), Rect::new(0, 0, 100, 30));
+    crate::fixture::mouse(&mut app, click(10, 4), Rect::new(0, 0, 100, 30));
     assert!(app.fault_panel.is_none());
     assert_eq!(
         app.services_selected, before,

@@ -19,8 +19,8 @@ fn every_view(state: &str, source: &fixture::Served) {
         (Tab::Deployments, "deployments"),
     ] {
         app.tab = tab;
-        insta::assert_snapshot!(format!("{state}_{name}"), draw(&app, 100, 30));
-        insta::assert_snapshot!(format!("{state}_{name}_80x24"), draw(&app, 80, 24));
+        insta::assert_snapshot!(format!("{state}_{name}"), draw(&mut app, 100, 30));
+        insta::assert_snapshot!(format!("{state}_{name}_80x24"), draw(&mut app, 80, 24));
     }
 
     // The page of the slowest service, from the Services table.
@@ -31,8 +31,11 @@ fn every_view(state: &str, source: &fixture::Served) {
         "Enter opens the service and refreshes"
     );
     refresh(&mut app, source);
-    insta::assert_snapshot!(format!("{state}_service_page"), draw(&app, 100, 30));
-    insta::assert_snapshot!(format!("{state}_service_page_80x24"), draw(&app, 80, 24));
+    insta::assert_snapshot!(format!("{state}_service_page"), draw(&mut app, 100, 30));
+    insta::assert_snapshot!(
+        format!("{state}_service_page_80x24"),
+        draw(&mut app, 80, 24)
+    );
     app.handle_key(key(KeyCode::Esc));
 
     // The Trace tab: the error's trace when there is an error, else the longest trace.
@@ -48,8 +51,8 @@ fn every_view(state: &str, source: &fixture::Served) {
         open(&mut app, source, action);
     }
     assert_eq!(app.tab, Tab::Trace);
-    insta::assert_snapshot!(format!("{state}_trace"), draw(&app, 100, 30));
-    insta::assert_snapshot!(format!("{state}_trace_80x24"), draw(&app, 80, 24));
+    insta::assert_snapshot!(format!("{state}_trace"), draw(&mut app, 100, 30));
+    insta::assert_snapshot!(format!("{state}_trace_80x24"), draw(&mut app, 80, 24));
 }
 
 #[test]
@@ -67,12 +70,12 @@ fn deployments_after_the_fix() {
     let source = fixture::redeployed();
     let mut app = app(&source);
     app.tab = Tab::Deployments;
-    insta::assert_snapshot!(draw(&app, 100, 30));
+    insta::assert_snapshot!(draw(&mut app, 100, 30));
     // Wide, on the discounts service's fix: the N+1 column, and what changed spelled out below.
     for _ in 0..3 {
         app.handle_key(ch('j'));
     }
-    insta::assert_snapshot!("deployments_after_the_fix_wide", draw(&app, 140, 30));
+    insta::assert_snapshot!("deployments_after_the_fix_wide", draw(&mut app, 140, 30));
 }
 
 #[test]
@@ -82,15 +85,15 @@ fn the_n_plus_one_opens_folded_and_lit_in_the_flame_view() {
     app.handle_key(ch('6'));
     let action = app.handle_key(key(KeyCode::Enter));
     open(&mut app, &source, action);
-    insta::assert_snapshot!(draw(&app, 120, 36));
+    insta::assert_snapshot!(draw(&mut app, 120, 36));
 }
 
 #[test]
 fn help_and_waiting() {
     let mut app = tui::app::App::new("http://127.0.0.1:8787", true, tui::theme::Theme::mono());
-    insta::assert_snapshot!("waiting", draw(&app, 80, 24));
+    insta::assert_snapshot!("waiting", draw(&mut app, 80, 24));
     app.handle_key(ch('?'));
-    insta::assert_snapshot!("help", draw(&app, 80, 24));
+    insta::assert_snapshot!("help", draw(&mut app, 80, 24));
 }
 
 #[test]
@@ -113,8 +116,8 @@ fn the_fault_panel() {
         .collect(),
     );
     app.handle_key(ch('f'));
-    insta::assert_snapshot!(draw(&app, 100, 30));
-    insta::assert_snapshot!("the_fault_panel_80x24", draw(&app, 80, 24));
+    insta::assert_snapshot!(draw(&mut app, 100, 30));
+    insta::assert_snapshot!("the_fault_panel_80x24", draw(&mut app, 80, 24));
 }
 
 #[test]
@@ -139,7 +142,7 @@ fn every_view_draws_at_any_size_without_panicking() {
     for tab in Tab::ALL {
         app.tab = tab;
         for (width, height) in sizes() {
-            draw(&app, width, height);
+            draw(&mut app, width, height);
         }
     }
     // The service page, the filter line and the overlays too.
@@ -148,19 +151,19 @@ fn every_view_draws_at_any_size_without_panicking() {
     refresh(&mut app, &source);
     assert!(app.service_page.is_some());
     for (width, height) in sizes() {
-        draw(&app, width, height);
+        draw(&mut app, width, height);
     }
     app.handle_key(ch('3'));
     app.handle_key(ch('/'));
     app.handle_key(ch('x'));
     for (width, height) in sizes() {
-        draw(&app, width, height);
+        draw(&mut app, width, height);
     }
     app.handle_key(key(KeyCode::Esc));
     for overlay in ['?', 'f'] {
         app.handle_key(ch(overlay));
         for (width, height) in sizes() {
-            draw(&app, width, height);
+            draw(&mut app, width, height);
         }
         app.handle_key(key(KeyCode::Esc));
     }
