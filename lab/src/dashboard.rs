@@ -1,7 +1,7 @@
 //! The dashboard's links to the lab: the shop's fault switches for its fault panel, flipped in-process
 //! exactly as the admin API flips them (each flip deploys a new version of the service that owns it).
 
-use shop_common::Faults;
+use shop_runtime::Faults;
 use tui::app::Fault;
 use tui::run::FaultControl;
 

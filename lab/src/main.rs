@@ -10,7 +10,7 @@ use lab::control::ShopUrls;
 use lab::replay::{ReplayOptions, Speed};
 use lab::shop::ShopOptions;
 use lab::up::{LabOptions, ReplaySettings, RunningLab};
-use shop_common::{ShopState, serve};
+use shop_runtime::{ShopState, serve};
 use tokio_util::sync::CancellationToken;
 
 /// The observability lab: a deliberately broken shop, its traffic, the trace collector and a terminal

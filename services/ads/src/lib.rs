@@ -9,9 +9,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
-use shop_common::admin::json_error;
-use shop_common::db::{DbError, Migrations, Query};
-use shop_common::{Db, DbOptions, Export, FaultSpec, Faults, Telemetry};
+use shop_runtime::admin::json_error;
+use shop_runtime::db::{DbError, Migrations, Query};
+use shop_runtime::{Db, DbOptions, Export, FaultSpec, Faults, Telemetry};
 use sqlx::Row as _;
 use sqlx::any::AnyRow;
 
@@ -93,14 +93,14 @@ impl AppState {
     pub async fn open(options: &DbOptions, faults_on: bool) -> Result<AppState, DbError> {
         let db = Db::open(options, &MIGRATIONS).await?;
         let count: i64 = db
-            .fetch_one(shop_common::db::query(
+            .fetch_one(shop_runtime::db::query(
                 "SELECT COUNT(*) AS n FROM advertisement",
             ))
             .await?
             .try_get("n")?;
         if count == 0 {
             db.execute_all(SEED.iter().enumerate().map(|(i, &(name, url, weight, path))| -> Query {
-                shop_common::db::query("INSERT INTO advertisement (id, name, url, weight, path) VALUES ($1, $2, $3, $4, $5)")
+                shop_runtime::db::query("INSERT INTO advertisement (id, name, url, weight, path) VALUES ($1, $2, $3, $4, $5)")
                     .bind(i as i64 + 1)
                     .bind(name)
                     .bind(url)
@@ -132,8 +132,8 @@ pub fn router(state: AppState) -> Router {
         .fallback(|| async { StatusCode::NOT_FOUND })
         .with_state(state.clone());
     // The admin API (fault flips, stats) is the lab's, not the shop's: its requests are not traced.
-    shop_common::telemetry::instrument(router, state.telemetry)
-        .merge(shop_common::admin::router(state.faults, state.db))
+    shop_runtime::telemetry::instrument(router, state.telemetry)
+        .merge(shop_runtime::admin::router(state.faults, state.db))
 }
 
 /// The service's errors, each with its status; a database failure is logged and answered as a generic 500.
@@ -177,7 +177,7 @@ async fn list_ads(State(state): State<AppState>) -> Result<Json<Vec<Ad>>, Error>
     }
     let rows = state
         .db
-        .fetch_all(shop_common::db::query(
+        .fetch_all(shop_runtime::db::query(
             "SELECT id, name, url, weight, path FROM advertisement ORDER BY id",
         ))
         .await?;
@@ -211,7 +211,7 @@ async fn weighted_banner(
     let row = state
         .db
         .fetch_optional(
-            shop_common::db::query("SELECT id, name, url, weight, path FROM advertisement WHERE weight < $1 ORDER BY id LIMIT 1")
+            shop_runtime::db::query("SELECT id, name, url, weight, path FROM advertisement WHERE weight < $1 ORDER BY id LIMIT 1")
                 .bind(weight),
         )
         .await?

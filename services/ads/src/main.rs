@@ -2,8 +2,8 @@
 
 use anyhow::Context as _;
 use clap::Parser;
-use shop_common::cli::ServiceArgs;
-use shop_common::serve;
+use shop_runtime::cli::ServiceArgs;
+use shop_runtime::serve;
 
 /// The shop's advertisements service: ads as JSON and their banner images.
 #[derive(Parser, Debug)]

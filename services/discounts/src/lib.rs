@@ -10,8 +10,8 @@ use axum::Router;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use shop_common::db::{DbError, Migrations};
-use shop_common::{Db, DbOptions, Export, FaultSpec, Faults, Telemetry};
+use shop_runtime::db::{DbError, Migrations};
+use shop_runtime::{Db, DbOptions, Export, FaultSpec, Faults, Telemetry};
 
 pub use discounts::{Discount, DiscountType, Influencer};
 
@@ -89,8 +89,8 @@ pub fn router(state: AppState) -> Router {
         .fallback(|| async { StatusCode::NOT_FOUND })
         .with_state(state.clone());
     // The admin API (fault flips, stats) is the lab's, not the shop's: its requests are not traced.
-    shop_common::telemetry::instrument(router, state.telemetry)
-        .merge(shop_common::admin::router(state.faults, state.db))
+    shop_runtime::telemetry::instrument(router, state.telemetry)
+        .merge(shop_runtime::admin::router(state.faults, state.db))
 }
 
 /// The service's one error: the database failed. Logged in full; the client sees a generic JSON 500.
@@ -103,6 +103,6 @@ pub enum Error {
 impl IntoResponse for Error {
     fn into_response(self) -> Response {
         tracing::error!(service = SERVICE, error = %self, "request failed");
-        shop_common::admin::json_error(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
+        shop_runtime::admin::json_error(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
     }
 }

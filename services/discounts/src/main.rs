@@ -2,8 +2,8 @@
 
 use anyhow::Context as _;
 use clap::Parser;
-use shop_common::cli::ServiceArgs;
-use shop_common::serve;
+use shop_runtime::cli::ServiceArgs;
+use shop_runtime::serve;
 
 /// The shop's discounts service: GET /discount answers every discount with its type and influencer.
 #[derive(Parser, Debug)]

@@ -13,8 +13,8 @@ pub mod upstream;
 
 use axum::Router;
 use axum::routing::get;
-use shop_common::db::{DbError, Migrations};
-use shop_common::{Db, DbOptions, Export, FaultSpec, Faults, Telemetry};
+use shop_runtime::db::{DbError, Migrations};
+use shop_runtime::{Db, DbOptions, Export, FaultSpec, Faults, Telemetry};
 
 pub use error::ErrorDetails;
 pub use upstream::{UpstreamConfig, Upstreams};
@@ -99,6 +99,6 @@ pub fn router(state: AppState) -> Router {
         .fallback(|| async { error::Error::NotFound })
         .with_state(state.clone());
     // The admin API (fault flips, stats) is the lab's, not the shop's: its requests are not traced.
-    shop_common::telemetry::instrument(router, state.telemetry)
-        .merge(shop_common::admin::router(state.faults, state.db))
+    shop_runtime::telemetry::instrument(router, state.telemetry)
+        .merge(shop_runtime::admin::router(state.faults, state.db))
 }

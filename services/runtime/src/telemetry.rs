@@ -53,7 +53,7 @@ const SCOPE: &str = "observability-lab-shop";
 
 /// The crates whose spans and events become telemetry; dependencies' own `tracing` output stays in the logs.
 const TRACED_TARGETS: [&str; 4] = [
-    "shop_common",
+    "shop_runtime",
     "storefront",
     "ads_service",
     "discounts_service",
@@ -586,7 +586,7 @@ async fn trace_request(
         let known = known_method(method);
         let uri = request.uri();
         let span = tracing::info_span!(
-            target: "shop_common::telemetry",
+            target: "shop_runtime::telemetry",
             "request",
             otel.name = known.unwrap_or("HTTP"),
             otel.kind = "server",
@@ -757,7 +757,7 @@ fn stacktrace() -> String {
             // Leave out the capture itself: the backtrace crate and this module.
             let here = symbol
                 .filename()
-                .is_some_and(|file| file.ends_with("services/common/src/telemetry.rs"));
+                .is_some_and(|file| file.ends_with("services/runtime/src/telemetry.rs"));
             if name.starts_with("backtrace::") || here {
                 continue;
             }
@@ -782,7 +782,7 @@ fn stacktrace() -> String {
     out
 }
 
-/// The workspace this crate was built in (`services/common` is two levels below it).
+/// The workspace this crate was built in (`services/runtime` is two levels below it).
 fn workspace_root() -> Option<&'static Path> {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent()?.parent()
 }
