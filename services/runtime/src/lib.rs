@@ -8,9 +8,11 @@ pub mod cli;
 pub mod db;
 pub mod faults;
 pub mod serve;
+pub mod service;
 pub mod telemetry;
 pub mod testing;
 
 pub use db::{Backend, Db, DbOptions};
 pub use faults::{FaultSpec, Faults, ShopState, UnknownFault};
+pub use service::{Service, ServiceState};
 pub use telemetry::{Export, Telemetry};
