@@ -323,11 +323,11 @@ pub async fn shop(bench: &ShopBench) -> anyhow::Result<ShopReport> {
                 continue;
             }
             let export = match config {
-                Instrumentation::Off => Some(shop_common::Export::Off),
+                Instrumentation::Off => Some(shop_runtime::Export::Off),
                 Instrumentation::On => None,
                 Instrumentation::Discarded => {
-                    Some(shop_common::Export::Provider(Arc::new(|resource| {
-                        shop_common::telemetry::batch_provider(Discard, resource)
+                    Some(shop_runtime::Export::Provider(Arc::new(|resource| {
+                        shop_runtime::telemetry::batch_provider(Discard, resource)
                     })))
                 }
             };
@@ -340,7 +340,7 @@ pub async fn shop(bench: &ShopBench) -> anyhow::Result<ShopReport> {
                     ..Default::default()
                 },
                 shop: crate::shop::ShopOptions::ephemeral(
-                    shop_common::ShopState::Fixed,
+                    shop_runtime::ShopState::Fixed,
                     data.clone(),
                 ),
                 replay: None,

@@ -3,7 +3,7 @@
 
 use anyhow::{Context as _, bail};
 use serde::Deserialize;
-use shop_common::admin::{FaultsDoc, SetFault};
+use shop_runtime::admin::{FaultsDoc, SetFault};
 
 /// A fault as the admin API lists it.
 #[derive(Debug, Deserialize)]

@@ -3,7 +3,7 @@
 //! admin API flips them (each flip deploys a new version of the service that owns it).
 
 use protocol::{ServiceStats, Sort, TraceSearch, TraceSummary, TraceView, Window};
-use shop_common::Faults;
+use shop_runtime::Faults;
 use tui::app::Fault;
 use tui::run::FaultControl;
 use tui::source::{Counts, DataSource, LATENCY_BUCKETS, Overview};

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use shop_common::{DbOptions, Export, Faults, ShopState, Telemetry, serve};
+use shop_runtime::{DbOptions, Export, Faults, ShopState, Telemetry, serve};
 use tokio::sync::watch;
 use tokio::task::{JoinError, JoinSet};
 

@@ -8,7 +8,7 @@ use anyhow::Context as _;
 use collector::receivers::in_process::InProcessExporter;
 use collector::report::Report;
 use collector::server::{CollectorOptions, RunningCollector};
-use shop_common::Export;
+use shop_runtime::Export;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -63,7 +63,7 @@ impl RunningLab {
         let mut shop_options = options.shop;
         shop_options.export = options.export.unwrap_or_else(|| {
             Export::Provider(Arc::new(move |resource| {
-                shop_common::telemetry::batch_provider(
+                shop_runtime::telemetry::batch_provider(
                     InProcessExporter::new(ingest.clone()),
                     resource,
                 )

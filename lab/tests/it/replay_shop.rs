@@ -8,7 +8,7 @@ use std::time::Duration;
 use lab::gor;
 use lab::replay::{Outcome, ReplayOptions, Speed, replay};
 use lab::shop::{RunningShop, ShopOptions};
-use shop_common::ShopState;
+use shop_runtime::ShopState;
 use tokio_util::sync::CancellationToken;
 
 pub(crate) fn shared_recording() -> Option<Vec<gor::Request>> {

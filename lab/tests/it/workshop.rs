@@ -12,7 +12,7 @@ use lab::control::{self, ShopUrls};
 use lab::replay::Speed;
 use lab::shop::ShopOptions;
 use lab::up::{LabOptions, ReplaySettings, RunningLab};
-use shop_common::ShopState;
+use shop_runtime::ShopState;
 
 use crate::replay_shop::{TempDir, shared_recording};
 
@@ -260,9 +260,9 @@ async fn uninstrumented_shop_sends_no_span() {
 }
 
 async fn postgres() -> Option<Database> {
-    shop_common::testing::postgres("lab-workshop")
+    shop_runtime::testing::postgres("lab-workshop")
         .await
-        .map(|_| Database::Postgres(shop_common::testing::postgres_url()))
+        .map(|_| Database::Postgres(shop_runtime::testing::postgres_url()))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

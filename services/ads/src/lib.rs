@@ -9,9 +9,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
-use shop_common::admin::json_error;
-use shop_common::db::{DbError, Migrations, Query};
-use shop_common::{Db, DbOptions, Export, FaultSpec, Faults, Telemetry};
+use shop_runtime::admin::json_error;
+use shop_runtime::db::{Migrations, Query};
+use shop_runtime::{Db, FaultSpec, Service, ServiceState};
 use sqlx::Row as _;
 use sqlx::any::AnyRow;
 
@@ -73,34 +73,27 @@ pub struct Ad {
     pub path: String,
 }
 
-/// Everything a request handler needs. Cheap to clone.
-#[derive(Clone, Debug)]
-pub struct AppState {
-    pub db: Db,
-    pub faults: Faults,
-    /// Where its spans go: nowhere until [`AppState::with_telemetry`].
-    pub telemetry: Telemetry,
-}
+/// The advertisements service, as shop-runtime opens and runs it.
+#[derive(Clone, Copy, Debug)]
+pub struct AdsService;
 
-impl AppState {
-    /// Makes the service trace its requests, exporting as `export` says.
-    pub fn with_telemetry(mut self, export: Export) -> anyhow::Result<AppState> {
-        self.telemetry = Telemetry::new(&self.faults, export)?;
-        Ok(self)
-    }
+impl Service for AdsService {
+    const NAME: &'static str = SERVICE;
+    const PORT: u16 = PORT;
+    const FAULTS: &'static [FaultSpec] = FAULTS;
+    const MIGRATIONS: Migrations = MIGRATIONS;
+    const DATABASE: &'static str = "advertisements";
 
-    /// Opens (creating, migrating and seeding on first start) the service's database.
-    pub async fn open(options: &DbOptions, faults_on: bool) -> Result<AppState, DbError> {
-        let db = Db::open(options, &MIGRATIONS).await?;
+    async fn seed(db: &Db) -> Result<(), sqlx::Error> {
         let count: i64 = db
-            .fetch_one(shop_common::db::query(
+            .fetch_one(shop_runtime::db::query(
                 "SELECT COUNT(*) AS n FROM advertisement",
             ))
             .await?
             .try_get("n")?;
         if count == 0 {
             db.execute_all(SEED.iter().enumerate().map(|(i, &(name, url, weight, path))| -> Query {
-                shop_common::db::query("INSERT INTO advertisement (id, name, url, weight, path) VALUES ($1, $2, $3, $4, $5)")
+                shop_runtime::db::query("INSERT INTO advertisement (id, name, url, weight, path) VALUES ($1, $2, $3, $4, $5)")
                     .bind(i as i64 + 1)
                     .bind(name)
                     .bind(url)
@@ -110,17 +103,16 @@ impl AppState {
             .await?;
             tracing::info!(ads = SEED.len(), "seeded the advertisements database");
         }
-        Ok(AppState {
-            db,
-            faults: Faults::new(SERVICE, FAULTS, faults_on),
-            telemetry: Telemetry::off(),
-        })
+        Ok(())
     }
 }
 
+/// Everything a request handler needs: the state every service has, and nothing of its own. Cheap to clone.
+pub type AppState = ServiceState<AdsService>;
+
 /// The service's routes, traced, and `/admin`, not traced.
 pub fn router(state: AppState) -> Router {
-    let router = Router::new()
+    let routes = Router::new()
         .route(
             "/",
             get(|| async { "Hello from the advertisements service!\n" }),
@@ -131,9 +123,7 @@ pub fn router(state: AppState) -> Router {
         // A fallback of its own, inside the tracing: merging keeps it (an unknown path is a traced 404).
         .fallback(|| async { StatusCode::NOT_FOUND })
         .with_state(state.clone());
-    // The admin API (fault flips, stats) is the lab's, not the shop's: its requests are not traced.
-    shop_common::telemetry::instrument(router, state.telemetry)
-        .merge(shop_common::admin::router(state.faults, state.db))
+    shop_runtime::service::router(routes, state.telemetry, state.faults, state.db)
 }
 
 /// The service's errors, each with its status; a database failure is logged and answered as a generic 500.
@@ -177,7 +167,7 @@ async fn list_ads(State(state): State<AppState>) -> Result<Json<Vec<Ad>>, Error>
     }
     let rows = state
         .db
-        .fetch_all(shop_common::db::query(
+        .fetch_all(shop_runtime::db::query(
             "SELECT id, name, url, weight, path FROM advertisement ORDER BY id",
         ))
         .await?;
@@ -211,7 +201,7 @@ async fn weighted_banner(
     let row = state
         .db
         .fetch_optional(
-            shop_common::db::query("SELECT id, name, url, weight, path FROM advertisement WHERE weight < $1 ORDER BY id LIMIT 1")
+            shop_runtime::db::query("SELECT id, name, url, weight, path FROM advertisement WHERE weight < $1 ORDER BY id LIMIT 1")
                 .bind(weight),
         )
         .await?

@@ -1,9 +1,8 @@
 //! Runs the advertisements service alone.
 
-use anyhow::Context as _;
 use clap::Parser;
-use shop_common::cli::ServiceArgs;
-use shop_common::serve;
+use shop_runtime::cli::ServiceArgs;
+use shop_runtime::{serve, service};
 
 /// The shop's advertisements service: ads as JSON and their banner images.
 #[derive(Parser, Debug)]
@@ -17,19 +16,5 @@ struct Cli {
 async fn main() -> anyhow::Result<()> {
     serve::init_logging();
     let cli = Cli::parse();
-    let state = ads_service::AppState::open(
-        &cli.service.db_options(ads_service::SERVICE),
-        cli.service.state.faults_on(),
-    )
-    .await
-    .context("opening the advertisements database")?
-    .with_telemetry(cli.service.export())?;
-    serve::run_alone(
-        ads_service::SERVICE,
-        &state.faults.version(),
-        cli.service.listen_or(ads_service::PORT),
-        ads_service::router(state.clone()),
-        state.telemetry,
-    )
-    .await
+    service::run_service::<ads_service::AdsService>(&cli.service, ads_service::router).await
 }

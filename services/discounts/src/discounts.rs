@@ -3,7 +3,7 @@
 use axum::Json;
 use axum::extract::State;
 use serde::{Deserialize, Serialize};
-use shop_common::Db;
+use shop_runtime::Db;
 use sqlx::Row as _;
 use sqlx::any::AnyRow;
 
@@ -49,7 +49,7 @@ pub(crate) async fn list(State(state): State<AppState>) -> Result<Json<Vec<Disco
 /// for its influencer, the way an ORM's lazy relations do it: 1 + 103 + 101 statements for the seeded data.
 async fn load_lazily(db: &Db) -> Result<Vec<Discount>, sqlx::Error> {
     let rows = db
-        .fetch_all(shop_common::db::query(
+        .fetch_all(shop_runtime::db::query(
             "SELECT id, name, code, value, discount_type_id FROM discount ORDER BY id",
         ))
         .await?;
@@ -58,14 +58,14 @@ async fn load_lazily(db: &Db) -> Result<Vec<Discount>, sqlx::Error> {
         let type_id: i64 = row.try_get("discount_type_id")?;
         let type_row = db
             .fetch_one(
-                shop_common::db::query("SELECT id, name, discount_query, influencer_id FROM discount_type WHERE id = $1")
+                shop_runtime::db::query("SELECT id, name, discount_query, influencer_id FROM discount_type WHERE id = $1")
                     .bind(type_id),
             )
             .await?;
         let influencer = match type_row.try_get::<Option<i64>, _>("influencer_id")? {
             Some(influencer_id) => db
                 .fetch_optional(
-                    shop_common::db::query("SELECT id, name FROM influencer WHERE id = $1")
+                    shop_runtime::db::query("SELECT id, name FROM influencer WHERE id = $1")
                         .bind(influencer_id),
                 )
                 .await?
@@ -97,7 +97,7 @@ async fn load_lazily(db: &Db) -> Result<Vec<Discount>, sqlx::Error> {
 /// The fix: one statement, the relations joined in.
 async fn load_joined(db: &Db) -> Result<Vec<Discount>, sqlx::Error> {
     let rows = db
-        .fetch_all(shop_common::db::query(
+        .fetch_all(shop_runtime::db::query(
             "SELECT d.id, d.name, d.code, d.value, \
                     t.id AS type_id, t.name AS type_name, t.discount_query, \
                     i.id AS influencer_id, i.name AS influencer_name \

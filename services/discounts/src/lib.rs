@@ -10,8 +10,8 @@ use axum::Router;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use shop_common::db::{DbError, Migrations};
-use shop_common::{Db, DbOptions, Export, FaultSpec, Faults, Telemetry};
+use shop_runtime::db::Migrations;
+use shop_runtime::{Db, FaultSpec, Service, ServiceState};
 
 pub use discounts::{Discount, DiscountType, Influencer};
 
@@ -52,45 +52,34 @@ const MIGRATIONS: Migrations = Migrations {
     )],
 };
 
-/// Everything a request handler needs. Cheap to clone.
-#[derive(Clone, Debug)]
-pub struct AppState {
-    pub db: Db,
-    pub faults: Faults,
-    /// Where its spans go: nowhere until [`AppState::with_telemetry`].
-    pub telemetry: Telemetry,
-}
+/// The discounts service, as shop-runtime opens and runs it.
+#[derive(Clone, Copy, Debug)]
+pub struct DiscountsService;
 
-impl AppState {
-    /// Makes the service trace its requests, exporting as `export` says.
-    pub fn with_telemetry(mut self, export: Export) -> anyhow::Result<AppState> {
-        self.telemetry = Telemetry::new(&self.faults, export)?;
-        Ok(self)
-    }
+impl Service for DiscountsService {
+    const NAME: &'static str = SERVICE;
+    const PORT: u16 = PORT;
+    const FAULTS: &'static [FaultSpec] = FAULTS;
+    const MIGRATIONS: Migrations = MIGRATIONS;
+    const DATABASE: &'static str = "discounts";
 
-    /// Opens (creating, migrating and seeding on first start) the service's database.
-    pub async fn open(options: &DbOptions, faults_on: bool) -> Result<AppState, DbError> {
-        let db = Db::open(options, &MIGRATIONS).await?;
-        seed::seed_if_empty(&db).await?;
-        Ok(AppState {
-            db,
-            faults: Faults::new(SERVICE, FAULTS, faults_on),
-            telemetry: Telemetry::off(),
-        })
+    async fn seed(db: &Db) -> Result<(), sqlx::Error> {
+        seed::seed_if_empty(db).await
     }
 }
+
+/// Everything a request handler needs: the state every service has, and nothing of its own. Cheap to clone.
+pub type AppState = ServiceState<DiscountsService>;
 
 /// The service's routes, traced, and `/admin`, not traced.
 pub fn router(state: AppState) -> Router {
-    let router = Router::new()
+    let routes = Router::new()
         .route("/", get(|| async { "Hello from the discounts service!\n" }))
         .route("/discount", get(discounts::list))
         // A fallback of its own, inside the tracing: merging keeps it (an unknown path is a traced 404).
         .fallback(|| async { StatusCode::NOT_FOUND })
         .with_state(state.clone());
-    // The admin API (fault flips, stats) is the lab's, not the shop's: its requests are not traced.
-    shop_common::telemetry::instrument(router, state.telemetry)
-        .merge(shop_common::admin::router(state.faults, state.db))
+    shop_runtime::service::router(routes, state.telemetry, state.faults, state.db)
 }
 
 /// The service's one error: the database failed. Logged in full; the client sees a generic JSON 500.
@@ -103,6 +92,6 @@ pub enum Error {
 impl IntoResponse for Error {
     fn into_response(self) -> Response {
         tracing::error!(service = SERVICE, error = %self, "request failed");
-        shop_common::admin::json_error(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
+        shop_runtime::admin::json_error(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
     }
 }

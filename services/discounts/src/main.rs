@@ -1,9 +1,8 @@
 //! Runs the discounts service alone.
 
-use anyhow::Context as _;
 use clap::Parser;
-use shop_common::cli::ServiceArgs;
-use shop_common::serve;
+use shop_runtime::cli::ServiceArgs;
+use shop_runtime::{serve, service};
 
 /// The shop's discounts service: GET /discount answers every discount with its type and influencer.
 #[derive(Parser, Debug)]
@@ -17,19 +16,9 @@ struct Cli {
 async fn main() -> anyhow::Result<()> {
     serve::init_logging();
     let cli = Cli::parse();
-    let state = discounts_service::AppState::open(
-        &cli.service.db_options(discounts_service::SERVICE),
-        cli.service.state.faults_on(),
-    )
-    .await
-    .context("opening the discounts database")?
-    .with_telemetry(cli.service.export())?;
-    serve::run_alone(
-        discounts_service::SERVICE,
-        &state.faults.version(),
-        cli.service.listen_or(discounts_service::PORT),
-        discounts_service::router(state.clone()),
-        state.telemetry,
+    service::run_service::<discounts_service::DiscountsService>(
+        &cli.service,
+        discounts_service::router,
     )
     .await
 }

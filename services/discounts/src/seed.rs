@@ -1,8 +1,8 @@
 //! The seed data, the same on every start and every machine: the workshop's three named discounts and 100
 //! generated ones, each generated discount with its own type and its own influencer.
 
-use shop_common::Db;
-use shop_common::db::Query;
+use shop_runtime::Db;
+use shop_runtime::db::Query;
 use sqlx::Row as _;
 
 const FIRST: &[&str] = &[
@@ -60,7 +60,9 @@ pub const SEEDED: i64 = 103;
 
 pub(crate) async fn seed_if_empty(db: &Db) -> Result<(), sqlx::Error> {
     let count: i64 = db
-        .fetch_one(shop_common::db::query("SELECT COUNT(*) AS n FROM discount"))
+        .fetch_one(shop_runtime::db::query(
+            "SELECT COUNT(*) AS n FROM discount",
+        ))
         .await?
         .try_get("n")?;
     if count > 0 {
@@ -113,13 +115,13 @@ fn rows() -> Vec<Query> {
 }
 
 fn influencer_row(id: i64, name: &str) -> Query {
-    shop_common::db::query("INSERT INTO influencer (id, name) VALUES ($1, $2)")
+    shop_runtime::db::query("INSERT INTO influencer (id, name) VALUES ($1, $2)")
         .bind(id)
         .bind(name.to_owned())
 }
 
 fn type_row(id: i64, name: &str, discount_query: &str, influencer_id: Option<i64>) -> Query {
-    shop_common::db::query("INSERT INTO discount_type (id, name, discount_query, influencer_id) VALUES ($1, $2, $3, $4)")
+    shop_runtime::db::query("INSERT INTO discount_type (id, name, discount_query, influencer_id) VALUES ($1, $2, $3, $4)")
         .bind(id)
         .bind(name.to_owned())
         .bind(discount_query.to_owned())
@@ -127,7 +129,7 @@ fn type_row(id: i64, name: &str, discount_query: &str, influencer_id: Option<i64
 }
 
 fn discount_row(id: i64, name: &str, code: &str, value: i64, type_id: i64) -> Query {
-    shop_common::db::query("INSERT INTO discount (id, name, code, value, discount_type_id) VALUES ($1, $2, $3, $4, $5)")
+    shop_runtime::db::query("INSERT INTO discount (id, name, code, value, discount_type_id) VALUES ($1, $2, $3, $4, $5)")
         .bind(id)
         .bind(name.to_owned())
         .bind(code.to_owned())

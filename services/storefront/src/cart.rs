@@ -3,7 +3,7 @@
 
 use axum::http::HeaderMap;
 use base64::Engine as _;
-use shop_common::Db;
+use shop_runtime::Db;
 use sqlx::Row as _;
 use sqlx::any::AnyRow;
 
@@ -106,7 +106,8 @@ pub fn new_token() -> String {
 /// The id of the cart order with `token`, if there is one.
 pub async fn order_id(db: &Db, token: &str) -> Result<Option<i64>, sqlx::Error> {
     db.fetch_optional(
-        shop_common::db::query("SELECT id FROM cart_order WHERE token = $1").bind(token.to_owned()),
+        shop_runtime::db::query("SELECT id FROM cart_order WHERE token = $1")
+            .bind(token.to_owned()),
     )
     .await?
     .map(|row| row.try_get("id"))
@@ -119,7 +120,7 @@ pub async fn find_or_create(db: &Db, token: &str) -> Result<i64, sqlx::Error> {
         return Ok(id);
     }
     db.execute(
-        shop_common::db::query("INSERT INTO cart_order (token, state, created_at) VALUES ($1, 'cart', $2) ON CONFLICT (token) DO NOTHING")
+        shop_runtime::db::query("INSERT INTO cart_order (token, state, created_at) VALUES ($1, 'cart', $2) ON CONFLICT (token) DO NOTHING")
             .bind(token.to_owned())
             .bind(unix_seconds()),
     )
@@ -137,7 +138,7 @@ pub async fn add(
 ) -> Result<bool, sqlx::Error> {
     let Some(price) = db
         .fetch_optional(
-            shop_common::db::query("SELECT price_cents FROM variant WHERE id = $1")
+            shop_runtime::db::query("SELECT price_cents FROM variant WHERE id = $1")
                 .bind(variant_id),
         )
         .await?
@@ -146,7 +147,7 @@ pub async fn add(
     };
     let price: i64 = price.try_get("price_cents")?;
     db.execute(
-        shop_common::db::query(
+        shop_runtime::db::query(
             "INSERT INTO line_item (order_id, variant_id, quantity, price_cents) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (order_id, variant_id) DO UPDATE SET quantity = CASE \
              WHEN line_item.quantity + excluded.quantity > $5 THEN $5 ELSE line_item.quantity + excluded.quantity END",
@@ -165,7 +166,7 @@ pub async fn add(
 pub async fn items(db: &Db, order_id: i64) -> Result<Vec<LineItem>, sqlx::Error> {
     let rows = db
         .fetch_all(
-            shop_common::db::query(
+            shop_runtime::db::query(
                 "SELECT p.name, p.slug, li.quantity, li.price_cents FROM line_item li \
                  JOIN variant v ON v.id = li.variant_id JOIN product p ON p.id = v.product_id \
                  WHERE li.order_id = $1 ORDER BY li.id",
@@ -188,7 +189,7 @@ fn line_item(row: &AnyRow) -> Result<LineItem, sqlx::Error> {
 /// How many items the order holds (the cart link's count). PostgreSQL sums BIGINTs into NUMERIC, hence the cast.
 pub async fn item_count(db: &Db, order_id: i64) -> Result<i64, sqlx::Error> {
     db.fetch_one(
-        shop_common::db::query("SELECT CAST(COALESCE(SUM(quantity), 0) AS BIGINT) AS n FROM line_item WHERE order_id = $1").bind(order_id),
+        shop_runtime::db::query("SELECT CAST(COALESCE(SUM(quantity), 0) AS BIGINT) AS n FROM line_item WHERE order_id = $1").bind(order_id),
     )
     .await?
     .try_get("n")

@@ -1,8 +1,8 @@
 //! The catalog: the store's 15 products, their master variants and taxons (seeded on first start), and the
 //! queries the pages run on them.
 
-use shop_common::Db;
-use shop_common::db::Query;
+use shop_runtime::Db;
+use shop_runtime::db::Query;
 use sqlx::Row as _;
 use sqlx::any::AnyRow;
 
@@ -187,19 +187,19 @@ pub fn dollars(cents: i64) -> String {
 
 pub(crate) async fn seed_if_empty(db: &Db) -> Result<(), sqlx::Error> {
     let count: i64 = db
-        .fetch_one(shop_common::db::query("SELECT COUNT(*) AS n FROM product"))
+        .fetch_one(shop_runtime::db::query("SELECT COUNT(*) AS n FROM product"))
         .await?
         .try_get("n")?;
     if count > 0 {
         return Ok(());
     }
     let mut rows: Vec<Query> = vec![
-        shop_common::db::query("INSERT INTO taxonomy (id, name) VALUES (1, 'Categories')"),
-        shop_common::db::query("INSERT INTO taxonomy (id, name) VALUES (2, 'Brands')"),
+        shop_runtime::db::query("INSERT INTO taxonomy (id, name) VALUES (1, 'Categories')"),
+        shop_runtime::db::query("INSERT INTO taxonomy (id, name) VALUES (2, 'Brands')"),
     ];
     for &(id, taxonomy, parent, name, permalink) in TAXONS {
         rows.push(
-            shop_common::db::query("INSERT INTO taxon (id, taxonomy_id, parent_id, name, permalink) VALUES ($1, $2, $3, $4, $5)")
+            shop_runtime::db::query("INSERT INTO taxon (id, taxonomy_id, parent_id, name, permalink) VALUES ($1, $2, $3, $4, $5)")
                 .bind(id)
                 .bind(taxonomy)
                 .bind(parent)
@@ -210,7 +210,7 @@ pub(crate) async fn seed_if_empty(db: &Db) -> Result<(), sqlx::Error> {
     for (i, &(slug, name, price, taxon, description)) in PRODUCTS.iter().enumerate() {
         let id = i as i64 + 1;
         rows.push(
-            shop_common::db::query("INSERT INTO product (id, name, slug, description, price_cents) VALUES ($1, $2, $3, $4, $5)")
+            shop_runtime::db::query("INSERT INTO product (id, name, slug, description, price_cents) VALUES ($1, $2, $3, $4, $5)")
                 .bind(id)
                 .bind(name)
                 .bind(slug)
@@ -218,14 +218,14 @@ pub(crate) async fn seed_if_empty(db: &Db) -> Result<(), sqlx::Error> {
                 .bind(price),
         );
         rows.push(
-            shop_common::db::query("INSERT INTO variant (id, product_id, sku, is_master, price_cents) VALUES ($1, $1, $2, 1, $3)")
+            shop_runtime::db::query("INSERT INTO variant (id, product_id, sku, is_master, price_cents) VALUES ($1, $1, $2, 1, $3)")
                 .bind(id)
                 .bind(slug.to_uppercase())
                 .bind(price),
         );
         for taxon in [taxon, 2] {
             rows.push(
-                shop_common::db::query(
+                shop_runtime::db::query(
                     "INSERT INTO product_taxon (product_id, taxon_id) VALUES ($1, $2)",
                 )
                 .bind(id)
@@ -234,7 +234,7 @@ pub(crate) async fn seed_if_empty(db: &Db) -> Result<(), sqlx::Error> {
         }
     }
     rows.push(
-        shop_common::db::query(
+        shop_runtime::db::query(
             "INSERT INTO cart_order (token, state, created_at) VALUES ($1, 'cart', 0)",
         )
         .bind(GUEST_ORDER_TOKEN),
@@ -267,12 +267,12 @@ fn product(row: &AnyRow) -> Result<Product, sqlx::Error> {
 /// One page (1-based) of every product, and how many pages there are.
 pub async fn page(db: &Db, page: i64) -> Result<(Vec<Product>, i64), sqlx::Error> {
     let total: i64 = db
-        .fetch_one(shop_common::db::query("SELECT COUNT(*) AS n FROM product"))
+        .fetch_one(shop_runtime::db::query("SELECT COUNT(*) AS n FROM product"))
         .await?
         .try_get("n")?;
     let rows = db
         .fetch_all(
-            shop_common::db::query(concat!(
+            shop_runtime::db::query(concat!(
                 "SELECT ",
                 products_from!(),
                 " ORDER BY p.id LIMIT $1 OFFSET $2"
@@ -290,7 +290,7 @@ pub async fn page(db: &Db, page: i64) -> Result<(Vec<Product>, i64), sqlx::Error
 
 pub async fn by_slug(db: &Db, slug: &str) -> Result<Option<Product>, sqlx::Error> {
     db.fetch_optional(
-        shop_common::db::query(concat!("SELECT ", products_from!(), " WHERE p.slug = $1"))
+        shop_runtime::db::query(concat!("SELECT ", products_from!(), " WHERE p.slug = $1"))
             .bind(slug.to_owned()),
     )
     .await?
@@ -303,7 +303,7 @@ pub async fn by_slug(db: &Db, slug: &str) -> Result<Option<Product>, sqlx::Error
 pub async fn taxons_of(db: &Db, product_id: i64) -> Result<Vec<Taxon>, sqlx::Error> {
     let rows = db
         .fetch_all(
-            shop_common::db::query(
+            shop_runtime::db::query(
                 "SELECT t.id, t.name, t.permalink FROM taxon t \
                  JOIN product_taxon pt ON pt.taxon_id = t.id WHERE pt.product_id = $1 ORDER BY t.id DESC",
             )
@@ -323,7 +323,7 @@ fn taxon(row: &AnyRow) -> Result<Taxon, sqlx::Error> {
 
 pub async fn taxon_by_permalink(db: &Db, permalink: &str) -> Result<Option<Taxon>, sqlx::Error> {
     db.fetch_optional(
-        shop_common::db::query("SELECT id, name, permalink FROM taxon WHERE permalink = $1")
+        shop_runtime::db::query("SELECT id, name, permalink FROM taxon WHERE permalink = $1")
             .bind(permalink.to_owned()),
     )
     .await?
@@ -335,7 +335,7 @@ pub async fn taxon_by_permalink(db: &Db, permalink: &str) -> Result<Option<Taxon
 /// Every taxon, for the navigation and the search form's drop-down.
 pub async fn taxons(db: &Db) -> Result<Vec<Taxon>, sqlx::Error> {
     let rows = db
-        .fetch_all(shop_common::db::query(
+        .fetch_all(shop_runtime::db::query(
             "SELECT id, name, permalink FROM taxon ORDER BY id",
         ))
         .await?;
@@ -357,7 +357,7 @@ pub async fn in_taxon(db: &Db, taxon_id: i64) -> Result<Vec<Product>, sqlx::Erro
         TAXON_AND_CHILDREN
     );
     let rows = db
-        .fetch_all(shop_common::db::query_assembled(sql).bind(taxon_id))
+        .fetch_all(shop_runtime::db::query_assembled(sql).bind(taxon_id))
         .await?;
     rows.iter().map(product).collect()
 }
@@ -393,7 +393,7 @@ pub async fn search(
         ));
     }
     sql.push_str(" ORDER BY p.id");
-    let mut query = shop_common::db::query_assembled(sql);
+    let mut query = shop_runtime::db::query_assembled(sql);
     for word in words {
         query = query.bind(word);
     }

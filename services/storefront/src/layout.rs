@@ -43,7 +43,12 @@ pub fn banner(ad: &AdSlot) -> Result<Option<Banner>, Error> {
         AdSlot::Unavailable => Ok(None),
         AdSlot::NotLoaded => {
             let error = Error::MissingAd { location };
-            shop_common::telemetry::record_error(&span, error.kind(), &error.to_string(), location);
+            shop_runtime::telemetry::record_error(
+                &span,
+                error.kind(),
+                &error.to_string(),
+                location,
+            );
             Err(error)
         }
     }

@@ -13,8 +13,8 @@ pub mod upstream;
 
 use axum::Router;
 use axum::routing::get;
-use shop_common::db::{DbError, Migrations};
-use shop_common::{Db, DbOptions, Export, FaultSpec, Faults, Telemetry};
+use shop_runtime::db::{DbError, Migrations};
+use shop_runtime::{Db, DbOptions, Export, FaultSpec, Faults, Service, ServiceState, Telemetry};
 
 pub use error::ErrorDetails;
 pub use upstream::{UpstreamConfig, Upstreams};
@@ -45,7 +45,24 @@ const MIGRATIONS: Migrations = Migrations {
     )],
 };
 
-/// Everything a request handler needs. Cheap to clone.
+/// The storefront, as shop-runtime opens it.
+#[derive(Clone, Copy, Debug)]
+pub struct Storefront;
+
+impl Service for Storefront {
+    const NAME: &'static str = SERVICE;
+    const PORT: u16 = PORT;
+    const FAULTS: &'static [FaultSpec] = FAULTS;
+    const MIGRATIONS: Migrations = MIGRATIONS;
+    const DATABASE: &'static str = "storefront";
+
+    async fn seed(db: &Db) -> Result<(), sqlx::Error> {
+        catalog::seed_if_empty(db).await
+    }
+}
+
+/// Everything a request handler needs: the state every service has, and the clients of the services it calls.
+/// Cheap to clone.
 #[derive(Clone, Debug)]
 pub struct AppState {
     pub db: Db,
@@ -68,20 +85,24 @@ impl AppState {
         faults_on: bool,
         upstreams: UpstreamConfig,
     ) -> Result<AppState, DbError> {
-        let db = Db::open(options, &MIGRATIONS).await?;
-        catalog::seed_if_empty(&db).await?;
+        let ServiceState {
+            db,
+            faults,
+            telemetry,
+            ..
+        } = ServiceState::<Storefront>::open(options, faults_on).await?;
         Ok(AppState {
             db,
-            faults: Faults::new(SERVICE, FAULTS, faults_on),
+            faults,
             upstreams: Upstreams::new(upstreams),
-            telemetry: Telemetry::off(),
+            telemetry,
         })
     }
 }
 
 /// The storefront's routes, traced, and `/admin`, not traced.
 pub fn router(state: AppState) -> Router {
-    let router = Router::new()
+    let routes = Router::new()
         .route("/", get(pages::home))
         .route("/products", get(pages::search))
         .route("/products/{slug}", get(pages::product))
@@ -98,7 +119,5 @@ pub fn router(state: AppState) -> Router {
         .route("/assets/{*path}", get(assets::asset))
         .fallback(|| async { error::Error::NotFound })
         .with_state(state.clone());
-    // The admin API (fault flips, stats) is the lab's, not the shop's: its requests are not traced.
-    shop_common::telemetry::instrument(router, state.telemetry)
-        .merge(shop_common::admin::router(state.faults, state.db))
+    shop_runtime::service::router(routes, state.telemetry, state.faults, state.db)
 }

@@ -4,8 +4,8 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::Parser;
-use shop_common::cli::ServiceArgs;
-use shop_common::serve;
+use shop_runtime::cli::ServiceArgs;
+use shop_runtime::serve;
 use storefront::UpstreamConfig;
 
 /// The shop's storefront: a server-rendered store that calls the ads and discounts services.

@@ -24,7 +24,7 @@ fn render(name: &'static str, template: &impl Template) -> Result<Html<String>, 
     let _entered = span.enter();
     template.render().map(Html).map_err(|err| {
         let error = Error::from(err);
-        shop_common::telemetry::record_error(&span, error.kind(), &error.to_string(), location);
+        shop_runtime::telemetry::record_error(&span, error.kind(), &error.to_string(), location);
         error
     })
 }

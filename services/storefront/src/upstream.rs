@@ -11,7 +11,7 @@ use base64::Engine as _;
 use opentelemetry::trace::Status;
 use rand::seq::IndexedRandom as _;
 use serde::Deserialize;
-use shop_common::telemetry::outside;
+use shop_runtime::telemetry::outside;
 use tracing::field::Empty;
 use tracing::instrument::Instrument as _;
 use tracing_opentelemetry::OpenTelemetrySpanExt as _;
@@ -183,7 +183,7 @@ impl Upstreams {
             error.type = Empty,
         );
         let mut headers = reqwest::header::HeaderMap::new();
-        shop_common::telemetry::inject(&span, &mut headers);
+        shop_runtime::telemetry::inject(&span, &mut headers);
         // The HTTP client runs under the log's subscriber, never holding one of our spans.
         let call = async {
             let response = outside(self.client.get(url).headers(headers).send()).await?;

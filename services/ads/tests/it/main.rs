@@ -3,7 +3,7 @@
 use std::time::Instant;
 
 use ads_service::{Ad, AppState, SLEEP, router};
-use shop_common::testing::{self, call};
+use shop_runtime::testing::{self, call};
 
 #[tokio::test]
 async fn every_route_answers_on_both_databases() {

@@ -3,7 +3,7 @@
 use std::time::Instant;
 
 use discounts_service::{AppState, Discount, N_PLUS_ONE, SLEEP, router};
-use shop_common::testing::{self, call};
+use shop_runtime::testing::{self, call};
 
 async fn open(db: &testing::TestDb) -> AppState {
     let state = AppState::open(&db.options, true)

@@ -4,7 +4,7 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use shop_common::testing::{self, TestResponse, call};
+use shop_runtime::testing::{self, TestResponse, call};
 use storefront::{ADS_IN_LAYOUT, AppState, ErrorDetails, UpstreamConfig, router};
 
 /// The three services on one kind of database; the ads and discounts services listen on real sockets.

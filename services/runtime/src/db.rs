@@ -368,7 +368,7 @@ impl Db {
     /// no spans.
     fn span(&self, sql: &str, caller: &'static Location<'static>) -> tracing::Span {
         let span = tracing::info_span!(
-            target: "shop_common::db",
+            target: "shop_runtime::db",
             "query",
             otel.name = Empty,
             otel.kind = "client",

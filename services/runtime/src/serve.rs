@@ -127,7 +127,7 @@ where
 {
     use tracing_subscriber::{EnvFilter, Layer as _, filter};
     let levels = EnvFilter::try_from_default_env().unwrap_or_else(|_| {
-        EnvFilter::new("warn,lab=info,shop_common=info,storefront=info,ads_service=info,discounts_service=info")
+        EnvFilter::new("warn,lab=info,shop_runtime=info,storefront=info,ads_service=info,discounts_service=info")
     });
     tracing_subscriber::fmt::layer()
         .with_writer(

@@ -1,0 +1,116 @@
+//! `lab collect`: the collector alone.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::Args;
+use shop_runtime::serve;
+
+/// Where the collector listens (port 0 lets the system pick).
+#[derive(Args, Debug)]
+pub(crate) struct ListenArgs {
+    /// Where the OTLP/HTTP receiver listens (`POST /v1/traces`, protobuf or JSON, gzip or not).
+    #[arg(long, default_value = "127.0.0.1:4318")]
+    pub(crate) otlp_http: SocketAddr,
+
+    /// Where the OTLP/gRPC receiver listens (`TraceService/Export`, gzip or not).
+    #[arg(long, default_value = "127.0.0.1:4317")]
+    pub(crate) otlp_grpc: SocketAddr,
+
+    /// Where the Datadog agent API receiver listens, for apps traced with Datadog's libraries
+    /// (`DD_TRACE_AGENT_URL=http://127.0.0.1:8126`).
+    #[arg(long, default_value = "127.0.0.1:8126")]
+    pub(crate) datadog: SocketAddr,
+
+    /// Where the query API listens (`GET /api/services`, `/api/map`, `/api/traces`, `/api/errors`,
+    /// `/api/insights`, `/api/deployments`, `/api/stats`).
+    #[arg(long, default_value = "127.0.0.1:8787")]
+    pub(crate) api: SocketAddr,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct CollectArgs {
+    #[command(flatten)]
+    listen: ListenArgs,
+
+    /// Most spans kept; past it the oldest whole traces are evicted.
+    #[arg(long, env = "LAB_MAX_SPANS", default_value_t = collector::store::DEFAULT_CAPACITY)]
+    max_spans: usize,
+
+    /// Largest request body accepted, after decompression, in bytes.
+    #[arg(long, default_value_t = collector::receivers::otlp_http::DEFAULT_MAX_BODY)]
+    max_body: usize,
+
+    /// Append every accepted batch to this OTLP JSON-lines file (the OpenTelemetry Collector's file format).
+    #[arg(long, value_name = "FILE")]
+    record: Option<PathBuf>,
+
+    /// N+1 threshold: a statement counts as repeated when it runs at least this many times in a loop…
+    #[arg(long, default_value_t = collector::analysis::trace::Config::default().min_repeats)]
+    n_plus_one_repeats: usize,
+
+    /// …and the loop is reported when its repeated statements take at least this many milliseconds together.
+    #[arg(long, default_value_t = collector::analysis::trace::Config::default().min_total_ns / 1_000_000)]
+    n_plus_one_ms: u64,
+
+    /// Store spans without analysing them (the API's stats, map, errors and insights stay empty): only to
+    /// measure what the analyses cost.
+    #[arg(long)]
+    no_analysis: bool,
+}
+
+pub(crate) async fn collect(args: CollectArgs) -> anyhow::Result<()> {
+    let options = collector::server::CollectorOptions {
+        otlp_http: Some(args.listen.otlp_http),
+        otlp_grpc: Some(args.listen.otlp_grpc),
+        datadog: Some(args.listen.datadog),
+        capacity: args.max_spans,
+        max_body: args.max_body,
+        record: args.record.clone(),
+        api: Some(args.listen.api),
+        analysis: collector::analysis::Settings {
+            n_plus_one: collector::analysis::trace::Config {
+                min_repeats: args.n_plus_one_repeats,
+                min_total_ns: args.n_plus_one_ms * 1_000_000,
+            },
+            ..Default::default()
+        },
+        analyse: !args.no_analysis,
+        ..Default::default()
+    };
+    let running = collector::server::RunningCollector::start(&options).await?;
+    if let Some(addr) = running.api {
+        println!(
+            "Query API on http://{addr}/api/services (also /api/map, /api/traces, /api/errors, /api/insights, /api/deployments, /api/stats)"
+        );
+    }
+    if let Some(addr) = running.otlp_http {
+        println!("OTLP/HTTP receiver on http://{addr}/v1/traces");
+    }
+    if let Some(addr) = running.otlp_grpc {
+        println!("OTLP/gRPC receiver on {addr}");
+    }
+    if let Some(addr) = running.datadog {
+        println!("Datadog agent API on http://{addr} (/v0.3, /v0.4, /v0.5 traces)");
+    }
+    if let Some(path) = &args.record {
+        println!("Recording every accepted batch to {}", path.display());
+    }
+    println!(
+        "Keeping at most {} spans. Ctrl-C stops the collector.",
+        args.max_spans
+    );
+    serve::ctrl_c().await;
+    let store = running.stop().await?;
+    let accounting = store.accounting();
+    println!(
+        "accepted {} spans: {} stored, {} evicted; {} payloads rejected {:?}, {} spans refused for bad ids",
+        accounting.accepted,
+        accounting.stored,
+        accounting.evicted,
+        accounting.rejected_total(),
+        accounting.rejected,
+        accounting.rejected_spans
+    );
+    Ok(())
+}

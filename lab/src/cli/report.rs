@@ -1,0 +1,41 @@
+//! `lab report FILE`, and printing a report as text or JSON (`lab up` prints one too).
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+#[derive(Args, Debug)]
+pub(crate) struct ReportArgs {
+    /// The OTLP JSON-lines recording.
+    file: PathBuf,
+
+    /// `text` for people, `json` for scripts.
+    #[arg(long, default_value = "text")]
+    report: ReportFormat,
+}
+
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub(crate) enum ReportFormat {
+    Text,
+    Json,
+}
+
+pub(crate) fn print_report(
+    report: &collector::report::Report,
+    format: ReportFormat,
+) -> anyhow::Result<()> {
+    match format {
+        ReportFormat::Text => print!("{report}"),
+        ReportFormat::Json => println!("{}", serde_json::to_string_pretty(report)?),
+    }
+    Ok(())
+}
+
+pub(crate) async fn report(args: ReportArgs) -> anyhow::Result<()> {
+    let (report, loaded) =
+        collector::report::Report::from_recording(&args.file, Default::default()).await?;
+    for (line, problem) in &loaded.problems {
+        eprintln!("{}: line {line} skipped: {problem}", args.file.display());
+    }
+    print_report(&report, args.report)
+}

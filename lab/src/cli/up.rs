@@ -1,0 +1,224 @@
+//! `lab up`: the collector, the shop and its traffic, with the dashboard or headless, ending in the report.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Args;
+use lab::replay::Speed;
+use lab::shop::ShopOptions;
+use lab::up::{LabOptions, ReplaySettings, RunningLab};
+use shop_runtime::{ShopState, serve};
+
+use super::collect::ListenArgs;
+use super::dashboard::dashboard_in_lab;
+use super::report::{ReportFormat, print_report};
+use super::traffic::{load, read};
+
+#[derive(Args, Debug)]
+pub(crate) struct UpArgs {
+    /// Which faults start switched on: broken (the workshop's start), broken-no-instrumentation, or fixed.
+    #[arg(long, env = "LAB_STATE", default_value = "broken")]
+    pub(crate) state: ShopState,
+
+    /// PostgreSQL database for the three services (each keeps its tables in a schema of its own) instead of
+    /// SQLite files in --data-dir.
+    #[arg(long, env = "DATABASE_URL")]
+    database_url: Option<String>,
+
+    /// Directory for the SQLite files, created and seeded on first start.
+    #[arg(long, env = "LAB_DATA_DIR", default_value = "lab-data")]
+    pub(crate) data_dir: PathBuf,
+
+    /// Address the services listen on (127.0.0.1 keeps the shop on this machine).
+    #[arg(long, default_value = "127.0.0.1")]
+    host: std::net::IpAddr,
+
+    /// GoReplay file to replay [default: the project's own recording, built into the binary].
+    #[arg(long, value_name = "FILE")]
+    replay: Option<PathBuf>,
+
+    /// Replay speed: 1 is the recorded pace, 10 (or 10x) ten times faster, max no waiting.
+    #[arg(long, default_value = "1")]
+    speed: Speed,
+
+    /// Most replayed requests in flight at once.
+    #[arg(long, default_value_t = 16)]
+    concurrency: usize,
+
+    /// Leave the traffic out: only the shop runs.
+    #[arg(long)]
+    no_replay: bool,
+
+    #[command(flatten)]
+    listen: ListenArgs,
+
+    /// The storefront's port (the ads and discounts services take theirs from --ads-port and
+    /// --discounts-port; 0 lets the system pick).
+    #[arg(long, default_value_t = storefront::PORT)]
+    storefront_port: u16,
+
+    /// The advertisements service's port.
+    #[arg(long, default_value_t = ads_service::PORT)]
+    ads_port: u16,
+
+    /// The discounts service's port.
+    #[arg(long, default_value_t = discounts_service::PORT)]
+    discounts_port: u16,
+
+    /// Most spans the collector keeps; past it the oldest whole traces are evicted.
+    #[arg(long, env = "LAB_MAX_SPANS", default_value_t = collector::store::DEFAULT_CAPACITY)]
+    max_spans: usize,
+
+    /// Append every span the collector accepts to this OTLP JSON-lines file, for `lab report FILE` later.
+    #[arg(long, value_name = "FILE")]
+    record: Option<PathBuf>,
+
+    /// No dashboard: run for --duration (or until Ctrl-C), then print the report. Without it the dashboard
+    /// takes the terminal (the log goes to lab.log in --data-dir) and the report prints when you quit.
+    #[arg(long)]
+    headless: bool,
+
+    /// How long a headless run lasts: `60s`, `5m`, `1h 30m`.
+    #[arg(long, value_parser = humantime::parse_duration, requires = "headless")]
+    duration: Option<Duration>,
+
+    /// The report's format: `text` for people, `json` for scripts (the JSON alone goes to stdout).
+    #[arg(long, default_value = "text")]
+    pub(crate) report: ReportFormat,
+}
+
+/// The project's own recording of a visitor browsing the shop, made with `lab record`.
+const RECORDING: &[u8] = include_bytes!("../../../recordings/storedog.gor");
+
+pub(crate) async fn up(args: UpArgs) -> anyhow::Result<()> {
+    use std::io::IsTerminal as _;
+    let terminal = std::io::stdout().is_terminal() && std::io::stdin().is_terminal();
+    if !args.headless && !terminal {
+        anyhow::bail!(
+            "the dashboard needs a terminal: run `lab up` in one, or add --headless (with --duration) for scripts"
+        );
+    }
+    let requests = match (&args.replay, args.no_replay) {
+        (_, true) => Vec::new(),
+        (Some(path), false) => read(path)?,
+        (None, false) => load("the built-in recording", RECORDING)?,
+    };
+    let mut shop = ShopOptions::new(args.state, args.data_dir.clone());
+    shop.database_url = args.database_url.clone();
+    shop.host = args.host;
+    shop.storefront_port = args.storefront_port;
+    shop.ads_port = args.ads_port;
+    shop.discounts_port = args.discounts_port;
+    let replay_count = requests.len();
+    let options = LabOptions {
+        collector: collector::server::CollectorOptions {
+            otlp_http: Some(args.listen.otlp_http),
+            otlp_grpc: Some(args.listen.otlp_grpc),
+            datadog: Some(args.listen.datadog),
+            api: Some(args.listen.api),
+            capacity: args.max_spans,
+            record: args.record.clone(),
+            ..Default::default()
+        },
+        shop,
+        replay: (!requests.is_empty()).then(|| {
+            (
+                requests,
+                ReplaySettings {
+                    speed: args.speed,
+                    concurrency: args.concurrency,
+                    loop_forever: true,
+                    timeout: Duration::from_secs(30),
+                },
+            )
+        }),
+        export: None,
+    };
+    let lab = RunningLab::start(options).await?;
+    // Headless JSON output is for scripts: everything but the report goes to stderr.
+    let say = |line: String| {
+        if matches!(args.report, ReportFormat::Json) {
+            eprintln!("{line}");
+        } else {
+            println!("{line}");
+        }
+    };
+    say("The collector is up:".to_owned());
+    for (what, addr) in [
+        ("OTLP/HTTP receiver", lab.collector.otlp_http),
+        ("OTLP/gRPC receiver", lab.collector.otlp_grpc),
+        ("Datadog agent API", lab.collector.datadog),
+    ] {
+        if let Some(addr) = addr {
+            say(format!("  {what:<24} {addr}"));
+        }
+    }
+    if let Some(addr) = lab.collector.api {
+        say(format!("  {:<24} http://{addr}/api/services", "query API"));
+    }
+    if let Some(path) = &args.record {
+        say(format!("  recording spans to {}", path.display()));
+    }
+    let traced = if args.state.instrumented() {
+        "tracing to the collector"
+    } else {
+        "no tracing"
+    };
+    say(format!("The shop is up ({} state, {traced}):", args.state));
+    say(lab.shop.describe().trim_end().to_owned());
+    say(format!("  browse it at http://{}/", lab.shop.storefront));
+    if replay_count == 0 {
+        say("No traffic replay (--no-replay).".to_owned());
+    } else {
+        say(format!(
+            "Replaying {} ({replay_count} requests) in a loop at {} speed.",
+            args.replay
+                .as_ref()
+                .map_or("the built-in recording".to_owned(), |p| p
+                    .display()
+                    .to_string()),
+            args.speed
+        ));
+    }
+    say(
+        "`lab fix <fault>` in another terminal deploys a fix; `lab fix --list` lists the faults."
+            .to_owned(),
+    );
+    match (args.headless, args.duration) {
+        (false, _) => {
+            // Whatever happens to the dashboard, the lab stops and the report is printed.
+            let dashboard = dashboard_in_lab(&args, &lab).await;
+            let finished = stop_lab(lab, &args).await;
+            serve::log_to_stderr();
+            let printed = finished.and_then(|finished| print_report(&finished.report, args.report));
+            return dashboard.and(printed);
+        }
+        (true, Some(duration)) => {
+            say(format!(
+                "Running for {}; Ctrl-C stops sooner.",
+                humantime::format_duration(duration)
+            ));
+            tokio::select! {
+                () = tokio::time::sleep(duration) => {}
+                () = serve::ctrl_c() => {}
+            }
+        }
+        _ => {
+            say("Ctrl-C stops the lab and prints the report.".to_owned());
+            serve::ctrl_c().await;
+        }
+    }
+    let finished = stop_lab(lab, &args).await?;
+    print_report(&finished.report, args.report)
+}
+
+/// Stops a lab, saying so, and what the replay did.
+async fn stop_lab(lab: RunningLab, args: &UpArgs) -> anyhow::Result<lab::up::Finished> {
+    eprintln!("Stopping…");
+    let source = format!("lab up --state {}", args.state);
+    let finished = lab.stop(&source).await?;
+    if let Some(replay) = &finished.replay {
+        eprintln!("Traffic replayed:\n{}", replay.summary());
+    }
+    Ok(finished)
+}
