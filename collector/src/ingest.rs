@@ -9,7 +9,7 @@ use tokio::sync::mpsc;
 
 use crate::analysis::Analysis;
 use crate::model::{Interner, Span};
-use crate::record::writer::Recorder;
+use crate::record::Recorder;
 use crate::store::Store;
 
 /// How many evicted spans between two prunings of the interner.

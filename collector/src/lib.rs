@@ -9,6 +9,7 @@ pub mod datadog;
 pub mod ingest;
 pub mod model;
 pub mod otlp;
+pub mod playback;
 pub mod query;
 pub mod receivers;
 pub mod record;
@@ -18,6 +19,8 @@ pub mod server;
 pub mod store;
 #[cfg(any(test, feature = "fixtures"))]
 pub mod synth;
+#[cfg(any(test, feature = "fixtures"))]
+pub mod testing;
 pub mod view;
 pub mod wire;
 #[cfg(any(test, feature = "fixtures"))]

@@ -4,7 +4,7 @@
 //! of what senders named (services, routes, messages, queries), which a terminal would otherwise obey.
 
 use std::borrow::Cow;
-use std::fmt::{self, Write as _};
+use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
@@ -13,7 +13,7 @@ use anyhow::Context as _;
 
 use crate::analysis::{Analysis, Settings, Sort, Window};
 use crate::ingest::{DEFAULT_QUEUE_BATCHES, Ingest};
-use crate::record::Loaded;
+use crate::playback::Loaded;
 use crate::store::{DEFAULT_CAPACITY, Store};
 
 /// Everything the collector knows at the end of a run. Field names are an interface (scripts read the JSON).
@@ -81,7 +81,7 @@ impl Report {
         let analysis = Analysis::new(settings);
         let (ingest, writer) = Ingest::new(store.clone(), DEFAULT_QUEUE_BATCHES, None)?;
         let writer = tokio::spawn(writer.analyse(analysis.clone()).run());
-        let loaded = crate::record::feed(path, &ingest)
+        let loaded = crate::playback::feed(path, &ingest)
             .await
             .with_context(|| format!("reading {}", path.display()))?;
         drop(ingest);
@@ -112,22 +112,11 @@ fn percent(rate: f64) -> String {
     format!("{:.1} %", rate * 100.0)
 }
 
-/// `text` as it is safe to print on a terminal: every control character written as its `\u{..}` escape.
-/// Strings from senders end up in the report, and one with an escape sequence (they start with ESC or CSI) or
-/// a line break could recolour, retitle or clear the terminal, or forge lines of the report.
+/// `text` as it is safe to print on a terminal: every unsafe character (`protocol::text`) written as its
+/// `\u{..}` escape. Strings from senders end up in the report, and one with an escape sequence (they start with
+/// ESC or CSI) or a line break could recolour, retitle or clear the terminal, or forge lines of the report.
 fn clean(text: &str) -> Cow<'_, str> {
-    if !text.chars().any(char::is_control) {
-        return Cow::Borrowed(text);
-    }
-    let mut out = String::with_capacity(text.len() + 16);
-    for c in text.chars() {
-        if c.is_control() {
-            let _ = write!(out, "{}", c.escape_unicode());
-        } else {
-            out.push(c);
-        }
-    }
-    Cow::Owned(out)
+    protocol::text::escaped(text)
 }
 
 impl fmt::Display for Report {

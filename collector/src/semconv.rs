@@ -160,30 +160,13 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
-    use crate::model::{KeyValue, Resource, Scope, SpanId, Status, TraceId};
+    use crate::testing::{self, Build as _};
 
     fn span(kind: SpanKind, attributes: &[(&str, Value)]) -> Span {
-        Span {
-            trace_id: TraceId::from_u128(1),
-            span_id: SpanId::from_u64(2),
-            parent_span_id: Some(SpanId::from_u64(1)),
-            name: Str::from("op"),
-            kind,
-            start_ns: 0,
-            end_ns: 1,
-            status: Status::default(),
-            attributes: attributes
-                .iter()
-                .map(|(k, v)| KeyValue {
-                    key: Str::from(*k),
-                    value: v.clone(),
-                })
-                .collect(),
-            events: Vec::new(),
-            links: Vec::new(),
-            resource: Arc::new(Resource::default()),
-            scope: Arc::new(Scope::default()),
-        }
+        attributes.iter().fold(
+            testing::span(1, 2).parent(1).kind(kind),
+            |span, (key, value)| span.attr(key, value.clone()),
+        )
     }
 
     fn s(text: &str) -> Value {

@@ -95,7 +95,7 @@ impl InProcess {
     pub async fn recording(
         path: &std::path::Path,
     ) -> anyhow::Result<(InProcess, Vec<(u64, String)>)> {
-        let (store, analysis, loaded) = collector::record::analyse(
+        let (store, analysis, loaded) = collector::playback::analyse(
             path,
             collector::store::DEFAULT_CAPACITY,
             Default::default(),

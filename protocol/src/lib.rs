@@ -8,6 +8,7 @@
 pub mod query;
 pub mod responses;
 pub mod results;
+pub mod text;
 pub mod trace;
 
 pub use query::{Sort, TraceSearch, TraceSort, Window};

@@ -73,12 +73,10 @@ pub fn clock(unix_nano: u64) -> String {
     format!("{h:02}:{m:02}:{:02}.{:03}", rest / 1000, rest % 1000)
 }
 
-/// Sender text made safe to draw: control characters (a terminal escape sequence, a newline in a message)
-/// become spaces, so nothing a service sends can move the cursor or break a row.
+/// Sender text made safe to draw: what `protocol::text` calls unsafe (a terminal escape sequence, a newline
+/// in a message) becomes spaces, so nothing a service sends can move the cursor or break a row.
 pub fn clean(text: &str) -> String {
-    text.chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect()
+    protocol::text::for_cells(text).into_owned()
 }
 
 #[cfg(test)]

@@ -137,46 +137,28 @@ fn truncate(text: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
     use super::*;
-    use crate::model::{KeyValue, Resource, Scope, SpanKind, Status, Str};
+    use crate::model::{KeyValue, Str};
+    use crate::testing::{self, Build as _};
 
     fn attributes(pairs: &[(&str, Value)]) -> Vec<KeyValue> {
         pairs
             .iter()
-            .map(|(key, value)| KeyValue {
-                key: Str::from(*key),
-                value: value.clone(),
-            })
+            .map(|(key, value)| testing::kv(key, value.clone()))
             .collect()
     }
 
     /// `error_location` of a span with `on_span` attributes and, when `on_event` is not empty, an exception
     /// event with those.
     fn check(on_span: &[(&str, Value)], on_event: &[(&str, Value)], want: Option<(&str, u32)>) {
-        let span = Span {
-            trace_id: TraceId::from_u128(1),
-            span_id: SpanId::from_u64(1),
-            parent_span_id: None,
-            name: Str::from("GET /"),
-            kind: SpanKind::Server,
-            start_ns: 0,
-            end_ns: 1,
-            status: Status::default(),
-            attributes: attributes(on_span),
-            events: (!on_event.is_empty())
-                .then(|| Event {
-                    name: Str::from("exception"),
-                    time_ns: 1,
-                    attributes: attributes(on_event),
-                })
-                .into_iter()
-                .collect(),
-            links: Vec::new(),
-            resource: Arc::new(Resource::default()),
-            scope: Arc::new(Scope::default()),
-        };
+        let mut span = on_span
+            .iter()
+            .fold(testing::span(1, 1), |span, (key, value)| {
+                span.attr(key, value.clone())
+            });
+        if !on_event.is_empty() {
+            span = span.event("exception", 1, attributes(on_event));
+        }
         let got = error_location(&span);
         let want = want.map(|(file, line)| (file.to_owned(), line));
         assert_eq!(got, want, "span {on_span:?}, event {on_event:?}");

@@ -432,7 +432,7 @@ pub fn self_times(spans: &[Span]) -> Vec<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{KeyValue, Resource, Status, TraceId};
+    use crate::testing::{self, Build as _};
 
     const US: u64 = 1_000;
     const MS: u64 = 1_000_000;
@@ -442,59 +442,15 @@ mod tests {
         "SELECT id, name, discount_query, influencer_id FROM discount_type WHERE id = ?";
     const INFLUENCER: &str = "SELECT id, name FROM influencer WHERE id = ?";
 
-    fn resource(service: &str) -> Arc<Resource> {
-        Arc::new(Resource {
-            attributes: vec![KeyValue {
-                key: Arc::from("service.name"),
-                value: Value::Str(Arc::from(service)),
-            }],
-        })
-    }
-
     /// An internal span of the `discounts` service.
     fn span(id: u64, parent: Option<u64>, start_ns: u64, end_ns: u64) -> Span {
-        Span {
-            trace_id: TraceId::from_u128(7),
-            span_id: SpanId::from_u64(id),
-            parent_span_id: parent.map(SpanId::from_u64),
-            name: Arc::from("work"),
-            kind: SpanKind::Internal,
-            start_ns,
-            end_ns,
-            status: Status::default(),
-            attributes: Vec::new(),
-            events: Vec::new(),
-            links: Vec::new(),
-            resource: resource("discounts"),
-            scope: Arc::default(),
-        }
-    }
-
-    trait Build {
-        fn kind(self, kind: SpanKind) -> Self;
-        fn service(self, name: &str) -> Self;
-        fn attr(self, key: &str, value: Value) -> Self;
-        fn text(self, key: &str, value: &str) -> Self;
-    }
-
-    impl Build for Span {
-        fn kind(mut self, kind: SpanKind) -> Span {
-            self.kind = kind;
-            self
-        }
-        fn service(mut self, name: &str) -> Span {
-            self.resource = resource(name);
-            self
-        }
-        fn attr(mut self, key: &str, value: Value) -> Span {
-            self.attributes.push(KeyValue {
-                key: Arc::from(key),
-                value,
-            });
-            self
-        }
-        fn text(self, key: &str, value: &str) -> Span {
-            self.attr(key, Value::Str(Arc::from(value)))
+        let span = testing::span(7, id)
+            .name("work")
+            .service("discounts")
+            .at(start_ns, end_ns);
+        match parent {
+            Some(parent) => span.parent(parent),
+            None => span,
         }
     }
 

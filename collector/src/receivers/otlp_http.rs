@@ -554,7 +554,8 @@ mod tests {
         file.write_all(&GOLDEN_JSON[..40]).unwrap();
         drop(file);
         let offline = Store::new(1000);
-        let loaded = crate::record::load(&path, &offline, &crate::model::Interner::new()).unwrap();
+        let loaded =
+            crate::playback::load(&path, &offline, &crate::model::Interner::new()).unwrap();
         assert_eq!((loaded.batches, loaded.spans), (3, 6));
         assert_eq!(loaded.problems.len(), 1);
         assert_eq!(loaded.problems[0].0, 4, "the fourth line");

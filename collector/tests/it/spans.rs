@@ -2,36 +2,18 @@
 
 use std::sync::Arc;
 
-use collector::model::{KeyValue, Resource, Scope, Span, SpanKind, Status, Value};
-use collector::{SpanId, TraceId};
+use collector::model::{Resource, Span, SpanKind};
+use collector::testing::Build as _;
 
-/// A resource whose `service.name` is `service`.
-pub fn resource(service: &str) -> Arc<Resource> {
-    Arc::new(Resource {
-        attributes: vec![KeyValue {
-            key: "service.name".into(),
-            value: Value::Str(service.into()),
-        }],
-    })
-}
+pub use collector::testing::resource;
 
 /// A span of trace `trace` with id `span`, from `resource`, starting at `start_ns` and lasting 10 ns.
 pub fn span(trace: u128, span: u64, resource: &Arc<Resource>, start_ns: u64) -> Span {
-    Span {
-        trace_id: TraceId::from_u128(trace),
-        span_id: SpanId::from_u64(span),
-        parent_span_id: None,
-        name: "GET /".into(),
-        kind: SpanKind::Server,
-        start_ns,
-        end_ns: start_ns + 10,
-        status: Status::default(),
-        attributes: Vec::new(),
-        events: Vec::new(),
-        links: Vec::new(),
-        resource: resource.clone(),
-        scope: Arc::new(Scope::default()),
-    }
+    collector::testing::span(trace, span)
+        .name("GET /")
+        .kind(SpanKind::Server)
+        .resource(resource)
+        .at(start_ns, start_ns + 10)
 }
 
 /// The span ids of `spans`, in order.

@@ -42,14 +42,9 @@ pub fn banner(ad: &AdSlot) -> Result<Option<Banner>, Error> {
         AdSlot::Loaded(banner) => Ok(Some(banner.clone())),
         AdSlot::Unavailable => Ok(None),
         AdSlot::NotLoaded => {
-            let error = Error::MissingAd { location };
-            shop_runtime::telemetry::record_error(
-                &span,
-                error.kind(),
-                &error.to_string(),
-                location,
-            );
-            Err(error)
+            let err = Error::MissingAd { location };
+            shop_runtime::telemetry::record_error(&span, err.kind(), &err.to_string(), location);
+            Err(err)
         }
     }
 }

@@ -1,5 +1,5 @@
-//! Reading a recording back: into a store directly ([`load`]), or through an [`Ingest`] and so through the
-//! analyses ([`feed`], [`analyse`]).
+//! Playing a recording (`crate::record`'s OTLP JSON lines) back: into a store directly ([`load`]), or through
+//! an [`Ingest`] and so through the analyses ([`feed`], [`analyse`]).
 
 use std::fs::File;
 use std::io::{BufRead, BufReader};

@@ -1,4 +1,6 @@
-//! Writing a recording: the ingest writer appends every accepted batch as one OTLP JSON line.
+//! Recording: the ingest writer appends every accepted batch to an OTLP JSON-lines file (one
+//! `ExportTraceServiceRequest` per line, the OpenTelemetry Collector's file exporter format). Reading one back
+//! is [`crate::playback`], above the ingest path as this is below it.
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
