@@ -1,0 +1,655 @@
+//! Drawing the trace screen: its layout ([`Areas`], [`Columns`]), the header, flame pane, waterfall list and
+//! details pane, from state it only reads.
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+
+use super::TraceScreen;
+use super::flame::{BarCells, FLAME_LEVELS, FLAME_MIN_BAR, FLAME_MIN_ROWS, flame_axis};
+use super::rows::{Item, Mark, Row};
+use crate::fmt;
+use crate::theme::Theme;
+
+/// From this width on, the details sit beside the list instead of below it.
+const WIDE: u16 = 120;
+
+impl TraceScreen {
+    /// Where the details' text starts in the pane, and how wide it is.
+    pub(super) fn detail_text(areas: &Areas) -> (u16, usize) {
+        let pane = areas.details;
+        let x = if areas.wide { pane.x + 1 } else { pane.x };
+        (x, usize::from(pane.right().saturating_sub(x)))
+    }
+
+    /// Where the parts of the screen go in `area`, for drawing and for clicks alike.
+    pub(super) fn areas(&self, area: Rect) -> Areas {
+        Areas::of(area, self.rows.len(), self.flame.len())
+    }
+
+    /// Draws into `area`; reads state only (takes &self).
+    pub fn render(&self, area: Rect, buf: &mut Buffer, theme: &Theme) {
+        let area = area.intersection(buf.area);
+        if area.is_empty() {
+            return;
+        }
+        let areas = self.areas(area);
+        self.render_header(areas.header, buf, theme);
+        self.render_flame(&areas, buf, theme);
+        self.render_list(&areas, buf, theme);
+        self.render_details(&areas, buf, theme);
+    }
+
+    fn render_header(&self, area: Rect, buf: &mut Buffer, theme: &Theme) {
+        if area.is_empty() {
+            return;
+        }
+        let id = fmt::clean(&self.view.trace_id);
+        let id = if area.width >= WIDE || id.chars().count() <= 8 {
+            id
+        } else {
+            fmt::fit(&id, 9)
+        };
+        let mut spans = vec![Span::styled(format!("Trace {id}"), theme.header())];
+        if let Some(r) = self.root {
+            spans.push(Span::raw("  "));
+            spans.push(Span::styled(
+                self.nodes[r].service.clone(),
+                theme.service(&self.nodes[r].service),
+            ));
+            spans.push(Span::raw(format!(" {}", self.nodes[r].name)));
+        }
+        spans.push(Span::raw(format!("  {}", fmt::ms(self.duration_ms))));
+        let n = self.nodes.len();
+        spans.push(Span::raw(format!(
+            "  {n} span{}",
+            if n == 1 { "" } else { "s" }
+        )));
+        let errors = format!(
+            "  {} error{}",
+            self.errors,
+            if self.errors == 1 { "" } else { "s" }
+        );
+        spans.push(if self.errors > 0 {
+            Span::styled(errors, theme.error())
+        } else {
+            Span::styled(errors, theme.dim())
+        });
+        spans.push(Span::raw("  "));
+        for (k, service) in self.services.iter().enumerate() {
+            if k > 0 {
+                spans.push(Span::styled(", ", theme.dim()));
+            }
+            spans.push(Span::styled(service.clone(), theme.service(service)));
+        }
+        put_line(buf, area, area.x, area.y, &Line::from(spans));
+    }
+
+    /// Draws the flame pane: per line, a label (depths, spans, services) and the bars of its spans, in three
+    /// coats so that what matters stays in view where bars share cells: every span, then the marked ones
+    /// (errors, the repeats the screen was opened for), then the selection.
+    fn render_flame(&self, areas: &Areas, buf: &mut Buffer, theme: &Theme) {
+        let pane = areas.flame;
+        let cols = Columns::of(areas.list);
+        if flame_axis(areas, pane.y).is_none() {
+            return;
+        }
+        let selected = self.selected_spans();
+        for (k, level) in self.flame.iter().enumerate().take(usize::from(pane.height)) {
+            let y = pane.y + k as u16;
+            let depths = if level.last > level.first {
+                format!("depth {}…{}", level.first, level.last)
+            } else {
+                format!("depth {}", level.first)
+            };
+            let n = level.spans.len();
+            let mut pieces = vec![(
+                format!("{depths} · {n} span{} ", if n == 1 { "" } else { "s" }),
+                theme.dim(),
+            )];
+            for (s, service) in level.services.iter().enumerate() {
+                if s > 0 {
+                    pieces.push((", ".to_owned(), theme.dim()));
+                }
+                pieces.push((service.clone(), theme.service(service)));
+            }
+            if level.more_services {
+                pieces.push((", …".to_owned(), theme.dim()));
+            }
+            // The label may use the duration column, with a cell to spare before the bars.
+            let width = usize::from(cols.bar_x.saturating_sub(cols.label_x + 1));
+            let label = Rect::new(cols.label_x, y, width as u16, 1).intersection(pane);
+            put_line(buf, label, cols.label_x, y, &fit_pieces(pieces, width));
+
+            let Some(axis) = flame_axis(areas, y) else {
+                continue;
+            };
+            self.paint_bars(buf, axis, &level.spans, Coat::Plain, theme);
+            self.paint_bars(buf, axis, &level.marked, Coat::Marked, theme);
+            if self.on_flame_line(selected, k) {
+                self.paint_bars(buf, axis, selected, Coat::Selected, theme);
+            }
+        }
+    }
+
+    /// Paints the bars of `spans` (in start order) on the axis `axis`, one line tall, each over the cells its
+    /// time covers (one at least), skipping the cells an earlier span of the same coat took.
+    fn paint_bars(&self, buf: &mut Buffer, axis: Rect, spans: &[usize], coat: Coat, theme: &Theme) {
+        let width = usize::from(axis.width);
+        if width == 0 {
+            return;
+        }
+        let y = axis.y;
+        for BarCells {
+            span: i,
+            from,
+            to,
+            whole: first,
+        } in self.bar_cells(spans, width)
+        {
+            let node = &self.nodes[i];
+            let (style, fill) = match coat {
+                Coat::Selected => (theme.service(&node.service).patch(theme.selected()), " "),
+                _ if node.lit => (theme.highlight(), "█"),
+                _ => (theme.service(&node.service), "█"),
+            };
+            let mut x = axis.x + from as u16;
+            let end = axis.x + to as u16;
+            if node.error && first {
+                let mark = match coat {
+                    Coat::Selected => theme.error().patch(theme.selected()),
+                    _ => theme.error(),
+                };
+                buf.set_stringn(x, y, "!", 1, mark);
+                x += 1;
+            }
+            // The name where it fits, a cell of bar left after it (also on what an earlier bar left of it).
+            let room = usize::from(end - x);
+            if room >= 4 {
+                let name = fmt::fit(&node.name, room - 1);
+                x = buf.set_stringn(x, y, &name, room - 1, style).0;
+            }
+            let rest = usize::from(end.saturating_sub(x));
+            if rest > 0 {
+                buf.set_stringn(x, y, fill.repeat(rest), rest, style);
+            }
+        }
+    }
+
+    /// Draws the list; returns the scroll offset it used.
+    fn render_list(&self, areas: &Areas, buf: &mut Buffer, theme: &Theme) {
+        let rows = areas.rows;
+        let cols = Columns::of(areas.list);
+        let height = usize::from(rows.height);
+        let offset = self.offset_in(rows.height);
+
+        if !areas.head.is_empty() {
+            let head = areas.head;
+            let position = if self.rows.is_empty() {
+                "no spans".to_owned()
+            } else {
+                format!("span {}/{}", self.selected + 1, self.rows.len())
+            };
+            put(
+                buf,
+                head,
+                cols.label_x,
+                head.y,
+                &fmt::fit(&position, cols.label_w),
+                theme.header(),
+            );
+            if cols.dur_w > 0 {
+                put(buf, head, cols.dur_x, head.y, "duration", theme.header());
+            }
+            if cols.bar_w > 0 {
+                let end = fmt::ms(self.axis_ns as f64 / 1e6);
+                let end_len = end.chars().count();
+                if cols.bar_w > end_len + 2 {
+                    let x = cols.bar_x + (cols.bar_w - end_len) as u16;
+                    put(buf, head, x, head.y, &end, theme.dim());
+                }
+                let mid = fmt::ms(self.axis_ns as f64 / 2e6);
+                let mid_len = mid.chars().count();
+                if cols.bar_w > 2 * (end_len + mid_len) + 4 {
+                    let x = cols.bar_x + ((cols.bar_w - mid_len) / 2) as u16;
+                    put(buf, head, x, head.y, &mid, theme.dim());
+                }
+            }
+        }
+
+        for (k, row) in self.rows.iter().skip(offset).take(height).enumerate() {
+            let y = rows.y + k as u16;
+            self.render_row(buf, rows, &cols, y, row, theme);
+            if offset + k == self.selected {
+                let width = (cols.bar_x - rows.x).min(rows.width);
+                let width = if cols.bar_w == 0 { rows.width } else { width };
+                buf.set_style(Rect::new(rows.x, y, width, 1), theme.selected());
+            }
+        }
+    }
+
+    fn render_row(
+        &self,
+        buf: &mut Buffer,
+        clip: Rect,
+        cols: &Columns,
+        y: u16,
+        row: &Row,
+        theme: &Theme,
+    ) {
+        let (error, critical, lit, start, end, duration_ms, service) = match row.item {
+            Item::Span(i) => {
+                let node = &self.nodes[i];
+                (
+                    node.error,
+                    node.critical,
+                    node.lit,
+                    node.start,
+                    node.end,
+                    self.view.spans[i].duration_ms,
+                    node.service.as_str(),
+                )
+            }
+            Item::Group(g) => {
+                let group = &self.groups[g];
+                (
+                    group.error,
+                    group.critical,
+                    group.lit,
+                    group.start,
+                    group.end,
+                    group.total_ms,
+                    group.service.as_str(),
+                )
+            }
+        };
+        if cols.gutter {
+            if error {
+                put(buf, clip, clip.x, y, "!", theme.error());
+            }
+            if critical {
+                put(buf, clip, clip.x + 1, y, "◆", theme.warn());
+            }
+        }
+
+        // The label: indent, fold mark, then service and name, or the repeat count and statement.
+        let indent = (row.depth * 2).min(cols.label_w / 3);
+        let mark = match row.mark {
+            Mark::Plain => "",
+            Mark::Folded => "▸ ",
+            Mark::FirstMember => "▾ ",
+            Mark::Member => "┆ ",
+        };
+        let text_style = if lit {
+            theme.highlight()
+        } else if error {
+            theme.error()
+        } else {
+            Style::new()
+        };
+        let mut pieces: Vec<(String, Style)> = vec![
+            (" ".repeat(indent), Style::new()),
+            (mark.to_owned(), theme.dim()),
+        ];
+        match row.item {
+            Item::Span(i) => {
+                // The service where it changes (a root, a call into another service); the bar's colour
+                // and the tree tell the rest.
+                let node = &self.nodes[i];
+                if node
+                    .parent
+                    .is_none_or(|p| self.nodes[p].service != node.service)
+                {
+                    pieces.push((format!("{} ", node.service), theme.service(service)));
+                }
+                pieces.push((node.name.clone(), text_style));
+            }
+            Item::Group(g) => {
+                let group = &self.groups[g];
+                let count = format!("×{} ", group.members.len());
+                let room = cols
+                    .label_w
+                    .saturating_sub(indent + mark.chars().count() + count.chars().count());
+                // Cut, the statement would lose its table: the span name keeps it.
+                let label = if group.label.chars().count() > room && !group.short.is_empty() {
+                    group.short.clone()
+                } else {
+                    group.label.clone()
+                };
+                pieces.push((count, theme.warn()));
+                pieces.push((label, text_style));
+            }
+        }
+        // Clipped to its column too: a wide character counts one in `fit` but takes two cells.
+        let column = Rect::new(cols.label_x, y, cols.label_w as u16, 1).intersection(clip);
+        put_line(
+            buf,
+            column,
+            cols.label_x,
+            y,
+            &fit_pieces(pieces, cols.label_w),
+        );
+
+        if cols.dur_w > 0 {
+            put(
+                buf,
+                clip,
+                cols.dur_x,
+                y,
+                &format!("{:>7} ", fmt::ms(duration_ms)),
+                Style::new(),
+            );
+        }
+        if cols.bar_w > 0 {
+            let style = if lit {
+                theme.highlight()
+            } else if error {
+                theme.error()
+            } else {
+                theme.service(service)
+            };
+            put(
+                buf,
+                clip,
+                cols.bar_x,
+                y,
+                &bar(start, end, self.axis_ns, cols.bar_w),
+                style,
+            );
+        }
+    }
+
+    /// Draws the details of the selected row; returns how far they can scroll.
+    fn render_details(&self, areas: &Areas, buf: &mut Buffer, theme: &Theme) {
+        let pane = areas.details;
+        if !areas.separator.is_empty() {
+            let sep = areas.separator;
+            if areas.wide {
+                for y in sep.top()..sep.bottom() {
+                    put(buf, sep, sep.x, y, "│", theme.dim());
+                }
+            } else {
+                put(
+                    buf,
+                    sep,
+                    sep.x,
+                    sep.y,
+                    &"─".repeat(usize::from(sep.width)),
+                    theme.dim(),
+                );
+                put(buf, sep, sep.x + 1, sep.y, " details ", theme.header());
+                let hint = " J K scroll ";
+                let hint_len = hint.chars().count() as u16;
+                if sep.width > hint_len + 12 {
+                    put(
+                        buf,
+                        sep,
+                        sep.right() - hint_len - 1,
+                        sep.y,
+                        hint,
+                        theme.dim(),
+                    );
+                }
+            }
+        }
+        if pane.is_empty() {
+            return;
+        }
+        let (x, width) = Self::detail_text(areas);
+        let lines = self.detail_lines(width, theme);
+        let height = usize::from(pane.height);
+        let scroll = self.detail_scroll.min(lines.len().saturating_sub(height));
+        for (k, line) in lines.iter().skip(scroll).take(height).enumerate() {
+            put_line(buf, pane, x, pane.y + k as u16, line);
+        }
+        if scroll > 0 {
+            let note = fmt::fit(&format!("… {scroll} lines above (K)"), width);
+            clear_line(buf, pane, pane.y);
+            put(buf, pane, x, pane.y, &note, theme.dim());
+        }
+        if lines.len() > scroll + height && height > 1 {
+            let below = lines.len() - scroll - height + 1;
+            let y = pane.bottom() - 1;
+            clear_line(buf, pane, y);
+            put(
+                buf,
+                pane,
+                x,
+                y,
+                &fmt::fit(&format!("… {below} more lines (J)"), width),
+                theme.dim(),
+            );
+        }
+    }
+}
+
+/// How a flame bar is painted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Coat {
+    Plain,
+    /// An error or a span the screen was opened for: painted over the plain ones.
+    Marked,
+    /// The selection, painted over everything.
+    Selected,
+}
+
+/// A bar from `start` to `end` (nanoseconds on an axis of `axis` nanoseconds) in `width` cells, in eighths of
+/// a cell at its end; at least a sliver, so that a span too short to see still shows where it is.
+pub(super) fn bar(start: u64, end: u64, axis: u64, width: usize) -> String {
+    const PARTIAL: [&str; 8] = ["", "▏", "▎", "▍", "▌", "▋", "▊", "▉"];
+    if width == 0 {
+        return String::new();
+    }
+    let scale = |t: u64| {
+        if axis == 0 {
+            0.0
+        } else {
+            (t.min(axis) as f64 / axis as f64) * width as f64
+        }
+    };
+    let (from, to) = (scale(start), scale(end).max(scale(start)));
+    let first = (from.floor() as usize).min(width - 1);
+    let mut out = " ".repeat(first);
+    if (to - from) * 8.0 < 1.0 {
+        // Shorter than an eighth of a cell: a sliver on the side of the cell where it is.
+        out.push(if from - first as f64 >= 0.5 {
+            '▕'
+        } else {
+            '▏'
+        });
+        return out;
+    }
+    let len8 = (((to - first as f64) * 8.0).round() as usize).clamp(1, (width - first) * 8);
+    out.push_str(&"█".repeat(len8 / 8));
+    out.push_str(PARTIAL[len8 % 8]);
+    out
+}
+
+/// Pieces of styled text cut to `width` characters in all, the piece crossing the limit ending in `…`.
+fn fit_pieces(pieces: Vec<(String, Style)>, width: usize) -> Line<'static> {
+    let mut left = width;
+    let mut spans = Vec::with_capacity(pieces.len());
+    for (text, style) in pieces {
+        if left == 0 {
+            break;
+        }
+        let len = text.chars().count();
+        if len <= left {
+            left -= len;
+            spans.push(Span::styled(text, style));
+        } else {
+            spans.push(Span::styled(fmt::fit(&text, left), style));
+            left = 0;
+        }
+    }
+    Line::from(spans)
+}
+
+/// Writes `text` at `x`, `y` if that is inside `clip`, never past its right edge.
+fn put(buf: &mut Buffer, clip: Rect, x: u16, y: u16, text: &str, style: Style) {
+    if y < clip.top() || y >= clip.bottom() || x < clip.left() || x >= clip.right() {
+        return;
+    }
+    buf.set_stringn(x, y, text, usize::from(clip.right() - x), style);
+}
+
+fn put_line(buf: &mut Buffer, clip: Rect, x: u16, y: u16, line: &Line<'_>) {
+    if y < clip.top() || y >= clip.bottom() || x < clip.left() || x >= clip.right() {
+        return;
+    }
+    buf.set_line(x, y, line, clip.right() - x);
+}
+
+fn clear_line(buf: &mut Buffer, clip: Rect, y: u16) {
+    if y >= clip.top() && y < clip.bottom() {
+        buf.set_style(Rect::new(clip.x, y, clip.width, 1), Style::reset());
+        put(
+            buf,
+            clip,
+            clip.x,
+            y,
+            &" ".repeat(usize::from(clip.width)),
+            Style::reset(),
+        );
+    }
+}
+
+/// Where the parts of the screen go in `area`: the same for drawing and for clicks.
+#[derive(Clone, Copy, Debug, Default)]
+pub(super) struct Areas {
+    header: Rect,
+    /// The list's pane: the flame, the list's head and its rows.
+    pub(super) list: Rect,
+    pub(super) flame: Rect,
+    head: Rect,
+    pub(super) rows: Rect,
+    separator: Rect,
+    pub(super) details: Rect,
+    wide: bool,
+}
+
+impl Areas {
+    /// `rows` is the number of rows of the list, `levels` the flame pane's lines: below 120 columns a short list
+    /// leaves the rest to the details. The flame pane sits at the top of the list's pane when the list keeps
+    /// [`FLAME_MIN_ROWS`] rows below it (all of them, when fewer) and has a time axis to share with it.
+    fn of(area: Rect, rows: usize, levels: usize) -> Areas {
+        let mut a = Areas::default();
+        if area.is_empty() {
+            return a;
+        }
+        a.header = Rect::new(area.x, area.y, area.width, 1);
+        let body = Rect::new(area.x, area.y + 1, area.width, area.height - 1);
+        if body.is_empty() {
+            return a;
+        }
+        let list_width = if area.width >= WIDE {
+            body.width * 3 / 5
+        } else {
+            body.width
+        };
+        let flame = u16::try_from(levels.min(FLAME_LEVELS)).unwrap_or(0);
+        let axis = Columns::of(Rect::new(0, 0, list_width, 1)).bar_w;
+        // The flame's lines, the list's head, and its rows (at least two, so that the head stays).
+        let needed = (levels > 0 && axis >= FLAME_MIN_BAR).then(|| {
+            let rows = u16::try_from(rows.min(FLAME_MIN_ROWS)).unwrap_or(0);
+            flame + 1 + rows.max(2)
+        });
+        let with_flame;
+        if area.width >= WIDE {
+            a.list = Rect {
+                width: list_width,
+                ..body
+            };
+            a.separator = Rect::new(body.x + list_width, body.y, 1, body.height);
+            a.details = Rect::new(
+                body.x + list_width + 1,
+                body.y,
+                body.width - list_width - 1,
+                body.height,
+            );
+            a.wide = true;
+            with_flame = needed.is_some_and(|n| body.height >= n);
+        } else if body.height >= 8 {
+            // The list takes what its rows need (with its head and the flame), at least 3 lines and at most 3/5
+            // of the body.
+            let most = body.height - body.height * 2 / 5;
+            with_flame = needed.is_some_and(|n| most >= n);
+            let mut wanted = u16::try_from(rows.saturating_add(1)).unwrap_or(u16::MAX);
+            if let (true, Some(needed)) = (with_flame, needed) {
+                wanted = wanted.saturating_add(flame).max(needed);
+            }
+            let list = wanted.clamp(3, most);
+            let details = body.height - list;
+            a.list = Rect {
+                height: list,
+                ..body
+            };
+            a.separator = Rect::new(body.x, body.y + list, body.width, 1);
+            a.details = Rect::new(body.x, body.y + list + 1, body.width, details - 1);
+        } else {
+            a.list = body;
+            with_flame = needed.is_some_and(|n| body.height >= n);
+        }
+        let mut rest = a.list;
+        if with_flame {
+            a.flame = Rect {
+                height: flame,
+                ..a.list
+            };
+            rest.y += flame;
+            rest.height -= flame;
+        }
+        if rest.height >= 3 {
+            a.head = Rect { height: 1, ..rest };
+            a.rows = Rect {
+                y: rest.y + 1,
+                height: rest.height - 1,
+                ..rest
+            };
+        } else {
+            a.rows = rest;
+        }
+        a
+    }
+}
+
+/// The columns of the list: markers, label, duration, bar.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct Columns {
+    gutter: bool,
+    label_x: u16,
+    label_w: usize,
+    dur_x: u16,
+    dur_w: usize,
+    pub(super) bar_x: u16,
+    pub(super) bar_w: usize,
+}
+
+impl Columns {
+    pub(super) fn of(list: Rect) -> Columns {
+        let width = usize::from(list.width);
+        let gutter = width >= 8;
+        let rest = width - if gutter { 3 } else { 0 };
+        let dur_w = if rest >= 24 { 8 } else { 0 };
+        let rest = rest - dur_w;
+        let bar_w = if rest >= 30 {
+            let label = (rest * 11 / 20).clamp(24, 60);
+            rest - label - 1
+        } else {
+            0
+        };
+        let label_w = rest - bar_w - usize::from(bar_w > 0);
+        let label_x = list.x + if gutter { 3 } else { 0 };
+        let dur_x = label_x + label_w as u16 + u16::from(bar_w > 0);
+        Columns {
+            gutter,
+            label_x,
+            label_w,
+            dur_x,
+            dur_w,
+            bar_x: dur_x + dur_w as u16,
+            bar_w,
+        }
+    }
+}

@@ -1,0 +1,178 @@
+//! The trace screen's flame pane as data: its lines (one a depth), the cells each bar takes, and which span a
+//! cell of it shows.
+
+use ratatui::layout::Rect;
+
+use super::TraceScreen;
+use super::draw::{Areas, Columns};
+use super::rows::Node;
+
+/// Lines of the flame pane at most: one a depth, deeper spans share the last.
+pub(super) const FLAME_LEVELS: usize = 8;
+/// List rows the flame pane leaves at least (or all of them, when the list is shorter); else it is not drawn.
+pub(super) const FLAME_MIN_ROWS: usize = 6;
+/// Cells of the time axis below which the flame pane is not drawn.
+pub(super) const FLAME_MIN_BAR: usize = 12;
+/// Services a flame line's label names at most.
+const FLAME_SERVICES: usize = 4;
+
+/// One line of the flame pane: the spans of one depth (of all the deeper ones, on the last line).
+#[derive(Debug)]
+pub(super) struct Level {
+    /// Its spans by start, parents before their children on the last line.
+    pub(super) spans: Vec<usize>,
+    /// Those drawn over the others: errors, and the spans the screen was opened for.
+    pub(super) marked: Vec<usize>,
+    /// The depths it shows, `first..=last`.
+    pub(super) first: usize,
+    pub(super) last: usize,
+    /// Its services in order of first start, at most [`FLAME_SERVICES`] of them.
+    pub(super) services: Vec<String>,
+    /// More services than those.
+    pub(super) more_services: bool,
+}
+
+/// The flame pane's lines: the spans of each depth by start, the deepest sharing the last line.
+pub(super) fn flame_levels(nodes: &[Node]) -> Vec<Level> {
+    let Some(deepest) = nodes.iter().map(|n| n.depth).max() else {
+        return Vec::new();
+    };
+    let mut levels: Vec<Level> = (0..=deepest.min(FLAME_LEVELS - 1))
+        .map(|d| Level {
+            spans: Vec::new(),
+            marked: Vec::new(),
+            first: d,
+            last: d,
+            services: Vec::new(),
+            more_services: false,
+        })
+        .collect();
+    if let Some(last) = levels.last_mut() {
+        last.last = deepest;
+    }
+    let count = levels.len();
+    for (i, node) in nodes.iter().enumerate() {
+        levels[node.depth.min(count - 1)].spans.push(i);
+    }
+    for level in &mut levels {
+        level
+            .spans
+            .sort_unstable_by_key(|&i| (nodes[i].start, nodes[i].depth, i));
+        level.marked = level
+            .spans
+            .iter()
+            .copied()
+            .filter(|&i| nodes[i].error || nodes[i].lit)
+            .collect();
+        for &i in &level.spans {
+            let service = &nodes[i].service;
+            if level.services.contains(service) {
+                continue;
+            }
+            if level.services.len() == FLAME_SERVICES {
+                level.more_services = true;
+                break;
+            }
+            level.services.push(service.clone());
+        }
+    }
+    levels
+}
+
+impl TraceScreen {
+    /// The span whose flame bar is drawn at `column`, `row` (what [`Self::render_flame`] paints there, under the
+    /// selection), if any.
+    pub(super) fn flame_span_at(&self, areas: &Areas, column: u16, row: u16) -> Option<usize> {
+        let axis = flame_axis(areas, row)?;
+        if column < axis.x || column >= axis.right() {
+            return None;
+        }
+        let k = usize::from(row - areas.flame.y);
+        let level = self.flame.get(k)?;
+        let at = usize::from(column - axis.x);
+        let width = usize::from(axis.width);
+        let under = |spans: &[usize]| {
+            self.bar_cells(spans, width)
+                .find(|bar| (bar.from..bar.to).contains(&at))
+                .map(|bar| bar.span)
+        };
+        // The coats from the top down: the selection, the marked bars, the plain ones.
+        let selected = self.selected_spans();
+        if self.on_flame_line(selected, k)
+            && let Some(span) = under(selected)
+        {
+            return Some(span);
+        }
+        under(&level.marked).or_else(|| under(&level.spans))
+    }
+
+    /// Whether `spans` (one span, or a group's members, which share a depth) are drawn on flame line `k`.
+    pub(super) fn on_flame_line(&self, spans: &[usize], k: usize) -> bool {
+        let last = self.flame.len().saturating_sub(1);
+        spans
+            .first()
+            .is_some_and(|&i| self.nodes[i].depth.min(last) == k)
+    }
+
+    /// The cells the bars of `spans` (in start order) take on a flame line `width` cells wide: each its time
+    /// (one cell at least), less the cells an earlier one took.
+    pub(super) fn bar_cells<'s>(
+        &'s self,
+        spans: &'s [usize],
+        width: usize,
+    ) -> impl Iterator<Item = BarCells> + 's {
+        let mut painted = 0;
+        spans.iter().filter_map(move |&i| {
+            let node = &self.nodes[i];
+            let (from, to) = cells(node.start, node.end, self.axis_ns, width);
+            if to <= painted {
+                return None;
+            }
+            let bar = BarCells {
+                span: i,
+                from: from.max(painted),
+                to,
+                whole: from >= painted,
+            };
+            painted = to;
+            Some(bar)
+        })
+    }
+}
+
+/// The time axis of the flame pane's line `y`: the list's bar column, on that line; `None` off the pane or
+/// where the list has no bar column.
+pub(super) fn flame_axis(areas: &Areas, y: u16) -> Option<Rect> {
+    let pane = areas.flame;
+    let cols = Columns::of(areas.list);
+    if pane.is_empty() || cols.bar_w == 0 || y < pane.y || y >= pane.bottom() {
+        return None;
+    }
+    let axis = Rect::new(cols.bar_x, y, cols.bar_w as u16, 1).intersection(pane);
+    (!axis.is_empty()).then_some(axis)
+}
+
+/// A flame bar's cells on its line.
+pub(super) struct BarCells {
+    pub(super) span: usize,
+    pub(super) from: usize,
+    pub(super) to: usize,
+    /// Starts where its time does (no earlier bar took its first cells).
+    pub(super) whole: bool,
+}
+
+/// The cells `from..to` of `width` that `start..end` (nanoseconds on an axis of `axis`) covers: one at least,
+/// none past the axis.
+pub(super) fn cells(start: u64, end: u64, axis: u64, width: usize) -> (usize, usize) {
+    if width == 0 {
+        return (0, 0);
+    }
+    if axis == 0 {
+        return (0, 1);
+    }
+    let (axis, w) = (u128::from(axis), width as u128);
+    let scale = |t: u64, round: u128| (u128::from(t).min(axis) * w + round) / axis;
+    let from = (scale(start, 0) as usize).min(width - 1);
+    let to = (scale(end.max(start), axis / 2) as usize).clamp(from + 1, width);
+    (from, to)
+}

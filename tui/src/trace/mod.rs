@@ -1,0 +1,330 @@
+//! The Trace tab: one trace as a flame pane above a waterfall list, and a details pane for the selected row.
+//!
+//! - The flame pane (an icicle: the root on top) has one line per depth, at most eight (deeper spans
+//!   share the last line, whose label reads `depth 7…12`). Every span is a bar over its time on the same axis as
+//!   the list's bars, at least one cell wide, named inside where the name fits, in its service's colour; an
+//!   error's bar starts with `!`, the spans an N+1 finding points at are highlighted, the selection is reversed.
+//!   The label beside each line counts its spans and names its services in their colours (the legend). It is
+//!   drawn only where the list keeps six rows below it (all its rows, when fewer) and has a bar column.
+//! - The waterfall list has a row per span (tree order, indented by depth, a bar on the time axis), with
+//!   repeated sibling calls (an N+1) folded into one `×N` row that Enter unfolds.
+//! - The details show the selected row: the span's figures, attributes and events, and for an exception its
+//!   stack (the project's own frames first) and the source lines around where it was raised.
+//!
+//! Everything a row or a flame line needs is worked out when the screen is built (and the rows again when a
+//! group is folded or unfolded); drawing only reads, in time linear in the spans. The source files are read
+//! once, in [`TraceScreen::new`], and only from a project's source files.
+//!
+//! This file holds the screen's state and its construction from what the collector served; `rows` the tree
+//! model (rows, folding, selection), `flame` the flame pane's lines and geometry, `draw` the layout and the
+//! drawing, `details` the details pane's lines, `source` the sandboxed reader of source files, `keys` input.
+
+mod details;
+mod draw;
+mod flame;
+mod keys;
+mod rows;
+mod source;
+#[cfg(test)]
+mod tests;
+
+use std::path::Path;
+
+use protocol::TraceView;
+use ratatui::layout::Rect;
+
+use crate::fmt;
+use details::{Exception, Failure, Frame, elide_columns};
+use flame::{Level, flame_levels};
+use rows::{Group, Item, Node, Row};
+use source::Reader;
+
+/// What the screen was opened to show.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Focus {
+    /// The root (or the first error, if the trace has one).
+    None,
+    /// Select this span (e.g. the failing span of an error group).
+    Span(String),
+    /// Highlight the spans repeating this normalised statement (an N+1 finding's `query`): their group stays
+    /// folded and its `×N` row is selected (the count is the finding); Enter unfolds it.
+    Repeated(String),
+}
+
+/// What a click at a cell of the trace screen lands on (see [`TraceScreen::hit`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Target {
+    /// A row of the waterfall list, by its index in the rows.
+    Row(usize),
+    /// A span's bar on the flame pane.
+    FlameBar(usize),
+}
+
+/// The Trace tab's state: the trace, its rows as currently folded, the selection.
+#[derive(Debug)]
+pub struct TraceScreen {
+    view: TraceView,
+    nodes: Vec<Node>,
+    groups: Vec<Group>,
+    roots: Vec<Item>,
+    rows: Vec<Row>,
+    /// The flame pane's lines, root first.
+    flame: Vec<Level>,
+    selected: usize,
+    detail_scroll: usize,
+    /// The area the screen is drawn into, as the event loop last said ([`TraceScreen::resize`]): paging and
+    /// scrolling follow what is on screen.
+    viewport: Rect,
+    /// The first list row shown, kept so the list scrolls only when the selection leaves it.
+    offset: usize,
+    axis_start: u64,
+    axis_ns: u64,
+    duration_ms: f64,
+    root: Option<usize>,
+    services: Vec<String>,
+    errors: usize,
+}
+
+/// Characters of one sender value kept for drawing; the rest is never looked at.
+const MAX_TEXT: usize = 2_000;
+
+/// Sender text, cut to [`MAX_TEXT`] characters and cleaned of control characters.
+fn safe(text: &str) -> String {
+    fmt::clean(capped(text, MAX_TEXT))
+}
+
+fn capped(text: &str, max: usize) -> &str {
+    match text.char_indices().nth(max) {
+        Some((i, _)) => &text[..i],
+        None => text,
+    }
+}
+
+impl TraceScreen {
+    /// Builds the screen; reads the source lines around each error's file:line from files under `workspace`
+    /// (when given and the file exists there: the path is repo-relative; refuse paths that escape the
+    /// workspace, e.g. containing `..` or absolute). This is the only I/O, done once here, never while drawing.
+    pub fn new(view: TraceView, focus: Focus, workspace: Option<&Path>) -> TraceScreen {
+        let spans = &view.spans;
+        let n = spans.len();
+        let axis_start = spans
+            .iter()
+            .map(|s| s.start_unix_nano)
+            .min()
+            .unwrap_or(view.start_unix_nano);
+        let axis_end = spans
+            .iter()
+            .map(|s| s.end_unix_nano.max(s.start_unix_nano))
+            .max()
+            .unwrap_or(axis_start)
+            .max(axis_start);
+        let axis_ns = axis_end - axis_start;
+        let duration_ms = if view.duration_ms.is_finite() && view.duration_ms > 0.0 {
+            view.duration_ms
+        } else {
+            axis_ns as f64 / 1e6
+        };
+
+        // The tree as the collector worked it out. A parent is taken only one step above its child, so whatever
+        // a remote sends, parents cannot loop: every span reaches a root.
+        let parent_of = |span: &protocol::SpanView| {
+            span.parent
+                .filter(|&p| p < n && spans[p].depth.checked_add(1) == Some(span.depth))
+        };
+        let by_start = |a: &usize, b: &usize| {
+            (spans[*a].start_unix_nano, *a).cmp(&(spans[*b].start_unix_nano, *b))
+        };
+        let mut children: Vec<Vec<usize>> = vec![Vec::new(); n];
+        let mut root_spans = Vec::new();
+        for (i, span) in spans.iter().enumerate() {
+            match parent_of(span) {
+                Some(p) => children[p].push(i),
+                None => root_spans.push(i),
+            }
+        }
+        root_spans.sort_by(by_start);
+        for list in &mut children {
+            list.sort_by(by_start);
+        }
+
+        let query = match &focus {
+            Focus::Repeated(q) => Some(q.as_str()),
+            _ => None,
+        };
+        let mut nodes: Vec<Node> = spans
+            .iter()
+            .map(|span| {
+                let start = span.start_unix_nano.saturating_sub(axis_start).min(axis_ns);
+                let end = span
+                    .end_unix_nano
+                    .max(span.start_unix_nano)
+                    .saturating_sub(axis_start)
+                    .min(axis_ns);
+                Node {
+                    service: safe(&span.service),
+                    name: safe(&span.name),
+                    start,
+                    end,
+                    error: span.error,
+                    critical: span.critical,
+                    // The finding's statement (normalised), or the statement or name as sent.
+                    lit: query.is_some_and(|q| {
+                        span.statement == q
+                            || span.name == q
+                            || span
+                                .attributes
+                                .get("db.query.text")
+                                .and_then(|t| t.as_str())
+                                == Some(q)
+                    }),
+                    parent: parent_of(span),
+                    depth: span.depth,
+                    group: None,
+                    children: Vec::new(),
+                    failure: None,
+                }
+            })
+            .collect();
+
+        // Repeated calls, as the collector grouped them: each group is one row where its first span is.
+        let mut groups: Vec<Group> = Vec::with_capacity(view.repeat_groups.len());
+        for repeat in &view.repeat_groups {
+            // Siblings, each in one group only (else the group is ignored: its spans stay rows of their own).
+            let Some(&first) = repeat.members.first().filter(|&&f| f < n) else {
+                continue;
+            };
+            let g = groups.len();
+            let mut claimed = 0;
+            for &m in &repeat.members {
+                if m >= n || nodes[m].group.is_some() || nodes[m].parent != nodes[first].parent {
+                    break;
+                }
+                nodes[m].group = Some(g);
+                claimed += 1;
+            }
+            if claimed < repeat.members.len() {
+                for &m in &repeat.members[..claimed] {
+                    nodes[m].group = None;
+                }
+                continue;
+            }
+            let members = repeat.members.clone();
+            let (label, statement) = if repeat.statement.is_empty() {
+                (safe(&repeat.name), safe(&repeat.name))
+            } else {
+                (safe(&elide_columns(&repeat.query)), safe(&repeat.statement))
+            };
+            groups.push(Group {
+                label,
+                short: safe(&repeat.name),
+                statement,
+                service: nodes[first].service.clone(),
+                parent: nodes[first].parent,
+                start: members.iter().map(|&m| nodes[m].start).min().unwrap_or(0),
+                end: members.iter().map(|&m| nodes[m].end).max().unwrap_or(0),
+                total_ms: repeat.total_ms,
+                error: members.iter().any(|&m| nodes[m].error),
+                critical: members.iter().any(|&m| nodes[m].critical),
+                lit: members.iter().any(|&m| nodes[m].lit),
+                folded: true,
+                members,
+            });
+        }
+        let itemise = |kids: &[usize], nodes: &[Node]| -> Vec<Item> {
+            kids.iter()
+                .filter_map(|&k| match nodes[k].group {
+                    Some(g) if groups[g].members[0] == k => Some(Item::Group(g)),
+                    Some(_) => None,
+                    None => Some(Item::Span(k)),
+                })
+                .collect()
+        };
+        let roots = itemise(&root_spans, &nodes);
+        for (p, kids) in children.iter().enumerate() {
+            if !kids.is_empty() {
+                nodes[p].children = itemise(kids, &nodes);
+            }
+        }
+
+        // Errors: their exceptions, and the source where each was raised.
+        let mut reader = Reader::new(workspace);
+        for (i, span) in spans.iter().enumerate() {
+            if !nodes[i].error {
+                continue;
+            }
+            let exceptions: Vec<Exception> = span
+                .exceptions
+                .iter()
+                .map(|exception| Exception {
+                    kind: safe(&exception.r#type),
+                    message: safe(&exception.message),
+                    frames: exception
+                        .frames
+                        .iter()
+                        .map(|frame| Frame {
+                            function: safe(&frame.function),
+                            location: safe(&frame.location),
+                            project: frame.project,
+                        })
+                        .collect(),
+                })
+                .collect();
+            let source = span
+                .location
+                .as_ref()
+                .map(|at| reader.read(&at.file, at.line));
+            if !exceptions.is_empty() || source.is_some() {
+                nodes[i].failure = Some(Box::new(Failure { exceptions, source }));
+            }
+        }
+        let flame = flame_levels(&nodes);
+
+        // Header facts, in tree order.
+        let root = view
+            .critical_path
+            .first()
+            .and_then(|id| spans.iter().position(|s| s.span_id == *id))
+            .or_else(|| root_spans.first().copied());
+        let mut services: Vec<String> = Vec::new();
+        let mut stack: Vec<usize> = root_spans.iter().rev().copied().collect();
+        while let Some(i) = stack.pop() {
+            if !services.contains(&nodes[i].service) {
+                services.push(nodes[i].service.clone());
+            }
+            stack.extend(children[i].iter().rev().copied());
+        }
+        let errors = nodes.iter().filter(|n| n.error).count();
+
+        let mut screen = TraceScreen {
+            view,
+            nodes,
+            groups,
+            roots,
+            rows: Vec::new(),
+            flame,
+            selected: 0,
+            detail_scroll: 0,
+            viewport: Rect::default(),
+            offset: 0,
+            axis_start,
+            axis_ns,
+            duration_ms,
+            root,
+            services,
+            errors,
+        };
+        screen.focus(focus);
+        screen.follow();
+        screen
+    }
+
+    /// Tells the screen the area it is drawn into (the event loop does at every draw).
+    pub fn resize(&mut self, area: Rect) {
+        self.viewport = area;
+        self.follow();
+    }
+
+    pub fn trace_id(&self) -> &str {
+        &self.view.trace_id
+    }
+}
