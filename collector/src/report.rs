@@ -274,8 +274,9 @@ mod tests {
             "every section has a line to check: {report:#?}"
         );
 
-        // A title, a screen clear, a line break forging a line of the report, and an 8-bit CSI.
-        let hostile = "evil\u{1b}]0;owned\u{7}\u{1b}[2J\r\nfake line\u{9b}31m";
+        // A title, a screen clear, a line break forging a line of the report, an 8-bit CSI, and a right-to-left
+        // override that would show `gnp.exe` as `exe.png`.
+        let hostile = "evil\u{1b}]0;owned\u{7}\u{1b}[2J\r\nfake line\u{9b}31m\u{202e}gnp.exe";
         let hostile = || hostile.to_owned();
         report.source = hostile();
         for s in &mut report.services {
@@ -300,14 +301,15 @@ mod tests {
         let text = report.to_string();
         let controls: Vec<char> = text
             .chars()
-            .filter(|c| c.is_control() && *c != '\n')
+            .filter(|c| (c.is_control() && *c != '\n') || *c == '\u{202e}')
             .collect();
         assert!(controls.is_empty(), "{controls:?} in:\n{text}");
         assert!(
             !text.lines().any(|line| line.starts_with("fake line")),
             "{text}"
         );
-        let escaped = r"evil\u{1b}]0;owned\u{7}\u{1b}[2J\u{d}\u{a}fake line\u{9b}31m";
+        let escaped =
+            r"evil\u{1b}]0;owned\u{7}\u{1b}[2J\u{d}\u{a}fake line\u{9b}31m\u{202e}gnp.exe";
         assert!(text.contains(escaped), "{text}");
         assert_eq!(clean("store-frontend"), Cow::Borrowed("store-frontend"));
     }

@@ -189,10 +189,12 @@ fn accept(
     ))
 }
 
-/// Decompresses at most `limit` bytes; a body that inflates past it is refused as soon as it does.
+/// Decompresses at most `limit` bytes, every gzip member of the body one after the other (as `gunzip` does:
+/// two protobuf messages end to end are one, merged); a body that inflates past the limit is refused as soon as
+/// it does.
 fn gunzip(body: &[u8], limit: usize) -> Result<Vec<u8>, Refusal> {
     let mut out = Vec::new();
-    flate2::read::GzDecoder::new(body)
+    flate2::read::MultiGzDecoder::new(body)
         .take(limit as u64 + 1)
         .read_to_end(&mut out)
         .map_err(|err| {
@@ -384,6 +386,23 @@ mod tests {
             (accounting.accepted, accounting.stored, accounting.evicted),
             (6, 6, 0)
         );
+        running.stop().await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn every_gzip_member_of_a_body_is_read() {
+        let running = collector(DEFAULT_MAX_BODY, None).await;
+        let addr = running.otlp_http.unwrap();
+        let protobuf = golden().encode_to_vec();
+        // Two members end to end (what `cat a.gz b.gz` makes): two requests' spans, none dropped.
+        let mut body = gzip(&protobuf);
+        body.extend(gzip(&protobuf));
+        let response = post(addr, "application/x-protobuf", Some("gzip"), body).await;
+        assert_eq!(response.status(), 200);
+        wait_for(&running.store, 4).await;
+        let accounting = running.store.accounting();
+        assert_eq!((accounting.accepted, accounting.stored), (4, 4));
+        assert_eq!(accounting.rejected_total(), 0);
         running.stop().await.unwrap();
     }
 
