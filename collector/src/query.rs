@@ -114,6 +114,7 @@ impl Query {
             rejected: accounting.rejected,
             rejected_spans: accounting.rejected_spans,
             analysis_groups_dropped: self.analysis.dropped_groups(),
+            future_spans: self.analysis.future_spans(),
         }
     }
 }

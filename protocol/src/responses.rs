@@ -70,6 +70,9 @@ pub struct Stats {
     pub rejected_spans: u64,
     /// Error groups and N+1 findings not kept because their tables were full.
     pub analysis_groups_dropped: u64,
+    /// Spans that ended too far ahead of the collector's clock to move the end of the windows (a sender's
+    /// clock is wrong): stored, but the 1m/5m/15m figures end at the newest span before them.
+    pub future_spans: u64,
 }
 
 /// Any refused query (4xx): what was wrong.

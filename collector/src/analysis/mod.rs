@@ -150,6 +150,8 @@ struct State {
     /// The end of the newest span observed: the end of every window.
     newest_ns: u64,
     dropped_groups: u64,
+    /// Spans that ended too far in the future to move the windows' end.
+    future_spans: u64,
     /// The bucket of the oldest stored time at the last expiry.
     expired_bucket: u64,
     unversioned: Str,
@@ -177,6 +179,7 @@ impl Analysis {
                 findings: FxHashMap::default(),
                 newest_ns: 0,
                 dropped_groups: 0,
+                future_spans: 0,
                 expired_bucket: 0,
                 unversioned: Str::from("unversioned"),
                 unknown_service: Str::from("unknown_service"),
@@ -410,6 +413,12 @@ impl Analysis {
     /// Error groups and findings not opened because [`MAX_GROUPS`] were already open.
     pub fn dropped_groups(&self) -> u64 {
         self.state.lock().dropped_groups
+    }
+
+    /// Spans that ended more than `MAX_SKEW_NS` after the collector's clock when they arrived: stored and
+    /// counted, but they do not move the end of the windows (see `observe`).
+    pub fn future_spans(&self) -> u64 {
+        self.state.lock().future_spans
     }
 }
 

@@ -11,8 +11,10 @@ use crate::semconv::{self, Peer};
 
 /// Client spans and server spans waiting for their counterpart, to learn which address is which service.
 const MAX_WAITING: usize = 50_000;
-/// Spans ending further than this in the future (by the collector's clock) do not move the windows' end.
-const MAX_SKEW_NS: u64 = 3_600_000_000_000;
+/// Spans ending further than this in the future (by the collector's clock) do not move the windows' end: a
+/// sender whose clock is off by minutes, or one span stamped an hour ahead, would otherwise empty every window
+/// of a shared collector. A few seconds cover clocks that disagree a little and spans that are still arriving.
+pub(crate) const MAX_SKEW_NS: u64 = 30_000_000_000;
 
 /// The scope the Datadog receiver gives the spans it converts.
 const DATADOG_SCOPE: &str = "datadog";
@@ -55,6 +57,8 @@ impl State {
     fn observe(&mut self, span: &Span, caller: Option<&Str>, now: Instant, horizon_ns: u64) {
         if span.end_ns <= horizon_ns {
             self.newest_ns = self.newest_ns.max(span.end_ns);
+        } else {
+            self.future_spans += 1;
         }
         let service = match service_of(span) {
             Some(name) => name.clone(),

@@ -519,3 +519,57 @@ fn loops_read_in_halves_are_refiled_under_their_endpoint_and_counted_once() {
     assert_eq!(lab.findings(), [("GET /discount".to_owned(), 2)]);
     assert_eq!(lab.discounts_deployed(), (2, 2));
 }
+
+/// One span stamped an hour ahead (a sender with a wrong clock) neither empties the windows nor hides the
+/// traces a `since` search finds: it is stored and counted, and the windows still end at the present.
+#[test]
+fn a_far_future_span_does_not_empty_any_window() {
+    use collector::analysis::{Analysis, Settings, Sort, Window};
+    use collector::query::Query;
+    use collector::store::Store;
+    use collector::testing::{Build as _, span};
+    use protocol::TraceSearch;
+    use protocol::query::Since;
+
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64;
+    let query = Query::new(
+        Store::new(collector::store::DEFAULT_CAPACITY),
+        Analysis::new(Settings::default()),
+    );
+    let mut spans = workshop::generate(Workshop::Broken, 10, now - 40_000_000_000);
+    let ahead = now + 55 * 60_000_000_000;
+    spans.push(
+        span(0xfeed, 1)
+            .name("GET /from-the-future")
+            .kind(collector::model::SpanKind::Server)
+            .service("skewed-clock")
+            .at(ahead, ahead + 1_000_000),
+    );
+    query.analysis.observe(&spans);
+    query.store.insert(spans);
+    query.analysis.flush(&query.store);
+
+    for window in ["1m", "5m", "15m"] {
+        let services = query.services(Window::parse(window).unwrap(), Sort::Latency);
+        assert!(
+            services
+                .services
+                .iter()
+                .any(|s| s.name == "store-frontend" && s.requests > 0),
+            "{window}: {services:?}"
+        );
+    }
+    let recent = query.traces(&TraceSearch {
+        since: Some(Since::Ago(60_000_000_000)),
+        limit: 100,
+        ..TraceSearch::default()
+    });
+    assert!(recent.traces.len() >= 10, "{recent:?}");
+    let stats = query.stats();
+    assert_eq!(stats.future_spans, 1);
+    assert_eq!(stats.accepted, stats.stored);
+    assert!(query.analysis.newest_ns() < now + 60_000_000_000);
+}
