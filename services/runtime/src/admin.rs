@@ -1,9 +1,17 @@
 //! The admin API every service mounts under `/admin`: list and flip its faults (each flip deploys a new version)
-//! and read its counters. `lab fix` and `lab break` (the lab issue) will drive it; `curl` does today.
+//! and read its counters. `lab fix` and `lab break` drive it, as `curl` can.
+//!
+//! It answers only on this machine: a client connected from another address (a service started with
+//! `--listen 0.0.0.0:…` is reachable from the network), a `Host` that is not a loopback name (a page that DNS
+//! rebinding has pointed at 127.0.0.1), or an `Origin` of another site (a page in the student's browser) is
+//! refused with 403 before any fault is touched.
+
+use std::net::{IpAddr, SocketAddr};
 
 use axum::extract::rejection::JsonRejection;
-use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::extract::{ConnectInfo, Path, Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -47,7 +55,64 @@ pub fn router(faults: Faults, db: Db) -> Router {
         .route("/admin/faults", get(list_faults))
         .route("/admin/faults/{name}", post(set_fault))
         .route("/admin/stats", get(stats))
+        .route_layer(axum::middleware::from_fn(this_machine_only))
         .with_state(AdminState { faults, db })
+}
+
+/// Refuses a request that does not come from this machine (see the module's doc); the peer address is known
+/// when the service is served with connection info, as [`crate::serve::serve`] does.
+async fn this_machine_only(request: Request, next: Next) -> Response {
+    let peer = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(addr)| addr.ip());
+    match refusal(peer, request.headers()) {
+        Some(why) => json_error(StatusCode::FORBIDDEN, why),
+        None => next.run(request).await,
+    }
+}
+
+/// Why a request to the admin API is refused, if it is.
+fn refusal(peer: Option<IpAddr>, headers: &HeaderMap) -> Option<String> {
+    if let Some(peer) = peer.filter(|ip| !ip.to_canonical().is_loopback()) {
+        return Some(format!(
+            "the admin API answers only on this machine, not to {peer}: use http://127.0.0.1:<port>/admin there"
+        ));
+    }
+    let text = |name| headers.get(name).map(|v| v.to_str().unwrap_or("\u{fffd}"));
+    if let Some(host) = text(header::HOST)
+        && !is_loopback_host(host)
+    {
+        return Some(format!(
+            "the admin API answers only to a loopback host (localhost, 127.0.0.1, [::1]), not {host:?}"
+        ));
+    }
+    if let Some(origin) = text(header::ORIGIN) {
+        let host = origin
+            .strip_prefix("http://")
+            .or_else(|| origin.strip_prefix("https://"));
+        if !host.is_some_and(is_loopback_host) {
+            return Some(format!(
+                "the admin API does not answer pages of other sites (Origin {origin:?})"
+            ));
+        }
+    }
+    None
+}
+
+/// Whether `host` (a `Host` header: a name or address, maybe with a port) names this machine's loopback.
+fn is_loopback_host(host: &str) -> bool {
+    let name = if let Some(rest) = host.strip_prefix('[') {
+        rest.split(']').next().unwrap_or("")
+    } else {
+        host.rsplit_once(':').map_or(host, |(name, _)| name)
+    };
+    let name = name.to_ascii_lowercase();
+    name == "localhost"
+        || name.ends_with(".localhost")
+        || name
+            .parse::<IpAddr>()
+            .is_ok_and(|ip| ip.to_canonical().is_loopback())
 }
 
 fn faults_doc(faults: &Faults) -> FaultsDoc {

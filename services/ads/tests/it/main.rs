@@ -113,3 +113,115 @@ async fn the_sleep_fault_delays_ads_and_its_fix_deploys_a_new_version() {
     assert_eq!(call(&app, "GET", "/banners/1.svg", None).await.status, 200);
     assert!(started.elapsed().as_millis() < 1000);
 }
+
+/// The admin API answers only on this machine: not to another address, not to a page whose name DNS
+/// rebinding pointed here, not to another site's page; and what it refuses touches no fault.
+#[tokio::test]
+async fn the_admin_api_answers_only_on_this_machine() {
+    use axum::extract::ConnectInfo;
+    use std::net::SocketAddr;
+
+    let db = testing::sqlite("ads-admin");
+    let state = AppState::open(&db.options, false).await.unwrap();
+    let app = router(state.clone());
+    let flip = |peer: Option<SocketAddr>, headers: &[(&str, &str)]| {
+        let mut request = axum::http::Request::builder()
+            .method("POST")
+            .uri(format!("/admin/faults/{SLEEP}"))
+            .header("content-type", "application/json");
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let mut request = request
+            .body(axum::body::Body::from(r#"{"broken": false}"#))
+            .unwrap();
+        if let Some(peer) = peer {
+            request.extensions_mut().insert(ConnectInfo(peer));
+        }
+        testing::send(&app, request)
+    };
+    let local: SocketAddr = "127.0.0.1:50000".parse().unwrap();
+    let before = (state.faults.is_on(SLEEP), state.faults.version());
+    for (peer, headers, says) in [
+        (
+            Some("192.168.1.20:50000".parse().unwrap()),
+            vec![("host", "192.168.1.10:5002")],
+            "only on this machine",
+        ),
+        (
+            Some(local),
+            vec![("host", "attacker.example:5002")],
+            "loopback host",
+        ),
+        (
+            Some(local),
+            vec![("host", "127.0.0.1.nip.io")],
+            "loopback host",
+        ),
+        (
+            Some(local),
+            vec![
+                ("host", "127.0.0.1:5002"),
+                ("origin", "http://attacker.example"),
+            ],
+            "other sites",
+        ),
+        (
+            Some(local),
+            vec![("host", "localhost:5002"), ("origin", "null")],
+            "other sites",
+        ),
+    ] {
+        let refused = flip(peer, &headers).await;
+        assert_eq!(refused.status, 403, "{headers:?}");
+        assert!(
+            refused.json()["error"].as_str().unwrap().contains(says),
+            "{headers:?}"
+        );
+    }
+    assert_eq!(
+        (state.faults.is_on(SLEEP), state.faults.version()),
+        before,
+        "nothing refused flipped the fault or deployed a version"
+    );
+
+    for host in [
+        "127.0.0.1:5002",
+        "localhost:5002",
+        "[::1]:5002",
+        "LOCALHOST",
+    ] {
+        let ok = flip(
+            Some(local),
+            &[("host", host), ("origin", &format!("http://{host}"))],
+        )
+        .await;
+        assert_eq!(ok.status, 200, "{host}");
+    }
+    // Through a real socket, as `lab fix` and curl reach it.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(shop_runtime::serve::serve(
+        listener,
+        app.clone(),
+        std::future::pending(),
+    ));
+    let client = reqwest::Client::new();
+    let url = format!("http://{addr}/admin/faults");
+    assert_eq!(client.get(&url).send().await.unwrap().status(), 200);
+    let rebound = client
+        .get(&url)
+        .header("host", format!("shop.attacker.example:{}", addr.port()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(rebound.status(), 403);
+    // The shop's own pages are not the admin API's: any host may read them.
+    let page = client
+        .get(format!("http://{addr}/"))
+        .header("host", "shop.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+}
