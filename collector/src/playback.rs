@@ -2,7 +2,7 @@
 //! an [`Ingest`] and so through the analyses ([`feed`], [`analyse`]).
 
 use std::fs::File;
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Read as _};
 use std::path::Path;
 
 use crate::ingest::Ingest;
@@ -84,20 +84,49 @@ pub async fn analyse(
     Ok((store, analysis, loaded))
 }
 
+/// The longest line read: far above any batch a receiver accepts (16 MiB of protobuf is well under this as
+/// JSON), far below what would exhaust memory. A longer line is no recording's: reading stops there.
+pub const MAX_LINE: usize = 64 << 20;
+
 /// Reads `path` line by line, handing each request's spans to `batch` until it returns `false`.
 fn read(
     path: &Path,
     interner: &Interner,
+    batch: impl FnMut(Vec<Span>) -> bool,
+) -> std::io::Result<Loaded> {
+    read_lines(BufReader::new(File::open(path)?), MAX_LINE, interner, batch)
+}
+
+fn read_lines(
+    mut reader: impl BufRead,
+    max_line: usize,
+    interner: &Interner,
     mut batch: impl FnMut(Vec<Span>) -> bool,
 ) -> std::io::Result<Loaded> {
     let mut loaded = Loaded::default();
-    let reader = BufReader::new(File::open(path)?);
-    for (n, line) in reader.split(b'\n').enumerate() {
-        let line = line?;
+    let mut line = Vec::new();
+    for number in 1.. {
+        line.clear();
+        // At most one byte past the limit is buffered: enough to know the line is too long.
+        let read = (&mut reader)
+            .take(max_line as u64 + 1)
+            .read_until(b'\n', &mut line)?;
+        if read == 0 {
+            break;
+        }
+        if line.len() > max_line && line.last() != Some(&b'\n') {
+            loaded.problems.push((
+                number,
+                format!(
+                    "longer than {} MiB without a line break: not a recording's line; reading stopped",
+                    max_line >> 20
+                ),
+            ));
+            break;
+        }
         if line.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
-        let number = n as u64 + 1;
         match otlp::decode_json(&line) {
             Ok(request) => {
                 let converted = otlp::from_request(&request, interner);
@@ -118,4 +147,38 @@ fn read(
         }
     }
     Ok(loaded)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn read_text(text: &[u8], max_line: usize) -> Loaded {
+        read_lines(text, max_line, &Interner::new(), |_| true).unwrap()
+    }
+
+    #[test]
+    fn a_line_longer_than_the_limit_stops_the_reading_without_buffering_it() {
+        let good = br#"{"resourceSpans":[]}"#;
+        let mut text = good.to_vec();
+        text.push(b'\n');
+        text.extend(b"not json\n");
+        text.extend(vec![b'x'; 5000]);
+        text.extend(b"\n");
+        text.extend(good);
+        let loaded = read_text(&text, 1024);
+        assert_eq!(loaded.batches, 1);
+        assert_eq!(loaded.problems.len(), 2, "{:?}", loaded.problems);
+        assert_eq!(loaded.problems[0].0, 2);
+        assert_eq!(loaded.problems[1].0, 3);
+        assert!(loaded.problems[1].1.contains("reading stopped"));
+
+        // An endless line (`lab report /dev/zero`) is cut at the limit, not read whole.
+        let endless = std::io::repeat(0).take(1 << 30);
+        let started = std::time::Instant::now();
+        let loaded =
+            read_lines(BufReader::new(endless), 1 << 20, &Interner::new(), |_| true).unwrap();
+        assert_eq!(loaded.problems.len(), 1, "{:?}", loaded.problems);
+        assert!(started.elapsed().as_secs() < 5);
+    }
 }

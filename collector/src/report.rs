@@ -46,6 +46,10 @@ pub struct ReportAccounting {
     pub rejected_by_reason: std::collections::BTreeMap<String, u64>,
     /// Spans refused one by one inside otherwise accepted payloads.
     pub rejected_spans: u64,
+    /// Lines of the recording that could not be read (a report of a recording only; a truncated last line
+    /// after a crash is one).
+    #[serde(default)]
+    pub damaged_lines: u64,
 }
 
 impl Report {
@@ -67,6 +71,7 @@ impl Report {
                 rejected: accounting.rejected_total(),
                 rejected_by_reason: accounting.rejected.clone(),
                 rejected_spans: accounting.rejected_spans,
+                damaged_lines: 0,
             },
         }
     }
@@ -86,10 +91,9 @@ impl Report {
             .with_context(|| format!("reading {}", path.display()))?;
         drop(ingest);
         writer.await.context("the ingest writer panicked")??;
-        Ok((
-            Report::build(path.display().to_string(), &store, &analysis),
-            loaded,
-        ))
+        let mut report = Report::build(path.display().to_string(), &store, &analysis);
+        report.accounting.damaged_lines = loaded.problems.len() as u64;
+        Ok((report, loaded))
     }
 
     /// The service called `name`, if it reported.
@@ -242,7 +246,15 @@ impl fmt::Display for Report {
                 .collect();
             write!(f, " ({})", reasons.join(", "))?;
         }
-        writeln!(f, ", {} spans refused.", a.rejected_spans)
+        writeln!(f, ", {} spans refused.", a.rejected_spans)?;
+        if a.damaged_lines > 0 {
+            writeln!(
+                f,
+                "Recording: {} damaged lines skipped (each named on stderr).",
+                a.damaged_lines
+            )?;
+        }
+        Ok(())
     }
 }
 

@@ -12,6 +12,10 @@ pub(crate) struct ReportArgs {
     /// `text` for people, `json` for scripts.
     #[arg(long, default_value = "text")]
     report: ReportFormat,
+
+    /// Exit with an error (status 1, after the report) when any line of the recording could not be read.
+    #[arg(long)]
+    strict: bool,
 }
 
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
@@ -37,5 +41,13 @@ pub(crate) async fn report(args: ReportArgs) -> anyhow::Result<()> {
     for (line, problem) in &loaded.problems {
         eprintln!("{}: line {line} skipped: {problem}", args.file.display());
     }
-    print_report(&report, args.report)
+    print_report(&report, args.report)?;
+    if args.strict && report.accounting.damaged_lines > 0 {
+        anyhow::bail!(
+            "{}: {} damaged lines (--strict)",
+            args.file.display(),
+            report.accounting.damaged_lines
+        );
+    }
+    Ok(())
 }

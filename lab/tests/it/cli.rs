@@ -235,6 +235,35 @@ fn ctrl_c_stops_the_lab_with_a_report_and_a_recording_that_reports_the_same() {
             .collect()
     };
     assert_eq!(groups(&replayed), groups(&live));
+    assert_eq!(replayed.accounting.damaged_lines, 0);
+
+    // A damaged recording: the report counts what it skipped, and --strict makes that an error.
+    let mut damaged = std::fs::read(&recording).unwrap();
+    damaged.extend(b"{\"resourceSpans\": [\n");
+    std::fs::write(&recording, damaged).unwrap();
+    let report = |strict: bool| {
+        let mut args = vec!["report", recording.to_str().unwrap(), "--report", "json"];
+        if strict {
+            args.push("--strict");
+        }
+        Command::new(env!("CARGO_BIN_EXE_lab"))
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let lenient = report(false);
+    assert!(lenient.status.success());
+    let counted: Report = serde_json::from_slice(&lenient.stdout).unwrap();
+    assert_eq!(counted.accounting.damaged_lines, 1);
+    assert_eq!(counted.accounting.accepted, live.accounting.accepted);
+    assert!(String::from_utf8_lossy(&lenient.stderr).contains("skipped"));
+    let strict = report(true);
+    assert_eq!(strict.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&strict.stderr).contains("1 damaged lines (--strict)"),
+        "{}",
+        String::from_utf8_lossy(&strict.stderr)
+    );
 }
 
 #[test]
