@@ -667,7 +667,7 @@ fn any_value<'a>(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
     use opentelemetry_proto::tonic::common::v1::{self as pb, any_value};
     use opentelemetry_proto::tonic::trace::v1 as tr;
@@ -706,7 +706,7 @@ mod tests {
 
     /// An `AnyValue` whose list member (`array_value`, or `kvlist_value`) is repeated `n` times, one item each:
     /// protobuf merges the repeats into one list of `n` items.
-    fn repeated_list(n: usize, kvlist: bool) -> Vec<u8> {
+    pub(crate) fn repeated_list(n: usize, kvlist: bool) -> Vec<u8> {
         let one = pb::AnyValue {
             value: Some(any_value::Value::IntValue(1)),
         };

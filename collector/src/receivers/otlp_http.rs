@@ -3,6 +3,7 @@
 
 use std::io::Read as _;
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use axum::Router;
 use axum::body::{Body, Bytes};
@@ -32,7 +33,14 @@ const RETRY_AFTER_SECS: &str = "1";
 struct Receiver {
     ingest: Ingest,
     max_body: usize,
+    /// Large bodies are decoded on blocking threads, this many at a time (one a core), so decoding never
+    /// holds the async workers that answer the query API and, in `lab up`, the shop.
+    decoders: Arc<tokio::sync::Semaphore>,
 }
+
+/// Bodies at least this large (compressed or not) are decoded off the async workers; smaller ones take less
+/// than the hand-off would.
+const DECODE_ASIDE: usize = 64 * 1024;
 
 /// The receiver's routes.
 pub fn router(ingest: Ingest, max_body: usize) -> Router {
@@ -40,7 +48,13 @@ pub fn router(ingest: Ingest, max_body: usize) -> Router {
         .route("/v1/traces", post(export))
         // The handler reads the body with the limit itself, so an oversized one is answered and counted alike.
         .layer(DefaultBodyLimit::disable())
-        .with_state(Receiver { ingest, max_body })
+        .with_state(Receiver {
+            ingest,
+            max_body,
+            decoders: Arc::new(tokio::sync::Semaphore::new(
+                std::thread::available_parallelism().map_or(2, |n| n.get()),
+            )),
+        })
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -86,7 +100,22 @@ async fn export(State(receiver): State<Receiver>, headers: HeaderMap, body: Body
             );
         }
     };
-    match accept(&receiver, &headers, &body, encoding) {
+    let accepted = if body.len() < DECODE_ASIDE {
+        accept(&receiver, &headers, &body, encoding)
+    } else {
+        let permit = (receiver.decoders.clone().acquire_owned().await)
+            .expect("the decoders' semaphore is never closed");
+        let aside = receiver.clone();
+        let decoded = tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            accept(&aside, &headers, &body, encoding)
+        });
+        match decoded.await {
+            Ok(accepted) => accepted,
+            Err(panicked) => std::panic::resume_unwind(panicked.into_panic()),
+        }
+    };
+    match accepted {
         Ok(response) => response,
         Err(refusal) => refuse(&receiver, encoding, refusal),
     }
@@ -385,6 +414,67 @@ mod tests {
         assert_eq!(
             (accounting.accepted, accounting.stored, accounting.evicted),
             (6, 6, 0)
+        );
+        running.stop().await.unwrap();
+    }
+
+    /// Large bodies are decoded on blocking threads: while one decodes, the query API served by the same
+    /// runtime (here a single thread, as a worker busy decoding would be) still answers.
+    #[tokio::test(flavor = "current_thread")]
+    async fn decoding_large_bodies_leaves_the_query_api_answering() {
+        let running = RunningCollector::start(&CollectorOptions {
+            otlp_http: Some("127.0.0.1:0".parse().unwrap()),
+            otlp_grpc: None,
+            datadog: None,
+            api: Some("127.0.0.1:0".parse().unwrap()),
+            ..CollectorOptions::default()
+        })
+        .await
+        .unwrap();
+        let addr = running.otlp_http.unwrap();
+        // 2.5 million merged list items, 15 MB, and how long decoding it takes on this machine.
+        let body = crate::wire::tests::repeated_list(2_500_000, false);
+        let started = std::time::Instant::now();
+        crate::wire::decode(&body, &crate::model::Interner::new()).unwrap();
+        let decode = started.elapsed();
+
+        // The prober runs on a thread and runtime of its own, so it measures the collector, not itself.
+        let stats = format!("http://{}/api/stats", running.api.unwrap());
+        let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let prober = std::thread::spawn({
+            let done = done.clone();
+            move || {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap();
+                runtime.block_on(async {
+                    let (mut slowest, mut asked) = (Duration::ZERO, 0);
+                    while !done.load(std::sync::atomic::Ordering::Acquire) {
+                        let at = std::time::Instant::now();
+                        assert_eq!(reqwest::get(&stats).await.unwrap().status(), 200);
+                        slowest = slowest.max(at.elapsed());
+                        asked += 1;
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                    }
+                    (slowest, asked)
+                })
+            }
+        });
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert_eq!(
+            post(addr, "application/x-protobuf", None, body)
+                .await
+                .status(),
+            200
+        );
+        done.store(true, std::sync::atomic::Ordering::Release);
+        let (slowest, asked) = prober.join().unwrap();
+        wait_for(&running.store, 1).await;
+        assert!(asked > 1, "the post ended before the API was asked");
+        assert!(
+            slowest * 3 < decode,
+            "the API took {slowest:?} to answer while a body that takes {decode:?} to decode was decoded"
         );
         running.stop().await.unwrap();
     }
