@@ -2,7 +2,6 @@
 //! which inserts each batch into the store and appends it to the recording. A full queue is answered with
 //! "retry later", never a silent drop.
 
-use std::path::PathBuf;
 use std::time::Duration;
 
 use tokio::sync::mpsc;
@@ -45,14 +44,13 @@ pub struct IngestWriter {
 const SETTLE_TICK: Duration = Duration::from_millis(500);
 
 impl Ingest {
-    /// A queue of `queue_batches` batches into `store`, recorded to `record` when given.
+    /// A queue of `queue_batches` batches into `store`, recorded by `recorder` when given.
     pub fn new(
         store: Store,
         queue_batches: usize,
-        record: Option<PathBuf>,
+        recorder: Option<Recorder>,
     ) -> std::io::Result<(Ingest, IngestWriter)> {
         let (tx, rx) = mpsc::channel(queue_batches.max(1));
-        let recorder = record.map(|path| Recorder::create(&path)).transpose()?;
         let interner = Interner::new();
         Ok((
             Ingest {

@@ -4,35 +4,108 @@
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::model::Span;
 use crate::otlp;
 
-/// Appends batches to a recording, flushing after each.
+/// The size a recording grows to before it is rotated, by default: under load the shop and a busy sender write
+/// about 200 MB a second, so without a cap a recording fills a disk.
+pub const DEFAULT_MAX_BYTES: u64 = 1 << 30;
+
+/// Appends batches to a recording, flushing after each. When the next line would take the file past its cap,
+/// the file is rotated: it becomes `FILE.1` (replacing an older one) and a new `FILE` starts, so a recording
+/// takes at most twice its cap on disk and the newest spans are always kept.
 #[derive(Debug)]
 pub struct Recorder {
     out: BufWriter<File>,
+    path: PathBuf,
+    max_bytes: u64,
+    written: u64,
+    rotations: u64,
 }
 
 impl Recorder {
-    /// Opens `path` for appending, creating it when missing.
+    /// Opens `path` for appending, creating it when missing, with the default cap.
     pub fn create(path: &Path) -> std::io::Result<Recorder> {
+        Recorder::capped(path, DEFAULT_MAX_BYTES)
+    }
+
+    /// Opens `path` for appending, rotating it whenever it would grow past `max_bytes`.
+    pub fn capped(path: &Path, max_bytes: u64) -> std::io::Result<Recorder> {
         let file = File::options().create(true).append(true).open(path)?;
+        let written = file.metadata()?.len();
         Ok(Recorder {
             out: BufWriter::new(file),
+            path: path.to_owned(),
+            max_bytes: max_bytes.max(1),
+            written,
+            rotations: 0,
         })
     }
 
     pub fn append(&mut self, spans: &[Span]) -> std::io::Result<()> {
-        serde_json::to_writer(&mut self.out, &otlp::to_request(spans))?;
-        self.out.write_all(b"\n")?;
+        let mut line = serde_json::to_vec(&otlp::to_request(spans))?;
+        line.push(b'\n');
+        if self.written > 0 && self.written + line.len() as u64 > self.max_bytes {
+            self.rotate()?;
+        }
+        self.out.write_all(&line)?;
+        self.written += line.len() as u64;
         self.out.flush()
+    }
+
+    /// How often the recording was rotated.
+    pub fn rotations(&self) -> u64 {
+        self.rotations
+    }
+
+    fn rotate(&mut self) -> std::io::Result<()> {
+        self.out.flush()?;
+        let mut older = self.path.clone().into_os_string();
+        older.push(".1");
+        std::fs::rename(&self.path, &older)?;
+        let file = File::options().create(true).append(true).open(&self.path)?;
+        self.out = BufWriter::new(file);
+        self.written = 0;
+        self.rotations += 1;
+        Ok(())
     }
 
     /// Flushes and syncs the file.
     pub fn close(mut self) -> std::io::Result<()> {
         self.out.flush()?;
         self.out.get_ref().sync_all()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::{Build as _, span};
+
+    #[test]
+    fn a_recording_rotates_at_its_cap_and_keeps_the_newest_spans() {
+        let dir = tempfile::tempdir().unwrap();
+        let dir = dir.path();
+        let path = dir.join("spans.jsonl");
+        let batch = |n: u64| vec![span(1, n).service("svc").name(&format!("op {n}"))];
+        let one_line = serde_json::to_vec(&otlp::to_request(&batch(1)))
+            .unwrap()
+            .len() as u64
+            + 1;
+        // Room for three lines a file.
+        let mut recorder = Recorder::capped(&path, one_line * 3 + 1).unwrap();
+        for n in 1..=10 {
+            recorder.append(&batch(n)).unwrap();
+        }
+        assert_eq!(recorder.rotations(), 3);
+        recorder.close().unwrap();
+        let lines = |p: &Path| std::fs::read_to_string(p).unwrap().lines().count();
+        let older = dir.join("spans.jsonl.1");
+        assert_eq!((lines(&older), lines(&path)), (3, 1));
+        assert!(std::fs::metadata(&path).unwrap().len() <= one_line * 3 + 1);
+        let newest = std::fs::read_to_string(&path).unwrap();
+        assert!(newest.contains("op 10"), "{newest}");
     }
 }

@@ -31,6 +31,8 @@ pub struct CollectorOptions {
     pub max_body: usize,
     /// Append every accepted batch to this OTLP JSON-lines file.
     pub record: Option<PathBuf>,
+    /// The size at which the recording is rotated (to `FILE.1`): it takes at most twice this on disk.
+    pub record_max_bytes: u64,
     /// Where the query API listens; `None` leaves it out.
     pub api: Option<SocketAddr>,
     /// The analyses' thresholds.
@@ -49,6 +51,7 @@ impl Default for CollectorOptions {
             queue_batches: DEFAULT_QUEUE_BATCHES,
             max_body: otlp_http::DEFAULT_MAX_BODY,
             record: None,
+            record_max_bytes: crate::record::DEFAULT_MAX_BYTES,
             api: Some(crate::api::DEFAULT_ADDR),
             analysis: Settings::default(),
             analyse: true,
@@ -78,15 +81,15 @@ pub struct RunningCollector {
 impl RunningCollector {
     pub async fn start(options: &CollectorOptions) -> anyhow::Result<RunningCollector> {
         let store = Store::new(options.capacity);
-        let (ingest, writer) =
-            Ingest::new(store.clone(), options.queue_batches, options.record.clone())
-                .with_context(|| {
-                    let path = options
-                        .record
-                        .as_deref()
-                        .unwrap_or(std::path::Path::new(""));
-                    format!("opening the recording {}", path.display())
-                })?;
+        let recorder = options
+            .record
+            .as_deref()
+            .map(|path| {
+                crate::record::Recorder::capped(path, options.record_max_bytes)
+                    .with_context(|| format!("opening the recording {}", path.display()))
+            })
+            .transpose()?;
+        let (ingest, writer) = Ingest::new(store.clone(), options.queue_batches, recorder)?;
         let analysis = Analysis::new(options.analysis.clone());
         let (shutdown, stopped) = watch::channel(false);
         let mut receivers = JoinSet::new();

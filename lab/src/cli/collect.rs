@@ -45,6 +45,11 @@ pub(crate) struct CollectArgs {
     #[arg(long, value_name = "FILE")]
     record: Option<PathBuf>,
 
+    /// Rotate the recording when it reaches this many MiB: it becomes FILE.1 (replacing an older one) and a
+    /// new FILE starts, so it takes at most twice this on disk and keeps the newest spans.
+    #[arg(long, value_name = "MIB", default_value_t = collector::record::DEFAULT_MAX_BYTES >> 20, value_parser = clap::value_parser!(u64).range(1..))]
+    record_max_mb: u64,
+
     /// N+1 threshold: a statement counts as repeated when it runs at least this many times in a loop…
     #[arg(long, default_value_t = collector::analysis::trace::Config::default().min_repeats)]
     n_plus_one_repeats: usize,
@@ -67,6 +72,7 @@ pub(crate) async fn collect(args: CollectArgs) -> anyhow::Result<()> {
         capacity: args.max_spans,
         max_body: args.max_body,
         record: args.record.clone(),
+        record_max_bytes: args.record_max_mb << 20,
         api: Some(args.listen.api),
         analysis: collector::analysis::Settings {
             n_plus_one: collector::analysis::trace::Config {

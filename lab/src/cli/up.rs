@@ -73,6 +73,11 @@ pub(crate) struct UpArgs {
     #[arg(long, value_name = "FILE")]
     record: Option<PathBuf>,
 
+    /// Rotate the recording when it reaches this many MiB: it becomes FILE.1 (replacing an older one) and a
+    /// new FILE starts, so it takes at most twice this on disk and keeps the newest spans.
+    #[arg(long, value_name = "MIB", default_value_t = collector::record::DEFAULT_MAX_BYTES >> 20, value_parser = clap::value_parser!(u64).range(1..))]
+    record_max_mb: u64,
+
     /// No dashboard: run for --duration (or until Ctrl-C), then print the report. Without it the dashboard
     /// takes the terminal (the log goes to lab.log in --data-dir) and the report prints when you quit.
     #[arg(long)]
@@ -118,6 +123,7 @@ pub(crate) async fn up(args: UpArgs) -> anyhow::Result<()> {
             api: Some(args.listen.api),
             capacity: args.max_spans,
             record: args.record.clone(),
+            record_max_bytes: args.record_max_mb << 20,
             ..Default::default()
         },
         shop,
