@@ -33,7 +33,11 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), tonic::transport::Error> {
     tonic::transport::Server::builder()
-        .add_service(TraceServer { ingest, max_body })
+        .add_service(TraceServer {
+            ingest,
+            max_body,
+            decoders: super::decoders(),
+        })
         .serve_with_incoming_shutdown(
             tonic::transport::server::TcpIncoming::from(listener),
             shutdown,
@@ -48,6 +52,8 @@ pub async fn serve(
 struct TraceServer {
     ingest: Ingest,
     max_body: usize,
+    /// Large requests are decoded on blocking threads, this many at a time (see [`super::decode_aside`]).
+    decoders: Arc<tokio::sync::Semaphore>,
 }
 
 impl tonic::server::NamedService for TraceServer {
@@ -87,7 +93,14 @@ where
                 .apply_max_message_size_config(Some(server.max_body), None);
             let handled = Arc::new(AtomicBool::new(false));
             let response = grpc
-                .unary(Export(server.ingest.clone(), handled.clone()), request)
+                .unary(
+                    Export(
+                        server.ingest.clone(),
+                        handled.clone(),
+                        server.decoders.clone(),
+                    ),
+                    request,
+                )
                 .await;
             if handled.load(Ordering::Relaxed) {
                 return Ok(response);
@@ -169,15 +182,24 @@ impl tonic::codec::Decoder for RawCodec {
 }
 
 /// The handler, which notes that it ran: what it refuses it counts itself.
-struct Export(Ingest, Arc<AtomicBool>);
+struct Export(Ingest, Arc<AtomicBool>, Arc<tokio::sync::Semaphore>);
+
+type Exported = Result<Response<ExportTraceServiceResponse>, Status>;
 
 impl tonic::server::UnaryService<bytes::Bytes> for Export {
     type Response = ExportTraceServiceResponse;
-    type Future = std::future::Ready<Result<Response<ExportTraceServiceResponse>, Status>>;
+    type Future = std::pin::Pin<Box<dyn Future<Output = Exported> + Send>>;
 
     fn call(&mut self, request: Request<bytes::Bytes>) -> Self::Future {
         self.1.store(true, Ordering::Relaxed);
-        std::future::ready(export(&self.0, request.get_ref()))
+        let body = request.into_inner();
+        if body.len() < super::DECODE_ASIDE {
+            return Box::pin(std::future::ready(export(&self.0, &body)));
+        }
+        let (ingest, decoders) = (self.0.clone(), self.2.clone());
+        Box::pin(
+            async move { super::decode_aside(&decoders, move || export(&ingest, &body)).await },
+        )
     }
 }
 
@@ -232,6 +254,81 @@ mod tests {
             let _ = stopped.await;
         }));
         (addr, stop)
+    }
+
+    /// Large requests are decoded on blocking threads: while one decodes, the query API served by the same
+    /// runtime (here a single thread, as a worker busy decoding would be) still answers.
+    #[tokio::test(flavor = "current_thread")]
+    async fn decoding_large_requests_leaves_the_query_api_answering() {
+        use opentelemetry_proto::tonic::common::v1::{AnyValue, ArrayValue, KeyValue, any_value};
+        use opentelemetry_proto::tonic::trace::v1::{ResourceSpans, ScopeSpans, Span};
+        use prost::Message as _;
+
+        let running = crate::server::RunningCollector::start(&crate::server::CollectorOptions {
+            otlp_http: None,
+            otlp_grpc: Some("127.0.0.1:0".parse().unwrap()),
+            datadog: None,
+            api: Some("127.0.0.1:0".parse().unwrap()),
+            ..crate::server::CollectorOptions::default()
+        })
+        .await
+        .unwrap();
+        // One span with a list of 2.5 million numbers, 10 MB, and how long decoding it takes on this machine.
+        let one = AnyValue {
+            value: Some(any_value::Value::IntValue(1)),
+        };
+        let request = opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest {
+            resource_spans: vec![ResourceSpans {
+                scope_spans: vec![ScopeSpans {
+                    spans: vec![Span {
+                        trace_id: vec![1; 16],
+                        span_id: vec![2; 8],
+                        name: "big".into(),
+                        attributes: vec![KeyValue {
+                            key: "list".into(),
+                            value: Some(AnyValue {
+                                value: Some(any_value::Value::ArrayValue(ArrayValue {
+                                    values: vec![one; 2_500_000],
+                                })),
+                            }),
+                            ..Default::default()
+                        }],
+                        ..Default::default()
+                    }],
+                    ..Default::default()
+                }],
+                ..Default::default()
+            }],
+        };
+        let started = std::time::Instant::now();
+        crate::wire::decode(&request.encode_to_vec(), &crate::model::Interner::new()).unwrap();
+        let decode = started.elapsed();
+
+        let done = Arc::new(AtomicBool::new(false));
+        let prober = crate::receivers::probe::every_20ms(
+            format!("http://{}/api/stats", running.api.unwrap()),
+            done.clone(),
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        // The client (whose encoding of the request takes as long as decoding it) runs on a thread of its own
+        // too: this test's single thread serves the collector alone.
+        let addr = running.otlp_grpc.unwrap();
+        let exported = tokio::task::spawn_blocking(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap();
+            runtime.block_on(async move { client(addr).await.export(request).await.map(|_| ()) })
+        });
+        exported.await.unwrap().unwrap();
+        done.store(true, Ordering::Release);
+        let (slowest, asked) = prober.join().unwrap();
+        assert!(asked > 1, "the export ended before the API was asked");
+        assert!(
+            slowest * 3 < decode,
+            "the API took {slowest:?} to answer while a request that takes {decode:?} to decode was decoded"
+        );
+        running.stop().await.unwrap();
     }
 
     async fn client(addr: SocketAddr) -> TraceServiceClient<tonic::transport::Channel> {

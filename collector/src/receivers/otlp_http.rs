@@ -33,14 +33,9 @@ const RETRY_AFTER_SECS: &str = "1";
 struct Receiver {
     ingest: Ingest,
     max_body: usize,
-    /// Large bodies are decoded on blocking threads, this many at a time (one a core), so decoding never
-    /// holds the async workers that answer the query API and, in `lab up`, the shop.
+    /// Large bodies are decoded on blocking threads, this many at a time (see [`super::decode_aside`]).
     decoders: Arc<tokio::sync::Semaphore>,
 }
-
-/// Bodies at least this large (compressed or not) are decoded off the async workers; smaller ones take less
-/// than the hand-off would.
-const DECODE_ASIDE: usize = 64 * 1024;
 
 /// The receiver's routes.
 pub fn router(ingest: Ingest, max_body: usize) -> Router {
@@ -51,9 +46,7 @@ pub fn router(ingest: Ingest, max_body: usize) -> Router {
         .with_state(Receiver {
             ingest,
             max_body,
-            decoders: Arc::new(tokio::sync::Semaphore::new(
-                std::thread::available_parallelism().map_or(2, |n| n.get()),
-            )),
+            decoders: super::decoders(),
         })
 }
 
@@ -100,20 +93,14 @@ async fn export(State(receiver): State<Receiver>, headers: HeaderMap, body: Body
             );
         }
     };
-    let accepted = if body.len() < DECODE_ASIDE {
+    let accepted = if body.len() < super::DECODE_ASIDE {
         accept(&receiver, &headers, &body, encoding)
     } else {
-        let permit = (receiver.decoders.clone().acquire_owned().await)
-            .expect("the decoders' semaphore is never closed");
         let aside = receiver.clone();
-        let decoded = tokio::task::spawn_blocking(move || {
-            let _permit = permit;
+        super::decode_aside(&receiver.decoders, move || {
             accept(&aside, &headers, &body, encoding)
-        });
-        match decoded.await {
-            Ok(accepted) => accepted,
-            Err(panicked) => std::panic::resume_unwind(panicked.into_panic()),
-        }
+        })
+        .await
     };
     match accepted {
         Ok(response) => response,
@@ -438,29 +425,11 @@ mod tests {
         crate::wire::decode(&body, &crate::model::Interner::new()).unwrap();
         let decode = started.elapsed();
 
-        // The prober runs on a thread and runtime of its own, so it measures the collector, not itself.
-        let stats = format!("http://{}/api/stats", running.api.unwrap());
         let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let prober = std::thread::spawn({
-            let done = done.clone();
-            move || {
-                let runtime = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .unwrap();
-                runtime.block_on(async {
-                    let (mut slowest, mut asked) = (Duration::ZERO, 0);
-                    while !done.load(std::sync::atomic::Ordering::Acquire) {
-                        let at = std::time::Instant::now();
-                        assert_eq!(reqwest::get(&stats).await.unwrap().status(), 200);
-                        slowest = slowest.max(at.elapsed());
-                        asked += 1;
-                        tokio::time::sleep(Duration::from_millis(20)).await;
-                    }
-                    (slowest, asked)
-                })
-            }
-        });
+        let prober = crate::receivers::probe::every_20ms(
+            format!("http://{}/api/stats", running.api.unwrap()),
+            done.clone(),
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
         assert_eq!(
             post(addr, "application/x-protobuf", None, body)
