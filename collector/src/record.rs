@@ -23,6 +23,8 @@ pub struct Recorder {
     max_bytes: u64,
     written: u64,
     rotations: u64,
+    /// The line being written, kept between batches so each one does not allocate anew.
+    line: Vec<u8>,
 }
 
 impl Recorder {
@@ -41,17 +43,20 @@ impl Recorder {
             max_bytes: max_bytes.max(1),
             written,
             rotations: 0,
+            line: Vec::new(),
         })
     }
 
     pub fn append(&mut self, spans: &[Span]) -> std::io::Result<()> {
-        let mut line = serde_json::to_vec(&otlp::to_request(spans))?;
-        line.push(b'\n');
-        if self.written > 0 && self.written + line.len() as u64 > self.max_bytes {
+        self.line.clear();
+        serde_json::to_writer(&mut self.line, &otlp::to_request(spans))?;
+        self.line.push(b'\n');
+        let len = self.line.len() as u64;
+        if self.written > 0 && self.written + len > self.max_bytes {
             self.rotate()?;
         }
-        self.out.write_all(&line)?;
-        self.written += line.len() as u64;
+        self.out.write_all(&self.line)?;
+        self.written += len;
         self.out.flush()
     }
 

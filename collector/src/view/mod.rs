@@ -86,7 +86,7 @@ pub fn trace_view(id: TraceId, spans: &[Span]) -> TraceView {
                 depth: tree.depth[i],
                 error,
                 // A span id sent twice is one span of the tree: the first.
-                critical: on_path.contains(&span.span_id) && tree.first_of_id(i),
+                critical: on_path.contains(&span.span_id) && tree.first_of_id[i],
                 statement: semconv::query_text(span)
                     .map(normalize_query)
                     .unwrap_or_default(),

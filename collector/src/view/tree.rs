@@ -14,8 +14,8 @@ pub(super) struct Tree {
     pub roots: Vec<usize>,
     /// Steps from its root.
     pub depth: Vec<usize>,
-    first: FxHashMap<SpanId, usize>,
-    ids: Vec<SpanId>,
+    /// Whether each span is the first sent with its id (the one its id's children hang from).
+    pub first_of_id: Vec<bool>,
 }
 
 impl Tree {
@@ -79,18 +79,17 @@ impl Tree {
                 stack.push(c);
             }
         }
+        let first_of_id = spans
+            .iter()
+            .enumerate()
+            .map(|(i, span)| first.get(&span.span_id) == Some(&i))
+            .collect();
         Tree {
             parent,
             children,
             roots,
             depth,
-            first,
-            ids: spans.iter().map(|s| s.span_id).collect(),
+            first_of_id,
         }
-    }
-
-    /// Whether span `i` is the first sent with its id.
-    pub fn first_of_id(&self, i: usize) -> bool {
-        self.first.get(&self.ids[i]) == Some(&i)
     }
 }
