@@ -10,9 +10,10 @@ use std::sync::Arc;
 
 use tokio::sync::Semaphore;
 
-/// Bodies at least this large (compressed or not) are decoded off the async workers; smaller ones take less
-/// than the hand-off would.
-pub(crate) const DECODE_ASIDE: usize = 64 * 1024;
+/// Bodies at least this large (compressed or not) are decoded off the async workers. Smaller ones, which is
+/// every batch an SDK sends by default (512 spans are about 250 KB), decode inline in a few milliseconds: handing
+/// each of them to a blocking thread cost a quarter of the end-to-end ingest rate (BENCHMARKS.md).
+pub(crate) const DECODE_ASIDE: usize = 1024 * 1024;
 
 /// Decoders running on blocking threads at once, shared by a receiver's requests: one a core.
 pub(crate) fn decoders() -> Arc<Semaphore> {
