@@ -16,8 +16,8 @@ use std::sync::Arc;
 use rustc_hash::FxHashMap;
 
 use crate::model::{
-    Event, KeyValue, Link, Resource, Scope, Span, SpanId, SpanKind, Status, StatusCode, Str,
-    TraceId, Value,
+    Dropped, Event, KeyValue, Link, Resource, Scope, Span, SpanId, SpanKind, Status, StatusCode,
+    Str, TraceId, Value,
 };
 
 /// The strings, resources and scopes of one batch, which its chunks refer to by index.
@@ -86,7 +86,8 @@ impl TableBuilder {
 
     fn encode_span(&mut self, span: &Span, base_ns: u64, out: &mut Vec<u8>) {
         out.extend_from_slice(&span.span_id.0);
-        let extra = !span.events.is_empty() || !span.links.is_empty();
+        // Events, links and dropped counts are rare: one flag says whether any follow.
+        let extra = !span.events.is_empty() || !span.links.is_empty() || !span.dropped.is_none();
         let flags = span.kind as u8
             | (span.status.code as u8) << 3
             | u8::from(span.parent_span_id.is_some()) << 5
@@ -123,6 +124,9 @@ impl TableBuilder {
                 out.extend_from_slice(&link.span_id.0);
                 self.encode_attributes(&link.attributes, out);
             }
+            put_varint(out, span.dropped.attributes.into());
+            put_varint(out, span.dropped.events.into());
+            put_varint(out, span.dropped.links.into());
         }
     }
 
@@ -171,6 +175,16 @@ impl TableBuilder {
         }
     }
 
+    /// About how many bytes the table holds: its strings' text (counted whole, though interned ones are
+    /// shared with other tables), and its resources' attributes.
+    pub fn weight(&self) -> usize {
+        let strings: usize = self.table.strings.iter().map(|s| s.len() + 16).sum();
+        let resources: usize = (self.table.resources.iter())
+            .map(|r| 24 + r.attributes.iter().map(weight_of).sum::<usize>())
+            .sum();
+        strings + resources + self.table.scopes.len() * 64
+    }
+
     /// The table, to be shared by the chunks encoded with it.
     pub fn finish(self) -> Arc<Table> {
         let mut table = self.table;
@@ -179,6 +193,20 @@ impl TableBuilder {
         table.scopes.shrink_to_fit();
         Arc::new(table)
     }
+}
+
+/// About how many bytes an attribute holds, its key and text included.
+fn weight_of(kv: &KeyValue) -> usize {
+    fn value(v: &Value) -> usize {
+        match v {
+            Value::Str(s) => s.len() + 16,
+            Value::Bytes(b) => b.len() + 16,
+            Value::Array(items) => 16 + items.iter().map(|i| 24 + value(i)).sum::<usize>(),
+            Value::Map(entries) => 16 + entries.iter().map(weight_of).sum::<usize>(),
+            Value::Bool(_) | Value::Int(_) | Value::Double(_) => 0,
+        }
+    }
+    40 + kv.key.len() + value(&kv.value)
 }
 
 const TAG_STR: u8 = 0;
@@ -248,6 +276,11 @@ impl Chunk {
         self.len == 0
     }
 
+    /// The bytes it holds itself (its table, shared with the other chunks of its batch, not counted).
+    pub fn weight(&self) -> usize {
+        self.bytes.len() + std::mem::size_of::<Chunk>() + 16
+    }
+
     /// The spans, decoded, in the order they were encoded.
     pub fn spans(&self) -> impl Iterator<Item = Span> + '_ {
         let mut reader = Reader { chunk: self, at: 0 };
@@ -303,7 +336,7 @@ impl Reader<'_> {
         let scope = self.chunk.table.scopes[self.varint() as usize].clone();
         let message = (flags & 1 << 6 != 0).then(|| self.string());
         let attributes = self.attributes();
-        let (mut events, mut links) = (Vec::new(), Vec::new());
+        let (mut events, mut links, mut dropped) = (Vec::new(), Vec::new(), Dropped::default());
         if flags & 1 << 7 != 0 {
             for _ in 0..self.varint() {
                 let name = self.string();
@@ -325,6 +358,12 @@ impl Reader<'_> {
                     attributes,
                 });
             }
+            // Written from u32s.
+            dropped = Dropped {
+                attributes: self.varint() as u32,
+                events: self.varint() as u32,
+                links: self.varint() as u32,
+            };
         }
         Span {
             trace_id: self.chunk.trace_id,
@@ -347,6 +386,7 @@ impl Reader<'_> {
             links,
             resource,
             scope,
+            dropped,
         }
     }
 
@@ -527,6 +567,7 @@ mod tests {
                         name: Str::from("test"),
                         version: None,
                     }),
+                    dropped: Default::default(),
                 },
             )
     }

@@ -345,6 +345,7 @@ fn convert_span(
         links: Vec::new(),
         resource,
         scope,
+        dropped: Default::default(),
     }
 }
 

@@ -7,6 +7,7 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 
 use crate::analysis::Analysis;
+use crate::limits::SpanLimits;
 use crate::model::{Interner, Span};
 use crate::record::Recorder;
 use crate::store::Store;
@@ -76,14 +77,18 @@ impl Ingest {
         &self.interner
     }
 
-    /// Queues a batch for the store, or answers [`Overloaded`] (counted as a rejected payload) when the
-    /// writer is behind.
-    pub fn submit(&self, spans: Vec<Span>) -> Result<(), Overloaded> {
+    /// Queues a batch for the store, cut down to the span limits, or answers [`Overloaded`] (counted as a
+    /// rejected payload) when the writer is behind.
+    pub fn submit(&self, mut spans: Vec<Span>) -> Result<(), Overloaded> {
         if spans.is_empty() {
             return Ok(());
         }
+        let limited = SpanLimits::default().apply_all(&mut spans);
         match self.queue.try_send(spans) {
-            Ok(()) => Ok(()),
+            Ok(()) => {
+                self.store.count_limited(limited);
+                Ok(())
+            }
             Err(mpsc::error::TrySendError::Full(_)) => {
                 self.store.reject("queue_full", 1);
                 Err(Overloaded)
@@ -97,14 +102,17 @@ impl Ingest {
 
     /// Queues a batch, waiting for room: for senders in this process, which slow down rather than retry.
     /// Fails only when the writer has stopped, which counts the batch as rejected.
-    pub async fn submit_waiting(&self, spans: Vec<Span>) -> Result<(), Overloaded> {
+    pub async fn submit_waiting(&self, mut spans: Vec<Span>) -> Result<(), Overloaded> {
         if spans.is_empty() {
             return Ok(());
         }
+        let limited = SpanLimits::default().apply_all(&mut spans);
         self.queue.send(spans).await.map_err(|_| {
             self.store.reject("collector_stopped", 1);
             Overloaded
-        })
+        })?;
+        self.store.count_limited(limited);
+        Ok(())
     }
 
     /// Counts a payload a receiver could not take.

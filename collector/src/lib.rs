@@ -7,6 +7,7 @@ pub mod api;
 pub mod compact;
 pub mod datadog;
 pub mod ingest;
+pub mod limits;
 pub mod model;
 pub mod otlp;
 pub mod playback;

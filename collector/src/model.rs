@@ -313,6 +313,25 @@ pub struct Span {
     pub links: Vec<Link>,
     pub resource: Arc<Resource>,
     pub scope: Arc<Scope>,
+    /// What was left out of it, by its sender or by the collector's span limits.
+    pub dropped: Dropped,
+}
+
+/// How many attributes, events and links a span had that it no longer carries, as OTLP's
+/// `dropped_attributes_count`, `dropped_events_count` and `dropped_links_count` say: left out by the sender's
+/// span limits, or by the collector's ([`crate::limits`]). Attributes count the span's own and its events' and
+/// links'.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct Dropped {
+    pub attributes: u32,
+    pub events: u32,
+    pub links: u32,
+}
+
+impl Dropped {
+    pub fn is_none(&self) -> bool {
+        *self == Dropped::default()
+    }
 }
 
 impl Span {

@@ -11,8 +11,8 @@ use opentelemetry_proto::tonic::trace::v1 as otlp;
 use prost::Message as _;
 
 use crate::model::{
-    Event, Interner, KeyValue, Link, Resource, Scope, Span, SpanId, SpanKind, Status, StatusCode,
-    TraceId, Value,
+    Dropped, Event, Interner, KeyValue, Link, Resource, Scope, Span, SpanId, SpanKind, Status,
+    StatusCode, TraceId, Value,
 };
 
 /// Why a request body could not be read. The message says what was wrong, for the 400 answer.
@@ -162,6 +162,15 @@ fn convert_span(
         links,
         resource: resource.clone(),
         scope: scope.clone(),
+        dropped: Dropped {
+            attributes: span.dropped_attributes_count.saturating_add(
+                (span.events.iter().map(|e| e.dropped_attributes_count))
+                    .chain(span.links.iter().map(|l| l.dropped_attributes_count))
+                    .fold(0, u32::saturating_add),
+            ),
+            events: span.dropped_events_count,
+            links: span.dropped_links_count,
+        },
     })
 }
 
@@ -275,6 +284,9 @@ fn to_span(span: &Span) -> otlp::Span {
             message: span.status.message.as_deref().unwrap_or("").to_owned(),
             code: span.status.code as i32,
         }),
+        dropped_attributes_count: span.dropped.attributes,
+        dropped_events_count: span.dropped.events,
+        dropped_links_count: span.dropped.links,
         ..Default::default()
     }
 }

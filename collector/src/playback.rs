@@ -22,7 +22,9 @@ pub struct Loaded {
 
 /// Reads a recording into `store`, batch by batch; bad lines are reported and skipped.
 pub fn load(path: &Path, store: &Store, interner: &Interner) -> std::io::Result<Loaded> {
-    read(path, interner, |spans| {
+    let limits = crate::limits::SpanLimits::default();
+    read(path, interner, |mut spans| {
+        store.count_limited(limits.apply_all(&mut spans));
         store.insert(spans);
         true
     })

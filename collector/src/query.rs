@@ -105,6 +105,8 @@ impl Query {
         let accounting = self.store.accounting();
         Stats {
             capacity: accounting.capacity,
+            max_bytes: accounting.max_bytes,
+            stored_bytes: accounting.stored_bytes,
             accepted: accounting.accepted,
             stored: accounting.stored,
             evicted: accounting.evicted,
@@ -115,6 +117,8 @@ impl Query {
             rejected_spans: accounting.rejected_spans,
             analysis_groups_dropped: self.analysis.dropped_groups(),
             future_spans: self.analysis.future_spans(),
+            grouped: self.analysis.grouped(),
+            limited_spans: accounting.limited_spans,
         }
     }
 }

@@ -12,7 +12,7 @@ use tokio::task::JoinSet;
 use crate::analysis::{Analysis, Settings};
 use crate::ingest::{DEFAULT_QUEUE_BATCHES, Ingest};
 use crate::receivers::{datadog, otlp_grpc, otlp_http};
-use crate::store::{DEFAULT_CAPACITY, Store};
+use crate::store::{DEFAULT_CAPACITY, DEFAULT_MAX_BYTES, Store};
 
 /// What to start.
 #[derive(Debug, Clone)]
@@ -25,6 +25,8 @@ pub struct CollectorOptions {
     pub datadog: Option<SocketAddr>,
     /// Most spans stored before the oldest traces are evicted.
     pub capacity: usize,
+    /// Most bytes the stored spans hold (about) before the oldest traces are evicted.
+    pub max_bytes: u64,
     /// Batches the ingest queue holds before receivers answer "retry later".
     pub queue_batches: usize,
     /// Largest request body after decompression.
@@ -48,6 +50,7 @@ impl Default for CollectorOptions {
             otlp_grpc: Some(otlp_grpc::DEFAULT_ADDR),
             datadog: Some(datadog::DEFAULT_ADDR),
             capacity: DEFAULT_CAPACITY,
+            max_bytes: DEFAULT_MAX_BYTES,
             queue_batches: DEFAULT_QUEUE_BATCHES,
             max_body: otlp_http::DEFAULT_MAX_BODY,
             record: None,
@@ -80,7 +83,7 @@ pub struct RunningCollector {
 
 impl RunningCollector {
     pub async fn start(options: &CollectorOptions) -> anyhow::Result<RunningCollector> {
-        let store = Store::new(options.capacity);
+        let store = Store::bounded(options.capacity, options.max_bytes);
         let recorder = options
             .record
             .as_deref()

@@ -54,6 +54,13 @@ use crate::semconv::{self, Names};
 /// The number of spans a store keeps unless told otherwise.
 pub const DEFAULT_CAPACITY: usize = 1_000_000;
 
+/// The bytes a store's spans may hold unless told otherwise: a million shop-like spans take about 150 MB, so
+/// the span count is what usually binds; this binds when spans are large (long statements, big attributes).
+pub const DEFAULT_MAX_BYTES: u64 = 512 * 1024 * 1024;
+
+/// What a stored trace costs besides its chunks: the trace itself and its entries in the indexes.
+const TRACE_WEIGHT: u64 = 320;
+
 /// The service name of spans whose resource has no string `service.name` (as [`Span::service_name`] says).
 const UNKNOWN_SERVICE: &str = "unknown_service";
 
@@ -65,11 +72,14 @@ pub struct Store {
 
 struct Shared {
     capacity: usize,
+    max_bytes: u64,
     index: RwLock<Index>,
     /// Rejected payloads by reason. Apart from the index so that rejecting never contends with ingest.
     rejected: Mutex<BTreeMap<String, u64>>,
     /// Spans refused one by one inside payloads that were otherwise taken (OTLP's partial success).
     rejected_spans: AtomicU64,
+    /// Spans accepted after being cut down to the span limits.
+    limited_spans: AtomicU64,
     unknown_service: Str,
     /// Endpoint names, made once each (only the inserting writer uses it).
     names: Mutex<Names>,
@@ -92,6 +102,8 @@ struct Index {
     next_seq: u64,
     /// Spans stored (the sum of the traces' span counts).
     stored: u64,
+    /// About the bytes the stored traces hold (the sum of their weights).
+    stored_bytes: u64,
     accepted: u64,
     evicted: u64,
     evicted_traces: u64,
@@ -137,6 +149,8 @@ pub struct Trace {
     start_ns: u64,
     end_ns: u64,
     span_count: usize,
+    /// About the bytes it holds: its chunks, its share of their batches' tables, and [`TRACE_WEIGHT`].
+    weight: u64,
     /// Distinct service names, in order of first appearance.
     services: Vec<Str>,
     /// The service and name of the first root span received.
@@ -240,10 +254,14 @@ pub struct Inserted {
 pub struct Accounting {
     /// The capacity, in spans.
     pub capacity: u64,
+    /// The capacity, in bytes the stored spans hold (about).
+    pub max_bytes: u64,
     /// Spans ever handed to [`Store::insert`].
     pub accepted: u64,
     /// Spans stored now.
     pub stored: u64,
+    /// About the bytes the stored spans hold.
+    pub stored_bytes: u64,
     /// Spans ever evicted.
     pub evicted: u64,
     /// Trace entries stored now.
@@ -255,6 +273,8 @@ pub struct Accounting {
     /// Spans refused one by one (malformed ids, say), inside payloads whose other spans were accepted or that
     /// were refused for them (see [`Store::reject_spans`]). Never part of `accepted`.
     pub rejected_spans: u64,
+    /// Spans accepted after being cut down to the span limits (see [`Store::count_limited`]).
+    pub limited_spans: u64,
 }
 
 impl Accounting {
@@ -274,6 +294,8 @@ struct Group {
     root: Option<(Str, Str)>,
     errors: u32,
     entries: Vec<(Str, Str)>,
+    /// The chunk's weight with its share of the batch's table.
+    weight: u64,
 }
 
 /// Which traces [`Store::search`] finds.
@@ -319,14 +341,23 @@ impl Default for Store {
 }
 
 impl Store {
-    /// An empty store that keeps at most `capacity` spans (0 keeps none: everything is evicted at once).
+    /// An empty store that keeps at most `capacity` spans (0 keeps none: everything is evicted at once) and
+    /// [`DEFAULT_MAX_BYTES`].
     pub fn new(capacity: usize) -> Store {
+        Store::bounded(capacity, DEFAULT_MAX_BYTES)
+    }
+
+    /// An empty store that keeps at most `capacity` spans holding about `max_bytes` bytes: past either, the
+    /// oldest whole traces are evicted.
+    pub fn bounded(capacity: usize, max_bytes: u64) -> Store {
         Store {
             shared: Arc::new(Shared {
                 capacity,
+                max_bytes,
                 index: RwLock::new(Index::default()),
                 rejected: Mutex::new(BTreeMap::new()),
                 rejected_spans: AtomicU64::new(0),
+                limited_spans: AtomicU64::new(0),
                 unknown_service: Str::from(UNKNOWN_SERVICE),
                 names: Mutex::new(Names::default()),
             }),
@@ -349,7 +380,12 @@ impl Store {
         let mut dropped = Vec::new();
         let result = {
             let mut index = self.shared.index.write();
-            index.insert(groups, accepted, self.shared.capacity, &mut dropped)
+            index.insert(
+                groups,
+                accepted,
+                (self.shared.capacity, self.shared.max_bytes),
+                &mut dropped,
+            )
         };
         // Frees the spans of evicted traces that no reader holds, outside the lock.
         drop(dropped);
@@ -360,6 +396,7 @@ impl Store {
     /// span and services, and encodes each group's spans as one compact chunk; the chunks of the batch share
     /// one table of strings, resources and scopes.
     fn group(&self, spans: Vec<Span>) -> Vec<(Group, Arc<Chunk>)> {
+        let batch_spans = spans.len();
         let mut groups: Vec<(Group, Vec<Span>)> = Vec::new();
         let mut position: HashMap<TraceId, usize> = HashMap::new();
         let mut names = self.shared.names.lock();
@@ -385,6 +422,7 @@ impl Store {
                     root: None,
                     errors: 0,
                     entries: Vec::new(),
+                    weight: 0,
                 };
                 groups.push((group, Vec::new()));
                 groups.len() - 1
@@ -418,10 +456,18 @@ impl Store {
             .into_iter()
             .map(|(group, spans)| (group, table.encode(&spans)))
             .collect();
+        let (table_weight, batch_spans) = (table.weight() as u64, batch_spans.max(1) as u64);
         let table = table.finish();
         encoded
             .into_iter()
-            .map(|(group, encoded)| (group, Arc::new(encoded.into_chunk(table.clone()))))
+            .map(|(mut group, encoded)| {
+                let chunk = encoded.into_chunk(table.clone());
+                // Each chunk carries the table in proportion to its spans, so evicting every chunk of a batch
+                // gives back the whole table.
+                group.weight =
+                    chunk.weight() as u64 + table_weight * chunk.len() as u64 / batch_spans;
+                (group, Arc::new(chunk))
+            })
             .collect()
     }
 
@@ -451,23 +497,36 @@ impl Store {
             .fetch_add(spans, Ordering::Relaxed);
     }
 
+    /// Counts `spans` spans that were cut down to the span limits ([`crate::limits`]) before being queued.
+    pub fn count_limited(&self, spans: u64) {
+        if spans > 0 {
+            self.shared
+                .limited_spans
+                .fetch_add(spans, Ordering::Relaxed);
+        }
+    }
+
     /// All counters, the span counts taken together.
     pub fn accounting(&self) -> Accounting {
         let mut accounting = {
             let index = self.shared.index.read();
             Accounting {
                 capacity: self.shared.capacity as u64,
+                max_bytes: self.shared.max_bytes,
                 accepted: index.accepted,
                 stored: index.stored,
+                stored_bytes: index.stored_bytes,
                 evicted: index.evicted,
                 stored_traces: index.traces.len() as u64,
                 evicted_traces: index.evicted_traces,
                 rejected: BTreeMap::new(),
                 rejected_spans: 0,
+                limited_spans: 0,
             }
         };
         accounting.rejected = self.shared.rejected.lock().clone();
         accounting.rejected_spans = self.shared.rejected_spans.load(Ordering::Relaxed);
+        accounting.limited_spans = self.shared.limited_spans.load(Ordering::Relaxed);
         accounting
     }
 
@@ -681,7 +740,7 @@ impl Index {
         &mut self,
         groups: Vec<(Group, Arc<Chunk>)>,
         accepted: usize,
-        capacity: usize,
+        (capacity, max_bytes): (usize, u64),
         dropped: &mut Vec<Arc<Trace>>,
     ) -> Inserted {
         // The entry each group went to, with the number of the batch's spans it got.
@@ -695,7 +754,7 @@ impl Index {
 
         let mut evicted = 0;
         let mut evicted_traces = 0;
-        while self.stored > capacity as u64 {
+        while self.stored > capacity as u64 || self.stored_bytes > max_bytes {
             let Some(trace) = self.evict_oldest() else {
                 break;
             };
@@ -733,12 +792,14 @@ impl Index {
                     .insert(seq, group.id);
             }
             self.by_age.push_back((seq, group.id));
+            self.stored_bytes += group.weight + TRACE_WEIGHT;
             let trace = Trace {
                 id: group.id,
                 seq,
                 start_ns: group.start_ns,
                 end_ns: group.end_ns,
                 span_count: chunk.len(),
+                weight: group.weight + TRACE_WEIGHT,
                 services: group.services,
                 root: group.root,
                 errors: group.errors,
@@ -760,6 +821,8 @@ impl Index {
             trace.start_ns = group.start_ns;
         }
         trace.span_count += chunk.len();
+        trace.weight += group.weight;
+        self.stored_bytes += group.weight;
         trace.chunks.push(chunk);
         if trace.root.is_none() {
             trace.root = group.root;
@@ -801,6 +864,7 @@ impl Index {
             }
         }
         self.stored -= trace.span_count as u64;
+        self.stored_bytes -= trace.weight;
         self.evicted += trace.span_count as u64;
         self.evicted_traces += 1;
         Some(trace)

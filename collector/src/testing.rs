@@ -24,6 +24,7 @@ pub fn span(trace: u128, id: u64) -> Span {
         links: Vec::new(),
         resource: Arc::new(Resource::default()),
         scope: Arc::new(Scope::default()),
+        dropped: Default::default(),
     }
 }
 

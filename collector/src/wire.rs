@@ -9,8 +9,8 @@ use std::sync::Arc;
 use rustc_hash::FxHashMap;
 
 use crate::model::{
-    Event, Interner, KeyValue, Link, Resource, Scope, Span, SpanKind, Status, StatusCode, Str,
-    Value,
+    Dropped, Event, Interner, KeyValue, Link, Resource, Scope, Span, SpanKind, Status, StatusCode,
+    Str, Value,
 };
 use crate::otlp::{Converted, parse_span_id, parse_trace_id};
 
@@ -306,6 +306,7 @@ struct RawLink<'a> {
     trace_id: &'a [u8],
     span_id: &'a [u8],
     attributes: Vec<KeyValue>,
+    dropped_attributes: u32,
 }
 
 fn decode_span<'a>(
@@ -323,6 +324,8 @@ fn decode_span<'a>(
     let mut events = Vec::new();
     let mut links = Vec::new();
     let mut status: Option<(i32, &str)> = None;
+    // The span's own dropped attributes (last wins, as for any scalar field), and its events' and links'.
+    let (mut dropped, mut nested_dropped) = (Dropped::default(), 0u32);
     fields(buf, 3, |r, field, wire| {
         match field {
             1 => {
@@ -365,11 +368,18 @@ fn decode_span<'a>(
             }
             10 | 12 | 14 => {
                 expect(wire, VARINT)?;
-                r.varint()?;
+                let count = u32::try_from(r.varint()?).unwrap_or(u32::MAX);
+                match field {
+                    10 => dropped.attributes = count,
+                    12 => dropped.events = count,
+                    _ => dropped.links = count,
+                }
             }
             11 => {
                 expect(wire, LEN)?;
-                events.push(event(r.bytes()?, interner)?);
+                let (event, dropped_attributes) = event(r.bytes()?, interner)?;
+                nested_dropped = nested_dropped.saturating_add(dropped_attributes);
+                events.push(event);
             }
             13 => {
                 expect(wire, LEN)?;
@@ -414,6 +424,7 @@ fn decode_span<'a>(
         };
         let mut model_links = Vec::with_capacity(links.len());
         for link in links {
+            nested_dropped = nested_dropped.saturating_add(link.dropped_attributes);
             model_links.push(Link {
                 trace_id: parse_trace_id(link.trace_id, "link trace_id")?,
                 span_id: parse_span_id(link.span_id, "link span_id")?,
@@ -441,6 +452,10 @@ fn decode_span<'a>(
             links: model_links,
             resource: resource.clone(),
             scope: scope.clone(),
+            dropped: Dropped {
+                attributes: dropped.attributes.saturating_add(nested_dropped),
+                ..dropped
+            },
         })
     })();
     match checked {
@@ -453,8 +468,10 @@ fn decode_span<'a>(
     Ok(())
 }
 
-fn event<'a>(buf: &'a [u8], interner: &Strings<'a>) -> Result<Event> {
+/// An event, and how many attributes its sender dropped from it.
+fn event<'a>(buf: &'a [u8], interner: &Strings<'a>) -> Result<(Event, u32)> {
     let (mut time_ns, mut name, mut attributes): (u64, Option<Str>, _) = (0, None, Vec::new());
+    let mut dropped = 0;
     fields(buf, 4, |r, field, wire| {
         match field {
             1 => {
@@ -473,20 +490,21 @@ fn event<'a>(buf: &'a [u8], interner: &Strings<'a>) -> Result<Event> {
             }
             4 => {
                 expect(wire, VARINT)?;
-                r.varint()?;
+                dropped = u32::try_from(r.varint()?).unwrap_or(u32::MAX);
             }
             _ => return Ok(false),
         }
         Ok(true)
     })?;
-    Ok(Event {
+    let event = Event {
         name: match name {
             Some(name) => name,
             None => interner.intern(&[])?,
         },
         time_ns,
         attributes,
-    })
+    };
+    Ok((event, dropped))
 }
 
 fn link<'a>(buf: &'a [u8], interner: &Strings<'a>) -> Result<RawLink<'a>> {
@@ -494,6 +512,7 @@ fn link<'a>(buf: &'a [u8], interner: &Strings<'a>) -> Result<RawLink<'a>> {
         trace_id: &[],
         span_id: &[],
         attributes: Vec::new(),
+        dropped_attributes: 0,
     };
     fields(buf, 4, |r, field, wire| {
         match field {
@@ -517,7 +536,7 @@ fn link<'a>(buf: &'a [u8], interner: &Strings<'a>) -> Result<RawLink<'a>> {
             }
             5 => {
                 expect(wire, VARINT)?;
-                r.varint()?;
+                link.dropped_attributes = u32::try_from(r.varint()?).unwrap_or(u32::MAX);
             }
             6 => {
                 expect(wire, FIXED32)?;

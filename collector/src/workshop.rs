@@ -76,6 +76,7 @@ impl TraceBuilder {
             links: Vec::new(),
             resource: resource.clone(),
             scope: self.scope.clone(),
+            dropped: Default::default(),
         }
     }
 

@@ -13,12 +13,13 @@ pub mod trace;
 
 pub use query::{Sort, TraceSearch, TraceSort, Window};
 pub use responses::{
-    ApiError, DeploymentsResponse, EndpointsResponse, ErrorsResponse, InsightsResponse,
+    ApiError, DeploymentsResponse, EndpointsResponse, ErrorsResponse, Grouped, InsightsResponse,
     LatencyResponse, ServicesResponse, Stats, TracesResponse,
 };
 pub use results::{
     Deployment, ErrorGroup, MapEdge, MapNode, NPlusOne, ServiceMap, ServiceStats, Statement,
 };
 pub use trace::{
-    CodeLocation, EventView, ExceptionView, Frame, RepeatGroup, SpanView, TraceSummary, TraceView,
+    CodeLocation, Dropped, EventView, ExceptionView, Frame, RepeatGroup, SpanView, TraceSummary,
+    TraceView,
 };

@@ -56,6 +56,13 @@ pub struct DeploymentsResponse {
 pub struct Stats {
     /// The store's capacity, in spans.
     pub capacity: u64,
+    /// The store's capacity, in bytes the stored spans hold (about): past it or `capacity`, the oldest
+    /// traces are evicted.
+    #[serde(default)]
+    pub max_bytes: u64,
+    /// About the bytes the stored spans hold.
+    #[serde(default)]
+    pub stored_bytes: u64,
     /// Spans ever accepted: each is stored or counted as evicted.
     pub accepted: u64,
     pub stored: u64,
@@ -73,6 +80,24 @@ pub struct Stats {
     /// Spans that ended too far ahead of the collector's clock to move the end of the windows (a sender's
     /// clock is wrong): stored, but the 1m/5m/15m figures end at the newest span before them.
     pub future_spans: u64,
+    /// Spans counted under an overflow name (`(other services)`, `(other versions)`, `(other endpoints)`,
+    /// `(other peers)`) because the collector already keeps that many apart.
+    #[serde(default)]
+    pub grouped: Grouped,
+    /// Spans the collector cut down to its span limits: attributes, events or links past the counts kept, or
+    /// a value longer than the longest kept (cut, ending in `…`). The span's own `dropped_*` counts say how
+    /// many of each.
+    #[serde(default)]
+    pub limited_spans: u64,
+}
+
+/// Spans counted under an overflow name because a cardinality cap was reached, by what was capped.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Grouped {
+    pub services: u64,
+    pub versions: u64,
+    pub endpoints: u64,
+    pub peers: u64,
 }
 
 /// Any refused query (4xx): what was wrong.

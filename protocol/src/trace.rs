@@ -71,6 +71,18 @@ pub struct SpanView {
     pub exceptions: Vec<ExceptionView>,
     /// Where its error was raised, as its error group names it; for failed spans only, when known.
     pub location: Option<CodeLocation>,
+    /// Attributes (its own, its events' and links'), events and links it had that it no longer carries: left
+    /// out by its sender's span limits or the collector's, as OTLP's `dropped_*_count` fields say.
+    #[serde(default)]
+    pub dropped: Dropped,
+}
+
+/// Counts of what a span no longer carries.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Dropped {
+    pub attributes: u32,
+    pub events: u32,
+    pub links: u32,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -126,10 +126,29 @@ struct FindingEntry {
 
 /// Error groups and findings kept at most; past it new ones are not opened (counted as dropped).
 const MAX_GROUPS: usize = 10_000;
-/// Endpoints kept apart per service; past it new ones count under [`OTHER_ENDPOINTS`], so that a
-/// resource name with ids in it cannot grow the stats without bound.
+
+// Cardinality caps. Every name kept apart costs a few series of sketches (about 10 KB), and a sender that puts
+// an id in a service name, a version or a resource name would otherwise grow the figures, and every answer
+// listing them, without bound. Past a cap a new name's spans are counted under one overflow name per kind (as
+// OpenTelemetry's metric SDKs do with `otel.metric.overflow`), and how many were is in [`Grouped`].
+
+/// Services kept apart; past it new ones count under [`OTHER_SERVICES`].
+const MAX_SERVICES: usize = 1000;
+const OTHER_SERVICES: &str = "(other services)";
+/// Versions kept apart per service; past it new ones count under [`OTHER_VERSIONS`].
+const MAX_VERSIONS: usize = 100;
+const OTHER_VERSIONS: &str = "(other versions)";
+/// Endpoints kept apart per service; past it new ones count under [`OTHER_ENDPOINTS`].
 const MAX_ENDPOINTS: usize = 1000;
 const OTHER_ENDPOINTS: &str = "(other endpoints)";
+/// Calls kept apart on the map (caller and callee); past it calls to new callees count under
+/// [`OTHER_PEERS`].
+const MAX_EDGES: usize = 10_000;
+const OTHER_PEERS: &str = "(other peers)";
+/// Addresses known to be a service, at most.
+const MAX_ADDRESSES: usize = 10_000;
+
+pub use protocol::Grouped;
 
 struct State {
     settings: Settings,
@@ -152,11 +171,15 @@ struct State {
     dropped_groups: u64,
     /// Spans that ended too far in the future to move the windows' end.
     future_spans: u64,
+    grouped: Grouped,
     /// The bucket of the oldest stored time at the last expiry.
     expired_bucket: u64,
     unversioned: Str,
     unknown_service: Str,
+    other_services: Str,
+    other_versions: Str,
     other_endpoints: Str,
+    other_peers: Str,
 }
 
 impl Analysis {
@@ -180,10 +203,14 @@ impl Analysis {
                 newest_ns: 0,
                 dropped_groups: 0,
                 future_spans: 0,
+                grouped: Grouped::default(),
                 expired_bucket: 0,
                 unversioned: Str::from("unversioned"),
                 unknown_service: Str::from("unknown_service"),
+                other_services: Str::from(OTHER_SERVICES),
+                other_versions: Str::from(OTHER_VERSIONS),
                 other_endpoints: Str::from(OTHER_ENDPOINTS),
+                other_peers: Str::from(OTHER_PEERS),
             })),
         }
     }
@@ -419,6 +446,11 @@ impl Analysis {
     /// counted, but they do not move the end of the windows (see `observe`).
     pub fn future_spans(&self) -> u64 {
         self.state.lock().future_spans
+    }
+
+    /// Spans counted under an overflow name (`(other services)`, …) because a cardinality cap was reached.
+    pub fn grouped(&self) -> Grouped {
+        self.state.lock().grouped
     }
 }
 

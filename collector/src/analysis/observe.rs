@@ -5,7 +5,10 @@ use std::time::Instant;
 
 use rustc_hash::FxHashMap;
 
-use super::{Analysis, MAX_ENDPOINTS, State, remember, service_of};
+use super::{
+    Analysis, MAX_ADDRESSES, MAX_EDGES, MAX_ENDPOINTS, MAX_SERVICES, MAX_VERSIONS, State, remember,
+    service_of,
+};
 use crate::model::{Span, SpanId, Str};
 use crate::semconv::{self, Peer};
 
@@ -64,15 +67,21 @@ impl State {
             Some(name) => name.clone(),
             None => self.unknown_service.clone(),
         };
+        let service = self.capped_service(service);
         let error = semconv::is_error(span);
         let duration = span.duration_ns();
         if semconv::is_entry(span) {
             let mut endpoint = self.names.endpoint(span);
-            let version = self.version_of(span);
+            let mut version = self.version_of(span);
             let entry = self.services.entry(service.clone()).or_default();
             entry.overall.record(span.end_ns, duration, error);
             if entry.endpoints.len() >= MAX_ENDPOINTS && !entry.endpoints.contains_key(&endpoint) {
                 endpoint = self.other_endpoints.clone();
+                self.grouped.endpoints += 1;
+            }
+            if entry.versions.len() >= MAX_VERSIONS && !entry.versions.contains_key(&version) {
+                version = self.other_versions.clone();
+                self.grouped.versions += 1;
             }
             entry
                 .endpoints
@@ -92,8 +101,13 @@ impl State {
             if let Peer::Address(address) = &peer {
                 self.learn_from_client(span.span_id, &service, address);
             }
+            let mut key = (service, peer);
+            if self.edges.len() >= MAX_EDGES && !self.edges.contains_key(&key) {
+                key.1 = Peer::Address(self.other_peers.clone());
+                self.grouped.peers += 1;
+            }
             self.edges
-                .entry((service, peer))
+                .entry(key)
                 .or_default()
                 .record(span.end_ns, duration, error);
         }
@@ -121,10 +135,26 @@ impl State {
         }
     }
 
+    /// `service`, or [`OTHER_SERVICES`] once [`MAX_SERVICES`] others are kept apart.
+    fn capped_service(&mut self, service: Str) -> Str {
+        if self.services.len() < MAX_SERVICES || self.services.contains_key(&service) {
+            return service;
+        }
+        self.grouped.services += 1;
+        self.other_services.clone()
+    }
+
+    /// Notes that `address` is where `service` answers.
+    fn learn_address(&mut self, address: Str, service: Str) {
+        if self.addresses.len() < MAX_ADDRESSES || self.addresses.contains_key(&address) {
+            self.addresses.insert(address, service);
+        }
+    }
+
     fn learn_from_server(&mut self, parent: SpanId, service: &Str) {
         match self.waiting_clients.remove(&parent) {
             Some((caller, address)) if caller != *service => {
-                self.addresses.insert(address, service.clone());
+                self.learn_address(address, service.clone());
             }
             Some(_) => {}
             None => remember(
@@ -140,7 +170,7 @@ impl State {
     fn learn_from_client(&mut self, span_id: SpanId, service: &Str, address: &Str) {
         match self.waiting_servers.remove(&span_id) {
             Some(callee) if callee != *service => {
-                self.addresses.insert(address.clone(), callee);
+                self.learn_address(address.clone(), callee);
             }
             Some(_) => {}
             None => remember(
@@ -151,5 +181,60 @@ impl State {
                 MAX_WAITING,
             ),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{Analysis, MAX_EDGES, MAX_VERSIONS, OTHER_PEERS, OTHER_VERSIONS};
+    use crate::model::{Resource, SpanKind, Value};
+    use crate::testing::{Build as _, span, text};
+    use protocol::Window;
+    use std::sync::Arc;
+
+    #[test]
+    fn versions_and_peers_past_their_caps_count_together_and_are_counted() {
+        let analysis = Analysis::default();
+        let mut spans = Vec::new();
+        for v in 0..MAX_VERSIONS + 50 {
+            let resource = Arc::new(Resource {
+                attributes: vec![
+                    text("service.name", "shop"),
+                    text("service.version", &format!("1.{v}")),
+                ],
+            });
+            spans.push(
+                span(v as u128 + 1, 1)
+                    .resource(&resource)
+                    .kind(SpanKind::Server)
+                    .text("http.route", "/")
+                    .at(1_000, 2_000),
+            );
+        }
+        for peer in 0..MAX_EDGES + 7 {
+            spans.push(
+                span(1, peer as u64 + 10)
+                    .parent(1)
+                    .service("shop")
+                    .kind(SpanKind::Client)
+                    .text("server.address", &format!("host-{peer}"))
+                    .attr("server.port", Value::Int(80))
+                    .text("http.request.method", "GET")
+                    .at(1_000, 2_000),
+            );
+        }
+        analysis.observe(&spans);
+        let grouped = analysis.grouped();
+        assert_eq!((grouped.versions, grouped.peers), (50, 7));
+        let deployments = analysis.deployments();
+        assert_eq!(deployments.len(), MAX_VERSIONS + 1);
+        let other = deployments
+            .iter()
+            .find(|d| d.version == OTHER_VERSIONS)
+            .unwrap();
+        assert_eq!(other.requests, 50);
+        let map = analysis.map(Window::All);
+        let other = map.edges.iter().find(|e| e.to == OTHER_PEERS).unwrap();
+        assert_eq!(other.calls, 7);
     }
 }

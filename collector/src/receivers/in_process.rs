@@ -142,6 +142,7 @@ impl InProcessExporter {
                 .collect(),
             resource: self.resource.clone(),
             scope,
+            dropped: Default::default(),
         }
     }
 }

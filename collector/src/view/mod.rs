@@ -96,6 +96,11 @@ pub fn trace_view(id: TraceId, spans: &[Span]) -> TraceView {
                     .then(|| error_location(span))
                     .flatten()
                     .map(|(file, line)| CodeLocation { file, line }),
+                dropped: protocol::trace::Dropped {
+                    attributes: span.dropped.attributes,
+                    events: span.dropped.events,
+                    links: span.dropped.links,
+                },
             }
         })
         .collect();

@@ -37,6 +37,11 @@ pub(crate) struct CollectArgs {
     #[arg(long, env = "LAB_MAX_SPANS", default_value_t = collector::store::DEFAULT_CAPACITY)]
     max_spans: usize,
 
+    /// Most MiB the stored spans may hold (about); past it, as past --max-spans, the oldest whole traces are
+    /// evicted. Binds when spans are large: a million shop spans hold about 150 MiB.
+    #[arg(long, value_name = "MIB", env = "LAB_MAX_STORE_MB", default_value_t = collector::store::DEFAULT_MAX_BYTES >> 20, value_parser = clap::value_parser!(u64).range(1..))]
+    max_store_mb: u64,
+
     /// Largest request body accepted, after decompression, in bytes.
     #[arg(long, default_value_t = collector::receivers::otlp_http::DEFAULT_MAX_BODY)]
     max_body: usize,
@@ -70,6 +75,7 @@ pub(crate) async fn collect(args: CollectArgs) -> anyhow::Result<()> {
         otlp_grpc: Some(args.listen.otlp_grpc),
         datadog: Some(args.listen.datadog),
         capacity: args.max_spans,
+        max_bytes: args.max_store_mb << 20,
         max_body: args.max_body,
         record: args.record.clone(),
         record_max_bytes: args.record_max_mb << 20,
@@ -103,8 +109,8 @@ pub(crate) async fn collect(args: CollectArgs) -> anyhow::Result<()> {
         println!("Recording every accepted batch to {}", path.display());
     }
     println!(
-        "Keeping at most {} spans. Ctrl-C stops the collector.",
-        args.max_spans
+        "Keeping at most {} spans in {} MiB. Ctrl-C stops the collector.",
+        args.max_spans, args.max_store_mb
     );
     serve::ctrl_c().await;
     let store = running.stop().await?;

@@ -69,6 +69,11 @@ pub(crate) struct UpArgs {
     #[arg(long, env = "LAB_MAX_SPANS", default_value_t = collector::store::DEFAULT_CAPACITY)]
     max_spans: usize,
 
+    /// Most MiB the stored spans may hold (about); past it, as past --max-spans, the oldest whole traces are
+    /// evicted. Binds when spans are large: a million shop spans hold about 150 MiB.
+    #[arg(long, value_name = "MIB", env = "LAB_MAX_STORE_MB", default_value_t = collector::store::DEFAULT_MAX_BYTES >> 20, value_parser = clap::value_parser!(u64).range(1..))]
+    max_store_mb: u64,
+
     /// Append every span the collector accepts to this OTLP JSON-lines file, for `lab report FILE` later.
     #[arg(long, value_name = "FILE")]
     record: Option<PathBuf>,
@@ -122,6 +127,7 @@ pub(crate) async fn up(args: UpArgs) -> anyhow::Result<()> {
             datadog: Some(args.listen.datadog),
             api: Some(args.listen.api),
             capacity: args.max_spans,
+            max_bytes: args.max_store_mb << 20,
             record: args.record.clone(),
             record_max_bytes: args.record_max_mb << 20,
             ..Default::default()

@@ -352,6 +352,23 @@ impl TraceScreen {
                 }
             }
         }
+        let dropped = span.dropped;
+        let left_out: Vec<String> = [
+            (dropped.attributes, "attribute"),
+            (dropped.events, "event"),
+            (dropped.links, "link"),
+        ]
+        .iter()
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, what)| format!("{n} {what}{}", if *n == 1 { "" } else { "s" }))
+        .collect();
+        if !left_out.is_empty() {
+            let line = format!("  left out by span limits: {}", left_out.join(", "));
+            out.push(Line::from(Span::styled(
+                fmt::fit(&line, width),
+                theme.dim(),
+            )));
+        }
         if !span.events.is_empty() {
             out.push(section(&format!("events ({})", span.events.len())));
             for event in &span.events {

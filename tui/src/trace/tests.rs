@@ -178,6 +178,7 @@ fn span(name_id: &str, parent: &str, name: &str, start_ms: u64, end_ms: u64) -> 
             attributes: vec![text("service.name", "svc")],
         }),
         scope: Default::default(),
+        dropped: Default::default(),
     }
 }
 
@@ -828,4 +829,26 @@ fn a_large_trace_is_quick() {
     // (a tree walk per row, a pass over the spans per flame bar), not a slower machine.
     assert!(built.as_millis() < 3_000, "{built:?}");
     assert!(drawn.as_millis() < 500, "{drawn:?}");
+}
+
+#[test]
+fn a_span_cut_by_span_limits_says_what_was_left_out() {
+    let mut view = error_trace();
+    let id = failing_span(&view);
+    for span in &mut view.spans {
+        if span.span_id == id {
+            span.dropped = protocol::Dropped {
+                attributes: 872,
+                events: 1,
+                links: 0,
+            };
+        }
+    }
+    let dir = workspace();
+    let mut screen = TraceScreen::new(view, Focus::Span(id), Some(dir.path()));
+    let text = draw(&mut screen, 140, 60).to_string();
+    assert!(
+        text.contains("left out by span limits: 872 attributes, 1 event"),
+        "{text}"
+    );
 }
