@@ -93,14 +93,33 @@ async fn export(State(receiver): State<Receiver>, headers: HeaderMap, body: Body
             );
         }
     };
-    let accepted = if body.len() < super::DECODE_ASIDE {
-        accept(&receiver, &headers, &body, encoding)
-    } else {
-        let aside = receiver.clone();
-        super::decode_aside(&receiver.decoders, move || {
-            accept(&aside, &headers, &body, encoding)
-        })
-        .await
+    let gzipped = match gzipped(&headers) {
+        Ok(gzipped) => gzipped,
+        Err(refusal) => return refuse(&receiver, encoding, refusal),
+    };
+    // Small bodies are decoded here; a gzip body is small when it inflates to less than DECODE_ASIDE, so one
+    // that is small on the wire but inflates to megabytes is decoded aside like a large one.
+    let small = match (body.len() < super::DECODE_ASIDE, gzipped) {
+        (false, _) => None,
+        (true, false) => Some(Ok(body.clone())),
+        (true, true) => gunzip_at_most(&body, super::DECODE_ASIDE - 1)
+            .map(|inflated| inflated.map(Bytes::from))
+            .transpose(),
+    };
+    let accepted = match small {
+        Some(Ok(plain)) => accept(&receiver, &plain, encoding),
+        Some(Err(refusal)) => Err(refusal),
+        None => {
+            let aside = receiver.clone();
+            super::decode_aside(&receiver.decoders, move || {
+                if gzipped {
+                    accept(&aside, &gunzip(&body, aside.max_body)?, encoding)
+                } else {
+                    accept(&aside, &body, encoding)
+                }
+            })
+            .await
+        }
     };
     match accepted {
         Ok(response) => response,
@@ -132,33 +151,27 @@ fn content_type(headers: &HeaderMap) -> Result<Encoding, Refusal> {
     }
 }
 
-fn accept(
-    receiver: &Receiver,
-    headers: &HeaderMap,
-    body: &[u8],
-    encoding: Encoding,
-) -> Result<Response, Refusal> {
+/// Whether the body is gzip (or not encoded at all); any other encoding is refused.
+fn gzipped(headers: &HeaderMap) -> Result<bool, Refusal> {
     let content_encoding = headers
         .get(header::CONTENT_ENCODING)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("identity")
         .trim()
         .to_ascii_lowercase();
-    let decompressed;
-    let body = match content_encoding.as_str() {
-        "" | "identity" => body,
-        "gzip" => {
-            decompressed = gunzip(body, receiver.max_body)?;
-            &decompressed[..]
-        }
-        other => {
-            return Err(Refusal::new(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                "unsupported_content_encoding",
-                format!("unsupported content encoding {other:?}: send gzip or none"),
-            ));
-        }
-    };
+    match content_encoding.as_str() {
+        "" | "identity" => Ok(false),
+        "gzip" => Ok(true),
+        other => Err(Refusal::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_content_encoding",
+            format!("unsupported content encoding {other:?}: send gzip or none"),
+        )),
+    }
+}
+
+/// Decodes a plain (decompressed) body and submits its spans.
+fn accept(receiver: &Receiver, body: &[u8], encoding: Encoding) -> Result<Response, Refusal> {
     let interner = receiver.ingest.interner();
     let converted = match encoding {
         // The hot path: straight from the bytes to the model.
@@ -209,6 +222,17 @@ fn accept(
 /// two protobuf messages end to end are one, merged); a body that inflates past the limit is refused as soon as
 /// it does.
 fn gunzip(body: &[u8], limit: usize) -> Result<Vec<u8>, Refusal> {
+    gunzip_at_most(body, limit)?.ok_or_else(|| {
+        Refusal::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "too_large",
+            format!("the body decompresses to more than {limit} bytes"),
+        )
+    })
+}
+
+/// The body inflated, or `None` as soon as it inflates past `limit` bytes.
+fn gunzip_at_most(body: &[u8], limit: usize) -> Result<Option<Vec<u8>>, Refusal> {
     let mut out = Vec::new();
     flate2::read::MultiGzDecoder::new(body)
         .take(limit as u64 + 1)
@@ -220,14 +244,7 @@ fn gunzip(body: &[u8], limit: usize) -> Result<Vec<u8>, Refusal> {
                 format!("malformed gzip body: {err}"),
             )
         })?;
-    if out.len() > limit {
-        return Err(Refusal::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "too_large",
-            format!("the body decompresses to more than {limit} bytes"),
-        ));
-    }
-    Ok(out)
+    Ok((out.len() <= limit).then_some(out))
 }
 
 fn refuse(receiver: &Receiver, encoding: Encoding, refusal: Refusal) -> Response {
@@ -406,7 +423,8 @@ mod tests {
     }
 
     /// Large bodies are decoded on blocking threads: while one decodes, the query API served by the same
-    /// runtime (here a single thread, as a worker busy decoding would be) still answers.
+    /// runtime (here a single thread, as a worker busy decoding would be) still answers. Large means large
+    /// once inflated: a gzip body of a few kilobytes that inflates to megabytes goes aside too.
     #[tokio::test(flavor = "current_thread")]
     async fn decoding_large_bodies_leaves_the_query_api_answering() {
         let running = RunningCollector::start(&CollectorOptions {
@@ -420,34 +438,45 @@ mod tests {
         .unwrap();
         let addr = running.otlp_http.unwrap();
         // A million merged list items, 6 MB, and how long decoding it takes on this machine.
-        let body = crate::wire::tests::repeated_list(1_000_000, false);
+        let plain = crate::wire::tests::repeated_list(1_000_000, false);
         let started = std::time::Instant::now();
-        crate::wire::decode(&body, &crate::model::Interner::new()).unwrap();
+        crate::wire::decode(&plain, &crate::model::Interner::new()).unwrap();
         let decode = started.elapsed();
+        let compressed = gzip(&plain);
+        assert!(compressed.len() < crate::receivers::DECODE_ASIDE / 10);
 
-        let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let prober = crate::receivers::probe::every_20ms(
-            format!("http://{}/api/stats", running.api.unwrap()),
-            done.clone(),
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        assert_eq!(
-            post(addr, "application/x-protobuf", None, body)
+        for (stored, (encoding, body)) in [(None, plain), (Some("gzip"), compressed)]
+            .into_iter()
+            .enumerate()
+        {
+            let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+            let prober = crate::receivers::probe::every_20ms(
+                format!("http://{}/api/stats", running.api.unwrap()),
+                done.clone(),
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            assert_eq!(
+                post(addr, "application/x-protobuf", encoding, body)
+                    .await
+                    .status(),
+                200
+            );
+            done.store(true, std::sync::atomic::Ordering::Release);
+            // Joined off this thread, which must go on serving the probe still in flight.
+            let (slowest, asked) = tokio::task::spawn_blocking(move || prober.join().unwrap())
                 .await
-                .status(),
-            200
-        );
-        done.store(true, std::sync::atomic::Ordering::Release);
-        // Joined off this thread, which must go on serving the probe still in flight.
-        let (slowest, asked) = tokio::task::spawn_blocking(move || prober.join().unwrap())
-            .await
-            .unwrap();
-        wait_for(&running.store, 1).await;
-        assert!(asked > 1, "the post ended before the API was asked");
-        assert!(
-            slowest * 3 < decode,
-            "the API took {slowest:?} to answer while a body that takes {decode:?} to decode was decoded"
-        );
+                .unwrap();
+            wait_for(&running.store, stored + 1).await;
+            assert!(
+                asked > 1,
+                "{encoding:?}: the post ended before the API was asked"
+            );
+            assert!(
+                slowest * 3 < decode,
+                "{encoding:?}: the API took {slowest:?} to answer while a body that takes {decode:?} to \
+                 decode was decoded"
+            );
+        }
         running.stop().await.unwrap();
     }
 
