@@ -19,6 +19,18 @@ const COARSE_NS: u64 = 600_000_000_000;
 /// Coarse buckets kept apart (a day); older ones are merged into one.
 const KEPT_COARSE: usize = 144;
 
+/// The `q` quantile of `sketch`, held between its exact minimum and maximum; 0 when it is empty.
+fn quantile_ms(sketch: &DDSketch, q: f64) -> f64 {
+    match (
+        sketch.quantile(q).ok().flatten(),
+        sketch.min(),
+        sketch.max(),
+    ) {
+        (Some(value), Some(min), Some(max)) => value.clamp(min, max),
+        _ => 0.0,
+    }
+}
+
 fn sketch() -> DDSketch {
     // 1 % relative accuracy; 2,048 bins cover microseconds to hours at that accuracy.
     DDSketch::new(Config::new(0.01, 2048, 1e-6))
@@ -136,9 +148,11 @@ impl Summary {
         }
     }
 
-    /// The `q` quantile of the durations, in milliseconds (0 when empty).
+    /// The `q` quantile of the durations, in milliseconds (0 when empty). The sketch answers within 1 % of the
+    /// true value, which can be past the exact longest (or below the shortest) duration: the answer is held
+    /// between those, so p50 ≤ p95 ≤ p99 ≤ max wherever they are shown together.
     pub fn quantile_ms(&self, q: f64) -> f64 {
-        self.latency.quantile(q).ok().flatten().unwrap_or(0.0)
+        quantile_ms(&self.latency, q)
     }
 
     /// The longest duration, in milliseconds (0 when empty).
@@ -183,7 +197,7 @@ impl Series {
         {
             let at = ((bucket.start_ns - first) / BUCKET_NS) as usize;
             if let Some(slot) = out.get_mut(at) {
-                *slot = bucket.latency.quantile(0.95).ok().flatten().unwrap_or(0.0);
+                *slot = quantile_ms(&bucket.latency, 0.95);
             }
         }
         out
@@ -393,5 +407,25 @@ mod tests {
         }
         assert!(series.recent.len() <= KEPT_BUCKETS && series.coarse.len() <= KEPT_COARSE);
         assert_eq!(series.summary(0, base + 24 * 7 * 3600 * S).count, 24 * 7);
+    }
+
+    proptest::proptest! {
+        /// Whatever durations a series holds, in whatever window: p50 ≤ p75 ≤ p90 ≤ p95 ≤ p99 ≤ max.
+        #[test]
+        fn quantiles_never_pass_the_maximum_they_sit_beside(
+            spans in proptest::collection::vec((0u64..3_600, 0u64..10_000_000_000), 1..300),
+            window in 0u64..3_600,
+        ) {
+            let mut series = Series::default();
+            let base = 1_700_000_000 * S;
+            for (second, duration_ns) in &spans {
+                series.record(base + second * S, *duration_ns, false);
+            }
+            let now = base + 3_600 * S;
+            let summary = series.summary(now - window * S, now);
+            let stats = summary.stats("s", "service");
+            let ordered = [stats.p50_ms, stats.p75_ms, stats.p90_ms, stats.p95_ms, stats.p99_ms, stats.max_ms];
+            proptest::prop_assert!(ordered.windows(2).all(|pair| pair[0] <= pair[1]), "{ordered:?}");
+        }
     }
 }

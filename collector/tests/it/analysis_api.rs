@@ -84,6 +84,29 @@ async fn the_broken_shop_shows_its_errors_bottlenecks_and_n_plus_one() {
         assert_eq!(find(services, "name", &database)["kind"], "database");
     }
 
+    // Every row's quantiles are ordered and none passes the maximum beside it, in every window.
+    for window in ["1m", "5m", "15m", "all"] {
+        let (_, body) = get(&running, &format!("/api/services?window={window}")).await;
+        let mut rows: Vec<Value> = body["services"].as_array().unwrap().clone();
+        let services = body["services"].as_array().unwrap();
+        for service in services.iter().filter(|s| s["kind"] == "service") {
+            let name = service["name"].as_str().unwrap().replace('/', "%2F");
+            let path = format!("/api/services/{name}/endpoints?window={window}");
+            let (_, endpoints) = get(&running, &path).await;
+            rows.extend(endpoints["endpoints"].as_array().unwrap().iter().cloned());
+        }
+        for row in &rows {
+            let figures: Vec<f64> = ["p50_ms", "p75_ms", "p90_ms", "p95_ms", "p99_ms", "max_ms"]
+                .iter()
+                .map(|key| row[key].as_f64().unwrap())
+                .collect();
+            assert!(
+                figures.windows(2).all(|pair| pair[0] <= pair[1]),
+                "{window}: {row}"
+            );
+        }
+    }
+
     let (_, body) = get(&running, "/api/services?sort=latency").await;
     // The home page waits for both 2.5 s sleeps, so the frontend's p95 is the highest, the database's the lowest.
     let by_latency: Vec<&str> = body["services"]
