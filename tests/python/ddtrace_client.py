@@ -1,9 +1,10 @@
 """Sends one trace through Datadog's own Python tracer (ddtrace) to the agent API at DD_TRACE_AGENT_URL: a web
-span, a child sqlite query (traced by ddtrace's sqlite3 integration) and a child that fails. Prints the ids as
-JSON for the test to look them up."""
+span, a child sqlite query (traced by ddtrace's sqlite3 integration), a child that fails, and an N+1 loop of six
+lookups taking 12 ms each (a SQL function that waits). Prints the ids as JSON for the test to look them up."""
 
 import json
 import sqlite3
+import time
 
 from ddtrace import patch
 from ddtrace.trace import tracer
@@ -21,6 +22,10 @@ with tracer.trace("flask.request", service="dd-shop", resource="GET /cart", span
             raise KeyError("cart 42")
     except KeyError:
         pass
+    db.executemany("INSERT INTO item (id, name) VALUES (?, ?)", [(item, f"item {item}") for item in range(6)])
+    db.create_function("pause", 0, lambda: time.sleep(0.012) or 0)
+    for item in range(6):
+        db.execute("SELECT name, pause() FROM item WHERE id = ?", (item,)).fetchall()
 
 ids = {
     "trace_id": format(root.trace_id, "032x"),

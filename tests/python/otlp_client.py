@@ -1,10 +1,12 @@
-"""Sends one nested trace with attributes and a recorded exception through the real OpenTelemetry Python SDK
-and its OTLP exporter (HTTP or gRPC), then prints the ids it used as JSON, for the test to look them up.
+"""Sends one nested trace with attributes, a recorded exception and an N+1 loop (six lookups of 12 ms, as an ORM
+over a networked database makes) through the real OpenTelemetry Python SDK and its OTLP exporter (HTTP or gRPC),
+then prints the ids it used as JSON, for the test to look them up.
 
 Usage: otlp_client.py ENDPOINT http|grpc none|gzip"""
 
 import json
 import sys
+import time
 
 from opentelemetry import trace
 from opentelemetry.sdk.resources import Resource
@@ -51,6 +53,11 @@ with tracer.start_as_current_span("GET /checkout", kind=trace.SpanKind.SERVER) a
         except ValueError as err:
             child.record_exception(err)
             child.set_status(Status(StatusCode.ERROR, "no such order"))
+    for line in range(6):
+        with tracer.start_as_current_span("SELECT order_line", kind=trace.SpanKind.CLIENT) as lookup:
+            lookup.set_attribute("db.system.name", "postgresql")
+            lookup.set_attribute("db.query.text", "SELECT * FROM order_line WHERE order_id = ?")
+            time.sleep(0.012)
 
 ids = {
     "trace_id": format(root.get_span_context().trace_id, "032x"),

@@ -44,9 +44,8 @@ impl Analysis {
                 if !quiet {
                     return true;
                 }
-                let repeats = pending.fan_out.iter().any(|(_, count, total)| {
-                    *count as usize >= n_plus_one.min_repeats && *total >= n_plus_one.min_total_ns
-                });
+                let repeats = (pending.fan_out.iter())
+                    .any(|(_, count, total)| n_plus_one.may_find(*count as usize, *total));
                 if pending.error || repeats || pending.late {
                     due.push(*id);
                 }

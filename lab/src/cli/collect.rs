@@ -55,13 +55,22 @@ pub(crate) struct CollectArgs {
     #[arg(long, value_name = "MIB", default_value_t = collector::record::DEFAULT_MAX_BYTES >> 20, value_parser = clap::value_parser!(u64).range(1..))]
     record_max_mb: u64,
 
-    /// N+1 threshold: a statement counts as repeated when it runs at least this many times in a loop…
+    /// N+1 rule: a statement counts as repeated when it runs at least this many times in a loop…
     #[arg(long, default_value_t = collector::analysis::trace::Config::default().min_repeats)]
     n_plus_one_repeats: usize,
 
     /// …and the loop is reported when its repeated statements take at least this many milliseconds together.
     #[arg(long, default_value_t = collector::analysis::trace::Config::default().min_total_ns / 1_000_000)]
     n_plus_one_ms: u64,
+
+    /// The second N+1 rule, for fast local databases: a loop is also reported when its statements repeat at
+    /// least this many times (0 turns the rule off)…
+    #[arg(long, default_value_t = collector::analysis::trace::Config::default().many.map_or(0, |(repeats, _)| repeats))]
+    n_plus_one_many_repeats: usize,
+
+    /// …taking at least this many microseconds together.
+    #[arg(long, default_value_t = collector::analysis::trace::Config::default().many.map_or(0, |(_, ns)| ns / 1_000))]
+    n_plus_one_many_us: u64,
 
     /// Store spans without analysing them (the API's stats, map, errors and insights stay empty): only to
     /// measure what the analyses cost.
@@ -84,6 +93,10 @@ pub(crate) async fn collect(args: CollectArgs) -> anyhow::Result<()> {
             n_plus_one: collector::analysis::trace::Config {
                 min_repeats: args.n_plus_one_repeats,
                 min_total_ns: args.n_plus_one_ms * 1_000_000,
+                many: (args.n_plus_one_many_repeats > 0).then_some((
+                    args.n_plus_one_many_repeats,
+                    args.n_plus_one_many_us * 1_000,
+                )),
             },
             ..Default::default()
         },

@@ -47,12 +47,13 @@ async fn api(running: &RunningCollector, path: &str) -> serde_json::Value {
 }
 
 /// Checks that the analyses saw what a client sent: `service` in the stats with one failed request, an edge
-/// from it to the sqlite database on the map, and the failure grouped by `error_type` with the line of
-/// `script` that raised it.
+/// from it to the sqlite database on the map, the failure grouped by `error_type` with the line of `script`
+/// that raised it, and its loop of six lookups (`loop_query`) as an N+1 finding.
 async fn check_analyses(
     running: &RunningCollector,
     service: &str,
     (script, error_type): (&str, &str),
+    loop_query: &str,
     spans: u64,
 ) {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
@@ -96,6 +97,15 @@ async fn check_analyses(
         group["file"].as_str().unwrap().ends_with(script) && group["line"].as_u64().unwrap() > 0,
         "the raising line of {script}: {group:#}"
     );
+    let insights = api(running, "/api/insights").await;
+    let finding = insights["n_plus_one"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["query"] == loop_query)
+        .unwrap_or_else(|| panic!("{service}: no N+1 finding of {loop_query}: {insights:#}"));
+    assert_eq!(finding["repeats"], 6, "{finding:#}");
+    assert!(finding["total_ms"].as_f64().unwrap() >= 72.0, "{finding:#}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -135,7 +145,14 @@ async fn python_opentelemetry_sdk_over_otlp_http_and_grpc() {
             String::from_utf8_lossy(&output.stderr)
         );
         let ids: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
-        check_analyses(&running, "python-shop", ("otlp_client.py", "ValueError"), 2).await;
+        check_analyses(
+            &running,
+            "python-shop",
+            ("otlp_client.py", "ValueError"),
+            "SELECT * FROM order_line WHERE order_id = ?",
+            8,
+        )
+        .await;
         let store = running.stop().await.unwrap();
 
         let trace_id = TraceId::from_hex(ids["trace_id"].as_str().unwrap()).unwrap();
@@ -145,7 +162,7 @@ async fn python_opentelemetry_sdk_over_otlp_http_and_grpc() {
             .trace(&trace_id)
             .expect("the trace is stored under the client's id");
         let spans = trace.to_vec();
-        assert_eq!(spans.len(), 2, "{protocol} {compression}");
+        assert_eq!(spans.len(), 8, "{protocol} {compression}");
         let root = spans.iter().find(|s| s.span_id == root_id).unwrap();
         let child = spans.iter().find(|s| s.span_id == child_id).unwrap();
 
@@ -197,7 +214,7 @@ async fn python_opentelemetry_sdk_over_otlp_http_and_grpc() {
                 accounting.stored,
                 accounting.rejected_total()
             ),
-            (2, 2, 0)
+            (8, 8, 0)
         );
     }
 }
@@ -244,7 +261,8 @@ async fn python_ddtrace_over_the_datadog_agent_api() {
             &running,
             "dd-shop",
             ("ddtrace_client.py", "builtins.KeyError"),
-            4,
+            "SELECT name, pause() FROM item WHERE id = ?",
+            10,
         )
         .await;
         let store = running.stop().await.unwrap();
@@ -258,14 +276,14 @@ async fn python_ddtrace_over_the_datadog_agent_api() {
         let spans = trace.to_vec();
         assert_eq!(
             spans.len(),
-            4,
-            "{api}: the request, two queries and the failure: {spans:#?}"
+            10,
+            "{api}: the request, two queries, the failure and six lookups: {spans:#?}"
         );
         let root = spans.iter().find(|s| s.span_id == root_id).unwrap();
         let failing = spans.iter().find(|s| s.span_id == failing_id).unwrap();
         let query = spans
             .iter()
-            .find(|s| s.name.starts_with("SELECT"))
+            .find(|s| s.name.starts_with("SELECT id, name FROM item"))
             .expect("the sqlite span");
 
         assert_eq!(root.parent_span_id, None);
@@ -310,7 +328,7 @@ async fn python_ddtrace_over_the_datadog_agent_api() {
         let accounting = store.accounting();
         assert_eq!(
             (accounting.accepted, accounting.rejected_total()),
-            (4, 0),
+            (10, 0),
             "{api}"
         );
     }
