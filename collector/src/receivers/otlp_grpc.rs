@@ -25,21 +25,24 @@ const RETRY_AFTER: Duration = Duration::from_secs(1);
 const SERVICE_NAME: &str = "opentelemetry.proto.collector.trace.v1.TraceService";
 const EXPORT_PATH: &str = "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
 
-/// Serves the receiver on `listener` until `shutdown` completes.
+/// Serves the receiver on `listener` until `shutdown` completes, under `limits` like every listener: a
+/// request not received and answered within the body timeout ends with an error status, a connection with
+/// no request in flight is closed after the idle timeout, connections past the cap are closed at once.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     ingest: Ingest,
     max_body: usize,
+    limits: listener::Limits,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), tonic::transport::Error> {
-    tonic::transport::Server::builder()
+    listener::grpc::server(&limits)
         .add_service(TraceServer {
             ingest,
             max_body,
             decoders: super::decoders(),
         })
         .serve_with_incoming_shutdown(
-            tonic::transport::server::TcpIncoming::from(listener),
+            listener::grpc::incoming(listener, "OTLP/gRPC", limits),
             shutdown,
         )
         .await
@@ -247,10 +250,17 @@ mod tests {
     const GOLDEN_JSON: &[u8] = include_bytes!("../../testdata/otlp-trace.json");
 
     async fn start(ingest: Ingest) -> (SocketAddr, tokio::sync::oneshot::Sender<()>) {
+        start_with(ingest, listener::Limits::default()).await
+    }
+
+    async fn start_with(
+        ingest: Ingest,
+        limits: listener::Limits,
+    ) -> (SocketAddr, tokio::sync::oneshot::Sender<()>) {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(serve(listener, ingest, 1024 * 1024, async move {
+        tokio::spawn(serve(listener, ingest, 1024 * 1024, limits, async move {
             let _ = stopped.await;
         }));
         (addr, stop)
