@@ -25,6 +25,19 @@ impl std::fmt::Display for BodyTimeout {
 
 impl std::error::Error for BodyTimeout {}
 
+/// Whether reading a request body failed because its deadline ([`crate::Limits::body_read`]) passed, so a
+/// handler can count it as what it is (the client gets 408 whatever the handler answers).
+pub fn timed_out(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cause = Some(error);
+    while let Some(error) = cause {
+        if error.is::<BodyTimeout>() {
+            return true;
+        }
+        cause = error.source();
+    }
+    false
+}
+
 /// A request body that must end before its deadline; `expired` tells the server it did not.
 pub(crate) struct Deadline<B> {
     inner: B,

@@ -24,5 +24,6 @@ mod http;
 mod limits;
 pub mod open_files;
 
+pub use body::timed_out;
 pub use http::serve;
 pub use limits::{LISTENERS_PER_PROCESS, Limits, MAX_CONNECTIONS};

@@ -351,6 +351,82 @@ mod tests {
             .send_compressed(CompressionEncoding::Gzip)
     }
 
+    /// A request whose message never arrives whole ends with an error status at the request timeout; a
+    /// connection with nothing in flight is closed at the idle timeout; real clients are served throughout.
+    #[tokio::test]
+    async fn a_stalled_request_ends_and_an_idle_connection_closes() {
+        use tokio::io::AsyncReadExt as _;
+
+        let store = Store::new(100);
+        let (ingest, writer) = Ingest::new(store.clone(), 16, None).unwrap();
+        let writer = tokio::spawn(writer.run_until(std::future::pending()));
+        let limits = listener::Limits {
+            body_read: Duration::from_millis(500),
+            idle: Duration::from_millis(500),
+            ..listener::Limits::default()
+        };
+        let (addr, _stop) = start_with(ingest.clone(), limits).await;
+
+        // HTTP/2 by hand: the headers and 10 bytes of a message said to be 1,000 bytes long, then nothing.
+        let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let (send, connection) = h2::client::handshake(tcp).await.unwrap();
+        tokio::spawn(connection);
+        let mut send = send.ready().await.unwrap();
+        let request = http::Request::builder()
+            .method("POST")
+            .uri(format!("http://{addr}{EXPORT_PATH}"))
+            .header("content-type", "application/grpc")
+            .header("te", "trailers")
+            .body(())
+            .unwrap();
+        let (response, mut body) = send.send_request(request, false).unwrap();
+        let mut partial = vec![0u8];
+        partial.extend_from_slice(&1000u32.to_be_bytes());
+        partial.extend_from_slice(&[0; 10]);
+        body.send_data(partial.into(), false).unwrap();
+        let started = std::time::Instant::now();
+        let response = tokio::time::timeout(Duration::from_secs(5), response)
+            .await
+            .expect("a stalled gRPC request was never answered")
+            .unwrap();
+        let status = response
+            .headers()
+            .get("grpc-status")
+            .map(|status| status.to_str().unwrap().to_owned());
+        assert!(
+            status.as_deref().is_some_and(|status| status != "0"),
+            "a stalled request got {status:?}"
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "answered after {:?}",
+            started.elapsed()
+        );
+
+        // A connection that never sends a byte (not even the HTTP/2 preface) is closed.
+        let mut silent = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let mut buf = [0u8; 1024];
+        let closed = tokio::time::timeout(Duration::from_secs(5), async {
+            loop {
+                match silent.read(&mut buf).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(_) => {}
+                }
+            }
+        })
+        .await;
+        assert!(closed.is_ok(), "a silent connection stayed open");
+
+        // A real client is served, and its channel outlives an idle period (it reconnects when closed).
+        let mut client = client(addr).await;
+        let golden = otlp::decode_json(GOLDEN_JSON).unwrap();
+        client.export(golden.clone()).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(800)).await;
+        client.export(golden).await.unwrap();
+        drop(ingest);
+        writer.abort();
+    }
+
     #[tokio::test]
     async fn bad_spans_are_invalid_arguments_and_a_full_queue_is_resource_exhausted() {
         let store = Store::new(100);

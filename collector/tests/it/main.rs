@@ -2,6 +2,7 @@
 
 mod analysis_api;
 mod contract;
+mod listeners;
 mod spans;
 mod store_api;
 mod store_concurrency;

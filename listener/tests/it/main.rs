@@ -128,7 +128,10 @@ async fn headers_sent_one_byte_at_a_time_are_cut_off_at_the_header_timeout() {
     })
     .await;
     trickle.abort();
-    assert!(closed.is_ok(), "a trickling client was still connected after 5 s");
+    assert!(
+        closed.is_ok(),
+        "a trickling client was still connected after 5 s"
+    );
     let took = started.elapsed();
     assert!(
         took >= Duration::from_millis(300) && took < Duration::from_secs(3),
@@ -277,5 +280,9 @@ async fn every_request_knows_its_peer() {
     let addr = start(router(), limits()).await;
     let mut stream = TcpStream::connect(addr).await.unwrap();
     let local = stream.local_addr().unwrap();
-    assert!(get_once(&mut stream, "/peer").await.ends_with(&local.to_string()));
+    assert!(
+        get_once(&mut stream, "/peer")
+            .await
+            .ends_with(&local.to_string())
+    );
 }
