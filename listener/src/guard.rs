@@ -91,14 +91,20 @@ impl Guarded {
     fn expired(&mut self, cx: &mut Context<'_>) -> bool {
         loop {
             let now = Instant::now();
-            // While a request is in flight, look again one idle period from now.
-            let deadline = self.activity.idle_deadline(self.idle);
-            if deadline.is_some_and(|deadline| now >= deadline) {
-                return true;
-            }
-            let wake = deadline.unwrap_or(now + self.idle);
-            if self.timer.deadline() != wake {
-                self.timer.as_mut().reset(wake);
+            match self.activity.idle_deadline(self.idle) {
+                Some(deadline) if now >= deadline => return true,
+                Some(deadline) => {
+                    if self.timer.deadline() != deadline {
+                        self.timer.as_mut().reset(deadline);
+                    }
+                }
+                // While a request is in flight, look again one idle period from now (not on every read:
+                // the timer is moved only once it has fired).
+                None => {
+                    if self.timer.deadline() <= now {
+                        self.timer.as_mut().reset(now + self.idle);
+                    }
+                }
             }
             if self.timer.as_mut().poll(cx).is_pending() {
                 return false;
