@@ -41,6 +41,8 @@ pub struct CollectorOptions {
     pub analysis: Settings,
     /// Whether to run the analyses at all (off only to measure what they cost).
     pub analyse: bool,
+    /// Every listener's timeouts and connection cap.
+    pub limits: listener::Limits,
 }
 
 impl Default for CollectorOptions {
@@ -58,6 +60,7 @@ impl Default for CollectorOptions {
             api: Some(crate::api::DEFAULT_ADDR),
             analysis: Settings::default(),
             analyse: true,
+            limits: listener::Limits::default(),
         }
     }
 }
@@ -120,14 +123,13 @@ impl RunningCollector {
                 .await
                 .with_context(|| format!("binding the {name} receiver on {addr}"))?;
             *slot = Some(listener.local_addr()?);
-            let mut stopped = stopped.clone();
+            let (mut stopped, limits) = (stopped.clone(), options.limits.clone());
             receivers.spawn(async move {
-                axum::serve(listener, router)
-                    .with_graceful_shutdown(async move {
-                        let _ = stopped.wait_for(|stop| *stop).await;
-                    })
-                    .await
-                    .with_context(|| format!("serving the {name} receiver"))
+                listener::serve(listener, name, router, limits, async move {
+                    let _ = stopped.wait_for(|stop| *stop).await;
+                })
+                .await
+                .with_context(|| format!("serving the {name} receiver"))
             });
         }
         let mut otlp_grpc_addr = None;
@@ -136,10 +138,14 @@ impl RunningCollector {
                 .await
                 .with_context(|| format!("binding the OTLP/gRPC receiver on {addr}"))?;
             otlp_grpc_addr = Some(listener.local_addr()?);
-            let (ingest, max_body, mut stopped) =
-                (ingest.clone(), options.max_body, stopped.clone());
+            let (ingest, max_body, limits, mut stopped) = (
+                ingest.clone(),
+                options.max_body,
+                options.limits.clone(),
+                stopped.clone(),
+            );
             receivers.spawn(async move {
-                otlp_grpc::serve(listener, ingest, max_body, async move {
+                otlp_grpc::serve(listener, ingest, max_body, limits, async move {
                     let _ = stopped.wait_for(|stop| *stop).await;
                 })
                 .await

@@ -63,6 +63,8 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     serve::init_logging();
+    // Every listener's connection cap is a share of this limit: as high as the system allows.
+    listener::open_files::raise_and_log();
     match Cli::parse().command {
         Command::Up(args) => cli::up::up(args).await,
         Command::Fix(args) => cli::fault::flip(args, false).await,

@@ -77,10 +77,15 @@ pub async fn run_proxy(
     let app = axum::Router::new()
         .fallback(handle)
         .with_state(proxy.clone());
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
-        .context("serving the recording proxy")?;
+    listener::serve(
+        listener,
+        "recording proxy",
+        app,
+        listener::Limits::default(),
+        shutdown,
+    )
+    .await
+    .context("serving the recording proxy")?;
     Ok(RecordStats {
         requests: proxy.recorded.load(Ordering::Relaxed),
     })

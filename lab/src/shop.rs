@@ -137,18 +137,29 @@ impl RunningShop {
 
         let (upstreams_shutdown, stopped) = watch::channel(false);
         let mut upstream_servers = JoinSet::new();
-        for (listener, router) in [
-            (ads_listener, ads_service::router(ads_state.clone())),
+        for (service, listener, router) in [
             (
+                ads_service::SERVICE,
+                ads_listener,
+                ads_service::router(ads_state.clone()),
+            ),
+            (
+                discounts_service::SERVICE,
                 discounts_listener,
                 discounts_service::router(discounts_state.clone()),
             ),
         ] {
-            upstream_servers.spawn(serve::serve(listener, router, stopped_by(stopped.clone())));
+            upstream_servers.spawn(serve::serve(
+                service,
+                listener,
+                router,
+                stopped_by(stopped.clone()),
+            ));
         }
         let (storefront_shutdown, stopped) = watch::channel(false);
         let mut storefront_server = JoinSet::new();
         storefront_server.spawn(serve::serve(
+            storefront::SERVICE,
             storefront_listener,
             storefront::router(storefront_state.clone()),
             stopped_by(stopped),

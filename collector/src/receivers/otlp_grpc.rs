@@ -25,21 +25,24 @@ const RETRY_AFTER: Duration = Duration::from_secs(1);
 const SERVICE_NAME: &str = "opentelemetry.proto.collector.trace.v1.TraceService";
 const EXPORT_PATH: &str = "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
 
-/// Serves the receiver on `listener` until `shutdown` completes.
+/// Serves the receiver on `listener` until `shutdown` completes, under `limits` like every listener: a
+/// request not received and answered within the body timeout ends with an error status, a connection with
+/// no request in flight is closed after the idle timeout, connections past the cap are closed at once.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     ingest: Ingest,
     max_body: usize,
+    limits: listener::Limits,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), tonic::transport::Error> {
-    tonic::transport::Server::builder()
+    listener::grpc::server(&limits)
         .add_service(TraceServer {
             ingest,
             max_body,
             decoders: super::decoders(),
         })
         .serve_with_incoming_shutdown(
-            tonic::transport::server::TcpIncoming::from(listener),
+            listener::grpc::incoming(listener, "OTLP/gRPC", limits),
             shutdown,
         )
         .await
@@ -247,10 +250,17 @@ mod tests {
     const GOLDEN_JSON: &[u8] = include_bytes!("../../testdata/otlp-trace.json");
 
     async fn start(ingest: Ingest) -> (SocketAddr, tokio::sync::oneshot::Sender<()>) {
+        start_with(ingest, listener::Limits::default()).await
+    }
+
+    async fn start_with(
+        ingest: Ingest,
+        limits: listener::Limits,
+    ) -> (SocketAddr, tokio::sync::oneshot::Sender<()>) {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(serve(listener, ingest, 1024 * 1024, async move {
+        tokio::spawn(serve(listener, ingest, 1024 * 1024, limits, async move {
             let _ = stopped.await;
         }));
         (addr, stop)
@@ -339,6 +349,82 @@ mod tests {
             .await
             .unwrap()
             .send_compressed(CompressionEncoding::Gzip)
+    }
+
+    /// A request whose message never arrives whole ends with an error status at the request timeout; a
+    /// connection with nothing in flight is closed at the idle timeout; real clients are served throughout.
+    #[tokio::test]
+    async fn a_stalled_request_ends_and_an_idle_connection_closes() {
+        use tokio::io::AsyncReadExt as _;
+
+        let store = Store::new(100);
+        let (ingest, writer) = Ingest::new(store.clone(), 16, None).unwrap();
+        let writer = tokio::spawn(writer.run_until(std::future::pending()));
+        let limits = listener::Limits {
+            body_read: Duration::from_millis(500),
+            idle: Duration::from_millis(500),
+            ..listener::Limits::default()
+        };
+        let (addr, _stop) = start_with(ingest.clone(), limits).await;
+
+        // HTTP/2 by hand: the headers and 10 bytes of a message said to be 1,000 bytes long, then nothing.
+        let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let (send, connection) = h2::client::handshake(tcp).await.unwrap();
+        tokio::spawn(connection);
+        let mut send = send.ready().await.unwrap();
+        let request = http::Request::builder()
+            .method("POST")
+            .uri(format!("http://{addr}{EXPORT_PATH}"))
+            .header("content-type", "application/grpc")
+            .header("te", "trailers")
+            .body(())
+            .unwrap();
+        let (response, mut body) = send.send_request(request, false).unwrap();
+        let mut partial = vec![0u8];
+        partial.extend_from_slice(&1000u32.to_be_bytes());
+        partial.extend_from_slice(&[0; 10]);
+        body.send_data(partial.into(), false).unwrap();
+        let started = std::time::Instant::now();
+        let response = tokio::time::timeout(Duration::from_secs(5), response)
+            .await
+            .expect("a stalled gRPC request was never answered")
+            .unwrap();
+        let status = response
+            .headers()
+            .get("grpc-status")
+            .map(|status| status.to_str().unwrap().to_owned());
+        assert!(
+            status.as_deref().is_some_and(|status| status != "0"),
+            "a stalled request got {status:?}"
+        );
+        assert!(
+            started.elapsed() < Duration::from_secs(3),
+            "answered after {:?}",
+            started.elapsed()
+        );
+
+        // A connection that never sends a byte (not even the HTTP/2 preface) is closed.
+        let mut silent = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let mut buf = [0u8; 1024];
+        let closed = tokio::time::timeout(Duration::from_secs(5), async {
+            loop {
+                match silent.read(&mut buf).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(_) => {}
+                }
+            }
+        })
+        .await;
+        assert!(closed.is_ok(), "a silent connection stayed open");
+
+        // A real client is served, and its channel outlives an idle period (it reconnects when closed).
+        let mut client = client(addr).await;
+        let golden = otlp::decode_json(GOLDEN_JSON).unwrap();
+        client.export(golden.clone()).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(800)).await;
+        client.export(golden).await.unwrap();
+        drop(ingest);
+        writer.abort();
     }
 
     #[tokio::test]

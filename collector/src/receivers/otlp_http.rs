@@ -81,6 +81,15 @@ async fn export(State(receiver): State<Receiver>, headers: HeaderMap, body: Body
     // The compressed body may not exceed the decompressed limit either; decompression checks the rest.
     let body: Bytes = match axum::body::to_bytes(body, receiver.max_body).await {
         Ok(body) => body,
+        Err(e) if listener::timed_out(&e) => {
+            // The listener answers 408 and closes the connection; the body read so far is dropped here.
+            let message = "the body was not received in time".to_owned();
+            return refuse(
+                &receiver,
+                encoding,
+                Refusal::new(StatusCode::REQUEST_TIMEOUT, "body_timeout", message),
+            );
+        }
         Err(_) => {
             let message = format!(
                 "the body is larger than {} bytes (or was cut off)",

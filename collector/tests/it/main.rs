@@ -3,6 +3,7 @@
 mod analysis_api;
 mod contract;
 mod limits;
+mod listeners;
 mod spans;
 mod store_api;
 mod store_concurrency;

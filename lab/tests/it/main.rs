@@ -2,6 +2,7 @@
 
 mod cli;
 mod dashboard;
+mod limits;
 mod real_clients;
 mod replay_shop;
 mod sources;

@@ -14,36 +14,41 @@ pub async fn bind(service: &str, addr: SocketAddr) -> anyhow::Result<TcpListener
         .with_context(|| format!("binding {service} on {addr}"))
 }
 
-/// Serves `router` on `listener` until `shutdown` completes, then finishes the requests in flight.
+/// Serves `router` on `listener` until `shutdown` completes, then finishes the requests in flight. Like
+/// every listener of the lab, under [`listener::Limits`] (timeouts and a connection cap); each request
+/// carries its connection's peer address (`ConnectInfo<SocketAddr>`), which the admin API checks.
 pub async fn serve(
+    service: &'static str,
     listener: TcpListener,
     router: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    // With each connection's peer address, which the admin API checks.
-    axum::serve(
+    listener::serve(
         listener,
-        router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        service,
+        router,
+        listener::Limits::default(),
+        shutdown,
     )
-    .with_graceful_shutdown(shutdown)
     .await
 }
 
 /// Runs one service alone until Ctrl-C: binds `addr`, says where it listens, serves `router`, then exports
 /// the spans `telemetry` still holds.
 pub async fn run_alone(
-    service: &str,
+    service: &'static str,
     version: &str,
     addr: SocketAddr,
     router: Router,
     telemetry: crate::Telemetry,
 ) -> anyhow::Result<()> {
+    listener::open_files::raise_and_log();
     let listener = bind(service, addr).await?;
     eprintln!(
         "{service} {version} listening on http://{}",
         listener.local_addr()?
     );
-    serve(listener, router, ctrl_c()).await?;
+    serve(service, listener, router, ctrl_c()).await?;
     tokio::task::spawn_blocking(move || telemetry.shutdown())
         .await
         .context("flushing the spans")?;
@@ -131,7 +136,7 @@ where
 {
     use tracing_subscriber::{EnvFilter, Layer as _, filter};
     let levels = EnvFilter::try_from_default_env().unwrap_or_else(|_| {
-        EnvFilter::new("warn,lab=info,shop_runtime=info,storefront=info,ads_service=info,discounts_service=info")
+        EnvFilter::new("warn,lab=info,listener=info,shop_runtime=info,storefront=info,ads_service=info,discounts_service=info")
     });
     tracing_subscriber::fmt::layer()
         .with_writer(

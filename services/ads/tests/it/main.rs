@@ -202,6 +202,7 @@ async fn the_admin_api_answers_only_on_this_machine() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(shop_runtime::serve::serve(
+        ads_service::SERVICE,
         listener,
         app.clone(),
         std::future::pending(),
