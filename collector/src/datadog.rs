@@ -597,6 +597,22 @@ fn stop<E: de::Error>(_: Stop) -> E {
     E::custom("decoding stopped")
 }
 
+/// A seed over the builder whose value its own visitor reads, with the given `Deserializer` method.
+macro_rules! seed {
+    ($(#[$doc:meta])* $name:ident, $read:ident) => {
+        $(#[$doc])*
+        struct $name<'b, 'i, 'de>(&'b mut Builder<'i, 'de>);
+
+        impl<'de> DeserializeSeed<'de> for $name<'_, '_, 'de> {
+            type Value = ();
+
+            fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+                d.$read(self)
+            }
+        }
+    };
+}
+
 /// A string, borrowed from the body when it can be (JSON with escapes cannot).
 struct Text;
 
@@ -628,15 +644,9 @@ impl<'de> Visitor<'de> for Text {
     }
 }
 
-/// v0.4: the payload, an array of trace chunks.
-struct Traces<'b, 'i, 'de>(&'b mut Builder<'i, 'de>);
-
-impl<'de> DeserializeSeed<'de> for Traces<'_, '_, 'de> {
-    type Value = ();
-
-    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_seq(self)
-    }
+seed! {
+    /// v0.4: the payload, an array of trace chunks.
+    Traces, deserialize_seq
 }
 
 impl<'de> Visitor<'de> for Traces<'_, '_, 'de> {
@@ -652,15 +662,9 @@ impl<'de> Visitor<'de> for Traces<'_, '_, 'de> {
     }
 }
 
-/// v0.4: one trace chunk, an array of span maps.
-struct Chunk<'b, 'i, 'de>(&'b mut Builder<'i, 'de>);
-
-impl<'de> DeserializeSeed<'de> for Chunk<'_, '_, 'de> {
-    type Value = ();
-
-    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_seq(self)
-    }
+seed! {
+    /// v0.4: one trace chunk, an array of span maps.
+    Chunk, deserialize_seq
 }
 
 impl<'de> Visitor<'de> for Chunk<'_, '_, 'de> {
@@ -716,15 +720,9 @@ impl Field {
     }
 }
 
-/// v0.4: one span, a map.
-struct SpanMap<'b, 'i, 'de>(&'b mut Builder<'i, 'de>);
-
-impl<'de> DeserializeSeed<'de> for SpanMap<'_, '_, 'de> {
-    type Value = ();
-
-    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_map(self)
-    }
+seed! {
+    /// v0.4: one span, a map.
+    SpanMap, deserialize_map
 }
 
 impl<'de> Visitor<'de> for SpanMap<'_, '_, 'de> {
@@ -780,15 +778,9 @@ impl<'de> Visitor<'de> for SpanMap<'_, '_, 'de> {
     }
 }
 
-/// v0.4: a span's `meta`, strings to strings.
-struct Meta<'b, 'i, 'de>(&'b mut Builder<'i, 'de>);
-
-impl<'de> DeserializeSeed<'de> for Meta<'_, '_, 'de> {
-    type Value = ();
-
-    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_map(self)
-    }
+seed! {
+    /// v0.4: a span's `meta`, strings to strings.
+    Meta, deserialize_map
 }
 
 impl<'de> Visitor<'de> for Meta<'_, '_, 'de> {
@@ -810,15 +802,9 @@ impl<'de> Visitor<'de> for Meta<'_, '_, 'de> {
     }
 }
 
-/// v0.4: a span's `metrics`, strings to numbers.
-struct Metrics<'b, 'i, 'de>(&'b mut Builder<'i, 'de>);
-
-impl<'de> DeserializeSeed<'de> for Metrics<'_, '_, 'de> {
-    type Value = ();
-
-    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_map(self)
-    }
+seed! {
+    /// v0.4: a span's `metrics`, strings to numbers.
+    Metrics, deserialize_map
 }
 
 impl<'de> Visitor<'de> for Metrics<'_, '_, 'de> {
@@ -863,15 +849,9 @@ impl<'de> Visitor<'de> for V05Payload<'_, '_, 'de> {
     }
 }
 
-/// v0.5: the string table, kept as slices of the body; each entry is charged.
-struct V05Table<'b, 'i, 'de>(&'b mut Builder<'i, 'de>);
-
-impl<'de> DeserializeSeed<'de> for V05Table<'_, '_, 'de> {
-    type Value = ();
-
-    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_seq(self)
-    }
+seed! {
+    /// v0.5: the string table, kept as slices of the body; each entry is charged.
+    V05Table, deserialize_seq
 }
 
 impl<'de> Visitor<'de> for V05Table<'_, '_, 'de> {
@@ -894,15 +874,9 @@ impl<'de> Visitor<'de> for V05Table<'_, '_, 'de> {
     }
 }
 
-/// v0.5: the traces, an array of arrays of spans.
-struct V05Traces<'b, 'i, 'de>(&'b mut Builder<'i, 'de>);
-
-impl<'de> DeserializeSeed<'de> for V05Traces<'_, '_, 'de> {
-    type Value = ();
-
-    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_seq(self)
-    }
+seed! {
+    /// v0.5: the traces, an array of arrays of spans.
+    V05Traces, deserialize_seq
 }
 
 impl<'de> Visitor<'de> for V05Traces<'_, '_, 'de> {
@@ -918,15 +892,9 @@ impl<'de> Visitor<'de> for V05Traces<'_, '_, 'de> {
     }
 }
 
-/// v0.5: one trace chunk.
-struct V05Chunk<'b, 'i, 'de>(&'b mut Builder<'i, 'de>);
-
-impl<'de> DeserializeSeed<'de> for V05Chunk<'_, '_, 'de> {
-    type Value = ();
-
-    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_seq(self)
-    }
+seed! {
+    /// v0.5: one trace chunk.
+    V05Chunk, deserialize_seq
 }
 
 impl<'de> Visitor<'de> for V05Chunk<'_, '_, 'de> {
@@ -944,15 +912,9 @@ impl<'de> Visitor<'de> for V05Chunk<'_, '_, 'de> {
     }
 }
 
-/// v0.5: one span, an array of twelve fields.
-struct V05Span<'b, 'i, 'de>(&'b mut Builder<'i, 'de>);
-
-impl<'de> DeserializeSeed<'de> for V05Span<'_, '_, 'de> {
-    type Value = ();
-
-    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_seq(self)
-    }
+seed! {
+    /// v0.5: one span, an array of twelve fields.
+    V05Span, deserialize_seq
 }
 
 impl<'de> Visitor<'de> for V05Span<'_, '_, 'de> {
@@ -1005,15 +967,9 @@ fn missing<E: de::Error>(at: usize) -> E {
     E::invalid_length(at, &"a v0.5 span: an array of 12 fields")
 }
 
-/// v0.5: a span's `meta`, string indexes to string indexes.
-struct V05Meta<'b, 'i, 'de>(&'b mut Builder<'i, 'de>);
-
-impl<'de> DeserializeSeed<'de> for V05Meta<'_, '_, 'de> {
-    type Value = ();
-
-    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_map(self)
-    }
+seed! {
+    /// v0.5: a span's `meta`, string indexes to string indexes.
+    V05Meta, deserialize_map
 }
 
 impl<'de> Visitor<'de> for V05Meta<'_, '_, 'de> {
@@ -1035,15 +991,9 @@ impl<'de> Visitor<'de> for V05Meta<'_, '_, 'de> {
     }
 }
 
-/// v0.5: a span's `metrics`, string indexes to numbers.
-struct V05Metrics<'b, 'i, 'de>(&'b mut Builder<'i, 'de>);
-
-impl<'de> DeserializeSeed<'de> for V05Metrics<'_, '_, 'de> {
-    type Value = ();
-
-    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
-        d.deserialize_map(self)
-    }
+seed! {
+    /// v0.5: a span's `metrics`, string indexes to numbers.
+    V05Metrics, deserialize_map
 }
 
 impl<'de> Visitor<'de> for V05Metrics<'_, '_, 'de> {
