@@ -276,6 +276,10 @@ mod tests {
             put(addr, "/v0.4/traces", "application/msgpack", b"\xc1garbage").await;
         assert_eq!(status, 400);
         assert!(body.contains("malformed msgpack"), "{body}");
+        // Nothing in it is a span: refused whole, its spans counted one by one.
+        let (status, body, _) = put(addr, "/v0.4/traces", "application/json", b"[[{},{}]]").await;
+        assert_eq!(status, 400);
+        assert!(body.contains("none of the payload's 2 spans"), "{body}");
         let (status, body, _) = put(addr, "/v0.5/traces", "application/json", b"[]").await;
         assert_eq!(status, 415);
         assert!(body.contains("application/json"));
@@ -297,6 +301,8 @@ mod tests {
             Some(&1)
         );
         assert_eq!(accounting.rejected.get("too_large"), Some(&1));
+        assert_eq!(accounting.rejected.get("invalid_span"), Some(&1));
+        assert_eq!(accounting.rejected_spans, 2);
         drop(writer);
     }
 }
