@@ -559,11 +559,11 @@ impl<'i, 'de> Builder<'i, 'de> {
                         });
                     }
                 }
-                events.push(Event {
+                events = vec![Event {
                     name: keys.exception.clone(),
                     time_ns: end_ns,
                     attributes: event_attributes,
-                });
+                }];
             }
             Status {
                 code: StatusCode::Error,
