@@ -1,7 +1,8 @@
 //! The Datadog decoder on payloads shaped like ddtrace's (a request, two SQL queries and a failing call a
 //! trace, with ddtrace's meta and metrics), 512 spans a payload, in v0.4 msgpack, v0.4 JSON and v0.5; each
 //! against the decoder it replaced (`baseline/datadog_before.rs`: into `DdSpan`s with their maps, then onto
-//! the model), measured in the same run.
+//! the model), measured in the same run. Before measuring, it checks that both decoders give equal spans on
+//! these payloads and on ddtrace's golden ones.
 
 use std::collections::BTreeMap;
 use std::hint::black_box;
@@ -150,15 +151,41 @@ fn decode(c: &mut Criterion) {
     let json = serde_json::to_vec(&traces).unwrap();
     let v05 = v05(&traces);
     let interner = Interner::new();
-    // Both decoders agree on what they take.
+    // Both decoders give the same spans, and the budget's charge is reported.
     let spans = (TRACES * 4) as usize;
-    for body in [&msgpack, &v05] {
-        let new = if body == &v05 {
-            datadog::decode_v05(body, &interner).unwrap()
-        } else {
-            datadog::decode_v04_msgpack(body, &interner).unwrap()
-        };
+    let pairs = [
+        (
+            &msgpack,
+            datadog::decode_v04_msgpack(&msgpack, &interner).unwrap(),
+            before::convert(before::decode_v04_msgpack(&msgpack).unwrap(), &interner),
+        ),
+        (
+            &json,
+            datadog::decode_v04_json(&json, &interner).unwrap(),
+            before::convert(before::decode_v04_json(&json).unwrap(), &interner),
+        ),
+        (
+            &v05,
+            datadog::decode_v05(&v05, &interner).unwrap(),
+            before::convert(before::decode_v05(&v05).unwrap(), &interner),
+        ),
+    ];
+    // And on what ddtrace 4.16 sent (the decoder's golden payloads).
+    let real_v04 = include_bytes!("../testdata/ddtrace-v0.4.msgpack");
+    let real_v05 = include_bytes!("../testdata/ddtrace-v0.5.msgpack");
+    assert!(
+        datadog::decode_v04_msgpack(real_v04, &interner)
+            .unwrap()
+            .spans
+            == before::convert(before::decode_v04_msgpack(real_v04).unwrap(), &interner).spans
+    );
+    assert!(
+        datadog::decode_v05(real_v05, &interner).unwrap().spans
+            == before::convert(before::decode_v05(real_v05).unwrap(), &interner).spans
+    );
+    for (body, new, old) in pairs {
         assert_eq!((new.spans.len(), new.rejected), (spans, 0));
+        assert!(new.spans == old.spans, "the decoders disagree");
         eprintln!(
             "{} bytes: {} charged, {:.2} times the body",
             body.len(),
