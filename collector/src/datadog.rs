@@ -1,17 +1,42 @@
 //! Decoding of the Datadog agent's trace payloads (`/v0.3`, `/v0.4` in msgpack or JSON, `/v0.5` msgpack with
-//! a string table) and their mapping onto the model: service → `service.name`, resource, operation and type
-//! kept, `meta` and `metrics` → attributes, `error: 1` → an error status with an exception event, 64-bit ids
-//! widened with `_dd.p.tid`, parent 0 = root.
+//! a string table) straight onto the model, one span at a time: service → `service.name`, resource, operation
+//! and type kept, `meta` and `metrics` → attributes, `error: 1` → an error status with an exception event,
+//! 64-bit ids widened with `_dd.p.tid`, parent 0 = root.
+//!
+//! Decoding is streaming (serde visitors over rmp-serde and serde_json, borrowing strings from the body) and
+//! validates as it goes: every span is checked as Datadog's agent checks it (see [`Builder::finish_span`]) and
+//! everything the decoder keeps (spans, attributes, strings, the v0.5 string table) is charged against a
+//! budget proportional to the body ([`budget`]: 12 times a v0.4 body, 24 times a v0.5 one, plus 1 MiB), so a
+//! payload built to expand (a megabyte of one-byte empty span maps, millions of tiny spans, a meta map of
+//! repeated keys) is refused before it takes more memory than a fixed multiple of its own size. No collection is presized from a length the payload claims.
 
-use std::collections::HashMap;
+use std::borrow::Cow;
+use std::fmt;
+use std::mem::size_of;
 use std::sync::Arc;
 
-use serde::Deserialize;
+use rustc_hash::FxHashMap;
+use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
 use crate::model::{
-    Event, Interner, KeyValue, Resource, Scope, Span, SpanId, SpanKind, Status, StatusCode,
+    Event, Interner, KeyValue, Resource, Scope, Span, SpanId, SpanKind, Status, StatusCode, Str,
     TraceId, Value,
 };
+
+/// A v0.4 payload (msgpack or JSON) may take this many times its size in memory once decoded, plus
+/// [`BUDGET_BASE`]. ddtrace's take about 2 times theirs; the smallest spans a payload can hold (20 bytes) would
+/// take over 20 times theirs.
+pub const V04_BUDGET_FACTOR: usize = 12;
+/// The same for v0.5, whose string table makes spans several times smaller on the wire than in memory:
+/// ddtrace's take about 10 times their size; the smallest spans (13 bytes) would take over 30 times theirs.
+pub const V05_BUDGET_FACTOR: usize = 24;
+/// What any payload may take besides.
+pub const BUDGET_BASE: usize = 1024 * 1024;
+
+/// The bytes of memory a payload of `body_len` bytes may take once decoded, at `factor` times its size.
+pub fn budget(body_len: usize, factor: usize) -> usize {
+    body_len.saturating_mul(factor).saturating_add(BUDGET_BASE)
+}
 
 /// Why a payload could not be read.
 #[derive(Debug, thiserror::Error)]
@@ -22,335 +47,980 @@ pub enum DecodeError {
     Json(#[from] serde_json::Error),
     #[error("malformed v0.5 payload: string index {0} is outside the string table")]
     StringIndex(u32),
+    #[error(
+        "the payload would take more than {budget} bytes of memory decoded ({factor} times its {body} \
+         bytes plus {BUDGET_BASE}): send fewer spans per payload"
+    )]
+    OverBudget {
+        budget: usize,
+        body: usize,
+        factor: usize,
+    },
 }
 
 impl DecodeError {
+    /// The reason the refusal is counted under.
     pub fn reason(&self) -> &'static str {
         match self {
             DecodeError::Msgpack(_) | DecodeError::StringIndex(_) => "malformed_msgpack",
             DecodeError::Json(_) => "malformed_json",
+            DecodeError::OverBudget { .. } => "over_budget",
         }
     }
 }
 
-/// A span as Datadog's tracers send it.
-#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
-#[serde(default)]
-pub struct DdSpan {
-    pub service: String,
-    pub name: String,
-    pub resource: String,
-    pub trace_id: u64,
-    pub span_id: u64,
-    pub parent_id: u64,
-    pub start: i64,
-    pub duration: i64,
-    pub error: i32,
-    pub meta: HashMap<String, String>,
-    pub metrics: HashMap<String, f64>,
-    #[serde(rename = "type")]
-    pub kind: String,
-}
-
-/// `/v0.3` and `/v0.4`: an array of traces, each an array of spans, in msgpack.
-pub fn decode_v04_msgpack(body: &[u8]) -> Result<Vec<Vec<DdSpan>>, DecodeError> {
-    Ok(rmp_serde::from_slice(body)?)
-}
-
-/// `/v0.3` and `/v0.4` in JSON.
-pub fn decode_v04_json(body: &[u8]) -> Result<Vec<Vec<DdSpan>>, DecodeError> {
-    Ok(serde_json::from_slice(body)?)
-}
-
-/// One v0.5 span: twelve fields in order, strings as indexes into the payload's string table.
-type V05Span = (
-    u32,
-    u32,
-    u32,
-    u64,
-    u64,
-    u64,
-    i64,
-    i64,
-    i32,
-    HashMap<u32, u32>,
-    HashMap<u32, f64>,
-    u32,
-);
-
-/// `/v0.5`: `[string table, traces]`.
-pub fn decode_v05(body: &[u8]) -> Result<Vec<Vec<DdSpan>>, DecodeError> {
-    let (strings, traces): (Vec<String>, Vec<Vec<V05Span>>) = rmp_serde::from_slice(body)?;
-    let s = |i: u32| {
-        strings
-            .get(i as usize)
-            .cloned()
-            .ok_or(DecodeError::StringIndex(i))
-    };
-    traces
-        .into_iter()
-        .map(|trace| {
-            trace
-                .into_iter()
-                .map(
-                    |(
-                        service,
-                        name,
-                        resource,
-                        trace_id,
-                        span_id,
-                        parent_id,
-                        start,
-                        duration,
-                        error,
-                        meta,
-                        metrics,
-                        kind,
-                    )| {
-                        Ok(DdSpan {
-                            service: s(service)?,
-                            name: s(name)?,
-                            resource: s(resource)?,
-                            trace_id,
-                            span_id,
-                            parent_id,
-                            start,
-                            duration,
-                            error,
-                            meta: meta
-                                .into_iter()
-                                .map(|(k, v)| Ok((s(k)?, s(v)?)))
-                                .collect::<Result<_, DecodeError>>()?,
-                            metrics: metrics
-                                .into_iter()
-                                .map(|(k, v)| Ok((s(k)?, v)))
-                                .collect::<Result<_, DecodeError>>()?,
-                            kind: s(kind)?,
-                        })
-                    },
-                )
-                .collect()
-        })
-        .collect()
-}
-
-/// The result of mapping a payload: spans, and the spans that could not be taken.
+/// The result of decoding a payload: spans, and the spans that could not be taken.
 #[derive(Debug, Default)]
 pub struct Converted {
     pub spans: Vec<Span>,
+    /// Spans refused one by one (no trace or span id), as Datadog's agent drops them.
     pub rejected: u64,
     pub error: Option<String>,
+    /// The bytes charged against the payload's [`budget`]: about what the spans take in memory.
+    pub charged: usize,
 }
 
-/// Maps Datadog spans onto the model. Spans of one service, version and env share one resource.
-pub fn convert(traces: Vec<Vec<DdSpan>>, interner: &Interner) -> Converted {
-    let mut out = Converted::default();
-    let mut resources: HashMap<(String, Option<String>, Option<String>), Arc<Resource>> =
-        HashMap::new();
-    let scope = Arc::new(Scope {
-        name: interner.intern("datadog"),
-        version: None,
+/// `/v0.3` and `/v0.4`: an array of traces, each an array of span maps, in msgpack.
+pub fn decode_v04_msgpack(body: &[u8], interner: &Interner) -> Result<Converted, DecodeError> {
+    let mut builder = Builder::new(interner, body.len(), V04_BUDGET_FACTOR);
+    let mut de = rmp_serde::Deserializer::from_read_ref(body);
+    let decoded = Traces(&mut builder).deserialize(&mut de);
+    builder.finish(decoded.map_err(DecodeError::from))
+}
+
+/// `/v0.3` and `/v0.4` in JSON.
+pub fn decode_v04_json(body: &[u8], interner: &Interner) -> Result<Converted, DecodeError> {
+    let mut builder = Builder::new(interner, body.len(), V04_BUDGET_FACTOR);
+    let mut de = serde_json::Deserializer::from_slice(body);
+    let decoded = Traces(&mut builder)
+        .deserialize(&mut de)
+        .and_then(|()| de.end());
+    builder.finish(decoded.map_err(DecodeError::from))
+}
+
+/// `/v0.5`: `[string table, traces]`, each span an array of twelve fields whose strings are indexes into the
+/// table: service, name, resource, trace_id, span_id, parent_id, start, duration, error, meta, metrics, type.
+pub fn decode_v05(body: &[u8], interner: &Interner) -> Result<Converted, DecodeError> {
+    let mut builder = Builder::new(interner, body.len(), V05_BUDGET_FACTOR);
+    let mut de = rmp_serde::Deserializer::from_read_ref(body);
+    let decoded = de::Deserializer::deserialize_seq(&mut de, V05Payload(&mut builder));
+    builder.finish(decoded.map_err(DecodeError::from))
+}
+
+/// Strings up to this long are interned; longer ones (SQL, stacks, messages) are shared within the payload only.
+const MAX_INTERNED: usize = 128;
+/// Service and operation names and span types are cut to this many bytes, as Datadog's agent cuts them.
+const MAX_NAME: usize = 100;
+/// What interning a string may cost beyond its text: the shared allocation's header and the table's slot.
+const INTERN_COST: usize = 64;
+/// What one more resource (service, version and env) costs: the `Resource`, its attributes and its map entry.
+const RESOURCE_COST: usize = 256;
+
+/// Stops decoding: the cause is kept in [`Ctx::failure`].
+struct Stop;
+
+/// The budget, the interner and why decoding stopped.
+struct Ctx<'i> {
+    interner: &'i Interner,
+    left: usize,
+    body: usize,
+    factor: usize,
+    failure: Option<DecodeError>,
+}
+
+impl Ctx<'_> {
+    fn charge(&mut self, bytes: usize) -> Result<(), Stop> {
+        match self.left.checked_sub(bytes) {
+            Some(left) => {
+                self.left = left;
+                Ok(())
+            }
+            None => {
+                self.failure = Some(DecodeError::OverBudget {
+                    budget: budget(self.body, self.factor),
+                    body: self.body,
+                    factor: self.factor,
+                });
+                Err(Stop)
+            }
+        }
+    }
+
+    /// Interned, charged when it is (probably) new: nothing else but the table and this answer holds it.
+    fn intern(&mut self, text: &str) -> Result<Str, Stop> {
+        let shared = self.interner.intern(text);
+        if Arc::strong_count(&shared) <= 2 {
+            self.charge(text.len() + INTERN_COST)?;
+        }
+        Ok(shared)
+    }
+
+    /// Interned when short, else a copy of its own.
+    fn text(&mut self, text: &str) -> Result<Str, Stop> {
+        if text.len() <= MAX_INTERNED {
+            self.intern(text)
+        } else {
+            self.charge(text.len() + 16)?;
+            Ok(Arc::from(text))
+        }
+    }
+
+    /// A name cut to [`MAX_NAME`] bytes (on a character boundary), interned.
+    fn name(&mut self, text: &str) -> Result<Str, Stop> {
+        self.intern(cut(text, MAX_NAME))
+    }
+
+    /// `vec.push(item)`, its growth charged before it is allocated: the whole new block, as the old one is
+    /// held while it is copied (so what a vector was ever charged bounds its peak, not only its size).
+    fn push<T>(&mut self, vec: &mut Vec<T>, item: T) -> Result<(), Stop> {
+        if vec.len() == vec.capacity() {
+            let more = vec.capacity().max(4);
+            self.charge((vec.capacity() + more) * size_of::<T>())?;
+            vec.reserve_exact(more);
+        }
+        vec.push(item);
+        Ok(())
+    }
+}
+
+fn cut(text: &str, max: usize) -> &str {
+    if text.len() <= max {
+        return text;
+    }
+    let mut end = max;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
+/// The fields of the span being read, reused from span to span.
+#[derive(Default)]
+struct Fields {
+    service: Option<Str>,
+    name: Option<Str>,
+    resource: Option<Str>,
+    kind: Option<Str>,
+    trace_id: u64,
+    span_id: u64,
+    parent_id: u64,
+    start: i64,
+    duration: i64,
+    error: i32,
+    meta: Vec<(Str, Str)>,
+    metrics: Vec<(Str, f64)>,
+}
+
+impl Fields {
+    fn clear(&mut self) {
+        self.service = None;
+        self.name = None;
+        self.resource = None;
+        self.kind = None;
+        self.trace_id = 0;
+        self.span_id = 0;
+        self.parent_id = 0;
+        self.start = 0;
+        self.duration = 0;
+        self.error = 0;
+        self.meta.clear();
+        self.metrics.clear();
+    }
+
+    fn meta(&self, key: &str) -> Option<&Str> {
+        self.meta
+            .binary_search_by(|(k, _)| (**k).cmp(key))
+            .ok()
+            .map(|i| &self.meta[i].1)
+    }
+}
+
+/// Sorts entries by key and keeps the last value of a repeated key, as a map read in order would.
+fn sort_dedup<V>(entries: &mut Vec<(Str, V)>) {
+    entries.sort_by(|a, b| a.0.cmp(&b.0));
+    entries.dedup_by(|later, kept| {
+        if later.0 == kept.0 {
+            std::mem::swap(&mut later.1, &mut kept.1);
+            true
+        } else {
+            false
+        }
     });
-    for trace in traces {
-        // Tracers put `_dd.p.tid` (the upper 64 bits of a 128-bit trace id) on the chunk's first span only.
-        let high = trace
-            .iter()
-            .find_map(|span| span.meta.get("_dd.p.tid"))
-            .and_then(|hex| u64::from_str_radix(hex, 16).ok())
-            .unwrap_or(0);
-        for span in trace {
-            if span.trace_id == 0 || span.span_id == 0 {
-                out.rejected += 1;
-                out.error
-                    .get_or_insert_with(|| "a span has a zero trace_id or span_id".to_owned());
+}
+
+/// Attribute keys every span may use, interned once a payload.
+struct Keys {
+    resource_name: Str,
+    operation_name: Str,
+    span_type: Str,
+    db_system_name: Str,
+    db_query_text: Str,
+    http_status: Str,
+    exception: Str,
+    exception_type: Str,
+    exception_message: Str,
+    exception_stacktrace: Str,
+    unnamed_operation: Str,
+    unnamed_service: Str,
+}
+
+impl Keys {
+    fn new(interner: &Interner) -> Keys {
+        let i = |s: &str| interner.intern(s);
+        Keys {
+            resource_name: i("resource.name"),
+            operation_name: i("operation.name"),
+            span_type: i("span.type"),
+            db_system_name: i("db.system.name"),
+            db_query_text: i("db.query.text"),
+            http_status: i("http.response.status_code"),
+            exception: i("exception"),
+            exception_type: i("exception.type"),
+            exception_message: i("exception.message"),
+            exception_stacktrace: i("exception.stacktrace"),
+            unnamed_operation: i("unnamed_operation"),
+            unnamed_service: i("unnamed-service"),
+        }
+    }
+}
+
+/// A v0.5 string-table entry: as it is in the body until a span first uses it.
+enum Slot<'de> {
+    Raw(&'de str),
+    Ready(Str),
+}
+
+type ResourceKey = (Str, Option<Str>, Option<Str>);
+
+/// Builds model spans from decoded fields, one span at a time, charging what it keeps.
+struct Builder<'i, 'de> {
+    ctx: Ctx<'i>,
+    keys: Keys,
+    scope: Arc<Scope>,
+    fields: Fields,
+    out: Converted,
+    /// Spans of one service, version and env share one resource.
+    resources: FxHashMap<ResourceKey, Arc<Resource>>,
+    /// Where the current trace chunk's spans start in `out.spans`, and its `_dd.p.tid`.
+    chunk_start: usize,
+    chunk_high: Option<u64>,
+    table: Vec<Slot<'de>>,
+}
+
+impl<'i, 'de> Builder<'i, 'de> {
+    fn new(interner: &'i Interner, body: usize, factor: usize) -> Builder<'i, 'de> {
+        Builder {
+            ctx: Ctx {
+                interner,
+                left: budget(body, factor),
+                body,
+                factor,
+                failure: None,
+            },
+            keys: Keys::new(interner),
+            scope: Arc::new(Scope {
+                name: interner.intern("datadog"),
+                version: None,
+            }),
+            fields: Fields::default(),
+            out: Converted::default(),
+            resources: FxHashMap::default(),
+            chunk_start: 0,
+            chunk_high: None,
+            table: Vec::new(),
+        }
+    }
+
+    /// The decoding's outcome: a stop of ours is reported as its own cause, not as the format's error.
+    fn finish(mut self, decoded: Result<(), DecodeError>) -> Result<Converted, DecodeError> {
+        match (self.ctx.failure.take(), decoded) {
+            (Some(failure), _) => Err(failure),
+            (None, Err(err)) => Err(err),
+            (None, Ok(())) => {
+                self.out.charged = budget(self.ctx.body, self.ctx.factor) - self.ctx.left;
+                Ok(self.out)
+            }
+        }
+    }
+
+    fn start_chunk(&mut self) {
+        self.chunk_start = self.out.spans.len();
+        self.chunk_high = None;
+    }
+
+    /// Tracers put `_dd.p.tid` (the upper 64 bits of a 128-bit trace id) on a chunk's first span only: the
+    /// chunk's spans get it once the chunk is read.
+    fn finish_chunk(&mut self) {
+        if let Some(high) = self.chunk_high.filter(|&high| high != 0) {
+            for span in &mut self.out.spans[self.chunk_start..] {
+                let low = span.trace_id.to_u128() as u64;
+                span.trace_id = TraceId::from_u128((u128::from(high) << 64) | u128::from(low));
+            }
+        }
+    }
+
+    /// The string at `index` of the v0.5 table, made shared on first use.
+    fn string(&mut self, index: u32) -> Result<Str, Stop> {
+        let Some(slot) = self.table.get_mut(index as usize) else {
+            self.ctx.failure = Some(DecodeError::StringIndex(index));
+            return Err(Stop);
+        };
+        match slot {
+            Slot::Ready(shared) => Ok(shared.clone()),
+            Slot::Raw(text) => {
+                let shared = self.ctx.text(text)?;
+                *slot = Slot::Ready(shared.clone());
+                Ok(shared)
+            }
+        }
+    }
+
+    /// A string of the table used as a name: cut to [`MAX_NAME`] bytes.
+    fn string_name(&mut self, index: u32) -> Result<Str, Stop> {
+        let shared = self.string(index)?;
+        if shared.len() <= MAX_NAME {
+            Ok(shared)
+        } else {
+            self.ctx.name(&shared)
+        }
+    }
+
+    /// Checks and fixes the span read into `fields` as Datadog's agent does (`pkg/trace/agent/normalizer.go`),
+    /// then maps it onto the model. Dropped: a zero (or missing) trace or span id — the agent drops the whole
+    /// chunk, the lab only the span, and counts it. Fixed: an empty service or operation name gets the agent's
+    /// fallback, an empty resource takes the operation name, names and types are cut to 100 bytes, a parent
+    /// equal to both ids means a root, a negative or overflowing duration becomes 0, and an `http.status_code`
+    /// that is not a status (100–599) is dropped. Unlike the agent, a start before 2000 is kept.
+    fn finish_span(&mut self) -> Result<(), Stop> {
+        let f = &mut self.fields;
+        sort_dedup(&mut f.meta);
+        sort_dedup(&mut f.metrics);
+        if self.chunk_high.is_none() {
+            self.chunk_high = f
+                .meta("_dd.p.tid")
+                .and_then(|hex| u64::from_str_radix(hex, 16).ok());
+        }
+        if f.trace_id == 0 || f.span_id == 0 {
+            self.out.rejected += 1;
+            self.out.error.get_or_insert_with(|| {
+                "a span has no trace_id or span_id (or a zero one): Datadog's agent drops it too".to_owned()
+            });
+            return Ok(());
+        }
+        let keys = &self.keys;
+        let ctx = &mut self.ctx;
+        let service = f
+            .service
+            .clone()
+            .unwrap_or_else(|| keys.unnamed_service.clone());
+        let operation = f
+            .name
+            .clone()
+            .unwrap_or_else(|| keys.unnamed_operation.clone());
+        let resource_name = f.resource.clone().unwrap_or_else(|| operation.clone());
+        let parent_id = if f.parent_id == f.trace_id && f.parent_id == f.span_id {
+            0
+        } else {
+            f.parent_id
+        };
+        let duration = if f.duration < 0 || f.duration > i64::MAX - f.start.max(0) {
+            0
+        } else {
+            f.duration
+        };
+        let start_ns = u64::try_from(f.start).unwrap_or(0);
+        let end_ns = start_ns.saturating_add(duration as u64);
+
+        let resource = {
+            let key = (
+                service.clone(),
+                f.meta("version").cloned(),
+                f.meta("env").cloned(),
+            );
+            match self.resources.get(&key) {
+                Some(resource) => resource.clone(),
+                None => {
+                    ctx.charge(RESOURCE_COST)?;
+                    let (service, version, env) = key.clone();
+                    let mut attributes = vec![KeyValue {
+                        key: ctx.intern("service.name")?,
+                        value: Value::Str(service),
+                    }];
+                    if let Some(version) = version {
+                        attributes.push(KeyValue {
+                            key: ctx.intern("service.version")?,
+                            value: Value::Str(version),
+                        });
+                    }
+                    if let Some(env) = env {
+                        attributes.push(KeyValue {
+                            key: ctx.intern("deployment.environment.name")?,
+                            value: Value::Str(env),
+                        });
+                    }
+                    let resource = Arc::new(Resource { attributes });
+                    self.resources.insert(key, resource.clone());
+                    resource
+                }
+            }
+        };
+
+        let span_type = f.kind.as_deref().unwrap_or("");
+        let kind = match f.meta("span.kind").map(|k| &**k) {
+            Some("server") => SpanKind::Server,
+            Some("client") => SpanKind::Client,
+            Some("producer") => SpanKind::Producer,
+            Some("consumer") => SpanKind::Consumer,
+            Some("internal") => SpanKind::Internal,
+            _ => match span_type {
+                "web" => SpanKind::Server,
+                "http" | "sql" | "db" | "redis" | "cache" | "mongodb" | "cassandra"
+                | "elasticsearch" => SpanKind::Client,
+                _ => SpanKind::Internal,
+            },
+        };
+        // Datadog's database spans name the system in `db.type`; the semantic conventions call it
+        // `db.system.name`, and the query is the span's resource.
+        let system = f.meta("db.system").or_else(|| f.meta("db.type")).cloned();
+        let query = (system.is_some()
+            && matches!(span_type, "sql" | "db")
+            && f.meta("db.query.text").is_none())
+        .then(|| resource_name.clone());
+        let status_text = f.meta("http.status_code");
+        let status_code = status_text
+            .and_then(|code| code.parse::<i64>().ok())
+            .filter(|code| (100..600).contains(code));
+        let drop_status = status_text.is_some() && status_code.is_none();
+
+        let count = 2
+            + usize::from(f.kind.is_some())
+            + usize::from(system.is_some())
+            + usize::from(query.is_some())
+            + usize::from(status_code.is_some())
+            + f.meta.len()
+            - usize::from(drop_status)
+            + f.metrics.len();
+        ctx.charge(count * size_of::<KeyValue>())?;
+        let mut attributes = Vec::with_capacity(count);
+        let mut attribute = |key: &Str, value: Value| {
+            attributes.push(KeyValue {
+                key: key.clone(),
+                value,
+            })
+        };
+        attribute(&keys.resource_name, Value::Str(resource_name.clone()));
+        attribute(&keys.operation_name, Value::Str(operation.clone()));
+        if let Some(span_type) = &f.kind {
+            attribute(&keys.span_type, Value::Str(span_type.clone()));
+        }
+        if let Some(system) = system {
+            attribute(&keys.db_system_name, Value::Str(system));
+        }
+        if let Some(query) = query {
+            attribute(&keys.db_query_text, Value::Str(query));
+        }
+        if let Some(code) = status_code {
+            attribute(&keys.http_status, Value::Int(code));
+        }
+        for (key, value) in &f.meta {
+            if drop_status && &**key == "http.status_code" {
                 continue;
             }
-            let version = span.meta.get("version").cloned();
-            let env = span.meta.get("env").cloned();
-            let resource = resources
-                .entry((span.service.clone(), version.clone(), env.clone()))
-                .or_insert_with(|| {
-                    let mut attributes = vec![kv(
-                        interner,
-                        "service.name",
-                        Value::Str(interner.intern(&span.service)),
-                    )];
-                    if let Some(version) = &version {
-                        attributes.push(kv(
-                            interner,
-                            "service.version",
-                            Value::Str(interner.intern(version)),
-                        ));
-                    }
-                    if let Some(env) = &env {
-                        attributes.push(kv(
-                            interner,
-                            "deployment.environment.name",
-                            Value::Str(interner.intern(env)),
-                        ));
-                    }
-                    Arc::new(Resource { attributes })
-                })
-                .clone();
-            out.spans
-                .push(convert_span(span, high, resource, scope.clone(), interner));
+            attribute(key, Value::Str(value.clone()));
         }
+        for (key, value) in &f.metrics {
+            let value = if value.fract() == 0.0 && value.abs() < 9.0e15 {
+                Value::Int(*value as i64)
+            } else {
+                Value::Double(*value)
+            };
+            attribute(key, value);
+        }
+
+        let mut events = Vec::new();
+        let status = if f.error != 0 {
+            let error_type = f.meta("error.type").or_else(|| f.meta("error.kind"));
+            let message = f.meta("error.msg").or_else(|| f.meta("error.message"));
+            let stack = f.meta("error.stack");
+            let found = [
+                (&keys.exception_type, error_type),
+                (&keys.exception_message, message),
+                (&keys.exception_stacktrace, stack),
+            ];
+            let present = found.iter().filter(|(_, v)| v.is_some()).count();
+            if present > 0 {
+                ctx.charge(size_of::<Event>() + present * size_of::<KeyValue>())?;
+                let mut event_attributes = Vec::with_capacity(present);
+                for (key, value) in found {
+                    if let Some(value) = value {
+                        event_attributes.push(KeyValue {
+                            key: key.clone(),
+                            value: Value::Str(value.clone()),
+                        });
+                    }
+                }
+                events = vec![Event {
+                    name: keys.exception.clone(),
+                    time_ns: end_ns,
+                    attributes: event_attributes,
+                }];
+            }
+            Status {
+                code: StatusCode::Error,
+                message: message.cloned(),
+            }
+        } else {
+            Status::default()
+        };
+        let span = Span {
+            trace_id: TraceId::from_u128(u128::from(f.trace_id)),
+            span_id: SpanId::from_u64(f.span_id),
+            parent_span_id: (parent_id != 0).then(|| SpanId::from_u64(parent_id)),
+            // The resource (`GET /checkout`, the SQL query) is what Datadog shows as the span; the operation
+            // name (`flask.request`) stays in `operation.name`.
+            name: resource_name,
+            kind,
+            start_ns,
+            end_ns,
+            status,
+            attributes,
+            events,
+            links: Vec::new(),
+            resource,
+            scope: self.scope.clone(),
+            dropped: Default::default(),
+        };
+        ctx.push(&mut self.out.spans, span)
     }
-    out
 }
 
-fn kv(interner: &Interner, key: &str, value: Value) -> KeyValue {
-    KeyValue {
-        key: interner.intern(key),
-        value,
+fn stop<E: de::Error>(_: Stop) -> E {
+    E::custom("decoding stopped")
+}
+
+/// A seed over the builder whose value its own visitor reads, with the given `Deserializer` method.
+macro_rules! seed {
+    ($(#[$doc:meta])* $name:ident, $read:ident) => {
+        $(#[$doc])*
+        struct $name<'b, 'i, 'de>(&'b mut Builder<'i, 'de>);
+
+        impl<'de> DeserializeSeed<'de> for $name<'_, '_, 'de> {
+            type Value = ();
+
+            fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+                d.$read(self)
+            }
+        }
+    };
+}
+
+/// A string, borrowed from the body when it can be (JSON with escapes cannot).
+struct Text;
+
+impl<'de> DeserializeSeed<'de> for Text {
+    type Value = Cow<'de, str>;
+
+    fn deserialize<D: de::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_str(self)
     }
 }
 
-fn convert_span(
-    span: DdSpan,
-    high: u64,
-    resource: Arc<Resource>,
-    scope: Arc<Scope>,
-    interner: &Interner,
-) -> Span {
-    let trace_id = TraceId::from_u128((u128::from(high) << 64) | u128::from(span.trace_id));
-    let start_ns = u64::try_from(span.start).unwrap_or(0);
-    let end_ns = start_ns.saturating_add(u64::try_from(span.duration).unwrap_or(0));
-    let kind = match span.meta.get("span.kind").map(String::as_str) {
-        Some("server") => SpanKind::Server,
-        Some("client") => SpanKind::Client,
-        Some("producer") => SpanKind::Producer,
-        Some("consumer") => SpanKind::Consumer,
-        Some("internal") => SpanKind::Internal,
-        _ => match span.kind.as_str() {
-            "web" => SpanKind::Server,
-            "http" | "sql" | "db" | "redis" | "cache" | "mongodb" | "cassandra"
-            | "elasticsearch" => SpanKind::Client,
-            _ => SpanKind::Internal,
-        },
-    };
-    let mut attributes = Vec::with_capacity(span.meta.len() + span.metrics.len() + 5);
-    let text = |s: &str| Value::Str(interner.intern(s));
-    attributes.push(kv(
-        interner,
-        "resource.name",
-        Value::Str(Arc::from(span.resource.as_str())),
-    ));
-    attributes.push(kv(interner, "operation.name", text(&span.name)));
-    if !span.kind.is_empty() {
-        attributes.push(kv(interner, "span.type", text(&span.kind)));
+impl<'de> Visitor<'de> for Text {
+    type Value = Cow<'de, str>;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a string")
     }
-    // Datadog's database spans name the system in `db.type`; the semantic conventions call it `db.system.name`,
-    // and the query is the span's resource.
-    if let Some(system) = span
-        .meta
-        .get("db.system")
-        .or_else(|| span.meta.get("db.type"))
-    {
-        attributes.push(kv(interner, "db.system.name", text(system)));
-        if matches!(span.kind.as_str(), "sql" | "db") && !span.meta.contains_key("db.query.text") {
-            attributes.push(kv(
-                interner,
-                "db.query.text",
-                Value::Str(Arc::from(span.resource.as_str())),
-            ));
+
+    fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Self::Value, E> {
+        Ok(Cow::Borrowed(v))
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Self::Value, E> {
+        Ok(Cow::Owned(v.to_owned()))
+    }
+
+    fn visit_string<E: de::Error>(self, v: String) -> Result<Self::Value, E> {
+        Ok(Cow::Owned(v))
+    }
+}
+
+seed! {
+    /// v0.4: the payload, an array of trace chunks.
+    Traces, deserialize_seq
+}
+
+impl<'de> Visitor<'de> for Traces<'_, '_, 'de> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an array of traces")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while seq.next_element_seed(Chunk(&mut *self.0))?.is_some() {}
+        Ok(())
+    }
+}
+
+seed! {
+    /// v0.4: one trace chunk, an array of span maps.
+    Chunk, deserialize_seq
+}
+
+impl<'de> Visitor<'de> for Chunk<'_, '_, 'de> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a trace: an array of spans")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        self.0.start_chunk();
+        while seq.next_element_seed(SpanMap(&mut *self.0))?.is_some() {}
+        self.0.finish_chunk();
+        Ok(())
+    }
+}
+
+/// The fields of a v0.4 span.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Field {
+    Service,
+    Name,
+    Resource,
+    TraceId,
+    SpanId,
+    ParentId,
+    Start,
+    Duration,
+    Error,
+    Meta,
+    Metrics,
+    Type,
+    Other,
+}
+
+impl Field {
+    fn of(key: &str) -> Field {
+        match key {
+            "service" => Field::Service,
+            "name" => Field::Name,
+            "resource" => Field::Resource,
+            "trace_id" => Field::TraceId,
+            "span_id" => Field::SpanId,
+            "parent_id" => Field::ParentId,
+            "start" => Field::Start,
+            "duration" => Field::Duration,
+            "error" => Field::Error,
+            "meta" => Field::Meta,
+            "metrics" => Field::Metrics,
+            "type" => Field::Type,
+            _ => Field::Other,
         }
     }
-    if let Some(code) = span
-        .meta
-        .get("http.status_code")
-        .and_then(|c| c.parse::<i64>().ok())
-    {
-        attributes.push(kv(interner, "http.response.status_code", Value::Int(code)));
+}
+
+seed! {
+    /// v0.4: one span, a map.
+    SpanMap, deserialize_map
+}
+
+impl<'de> Visitor<'de> for SpanMap<'_, '_, 'de> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a span: a map")
     }
-    let mut meta: Vec<(String, String)> = span.meta.into_iter().collect();
-    meta.sort_unstable();
-    let mut error = (None, None, None);
-    for (key, value) in meta {
-        match key.as_str() {
-            "error.type" | "error.kind" => error.0 = Some(value.clone()),
-            "error.message" | "error.msg" => error.1 = Some(value.clone()),
-            "error.stack" => error.2 = Some(value.clone()),
-            _ => {}
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let b = self.0;
+        b.fields.clear();
+        let mut seen = 0u16;
+        while let Some(key) = map.next_key_seed(Text)? {
+            let field = Field::of(&key);
+            if field != Field::Other {
+                let bit = 1 << field as u16;
+                if seen & bit != 0 {
+                    return Err(de::Error::custom(format_args!("duplicate field `{key}`")));
+                }
+                seen |= bit;
+            }
+            match field {
+                Field::Service | Field::Name | Field::Type => {
+                    let text = map.next_value_seed(Text)?;
+                    let name = non_empty(b.ctx.name(&text).map_err(stop)?);
+                    match field {
+                        Field::Service => b.fields.service = name,
+                        Field::Name => b.fields.name = name,
+                        _ => b.fields.kind = name,
+                    }
+                }
+                Field::Resource => {
+                    let text = map.next_value_seed(Text)?;
+                    if !text.is_empty() {
+                        b.fields.resource = Some(b.ctx.text(&text).map_err(stop)?);
+                    }
+                }
+                Field::TraceId => b.fields.trace_id = map.next_value()?,
+                Field::SpanId => b.fields.span_id = map.next_value()?,
+                Field::ParentId => b.fields.parent_id = map.next_value()?,
+                Field::Start => b.fields.start = map.next_value()?,
+                Field::Duration => b.fields.duration = map.next_value()?,
+                Field::Error => b.fields.error = map.next_value()?,
+                Field::Meta => map.next_value_seed(Meta(&mut *b))?,
+                Field::Metrics => map.next_value_seed(Metrics(&mut *b))?,
+                Field::Other => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
         }
-        let value = if value.len() <= 128 {
-            text(&value)
-        } else {
-            Value::Str(Arc::from(value.as_str()))
-        };
-        attributes.push(kv(interner, &key, value));
+        b.finish_span().map_err(stop)
     }
-    let mut metrics: Vec<(String, f64)> = span.metrics.into_iter().collect();
-    metrics.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-    for (key, value) in metrics {
-        let value = if value.fract() == 0.0 && value.abs() < 9.0e15 {
-            Value::Int(value as i64)
-        } else {
-            Value::Double(value)
-        };
-        attributes.push(kv(interner, &key, value));
+}
+
+seed! {
+    /// v0.4: a span's `meta`, strings to strings.
+    Meta, deserialize_map
+}
+
+impl<'de> Visitor<'de> for Meta<'_, '_, 'de> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a map of strings")
     }
-    let mut events = Vec::new();
-    let status = if span.error != 0 {
-        let (kind, message, stack) = error;
-        let mut event_attributes = Vec::new();
-        if let Some(kind) = &kind {
-            event_attributes.push(kv(interner, "exception.type", text(kind)));
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let b = self.0;
+        while let Some(key) = map.next_key_seed(Text)? {
+            let value = map.next_value_seed(Text)?;
+            let key = b.ctx.intern(&key).map_err(stop)?;
+            let value = b.ctx.text(&value).map_err(stop)?;
+            b.ctx.push(&mut b.fields.meta, (key, value)).map_err(stop)?;
         }
-        if let Some(message) = &message {
-            event_attributes.push(kv(
-                interner,
-                "exception.message",
-                Value::Str(Arc::from(message.as_str())),
-            ));
+        Ok(())
+    }
+}
+
+seed! {
+    /// v0.4: a span's `metrics`, strings to numbers.
+    Metrics, deserialize_map
+}
+
+impl<'de> Visitor<'de> for Metrics<'_, '_, 'de> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a map of numbers")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let b = self.0;
+        while let Some(key) = map.next_key_seed(Text)? {
+            let value: f64 = map.next_value()?;
+            let key = b.ctx.intern(&key).map_err(stop)?;
+            b.ctx
+                .push(&mut b.fields.metrics, (key, value))
+                .map_err(stop)?;
         }
-        if let Some(stack) = stack {
-            event_attributes.push(kv(
-                interner,
-                "exception.stacktrace",
-                Value::Str(Arc::from(stack.as_str())),
-            ));
+        Ok(())
+    }
+}
+
+/// v0.5: the payload, `[string table, traces]`.
+struct V05Payload<'b, 'i, 'de>(&'b mut Builder<'i, 'de>);
+
+impl<'de> Visitor<'de> for V05Payload<'_, '_, 'de> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a v0.5 payload: [strings, traces]")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let expected = &"a v0.5 payload: [strings, traces]";
+        if seq.next_element_seed(V05Table(&mut *self.0))?.is_none() {
+            return Err(de::Error::invalid_length(0, expected));
         }
-        if !event_attributes.is_empty() {
-            events.push(Event {
-                name: interner.intern("exception"),
-                time_ns: end_ns,
-                attributes: event_attributes,
-            });
+        if seq.next_element_seed(V05Traces(&mut *self.0))?.is_none() {
+            return Err(de::Error::invalid_length(1, expected));
         }
-        Status {
-            code: StatusCode::Error,
-            message: message.map(|m| Arc::from(m.as_str())),
+        Ok(())
+    }
+}
+
+seed! {
+    /// v0.5: the string table, kept as slices of the body; each entry is charged.
+    V05Table, deserialize_seq
+}
+
+impl<'de> Visitor<'de> for V05Table<'_, '_, 'de> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an array of strings")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let b = self.0;
+        while let Some(text) = seq.next_element_seed(Text)? {
+            let slot = match text {
+                Cow::Borrowed(text) => Slot::Raw(text),
+                Cow::Owned(text) => Slot::Ready(b.ctx.text(&text).map_err(stop)?),
+            };
+            b.ctx.push(&mut b.table, slot).map_err(stop)?;
         }
-    } else {
-        Status::default()
-    };
-    Span {
-        trace_id,
-        span_id: SpanId::from_u64(span.span_id),
-        parent_span_id: (span.parent_id != 0).then(|| SpanId::from_u64(span.parent_id)),
-        // The resource (`GET /checkout`, the SQL query) is what Datadog shows as the span; the operation name
-        // (`flask.request`) stays in `operation.name`.
-        name: interner.intern(if span.resource.is_empty() {
-            &span.name
-        } else {
-            &span.resource
-        }),
-        kind,
-        start_ns,
-        end_ns,
-        status,
-        attributes,
-        events,
-        links: Vec::new(),
-        resource,
-        scope,
-        dropped: Default::default(),
+        Ok(())
+    }
+}
+
+seed! {
+    /// v0.5: the traces, an array of arrays of spans.
+    V05Traces, deserialize_seq
+}
+
+impl<'de> Visitor<'de> for V05Traces<'_, '_, 'de> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("an array of traces")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while seq.next_element_seed(V05Chunk(&mut *self.0))?.is_some() {}
+        Ok(())
+    }
+}
+
+seed! {
+    /// v0.5: one trace chunk.
+    V05Chunk, deserialize_seq
+}
+
+impl<'de> Visitor<'de> for V05Chunk<'_, '_, 'de> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a trace: an array of spans")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        self.0.start_chunk();
+        while seq.next_element_seed(V05Span(&mut *self.0))?.is_some() {}
+        self.0.finish_chunk();
+        Ok(())
+    }
+}
+
+seed! {
+    /// v0.5: one span, an array of twelve fields.
+    V05Span, deserialize_seq
+}
+
+impl<'de> Visitor<'de> for V05Span<'_, '_, 'de> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a v0.5 span: an array of 12 fields")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        let b = self.0;
+        b.fields.clear();
+        let service: u32 = required(&mut seq, 0)?;
+        let name: u32 = required(&mut seq, 1)?;
+        let resource: u32 = required(&mut seq, 2)?;
+        b.fields.service = non_empty(b.string_name(service).map_err(stop)?);
+        b.fields.name = non_empty(b.string_name(name).map_err(stop)?);
+        b.fields.resource = non_empty(b.string(resource).map_err(stop)?);
+        b.fields.trace_id = required(&mut seq, 3)?;
+        b.fields.span_id = required(&mut seq, 4)?;
+        b.fields.parent_id = required(&mut seq, 5)?;
+        b.fields.start = required(&mut seq, 6)?;
+        b.fields.duration = required(&mut seq, 7)?;
+        b.fields.error = required(&mut seq, 8)?;
+        if seq.next_element_seed(V05Meta(&mut *b))?.is_none() {
+            return Err(missing(9));
+        }
+        if seq.next_element_seed(V05Metrics(&mut *b))?.is_none() {
+            return Err(missing(10));
+        }
+        let kind: u32 = required(&mut seq, 11)?;
+        b.fields.kind = non_empty(b.string_name(kind).map_err(stop)?);
+        b.finish_span().map_err(stop)
+    }
+}
+
+fn non_empty(text: Str) -> Option<Str> {
+    (!text.is_empty()).then_some(text)
+}
+
+/// The v0.5 span's field `at`, which must be there.
+fn required<'de, A: SeqAccess<'de>, T: de::Deserialize<'de>>(
+    seq: &mut A,
+    at: usize,
+) -> Result<T, A::Error> {
+    seq.next_element()?.ok_or_else(|| missing(at))
+}
+
+fn missing<E: de::Error>(at: usize) -> E {
+    E::invalid_length(at, &"a v0.5 span: an array of 12 fields")
+}
+
+seed! {
+    /// v0.5: a span's `meta`, string indexes to string indexes.
+    V05Meta, deserialize_map
+}
+
+impl<'de> Visitor<'de> for V05Meta<'_, '_, 'de> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a map of string indexes")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let b = self.0;
+        while let Some(key) = map.next_key::<u32>()? {
+            let value: u32 = map.next_value()?;
+            let key = b.string(key).map_err(stop)?;
+            let value = b.string(value).map_err(stop)?;
+            b.ctx.push(&mut b.fields.meta, (key, value)).map_err(stop)?;
+        }
+        Ok(())
+    }
+}
+
+seed! {
+    /// v0.5: a span's `metrics`, string indexes to numbers.
+    V05Metrics, deserialize_map
+}
+
+impl<'de> Visitor<'de> for V05Metrics<'_, '_, 'de> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a map of string indexes to numbers")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        let b = self.0;
+        while let Some(key) = map.next_key::<u32>()? {
+            let value: f64 = map.next_value()?;
+            let key = b.string(key).map_err(stop)?;
+            b.ctx
+                .push(&mut b.fields.metrics, (key, value))
+                .map_err(stop)?;
+        }
+        Ok(())
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::collections::HashMap;
+
     use super::*;
 
     /// Payloads ddtrace 4.16 sent for `tests/python/ddtrace_client.py`: a web span, two sqlite queries and a
@@ -358,8 +1028,7 @@ mod tests {
     const V04: &[u8] = include_bytes!("../testdata/ddtrace-v0.4.msgpack");
     const V05: &[u8] = include_bytes!("../testdata/ddtrace-v0.5.msgpack");
 
-    fn check(traces: Vec<Vec<DdSpan>>) {
-        let converted = convert(traces, &Interner::new());
+    fn check(converted: Converted) {
         assert_eq!((converted.spans.len(), converted.rejected), (4, 0));
         let spans = &converted.spans;
         assert!(
@@ -417,12 +1086,12 @@ mod tests {
 
     #[test]
     fn ddtraces_v04_payload_decodes() {
-        check(decode_v04_msgpack(V04).unwrap());
+        check(decode_v04_msgpack(V04, &Interner::new()).unwrap());
     }
 
     #[test]
     fn ddtraces_v05_payload_decodes() {
-        check(decode_v05(V05).unwrap());
+        check(decode_v05(V05, &Interner::new()).unwrap());
     }
 
     #[test]
@@ -430,7 +1099,7 @@ mod tests {
         let json = br#"[[{"service":"web","name":"rack.request","resource":"GET /","trace_id":12,"span_id":34,
             "parent_id":0,"start":1000,"duration":50,"error":0,"meta":{"env":"lab"},"metrics":{"_sampling_priority_v1":1},
             "type":"web"},{"service":"web","name":"x","trace_id":0,"span_id":1}]]"#;
-        let converted = convert(decode_v04_json(json).unwrap(), &Interner::new());
+        let converted = decode_v04_json(json, &Interner::new()).unwrap();
         assert_eq!((converted.spans.len(), converted.rejected), (1, 1));
         let span = &converted.spans[0];
         assert_eq!(span.trace_id, TraceId::from_u128(12));
@@ -445,16 +1114,19 @@ mod tests {
 
     #[test]
     fn garbage_is_an_error_not_a_panic() {
+        let i = Interner::new();
         assert_eq!(
-            decode_v04_msgpack(b"\xc1\xff").unwrap_err().reason(),
+            decode_v04_msgpack(b"\xc1\xff", &i).unwrap_err().reason(),
             "malformed_msgpack"
         );
         assert_eq!(
-            decode_v05(b"\x92\x90\x91\x91\x9c").unwrap_err().reason(),
+            decode_v05(b"\x92\x90\x91\x91\x9c", &i)
+                .unwrap_err()
+                .reason(),
             "malformed_msgpack"
         );
         assert_eq!(
-            decode_v04_json(b"[[{").unwrap_err().reason(),
+            decode_v04_json(b"[[{", &i).unwrap_err().reason(),
             "malformed_json"
         );
         // A v0.5 string index past the table.
@@ -477,12 +1149,141 @@ mod tests {
         ))
         .unwrap();
         assert!(matches!(
-            decode_v05(&payload),
+            decode_v05(&payload, &i),
             Err(DecodeError::StringIndex(7))
         ));
         for cut in 0..V05.len() {
-            let _ = decode_v05(&V05[..cut]);
-            let _ = decode_v04_msgpack(&V04[..cut.min(V04.len())]);
+            let _ = decode_v05(&V05[..cut], &i);
+            let _ = decode_v04_msgpack(&V04[..cut.min(V04.len())], &i);
         }
+    }
+
+    /// One v0.4 JSON trace of the given spans, decoded.
+    fn json(spans: &str) -> Converted {
+        decode_v04_json(format!("[[{spans}]]").as_bytes(), &Interner::new()).unwrap()
+    }
+
+    #[test]
+    fn spans_are_fixed_as_datadogs_agent_fixes_them() {
+        let long = "t".repeat(150);
+        let converted = json(&format!(
+            r#"{{"trace_id":5,"span_id":5,"parent_id":5,"start":100,"duration":-3,"type":"{long}",
+                "meta":{{"http.status_code":"999","k":"first","k":"last"}}}}"#
+        ));
+        let span = &converted.spans[0];
+        assert_eq!(span.service_name(), "unnamed-service");
+        assert_eq!(
+            span.name.as_ref(),
+            "unnamed_operation",
+            "an empty resource takes the name"
+        );
+        assert_eq!(
+            span.parent_span_id, None,
+            "parent = trace = span id: a root"
+        );
+        assert_eq!(
+            (span.start_ns, span.end_ns),
+            (100, 100),
+            "a negative duration is 0"
+        );
+        assert_eq!(
+            span.attribute("http.status_code"),
+            None,
+            "not a status: dropped"
+        );
+        assert_eq!(span.attribute("http.response.status_code"), None);
+        assert_eq!(
+            span.attribute("span.type")
+                .and_then(Value::as_str)
+                .map(str::len),
+            Some(100)
+        );
+        let k: Vec<_> = span.attributes.iter().filter(|a| &*a.key == "k").collect();
+        assert_eq!(k.len(), 1, "a repeated meta key is one attribute");
+        assert_eq!(k[0].value.as_str(), Some("last"));
+    }
+
+    #[test]
+    fn the_trace_id_is_widened_from_any_span_of_the_chunk() {
+        let converted = json(
+            r#"{"trace_id":7,"span_id":1},{"trace_id":7,"span_id":2,"parent_id":1,
+               "meta":{"_dd.p.tid":"00000000000000ab"}}"#,
+        );
+        assert!(
+            converted
+                .spans
+                .iter()
+                .all(|s| s.trace_id == TraceId::from_u128((0xab << 64) | 7))
+        );
+    }
+
+    #[test]
+    fn a_v05_string_is_shared_by_the_spans_that_use_it() {
+        let stack = "x".repeat(10_000);
+        let span = |id: u64| {
+            (
+                0u32,
+                0u32,
+                0u32,
+                1u64,
+                id,
+                0u64,
+                1i64,
+                1i64,
+                1i32,
+                HashMap::from([(1u32, 2u32)]),
+                HashMap::<u32, f64>::new(),
+                0u32,
+            )
+        };
+        let payload = rmp_serde::to_vec(&(
+            vec!["", "error.stack", stack.as_str()],
+            vec![vec![span(1), span(2)]],
+        ))
+        .unwrap();
+        let converted = decode_v05(&payload, &Interner::new()).unwrap();
+        let stacks: Vec<_> = converted
+            .spans
+            .iter()
+            .map(|s| crate::model::attribute_str(&s.attributes, "error.stack").unwrap())
+            .collect();
+        assert!(Arc::ptr_eq(stacks[0], stacks[1]));
+    }
+
+    #[test]
+    fn lengths_the_payload_claims_are_not_trusted() {
+        let i = Interner::new();
+        // Arrays, a map and a string table claiming 4 G elements, in a few bytes.
+        for payload in [
+            &b"\xdd\xff\xff\xff\xff"[..],
+            b"\x91\xdd\xff\xff\xff\xff\x80",
+            b"\x91\x91\xdf\xff\xff\xff\xff",
+        ] {
+            assert_eq!(
+                decode_v04_msgpack(payload, &i).unwrap_err().reason(),
+                "malformed_msgpack"
+            );
+        }
+        let err = decode_v05(b"\x92\xdd\xff\xff\xff\xff\xa0\x90", &i).unwrap_err();
+        assert_eq!(err.reason(), "malformed_msgpack");
+    }
+
+    #[test]
+    fn a_payload_over_its_budget_is_refused_and_a_repeated_field_is_malformed() {
+        let i = Interner::new();
+        // 100,000 spans of 26 bytes: each takes more than 12 times that.
+        let span = r#"{"trace_id":1,"span_id":1}"#;
+        let body = format!("[[{}]]", vec![span; 100_000].join(","));
+        let err = decode_v04_json(body.as_bytes(), &i).unwrap_err();
+        assert!(
+            matches!(err, DecodeError::OverBudget { factor: 12, .. }),
+            "{err}"
+        );
+        assert_eq!(err.reason(), "over_budget");
+        assert!(err.to_string().contains("send fewer spans"), "{err}");
+        let err =
+            decode_v04_json(br#"[[{"trace_id":1,"trace_id":2,"span_id":1}]]"#, &i).unwrap_err();
+        assert_eq!(err.reason(), "malformed_json");
+        assert!(err.to_string().contains("duplicate field"), "{err}");
     }
 }

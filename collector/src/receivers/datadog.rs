@@ -1,8 +1,11 @@
 //! The Datadog agent API receiver (port 8126), so apps traced with Datadog's own libraries (`ddtrace-run`,
 //! `DD_AGENT_HOST`) report here unchanged: `GET /info`, and `PUT|POST /v0.3|v0.4|v0.5/traces`, answered
-//! with `rate_by_service` like the agent.
+//! with `rate_by_service` like the agent. Bodies of 1 MiB or more are decoded on a blocking thread
+//! ([`super::decode_aside`]); a payload whose decoding would outgrow its memory budget is refused with 413
+//! (`over_budget`), one with no span that can be taken with 400 (`invalid_span`).
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Body;
@@ -14,6 +17,7 @@ use serde_json::json;
 
 use crate::datadog;
 use crate::ingest::Ingest;
+use crate::model::{Interner, Resource};
 
 /// The agent's default port.
 pub const DEFAULT_ADDR: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 8126);
@@ -22,6 +26,8 @@ pub const DEFAULT_ADDR: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALH
 struct Receiver {
     ingest: Ingest,
     max_body: usize,
+    /// Large bodies are decoded on blocking threads, this many at a time (see [`super::decode_aside`]).
+    decoders: Arc<tokio::sync::Semaphore>,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -39,7 +45,11 @@ pub fn router(ingest: Ingest, max_body: usize) -> Router {
         .route("/v0.4/traces", post(v04).put(v04))
         .route("/v0.5/traces", post(v05).put(v05))
         .layer(DefaultBodyLimit::disable())
-        .with_state(Receiver { ingest, max_body })
+        .with_state(Receiver {
+            ingest,
+            max_body,
+            decoders: super::decoders(),
+        })
 }
 
 async fn info() -> axum::Json<serde_json::Value> {
@@ -108,12 +118,10 @@ async fn traces(
         .unwrap_or("")
         .trim()
         .to_ascii_lowercase();
-    let decoded = match (version, content_type.as_str()) {
-        (Version::V05, "application/msgpack") => datadog::decode_v05(&body),
-        (Version::V03 | Version::V04, "application/msgpack") => datadog::decode_v04_msgpack(&body),
-        (Version::V03 | Version::V04, "application/json" | "text/json") => {
-            datadog::decode_v04_json(&body)
-        }
+    let decode = match (version, content_type.as_str()) {
+        (Version::V05, "application/msgpack") => datadog::decode_v05,
+        (Version::V03 | Version::V04, "application/msgpack") => datadog::decode_v04_msgpack,
+        (Version::V03 | Version::V04, "application/json" | "text/json") => datadog::decode_v04_json,
         (_, other) => {
             let message = format!(
                 "unsupported content type {other:?} for this endpoint: send application/msgpack"
@@ -126,37 +134,66 @@ async fn traces(
             );
         }
     };
-    let traces = match decoded {
-        Ok(traces) => traces,
+    let accepted = if body.len() < super::DECODE_ASIDE {
+        accept(&receiver, &body, decode)
+    } else {
+        let aside = receiver.clone();
+        super::decode_aside(&receiver.decoders, move || accept(&aside, &body, decode)).await
+    };
+    match accepted {
+        Ok(response) => response,
+        Err((status, reason, message)) => refuse(&receiver, status, reason, message),
+    }
+}
+
+type Decoder = fn(&[u8], &Interner) -> Result<datadog::Converted, datadog::DecodeError>;
+
+/// Decodes a body and hands its spans to the ingest queue, or says why not (status, reason, message).
+fn accept(
+    receiver: &Receiver,
+    body: &[u8],
+    decode: Decoder,
+) -> Result<Response, (StatusCode, &'static str, String)> {
+    let converted = match decode(body, receiver.ingest.interner()) {
+        Ok(converted) => converted,
         Err(err) => {
-            return refuse(
-                &receiver,
-                StatusCode::BAD_REQUEST,
-                err.reason(),
-                err.to_string(),
-            );
+            let status = match err {
+                datadog::DecodeError::OverBudget { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+                _ => StatusCode::BAD_REQUEST,
+            };
+            return Err((status, err.reason(), err.to_string()));
         }
     };
-    let converted = datadog::convert(traces, receiver.ingest.interner());
     receiver.ingest.reject_spans(converted.rejected);
+    if converted.rejected > 0 && converted.spans.is_empty() {
+        // Nothing in the payload is a span: refused whole, and said so.
+        let message = format!(
+            "none of the payload's {} spans can be taken: {}",
+            converted.rejected,
+            converted.error.unwrap_or_default()
+        );
+        return Err((StatusCode::BAD_REQUEST, "invalid_span", message));
+    }
     if converted.rejected > 0 {
         receiver.ingest.reject("invalid_span");
     }
-    let services: std::collections::BTreeSet<String> = converted
-        .spans
-        .iter()
-        .map(|span| {
-            let env = span.resource.environment().unwrap_or("");
-            format!("service:{},env:{env}", span.service_name())
-        })
-        .collect();
+    // Spans of one service and env share a resource, and a payload's spans mostly come in runs of one.
+    let mut services = std::collections::BTreeSet::new();
+    let mut last: Option<&Arc<Resource>> = None;
+    for span in &converted.spans {
+        if last.is_some_and(|last| Arc::ptr_eq(last, &span.resource)) {
+            continue;
+        }
+        last = Some(&span.resource);
+        let env = span.resource.environment().unwrap_or("");
+        services.insert(format!("service:{},env:{env}", span.service_name()));
+    }
     if let Err(overloaded) = receiver.ingest.submit(converted.spans) {
-        return refuse(
-            &receiver,
+        return Err((
             StatusCode::TOO_MANY_REQUESTS,
             "queue_full",
             overloaded.to_string(),
-        );
+        ));
     }
     // The lab keeps every trace: a sample rate of 1 for every service.
     let mut rates = serde_json::Map::new();
@@ -164,7 +201,7 @@ async fn traces(
     for service in services {
         rates.insert(service, json!(1.0));
     }
-    axum::Json(json!({ "rate_by_service": rates })).into_response()
+    Ok(axum::Json(json!({ "rate_by_service": rates })).into_response())
 }
 
 #[cfg(test)]
@@ -239,6 +276,10 @@ mod tests {
             put(addr, "/v0.4/traces", "application/msgpack", b"\xc1garbage").await;
         assert_eq!(status, 400);
         assert!(body.contains("malformed msgpack"), "{body}");
+        // Nothing in it is a span: refused whole, its spans counted one by one.
+        let (status, body, _) = put(addr, "/v0.4/traces", "application/json", b"[[{},{}]]").await;
+        assert_eq!(status, 400);
+        assert!(body.contains("none of the payload's 2 spans"), "{body}");
         let (status, body, _) = put(addr, "/v0.5/traces", "application/json", b"[]").await;
         assert_eq!(status, 415);
         assert!(body.contains("application/json"));
@@ -260,6 +301,8 @@ mod tests {
             Some(&1)
         );
         assert_eq!(accounting.rejected.get("too_large"), Some(&1));
+        assert_eq!(accounting.rejected.get("invalid_span"), Some(&1));
+        assert_eq!(accounting.rejected_spans, 2);
         drop(writer);
     }
 }
