@@ -95,15 +95,20 @@ pub struct NPlusOne {
     pub db_system: Option<String>,
     /// The most times it repeated in one trace.
     pub repeats: u64,
-    /// The mean time the repeated statements took together in a trace.
+    /// The loop's time per request: its repeated statements' durations added up in each trace, averaged over
+    /// the traces it was found in.
     pub total_ms: f64,
+    /// The loop's time in the latest trace it was found in (the first of `traces`): the sum of `statements`'
+    /// times.
+    #[serde(default)]
+    pub latest_ms: f64,
     /// The mean share of its trace's duration that time was.
     pub share: f64,
     /// Traces it was found in.
     pub count: u64,
     /// Example trace ids, newest first.
     pub traces: Vec<String>,
-    /// Every statement the loop repeats, as in the latest trace.
+    /// Every statement the loop repeats, with its repeats and time in the latest trace.
     pub statements: Vec<Statement>,
 }
 

@@ -171,6 +171,7 @@ impl State {
                     db_system: repeat.db_system.as_deref().map(str::to_owned),
                     repeats: 0,
                     total_ms: 0.0,
+                    latest_ms: 0.0,
                     share: 0.0,
                     count: 0,
                     traces: Vec::new(),
@@ -196,6 +197,7 @@ impl State {
                 finding.traces.truncate(10);
             }
             finding.repeats = finding.repeats.max(first.repeats as u64);
+            finding.latest_ms = total_ms;
             finding.statements = repeat
                 .statements
                 .iter()

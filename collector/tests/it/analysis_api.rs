@@ -213,6 +213,13 @@ async fn the_broken_shop_shows_its_errors_bottlenecks_and_n_plus_one() {
     assert_eq!(finding["repeats"], 103);
     assert_eq!(finding["count"], 10, "one per home page");
     assert_eq!(finding["statements"].as_array().unwrap().len(), 2);
+    // One loop time: the latest trace's is its statements' sum, and the mean per request averages those.
+    let statements_ms: f64 = (finding["statements"].as_array().unwrap().iter())
+        .map(|s| s["total_ms"].as_f64().unwrap())
+        .sum();
+    let latest_ms = finding["latest_ms"].as_f64().unwrap();
+    assert!((latest_ms - statements_ms).abs() < 1e-6, "{finding:#}");
+    assert!(latest_ms > 0.0 && finding["total_ms"].as_f64().unwrap() > 0.0);
     assert!(finding["total_ms"].as_f64().unwrap() >= 100.0);
     let share = finding["share"].as_f64().unwrap();
     assert!(share > 0.0 && share < 0.2, "the sleep dominates: {share}");

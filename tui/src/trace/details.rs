@@ -170,7 +170,7 @@ impl TraceScreen {
                 ]));
                 let n = group.members.len().max(1) as f64;
                 out.push(text(format!(
-                    "total {} · mean {} · from {} to {}",
+                    "{} in this trace · {} each · {} to {}",
                     fmt::ms(group.total_ms),
                     fmt::ms(group.total_ms / n),
                     offset(i128::from(group.start) + self.axis_shift()),
@@ -234,7 +234,7 @@ impl TraceScreen {
                 theme.warn()
             };
             let line = format!(
-                "repeat {at} of ×{}, {} in all · ← folds them",
+                "repeat {at} of ×{}, {} in this trace · ← folds them",
                 group.members.len(),
                 fmt::ms(group.total_ms)
             );

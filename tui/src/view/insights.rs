@@ -52,7 +52,7 @@ pub(super) fn render(app: &App, body: Rect, buf: &mut Buffer) {
             "service",
             "endpoint",
             "repeats",
-            "time",
+            "per req",
             "of trace",
             "traces",
             "statement",
@@ -90,7 +90,7 @@ pub(super) fn render(app: &App, body: Rect, buf: &mut Buffer) {
         ),
         Span::styled(
             format!(
-                " · {} a trace on average, {} of its time · in {} traces",
+                " · {} per request on average, {} of its time · in {} traces",
                 fmt::ms(finding.total_ms),
                 fmt::percent(finding.share),
                 finding.count
@@ -98,6 +98,14 @@ pub(super) fn render(app: &App, body: Rect, buf: &mut Buffer) {
             theme.dim(),
         ),
     ])];
+    lines.push(Line::styled(
+        format!(
+            "   in the latest trace, {}: {} in the loop",
+            finding.traces.first().map_or("", String::as_str),
+            fmt::ms(finding.latest_ms)
+        ),
+        theme.dim(),
+    ));
     for statement in &finding.statements {
         lines.push(Line::raw(format!(
             "   ×{:<4} {:>8}  {}",
