@@ -118,6 +118,7 @@ impl Query {
             analysis_groups_dropped: self.analysis.dropped_groups(),
             future_spans: self.analysis.future_spans(),
             grouped: self.analysis.grouped(),
+            settling_errors: self.analysis.settling_errors(),
             limited_spans: accounting.limited_spans,
         }
     }

@@ -84,6 +84,10 @@ pub struct Stats {
     /// `(other peers)`) because the collector already keeps that many apart.
     #[serde(default)]
     pub grouped: Grouped,
+    /// Failed traces whose errors are not grouped yet: a trace's errors are grouped once it has been quiet for
+    /// a moment (2 s), so for that long a service's error count is ahead of its error groups.
+    #[serde(default)]
+    pub settling_errors: u64,
     /// Spans the collector cut down to its span limits: attributes, events or links past the counts kept, or
     /// a value longer than the longest kept (cut, ending in `…`). The span's own `dropped_*` counts say how
     /// many of each.

@@ -34,6 +34,8 @@ pub struct Counts {
     pub evicted: u64,
     /// Payloads refused.
     pub rejected: u64,
+    /// Failed traces not grouped yet (see [`Stats::settling_errors`]).
+    pub settling_errors: u64,
 }
 
 impl From<&Stats> for Counts {
@@ -43,6 +45,7 @@ impl From<&Stats> for Counts {
             stored: stats.stored,
             evicted: stats.evicted,
             rejected: stats.rejected_payloads,
+            settling_errors: stats.settling_errors,
         }
     }
 }

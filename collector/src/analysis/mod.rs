@@ -448,6 +448,16 @@ impl Analysis {
         self.state.lock().future_spans
     }
 
+    /// Failed traces waiting to settle before their errors are grouped.
+    pub fn settling_errors(&self) -> u64 {
+        self.state
+            .lock()
+            .pending
+            .values()
+            .filter(|p| p.error)
+            .count() as u64
+    }
+
     /// Spans counted under an overflow name (`(other services)`, …) because a cardinality cap was reached.
     pub fn grouped(&self) -> Grouped {
         self.state.lock().grouped

@@ -237,4 +237,25 @@ mod tests {
         let other = map.edges.iter().find(|e| e.to == OTHER_PEERS).unwrap();
         assert_eq!(other.calls, 7);
     }
+
+    #[test]
+    fn failed_traces_count_as_settling_until_their_errors_are_grouped() {
+        let analysis = Analysis::default();
+        let store = crate::store::Store::new(100);
+        let failed: Vec<_> = (1..=2)
+            .map(|trace| {
+                span(trace, 1)
+                    .service("shop")
+                    .kind(SpanKind::Server)
+                    .failed("boom")
+                    .at(1_000, 2_000)
+            })
+            .collect();
+        analysis.observe(&failed);
+        store.insert(failed);
+        assert_eq!(analysis.settling_errors(), 2);
+        analysis.flush(&store);
+        assert_eq!(analysis.settling_errors(), 0);
+        assert_eq!(analysis.errors().iter().map(|g| g.count).sum::<u64>(), 2);
+    }
 }

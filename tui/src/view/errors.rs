@@ -26,8 +26,19 @@ fn place(file: &str, line: u32) -> String {
 pub(super) fn render(app: &App, body: Rect, buf: &mut Buffer) {
     let theme = &app.theme;
     let (table_area, detail_area) = table_and_detail(body);
-    pane("Errors · grouped by service, type, message and place · Enter opens the latest trace")
-        .render(body, buf);
+    let settling = app.overview.counts.settling_errors;
+    let title = if settling > 0 {
+        // Services count a failed request at once; its group counts it once the trace has settled.
+        format!(
+            "Errors · grouped by service, type, message and place · {settling} failed trace{} still \
+             settling (grouped 2 s after its last span) · Enter opens the latest trace",
+            if settling == 1 { "" } else { "s" }
+        )
+    } else {
+        "Errors · grouped by service, type, message and place · Enter opens the latest trace"
+            .to_owned()
+    };
+    pane(&title).render(body, buf);
     let groups = &app.overview.errors;
     if groups.is_empty() {
         Paragraph::new(Line::styled(" No errors.", theme.good())).render(table_area, buf);

@@ -168,3 +168,19 @@ fn every_view_draws_at_any_size_without_panicking() {
         app.handle_key(key(KeyCode::Esc));
     }
 }
+
+#[test]
+fn the_errors_tab_says_how_many_failed_traces_are_not_grouped_yet() {
+    let source = fixture::broken();
+    let mut app = app(&source);
+    app.tab = Tab::Errors;
+    // As the collector counts them while a trace's errors wait to settle.
+    app.overview.counts.settling_errors = 3;
+    let drawn = draw(&mut app, 160, 30).to_string();
+    assert!(
+        drawn.contains("3 failed traces still settling (grouped 2 s after its last span)"),
+        "{drawn}"
+    );
+    app.overview.counts.settling_errors = 0;
+    assert!(!draw(&mut app, 160, 30).to_string().contains("settling"));
+}
