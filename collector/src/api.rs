@@ -157,8 +157,11 @@ async fn traces(State(query): State<Query>, UrlQuery(params): Params) -> Answer 
 }
 
 async fn trace(State(query): State<Query>, Path(trace_id): Path<String>) -> Answer {
-    let id = TraceId::from_hex(&trace_id)
-        .ok_or_else(|| bad_request(format!("bad trace id {trace_id:?}: 32 hex digits")))?;
+    let id = protocol::parse_trace_id(&trace_id).map(TraceId::from_u128).ok_or_else(|| {
+        bad_request(format!(
+            "bad trace id {trace_id:?}: 32 hex digits, 16 (a 64-bit id) or a decimal number (as Datadog shows ids)"
+        ))
+    })?;
     answer(query.trace(id).ok_or_else(|| {
         bad(
             StatusCode::NOT_FOUND,

@@ -77,10 +77,16 @@ impl Query {
     }
 
     /// `None` for a trace the store does not hold (never received, or evicted).
+    /// The trace with this id; for an id of 64 bits (the high half zero, as a Datadog id pasted in decimal or
+    /// 16 hex digits reads), the stored trace whose id ends in them, since Datadog's tracers send the high half
+    /// apart (`_dd.p.tid`) and show only the low one.
     pub fn trace(&self, id: TraceId) -> Option<TraceView> {
-        self.store
-            .trace(&id)
-            .map(|trace| trace_view(id, &trace.to_vec()))
+        let trace = match self.store.trace(&id) {
+            Some(trace) => trace,
+            None if id.to_u128() >> 64 == 0 => self.store.trace_ending_in(id.to_u128() as u64)?,
+            None => return None,
+        };
+        Some(trace_view(trace.id(), &trace.to_vec()))
     }
 
     pub fn errors(&self) -> ErrorsResponse {

@@ -549,6 +549,16 @@ impl Store {
         self.shared.index.read().traces.get(id).cloned()
     }
 
+    /// The newest stored trace whose id's low 64 bits are `low` (a scan of the trace ids: for looking up an id
+    /// a person pasted, not for a hot path).
+    pub fn trace_ending_in(&self, low: u64) -> Option<Arc<Trace>> {
+        let index = self.shared.index.read();
+        (index.traces.values())
+            .filter(|trace| trace.id.to_u128() as u64 == low)
+            .max_by_key(|trace| trace.seq)
+            .cloned()
+    }
+
     /// The names of the services with at least one stored trace, sorted.
     pub fn services(&self) -> Vec<Str> {
         let mut services: Vec<Str> = self

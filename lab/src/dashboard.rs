@@ -151,8 +151,10 @@ impl DataSource for InProcess {
     }
 
     fn trace(&self, trace_id: &str) -> anyhow::Result<Option<TraceView>> {
-        let Some(id) = collector::TraceId::from_hex(trace_id) else {
-            anyhow::bail!("{trace_id:?} is not a trace id (32 hex digits)");
+        let Some(id) = protocol::parse_trace_id(trace_id).map(collector::TraceId::from_u128) else {
+            anyhow::bail!(
+                "{trace_id:?} is not a trace id (32 hex digits, 16, or a decimal number)"
+            );
         };
         Ok(self.query.trace(id))
     }

@@ -21,5 +21,5 @@ pub use results::{
 };
 pub use trace::{
     CodeLocation, Dropped, EventView, ExceptionView, Frame, RepeatGroup, SpanView, TraceSummary,
-    TraceView,
+    TraceView, parse_trace_id,
 };

@@ -135,3 +135,60 @@ pub struct CodeLocation {
     /// 0 when unknown.
     pub line: u32,
 }
+
+/// A trace id as a person pastes it: 32 hexadecimal digits (OpenTelemetry, W3C, this collector); 16 (a 64-bit
+/// id, kept with zeros in front); or decimal, as Datadog's logs and UI show its ids (the low 64 bits of a
+/// 128-bit id, or all of it). Any other text is `None`. A 16- or 32-digit number is read as hexadecimal, the
+/// form the collector itself writes.
+pub fn parse_trace_id(text: &str) -> Option<u128> {
+    let text = text.trim();
+    if text.is_empty() {
+        return None;
+    }
+    if matches!(text.len(), 16 | 32) && text.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return u128::from_str_radix(text, 16).ok();
+    }
+    if text.len() <= 39 && text.bytes().all(|b| b.is_ascii_digit()) {
+        return text.parse().ok();
+    }
+    None
+}
+
+#[cfg(test)]
+mod trace_id_tests {
+    use super::parse_trace_id;
+
+    #[test]
+    fn trace_ids_are_read_in_every_form_a_person_pastes() {
+        let full = 0x6b14_d25d_0000_0000_d417_9780_7235_5f68_u128;
+        assert_eq!(
+            parse_trace_id("6b14d25d00000000d417978072355f68"),
+            Some(full)
+        );
+        assert_eq!(
+            parse_trace_id(" 6B14D25D00000000D417978072355F68 "),
+            Some(full)
+        );
+        assert_eq!(
+            parse_trace_id("d417978072355f68"),
+            Some(0xd417_9780_7235_5f68)
+        );
+        // Datadog shows the low 64 bits in decimal.
+        assert_eq!(
+            parse_trace_id("15282850438432776040"),
+            Some(0xd417_9780_7235_5f68)
+        );
+        assert_eq!(parse_trace_id("42"), Some(42));
+        assert_eq!(parse_trace_id(&u128::MAX.to_string()), Some(u128::MAX));
+        for bad in [
+            "",
+            "xyz",
+            "6b14d25d",
+            "1234567890123456789012345678901234567890",
+            "-1",
+            "12 34",
+        ] {
+            assert_eq!(parse_trace_id(bad), None, "{bad:?}");
+        }
+    }
+}

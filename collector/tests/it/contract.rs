@@ -229,3 +229,44 @@ async fn every_endpoint_reads_into_the_contract_and_back() {
         assert!(error.error.contains(says), "{path}: {}", error.error);
     }
 }
+
+/// Datadog shows a trace id in decimal, its low 64 bits only (its tracers send the high half apart): pasted
+/// so, or as 16 hex digits, it opens the trace stored under the whole 128-bit id; so does the whole id.
+#[tokio::test]
+async fn a_datadog_id_in_decimal_or_its_low_half_opens_the_whole_trace() {
+    use collector::testing::{Build as _, span};
+    let whole = 0x6b14_d25d_0000_0000_d417_9780_7235_5f68_u128;
+    let store = Store::new(1000);
+    store.insert(vec![
+        span(whole, 1).service("dd-shop"),
+        span(7, 1).service("other"),
+    ]);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let router = collector::api::router(store, Analysis::new(Settings::default()));
+    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+    for pasted in [
+        "6b14d25d00000000d417978072355f68",
+        "15282850438432776040",
+        "d417978072355f68",
+    ] {
+        let response = reqwest::get(format!("{base}/api/traces/{pasted}"))
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "{pasted}");
+        let view: protocol::TraceView =
+            serde_json::from_slice(&response.bytes().await.unwrap()).unwrap();
+        assert_eq!(
+            view.trace_id, "6b14d25d00000000d417978072355f68",
+            "{pasted}"
+        );
+    }
+    let unknown = reqwest::get(format!("{base}/api/traces/12345"))
+        .await
+        .unwrap();
+    assert_eq!(unknown.status(), 404);
+    let bad = reqwest::get(format!("{base}/api/traces/not-an-id"))
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 400);
+}

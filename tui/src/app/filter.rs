@@ -31,19 +31,23 @@ fn quote(text: &str) -> String {
     }
 }
 
-/// The trace id `text` is, if it is one: 32 hexadecimal digits (or 16, a 64-bit Datadog id, which the
-/// collector keeps with zeros in front), alone or after `trace:`; lowercased, as the collector writes them.
+/// The trace id `text` is, if it is one ([`protocol::parse_trace_id`]: 32 hexadecimal digits, 16, or a
+/// decimal number as Datadog shows ids), alone or after `trace:`; as the collector writes ids (a 64-bit one
+/// with zeros in front, which the collector matches against the ids ending in it).
 pub fn trace_id(text: &str) -> Option<String> {
     let text = text.trim();
     let id = text.strip_prefix("trace:").unwrap_or(text).trim();
-    if !id.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return None;
-    }
-    match id.len() {
-        32 => Some(id.to_ascii_lowercase()),
-        16 => Some(format!("{:0>32}", id.to_ascii_lowercase())),
-        _ => None,
-    }
+    protocol::parse_trace_id(id).map(|id| format!("{id:032x}"))
+}
+
+/// Whether the trace `id` is the one `wanted` asked for: the same, or `wanted` is a 64-bit id (zeros in front)
+/// and `id` ends in it, which is how the collector answers a Datadog id given by its low half.
+pub fn names_trace(wanted: &str, id: &str) -> bool {
+    wanted == id
+        || (wanted.len() == 32
+            && id.len() == 32
+            && wanted.starts_with("0000000000000000")
+            && wanted[16..] == id[16..])
 }
 
 /// Reads the Traces tab's filter line: `service:NAME`, `endpoint:"GET /discount"` (quotes for spaces),

@@ -385,9 +385,9 @@ impl App {
             }
             Update::Trace(screen) => {
                 let wanted = self.trace_wanted.take();
-                let here = wanted
-                    .as_ref()
-                    .is_none_or(|(id, from)| id == screen.trace_id() && *from == self.tab);
+                let here = wanted.as_ref().is_none_or(|(id, from)| {
+                    filter::names_trace(id, screen.trace_id()) && *from == self.tab
+                });
                 self.trace_status = None;
                 let mut screen = *screen;
                 screen.resize(self.body);

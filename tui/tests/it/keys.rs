@@ -9,7 +9,7 @@ use tui::app::{Action, App, Column, Tab, parse_filter};
 use tui::source::default_filter;
 use tui::trace::Focus;
 
-use crate::fixture::{self, app, ch, key, refresh};
+use crate::fixture::{self, app, ch, key, open, refresh};
 
 #[test]
 fn numbers_tab_and_backtab_switch_tabs() {
@@ -180,6 +180,25 @@ fn a_trace_id_in_the_filter_line_opens_that_trace() {
         }
         app.handle_key(key(KeyCode::Enter))
     };
+    // Its low 64 bits in decimal, as Datadog shows ids: the collector finds the trace ending in them.
+    let low = u128::from_str_radix(&id, 16).unwrap() as u64;
+    let decimal = (low.to_string(), format!("{low:032x}"));
+    let action = typed(&mut app, &decimal.0);
+    assert_eq!(
+        action,
+        Some(Action::OpenTrace {
+            trace_id: decimal.1,
+            focus: Focus::None
+        })
+    );
+    open(&mut app, &source, action);
+    assert_eq!(
+        app.tab,
+        Tab::Trace,
+        "the trace ending in those 64 bits is shown"
+    );
+    assert_eq!(app.trace.as_ref().unwrap().trace_id(), id);
+    app.handle_key(key(KeyCode::Esc));
     for text in [
         id.clone(),
         id.to_uppercase(),
