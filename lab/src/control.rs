@@ -102,35 +102,56 @@ async fn set(
     Ok(response.json().await?)
 }
 
-/// Switches `fault` on (`broken`) or off on whichever service owns it. Says so when nothing changed.
-pub async fn set_fault(urls: &ShopUrls, fault: &str, broken: bool) -> anyhow::Result<Flipped> {
-    let client = client();
-    let mut known = Vec::new();
-    for base in urls.all() {
-        let doc = faults_of(&client, base).await?;
-        if let Some(status) = doc.faults.iter().find(|f| f.name == fault) {
-            if status.broken == broken {
-                bail!(
-                    "{fault} is already {} ({} runs version {})",
-                    if broken { "broken" } else { "fixed" },
-                    doc.service,
-                    doc.version
-                );
-            }
-            let doc = set(&client, base, fault, broken).await?;
-            return Ok(Flipped {
-                fault: fault.to_owned(),
-                broken,
-                service: doc.service,
-                version: doc.version,
-            });
+/// The base URL of the service that owns `fault`, from the faults each service declares; an unknown name is
+/// an error naming them all, before any request is made.
+fn owner<'a>(urls: &'a ShopUrls, fault: &str) -> anyhow::Result<&'a str> {
+    let services = [
+        (&urls.storefront, storefront::FAULTS),
+        (&urls.ads, ads_service::FAULTS),
+        (&urls.discounts, discounts_service::FAULTS),
+    ];
+    for (base, faults) in services {
+        if faults.iter().any(|f| f.name == fault) {
+            return Ok(base);
         }
-        known.extend(doc.faults.into_iter().map(|f| f.name));
     }
+    let known: Vec<&str> = services
+        .iter()
+        .flat_map(|(_, faults)| faults.iter().map(|f| f.name))
+        .collect();
     bail!(
         "unknown fault {fault:?}; the shop's faults: {}",
         known.join(", ")
     )
+}
+
+/// Switches `fault` on (`broken`) or off on the service that owns it, asking only that one. Says so when
+/// nothing changed.
+pub async fn set_fault(urls: &ShopUrls, fault: &str, broken: bool) -> anyhow::Result<Flipped> {
+    let base = owner(urls, fault)?;
+    let client = client();
+    let doc = faults_of(&client, base).await?;
+    let Some(status) = doc.faults.iter().find(|f| f.name == fault) else {
+        bail!(
+            "{} at {base} has no fault {fault:?}: is that URL the right service?",
+            doc.service
+        );
+    };
+    if status.broken == broken {
+        bail!(
+            "{fault} is already {} ({} runs version {})",
+            if broken { "broken" } else { "fixed" },
+            doc.service,
+            doc.version
+        );
+    }
+    let doc = set(&client, base, fault, broken).await?;
+    Ok(Flipped {
+        fault: fault.to_owned(),
+        broken,
+        service: doc.service,
+        version: doc.version,
+    })
 }
 
 /// A fault of the running shop, for `lab fix --list`.

@@ -314,7 +314,13 @@ async fn a_live_fix_deploys_a_version_without_the_n_plus_one() {
         }
     };
     discounts(3).await;
-    let flipped = control::set_fault(&urls, "discounts.n-plus-one", false)
+    // Only the service that owns the fault is asked: the others' URLs may point nowhere.
+    let only_discounts = ShopUrls {
+        storefront: "http://127.0.0.1:9".to_owned(),
+        ads: "http://127.0.0.1:9".to_owned(),
+        discounts: urls.discounts.clone(),
+    };
+    let flipped = control::set_fault(&only_discounts, "discounts.n-plus-one", false)
         .await
         .unwrap();
     assert_eq!(
@@ -326,7 +332,13 @@ async fn a_live_fix_deploys_a_version_without_the_n_plus_one() {
         again.unwrap_err().to_string().contains("already fixed"),
         "a second fix changes nothing"
     );
-    let unknown = control::set_fault(&urls, "discounts.nope", false).await;
+    // A fault name is checked before any request: no service needs to answer to say it is unknown.
+    let nowhere = ShopUrls {
+        storefront: "http://127.0.0.1:9".to_owned(),
+        ads: "http://127.0.0.1:9".to_owned(),
+        discounts: "http://127.0.0.1:9".to_owned(),
+    };
+    let unknown = control::set_fault(&nowhere, "discounts.nope", false).await;
     assert!(
         unknown
             .unwrap_err()
