@@ -68,7 +68,12 @@ impl Running {
 
     /// Waits for the child to exit, killing it past `limit`; its stdout. Its stderr is read here too,
     /// unless the caller took it.
-    fn finish(mut self, limit: Duration) -> String {
+    fn finish(self, limit: Duration) -> String {
+        self.finish_both(limit).0
+    }
+
+    /// As [`Running::finish`], with its stderr too.
+    fn finish_both(mut self, limit: Duration) -> (String, String) {
         let stderr = self.child.stderr.take().map(drain);
         let start = Instant::now();
         let status = loop {
@@ -88,7 +93,7 @@ impl Running {
             Some(status) => assert!(status.success(), "lab exited with {status}:\n{stderr}"),
             None => panic!("lab did not stop within {limit:?}:\n{stderr}"),
         }
-        stdout
+        (stdout, stderr)
     }
 }
 
@@ -295,4 +300,34 @@ fn a_headless_run_lasts_its_duration_and_prints_a_text_report() {
         "{stdout}"
     );
     assert!(stdout.contains("N+1 queries\n  none"), "{stdout}");
+}
+
+/// The log, redirected (not a terminal), has no colour codes, and a failed request's error line names its
+/// trace, so "a trace id from a log" leads to the trace.
+#[test]
+fn the_log_off_a_terminal_is_plain_and_an_error_line_names_its_trace() {
+    let dir = TempDir::new("cli-log");
+    let mut command = lab(
+        &["up", "--headless", "--duration", "3s", "--speed", "max"],
+        &dir.0.join("data"),
+    );
+    command.env("RUST_LOG", "warn,storefront=error");
+    let (_, stderr) = Running::spawn(command).finish_both(Duration::from_secs(60));
+    assert!(
+        !stderr.contains('\x1b'),
+        "colour codes in a redirected log:\n{stderr}"
+    );
+    let line = stderr
+        .lines()
+        .find(|line| line.contains("ERROR") && line.contains("MissingAdError"))
+        .unwrap_or_else(|| panic!("no error line of the misplaced banner:\n{stderr}"));
+    let id = line
+        .split("trace_id=")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .unwrap_or_else(|| panic!("no trace_id in {line}"));
+    assert!(
+        id.len() == 32 && id.bytes().all(|b| b.is_ascii_hexdigit()) && id != "0".repeat(32),
+        "{line}"
+    );
 }

@@ -141,7 +141,12 @@ impl IntoResponse for Error {
     fn into_response(self) -> Response {
         match self {
             Error::Db(_) => {
-                tracing::error!(service = SERVICE, error = %self, "request failed");
+                tracing::error!(
+                    service = SERVICE,
+                    trace_id = %shop_runtime::telemetry::current_trace_id(),
+                    error = %self,
+                    "request failed"
+                );
                 json_error(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
             }
             Error::BadRequest(message) => json_error(StatusCode::BAD_REQUEST, message),

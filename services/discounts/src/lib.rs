@@ -91,7 +91,12 @@ pub enum Error {
 
 impl IntoResponse for Error {
     fn into_response(self) -> Response {
-        tracing::error!(service = SERVICE, error = %self, "request failed");
+        tracing::error!(
+            service = SERVICE,
+            trace_id = %shop_runtime::telemetry::current_trace_id(),
+            error = %self,
+            "request failed"
+        );
         shop_runtime::admin::json_error(StatusCode::INTERNAL_SERVER_ERROR, "internal error")
     }
 }

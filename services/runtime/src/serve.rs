@@ -129,22 +129,34 @@ pub fn init_logging() {
 }
 
 /// The log: events (not spans) to stderr, filtered by `RUST_LOG`. Every subscriber of the shop has it, the
-/// services' traced ones included.
+/// services' traced ones included. Coloured only on a terminal without `NO_COLOR`; the log file never is.
 pub fn log_layer<S>() -> impl tracing_subscriber::Layer<S> + Send + Sync
 where
     S: tracing::Subscriber + for<'span> tracing_subscriber::registry::LookupSpan<'span>,
 {
+    use std::io::IsTerminal as _;
     use tracing_subscriber::{EnvFilter, Layer as _, filter};
     let levels = EnvFilter::try_from_default_env().unwrap_or_else(|_| {
-        EnvFilter::new("warn,lab=info,listener=info,shop_runtime=info,storefront=info,ads_service=info,discounts_service=info")
+        EnvFilter::new("warn,lab=info,shop_runtime=info,storefront=info,ads_service=info,discounts_service=info,listener=info")
     });
-    tracing_subscriber::fmt::layer()
+    let to_file = || LOG_FILE.read().ok().is_some_and(|file| file.is_some());
+    let colour = std::io::stderr().is_terminal()
+        && std::env::var_os("NO_COLOR").is_none_or(|value| value.is_empty());
+    let terminal = tracing_subscriber::fmt::layer()
+        .with_writer(std::io::stderr)
+        .with_ansi(colour)
+        .with_filter(filter::dynamic_filter_fn(move |_, _| !to_file()));
+    let file = tracing_subscriber::fmt::layer()
         .with_writer(
             || match LOG_FILE.read().ok().and_then(|file| file.clone()) {
                 Some(file) => LogSink::File(file),
                 None => LogSink::Stderr(std::io::stderr()),
             },
         )
+        .with_ansi(false)
+        .with_filter(filter::dynamic_filter_fn(move |_, _| to_file()));
+    terminal
+        .and_then(file)
         .with_filter(levels)
         .with_filter(filter::filter_fn(|meta| meta.is_event()))
 }

@@ -97,6 +97,7 @@ impl IntoResponse for Error {
                 let details = self.details();
                 tracing::error!(
                     service = crate::SERVICE,
+                    trace_id = %shop_runtime::telemetry::current_trace_id(),
                     error.kind = details.kind,
                     code.file.path = details.file,
                     code.line.number = details.line,
@@ -137,7 +138,12 @@ impl IntoResponse for ApiError {
             ApiError::Unprocessable(_) => StatusCode::UNPROCESSABLE_ENTITY,
         };
         if let ApiError::Db(err) = &self {
-            tracing::error!(service = crate::SERVICE, error = %err, "API request failed");
+            tracing::error!(
+                service = crate::SERVICE,
+                trace_id = %shop_runtime::telemetry::current_trace_id(),
+                error = %err,
+                "API request failed"
+            );
             let mut response =
                 (status, Json(serde_json::json!({"error": "internal error"}))).into_response();
             response.extensions_mut().insert(ErrorDetails {

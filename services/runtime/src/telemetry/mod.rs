@@ -35,7 +35,7 @@ use crate::faults::Faults;
 
 pub use buffered::{BufferedSpanProcessor, EXPORT_EVERY, batch_provider};
 pub use error::record_error;
-pub use propagation::inject;
+pub use propagation::{current_trace_id, inject};
 pub use scope::{outside, outside_requests};
 pub use server::instrument;
 pub use sql::summarize_sql;

@@ -19,3 +19,17 @@ pub fn inject(span: &tracing::Span, headers: &mut HeaderMap) {
     }
     propagator().inject_context(&span.context(), &mut HeaderInjector(headers));
 }
+
+/// The trace id of the request being served (32 hex digits), for a log line to name its trace; empty outside
+/// a traced request.
+pub fn current_trace_id() -> String {
+    use opentelemetry::trace::TraceContextExt as _;
+    let context = tracing::Span::current().context();
+    let span = context.span();
+    let span_context = span.span_context();
+    if span_context.is_valid() {
+        span_context.trace_id().to_string()
+    } else {
+        String::new()
+    }
+}
