@@ -83,7 +83,7 @@ pub fn refresh(
     for service in overview.services.iter().filter(|s| s.kind == "service") {
         latency.insert(service.name.clone(), source.latency(&service.name)?);
     }
-    let traces = source.traces(&params.filter)?;
+    let traces = source.traces(&params.trace_search())?;
     let endpoints = match &params.service {
         Some(service) => Some((service.clone(), source.endpoints(service, params.window)?)),
         None => None,

@@ -11,8 +11,8 @@ use super::{Action, App, Column, FaultPanel, FilterInput, ServicePage, Tab, Targ
 use crate::source::default_filter;
 use crate::trace::Focus;
 
-/// The windows `w` cycles through.
-const WINDOWS: [&str; 4] = ["1m", "5m", "15m", "all"];
+/// The windows `w` offers, picked by their number.
+pub const WINDOWS: [&str; 4] = ["1m", "5m", "15m", "all"];
 
 impl App {
     /// Handles a key press; what needs I/O comes back as an action.
@@ -34,6 +34,20 @@ impl App {
         if self.fault_panel.is_some() {
             return self.fault_key(key);
         }
+        if self.picking_window {
+            self.picking_window = false;
+            let picked = match key.code {
+                KeyCode::Char(c @ '1'..='4') => WINDOWS[c as usize - '1' as usize],
+                // `w` twice keeps the old cycling habit: the next window.
+                KeyCode::Char('w') => {
+                    let at = WINDOWS.iter().position(|w| *w == self.window_name());
+                    WINDOWS[at.map_or(0, |at| (at + 1) % WINDOWS.len())]
+                }
+                _ => return None,
+            };
+            self.window = Window::parse(picked).unwrap_or(Window::All);
+            return self.refresh();
+        }
         if self.tab == Tab::Trace
             && let Some(screen) = &mut self.trace
             && screen.handle_key(key)
@@ -48,29 +62,38 @@ impl App {
                 // The same data, just frozen or not: no new generation.
                 return Some(Action::Refresh(self.params()));
             }
-            KeyCode::Char(c @ '1'..='7') => {
-                self.tab = Tab::ALL[c as usize - '1' as usize];
-            }
+            KeyCode::Char(c @ '1'..='7') => return self.land(Tab::ALL[c as usize - '1' as usize]),
             KeyCode::Tab => self.tab = Tab::ALL[(self.tab.index() + 1) % Tab::ALL.len()],
             KeyCode::BackTab => {
                 self.tab = Tab::ALL[(self.tab.index() + Tab::ALL.len() - 1) % Tab::ALL.len()];
             }
-            KeyCode::Char('w') => {
-                let next = (WINDOWS
-                    .iter()
-                    .position(|w| *w == self.window_name())
-                    .unwrap_or(0)
-                    + 1)
-                    % WINDOWS.len();
-                self.window = Window::parse(WINDOWS[next]).unwrap_or(Window::All);
-                return self.refresh();
-            }
+            KeyCode::Char('w') => self.picking_window = true,
             KeyCode::Char('f') if self.faults.is_some() => {
                 self.fault_panel = Some(FaultPanel::default());
             }
             KeyCode::Esc => return self.back(),
             KeyCode::Enter => return self.enter(),
             _ => return self.tab_key(key),
+        }
+        None
+    }
+
+    /// A number key: the tab at its top level, as the README's steps expect ("2, then p"): the Services tab
+    /// with its page closed and a service (not a database) selected. The Trace tab keeps its trace.
+    fn land(&mut self, tab: Tab) -> Option<Action> {
+        self.tab = tab;
+        if tab != Tab::Services {
+            return None;
+        }
+        let rows = self.sorted_services();
+        let on_service = rows
+            .get(self.services_selected)
+            .is_some_and(|row| row.kind == "service");
+        if !on_service && let Some(first) = rows.iter().position(|row| row.kind == "service") {
+            self.services_selected = first;
+        }
+        if self.service_page.take().is_some() {
+            return self.refresh();
         }
         None
     }

@@ -17,6 +17,7 @@ use crate::theme::Theme;
 use crate::trace::{Focus, TraceScreen};
 
 pub use filter::{filter_text, parse_filter, trace_id};
+pub use keys::WINDOWS;
 
 /// The tabs, in the order of their number keys.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -111,6 +112,20 @@ pub struct Params {
     pub paused: bool,
     /// Counts parameter changes, so an answer fetched before the latest change is not shown under it.
     pub generation: u64,
+}
+
+impl Params {
+    /// The Traces tab's search within the window: a filter without a `since` of its own lists the traces of
+    /// the window only, as every other tab's figures are.
+    pub fn trace_search(&self) -> TraceSearch {
+        match (self.window, &self.filter.since) {
+            (Window::Last(ns), None) => TraceSearch {
+                since: Some(protocol::query::Since::Ago(ns)),
+                ..self.filter.clone()
+            },
+            _ => self.filter.clone(),
+        }
+    }
 }
 
 /// An effect for the event loop to carry out.
@@ -219,6 +234,8 @@ pub struct App {
     pub paused: bool,
     pub tab: Tab,
     pub window: Window,
+    /// Whether `w` is waiting for the window's key (1 1m, 2 5m, 3 15m, 4 all).
+    pub picking_window: bool,
     pub overview: Overview,
     pub latency: BTreeMap<String, Vec<f64>>,
     /// Whether anything was received yet (before that, views say they are waiting).
@@ -279,6 +296,7 @@ impl App {
             paused: false,
             tab: Tab::Map,
             window: Window::parse(if live { "5m" } else { "all" }).unwrap_or(Window::All),
+            picking_window: false,
             overview: Overview::default(),
             latency: BTreeMap::new(),
             loaded: false,

@@ -245,6 +245,21 @@ fn render_trace(app: &App, area: Rect, buf: &mut Buffer) {
 fn render_status(app: &App, area: Rect, buf: &mut Buffer) {
     let theme = &app.theme;
     let counts = &app.overview.counts;
+    if app.picking_window {
+        let choices: Vec<String> = (crate::app::WINDOWS.iter().enumerate())
+            .map(|(i, window)| format!("{} {window}", i + 1))
+            .collect();
+        Line::styled(
+            format!(
+                " time window: {} · any other key keeps {}",
+                choices.join(" · "),
+                app.window_name()
+            ),
+            theme.header(),
+        )
+        .render(area, buf);
+        return;
+    }
     let mut spans = Vec::new();
     if let Some((message, problem)) = &app.message {
         // The latest outcome matters more than the rest: it goes first.
@@ -331,7 +346,7 @@ pub const KEYS: &[(&str, &str)] = &[
     ("Enter", "drill in: service, trace, ×N row (or click twice)"),
     ("Esc", "go back, close, clear the trace filter"),
     ("space", "pause or resume a live view"),
-    ("w", "time window: 1m, 5m, 15m, all"),
+    ("w, then 1-4", "time window 1m, 5m, 15m, all: every tab"),
     ("Services: ← → h l", "pick the sort column; i inverts it"),
     ("Services: p e", "sort by p95, by errors"),
     ("Map, Services: t", "traces of the selected service"),

@@ -25,8 +25,13 @@ pub(super) fn list_rows(body: Rect) -> Rect {
 pub(super) fn render(app: &App, body: Rect, buf: &mut Buffer) {
     let theme = &app.theme;
     let (filter_area, table_area) = areas(body);
+    // The window applies unless the filter has a `since:` of its own.
+    let within = match (app.window, &app.filter.since) {
+        (protocol::Window::Last(_), None) => format!(" of the last {}", app.window_name()),
+        _ => String::new(),
+    };
     pane(format!(
-        "Traces · {} first (s) · e errors only · / filter · Enter opens",
+        "Traces{within} · {} first (s) · e errors only · / filter · Enter opens",
         if app.filter.sort == protocol::TraceSort::Duration {
             "longest"
         } else {

@@ -95,9 +95,26 @@ fn enter_opens_a_service_and_esc_closes_it() {
     };
     assert_eq!(params.filter.service.as_deref(), Some("store-frontend"));
     assert!(params.filter.endpoint.is_some());
-    app.handle_key(ch('2'));
-    app.handle_key(key(KeyCode::Esc));
+    // A number key lands on the tab's top level: the page opened earlier is closed, so "2, then p" sorts
+    // the service list as the README says.
+    assert!(matches!(app.handle_key(ch('2')), Some(Action::Refresh(_))));
     assert!(app.service_page.is_none());
+    app.handle_key(ch('p'));
+    assert_eq!(app.sort, Column::P95);
+}
+
+#[test]
+fn the_services_tab_opens_on_a_service_not_a_database() {
+    let source = fixture::broken();
+    let mut app = app(&source);
+    app.handle_key(ch('2'));
+    // As if the Map had selected a database.
+    let rows = app.sorted_services();
+    let database = rows.iter().position(|row| row.kind == "database").unwrap();
+    app.services_selected = database;
+    app.handle_key(ch('1'));
+    app.handle_key(ch('2'));
+    assert_eq!(app.sorted_services()[app.services_selected].kind, "service");
 }
 
 #[test]
@@ -327,13 +344,34 @@ fn space_pauses_live_views_only() {
 }
 
 #[test]
-fn w_cycles_the_window() {
+fn w_picks_the_window_by_its_number_and_the_traces_search_follows_it() {
     let mut app = App::new("live", true, tui::theme::Theme::mono());
     assert_eq!(app.window_name(), "5m");
-    for expected in ["15m", "all", "1m", "5m"] {
-        assert!(matches!(app.handle_key(ch('w')), Some(Action::Refresh(_))));
+    // One key after `w`, whatever the window was: the window a student needs after a fix is two keys away.
+    for (key, expected) in [('4', "all"), ('1', "1m"), ('3', "15m"), ('2', "5m")] {
+        assert_eq!(app.handle_key(ch('w')), None, "w asks which");
+        assert!(app.picking_window);
+        assert!(matches!(app.handle_key(ch(key)), Some(Action::Refresh(_))));
         assert_eq!(app.window_name(), expected);
+        assert!(!app.picking_window);
     }
+    // Any other key leaves the window as it was.
+    app.handle_key(ch('w'));
+    assert_eq!(app.handle_key(key(KeyCode::Esc)), None);
+    assert_eq!(app.window_name(), "5m");
+    // `w` twice still steps to the next one.
+    app.handle_key(ch('w'));
+    app.handle_key(ch('w'));
+    assert_eq!(app.window_name(), "15m");
+    // The Traces tab searches within the window, unless its filter says `since:` itself.
+    let search = app.params().trace_search();
+    assert_eq!(
+        search.since,
+        Some(protocol::query::Since::Ago(15 * 60_000_000_000))
+    );
+    app.handle_key(ch('w'));
+    app.handle_key(ch('4'));
+    assert_eq!(app.params().trace_search().since, None);
 }
 
 #[test]
