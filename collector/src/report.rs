@@ -123,6 +123,32 @@ fn clean(text: &str) -> Cow<'_, str> {
     protocol::text::escaped(text)
 }
 
+/// The widest a table's name column gets: the tables fit 80 columns with it.
+const NAME_WIDTH: usize = 24;
+
+/// The width of a name column: its longest name, up to [`NAME_WIDTH`].
+fn column<'a>(names: impl Iterator<Item = Cow<'a, str>>) -> usize {
+    names
+        .map(|name| name.chars().count())
+        .max()
+        .unwrap_or(0)
+        .clamp(4, NAME_WIDTH)
+}
+
+/// The name cell of a table row: a name wider than the column gets a line of its own, and the row's figures
+/// go on the next line under an empty cell, so no row is wider than the table.
+fn long_name<'a>(
+    f: &mut fmt::Formatter<'_>,
+    name: &'a str,
+    width: usize,
+) -> Result<&'a str, fmt::Error> {
+    if name.chars().count() > width {
+        writeln!(f, "  {name}")?;
+        return Ok("");
+    }
+    Ok(name)
+}
+
 impl fmt::Display for Report {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "Report of {}", clean(&self.source))?;
@@ -131,17 +157,25 @@ impl fmt::Display for Report {
         if self.services.is_empty() {
             writeln!(f, "  none: no span arrived")?;
         } else {
+            let names = self.services.iter().map(|s| clean(&s.name));
+            let width = column(names);
             writeln!(
                 f,
-                "  {:<36} {:<9} {:>8} {:>7} {:>8} {:>9} {:>9} {:>9}",
+                "  {:<width$} {:<4} {:>8} {:>6} {:>7} {:>7} {:>7} {:>7}",
                 "name", "kind", "requests", "errors", "error %", "p50", "p95", "p99"
             )?;
             for s in &self.services {
+                let kind = match s.kind.as_str() {
+                    "service" => "svc".into(),
+                    "database" => "db".into(),
+                    "external" => "ext".into(),
+                    other => clean(other),
+                };
+                let name = clean(&s.name);
+                let name = long_name(f, &name, width)?;
                 writeln!(
                     f,
-                    "  {:<36} {:<9} {:>8} {:>7} {:>8} {:>9} {:>9} {:>9}",
-                    clean(&s.name),
-                    clean(&s.kind),
+                    "  {name:<width$} {kind:<4} {:>8} {:>6} {:>7} {:>7} {:>7} {:>7}",
                     s.requests,
                     s.errors,
                     percent(s.error_rate),
@@ -157,15 +191,18 @@ impl fmt::Display for Report {
             writeln!(f, "  no calls between services")?;
         }
         for e in &self.edges {
-            writeln!(
-                f,
-                "  {} → {}: {} calls, {} errors, p95 {}",
-                clean(&e.from),
-                clean(&e.to),
+            let call = format!("  {} → {}", clean(&e.from), clean(&e.to));
+            let figures = format!(
+                "{} calls, {} errors, p95 {}",
                 e.calls,
                 e.errors,
                 ms(e.p95_ms)
-            )?;
+            );
+            if call.chars().count() + 2 + figures.len() <= 80 {
+                writeln!(f, "{call}: {figures}")?;
+            } else {
+                writeln!(f, "{call}\n      {figures}")?;
+            }
         }
         writeln!(f)?;
         writeln!(f, "Errors (most frequent first)")?;
@@ -195,49 +232,53 @@ impl fmt::Display for Report {
             writeln!(f, "  none")?;
         }
         for n in &self.n_plus_one {
+            writeln!(f, "  {} {}", clean(&n.service), clean(&n.endpoint))?;
             writeln!(
                 f,
-                "  {} {}: ×{} {} ({} together, {} of the trace) in {} traces",
-                clean(&n.service),
-                clean(&n.endpoint),
+                "      up to ×{} a request, {} per request ({} of the trace), in {} traces",
                 n.repeats,
-                clean(&n.query),
                 ms(n.total_ms),
                 percent(n.share),
                 n.count
             )?;
+            writeln!(f, "      {}", clean(&n.query))?;
             if let Some(trace) = n.traces.first() {
                 writeln!(f, "      example trace {}", clean(trace))?;
             }
         }
         writeln!(f)?;
         writeln!(f, "Deployments")?;
+        let width = column(self.deployments.iter().map(|d| clean(&d.service)));
         if self.deployments.is_empty() {
             writeln!(f, "  none")?;
-        }
-        for d in &self.deployments {
+        } else {
             writeln!(
                 f,
-                "  {:<28} {:<8} {:>8} requests, {:>7} errors, p95 {}{}",
-                clean(&d.service),
+                "  {:<width$} {:<8} {:>8} {:>7} {:>7} {:>8}",
+                "service", "version", "requests", "error %", "p95", "with N+1"
+            )?;
+        }
+        for d in &self.deployments {
+            let name = clean(&d.service);
+            let name = long_name(f, &name, width)?;
+            writeln!(
+                f,
+                "  {name:<width$} {:<8} {:>8} {:>7} {:>7} {:>8}",
                 clean(&d.version),
                 d.requests,
                 percent(d.error_rate),
                 ms(d.p95_ms),
-                if d.n_plus_one > 0 {
-                    format!(", N+1 in {} of them", d.n_plus_one)
-                } else {
-                    String::new()
-                }
+                d.n_plus_one
             )?;
         }
         writeln!(f)?;
         let a = &self.accounting;
-        write!(
+        writeln!(
             f,
-            "Spans: {} accepted, {} stored, {} evicted; {} payloads rejected",
-            a.accepted, a.stored, a.evicted, a.rejected
+            "Spans: {} accepted, {} stored, {} evicted.",
+            a.accepted, a.stored, a.evicted
         )?;
+        write!(f, "Rejected: {} payloads", a.rejected)?;
         if !a.rejected_by_reason.is_empty() {
             let reasons: Vec<String> = a
                 .rejected_by_reason
@@ -324,5 +365,37 @@ mod tests {
             r"evil\u{1b}]0;owned\u{7}\u{1b}[2J\u{d}\u{a}fake line\u{9b}31m\u{202e}gnp.exe";
         assert!(text.contains(escaped), "{text}");
         assert_eq!(clean("store-frontend"), Cow::Borrowed("store-frontend"));
+    }
+
+    #[test]
+    fn the_text_report_fits_80_columns() {
+        let an_hour_ago = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos() as u64
+            - 3_600_000_000_000;
+        let spans = workshop::generate(Workshop::Broken, 8, an_hour_ago);
+        let store = Store::new(DEFAULT_CAPACITY);
+        let analysis = Analysis::new(Settings::default());
+        analysis.observe(&spans);
+        store.insert(spans);
+        analysis.flush(&store);
+        let text = Report::build("test", &store, &analysis).to_string();
+        // A statement or an error message is as long as its sender wrote it; every line the report lays out
+        // (tables, headings, figures) fits.
+        let statements: Vec<String> = (analysis.n_plus_one().iter())
+            .map(|n| format!("      {}", n.query))
+            .collect();
+        for line in text.lines() {
+            if statements.iter().any(|s| s == line) {
+                continue;
+            }
+            assert!(
+                line.chars().count() <= 80,
+                "{} columns: {line}\n{text}",
+                line.chars().count()
+            );
+        }
+        assert!(text.contains("store-frontend.db (sqlite)"), "{text}");
     }
 }
