@@ -82,6 +82,8 @@ impl RunningLab {
                 opts.loop_forever = settings.loop_forever;
                 opts.timeout = settings.timeout;
                 opts.progress = false;
+                // The broken shop's home page takes 5 s: stopping lets it finish rather than cut it short.
+                opts.drain = Duration::from_secs(8);
                 let cancel = cancel.clone();
                 Some(tokio::spawn(async move {
                     replay::replay(&requests, &opts, &cancel).await

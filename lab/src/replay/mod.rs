@@ -48,6 +48,10 @@ pub struct ReplayOptions {
     pub timeout: Duration,
     /// Show a progress line on stderr, redrawn a few times a second.
     pub progress: bool,
+    /// On cancellation, how long requests in flight may take to finish before they are abandoned: long
+    /// enough for the slowest page, so stopping a run does not cut requests short (each cut one would be a
+    /// trace with a made-up duration and no answer).
+    pub drain: Duration,
 }
 
 impl ReplayOptions {
@@ -60,6 +64,7 @@ impl ReplayOptions {
             loop_forever: false,
             timeout: Duration::from_secs(30),
             progress: false,
+            drain: Duration::ZERO,
         }
     }
 }
@@ -69,8 +74,8 @@ impl ReplayOptions {
 ///
 /// A failed request is an [`Outcome`] without a status, not an error of the replay; errors
 /// are only for unusable options. When looping, a pass starts as soon as the previous pass
-/// has sent its last request. Cancelling `cancel` stops sending, abandons requests in
-/// flight and returns the outcomes so far. A replay keeps its latest [`MAX_OUTCOMES`]
+/// has sent its last request. Cancelling `cancel` stops sending, lets the requests in flight
+/// finish for up to `opts.drain`, abandons the rest and returns the outcomes so far. A replay keeps its latest [`MAX_OUTCOMES`]
 /// outcomes, so a `loop_forever` replay runs for days in bounded memory.
 pub async fn replay(
     requests: &[Request],
@@ -155,6 +160,12 @@ pub async fn replay(
         tokio::select! {
             biased;
             () = cancel.cancelled() => {
+                let deadline = tokio::time::Instant::now() + opts.drain;
+                while let Ok(Some(done)) =
+                    tokio::time::timeout_at(deadline, in_flight.join_next()).await
+                {
+                    collect(done, &mut outcomes);
+                }
                 in_flight.abort_all();
                 while let Some(done) = in_flight.join_next().await {
                     collect(done, &mut outcomes);

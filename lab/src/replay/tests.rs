@@ -56,6 +56,7 @@ async fn start_target() -> (SocketAddr, Arc<Target>) {
         });
         match uri.path() {
             "/slow" => tokio::time::sleep(Duration::from_millis(50)).await,
+            "/long" => tokio::time::sleep(Duration::from_millis(400)).await,
             "/stuck" => tokio::time::sleep(Duration::from_secs(10)).await,
             _ => {}
         }
@@ -350,6 +351,39 @@ async fn cancel_abandons_requests_in_flight() {
         report.elapsed < Duration::from_secs(5),
         "{:?}",
         report.elapsed
+    );
+}
+
+/// With a drain, cancelling lets the requests in flight finish (they get their outcome) and sends no more.
+#[tokio::test]
+async fn cancel_with_a_drain_lets_requests_in_flight_finish() {
+    let (addr, target) = start_target().await;
+    let requests = [
+        request("GET", "/long", 0),
+        request("GET", "/never", 10_000_000_000),
+    ];
+    let opts = ReplayOptions {
+        drain: Duration::from_secs(5),
+        ..options(addr, Speed::Factor(1.0))
+    };
+    let cancel = CancellationToken::new();
+    let canceller = cancel.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        canceller.cancel();
+    });
+    let report = replay(&requests, &opts, &cancel).await.unwrap();
+    assert_eq!(report.outcomes.len(), 1, "{report:?}");
+    assert_eq!(report.outcomes[0].status, Some(200));
+    assert!(
+        report.elapsed >= Duration::from_millis(300),
+        "{:?}",
+        report.elapsed
+    );
+    assert_eq!(
+        target.seen.lock().unwrap().len(),
+        1,
+        "nothing sent after the cancel"
     );
 }
 

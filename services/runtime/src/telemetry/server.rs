@@ -58,7 +58,9 @@ async fn trace_request(
         );
         let parent = propagator().extract(&HeaderExtractor(request.headers()));
         let _ = span.set_parent(parent);
+        let mut unanswered = Unanswered(Some(span.clone()));
         let response = next.run(request).instrument(span.clone()).await;
+        unanswered.0 = None;
         let status = response.status();
         span.record("http.response.status_code", status.as_u16());
         if status.is_server_error() {
@@ -74,6 +76,22 @@ async fn trace_request(
         future: Some(Box::pin(traced)),
     }
     .await
+}
+
+/// Marks a request's span when the request is dropped before it is answered (the client went away, or the
+/// service stopped before its handler finished): failed, `error.type` `cancelled`, rather than an ok request
+/// with a cut-short duration and no status code.
+struct Unanswered(Option<tracing::Span>);
+
+impl Drop for Unanswered {
+    fn drop(&mut self) {
+        if let Some(span) = self.0.take() {
+            span.record("error.type", "cancelled");
+            span.set_status(Status::error(
+                "cut off before it was answered: the client went away or the service stopped",
+            ));
+        }
+    }
 }
 
 /// The methods the HTTP semantic conventions know. Any other (`PURGE`, or `get` in lower case) is recorded as

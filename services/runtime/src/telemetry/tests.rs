@@ -270,6 +270,43 @@ async fn an_unknown_method_is_recorded_as_other_with_the_original_beside_it() {
     assert!(attributes(get, "http.request.method_original").is_empty());
 }
 
+/// A request dropped before it is answered (its client gone, or the service stopping) is marked failed and
+/// `cancelled`, not recorded as an ok request with a cut-short duration.
+#[tokio::test]
+async fn a_request_cut_off_before_its_answer_is_marked_cancelled() {
+    use tower::ServiceExt as _;
+    let collect = Collect::default();
+    let telemetry = telemetry(&collect);
+    let router = instrument(
+        Router::new().route(
+            "/slow",
+            axum::routing::get(|| async {
+                tokio::time::sleep(Duration::from_secs(30)).await;
+                "late"
+            }),
+        ),
+        telemetry.clone(),
+    );
+    let request = axum::http::Request::get("/slow")
+        .body(axum::body::Body::empty())
+        .unwrap();
+    let cut = tokio::time::timeout(Duration::from_millis(100), router.oneshot(request)).await;
+    assert!(cut.is_err(), "the request was still running");
+    telemetry.shutdown();
+
+    let spans = collect.spans.lock().clone();
+    let [span] = &spans[..] else {
+        panic!("one server span: {spans:#?}")
+    };
+    assert_eq!(span.name, "GET /slow");
+    assert!(matches!(span.status, Status::Error { .. }), "{span:#?}");
+    assert_eq!(
+        attributes(span, "error.type"),
+        [&opentelemetry::Value::from("cancelled")]
+    );
+    assert!(attributes(span, "http.response.status_code").is_empty());
+}
+
 #[test]
 fn recorded_errors_add_each_code_attribute_once() {
     let collect = Collect::default();
