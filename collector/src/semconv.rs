@@ -122,7 +122,9 @@ impl Names {
     /// call nothing outside their service.
     pub fn peer(&mut self, span: &Span) -> Option<Peer> {
         if let Some(system) = db_system(span) {
-            // Two services' databases are two nodes: `discounts-service.db (sqlite)`.
+            // A database is a node of its own, shared by the services that use it: `discounts-service.db
+            // (sqlite)`; on PostgreSQL the database, not its schemas (`db.namespace` is `database|schema`), so
+            // two services with a schema each in one database meet at one node, `lab_test (postgresql)`.
             return Some(Peer::Database(
                 match shared(span, &["db.namespace", "db.name"]) {
                     Some(namespace) => Self::pair(
@@ -130,7 +132,10 @@ impl Names {
                         &mut self.size,
                         system,
                         namespace,
-                        || format!("{namespace} ({system})"),
+                        || {
+                            let database = namespace.split('|').next().unwrap_or(namespace);
+                            format!("{database} ({system})")
+                        },
                     ),
                     None => system.clone(),
                 },
@@ -232,6 +237,20 @@ mod tests {
             Some(Peer::Database(Str::from("discounts-service.db (sqlite)"))),
             "each service's own database is a node of its own"
         );
+        for schema in ["ads_service", "discounts_service"] {
+            let postgres = span(
+                SpanKind::Client,
+                &[
+                    ("db.system.name", s("postgresql")),
+                    ("db.namespace", s(&format!("lab_test|{schema}"))),
+                ],
+            );
+            assert_eq!(
+                names.peer(&postgres),
+                Some(Peer::Database(Str::from("lab_test (postgresql)"))),
+                "services with a schema each in one database share its node"
+            );
+        }
         let named = span(
             SpanKind::Client,
             &[("peer.service", s("ads")), ("server.address", s("h"))],

@@ -272,14 +272,29 @@ async fn broken_and_fixed_shops_on_postgresql() {
     };
     if let Some(report) = workshop(ShopState::Broken, &database, "ws-pg-broken").await {
         check_broken(&report);
-        assert!(
-            report
-                .services
-                .iter()
-                .any(|s| s.kind == "database" && s.name.ends_with("(postgresql)")),
-            "{:?}",
-            report.services
-        );
+        // One database with a schema per service: one node, which every service calls.
+        let databases: Vec<&str> = (report.services.iter())
+            .filter(|s| s.kind == "database")
+            .map(|s| s.name.as_str())
+            .collect();
+        let [database] = databases[..] else {
+            panic!("one PostgreSQL database node: {databases:?}")
+        };
+        assert!(database.ends_with(" (postgresql)"), "{database}");
+        for service in [
+            "store-frontend",
+            "advertisements-service",
+            "discounts-service",
+        ] {
+            assert!(
+                report
+                    .edges
+                    .iter()
+                    .any(|e| e.from == service && e.to == database),
+                "{service} → {database}: {:?}",
+                report.edges
+            );
+        }
     }
     if let Some(report) = workshop(ShopState::Fixed, &database, "ws-pg-fixed").await {
         check_fixed(&report);
