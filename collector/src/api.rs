@@ -8,7 +8,7 @@
 //! | `GET /api/services/{name}/endpoints?sort=&window=` | `{"endpoints": [ServiceStats]}` |
 //! | `GET /api/services/{name}/latency?buckets=` | `{"bucket_ms": 10000, "p95_ms": [..]}`, oldest first |
 //! | `GET /api/map?window=` | `{"nodes": [...], "edges": [...]}` |
-//! | `GET /api/traces?service=&endpoint=&error=&min_duration_ms=&since=&limit=&sort=start\|duration` | `{"traces": [...]}` |
+//! | `GET /api/traces?service=&endpoint=&error=&min_duration_ms=&max_duration_ms=&text=&since=&limit=&sort=start\|duration` | `{"traces": [...]}` |
 //! | `GET /api/traces/{trace_id}` | the trace's spans, self times and critical path |
 //! | `GET /api/errors` | `{"errors": [ErrorGroup]}` |
 //! | `GET /api/insights` | `{"n_plus_one": [NPlusOne]}` |

@@ -60,20 +60,33 @@ impl Query {
             endpoint: search.endpoint.clone(),
             error: search.error,
             min_duration_ns: (search.min_duration_ms.max(0.0) * 1e6) as u64,
+            max_duration_ns: search
+                .max_duration_ms
+                .map_or(u64::MAX, |ms| (ms.max(0.0) * 1e6) as u64),
             since_ns: search
                 .since
                 .map_or(0, |since| since.unix_nano(self.analysis.newest_ns())),
-            limit: search.limit,
+            // Text is looked for in the spans themselves, outside the store's lock: every candidate first.
+            limit: if search.text.is_some() {
+                usize::MAX
+            } else {
+                search.limit
+            },
             by_duration: search.sort == protocol::TraceSort::Duration,
         };
-        TracesResponse {
-            traces: self
-                .store
-                .search(&query)
-                .iter()
-                .map(|t| trace_summary(t))
-                .collect(),
-        }
+        let found = self.store.search(&query);
+        let traces = match search.text.as_deref() {
+            Some(text) => {
+                let text = text.to_lowercase();
+                (found.iter())
+                    .filter(|trace| trace.spans().any(|span| span_mentions(&span, &text)))
+                    .take(search.limit)
+                    .map(|t| trace_summary(t))
+                    .collect()
+            }
+            None => found.iter().map(|t| trace_summary(t)).collect(),
+        };
+        TracesResponse { traces }
     }
 
     /// `None` for a trace the store does not hold (never received, or evicted).
@@ -128,4 +141,25 @@ impl Query {
             limited_spans: accounting.limited_spans,
         }
     }
+}
+
+/// Whether `span`'s name, status message or any text attribute (its events' included) contains `lowercase`,
+/// case aside.
+fn span_mentions(span: &crate::model::Span, lowercase: &str) -> bool {
+    use crate::model::{KeyValue, Value};
+    let has = |text: &str| text.to_lowercase().contains(lowercase);
+    fn any_text(attributes: &[KeyValue], has: &impl Fn(&str) -> bool) -> bool {
+        attributes.iter().any(|kv| match &kv.value {
+            Value::Str(text) => has(text),
+            Value::Array(items) => items.iter().any(|item| item.as_str().is_some_and(has)),
+            _ => false,
+        })
+    }
+    has(&span.name)
+        || span.status.message.as_deref().is_some_and(has)
+        || any_text(&span.attributes, &has)
+        || span
+            .events
+            .iter()
+            .any(|event| any_text(&event.attributes, &has))
 }

@@ -299,7 +299,7 @@ struct Group {
 }
 
 /// Which traces [`Store::search`] finds.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Debug)]
 pub struct TraceQuery {
     /// With a span of this service.
     pub service: Option<String>,
@@ -309,6 +309,8 @@ pub struct TraceQuery {
     pub error: Option<bool>,
     /// Lasting at least this long.
     pub min_duration_ns: u64,
+    /// Lasting at most this long.
+    pub max_duration_ns: u64,
     /// Starting at or after this time (unix nanoseconds).
     pub since_ns: u64,
     /// At most this many (0: none).
@@ -317,10 +319,26 @@ pub struct TraceQuery {
     pub by_duration: bool,
 }
 
+impl Default for TraceQuery {
+    fn default() -> TraceQuery {
+        TraceQuery {
+            service: None,
+            endpoint: None,
+            error: None,
+            min_duration_ns: 0,
+            max_duration_ns: u64::MAX,
+            since_ns: 0,
+            limit: 0,
+            by_duration: false,
+        }
+    }
+}
+
 impl TraceQuery {
     fn matches(&self, trace: &Trace) -> bool {
         trace.start_ns >= self.since_ns
             && trace.duration_ns() >= self.min_duration_ns
+            && trace.duration_ns() <= self.max_duration_ns
             && self.error.is_none_or(|error| error == (trace.errors > 0))
             && self.endpoint.as_deref().is_none_or(|endpoint| {
                 trace.entries.iter().any(|(service, name)| {
@@ -654,7 +672,8 @@ impl Store {
                 .range((Bound::Included((query.since_ns, 0)), Bound::Unbounded))
                 .rev()
                 .filter(move |((start, _), entry)| {
-                    entry.end_ns.saturating_sub(*start) >= query.min_duration_ns
+                    (query.min_duration_ns..=query.max_duration_ns)
+                        .contains(&entry.end_ns.saturating_sub(*start))
                         && query.error.is_none_or(|error| error == (entry.errors > 0))
                         && entry.services & service_bit == service_bit
                         && entry.endpoints & endpoint_bit == endpoint_bit

@@ -141,6 +141,11 @@ pub struct TraceSearch {
     pub error: Option<bool>,
     /// Lasting at least this long.
     pub min_duration_ms: f64,
+    /// Lasting at most this long.
+    pub max_duration_ms: Option<f64>,
+    /// With a span whose name, status message or any text attribute (its events' too: an exception's
+    /// message) contains this, case aside: a statement's words, a URL, an error message.
+    pub text: Option<String>,
     pub since: Option<Since>,
     /// At most this many, up to [`MAX_TRACE_LIMIT`].
     pub limit: usize,
@@ -154,6 +159,8 @@ impl Default for TraceSearch {
             endpoint: None,
             error: None,
             min_duration_ms: 0.0,
+            max_duration_ms: None,
+            text: None,
             since: None,
             limit: DEFAULT_TRACE_LIMIT,
             sort: TraceSort::Start,
@@ -162,11 +169,13 @@ impl Default for TraceSearch {
 }
 
 /// The parameters a trace search takes.
-pub const TRACE_SEARCH_PARAMS: [&str; 7] = [
+pub const TRACE_SEARCH_PARAMS: [&str; 9] = [
     "service",
     "endpoint",
     "error",
     "min_duration_ms",
+    "max_duration_ms",
+    "text",
     "since",
     "limit",
     "sort",
@@ -191,6 +200,12 @@ impl TraceSearch {
         if self.min_duration_ms > 0.0 {
             params.push(("min_duration_ms", self.min_duration_ms.to_string()));
         }
+        if let Some(max) = self.max_duration_ms {
+            params.push(("max_duration_ms", max.to_string()));
+        }
+        if let Some(text) = &self.text {
+            params.push(("text", text.clone()));
+        }
         if let Some(since) = self.since {
             params.push(("since", since.param()));
         }
@@ -205,6 +220,12 @@ impl TraceSearch {
         if !(min_duration_ms.is_finite() && min_duration_ms >= 0.0) {
             return Err("bad `min_duration_ms`: a number of milliseconds, not negative".to_owned());
         }
+        let max_duration_ms: Option<f64> =
+            parse(params, "max_duration_ms", "a number of milliseconds")?;
+        if max_duration_ms.is_some_and(|max| !(max.is_finite() && max >= 0.0)) {
+            return Err("bad `max_duration_ms`: a number of milliseconds, not negative".to_owned());
+        }
+        let text = params.get("text").filter(|text| !text.is_empty()).cloned();
         let limit: usize = parse(params, "limit", "a whole number")?.unwrap_or(DEFAULT_TRACE_LIMIT);
         if limit > MAX_TRACE_LIMIT {
             return Err(format!("bad `limit` {limit}: at most {MAX_TRACE_LIMIT}"));
@@ -227,6 +248,8 @@ impl TraceSearch {
             endpoint: params.get("endpoint").cloned(),
             error: parse(params, "error", "true or false")?,
             min_duration_ms,
+            max_duration_ms,
+            text,
             since,
             limit,
             sort,
@@ -316,6 +339,8 @@ mod tests {
                 endpoint: Some("GET /t/{id}".into()),
                 error: Some(true),
                 min_duration_ms: 2.5,
+                max_duration_ms: Some(5000.0),
+                text: Some("FROM discount_type".into()),
                 since: Some(Since::Ago(5 * MINUTE_NS)),
                 limit: 200,
                 sort: TraceSort::Duration,

@@ -603,3 +603,52 @@ fn a_far_future_span_does_not_empty_any_window() {
     assert_eq!(stats.accepted, stats.stored);
     assert!(query.analysis.newest_ns() < now + 60_000_000_000);
 }
+
+/// Searching by text finds the traces with a span that mentions it (a statement's words, an error's message),
+/// case aside; a longest duration leaves out the slower ones.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn traces_are_found_by_the_text_of_their_spans_and_a_longest_duration() {
+    let running = collector_with(Workshop::Broken, 40).await;
+    let (status, all) = get(&running, "/api/traces?limit=1000").await;
+    assert_eq!(status, 200);
+    let all = all["traces"].as_array().unwrap().len();
+    let (_, loops) = get(&running, "/api/traces?text=FROM%20discount_type&limit=1000").await;
+    let loops = loops["traces"].as_array().unwrap();
+    assert!(
+        !loops.is_empty() && loops.len() < all,
+        "{} of {all}",
+        loops.len()
+    );
+    let (_, lower) = get(&running, "/api/traces?text=from%20discount_type&limit=1000").await;
+    assert_eq!(
+        lower["traces"].as_array().unwrap().len(),
+        loops.len(),
+        "case aside"
+    );
+    // Every one of them is a trace the N+1 runs in: the home page, through the discounts service.
+    for trace in loops {
+        let id = trace["trace_id"].as_str().unwrap();
+        let (_, view) = get(&running, &format!("/api/traces/{id}")).await;
+        assert!(
+            view["spans"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|s| s["statement"]
+                    .as_str()
+                    .is_some_and(|q| q.contains("discount_type"))),
+            "{id}"
+        );
+    }
+    let (_, fast) = get(&running, "/api/traces?max_duration_ms=100&limit=1000").await;
+    let fast = fast["traces"].as_array().unwrap();
+    assert!(!fast.is_empty() && fast.len() < all);
+    assert!(
+        fast.iter()
+            .all(|t| t["duration_ms"].as_f64().unwrap() <= 100.0)
+    );
+    let (_, none) = get(&running, "/api/traces?text=no-span-says-this").await;
+    assert!(none["traces"].as_array().unwrap().is_empty());
+    let (status, _) = get(&running, "/api/traces?max_duration_ms=-1").await;
+    assert_eq!(status, 400);
+}

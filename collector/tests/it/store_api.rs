@@ -280,6 +280,7 @@ proptest::proptest! {
         endpoint in proptest::option::of(0..5usize),
         error in proptest::option::of(proptest::bool::ANY),
         min_duration_ns in 0..400u64,
+        max_duration_ns in proptest::option::of(0..600u64),
         since_ns in 0..600u64,
         limit in 0..30usize,
         by_duration in proptest::bool::ANY,
@@ -315,6 +316,7 @@ proptest::proptest! {
             endpoint: endpoint_name.clone(),
             error,
             min_duration_ns,
+            max_duration_ns: max_duration_ns.unwrap_or(u64::MAX),
             since_ns,
             limit,
             by_duration,
@@ -325,6 +327,7 @@ proptest::proptest! {
             .filter(|t| {
                 t.start_ns() >= since_ns
                     && t.duration_ns() >= min_duration_ns
+                    && max_duration_ns.is_none_or(|max| t.duration_ns() <= max)
                     && error.is_none_or(|e| e == (t.error_count() > 0))
                     && query.service.as_deref().is_none_or(|s| t.services().iter().any(|x| &**x == s))
                     && endpoint_name.as_deref().is_none_or(|e| {

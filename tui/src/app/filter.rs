@@ -20,7 +20,42 @@ pub fn filter_text(filter: &TraceSearch) -> String {
     if filter.min_duration_ms > 0.0 {
         words.push(format!(">{}ms", filter.min_duration_ms));
     }
+    if let Some(max) = filter.max_duration_ms {
+        words.push(format!("<{max}ms"));
+    }
+    if let Some(text) = &filter.text {
+        words.push(format!("text:{}", quote(text)));
+    }
     words.join(" ")
+}
+
+/// What a search looks for, in words: the filter line says how it understood what was typed.
+pub fn describe(filter: &TraceSearch) -> String {
+    let mut parts = Vec::new();
+    if let Some(service) = &filter.service {
+        parts.push(format!("with a span of {service}"));
+    }
+    if let Some(endpoint) = &filter.endpoint {
+        parts.push(format!("serving {endpoint}"));
+    }
+    if filter.error == Some(true) {
+        parts.push("failed".to_owned());
+    }
+    if filter.min_duration_ms > 0.0 {
+        parts.push(format!("{} ms or longer", filter.min_duration_ms));
+    }
+    if let Some(max) = filter.max_duration_ms {
+        parts.push(format!("{max} ms or shorter"));
+    }
+    if let Some(text) = &filter.text {
+        parts.push(format!(
+            "with a span mentioning \"{text}\" (name, statement, any attribute)"
+        ));
+    }
+    match parts.is_empty() {
+        true => "every trace".to_owned(),
+        false => format!("traces {}", parts.join(", ")),
+    }
 }
 
 fn quote(text: &str) -> String {
@@ -50,8 +85,9 @@ pub fn names_trace(wanted: &str, id: &str) -> bool {
             && wanted[16..] == id[16..])
 }
 
-/// Reads the Traces tab's filter line: `service:NAME`, `endpoint:"GET /discount"` (quotes for spaces),
-/// `error`, `>500ms` / `>2.5s` (min duration), in any order; a bare word is a service name.
+/// Reads the Traces tab's filter line: `service:NAME`, `endpoint:"GET /discount"` (quotes for spaces, or a
+/// method and a path), `error`, `>500ms` / `>2.5s` (min duration), `<1ms` (max duration), `text:WORDS`, in any
+/// order; bare words are text looked for in the spans (names, statements, attribute values).
 pub fn parse_filter(text: &str) -> Result<TraceSearch, String> {
     let mut filter = default_filter();
     let mut words = Vec::new();
@@ -74,25 +110,51 @@ pub fn parse_filter(text: &str) -> Result<TraceSearch, String> {
     if !word.is_empty() {
         words.push(word);
     }
-    for word in words {
+    let mut text = Vec::new();
+    let mut words = words.into_iter().peekable();
+    while let Some(word) = words.next() {
         if let Some(service) = word.strip_prefix("service:") {
             filter.service = Some(service.to_owned());
         } else if let Some(endpoint) = word.strip_prefix("endpoint:") {
-            filter.endpoint = Some(endpoint.to_owned());
+            // `endpoint:GET /cart` unquoted is still one endpoint: a method and the path after it.
+            let mut endpoint = endpoint.to_owned();
+            if is_method(&endpoint) && words.peek().is_some_and(|next| next.starts_with('/')) {
+                endpoint = format!("{endpoint} {}", words.next().unwrap_or_default());
+            }
+            filter.endpoint = Some(endpoint);
         } else if word == "error" || word == "errors" {
             filter.error = Some(true);
         } else if let Some(duration) = word.strip_prefix('>') {
             filter.min_duration_ms = parse_ms(duration)
                 .ok_or_else(|| format!("{word:?}: a duration is like >500ms or >2.5s"))?;
-        } else if word.contains(':') {
+        } else if let Some(duration) = word.strip_prefix('<') {
+            filter.max_duration_ms = Some(
+                parse_ms(duration)
+                    .ok_or_else(|| format!("{word:?}: a duration is like <1ms or <2.5s"))?,
+            );
+        } else if let Some(words) = word.strip_prefix("text:") {
+            text.push(words.to_owned());
+        } else if word.contains(':') && !word.starts_with('/') && !word.contains("://") {
             return Err(format!(
-                "{word:?}: filters are service:NAME, endpoint:\"GET /path\", error, >500ms, or a trace id"
+                "{word:?}: filters are service:NAME, endpoint:\"GET /path\", error, >500ms, <1ms, \
+                 text:WORDS (or bare words), or a trace id"
             ));
         } else {
-            filter.service = Some(word);
+            // A bare word is looked for in the spans: a statement's words, a path, a message.
+            text.push(word);
         }
     }
+    if !text.is_empty() {
+        filter.text = Some(text.join(" "));
+    }
     Ok(filter)
+}
+
+fn is_method(word: &str) -> bool {
+    matches!(
+        word,
+        "GET" | "HEAD" | "POST" | "PUT" | "DELETE" | "CONNECT" | "OPTIONS" | "TRACE" | "PATCH"
+    )
 }
 
 fn parse_ms(text: &str) -> Option<f64> {

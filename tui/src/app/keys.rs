@@ -346,6 +346,15 @@ impl App {
             KeyCode::Enter => match parse_filter(&input.text) {
                 Ok(mut filter) => {
                     filter.sort = self.filter.sort;
+                    // A bare word that is the name of a service the collector knows means that service
+                    // (service names are not in the spans' text); any other is looked for in the spans.
+                    if filter.service.is_none()
+                        && let Some(text) = &filter.text
+                        && (self.overview.services.iter())
+                            .any(|s| s.kind == "service" && s.name == *text)
+                    {
+                        filter.service = filter.text.take();
+                    }
                     self.filter = filter;
                     self.filter_input = None;
                     self.new_search();

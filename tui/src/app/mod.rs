@@ -16,7 +16,7 @@ use crate::source::{Overview, default_filter};
 use crate::theme::Theme;
 use crate::trace::{Focus, TraceScreen};
 
-pub use filter::{filter_text, parse_filter, trace_id};
+pub use filter::{describe, filter_text, parse_filter, trace_id};
 pub use keys::WINDOWS;
 
 /// The tabs, in the order of their number keys.

@@ -8,7 +8,7 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table, Widget};
 
 use super::{below_header, pane, visible};
-use crate::app::{App, filter_text};
+use crate::app::{App, describe, filter_text};
 use crate::fmt;
 
 fn areas(body: Rect) -> (Rect, Rect) {
@@ -53,7 +53,7 @@ pub(super) fn render(app: &App, body: Rect, buf: &mut Buffer) {
                     theme.error(),
                 )),
                 None => spans.push(Span::styled(
-                    "  service:X endpoint:\"GET /p\" error >500ms · Enter applies, Esc cancels",
+                    "  service:X endpoint:\"GET /p\" error >500ms <1ms or words · Enter applies",
                     theme.dim(),
                 )),
             }
@@ -67,7 +67,10 @@ pub(super) fn render(app: &App, body: Rect, buf: &mut Buffer) {
                 Line::from(vec![
                     Span::styled(" filter: ", theme.dim()),
                     Span::styled(fmt::clean(&text), theme.highlight()),
-                    Span::styled("  (Esc clears)", theme.dim()),
+                    Span::styled(
+                        format!(" = {} (Esc clears)", fmt::clean(&describe(&app.filter))),
+                        theme.dim(),
+                    ),
                 ])
             }
         }

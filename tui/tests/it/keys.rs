@@ -251,7 +251,14 @@ fn a_trace_id_in_the_filter_line_opens_that_trace() {
         typed(&mut app, "abc123"),
         Some(Action::Refresh(_))
     ));
-    assert_eq!(app.filter.service.as_deref(), Some("abc123"));
+    assert_eq!(app.filter.text.as_deref(), Some("abc123"));
+    // A bare word naming a service the collector knows is that service.
+    app.handle_key(key(KeyCode::Esc));
+    typed(&mut app, "discounts-service");
+    assert_eq!(
+        (app.filter.service.as_deref(), app.filter.text.as_deref()),
+        (Some("discounts-service"), None)
+    );
 }
 
 #[test]
@@ -302,10 +309,35 @@ fn filters_parse() {
         assert_eq!(parse_filter(text).map_err(|_| ()), expected, "{text:?}");
     };
     check("", Ok(default_filter()));
+    // Bare words are text looked for in the spans, whatever they look like.
+    for (typed, text) in [
+        ("SELECT", "SELECT"),
+        ("discount_type WHERE", "discount_type WHERE"),
+        ("/cart", "/cart"),
+        ("text:\"no such order\"", "no such order"),
+    ] {
+        check(
+            typed,
+            Ok(TraceSearch {
+                text: Some(text.into()),
+                ..default_filter()
+            }),
+        );
+    }
+    // A method and a path after `endpoint:` are one endpoint, quoted or not.
     check(
-        "discounts-service",
+        "endpoint:GET /cart",
         Ok(TraceSearch {
-            service: Some("discounts-service".into()),
+            endpoint: Some("GET /cart".into()),
+            ..default_filter()
+        }),
+    );
+    check("<1ms >100us", Err(()));
+    check(
+        "<1ms service:ads",
+        Ok(TraceSearch {
+            service: Some("ads".into()),
+            max_duration_ms: Some(1.0),
             ..default_filter()
         }),
     );
