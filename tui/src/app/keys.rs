@@ -71,6 +71,11 @@ impl App {
             KeyCode::Char('f') if self.faults.is_some() => {
                 self.fault_panel = Some(FaultPanel::default());
             }
+            KeyCode::Char('f') => self.say(
+                "faults flip only in the dashboard of `lab up`, which runs the shop: here, use `lab fix FAULT` \
+                 where the shop runs",
+                true,
+            ),
             KeyCode::Esc => return self.back(),
             KeyCode::Enter => return self.enter(),
             _ => return self.tab_key(key),

@@ -140,7 +140,9 @@ fn read_source(
 ) -> Result<Vec<(u32, String)>, String> {
     let shown = safe(file);
     let Some(workspace) = workspace else {
-        return Err(format!("source not read (no workspace given): {shown}"));
+        return Err(format!(
+            "source not read (no workspace given: --workspace DIR names one): {shown}"
+        ));
     };
     if !stays_inside(Path::new(file)) {
         return Err(format!("source not in this workspace: {shown}"));
@@ -150,7 +152,7 @@ fn read_source(
     }
     if !is_project(workspace) {
         return Err(format!(
-            "source not shown (the workspace is not a project's root): {shown}"
+            "source not shown (the workspace is not a project's root: --workspace DIR names one): {shown}"
         ));
     }
     let Some((path, within)) = workspace_file(workspace, file) else {
@@ -290,7 +292,7 @@ mod tests {
         let why = read_source(Some(loose.path()), "src/main.rs", 2).unwrap_err();
         assert_eq!(
             why,
-            "source not shown (the workspace is not a project's root): src/main.rs"
+            "source not shown (the workspace is not a project's root: --workspace DIR names one): src/main.rs"
         );
         // Any of the markers makes it one.
         for marker in PROJECT_MARKERS {

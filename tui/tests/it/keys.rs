@@ -414,6 +414,8 @@ fn the_fault_panel_flips_the_selected_fault() {
         app.fault_panel.is_none(),
         "no fault panel where faults cannot be flipped"
     );
+    let (said, _) = app.message.clone().expect("f says why not");
+    assert!(said.contains("lab fix"), "{said}");
     app.faults = Some(vec![
         tui::app::Fault {
             name: "ads.sleep".into(),
