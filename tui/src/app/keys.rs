@@ -390,6 +390,7 @@ impl App {
         match key.code {
             KeyCode::Esc | KeyCode::Char('f') => self.fault_panel = None,
             KeyCode::Char('q') => return Some(Action::Quit),
+            KeyCode::Char('d') => panel.spoilers = !panel.spoilers,
             KeyCode::Down | KeyCode::Char('j') => panel.selected = (panel.selected + 1).min(last),
             KeyCode::Up | KeyCode::Char('k') => panel.selected = panel.selected.saturating_sub(1),
             KeyCode::Enter => {

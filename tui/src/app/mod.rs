@@ -222,6 +222,9 @@ pub struct FilterInput {
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct FaultPanel {
     pub selected: usize,
+    /// Whether the broken faults' descriptions show (`d`): hidden at first, since they answer the
+    /// workshop's first three steps; a fixed fault's always shows.
+    pub spoilers: bool,
 }
 
 /// Everything the dashboard shows, as plain data.

@@ -413,9 +413,15 @@ fn render_faults(app: &App, area: Rect, buf: &mut Buffer) {
                 theme.dim(),
             ),
         ]));
+        // What a broken fault does is what the workshop asks the student to find: hidden until asked for.
+        let description = if fault.broken && !panel.spoilers {
+            "what it breaks is hidden: find it in the traces (d shows it)".to_owned()
+        } else {
+            fmt::clean(&fault.description)
+        };
         lines.push(Line::styled(
             fmt::fit(
-                &format!("          {}", fmt::clean(&fault.description)),
+                &format!("          {description}"),
                 area.width.saturating_sub(2) as usize,
             ),
             theme.dim(),
@@ -423,7 +429,7 @@ fn render_faults(app: &App, area: Rect, buf: &mut Buffer) {
     }
     lines.push(Line::raw(""));
     lines.push(Line::styled(
-        " Enter flips the fault: its service deploys a new version. Esc closes.",
+        " Enter flips the fault: its service deploys a new version. d shows what each breaks. Esc closes.",
         theme.dim(),
     ));
     let box_area = centred(area, 100, lines.len() as u16 + 2);

@@ -118,6 +118,19 @@ fn the_fault_panel() {
     app.handle_key(ch('f'));
     insta::assert_snapshot!(draw(&mut app, 100, 30));
     insta::assert_snapshot!("the_fault_panel_80x24", draw(&mut app, 80, 24));
+    // A broken fault's description would answer the workshop's questions: hidden until `d`; a fixed one's shows.
+    let drawn = draw(&mut app, 100, 30).to_string();
+    assert!(
+        !drawn.contains("what frontend.ads-in-layout does"),
+        "{drawn}"
+    );
+    assert!(drawn.contains("what discounts.n-plus-one does"), "{drawn}");
+    app.handle_key(ch('d'));
+    let drawn = draw(&mut app, 100, 30).to_string();
+    assert!(
+        drawn.contains("what frontend.ads-in-layout does"),
+        "{drawn}"
+    );
 }
 
 #[test]
