@@ -5,7 +5,7 @@ use rustc_hash::FxHashSet;
 
 use super::results::ErrorGroup;
 use super::{MAX_GROUPS, State, normalize, service_of};
-use crate::model::{Event, Span, SpanId, TraceId, Value, attribute};
+use crate::model::{Event, Span, SpanId, Str, TraceId, Value, attribute};
 use crate::semconv;
 
 /// Error messages and stack traces are kept up to this many bytes.
@@ -58,21 +58,34 @@ impl State {
     /// Groups the errors of one whole trace read back, from its span `already` on (those before were
     /// grouped at an earlier reading): per error span that has no failing child of its own service, the cause.
     pub(super) fn record_errors(&mut self, id: TraceId, spans: &[Span], already: usize) {
-        let failing_parents: FxHashSet<(SpanId, &str)> = spans
+        let by_id: rustc_hash::FxHashMap<SpanId, &Span> =
+            spans.iter().rev().map(|s| (s.span_id, s)).collect();
+        // A Datadog integration's span (named after what it calls) fails for its parent's service.
+        let service = |span: &'_ Span| -> Str {
+            let owner = match span.parent_span_id.and_then(|p| by_id.get(&p)) {
+                Some(parent) if super::is_datadog_client(span) => parent,
+                _ => span,
+            };
+            service_of(owner).unwrap_or(&self.unknown_service).clone()
+        };
+        let failing_parents: FxHashSet<(SpanId, Str)> = spans
             .iter()
             .filter(|s| semconv::is_error(s))
-            .filter_map(|s| Some((s.parent_span_id?, s.service_name())))
+            .filter_map(|s| Some((s.parent_span_id?, service(s))))
             .collect();
-        for span in spans.iter().skip(already) {
-            if semconv::is_error(span)
-                && !failing_parents.contains(&(span.span_id, span.service_name()))
-            {
-                self.record_error(id, span);
-            }
+        let causes: Vec<(&Span, Str)> = spans
+            .iter()
+            .skip(already)
+            .filter(|span| semconv::is_error(span))
+            .map(|span| (span, service(span)))
+            .filter(|(span, service)| !failing_parents.contains(&(span.span_id, service.clone())))
+            .collect();
+        for (span, service) in causes {
+            self.record_error(id, span, service);
         }
     }
 
-    fn record_error(&mut self, trace_id: TraceId, span: &Span) {
+    fn record_error(&mut self, trace_id: TraceId, span: &Span, service: Str) {
         let exception = exception_event(span);
         let span_text = |key: &str| span.attribute(key).and_then(Value::as_str);
         let kind = exception_text(span, exception, "exception.type")
@@ -86,7 +99,6 @@ impl State {
         let message = truncate(message);
         let stack = exception_text(span, exception, "exception.stacktrace");
         let (file, line) = error_location(span).unwrap_or_default();
-        let service = service_of(span).unwrap_or(&self.unknown_service).clone();
         let key = (
             service.clone(),
             kind.clone(),
@@ -138,7 +150,7 @@ fn truncate(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{KeyValue, Str};
+    use crate::model::KeyValue;
     use crate::testing::{self, Build as _};
 
     fn attributes(pairs: &[(&str, Value)]) -> Vec<KeyValue> {
@@ -232,5 +244,47 @@ mod tests {
             &[],
             Some(("services/storefront/src/layout.rs", 42)),
         );
+    }
+
+    /// A Datadog integration's span is named after what it calls (`sqlite`): its failure is its caller's, one
+    /// group under the caller's service, not a second one under the database's name.
+    #[test]
+    fn a_failing_datadog_integration_span_is_grouped_under_its_callers_service() {
+        use crate::model::{Scope, SpanKind};
+        let datadog = std::sync::Arc::new(Scope {
+            name: "datadog".into(),
+            version: None,
+        });
+        let mut web = testing::span(9, 1)
+            .service("dd-shop")
+            .kind(SpanKind::Server)
+            .attr("http.response.status_code", Value::Int(500))
+            .failed("boom");
+        web.scope = datadog.clone();
+        let mut query = testing::span(9, 2)
+            .parent(1)
+            .service("sqlite")
+            .kind(SpanKind::Client)
+            .text("db.system.name", "sqlite")
+            .event(
+                "exception",
+                0,
+                vec![
+                    testing::text("exception.type", "sqlite3.OperationalError"),
+                    testing::text("exception.message", "no such table: item"),
+                ],
+            )
+            .failed("no such table: item");
+        query.scope = datadog;
+        let analysis = super::super::Analysis::default();
+        let store = crate::store::Store::new(100);
+        let spans = vec![web, query];
+        analysis.observe(&spans);
+        store.insert(spans);
+        analysis.flush(&store);
+        let groups = analysis.errors();
+        assert_eq!(groups.len(), 1, "{groups:#?}");
+        assert_eq!(groups[0].service, "dd-shop");
+        assert_eq!(groups[0].r#type, "sqlite3.OperationalError");
     }
 }

@@ -161,6 +161,12 @@ struct State {
     waiting_clients_order: VecDeque<SpanId>,
     waiting_servers: FxHashMap<SpanId, Str>,
     waiting_servers_order: VecDeque<SpanId>,
+    /// The services of recent Datadog spans, for their children in later payloads (a partial flush).
+    datadog_services: FxHashMap<SpanId, Str>,
+    datadog_services_order: VecDeque<SpanId>,
+    /// Datadog integration calls waiting for their parent (by its id) to say whose they are.
+    datadog_orphans: FxHashMap<SpanId, Vec<observe::Orphan>>,
+    datadog_orphans_order: VecDeque<SpanId>,
     pending: FxHashMap<TraceId, Pending>,
     done: FxHashMap<TraceId, Done>,
     done_order: VecDeque<TraceId>,
@@ -195,6 +201,10 @@ impl Analysis {
                 waiting_clients_order: VecDeque::new(),
                 waiting_servers: FxHashMap::default(),
                 waiting_servers_order: VecDeque::new(),
+                datadog_services: FxHashMap::default(),
+                datadog_services_order: VecDeque::new(),
+                datadog_orphans: FxHashMap::default(),
+                datadog_orphans_order: VecDeque::new(),
                 pending: FxHashMap::default(),
                 done: FxHashMap::default(),
                 done_order: VecDeque::new(),
@@ -507,6 +517,15 @@ impl State {
             },
         }
     }
+}
+
+/// The scope the Datadog receiver gives the spans it converts.
+const DATADOG_SCOPE: &str = "datadog";
+
+/// Whether a span is one of a Datadog integration's (`sqlite`, `postgres`, `requests`): Datadog's tracers name
+/// such a client span's service after what it calls, so what it does belongs to its parent's service.
+fn is_datadog_client(span: &Span) -> bool {
+    &*span.scope.name == DATADOG_SCOPE && span.kind == crate::model::SpanKind::Client
 }
 
 /// The span's `service.name`, shared.

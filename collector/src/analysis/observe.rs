@@ -6,8 +6,8 @@ use std::time::Instant;
 use rustc_hash::FxHashMap;
 
 use super::{
-    Analysis, MAX_ADDRESSES, MAX_EDGES, MAX_ENDPOINTS, MAX_SERVICES, MAX_VERSIONS, State, remember,
-    service_of,
+    Analysis, DATADOG_SCOPE, MAX_ADDRESSES, MAX_EDGES, MAX_ENDPOINTS, MAX_SERVICES, MAX_VERSIONS,
+    State, remember, service_of,
 };
 use crate::model::{Span, SpanId, Str};
 use crate::semconv::{self, Peer};
@@ -18,9 +18,6 @@ const MAX_WAITING: usize = 50_000;
 /// sender whose clock is off by minutes, or one span stamped an hour ahead, would otherwise empty every window
 /// of a shared collector. A few seconds cover clocks that disagree a little and spans that are still arriving.
 pub(crate) const MAX_SKEW_NS: u64 = 30_000_000_000;
-
-/// The scope the Datadog receiver gives the spans it converts.
-const DATADOG_SCOPE: &str = "datadog";
 
 impl Analysis {
     /// Counts a batch of spans into the stats, the map and the deployments, and notes the traces that may
@@ -46,18 +43,57 @@ impl Analysis {
         for span in spans {
             let caller = match span.parent_span_id {
                 Some(parent) if datadog && &*span.scope.name == DATADOG_SCOPE => {
-                    services.get(&parent).copied()
+                    match services.get(&parent) {
+                        Some(service) => Caller::Known((*service).clone()),
+                        // A partial flush sends finished children before their parent: an earlier payload
+                        // may have brought it, or a later one will.
+                        None => match state.datadog_services.get(&parent) {
+                            Some(service) => Caller::Known(service.clone()),
+                            None if super::is_datadog_client(span) => Caller::Later(parent),
+                            None => Caller::Own,
+                        },
+                    }
                 }
-                _ => None,
+                _ => Caller::Own,
             };
             state.observe(span, caller, now, horizon_ns);
+        }
+        if datadog {
+            for span in spans.iter().filter(|s| &*s.scope.name == DATADOG_SCOPE) {
+                let Some(service) = service_of(span) else {
+                    continue;
+                };
+                state.adopt_orphans(span.span_id, service);
+                state.remember_datadog_service(span.span_id, service.clone());
+            }
         }
     }
 }
 
+/// Whose call a client span's is: its own service's, a known caller's, or (a Datadog integration span whose
+/// parent has not arrived) its parent's, once the parent arrives.
+pub(super) enum Caller {
+    Own,
+    Known(Str),
+    Later(SpanId),
+}
+
+/// A Datadog integration's call waiting for its parent's service (see [`Caller::Later`]).
+pub(super) struct Orphan {
+    own: Str,
+    peer: Peer,
+    end_ns: u64,
+    duration_ns: u64,
+    error: bool,
+    at: Instant,
+}
+
+/// How long a call waits for its parent before it is counted as its own service's.
+const ORPHAN_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+
 impl State {
-    /// Counts one span; `caller` overrides its own service as the caller of what it calls.
-    fn observe(&mut self, span: &Span, caller: Option<&Str>, now: Instant, horizon_ns: u64) {
+    /// Counts one span; `caller` says whose call it is, when it calls something.
+    fn observe(&mut self, span: &Span, caller: Caller, now: Instant, horizon_ns: u64) {
         if span.end_ns <= horizon_ns {
             self.newest_ns = self.newest_ns.max(span.end_ns);
         } else {
@@ -97,20 +133,97 @@ impl State {
         let repeatable = matches!(peer, Some(Peer::Database(_)))
             || (peer.is_some() && semconv::http_method(span).is_some());
         if let Some(peer) = peer {
-            let service = caller.cloned().unwrap_or(service);
+            let service = match caller {
+                Caller::Own => service,
+                Caller::Known(caller) => caller,
+                Caller::Later(parent) => {
+                    let orphan = Orphan {
+                        own: service,
+                        peer: peer.clone(),
+                        end_ns: span.end_ns,
+                        duration_ns: duration,
+                        error,
+                        at: now,
+                    };
+                    self.datadog_orphans.entry(parent).or_default().push(orphan);
+                    self.datadog_orphans_order.push_back(parent);
+                    self.release_orphans(now);
+                    return self.note_pending(span, error, repeatable, now);
+                }
+            };
             if let Peer::Address(address) = &peer {
                 self.learn_from_client(span.span_id, &service, address);
             }
-            let mut key = (service, peer);
-            if self.edges.len() >= MAX_EDGES && !self.edges.contains_key(&key) {
-                key.1 = Peer::Address(self.other_peers.clone());
-                self.grouped.peers += 1;
-            }
-            self.edges
-                .entry(key)
-                .or_default()
-                .record(span.end_ns, duration, error);
+            self.record_edge(service, peer, span.end_ns, duration, error);
         }
+        self.note_pending(span, error, repeatable, now);
+    }
+
+    /// Counts a call on the map.
+    fn record_edge(&mut self, service: Str, peer: Peer, end_ns: u64, duration: u64, error: bool) {
+        let mut key = (service, peer);
+        if self.edges.len() >= MAX_EDGES && !self.edges.contains_key(&key) {
+            key.1 = Peer::Address(self.other_peers.clone());
+            self.grouped.peers += 1;
+        }
+        self.edges
+            .entry(key)
+            .or_default()
+            .record(end_ns, duration, error);
+    }
+
+    fn remember_datadog_service(&mut self, span_id: SpanId, service: Str) {
+        remember(
+            &mut self.datadog_services,
+            &mut self.datadog_services_order,
+            span_id,
+            service,
+            MAX_WAITING,
+        );
+    }
+
+    /// The calls waiting for `parent`, which has arrived: counted as its service's.
+    fn adopt_orphans(&mut self, parent: SpanId, service: &Str) {
+        for orphan in self.datadog_orphans.remove(&parent).unwrap_or_default() {
+            self.record_edge(
+                service.clone(),
+                orphan.peer,
+                orphan.end_ns,
+                orphan.duration_ns,
+                orphan.error,
+            );
+        }
+    }
+
+    /// Counts as their own service's the calls that waited too long for their parent, or past the most
+    /// that may wait, so none is lost.
+    pub(super) fn release_orphans(&mut self, now: Instant) {
+        while let Some(&parent) = self.datadog_orphans_order.front() {
+            let waiting = self.datadog_orphans.get(&parent);
+            let overdue = waiting.is_none_or(|orphans| {
+                orphans
+                    .first()
+                    .is_none_or(|o| now.duration_since(o.at) >= ORPHAN_WAIT)
+            });
+            if !overdue && self.datadog_orphans_order.len() <= MAX_WAITING {
+                break;
+            }
+            self.datadog_orphans_order.pop_front();
+            for orphan in self.datadog_orphans.remove(&parent).unwrap_or_default() {
+                self.record_edge(
+                    orphan.own,
+                    orphan.peer,
+                    orphan.end_ns,
+                    orphan.duration_ns,
+                    orphan.error,
+                );
+            }
+        }
+    }
+
+    /// Notes a span's trace for settling when it may hold an error or a repeat, or arrived late.
+    fn note_pending(&mut self, span: &Span, error: bool, repeatable: bool, now: Instant) {
+        let duration = span.duration_ns();
         let root = span.parent_span_id.is_none();
         let late = self.done.contains_key(&span.trace_id);
         if error || repeatable || late {
@@ -257,5 +370,52 @@ mod tests {
         analysis.flush(&store);
         assert_eq!(analysis.settling_errors(), 0);
         assert_eq!(analysis.errors().iter().map(|g| g.count).sum::<u64>(), 2);
+    }
+
+    /// A partial flush sends a Datadog integration's span before its parent: its call is its parent's
+    /// service's once the parent arrives, and its own if the parent never does (so none is lost).
+    #[test]
+    fn a_datadog_call_sent_before_its_parent_is_its_parents_call() {
+        use crate::model::Scope;
+        let datadog = Arc::new(Scope {
+            name: "datadog".into(),
+            version: None,
+        });
+        let call = |trace: u128, parent: u64| {
+            let mut span = span(trace, 2)
+                .parent(parent)
+                .service("sqlite")
+                .kind(SpanKind::Client)
+                .text("db.system.name", "sqlite")
+                .text("db.query.text", "SELECT 1")
+                .at(1_000, 2_000);
+            span.scope = datadog.clone();
+            span
+        };
+        let mut web = span(1, 1)
+            .service("dd-shop")
+            .kind(SpanKind::Server)
+            .at(0, 3_000);
+        web.scope = datadog.clone();
+        let analysis = Analysis::default();
+        analysis.observe(&[call(1, 1), call(2, 99)]);
+        analysis.observe(&[web]);
+        let edges = |analysis: &Analysis| -> Vec<(String, String, u64)> {
+            let mut edges: Vec<_> = (analysis.map(Window::All).edges.into_iter())
+                .map(|e| (e.from, e.to, e.calls))
+                .collect();
+            edges.sort();
+            edges
+        };
+        assert_eq!(edges(&analysis), [("dd-shop".into(), "sqlite".into(), 1)]);
+        // The other call's parent never comes: once it has waited long enough, it counts as its own.
+        analysis.flush(&crate::store::Store::new(10));
+        assert_eq!(
+            edges(&analysis),
+            [
+                ("dd-shop".into(), "sqlite".into(), 1),
+                ("sqlite".into(), "sqlite".into(), 1)
+            ]
+        );
     }
 }

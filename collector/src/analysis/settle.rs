@@ -31,6 +31,8 @@ impl Analysis {
     fn settle_before(&self, store: &Store, now: Instant) -> usize {
         let (due, n_plus_one) = {
             let mut state = self.state.lock();
+            // Calls whose parent never came are counted as their own service's, in time for the map.
+            state.release_orphans(now);
             let settle = state.settings.settle;
             let mut due = Vec::new();
             let n_plus_one = state.settings.n_plus_one;
