@@ -97,6 +97,19 @@ fn read(
     read_lines(BufReader::new(File::open(path)?), MAX_LINE, interner, batch)
 }
 
+/// [`load`]'s reading of lines, over bytes in memory and with a line limit of `max_line`: the entry point of the
+/// recording fuzz target (`fuzz/`). Not for use outside tests.
+#[cfg(any(test, feature = "fixtures"))]
+#[doc(hidden)]
+pub fn read_slice(
+    data: &[u8],
+    max_line: usize,
+    interner: &Interner,
+    batch: impl FnMut(Vec<Span>) -> bool,
+) -> std::io::Result<Loaded> {
+    read_lines(data, max_line, interner, batch)
+}
+
 fn read_lines(
     mut reader: impl BufRead,
     max_line: usize,
