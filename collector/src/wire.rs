@@ -98,6 +98,10 @@ impl<'a> Reader<'a> {
             return Ok(None);
         }
         let key = self.varint()?;
+        // As prost: a key is a 32-bit varint.
+        if key > u64::from(u32::MAX) {
+            return Err(WireError("invalid key"));
+        }
         let wire = (key & 7) as u8;
         let field = u32::try_from(key >> 3).map_err(|_| WireError("field number too large"))?;
         if field == 0 {
@@ -869,6 +873,12 @@ pub(crate) mod tests {
             assert!(otlp::decode_protobuf(&case).is_err(), "{case:?}");
             check(&case);
         }
+        // A key past 32 bits, whatever field number it gives.
+        let mut wide_key = Vec::new();
+        prost::encoding::encode_varint(14_227_079_168, &mut wide_key);
+        wide_key.push(0);
+        assert!(otlp::decode_protobuf(&wide_key).is_err());
+        check(&wide_key);
         // The same fields, well formed, are accepted and ignored.
         let mut entity = len(1, b"https://schema");
         entity.extend(len(3, b"service.name"));
