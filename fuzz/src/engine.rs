@@ -348,7 +348,15 @@ pub fn run(target: &Target, settings: &Settings) -> Stats {
         stats.bytes += input.len() as u64;
         stats.largest = stats.largest.max(input.len());
         match checked {
-            Ok(measured) => {
+            Ok(mut measured) => {
+                if slowest_yet(&stats, target, input.len(), measured.took) {
+                    // A worst figure should be the decoder's, not a busy machine's: the fastest of three.
+                    for _ in 0..2 {
+                        if let Ok(again) = measure(target, run, &input) {
+                            measured.took = measured.took.min(again.took);
+                        }
+                    }
+                }
                 stats.accepted += u64::from(measured.accepted);
                 note(&mut stats, target, input.len(), measured);
             }
@@ -406,6 +414,13 @@ pub fn run(target: &Target, settings: &Settings) -> Stats {
     stats.elapsed = started.elapsed();
     drop(watchdog);
     stats
+}
+
+/// Whether `took` would be the worst time share or time per byte of the run so far.
+fn slowest_yet(stats: &Stats, target: &Target, len: usize, took: Duration) -> bool {
+    let share = took.as_secs_f64() / target.bound.time(len).as_secs_f64();
+    share > stats.worst_time_share.0
+        || (len >= LARGE && took.as_nanos() as f64 / len as f64 > stats.worst_ns_per_byte.0)
 }
 
 fn note(stats: &mut Stats, target: &Target, len: usize, measured: Measured) {
