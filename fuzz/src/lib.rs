@@ -1,7 +1,7 @@
 //! Fuzzing for every decoder of the lab, on stable Rust: structure-aware inputs (`arbitrary` structures
 //! encoded as real payloads, then changed as trees and as bytes), each decode checked for panics, hangs, and
 //! time and peak allocation linear in the input's length. `cargo run --release -p fuzz -- --help` runs it;
-//! `tests/it.rs` runs every target briefly under `cargo test`.
+//! `tests/it/main.rs` runs every target briefly under `cargo test`.
 
 pub mod alloc;
 pub mod engine;
