@@ -92,7 +92,7 @@ impl Report {
         drop(ingest);
         writer.await.context("the ingest writer panicked")??;
         let mut report = Report::build(path.display().to_string(), &store, &analysis);
-        report.accounting.damaged_lines = loaded.problems.len() as u64;
+        report.accounting.damaged_lines = loaded.damaged;
         Ok((report, loaded))
     }
 

@@ -98,6 +98,10 @@ impl<'a> Reader<'a> {
             return Ok(None);
         }
         let key = self.varint()?;
+        // As prost: a key is a 32-bit varint.
+        if key > u64::from(u32::MAX) {
+            return Err(WireError("invalid key"));
+        }
         let wire = (key & 7) as u8;
         let field = u32::try_from(key >> 3).map_err(|_| WireError("field number too large"))?;
         if field == 0 {
@@ -221,21 +225,44 @@ fn decode_resource_spans<'a>(
         1 => {
             expect(wire, LEN)?;
             let attrs = resource.get_or_insert_with(Vec::new);
-            fields(r.bytes()?, 2, |r, field, wire| {
-                if field == 1 {
+            fields(r.bytes()?, 2, |r, field, wire| match field {
+                1 => {
                     expect(wire, LEN)?;
                     if let Some(kv) = key_value(r.bytes()?, interner, 3)? {
                         attrs.push(kv);
                     }
-                    return Ok(true);
+                    Ok(true)
                 }
-                Ok(false)
+                2 => {
+                    expect(wire, VARINT)?;
+                    r.varint()?;
+                    Ok(true)
+                }
+                3 => {
+                    // Entity references are not kept, but prost still checks them.
+                    expect(wire, LEN)?;
+                    fields(r.bytes()?, 3, |r, field, wire| match field {
+                        1..=4 => {
+                            expect(wire, LEN)?;
+                            r.string()?;
+                            Ok(true)
+                        }
+                        _ => Ok(false),
+                    })?;
+                    Ok(true)
+                }
+                _ => Ok(false),
             })?;
             Ok(true)
         }
         2 => {
             expect(wire, LEN)?;
             scope_spans.push(r.bytes()?);
+            Ok(true)
+        }
+        3 => {
+            expect(wire, LEN)?;
+            r.string()?;
             Ok(true)
         }
         _ => Ok(false),
@@ -277,6 +304,11 @@ fn decode_scope_spans<'a>(
                     key_value(r.bytes()?, interner, 4)?;
                     Ok(true)
                 }
+                4 => {
+                    expect(wire, VARINT)?;
+                    r.varint()?;
+                    Ok(true)
+                }
                 _ => Ok(false),
             })?;
             Ok(true)
@@ -284,6 +316,11 @@ fn decode_scope_spans<'a>(
         2 => {
             expect(wire, LEN)?;
             spans.push(r.bytes()?);
+            Ok(true)
+        }
+        3 => {
+            expect(wire, LEN)?;
+            r.string()?;
             Ok(true)
         }
         _ => Ok(false),
@@ -823,6 +860,54 @@ pub(crate) mod tests {
             }
             check(&corrupted);
         }
+    }
+
+    /// Found by the fuzz harness (`fuzz/`, target `otlp-proto`): fields the decoder does not keep (schema URLs,
+    /// dropped counts, entity references) are still checked for wire type and UTF-8, as prost checks them.
+    #[test]
+    fn fields_that_are_not_kept_are_checked_as_prost_checks_them() {
+        fn len(number: u64, payload: &[u8]) -> Vec<u8> {
+            let mut out = Vec::new();
+            prost::encoding::encode_varint(number << 3 | 2, &mut out);
+            prost::encoding::encode_varint(payload.len() as u64, &mut out);
+            out.extend_from_slice(payload);
+            out
+        }
+        let request = |resource_spans: &[u8]| len(1, resource_spans);
+        let not_utf8 = [0xff, 0xfe];
+        let cases = [
+            // ResourceSpans.schema_url: a fixed64, then not UTF-8.
+            request(&[0x19, 0, 0, 0, 0, 0, 0, 0, 0]),
+            request(&len(3, &not_utf8)),
+            // Resource.dropped_attributes_count as bytes; Resource.entity_refs as a varint, then with a key that
+            // is not UTF-8.
+            request(&len(1, &len(2, b""))),
+            request(&len(1, &[0x18, 0x01])),
+            request(&len(1, &len(3, &len(3, &not_utf8)))),
+            // ScopeSpans.schema_url not UTF-8; InstrumentationScope.dropped_attributes_count as bytes.
+            request(&len(2, &len(3, &not_utf8))),
+            request(&len(2, &len(1, &len(4, b"")))),
+        ];
+        for case in cases {
+            assert!(otlp::decode_protobuf(&case).is_err(), "{case:?}");
+            check(&case);
+        }
+        // A key past 32 bits, whatever field number it gives.
+        let mut wide_key = Vec::new();
+        prost::encoding::encode_varint(14_227_079_168, &mut wide_key);
+        wide_key.push(0);
+        assert!(otlp::decode_protobuf(&wide_key).is_err());
+        check(&wide_key);
+        // The same fields, well formed, are accepted and ignored.
+        let mut entity = len(1, b"https://schema");
+        entity.extend(len(3, b"service.name"));
+        let mut resource = len(3, &entity);
+        resource.extend([0x10, 0x02]);
+        let mut resource_spans = len(1, &resource);
+        resource_spans.extend(len(3, b"https://schema"));
+        let fine = request(&resource_spans);
+        assert!(decode(&fine, &Interner::new()).is_ok());
+        check(&fine);
     }
 
     fn any_value_strategy() -> impl Strategy<Value = pb::AnyValue> {

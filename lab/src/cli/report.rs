@@ -41,6 +41,13 @@ pub(crate) async fn report(args: ReportArgs) -> anyhow::Result<()> {
     for (line, problem) in &loaded.problems {
         eprintln!("{}: line {line} skipped: {problem}", args.file.display());
     }
+    if loaded.damaged > loaded.problems.len() as u64 {
+        eprintln!(
+            "{}: {} more damaged lines not listed",
+            args.file.display(),
+            loaded.damaged - loaded.problems.len() as u64
+        );
+    }
     print_report(&report, args.report)?;
     if args.strict && report.accounting.damaged_lines > 0 {
         anyhow::bail!(
