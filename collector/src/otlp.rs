@@ -22,6 +22,15 @@ pub enum DecodeError {
     Protobuf(#[from] prost::DecodeError),
     #[error("malformed OTLP JSON: {0}")]
     Json(#[from] serde_json::Error),
+    #[error(
+        "OTLP JSON body of {bytes} bytes has {objects} objects: decoded, that would take over {budget} bytes \
+         (the most a body of its size may); send fewer spans a request, or protobuf"
+    )]
+    OverBudget {
+        bytes: usize,
+        objects: usize,
+        budget: usize,
+    },
 }
 
 impl DecodeError {
@@ -30,15 +39,48 @@ impl DecodeError {
         match self {
             DecodeError::Protobuf(_) => "malformed_protobuf",
             DecodeError::Json(_) => "malformed_json",
+            DecodeError::OverBudget { .. } => "over_budget",
         }
     }
+}
+
+/// What decoding one JSON object (`{`) or array (`[`) may take at most: prost's largest message, a span, is
+/// under this. OTLP JSON is decoded whole into prost's types before a span is checked, so a body of empty
+/// objects (`{},{},…`, three bytes each) would take a hundred times its size.
+const JSON_NODE_BYTES: usize = 320;
+
+/// The memory a JSON body may take decoded: a real SDK's body, whose objects are attributes of a few dozen
+/// bytes each, takes 5 to 15 times its size.
+pub fn json_budget(body_len: usize) -> usize {
+    body_len.saturating_mul(32).saturating_add(16 << 20)
+}
+
+/// Refuses, before decoding, a JSON body whose objects and arrays would take more than [`json_budget`]: a
+/// linear count of the brackets (those inside strings count too, which only errs on the safe side).
+fn check_json_budget(body: &[u8]) -> Result<(), DecodeError> {
+    let budget = json_budget(body.len());
+    if body.len().saturating_mul(JSON_NODE_BYTES) / 2 <= budget {
+        // Even one bracket in two bytes fits.
+        return Ok(());
+    }
+    let objects = memchr::memchr2_iter(b'{', b'[', body).count();
+    if objects.saturating_mul(JSON_NODE_BYTES) > budget {
+        return Err(DecodeError::OverBudget {
+            bytes: body.len(),
+            objects,
+            budget,
+        });
+    }
+    Ok(())
 }
 
 pub fn decode_protobuf(body: &[u8]) -> Result<ExportTraceServiceRequest, DecodeError> {
     Ok(ExportTraceServiceRequest::decode(body)?)
 }
 
+/// Decodes an OTLP JSON request, refusing first a body that would take more than [`json_budget`] decoded.
 pub fn decode_json(body: &[u8]) -> Result<ExportTraceServiceRequest, DecodeError> {
+    check_json_budget(body)?;
     Ok(serde_json::from_slice(body)?)
 }
 
@@ -325,6 +367,25 @@ mod tests {
     use super::*;
 
     const GOLDEN_JSON: &[u8] = include_bytes!("../testdata/otlp-trace.json");
+
+    /// A body of empty objects would take a hundred times its size decoded: refused before decoding, while an
+    /// SDK's body of the same size decodes.
+    #[test]
+    fn a_json_body_of_empty_objects_is_refused_before_it_is_decoded() {
+        let mut empty = br#"{"resourceSpans":[{"scopeSpans":[{"spans":["#.to_vec();
+        empty.extend(b"{},".repeat(2 << 20));
+        empty.extend(br#"{}]}]}]}"#);
+        let err = decode_json(&empty).unwrap_err();
+        assert_eq!(err.reason(), "over_budget", "{err}");
+        assert!(err.to_string().contains("objects"), "{err}");
+
+        // Real spans, as an SDK sends them, as large: they decode.
+        let request = crate::synth::shop_batch(20_000, 7);
+        let real = serde_json::to_vec(&request).unwrap();
+        assert!(real.len() > empty.len(), "{} bytes", real.len());
+        let decoded = decode_json(&real).unwrap();
+        assert_eq!(from_request(&decoded, &Interner::new()).spans.len(), 20_000);
+    }
 
     #[test]
     fn the_specs_json_decodes_into_the_model() {

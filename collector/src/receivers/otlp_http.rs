@@ -193,7 +193,13 @@ fn accept(receiver: &Receiver, body: &[u8], encoding: Encoding) -> Result<Respon
         })?,
         Encoding::Json => otlp::decode_json(body)
             .map(|request| otlp::from_request(&request, interner))
-            .map_err(|err| Refusal::new(StatusCode::BAD_REQUEST, err.reason(), err.to_string()))?,
+            .map_err(|err| {
+                let status = match err {
+                    otlp::DecodeError::OverBudget { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+                    _ => StatusCode::BAD_REQUEST,
+                };
+                Refusal::new(status, err.reason(), err.to_string())
+            })?,
     };
     receiver.ingest.reject_spans(converted.rejected);
     if converted.spans.is_empty() && converted.rejected > 0 {
