@@ -63,20 +63,30 @@ pub async fn feed(path: &Path, ingest: &Ingest) -> std::io::Result<Loaded> {
         })
     };
     let mut stopped = false;
+    // What was handed to the collector: the reader counts what it read, which runs a few batches ahead.
+    let (mut fed_batches, mut fed_spans) = (0, 0);
     while let Some(spans) = received.recv().await {
+        let count = spans.len() as u64;
         if ingest.submit_waiting(spans).await.is_err() {
             stopped = true;
             break;
         }
+        fed_batches += 1;
+        fed_spans += count;
     }
     // The reader's next batch finds nobody to take it, and it stops.
     drop(received);
     let mut loaded = reader.await.map_err(std::io::Error::other)??;
     if stopped {
-        loaded
-            .problems
-            .push((0, "the collector stopped".to_owned()));
+        loaded.problems.push((
+            0,
+            format!(
+                "the collector stopped: {} of {} batches read were fed to it",
+                fed_batches, loaded.batches
+            ),
+        ));
     }
+    (loaded.batches, loaded.spans) = (fed_batches, fed_spans);
     Ok(loaded)
 }
 
@@ -185,6 +195,27 @@ mod tests {
 
     fn read_text(text: &[u8], max_line: usize) -> Loaded {
         read_lines(text, max_line, &Interner::new(), |_| true).unwrap()
+    }
+
+    /// Fed into a collector that stops, a recording says how many batches the collector took, not how many
+    /// were read ahead of it.
+    #[tokio::test]
+    async fn a_feed_cut_off_counts_only_what_the_collector_took() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("spans.jsonl");
+        let request = crate::synth::shop_batch(2, 1);
+        let line = serde_json::to_string(&request).unwrap();
+        std::fs::write(&path, format!("{line}\n").repeat(50)).unwrap();
+        let store = Store::new(1000);
+        let (ingest, writer) = crate::ingest::Ingest::new(store.clone(), 1, None).unwrap();
+        drop(writer);
+        let loaded = feed(&path, &ingest).await.unwrap();
+        assert_eq!((loaded.batches, loaded.spans), (0, 0), "{loaded:?}");
+        let (_, problem) = loaded.problems.last().unwrap();
+        assert!(
+            problem.starts_with("the collector stopped: 0 of "),
+            "{problem}"
+        );
     }
 
     #[test]
