@@ -128,4 +128,11 @@ pub struct Deployment {
     /// seconds after it ends).
     #[serde(default)]
     pub n_plus_one: u64,
+    /// Of its requests, those whose trace is still being worked out (whether it loops is not known yet): the
+    /// N+1 share is of the others.
+    #[serde(default)]
+    pub settling: u64,
+    /// `n_plus_one` of the requests worked out (`requests - settling`): 1 when every one of them looped.
+    #[serde(default)]
+    pub n_plus_one_share: f64,
 }

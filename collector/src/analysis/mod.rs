@@ -116,6 +116,9 @@ struct Pending {
     late: bool,
     /// Database and HTTP client spans per parent: (parent, count, total duration).
     fan_out: Vec<(SpanId, u32, u64)>,
+    /// The (service, version) of each of its requests observed while it waits: whether they loop is not
+    /// known until it settles.
+    requests: Vec<(Str, Str)>,
 }
 
 struct FindingEntry {
@@ -415,10 +418,21 @@ impl Analysis {
     /// Stats per (service, version), oldest version first within a service.
     pub fn deployments(&self) -> Vec<Deployment> {
         let state = self.state.lock();
+        let mut settling: FxHashMap<(Str, Str), u64> = FxHashMap::default();
+        for pending in state.pending.values() {
+            for key in &pending.requests {
+                *settling.entry(key.clone()).or_default() += 1;
+            }
+        }
         let mut out = Vec::new();
         for (service, entry) in &state.services {
             for (version, v) in &entry.versions {
                 let summary = v.series.summary(0, state.newest_ns);
+                let n_plus_one = v.n_plus_one.summary(0, state.newest_ns).count;
+                let settling = (settling.get(&(service.clone(), version.clone())).copied())
+                    .unwrap_or(0)
+                    .min(summary.count);
+                let worked_out = summary.count - settling;
                 out.push(Deployment {
                     service: service.to_string(),
                     version: version.to_string(),
@@ -429,7 +443,13 @@ impl Analysis {
                     error_rate: summary.error_rate(),
                     p50_ms: summary.quantile_ms(0.5),
                     p95_ms: summary.quantile_ms(0.95),
-                    n_plus_one: v.n_plus_one.summary(0, state.newest_ns).count,
+                    n_plus_one,
+                    settling,
+                    n_plus_one_share: if worked_out == 0 {
+                        0.0
+                    } else {
+                        (n_plus_one as f64 / worked_out as f64).min(1.0)
+                    },
                 });
             }
         }

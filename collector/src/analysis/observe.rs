@@ -124,7 +124,11 @@ impl State {
                 .entry(endpoint)
                 .or_default()
                 .record(span.end_ns, duration, error);
-            entry.record_version(version, span, duration, error);
+            entry.record_version(version.clone(), span, duration, error);
+            // A request whose trace is waiting to settle: whether it loops is not known yet.
+            if let Some(pending) = self.pending.get_mut(&span.trace_id) {
+                pending.requests.push((service.clone(), version));
+            }
             if let Some(parent) = span.parent_span_id {
                 self.learn_from_server(parent, &service);
             }
@@ -417,5 +421,31 @@ mod tests {
                 ("sqlite".into(), "sqlite".into(), 1)
             ]
         );
+    }
+
+    /// Every request of the broken discounts service loops: the share says 100 %, counting only requests
+    /// whose trace has been worked out, and says how many are still being worked out.
+    #[test]
+    fn a_version_whose_every_request_loops_shows_100_percent() {
+        use crate::workshop::{self, Workshop};
+        let analysis = Analysis::default();
+        let store = crate::store::Store::new(100_000);
+        let spans = workshop::generate(Workshop::Broken, 20, 1_790_000_000_000_000_000);
+        analysis.observe(&spans);
+        store.insert(spans);
+        let discounts = |analysis: &Analysis| {
+            (analysis.deployments().into_iter())
+                .find(|d| d.service == "discounts-service")
+                .unwrap()
+        };
+        let waiting = discounts(&analysis);
+        assert!(waiting.requests > 0);
+        assert_eq!(waiting.settling, waiting.requests, "{waiting:?}");
+        assert_eq!(waiting.n_plus_one, 0);
+        analysis.flush(&store);
+        let settled = discounts(&analysis);
+        assert_eq!(settled.settling, 0);
+        assert_eq!(settled.n_plus_one, settled.requests);
+        assert_eq!(settled.n_plus_one_share, 1.0);
     }
 }

@@ -35,10 +35,10 @@ const SETTLED_NS: u64 = 15_000_000_000;
 
 /// The share of a version's requests in which an N+1 loop was found, as shown: blank for none.
 fn n_plus_one_share(d: &Deployment) -> String {
-    if d.n_plus_one == 0 || d.requests == 0 {
+    if d.n_plus_one == 0 {
         String::new()
     } else {
-        fmt::percent((d.n_plus_one as f64 / d.requests as f64).min(1.0))
+        fmt::percent(d.n_plus_one_share)
     }
 }
 
@@ -227,10 +227,15 @@ pub(super) fn render(app: &App, body: Rect, buf: &mut Buffer) {
                 fmt::count(d.requests),
                 fmt::percent(d.error_rate),
                 fmt::ms(d.p95_ms),
-                if d.n_plus_one > 0 {
-                    format!(", N+1 in {} of them", fmt::count(d.n_plus_one))
-                } else {
-                    String::new()
+                match (d.n_plus_one, d.settling) {
+                    (0, _) => String::new(),
+                    (n, 0) => format!(", N+1 in {} of them", fmt::count(n)),
+                    (n, settling) => format!(
+                        ", N+1 in {} of the {} worked out ({} still being worked out)",
+                        fmt::count(n),
+                        fmt::count(d.requests.saturating_sub(settling)),
+                        fmt::count(settling)
+                    ),
                 }
             ),
             theme.dim(),
@@ -265,6 +270,8 @@ mod tests {
             p50_ms: 2500.0,
             p95_ms: 2520.0,
             n_plus_one,
+            settling: 0,
+            n_plus_one_share: n_plus_one as f64 / requests.max(1) as f64,
         }
     }
 
