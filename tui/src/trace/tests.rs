@@ -343,7 +343,7 @@ fn discounts_folded_80x24() {
 fn discounts_repeated_140x40() {
     let mut screen = TraceScreen::new(
         discounts_trace(),
-        Focus::Repeated(DISCOUNT_TYPE.to_owned()),
+        Focus::Repeated(vec![DISCOUNT_TYPE.to_owned()]),
         None,
     );
     assert_snapshot!(draw(&mut screen, 140, 40));
@@ -376,6 +376,7 @@ fn empty_trace() {
         spans: Vec::new(),
         critical_path: Vec::new(),
         repeat_groups: Vec::new(),
+        services: Vec::new(),
     };
     let mut screen = TraceScreen::new(view, Focus::Span("x".to_owned()), None);
     for code in [
@@ -401,7 +402,7 @@ fn every_small_size_draws() {
         TraceScreen::new(view, Focus::Span(id), Some(dir.path())),
         TraceScreen::new(
             discounts_trace(),
-            Focus::Repeated(DISCOUNT_TYPE.to_owned()),
+            Focus::Repeated(vec![DISCOUNT_TYPE.to_owned()]),
             None,
         ),
         TraceScreen::new(degenerate(), Focus::None, None),
@@ -427,7 +428,7 @@ fn every_small_size_draws() {
 
 #[test]
 fn keys_move_the_selection() {
-    let query = Focus::Repeated(DISCOUNT_TYPE.to_owned());
+    let query = Focus::Repeated(vec![DISCOUNT_TYPE.to_owned()]);
     let mut screen = TraceScreen::new(discounts_trace(), query, None);
     screen.handle_key(key(KeyCode::Enter)); // unfold the ×103 row: a long list
     screen.handle_key(key(KeyCode::Home));
@@ -483,7 +484,7 @@ fn keys_move_the_selection() {
 fn the_list_scrolls_to_the_selection() {
     let mut screen = TraceScreen::new(
         discounts_trace(),
-        Focus::Repeated(DISCOUNT_TYPE.to_owned()),
+        Focus::Repeated(vec![DISCOUNT_TYPE.to_owned()]),
         None,
     );
     screen.handle_key(key(KeyCode::Char('G')));
@@ -518,7 +519,7 @@ fn the_list_scrolls_to_the_selection() {
 fn a_click_on_a_flame_bar_selects_its_span() {
     let mut screen = TraceScreen::new(
         discounts_trace(),
-        Focus::Repeated(DISCOUNT_TYPE.to_owned()),
+        Focus::Repeated(vec![DISCOUNT_TYPE.to_owned()]),
         None,
     );
     let area = Rect::new(0, 0, 80, 24);
@@ -555,14 +556,15 @@ fn a_click_on_a_flame_bar_selects_its_span() {
         Mark::FirstMember | Mark::Member
     ));
 
-    // The selection is drawn over everything: a click on it keeps it, even where other bars lie below.
+    // The selection is drawn over everything: a click on it keeps it, even where other bars lie below, and
+    // zooms into it.
     let group = screen.nodes[selected_index(&screen)].group.unwrap();
     let member = screen.groups[group].members[50];
     screen.select_item(Item::Span(member));
-    screen.detail_scroll = 2;
     let node = &screen.nodes[member];
+    let (start, end) = (node.start, node.end);
     let width = Columns::of(areas.list).bar_w;
-    let (from, _) = cells(node.start, node.end, screen.axis_ns, width);
+    let (from, _) = cells(start, end, screen.axis_ns, width);
     assert!(click(
         &mut screen,
         area,
@@ -570,6 +572,26 @@ fn a_click_on_a_flame_bar_selects_its_span() {
         areas.flame.y + 3
     ));
     assert_eq!(selected_index(&screen), member);
+    assert_eq!(screen.zoom, (start, end), "a second click zooms into it");
+    assert!(screen.zoom_out());
+    assert_eq!(screen.zoom, (0, screen.axis_ns));
+
+    // A click on another bar shows its details from the top.
+    let other = screen.groups[group].members[49];
+    screen.detail_scroll = 2;
+    let (from, _) = cells(
+        screen.nodes[other].start,
+        screen.nodes[other].end,
+        screen.axis_ns,
+        width,
+    );
+    screen.select_item(Item::Span(screen.nodes[other].parent.unwrap()));
+    assert!(click(
+        &mut screen,
+        area,
+        axis_x + from as u16,
+        areas.flame.y + 3
+    ));
     assert_eq!(
         screen.detail_scroll, 0,
         "a click shows the details from the top"
@@ -683,7 +705,7 @@ fn e_and_c_jump() {
 fn focus_repeated_selects_the_lit_folded_row_and_enter_unfolds_it() {
     let mut screen = TraceScreen::new(
         discounts_trace(),
-        Focus::Repeated(DISCOUNT_TYPE.to_owned()),
+        Focus::Repeated(vec![DISCOUNT_TYPE.to_owned()]),
         None,
     );
     let lit = screen.groups.iter().position(|g| g.lit).unwrap();
@@ -711,7 +733,11 @@ fn focus_repeated_selects_the_lit_folded_row_and_enter_unfolds_it() {
     assert!(!next.contains(Modifier::REVERSED));
     // The raw text is accepted too.
     let raw = "SELECT id, name FROM influencer WHERE id = $1";
-    let screen = TraceScreen::new(discounts_trace(), Focus::Repeated(raw.to_owned()), None);
+    let screen = TraceScreen::new(
+        discounts_trace(),
+        Focus::Repeated(vec![raw.to_owned()]),
+        None,
+    );
     assert!(
         screen
             .groups
@@ -813,7 +839,7 @@ fn a_large_trace_is_quick() {
     let started = std::time::Instant::now();
     let mut screen = TraceScreen::new(
         view,
-        Focus::Repeated("SELECT * FROM t3 WHERE id = ?".to_owned()),
+        Focus::Repeated(vec!["SELECT * FROM t3 WHERE id = ?".to_owned()]),
         None,
     );
     let built = started.elapsed();
