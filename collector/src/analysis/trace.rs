@@ -1067,7 +1067,8 @@ mod tests {
     #[test]
     fn critical_paths() {
         // (case, spans, the path as (span, time held), the spans marked as bounding the trace)
-        let cases: Vec<(&str, Vec<Span>, Vec<(u64, u64)>, Vec<u64>)> = vec![
+        type Case = (&'static str, Vec<Span>, Vec<(u64, u64)>, Vec<u64>);
+        let cases: Vec<Case> = vec![
             ("no spans", vec![], vec![], vec![]),
             (
                 "sequential chain, arrival order mixed: each holds its own time, the root none",

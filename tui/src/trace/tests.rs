@@ -878,3 +878,80 @@ fn a_span_cut_by_span_limits_says_what_was_left_out() {
         "{text}"
     );
 }
+
+#[test]
+fn the_flame_takes_the_whole_width_and_zooms_into_the_loop() {
+    let mut screen = TraceScreen::new(
+        discounts_trace(),
+        Focus::Repeated(vec![DISCOUNT_TYPE.to_owned()]),
+        None,
+    );
+    let area = Rect::new(0, 0, 140, 40);
+    let text = |screen: &mut TraceScreen| -> Vec<String> {
+        let drawn = draw(screen, 140, 40);
+        (0..40)
+            .map(|y| {
+                (0..140)
+                    .map(|x| drawn.buffer()[(x, y)].symbol().to_owned())
+                    .collect()
+            })
+            .collect()
+    };
+    assert!(screen.handle_key(KeyEvent::from(KeyCode::Char('F'))));
+    let areas = screen.areas(area);
+    assert!(areas.wide_flame);
+    assert_eq!(areas.flame.width, 140, "the flame takes the whole width");
+    let lines = text(&mut screen);
+    assert!(
+        lines[2].starts_with("0 µs") || lines[2].starts_with("0"),
+        "{}",
+        lines[2]
+    );
+    assert!(lines[2].trim_end().ends_with("5.11 s"), "{}", lines[2]);
+
+    // The loop is selected (the screen was opened for it): z zooms into its time, and both axes say so.
+    assert!(screen.handle_key(KeyEvent::from(KeyCode::Char('z'))));
+    let lines = text(&mut screen);
+    assert!(lines[2].starts_with("+3.0 ms"), "{}", lines[2]);
+    assert!(lines[2].trim_end().ends_with("105 ms"), "{}", lines[2]);
+    // Zoomed in, the loop's statements spread over the bottom line instead of a cell or two: the selected
+    // ones (reversed, blank) between the others, each a bar of its own.
+    let deepest = &lines[usize::from(areas.flame.y) + 3];
+    assert!(
+        deepest.chars().filter(|&c| c != ' ').count() > 15,
+        "{deepest}"
+    );
+
+    // - backs out, F narrows it again.
+    assert!(screen.handle_key(KeyEvent::from(KeyCode::Char('-'))));
+    assert_eq!(screen.zoom, (0, screen.axis_ns));
+    assert!(screen.handle_key(KeyEvent::from(KeyCode::Char('F'))));
+    assert!(!screen.areas(area).wide_flame);
+}
+
+#[test]
+fn the_loop_says_where_it_is_and_a_traces_services_differ() {
+    let screen = TraceScreen::new(discounts_trace(), Focus::None, None);
+    // In order of appearance: each service its own colour.
+    let colours: Vec<usize> = screen.services.iter().enumerate().map(|(k, _)| k).collect();
+    assert_eq!(colours.len(), 3);
+    let ads = screen
+        .nodes
+        .iter()
+        .find(|n| n.service == "advertisements-service")
+        .unwrap();
+    let discounts = screen
+        .nodes
+        .iter()
+        .find(|n| n.service == "discounts-service")
+        .unwrap();
+    assert_ne!(ads.colour, discounts.colour);
+    // Only the two slow handlers bound the trace.
+    let marked: Vec<&str> = screen
+        .nodes
+        .iter()
+        .filter(|n| n.critical)
+        .map(|n| n.name.as_str())
+        .collect();
+    assert_eq!(marked, ["GET /discount", "GET /ads"]);
+}
