@@ -110,6 +110,10 @@ pub struct NPlusOne {
     pub traces: Vec<String>,
     /// Every statement the loop repeats, with its repeats and time in the latest trace.
     pub statements: Vec<Statement>,
+    /// The line that runs the loop's statements (their `code.file.path` and `code.line.number`), in the latest
+    /// trace; `None` when its spans do not say.
+    #[serde(default)]
+    pub location: Option<crate::trace::CodeLocation>,
 }
 
 /// A service's version, with its stats, so a fix can be compared with what it replaced.

@@ -28,10 +28,25 @@ pub struct TraceView {
     /// In arrival order; indexes into this list are what [`SpanView::parent`] and [`RepeatGroup::members`]
     /// hold.
     pub spans: Vec<SpanView>,
-    /// The span ids of the chain that determines the trace's duration, root first.
+    /// The span ids of the chain the trace waited on, root first (each span before the calls it waited on):
+    /// every span the walk passed, whatever time it holds; [`SpanView::critical`] marks those that bound the
+    /// trace and [`SpanView::critical_ms`] says what each holds.
     pub critical_path: Vec<String>,
     /// Sibling spans repeating one call (an N+1 is one), in the order of their first span's start.
     pub repeat_groups: Vec<RepeatGroup>,
+    /// Where the trace's time went, by service: each service's spans' self times added up, most first.
+    #[serde(default)]
+    pub services: Vec<ServiceTime>,
+}
+
+/// One service's part of a trace's time.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ServiceTime {
+    pub service: String,
+    /// Its spans' self times added up.
+    pub self_ms: f64,
+    /// Its spans.
+    pub spans: usize,
 }
 
 /// A span as the API shows it.
@@ -61,8 +76,12 @@ pub struct SpanView {
     pub depth: usize,
     /// Whether it failed, by the rule the error analyses use.
     pub error: bool,
-    /// Whether it is on the critical path.
+    /// Whether it bounds the trace's duration: on the critical path, holding at least 1 % of the trace.
     pub critical: bool,
+    /// The time of the trace it holds on the critical path: what the trace waited on this span for, itself
+    /// (not its calls); 0 off the path.
+    #[serde(default)]
+    pub critical_ms: f64,
     /// Its database statement as N+1 findings name it (normalised), empty for other spans.
     pub statement: String,
     /// The group of repeated sibling calls it belongs to: an index into [`TraceView::repeat_groups`].
@@ -107,6 +126,10 @@ pub struct RepeatGroup {
     pub members: Vec<usize>,
     /// Their durations added up.
     pub total_ms: f64,
+    /// The line that makes the calls (the loop), as the first span's `code.file.path` and `code.line.number`
+    /// say; `None` when they do not.
+    #[serde(default)]
+    pub location: Option<CodeLocation>,
 }
 
 /// An exception a span recorded.

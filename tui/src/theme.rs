@@ -25,6 +25,25 @@ const PALETTE: [Color; 6] = [
     Color::LightCyan,
 ];
 
+/// Colours of a trace's services, given in order of appearance so that the services of one trace always differ
+/// (up to eight of them; then they repeat).
+const TRACE_PALETTE: [Color; 8] = [
+    Color::Cyan,
+    Color::Magenta,
+    Color::Green,
+    Color::Yellow,
+    Color::Blue,
+    Color::LightRed,
+    Color::LightGreen,
+    Color::LightMagenta,
+];
+
+/// Without colours, the fill of a trace's `k`th service's bars: each service its own texture.
+const TRACE_FILLS: [char; 8] = ['█', '▓', '▒', '#', '=', '+', '%', '*'];
+
+/// The fill of the cells of a flame bar its children cover (the time it waits on them): its own time is solid.
+pub const WAITING_FILL: char = '░';
+
 impl Theme {
     /// Coloured unless `NO_COLOR` is set to anything but the empty string (<https://no-color.org>).
     pub fn from_env() -> Theme {
@@ -56,6 +75,25 @@ impl Theme {
             (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
         });
         Style::new().fg(PALETTE[(hash % PALETTE.len() as u64) as usize])
+    }
+
+    /// The colour of a trace's `k`th service (in order of appearance in the trace): distinct for the first
+    /// eight, where [`Theme::service`]'s hash may give two services one colour.
+    pub fn trace_service(&self, k: usize) -> Style {
+        if !self.color {
+            return Style::new();
+        }
+        Style::new().fg(TRACE_PALETTE[k % TRACE_PALETTE.len()])
+    }
+
+    /// What a trace's `k`th service's own time is drawn with: a solid block in colour; without colour, a
+    /// texture of its own, so services stay apart under `NO_COLOR`.
+    pub fn trace_fill(&self, k: usize) -> char {
+        if self.color {
+            '█'
+        } else {
+            TRACE_FILLS[k % TRACE_FILLS.len()]
+        }
     }
 
     /// Something failing: an erroring service, edge, span or row.
@@ -113,6 +151,19 @@ mod tests {
         }
         assert!(mono.error().add_modifier.contains(Modifier::BOLD));
         assert_ne!(mono.error(), Style::new());
+    }
+
+    #[test]
+    fn a_traces_services_differ_in_colour_and_without_it_in_texture() {
+        let (colour, mono) = (Theme::default(), Theme::mono());
+        for a in 0..8 {
+            for b in 0..a {
+                assert_ne!(colour.trace_service(a), colour.trace_service(b));
+                assert_ne!(mono.trace_fill(a), mono.trace_fill(b));
+                assert_ne!(mono.trace_fill(a), WAITING_FILL);
+            }
+        }
+        assert_eq!(mono.trace_service(0).fg, None);
     }
 
     #[test]

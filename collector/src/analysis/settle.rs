@@ -178,6 +178,7 @@ impl State {
                     count: 0,
                     traces: Vec::new(),
                     statements: Vec::new(),
+                    location: None,
                 },
                 seen: VecDeque::new(),
             });
@@ -209,6 +210,10 @@ impl State {
                     total_ms: s.total_ns as f64 / 1e6,
                 })
                 .collect();
+            finding.location = repeat
+                .location
+                .clone()
+                .map(|(file, line)| protocol::CodeLocation { file, line });
         }
         self.count_n_plus_one_requests(id, requests);
     }

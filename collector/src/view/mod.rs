@@ -8,8 +8,9 @@ mod tree;
 
 use std::collections::BTreeMap;
 
+use protocol::trace::ServiceTime;
 use protocol::{CodeLocation, EventView, ExceptionView, SpanView, TraceSummary, TraceView};
-use rustc_hash::FxHashSet;
+use rustc_hash::FxHashMap;
 use serde_json::json;
 
 use crate::analysis::errors::error_location;
@@ -43,9 +44,14 @@ pub fn trace_view(id: TraceId, spans: &[Span]) -> TraceView {
     let self_times = trace_analysis::self_times(spans);
     let critical_path = trace_analysis::critical_path(spans);
     let tree = tree::Tree::of(spans);
-    let on_path: FxHashSet<_> = critical_path.iter().copied().collect();
     let start = spans.iter().map(|s| s.start_ns).min().unwrap_or(0);
     let end = spans.iter().map(|s| s.end_ns).max().unwrap_or(0);
+    // What each span holds on the path (the walk takes a span id once, and the first span sent with it).
+    let mut held: Vec<Option<trace_analysis::OnPath>> = vec![None; spans.len()];
+    for on in &critical_path {
+        held[on.span] = Some(*on);
+    }
+    let trace_ns = end.saturating_sub(start);
     let mut views: Vec<SpanView> = spans
         .iter()
         .zip(self_times)
@@ -85,8 +91,8 @@ pub fn trace_view(id: TraceId, spans: &[Span]) -> TraceView {
                 parent: tree.parent[i],
                 depth: tree.depth[i],
                 error,
-                // A span id sent twice is one span of the tree: the first.
-                critical: on_path.contains(&span.span_id) && tree.first_of_id[i],
+                critical: held[i].is_some_and(|on| on.bounds(trace_ns)),
+                critical_ms: held[i].map_or(0.0, |on| on.held_ns as f64 / 1e6),
                 statement: semconv::query_text(span)
                     .map(normalize_query)
                     .unwrap_or_default(),
@@ -110,14 +116,38 @@ pub fn trace_view(id: TraceId, spans: &[Span]) -> TraceView {
             views[m].repeat_group = Some(g);
         }
     }
+    let services = service_times(&views);
     TraceView {
         trace_id: id.to_string(),
         start_unix_nano: start,
-        duration_ms: end.saturating_sub(start) as f64 / 1e6,
+        duration_ms: trace_ns as f64 / 1e6,
         spans: views,
-        critical_path: critical_path.iter().map(|id| id.to_string()).collect(),
+        critical_path: critical_path
+            .iter()
+            .map(|on| spans[on.span].span_id.to_string())
+            .collect(),
         repeat_groups,
+        services,
     }
+}
+
+/// Each service's spans' self times added up, most first (ties: in order of first appearance).
+fn service_times(views: &[SpanView]) -> Vec<ServiceTime> {
+    let mut out: Vec<ServiceTime> = Vec::new();
+    let mut at: FxHashMap<&str, usize> = FxHashMap::default();
+    for view in views {
+        let k = *at.entry(&view.service).or_insert_with(|| {
+            out.push(ServiceTime {
+                service: view.service.clone(),
+                ..ServiceTime::default()
+            });
+            out.len() - 1
+        });
+        out[k].self_ms += view.self_ms;
+        out[k].spans += 1;
+    }
+    out.sort_by(|a, b| b.self_ms.total_cmp(&a.self_ms));
+    out
 }
 
 fn exceptions(span: &Span) -> Vec<ExceptionView> {

@@ -2,12 +2,13 @@
 //! of call (database statements of any kind, or one span name) are cut, and in a run every statement repeated
 //! [`REPEAT_MIN`] times or more is a group. An N+1 loop is such a group.
 
-use protocol::RepeatGroup;
+use protocol::{CodeLocation, RepeatGroup};
 use rustc_hash::FxHashMap;
 
 use super::tree::Tree;
 use crate::analysis::normalize::normalize_query;
 use crate::analysis::semconv;
+use crate::analysis::trace as trace_analysis;
 use crate::model::Span;
 
 /// Siblings repeating one call at least this many times form a group.
@@ -75,6 +76,8 @@ fn siblings(spans: &[Span], kids: &[usize], parent: Option<usize>, out: &mut Vec
                     .iter()
                     .map(|&m| spans[m].duration_ns() as f64 / 1e6)
                     .sum(),
+                location: trace_analysis::call_site(&spans[members[0]])
+                    .map(|(file, line)| CodeLocation { file, line }),
                 members,
             });
         }

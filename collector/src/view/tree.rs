@@ -14,8 +14,6 @@ pub(super) struct Tree {
     pub roots: Vec<usize>,
     /// Steps from its root.
     pub depth: Vec<usize>,
-    /// Whether each span is the first sent with its id (the one its id's children hang from).
-    pub first_of_id: Vec<bool>,
 }
 
 impl Tree {
@@ -79,17 +77,11 @@ impl Tree {
                 stack.push(c);
             }
         }
-        let first_of_id = spans
-            .iter()
-            .enumerate()
-            .map(|(i, span)| first.get(&span.span_id) == Some(&i))
-            .collect();
         Tree {
             parent,
             children,
             roots,
             depth,
-            first_of_id,
         }
     }
 }

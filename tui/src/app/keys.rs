@@ -197,8 +197,16 @@ impl App {
             Tab::Insights => {
                 let finding = self.overview.n_plus_one.get(self.insights_selected)?;
                 let id = finding.traces.first()?.clone();
-                let query = finding.query.clone();
-                self.open_trace(id, Focus::Repeated(query))
+                // Every statement of the loop, its most repeated first.
+                let mut queries = vec![finding.query.clone()];
+                queries.extend(
+                    finding
+                        .statements
+                        .iter()
+                        .map(|s| s.query.clone())
+                        .filter(|q| *q != finding.query),
+                );
+                self.open_trace(id, Focus::Repeated(queries))
             }
             Tab::Deployments => {
                 let name = self

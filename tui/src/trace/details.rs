@@ -176,6 +176,15 @@ impl TraceScreen {
                     offset(i128::from(group.start) + self.axis_shift()),
                     offset(i128::from(group.end) + self.axis_shift()),
                 )));
+                if group.critical_ms > 0.0 && self.duration_ms > 0.0 {
+                    let line = format!(
+                        "{} {} of the trace on its critical path ({:.1}%)",
+                        if group.critical { "◆ hold" } else { "hold" },
+                        fmt::ms(group.critical_ms),
+                        group.critical_ms / self.duration_ms * 100.0
+                    );
+                    out.push(styled(line, theme.warn()));
+                }
                 if group.error {
                     out.push(styled(
                         "some of these calls failed".to_owned(),
@@ -183,6 +192,22 @@ impl TraceScreen {
                     ));
                 }
                 out.push(styled("Enter or → unfolds them".to_owned(), theme.dim()));
+                if let Some((file, line, source)) = &group.location {
+                    let section = if *line > 0 {
+                        format!("called from {file}:{line}")
+                    } else {
+                        format!("called from {file}")
+                    };
+                    out.push(Line::styled(fmt::fit(&section, width), theme.header()));
+                    source_block(source, width, theme, &mut out);
+                }
+                if !group.label.is_empty() && group.statement != group.short {
+                    // A statement repeated once per row of an earlier one: an N+1.
+                    out.push(Line::styled(fmt::fit("the fix", width), theme.header()));
+                    for piece in wrap(N_PLUS_ONE_FIX, width, 5) {
+                        out.push(Line::raw(piece));
+                    }
+                }
             }
             Item::Span(i) => self.span_lines(i, width, theme, &mut out),
         }
@@ -218,10 +243,15 @@ impl TraceScreen {
             fmt::ms(span.duration_ms),
             fmt::ms(span.self_ms),
             offset(start),
-            if node.critical {
-                " · critical path"
+            if node.critical_ms > 0.0 && self.duration_ms > 0.0 {
+                format!(
+                    " · {}critical path: holds {} ({:.1}% of the trace)",
+                    if node.critical { "◆ " } else { "" },
+                    fmt::ms(node.critical_ms),
+                    node.critical_ms / self.duration_ms * 100.0
+                )
             } else {
-                ""
+                String::new()
             },
         );
         out.extend(wrap(&figures, width, 2).into_iter().map(Line::raw));
@@ -414,5 +444,36 @@ fn frame_lines(
             fmt::fit(&format!("      at {location}"), width),
             theme.dim(),
         ));
+    }
+}
+
+/// What to do about a statement run once per row of an earlier one, as an N+1 finding explains it.
+pub(crate) const N_PLUS_ONE_FIX: &str = "The loop runs this statement once per row of the query before it. \
+    Load what it needs with that query instead: one statement with a JOIN (eager loading, in an ORM), or one \
+    batched statement per table with WHERE id IN (…) over the ids collected first.";
+
+/// The source lines around `source.line`, that line marked, or why they are not shown.
+fn source_block(source: &Source, width: usize, theme: &Theme, out: &mut Vec<Line<'static>>) {
+    match &source.lines {
+        Ok(lines) => {
+            let digits = lines.last().map_or(1, |(n, _)| n.to_string().len());
+            for (number, code) in lines {
+                let here = *number == source.line;
+                let prefix = format!("{} {number:>digits$} │ ", if here { '>' } else { ' ' });
+                let style = if here { theme.header() } else { Style::new() };
+                out.push(Line::from(vec![
+                    Span::styled(prefix.clone(), theme.dim()),
+                    Span::styled(
+                        fmt::fit(code, width.saturating_sub(prefix.chars().count())),
+                        style,
+                    ),
+                ]));
+            }
+        }
+        Err(why) => out.extend(
+            wrap(why, width, 3)
+                .into_iter()
+                .map(|l| Line::styled(l, theme.dim())),
+        ),
     }
 }

@@ -10,7 +10,7 @@ use super::TraceScreen;
 use super::flame::{BarCells, FLAME_LEVELS, FLAME_MIN_BAR, FLAME_MIN_ROWS, flame_axis};
 use super::rows::{Item, Mark, Row};
 use crate::fmt;
-use crate::theme::Theme;
+use crate::theme::{Theme, WAITING_FILL};
 
 /// From this width on, the details sit beside the list instead of below it.
 const WIDE: u16 = 120;
@@ -25,7 +25,7 @@ impl TraceScreen {
 
     /// Where the parts of the screen go in `area`, for drawing and for clicks alike.
     pub(super) fn areas(&self, area: Rect) -> Areas {
-        Areas::of(area, self.rows.len(), self.flame.len())
+        Areas::of(area, self.rows.len(), self.flame.len(), self.wide_flame)
     }
 
     /// Draws into `area`; reads state only (takes &self).
@@ -36,6 +36,8 @@ impl TraceScreen {
         }
         let areas = self.areas(area);
         self.render_header(areas.header, buf, theme);
+        self.render_summary(areas.summary, buf, theme);
+        self.render_ruler(areas.ruler, buf, theme);
         self.render_flame(&areas, buf, theme);
         self.render_list(&areas, buf, theme);
         self.render_details(&areas, buf, theme);
@@ -56,7 +58,7 @@ impl TraceScreen {
             spans.push(Span::raw("  "));
             spans.push(Span::styled(
                 self.nodes[r].service.clone(),
-                theme.service(&self.nodes[r].service),
+                theme.trace_service(self.nodes[r].colour),
             ));
             spans.push(Span::raw(format!(" {}", self.nodes[r].name)));
         }
@@ -81,9 +83,109 @@ impl TraceScreen {
             if k > 0 {
                 spans.push(Span::styled(", ", theme.dim()));
             }
-            spans.push(Span::styled(service.clone(), theme.service(service)));
+            spans.push(Span::styled(service.clone(), theme.trace_service(k)));
         }
         put_line(buf, area, area.x, area.y, &Line::from(spans));
+    }
+
+    /// The line under the header: where the trace's time went, by service (self time: what a service did
+    /// itself, not waiting on its calls), each with its bar fill; and what the critical path's marked spans
+    /// hold.
+    fn render_summary(&self, area: Rect, buf: &mut Buffer, theme: &Theme) {
+        if area.is_empty() {
+            return;
+        }
+        let total: f64 = self.breakdown.iter().map(|(_, _, ms)| ms).sum();
+        let mut pieces: Vec<(String, Style)> = vec![("time by service ".to_owned(), theme.dim())];
+        for (k, (colour, service, ms)) in self.breakdown.iter().enumerate() {
+            if k > 0 {
+                pieces.push((" · ".to_owned(), theme.dim()));
+            }
+            let share = if total > 0.0 { ms / total * 100.0 } else { 0.0 };
+            pieces.push((
+                format!("{} ", theme.trace_fill(*colour)),
+                theme.trace_service(*colour),
+            ));
+            pieces.push((
+                format!("{service} {} {share:.0}%", fmt::ms(*ms)),
+                theme.trace_service(*colour),
+            ));
+        }
+        let marked: Vec<f64> = self
+            .nodes
+            .iter()
+            .filter(|n| n.critical)
+            .map(|n| n.critical_ms)
+            .collect();
+        if !marked.is_empty() && self.duration_ms > 0.0 {
+            let held: f64 = marked.iter().sum();
+            pieces.push((
+                format!(
+                    "   ◆ {} span{} hold {:.0}%",
+                    marked.len(),
+                    if marked.len() == 1 { "" } else { "s" },
+                    held / self.duration_ms * 100.0
+                ),
+                theme.warn(),
+            ));
+        }
+        let width = usize::from(area.width);
+        put_line(buf, area, area.x, area.y, &fit_pieces(pieces, width));
+    }
+
+    /// The time axis above a flame pane as wide as the screen: the start, middle and end of the time shown.
+    fn render_ruler(&self, area: Rect, buf: &mut Buffer, theme: &Theme) {
+        if area.is_empty() {
+            return;
+        }
+        let (lo, hi) = self.zoom;
+        let width = usize::from(area.width);
+        let start = format!(
+            "{}{}",
+            if lo > 0 { "+" } else { "" },
+            fmt::ms(lo as f64 / 1e6)
+        );
+        put(buf, area, area.x, area.y, &start, theme.dim());
+        let end = fmt::ms(hi as f64 / 1e6);
+        let end_len = end.chars().count();
+        if width > start.chars().count() + end_len + 2 {
+            put(
+                buf,
+                area,
+                area.x + (width - end_len) as u16,
+                area.y,
+                &end,
+                theme.dim(),
+            );
+        }
+        let mid = fmt::ms((lo + (hi - lo) / 2) as f64 / 1e6);
+        let mid_len = mid.chars().count();
+        if width > 2 * (end_len.max(start.chars().count()) + mid_len) + 4 {
+            put(
+                buf,
+                area,
+                area.x + ((width - mid_len) / 2) as u16,
+                area.y,
+                &mid,
+                theme.dim(),
+            );
+        }
+        let hint = if self.zoom == (0, self.axis_ns) {
+            " z zooms into the selection · F narrows "
+        } else {
+            " zoomed: - back out · [ ] move "
+        };
+        let hint_len = hint.chars().count();
+        if width > hint_len + 2 * (end_len + mid_len) + 12 {
+            put(
+                buf,
+                area,
+                area.x + (width / 4 - hint_len / 2) as u16,
+                area.y,
+                hint,
+                theme.dim(),
+            );
+        }
     }
 
     /// Draws the flame pane: per line, a label (depths, spans, services) and the bars of its spans, in three
@@ -112,15 +214,19 @@ impl TraceScreen {
                 if s > 0 {
                     pieces.push((", ".to_owned(), theme.dim()));
                 }
-                pieces.push((service.clone(), theme.service(service)));
+                let colour = self.services.iter().position(|s| s == service).unwrap_or(0);
+                pieces.push((service.clone(), theme.trace_service(colour)));
             }
             if level.more_services {
                 pieces.push((", …".to_owned(), theme.dim()));
             }
-            // The label may use the duration column, with a cell to spare before the bars.
-            let width = usize::from(cols.bar_x.saturating_sub(cols.label_x + 1));
-            let label = Rect::new(cols.label_x, y, width as u16, 1).intersection(pane);
-            put_line(buf, label, cols.label_x, y, &fit_pieces(pieces, width));
+            // The label may use the duration column, with a cell to spare before the bars; a flame as wide as
+            // the screen has no room for it (the summary line names the services).
+            if !areas.wide_flame {
+                let width = usize::from(cols.bar_x.saturating_sub(cols.label_x + 1));
+                let label = Rect::new(cols.label_x, y, width as u16, 1).intersection(pane);
+                put_line(buf, label, cols.label_x, y, &fit_pieces(pieces, width));
+            }
 
             let Some(axis) = flame_axis(areas, y) else {
                 continue;
@@ -149,10 +255,14 @@ impl TraceScreen {
         } in self.bar_cells(spans, width)
         {
             let node = &self.nodes[i];
+            let own = theme.trace_fill(node.colour);
             let (style, fill) = match coat {
-                Coat::Selected => (theme.service(&node.service).patch(theme.selected()), " "),
-                _ if node.lit => (theme.highlight(), "█"),
-                _ => (theme.service(&node.service), "█"),
+                Coat::Selected => (
+                    theme.trace_service(node.colour).patch(theme.selected()),
+                    None,
+                ),
+                _ if node.lit => (theme.highlight(), Some(own)),
+                _ => (theme.trace_service(node.colour), Some(own)),
             };
             let mut x = axis.x + from as u16;
             let end = axis.x + to as u16;
@@ -170,9 +280,24 @@ impl TraceScreen {
                 let name = fmt::fit(&node.name, room - 1);
                 x = buf.set_stringn(x, y, &name, room - 1, style).0;
             }
-            let rest = usize::from(end.saturating_sub(x));
-            if rest > 0 {
-                buf.set_stringn(x, y, fill.repeat(rest), rest, style);
+            // Its own time solid (or in its service's texture), the time its calls cover shaded.
+            let Some(fill) = fill else {
+                let rest = usize::from(end.saturating_sub(x));
+                buf.set_stringn(x, y, " ".repeat(rest), rest, style);
+                continue;
+            };
+            let (lo, hi) = self.zoom;
+            let span_ns = (hi - lo) as f64 / width as f64;
+            let mut covered = node.covered.iter().peekable();
+            for cx in x..end {
+                // The time at the cell's middle.
+                let at = lo + ((f64::from(cx - axis.x) + 0.5) * span_ns) as u64;
+                while covered.next_if(|&&(_, b)| b <= at).is_some() {}
+                let waiting = covered.peek().is_some_and(|&&(a, _)| a <= at);
+                let c = if waiting { WAITING_FILL } else { fill };
+                if let Some(cell) = buf.cell_mut((cx, y)) {
+                    cell.set_char(c).set_style(style);
+                }
             }
         }
     }
@@ -203,15 +328,25 @@ impl TraceScreen {
                 put(buf, head, cols.dur_x, head.y, "duration", theme.header());
             }
             if cols.bar_w > 0 {
-                let end = fmt::ms(self.axis_ns as f64 / 1e6);
+                // The time shown: its end and middle, and its start once zoomed.
+                let (lo, hi) = self.zoom;
+                let end = fmt::ms(hi as f64 / 1e6);
                 let end_len = end.chars().count();
                 if cols.bar_w > end_len + 2 {
                     let x = cols.bar_x + (cols.bar_w - end_len) as u16;
                     put(buf, head, x, head.y, &end, theme.dim());
                 }
-                let mid = fmt::ms(self.axis_ns as f64 / 2e6);
+                let mut start_len = 0;
+                if lo > 0 {
+                    let start = format!("+{}", fmt::ms(lo as f64 / 1e6));
+                    start_len = start.chars().count();
+                    if cols.bar_w > start_len + end_len + 3 {
+                        put(buf, head, cols.bar_x, head.y, &start, theme.dim());
+                    }
+                }
+                let mid = fmt::ms((lo + (hi - lo) / 2) as f64 / 1e6);
                 let mid_len = mid.chars().count();
-                if cols.bar_w > 2 * (end_len + mid_len) + 4 {
+                if cols.bar_w > 2 * (end_len.max(start_len) + mid_len) + 4 {
                     let x = cols.bar_x + ((cols.bar_w - mid_len) / 2) as u16;
                     put(buf, head, x, head.y, &mid, theme.dim());
                 }
@@ -238,7 +373,7 @@ impl TraceScreen {
         row: &Row,
         theme: &Theme,
     ) {
-        let (error, critical, lit, start, end, duration_ms, service) = match row.item {
+        let (error, critical, lit, start, end, duration_ms, colour) = match row.item {
             Item::Span(i) => {
                 let node = &self.nodes[i];
                 (
@@ -248,11 +383,12 @@ impl TraceScreen {
                     node.start,
                     node.end,
                     self.view.spans[i].duration_ms,
-                    node.service.as_str(),
+                    node.colour,
                 )
             }
             Item::Group(g) => {
                 let group = &self.groups[g];
+                let colour = group.members.first().map_or(0, |&m| self.nodes[m].colour);
                 (
                     group.error,
                     group.critical,
@@ -260,7 +396,7 @@ impl TraceScreen {
                     group.start,
                     group.end,
                     group.total_ms,
-                    group.service.as_str(),
+                    colour,
                 )
             }
         };
@@ -301,7 +437,7 @@ impl TraceScreen {
                     .parent
                     .is_none_or(|p| self.nodes[p].service != node.service)
                 {
-                    pieces.push((format!("{} ", node.service), theme.service(service)));
+                    pieces.push((format!("{} ", node.service), theme.trace_service(colour)));
                 }
                 pieces.push((node.name.clone(), text_style));
             }
@@ -347,16 +483,21 @@ impl TraceScreen {
             } else if error {
                 theme.error()
             } else {
-                theme.service(service)
+                theme.trace_service(colour)
             };
-            put(
-                buf,
-                clip,
-                cols.bar_x,
-                y,
-                &bar(start, end, self.axis_ns, cols.bar_w),
-                style,
-            );
+            // On the time shown: outside it, no bar; cut at its edges.
+            let (lo, hi) = self.zoom;
+            if end.max(start) >= lo && start <= hi {
+                let clip_t = |t: u64| t.clamp(lo, hi) - lo;
+                put(
+                    buf,
+                    clip,
+                    cols.bar_x,
+                    y,
+                    &bar(clip_t(start), clip_t(end), hi - lo, cols.bar_w),
+                    style,
+                );
+            }
         }
     }
 
@@ -519,6 +660,12 @@ fn clear_line(buf: &mut Buffer, clip: Rect, y: u16) {
 #[derive(Clone, Copy, Debug, Default)]
 pub(super) struct Areas {
     header: Rect,
+    /// The time by service, under the header.
+    summary: Rect,
+    /// The time axis above a flame pane as wide as the screen.
+    ruler: Rect,
+    /// The flame pane takes the screen's width (its bars all of it), above the list and details.
+    pub(super) wide_flame: bool,
     /// The list's pane: the flame, the list's head and its rows.
     pub(super) list: Rect,
     pub(super) flame: Rect,
@@ -533,16 +680,59 @@ impl Areas {
     /// `rows` is the number of rows of the list, `levels` the flame pane's lines: below 120 columns a short list
     /// leaves the rest to the details. The flame pane sits at the top of the list's pane when the list keeps
     /// [`FLAME_MIN_ROWS`] rows below it (all of them, when fewer) and has a time axis to share with it.
-    fn of(area: Rect, rows: usize, levels: usize) -> Areas {
+    ///
+    /// With `wide_flame`, the flame pane takes the whole width under a ruler line, where the body keeps
+    /// [`FLAME_MIN_ROWS`] lines below it for the list and details, which share the rest as usual. From 20 lines
+    /// on, a summary line (the time by service) sits under the header.
+    fn of(area: Rect, rows: usize, levels: usize, wide_flame: bool) -> Areas {
         let mut a = Areas::default();
         if area.is_empty() {
             return a;
         }
         a.header = Rect::new(area.x, area.y, area.width, 1);
-        let body = Rect::new(area.x, area.y + 1, area.width, area.height - 1);
+        let mut body = Rect::new(area.x, area.y + 1, area.width, area.height - 1);
+        if area.height >= 20 {
+            a.summary = Rect::new(area.x, area.y + 1, area.width, 1);
+            body.y += 1;
+            body.height -= 1;
+        }
         if body.is_empty() {
             return a;
         }
+        let flame_lines = u16::try_from(levels.min(FLAME_LEVELS)).unwrap_or(0);
+        if wide_flame && levels > 0 && body.height >= flame_lines + 1 + FLAME_MIN_ROWS as u16 {
+            a.wide_flame = true;
+            a.ruler = Rect::new(body.x, body.y, body.width, 1);
+            a.flame = Rect::new(body.x, body.y + 1, body.width, flame_lines);
+            body.y += flame_lines + 1;
+            body.height -= flame_lines + 1;
+            let levels = 0;
+            let inner = Areas::of_body(body, area.width, rows, levels);
+            return Areas {
+                list: inner.list,
+                head: inner.head,
+                rows: inner.rows,
+                separator: inner.separator,
+                details: inner.details,
+                wide: inner.wide,
+                ..a
+            };
+        }
+        let inner = Areas::of_body(body, area.width, rows, levels);
+        Areas {
+            header: a.header,
+            summary: a.summary,
+            ..inner
+        }
+    }
+
+    /// The list (with the flame pane in it, when `levels` is not 0) and the details in `body`.
+    fn of_body(body: Rect, screen_width: u16, rows: usize, levels: usize) -> Areas {
+        let mut a = Areas::default();
+        let area = Rect {
+            width: screen_width,
+            ..body
+        };
         let list_width = if area.width >= WIDE {
             body.width * 3 / 5
         } else {

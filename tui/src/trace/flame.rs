@@ -124,7 +124,7 @@ impl TraceScreen {
         let mut painted = 0;
         spans.iter().filter_map(move |&i| {
             let node = &self.nodes[i];
-            let (from, to) = cells(node.start, node.end, self.axis_ns, width);
+            let (from, to) = self.window_cells(node.start, node.end, width)?;
             if to <= painted {
                 return None;
             }
@@ -140,12 +140,100 @@ impl TraceScreen {
     }
 }
 
-/// The time axis of the flame pane's line `y`: the list's bar column, on that line; `None` off the pane or
-/// where the list has no bar column.
+impl TraceScreen {
+    /// The cells `from..to` of `width` that `start..end` (axis nanoseconds) takes in the time shown (see
+    /// [`cells`]); `None` when it lies outside it.
+    pub(super) fn window_cells(
+        &self,
+        start: u64,
+        end: u64,
+        width: usize,
+    ) -> Option<(usize, usize)> {
+        let (lo, hi) = self.zoom;
+        let end = end.max(start);
+        if end < lo || start > hi || (end == lo && start < lo) {
+            return None;
+        }
+        let clip = |t: u64| t.clamp(lo, hi) - lo;
+        Some(cells(clip(start), clip(end), hi - lo, width))
+    }
+
+    /// Zooms into `from..to` (axis nanoseconds; at least a microsecond, within the trace), keeping the range
+    /// left to zoom back out to.
+    pub(super) fn zoom_to(&mut self, from: u64, to: u64) {
+        let to = to.min(self.axis_ns);
+        let from = from.min(to);
+        let (from, to) = if to - from < 1_000 {
+            let mid = from / 2 + to / 2;
+            let from = mid
+                .saturating_sub(500)
+                .min(self.axis_ns.saturating_sub(1_000));
+            (from, (from + 1_000).min(self.axis_ns))
+        } else {
+            (from, to)
+        };
+        if (from, to) != self.zoom {
+            self.zooms.push(self.zoom);
+            self.zoom = (from, to);
+        }
+    }
+
+    /// Back to the range zoomed in from; `false` when the whole trace is shown.
+    pub(super) fn zoom_out(&mut self) -> bool {
+        match self.zooms.pop() {
+            Some(range) => {
+                self.zoom = range;
+                true
+            }
+            None if self.zoom != (0, self.axis_ns) => {
+                self.zoom = (0, self.axis_ns);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Zooms by `factor` (below 1 in, above 1 out) about the middle of the time shown.
+    pub(super) fn zoom_by(&mut self, factor: f64) {
+        let (lo, hi) = self.zoom;
+        let half = ((hi - lo) as f64 * factor / 2.0).max(500.0) as u64;
+        let mid = lo / 2 + hi / 2;
+        let from = mid.saturating_sub(half);
+        let to = mid.saturating_add(half).min(self.axis_ns);
+        if factor > 1.0 && from == 0 && to == self.axis_ns {
+            self.zooms.clear();
+            self.zoom = (0, self.axis_ns);
+        } else {
+            self.zoom_to(from, to);
+        }
+    }
+
+    /// Moves the time shown by `quarters` quarters of it (negative: earlier), within the trace.
+    pub(super) fn pan(&mut self, quarters: i64) {
+        let (lo, hi) = self.zoom;
+        let width = hi - lo;
+        let step = width / 4 * quarters.unsigned_abs();
+        let from = if quarters < 0 {
+            lo.saturating_sub(step)
+        } else {
+            lo.saturating_add(step).min(self.axis_ns - width)
+        };
+        self.zoom = (from, from + width);
+    }
+}
+
+/// The time axis of the flame pane's line `y`: the list's bar column, or the whole pane when the flame takes
+/// the screen's width, on that line; `None` off the pane or where the list has no bar column.
 pub(super) fn flame_axis(areas: &Areas, y: u16) -> Option<Rect> {
     let pane = areas.flame;
+    if pane.is_empty() || y < pane.y || y >= pane.bottom() {
+        return None;
+    }
+    if areas.wide_flame {
+        return Some(Rect::new(pane.x, y, pane.width, 1));
+    }
     let cols = Columns::of(areas.list);
-    if pane.is_empty() || cols.bar_w == 0 || y < pane.y || y >= pane.bottom() {
+    if cols.bar_w == 0 {
         return None;
     }
     let axis = Rect::new(cols.bar_x, y, cols.bar_w as u16, 1).intersection(pane);

@@ -43,6 +43,14 @@ impl TraceScreen {
             }
             KeyCode::Char('e') => self.next_where(TraceScreen::item_error),
             KeyCode::Char('c') => self.next_where(TraceScreen::item_critical),
+            KeyCode::Char('F') => self.wide_flame = !self.wide_flame,
+            KeyCode::Char('z') => self.zoom_to_selection(),
+            KeyCode::Char('-') => {
+                self.zoom_out();
+            }
+            KeyCode::Char('+') | KeyCode::Char('=') => self.zoom_by(0.5),
+            KeyCode::Char('[') => self.pan(-1),
+            KeyCode::Char(']') => self.pan(1),
             KeyCode::Char('J') => {
                 self.detail_scroll = (self.detail_scroll + DETAIL_STEP).min(self.detail_max());
             }
@@ -53,6 +61,18 @@ impl TraceScreen {
         }
         self.follow();
         true
+    }
+
+    /// Zooms into the selected row's time (a span's, or a group's from its first call to its last).
+    fn zoom_to_selection(&mut self) {
+        let Some(row) = self.selected_row() else {
+            return;
+        };
+        let (from, to) = match row.item {
+            Item::Span(i) => (self.nodes[i].start, self.nodes[i].end),
+            Item::Group(g) => (self.groups[g].start, self.groups[g].end),
+        };
+        self.zoom_to(from, to);
     }
 
     /// What the cell at `column`, `row` of the screen drawn into `area` shows, from the same layout the drawing
@@ -79,6 +99,8 @@ impl TraceScreen {
     /// unfolds its group); on a bar of the flame pane, selects that span, unfolding the groups that hide it.
     pub fn click(&mut self, target: Target) {
         match target {
+            // A second click on the selected bar zooms into it.
+            Target::FlameBar(span) if self.selected_spans() == [span] => self.zoom_to_selection(),
             Target::FlameBar(span) if span < self.nodes.len() => {
                 // That span, unfolding what hides it in the list, its details from the top.
                 self.reveal(span);

@@ -34,6 +34,7 @@ use protocol::TraceView;
 use ratatui::layout::Rect;
 
 use crate::fmt;
+pub(crate) use details::N_PLUS_ONE_FIX;
 use details::{Exception, Failure, Frame, elide_columns};
 use flame::{Level, flame_levels};
 use rows::{Group, Item, Node, Row};
@@ -46,9 +47,10 @@ pub enum Focus {
     None,
     /// Select this span (e.g. the failing span of an error group).
     Span(String),
-    /// Highlight the spans repeating this normalised statement (an N+1 finding's `query`): their group stays
-    /// folded and its `×N` row is selected (the count is the finding); Enter unfolds it.
-    Repeated(String),
+    /// Highlight the spans repeating these normalised statements (an N+1 finding's statements, its `query`
+    /// first): their groups stay folded and the first one's `×N` row is selected (the count is the finding);
+    /// Enter unfolds it.
+    Repeated(Vec<String>),
 }
 
 /// What a click at a cell of the trace screen lands on (see [`TraceScreen::hit`]).
@@ -81,8 +83,17 @@ pub struct TraceScreen {
     axis_ns: u64,
     duration_ms: f64,
     root: Option<usize>,
+    /// The trace's services in order of appearance (tree order): a service's index here is its colour.
     services: Vec<String>,
+    /// Where the trace's time went: (service's colour, service, self time in ms), most first.
+    breakdown: Vec<(usize, String, f64)>,
     errors: usize,
+    /// The time shown, `from..to` nanoseconds on the axis: all of it, or what was zoomed into.
+    zoom: (u64, u64),
+    /// The ranges zoomed out of, latest last.
+    zooms: Vec<(u64, u64)>,
+    /// The flame pane takes the screen's whole width, above the list and details.
+    wide_flame: bool,
 }
 
 /// Characters of one sender value kept for drawing; the rest is never looked at.
@@ -147,9 +158,9 @@ impl TraceScreen {
             list.sort_by(by_start);
         }
 
-        let query = match &focus {
-            Focus::Repeated(q) => Some(q.as_str()),
-            _ => None,
+        let queries: &[String] = match &focus {
+            Focus::Repeated(q) => q,
+            _ => &[],
         };
         let mut nodes: Vec<Node> = spans
             .iter()
@@ -167,16 +178,23 @@ impl TraceScreen {
                     end,
                     error: span.error,
                     critical: span.critical,
-                    // The finding's statement (normalised), or the statement or name as sent.
-                    lit: query.is_some_and(|q| {
-                        span.statement == q
-                            || span.name == q
+                    critical_ms: if span.critical_ms.is_finite() {
+                        span.critical_ms.max(0.0)
+                    } else {
+                        0.0
+                    },
+                    // The finding's statements (normalised), or a statement or name as sent.
+                    lit: queries.iter().any(|q| {
+                        span.statement == *q
+                            || span.name == *q
                             || span
                                 .attributes
                                 .get("db.query.text")
                                 .and_then(|t| t.as_str())
-                                == Some(q)
+                                == Some(q.as_str())
                     }),
+                    colour: 0,
+                    covered: Vec::new(),
                     parent: parent_of(span),
                     depth: span.depth,
                     group: None,
@@ -186,6 +204,7 @@ impl TraceScreen {
             })
             .collect();
 
+        let mut reader = Reader::new(workspace);
         // Repeated calls, as the collector grouped them: each group is one row where its first span is.
         let mut groups: Vec<Group> = Vec::with_capacity(view.repeat_groups.len());
         for repeat in &view.repeat_groups {
@@ -225,7 +244,12 @@ impl TraceScreen {
                 total_ms: repeat.total_ms,
                 error: members.iter().any(|&m| nodes[m].error),
                 critical: members.iter().any(|&m| nodes[m].critical),
+                critical_ms: members.iter().map(|&m| nodes[m].critical_ms).sum(),
                 lit: members.iter().any(|&m| nodes[m].lit),
+                location: repeat.location.as_ref().map(|at| {
+                    let source = reader.read(&at.file, at.line);
+                    (safe(&at.file), at.line, source)
+                }),
                 folded: true,
                 members,
             });
@@ -247,7 +271,6 @@ impl TraceScreen {
         }
 
         // Errors: their exceptions, and the source where each was raised.
-        let mut reader = Reader::new(workspace);
         for (i, span) in spans.iter().enumerate() {
             if !nodes[i].error {
                 continue;
@@ -294,6 +317,44 @@ impl TraceScreen {
             stack.extend(children[i].iter().rev().copied());
         }
         let errors = nodes.iter().filter(|n| n.error).count();
+        // Colours by order of appearance, and what each span's children cover of it (the rest is its own time).
+        for node in nodes.iter_mut() {
+            node.colour = services
+                .iter()
+                .position(|s| *s == node.service)
+                .unwrap_or(0);
+        }
+        for (p, kids) in children.iter().enumerate() {
+            if kids.is_empty() {
+                continue;
+            }
+            let (from, to) = (nodes[p].start, nodes[p].end);
+            let mut covered: Vec<(u64, u64)> = kids
+                .iter()
+                .map(|&k| (nodes[k].start.max(from), nodes[k].end.min(to)))
+                .filter(|(a, b)| a < b)
+                .collect();
+            covered.sort_unstable();
+            let mut merged: Vec<(u64, u64)> = Vec::with_capacity(covered.len());
+            for (a, b) in covered {
+                match merged.last_mut() {
+                    Some(last) if a <= last.1 => last.1 = last.1.max(b),
+                    _ => merged.push((a, b)),
+                }
+            }
+            nodes[p].covered = merged;
+        }
+        let colour_of = |service: &str| services.iter().position(|s| s == service);
+        let mut breakdown: Vec<(usize, String, f64)> = view
+            .services
+            .iter()
+            .filter(|s| s.self_ms.is_finite() && s.self_ms >= 0.0)
+            .map(|s| {
+                let name = safe(&s.service);
+                (colour_of(&name).unwrap_or(0), name, s.self_ms)
+            })
+            .collect();
+        breakdown.sort_by(|a, b| b.2.total_cmp(&a.2));
 
         let mut screen = TraceScreen {
             view,
@@ -311,7 +372,11 @@ impl TraceScreen {
             duration_ms,
             root,
             services,
+            breakdown,
             errors,
+            zoom: (0, axis_ns),
+            zooms: Vec::new(),
+            wide_flame: false,
         };
         screen.focus(focus);
         screen.follow();

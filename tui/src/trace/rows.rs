@@ -39,8 +39,14 @@ pub(super) struct Node {
     pub(super) end: u64,
     pub(super) error: bool,
     pub(super) critical: bool,
+    /// The time of the trace it holds on the critical path, in ms.
+    pub(super) critical_ms: f64,
     /// Repeats the statement the screen was opened for.
     pub(super) lit: bool,
+    /// Its service's colour: the service's place in the trace's order of appearance.
+    pub(super) colour: usize,
+    /// The times its children cover of it (axis nanoseconds, merged, in order); the rest is its own time.
+    pub(super) covered: Vec<(u64, u64)>,
     pub(super) parent: Option<usize>,
     /// Steps from its root (a root is at 0).
     pub(super) depth: usize,
@@ -68,8 +74,12 @@ pub(super) struct Group {
     pub(super) total_ms: f64,
     pub(super) error: bool,
     pub(super) critical: bool,
+    /// Its spans' time on the critical path added up, in ms.
+    pub(super) critical_ms: f64,
     pub(super) lit: bool,
     pub(super) folded: bool,
+    /// The line making the calls (the loop), with its source lines when readable.
+    pub(super) location: Option<(String, u32, super::source::Source)>,
 }
 
 impl TraceScreen {

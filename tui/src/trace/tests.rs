@@ -343,7 +343,7 @@ fn discounts_folded_80x24() {
 fn discounts_repeated_140x40() {
     let mut screen = TraceScreen::new(
         discounts_trace(),
-        Focus::Repeated(DISCOUNT_TYPE.to_owned()),
+        Focus::Repeated(vec![DISCOUNT_TYPE.to_owned()]),
         None,
     );
     assert_snapshot!(draw(&mut screen, 140, 40));
@@ -376,6 +376,7 @@ fn empty_trace() {
         spans: Vec::new(),
         critical_path: Vec::new(),
         repeat_groups: Vec::new(),
+        services: Vec::new(),
     };
     let mut screen = TraceScreen::new(view, Focus::Span("x".to_owned()), None);
     for code in [
@@ -401,7 +402,7 @@ fn every_small_size_draws() {
         TraceScreen::new(view, Focus::Span(id), Some(dir.path())),
         TraceScreen::new(
             discounts_trace(),
-            Focus::Repeated(DISCOUNT_TYPE.to_owned()),
+            Focus::Repeated(vec![DISCOUNT_TYPE.to_owned()]),
             None,
         ),
         TraceScreen::new(degenerate(), Focus::None, None),
@@ -427,7 +428,7 @@ fn every_small_size_draws() {
 
 #[test]
 fn keys_move_the_selection() {
-    let query = Focus::Repeated(DISCOUNT_TYPE.to_owned());
+    let query = Focus::Repeated(vec![DISCOUNT_TYPE.to_owned()]);
     let mut screen = TraceScreen::new(discounts_trace(), query, None);
     screen.handle_key(key(KeyCode::Enter)); // unfold the ×103 row: a long list
     screen.handle_key(key(KeyCode::Home));
@@ -483,7 +484,7 @@ fn keys_move_the_selection() {
 fn the_list_scrolls_to_the_selection() {
     let mut screen = TraceScreen::new(
         discounts_trace(),
-        Focus::Repeated(DISCOUNT_TYPE.to_owned()),
+        Focus::Repeated(vec![DISCOUNT_TYPE.to_owned()]),
         None,
     );
     screen.handle_key(key(KeyCode::Char('G')));
@@ -518,7 +519,7 @@ fn the_list_scrolls_to_the_selection() {
 fn a_click_on_a_flame_bar_selects_its_span() {
     let mut screen = TraceScreen::new(
         discounts_trace(),
-        Focus::Repeated(DISCOUNT_TYPE.to_owned()),
+        Focus::Repeated(vec![DISCOUNT_TYPE.to_owned()]),
         None,
     );
     let area = Rect::new(0, 0, 80, 24);
@@ -555,14 +556,15 @@ fn a_click_on_a_flame_bar_selects_its_span() {
         Mark::FirstMember | Mark::Member
     ));
 
-    // The selection is drawn over everything: a click on it keeps it, even where other bars lie below.
+    // The selection is drawn over everything: a click on it keeps it, even where other bars lie below, and
+    // zooms into it.
     let group = screen.nodes[selected_index(&screen)].group.unwrap();
     let member = screen.groups[group].members[50];
     screen.select_item(Item::Span(member));
-    screen.detail_scroll = 2;
     let node = &screen.nodes[member];
+    let (start, end) = (node.start, node.end);
     let width = Columns::of(areas.list).bar_w;
-    let (from, _) = cells(node.start, node.end, screen.axis_ns, width);
+    let (from, _) = cells(start, end, screen.axis_ns, width);
     assert!(click(
         &mut screen,
         area,
@@ -570,6 +572,26 @@ fn a_click_on_a_flame_bar_selects_its_span() {
         areas.flame.y + 3
     ));
     assert_eq!(selected_index(&screen), member);
+    assert_eq!(screen.zoom, (start, end), "a second click zooms into it");
+    assert!(screen.zoom_out());
+    assert_eq!(screen.zoom, (0, screen.axis_ns));
+
+    // A click on another bar shows its details from the top.
+    let other = screen.groups[group].members[49];
+    screen.detail_scroll = 2;
+    let (from, _) = cells(
+        screen.nodes[other].start,
+        screen.nodes[other].end,
+        screen.axis_ns,
+        width,
+    );
+    screen.select_item(Item::Span(screen.nodes[other].parent.unwrap()));
+    assert!(click(
+        &mut screen,
+        area,
+        axis_x + from as u16,
+        areas.flame.y + 3
+    ));
     assert_eq!(
         screen.detail_scroll, 0,
         "a click shows the details from the top"
@@ -683,7 +705,7 @@ fn e_and_c_jump() {
 fn focus_repeated_selects_the_lit_folded_row_and_enter_unfolds_it() {
     let mut screen = TraceScreen::new(
         discounts_trace(),
-        Focus::Repeated(DISCOUNT_TYPE.to_owned()),
+        Focus::Repeated(vec![DISCOUNT_TYPE.to_owned()]),
         None,
     );
     let lit = screen.groups.iter().position(|g| g.lit).unwrap();
@@ -711,7 +733,11 @@ fn focus_repeated_selects_the_lit_folded_row_and_enter_unfolds_it() {
     assert!(!next.contains(Modifier::REVERSED));
     // The raw text is accepted too.
     let raw = "SELECT id, name FROM influencer WHERE id = $1";
-    let screen = TraceScreen::new(discounts_trace(), Focus::Repeated(raw.to_owned()), None);
+    let screen = TraceScreen::new(
+        discounts_trace(),
+        Focus::Repeated(vec![raw.to_owned()]),
+        None,
+    );
     assert!(
         screen
             .groups
@@ -813,7 +839,7 @@ fn a_large_trace_is_quick() {
     let started = std::time::Instant::now();
     let mut screen = TraceScreen::new(
         view,
-        Focus::Repeated("SELECT * FROM t3 WHERE id = ?".to_owned()),
+        Focus::Repeated(vec!["SELECT * FROM t3 WHERE id = ?".to_owned()]),
         None,
     );
     let built = started.elapsed();
@@ -851,4 +877,81 @@ fn a_span_cut_by_span_limits_says_what_was_left_out() {
         text.contains("left out by span limits: 872 attributes, 1 event"),
         "{text}"
     );
+}
+
+#[test]
+fn the_flame_takes_the_whole_width_and_zooms_into_the_loop() {
+    let mut screen = TraceScreen::new(
+        discounts_trace(),
+        Focus::Repeated(vec![DISCOUNT_TYPE.to_owned()]),
+        None,
+    );
+    let area = Rect::new(0, 0, 140, 40);
+    let text = |screen: &mut TraceScreen| -> Vec<String> {
+        let drawn = draw(screen, 140, 40);
+        (0..40)
+            .map(|y| {
+                (0..140)
+                    .map(|x| drawn.buffer()[(x, y)].symbol().to_owned())
+                    .collect()
+            })
+            .collect()
+    };
+    assert!(screen.handle_key(KeyEvent::from(KeyCode::Char('F'))));
+    let areas = screen.areas(area);
+    assert!(areas.wide_flame);
+    assert_eq!(areas.flame.width, 140, "the flame takes the whole width");
+    let lines = text(&mut screen);
+    assert!(
+        lines[2].starts_with("0 µs") || lines[2].starts_with("0"),
+        "{}",
+        lines[2]
+    );
+    assert!(lines[2].trim_end().ends_with("5.11 s"), "{}", lines[2]);
+
+    // The loop is selected (the screen was opened for it): z zooms into its time, and both axes say so.
+    assert!(screen.handle_key(KeyEvent::from(KeyCode::Char('z'))));
+    let lines = text(&mut screen);
+    assert!(lines[2].starts_with("+3.0 ms"), "{}", lines[2]);
+    assert!(lines[2].trim_end().ends_with("105 ms"), "{}", lines[2]);
+    // Zoomed in, the loop's statements spread over the bottom line instead of a cell or two: the selected
+    // ones (reversed, blank) between the others, each a bar of its own.
+    let deepest = &lines[usize::from(areas.flame.y) + 3];
+    assert!(
+        deepest.chars().filter(|&c| c != ' ').count() > 15,
+        "{deepest}"
+    );
+
+    // - backs out, F narrows it again.
+    assert!(screen.handle_key(KeyEvent::from(KeyCode::Char('-'))));
+    assert_eq!(screen.zoom, (0, screen.axis_ns));
+    assert!(screen.handle_key(KeyEvent::from(KeyCode::Char('F'))));
+    assert!(!screen.areas(area).wide_flame);
+}
+
+#[test]
+fn the_loop_says_where_it_is_and_a_traces_services_differ() {
+    let screen = TraceScreen::new(discounts_trace(), Focus::None, None);
+    // In order of appearance: each service its own colour.
+    let colours: Vec<usize> = screen.services.iter().enumerate().map(|(k, _)| k).collect();
+    assert_eq!(colours.len(), 3);
+    let ads = screen
+        .nodes
+        .iter()
+        .find(|n| n.service == "advertisements-service")
+        .unwrap();
+    let discounts = screen
+        .nodes
+        .iter()
+        .find(|n| n.service == "discounts-service")
+        .unwrap();
+    assert_ne!(ads.colour, discounts.colour);
+    // Only the two slow handlers bound the trace.
+    let marked: Vec<&str> = screen
+        .nodes
+        .iter()
+        .filter(|n| n.critical)
+        .map(|n| n.name.as_str())
+        .collect();
+    assert_eq!(marked, ["GET /discount", "GET /ads"]);
 }

@@ -114,6 +114,31 @@ pub(super) fn render(app: &App, body: Rect, buf: &mut Buffer) {
             fmt::clean(&statement.query)
         )));
     }
+    if let Some(at) = &finding.location {
+        let place = if at.line > 0 {
+            format!("{}:{}", fmt::clean(&at.file), at.line)
+        } else {
+            fmt::clean(&at.file)
+        };
+        lines.push(Line::from(vec![
+            Span::styled("   called from ", theme.dim()),
+            Span::styled(place, theme.header()),
+            Span::styled(" (Enter: the trace, its source)", theme.dim()),
+        ]));
+    }
+    if finding.kind == "database" {
+        lines.push(Line::from(vec![
+            Span::styled("   fix: ", theme.good()),
+            Span::raw(crate::trace::N_PLUS_ONE_FIX),
+        ]));
+    } else {
+        lines.push(Line::from(vec![
+            Span::styled("   fix: ", theme.good()),
+            Span::raw(
+                "ask once for all the items (a batch endpoint taking many ids) instead of once per item.",
+            ),
+        ]));
+    }
     Paragraph::new(lines)
         .wrap(Wrap { trim: false })
         .block(Block::default().borders(Borders::TOP))

@@ -358,6 +358,11 @@ pub const KEYS: &[(&str, &str)] = &[
     ("Trace: → l, ← h", "unfold ×N; fold, or go to the parent"),
     ("Trace: Ctrl-d Ctrl-u", "page down, up"),
     ("Trace: e c", "next error, next critical-path span"),
+    ("Trace: F", "flame graph across the whole width, or back"),
+    (
+        "Trace: z - + [ ]",
+        "zoom into the selection (or click it twice), out, in; move",
+    ),
     ("Trace: J K", "scroll the details"),
     ("f", "fault panel (lab up): Enter flips a fault"),
     ("?", "this help"),

@@ -171,7 +171,15 @@ fn errors_open_the_failing_span_and_insights_the_repeated_statement() {
     match app.handle_key(key(KeyCode::Enter)) {
         Some(Action::OpenTrace { trace_id, focus }) => {
             assert_eq!(trace_id, finding.traces[0]);
-            assert_eq!(focus, Focus::Repeated(finding.query));
+            // Every statement of the loop is lit, its most repeated first.
+            let Focus::Repeated(queries) = focus else {
+                panic!("{focus:?}")
+            };
+            assert_eq!(queries[0], finding.query);
+            assert_eq!(queries.len(), finding.statements.len());
+            for statement in &finding.statements {
+                assert!(queries.contains(&statement.query), "{queries:?}");
+            }
         }
         other => panic!("{other:?}"),
     }
