@@ -97,6 +97,12 @@ fn render(c: &mut Criterion) {
         app.tab = Tab::Insights;
         press(&mut app, &source, KeyCode::Enter);
         frame(&app, "trace_n_plus_one", &mut group);
+        // The flame graph across the whole width, zoomed into the loop, then back.
+        press(&mut app, &source, KeyCode::Char('F'));
+        press(&mut app, &source, KeyCode::Char('z'));
+        frame(&app, "trace_flame_full_zoomed", &mut group);
+        press(&mut app, &source, KeyCode::Char('-'));
+        press(&mut app, &source, KeyCode::Char('F'));
         app.tab = Tab::Errors;
         press(&mut app, &source, KeyCode::Enter);
         frame(&app, "trace_error", &mut group);
