@@ -140,13 +140,9 @@ impl TraceScreen {
         }
         let (lo, hi) = self.zoom;
         let width = usize::from(area.width);
-        let start = format!(
-            "{}{}",
-            if lo > 0 { "+" } else { "" },
-            fmt::ms(lo as f64 / 1e6)
-        );
+        let start = format!("{}{}", if lo > 0 { "+" } else { "" }, tick(lo, hi - lo));
         put(buf, area, area.x, area.y, &start, theme.dim());
-        let end = fmt::ms(hi as f64 / 1e6);
+        let end = tick(hi, hi - lo);
         let end_len = end.chars().count();
         if width > start.chars().count() + end_len + 2 {
             put(
@@ -158,7 +154,7 @@ impl TraceScreen {
                 theme.dim(),
             );
         }
-        let mid = fmt::ms((lo + (hi - lo) / 2) as f64 / 1e6);
+        let mid = tick(lo + (hi - lo) / 2, hi - lo);
         let mid_len = mid.chars().count();
         if width > 2 * (end_len.max(start.chars().count()) + mid_len) + 4 {
             put(
@@ -330,7 +326,7 @@ impl TraceScreen {
             if cols.bar_w > 0 {
                 // The time shown: its end and middle, and its start once zoomed.
                 let (lo, hi) = self.zoom;
-                let end = fmt::ms(hi as f64 / 1e6);
+                let end = tick(hi, hi - lo);
                 let end_len = end.chars().count();
                 if cols.bar_w > end_len + 2 {
                     let x = cols.bar_x + (cols.bar_w - end_len) as u16;
@@ -338,13 +334,13 @@ impl TraceScreen {
                 }
                 let mut start_len = 0;
                 if lo > 0 {
-                    let start = format!("+{}", fmt::ms(lo as f64 / 1e6));
+                    let start = format!("+{}", tick(lo, hi - lo));
                     start_len = start.chars().count();
                     if cols.bar_w > start_len + end_len + 3 {
                         put(buf, head, cols.bar_x, head.y, &start, theme.dim());
                     }
                 }
-                let mid = fmt::ms((lo + (hi - lo) / 2) as f64 / 1e6);
+                let mid = tick(lo + (hi - lo) / 2, hi - lo);
                 let mid_len = mid.chars().count();
                 if cols.bar_w > 2 * (end_len.max(start_len) + mid_len) + 4 {
                     let x = cols.bar_x + ((cols.bar_w - mid_len) / 2) as u16;
@@ -841,5 +837,36 @@ impl Columns {
             bar_x: dur_x + dur_w as u16,
             bar_w,
         }
+    }
+}
+
+/// A time on a zoomed axis: as `fmt::ms` writes it, with as many more digits as it takes for a tenth of the
+/// range shown to change the label (zoomed into 10 ms at 5 s: `5.001 s`, not `5.00 s` at both ends).
+fn tick(ns: u64, range_ns: u64) -> String {
+    let plain = fmt::ms(ns as f64 / 1e6);
+    let unit_ns = (range_ns / 10).max(1) as f64;
+    if ns < 1_000_000_000 || unit_ns >= 10_000_000.0 {
+        return plain;
+    }
+    // Seconds, with decimals down to the unit: 1 ms needs 3, 10 µs 5; at most 6.
+    let decimals = (-(unit_ns / 1e9).log10()).ceil().clamp(2.0, 6.0) as usize;
+    format!("{:.decimals$} s", ns as f64 / 1e9)
+}
+
+#[cfg(test)]
+mod tick_tests {
+    use super::tick;
+
+    #[test]
+    fn a_zoomed_axis_has_the_digits_its_range_needs() {
+        // The whole 5 s trace: as everywhere else.
+        assert_eq!(tick(5_000_000_000, 5_000_000_000), "5.00 s");
+        // Zoomed into 10 ms at 5 s: its ends differ.
+        assert_eq!(tick(5_000_000_000, 10_000_000), "5.000 s");
+        assert_eq!(tick(5_010_000_000, 10_000_000), "5.010 s");
+        // Into 100 µs: to the 10 µs.
+        assert_eq!(tick(5_000_050_000, 100_000), "5.00005 s");
+        // Under a second, milliseconds already say enough.
+        assert_eq!(tick(250_000_000, 10_000_000), "250 ms");
     }
 }
