@@ -18,6 +18,7 @@ pub use responses::{
 };
 pub use results::{
     Deployment, ErrorGroup, MapEdge, MapNode, NPlusOne, ServiceMap, ServiceStats, Statement,
+    VersionChange,
 };
 pub use trace::{
     CodeLocation, Dropped, EventView, ExceptionView, Frame, RepeatGroup, SpanView, TraceSummary,

@@ -139,4 +139,20 @@ pub struct Deployment {
     /// `n_plus_one` of the requests worked out (`requests - settling`): 1 when every one of them looped.
     #[serde(default)]
     pub n_plus_one_share: f64,
+    /// How it compares with the version its service ran before; `None` for a service's first version.
+    #[serde(default)]
+    pub change: Option<VersionChange>,
+}
+
+/// A version against the one its service ran before, endpoint by endpoint (so a change of traffic mix is not
+/// taken for a change of speed), claiming only what is beyond the noise of the two samples.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct VersionChange {
+    /// The version it is compared with.
+    pub against: String,
+    /// `better`, `worse`, `mixed`, `no change`, or `too few requests to tell`.
+    pub verdict: String,
+    /// What changed, as a person reads it: `GET / p50 5.07 s → 22 ms`, `GET /cart errors 100 % → 0 %`,
+    /// `N+1 gone`.
+    pub changes: Vec<String>,
 }

@@ -91,6 +91,9 @@ struct ServiceEntry {
 
 struct VersionEntry {
     series: Series,
+    /// Its requests per endpoint (at most [`deployments::MAX_VERSION_ENDPOINTS`]), to compare versions
+    /// endpoint by endpoint.
+    endpoints: FxHashMap<Str, Series>,
     /// Its requests in which an N+1 loop was found, at their end (no durations).
     n_plus_one: Series,
     first_seen: u64,
@@ -415,7 +418,8 @@ impl Analysis {
         out
     }
 
-    /// Stats per (service, version), oldest version first within a service.
+    /// Stats per (service, version), oldest version first within a service, each compared with the version
+    /// before it.
     pub fn deployments(&self) -> Vec<Deployment> {
         let state = self.state.lock();
         let mut settling: FxHashMap<(Str, Str), u64> = FxHashMap::default();
@@ -426,13 +430,18 @@ impl Analysis {
         }
         let mut out = Vec::new();
         for (service, entry) in &state.services {
-            for (version, v) in &entry.versions {
+            let mut versions: Vec<(&Str, &VersionEntry)> = entry.versions.iter().collect();
+            versions.sort_by(|a, b| a.1.first_seen.cmp(&b.1.first_seen).then(a.0.cmp(b.0)));
+            let mut before: Option<(&Str, &VersionEntry, u64)> = None;
+            for (version, v) in versions {
                 let summary = v.series.summary(0, state.newest_ns);
                 let n_plus_one = v.n_plus_one.summary(0, state.newest_ns).count;
                 let settling = (settling.get(&(service.clone(), version.clone())).copied())
                     .unwrap_or(0)
                     .min(summary.count);
                 let worked_out = summary.count - settling;
+                let change = before
+                    .map(|before| deployments::compare(before, (v, worked_out), state.newest_ns));
                 out.push(Deployment {
                     service: service.to_string(),
                     version: version.to_string(),
@@ -450,7 +459,9 @@ impl Analysis {
                     } else {
                         (n_plus_one as f64 / worked_out as f64).min(1.0)
                     },
+                    change,
                 });
+                before = Some((version, v, worked_out));
             }
         }
         out.sort_by(|a, b| {

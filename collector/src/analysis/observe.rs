@@ -119,12 +119,12 @@ impl State {
                 version = self.other_versions.clone();
                 self.grouped.versions += 1;
             }
-            entry
-                .endpoints
-                .entry(endpoint)
-                .or_default()
-                .record(span.end_ns, duration, error);
-            entry.record_version(version.clone(), span, duration, error);
+            entry.endpoints.entry(endpoint.clone()).or_default().record(
+                span.end_ns,
+                duration,
+                error,
+            );
+            entry.record_version(version.clone(), &endpoint, span, duration, error);
             // A request whose trace is waiting to settle: whether it loops is not known yet.
             if let Some(pending) = self.pending.get_mut(&span.trace_id) {
                 pending.requests.push((service.clone(), version));

@@ -28,11 +28,6 @@ pub(super) fn list_rows(body: Rect) -> Rect {
     below_header(areas(body).0)
 }
 
-/// How long after its first request a version's N+1s can be judged: a request's loop is known only once its
-/// trace is worked out, seconds after it ends (2 s of quiet, 10 s while its root is missing), so until then
-/// no N+1 in it is no news.
-const SETTLED_NS: u64 = 15_000_000_000;
-
 /// The share of a version's requests in which an N+1 loop was found, as shown: blank for none.
 fn n_plus_one_share(d: &Deployment) -> String {
     if d.n_plus_one == 0 {
@@ -42,59 +37,24 @@ fn n_plus_one_share(d: &Deployment) -> String {
     }
 }
 
-/// How a version compares with the one its service ran before: a verdict, what changed, and its style.
-/// `newest_ns` is the end of the newest request of any version: the data's "now".
-fn change(
-    theme: &Theme,
-    now: &Deployment,
-    before: Option<&Deployment>,
-    newest_ns: u64,
-) -> (&'static str, String, Style) {
-    let Some(before) = before else {
+/// How a version compares with the one its service ran before, as the collector judged it: a verdict, what
+/// changed, and its style.
+fn change<'a>(theme: &Theme, d: &'a Deployment) -> (&'a str, String, Style) {
+    let Some(change) = &d.change else {
         return ("first version", String::new(), theme.dim());
     };
-    let mut words = Vec::new();
-    let (mut better, mut worse) = (false, false);
-    if (now.error_rate - before.error_rate).abs() >= 0.0005 {
-        words.push(format!(
-            "errors {} → {}",
-            fmt::percent(before.error_rate),
-            fmt::percent(now.error_rate)
-        ));
-        better |= now.error_rate < before.error_rate;
-        worse |= now.error_rate > before.error_rate;
-    }
-    if before.p95_ms > 0.0 {
-        let ratio = now.p95_ms / before.p95_ms;
-        if !(0.8..=1.25).contains(&ratio) {
-            words.push(format!(
-                "p95 {} → {}",
-                fmt::ms(before.p95_ms),
-                fmt::ms(now.p95_ms)
-            ));
-            better |= ratio < 0.8;
-            worse |= ratio > 1.25;
-        }
-    }
-    let settled = newest_ns.saturating_sub(now.first_seen) >= SETTLED_NS;
-    match (before.n_plus_one > 0, now.n_plus_one > 0) {
-        (true, false) if settled => {
-            words.push("N+1 gone".to_owned());
-            better = true;
-        }
-        (false, true) if settled => {
-            words.push("N+1 new".to_owned());
-            worse = true;
-        }
-        _ => {}
-    }
-    let (verdict, style) = match (better, worse) {
-        (true, false) => ("better", theme.good()),
-        (false, true) => ("worse", theme.error()),
-        (true, true) => ("mixed", theme.warn()),
-        (false, false) => ("no change", Style::new()),
+    let style = match change.verdict.as_str() {
+        "better" => theme.good(),
+        "worse" => theme.error(),
+        "mixed" => theme.warn(),
+        "no change" => Style::new(),
+        _ => theme.dim(),
     };
-    (verdict, words.join(", "), style)
+    (
+        &change.verdict,
+        fmt::clean(&change.changes.join(", ")),
+        style,
+    )
 }
 
 /// The version `at` replaced, if its service ran one before.
@@ -117,7 +77,6 @@ pub(super) fn render(app: &App, body: Rect, buf: &mut Buffer) {
         return;
     }
     let wide = body.width >= WIDE;
-    let newest_ns = deployments.iter().map(|d| d.last_seen).max().unwrap_or(0);
     let rows_height = table_area.height.saturating_sub(1) as usize;
     let (first, shown) = visible(deployments, app.deployments_selected, rows_height);
     let rows: Vec<Row> = shown
@@ -126,7 +85,7 @@ pub(super) fn render(app: &App, body: Rect, buf: &mut Buffer) {
         .map(|(i, d)| {
             let at = first + i;
             let before = before(deployments, at);
-            let (verdict, what, style) = change(theme, d, before, newest_ns);
+            let (verdict, what, style) = change(theme, d);
             let mut cells = vec![
                 Cell::from(if before.is_some() {
                     String::new()
@@ -204,7 +163,7 @@ pub(super) fn render(app: &App, body: Rect, buf: &mut Buffer) {
         return;
     };
     let before = before(deployments, app.deployments_selected);
-    let (verdict, what, style) = change(theme, d, before, newest_ns);
+    let (verdict, what, style) = change(theme, d);
     let mut line = vec![Span::styled(
         format!(" {} {}", fmt::clean(&d.service), fmt::clean(&d.version)),
         theme.header(),
@@ -212,7 +171,7 @@ pub(super) fn render(app: &App, body: Rect, buf: &mut Buffer) {
     match before {
         Some(before) => {
             line.push(Span::raw(format!(
-                " against {}: ",
+                " against {}, endpoint by endpoint: ",
                 fmt::clean(&before.version)
             )));
             line.push(Span::styled(verdict, style));
@@ -272,35 +231,12 @@ mod tests {
             n_plus_one,
             settling: 0,
             n_plus_one_share: n_plus_one as f64 / requests.max(1) as f64,
+            change: None,
         }
     }
 
-    /// The verdict on `now` against `before` when the newest request ended at `newest` (seconds).
-    fn verdict(now: &Deployment, before: &Deployment, newest: u64) -> (&'static str, String) {
-        let (verdict, what, _) = change(&Theme::mono(), now, Some(before), newest * S);
-        (verdict, what)
-    }
-
     #[test]
-    fn an_n_plus_one_fix_shows_while_a_sleep_still_sets_the_latency() {
-        let before = version("1.0", 0, 12, 12);
-        assert_eq!(
-            verdict(&version("1.1", 100, 3, 0), &before, 115),
-            ("better", "N+1 gone".to_owned())
-        );
-        assert_eq!(
-            verdict(&version("1.1", 100, 3, 2), &before, 115),
-            ("no change", String::new())
-        );
-        assert_eq!(
-            verdict(&before, &version("0.9", 0, 5, 0), 100),
-            ("worse", "N+1 new".to_owned())
-        );
-        // Until the new version's first requests have been worked out, no news either way.
-        assert_eq!(
-            verdict(&version("1.1", 100, 30, 0), &before, 110),
-            ("no change", String::new())
-        );
+    fn the_n_plus_one_share_is_the_collectors() {
         assert_eq!(n_plus_one_share(&version("1.1", 0, 8, 4)), "50.0 %");
         assert_eq!(n_plus_one_share(&version("1.1", 0, 8, 0)), "");
     }
