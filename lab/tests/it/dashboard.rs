@@ -296,3 +296,104 @@ fn the_remote_source_reads_a_lab_running_in_another_process() {
         .status();
     let _ = child.0.wait();
 }
+
+/// The README's workshop, "with the dashboard", key by key, at `width`×`height`: each step's screen is
+/// checked for what the README says it shows.
+fn the_readme_walkthrough(name: &str, width: u16, height: u16) {
+    if !tmux_available() {
+        return;
+    }
+    let data = TempDir::new(&format!("dashboard-walk-{name}"));
+    let term = Tmux::start(name, width, height, &lab_up(&data.0));
+    let minute = Duration::from_secs(60);
+    term.wait_for("the map", minute, |s| {
+        s.contains("store-frontend") && s.contains("discounts-service")
+    });
+
+    // 1. The error and its line: `2` then `e`; Enter on store-frontend; its error group; Enter.
+    term.keys(&["2", "e"]);
+    term.wait_for("the services sorted by errors", minute, |s| {
+        table_rows(s, 1)
+            .first()
+            .is_some_and(|l| l.contains("store-frontend"))
+    });
+    term.keys(&["Enter"]);
+    term.wait_for("the storefront's page with its error group", minute, |s| {
+        s.contains("MissingAdError")
+    });
+    term.keys(&["G", "Enter"]);
+    term.wait_for("the failing trace", minute, |s| {
+        s.lines().any(|l| l.starts_with("Trace ")) && s.contains("MissingAdError")
+    });
+
+    // 2. The bottleneck: `2` lands on the service list again, `p` sorts it by p95: the two slow services
+    // first after the storefront; `3`, `s`, Enter: the slowest trace.
+    term.keys(&["2", "p"]);
+    term.wait_for("the services sorted by p95", minute, |s| {
+        let rows = table_rows(s, 3);
+        rows.iter().any(|l| l.contains("advertisements-service"))
+            && rows.iter().any(|l| l.contains("discounts-service"))
+            && rows.iter().all(|l| l.contains(" s "))
+    });
+    term.keys(&["3", "s"]);
+    term.wait_for("the traces, longest first", minute, |s| {
+        s.contains("longest first")
+    });
+    term.keys(&["Enter"]);
+    term.wait_for("the slowest trace, waiting on the two calls", minute, |s| {
+        s.lines()
+            .any(|l| l.starts_with("Trace ") && l.contains("GET /"))
+            && s.contains("GET /ads")
+            && s.contains("GET /discount")
+    });
+
+    // 3. The N+1: `6`, Enter: the repeats folded into one lit row.
+    term.keys(&["6"]);
+    term.wait_for("the N+1 finding", Duration::from_secs(90), |s| {
+        s.contains("GET /discount") && s.contains("discount_type")
+    });
+    term.keys(&["Enter"]);
+    term.wait_for("the folded repeats", minute, |s| {
+        s.lines()
+            .any(|l| l.contains('▸') && l.contains("×10") && l.contains("discount_type"))
+    });
+
+    // 4. Fix one: `f`, Enter on the first fault: its service deploys a new version.
+    term.keys(&["f"]);
+    term.wait_for("the fault panel", minute, |s| {
+        s.contains("Faults") && s.contains("[broken]")
+    });
+    term.keys(&["Enter"]);
+    term.wait_for("the fault fixed", minute, |s| s.contains("[fixed]"));
+    term.keys(&["Escape"]);
+
+    // 5. Verify: `7`: the new version under the old one, compared with it.
+    term.keys(&["7"]);
+    term.wait_for("the new version in Deployments", minute, |s| {
+        s.contains("Deployments") && s.contains("1.1")
+    });
+
+    term.keys(&["q"]);
+    let end = term.wait_for("the lab to stop", minute, |s| s.contains("LAB-EXITED"));
+    assert!(end.contains("LAB-EXITED 0"), "{end}");
+}
+
+/// The first `n` rows of the table on the screen: the lines after its header (the line naming `requests`).
+fn table_rows(screen: &str, n: usize) -> Vec<&str> {
+    screen
+        .lines()
+        .skip_while(|l| !l.contains("requests"))
+        .skip(1)
+        .take(n)
+        .collect()
+}
+
+#[test]
+fn the_readme_walkthrough_at_160x45() {
+    the_readme_walkthrough("walk-wide", 160, 45);
+}
+
+#[test]
+fn the_readme_walkthrough_at_80x24() {
+    the_readme_walkthrough("walk-small", 80, 24);
+}
