@@ -40,19 +40,16 @@ const CUT: &str = "…";
 impl SpanLimits {
     /// Cuts every span of a batch down to the limits; answers how many spans were cut.
     pub fn apply_all(&self, spans: &mut [Span]) -> u64 {
-        // A batch's spans share a few resources: each is checked, and cut if need be, once.
-        let mut resources: Vec<(*const Resource, Option<Arc<Resource>>)> = Vec::new();
+        // A batch's spans share a few resources (or each has its own): each is checked, and cut if need be,
+        // once, found again by the address of its shared allocation.
+        let mut resources: rustc_hash::FxHashMap<*const Resource, Option<Arc<Resource>>> =
+            rustc_hash::FxHashMap::default();
         let mut limited = 0;
         for span in spans {
-            let key = Arc::as_ptr(&span.resource);
-            let cut = match resources.iter().find(|(seen, _)| *seen == key) {
-                Some((_, cut)) => cut.clone(),
-                None => {
-                    let cut = self.resource(&span.resource);
-                    resources.push((key, cut.clone()));
-                    cut
-                }
-            };
+            let cut = resources
+                .entry(Arc::as_ptr(&span.resource))
+                .or_insert_with(|| self.resource(&span.resource))
+                .clone();
             let mut changed = false;
             if let Some(cut) = cut {
                 span.resource = cut;

@@ -9,6 +9,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::analysis::results::{Deployment, ErrorGroup, MapEdge, NPlusOne, ServiceStats};
+use crate::analysis::stats::{ms, percent};
 use anyhow::Context as _;
 
 use crate::analysis::{Analysis, Settings, Sort, Window};
@@ -100,20 +101,6 @@ impl Report {
     pub fn service(&self, name: &str) -> Option<&ServiceStats> {
         self.services.iter().find(|s| s.name == name)
     }
-}
-
-fn ms(value: f64) -> String {
-    if value >= 1000.0 {
-        format!("{:.2} s", value / 1000.0)
-    } else if value >= 10.0 {
-        format!("{value:.0} ms")
-    } else {
-        format!("{value:.1} ms")
-    }
-}
-
-fn percent(rate: f64) -> String {
-    format!("{:.1} %", rate * 100.0)
 }
 
 /// `text` as it is safe to print on a terminal: every unsafe character (`protocol::text`) written as its
@@ -304,8 +291,8 @@ mod tests {
     use super::*;
     use crate::workshop::{self, Workshop};
 
-    #[test]
-    fn control_characters_from_senders_are_escaped_in_the_text() {
+    /// Eight requests of the broken shop an hour ago, stored and analysed: every section has lines.
+    fn broken_shop() -> (Store, Analysis) {
         let an_hour_ago = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap()
@@ -317,6 +304,12 @@ mod tests {
         analysis.observe(&spans);
         store.insert(spans);
         analysis.flush(&store);
+        (store, analysis)
+    }
+
+    #[test]
+    fn control_characters_from_senders_are_escaped_in_the_text() {
+        let (store, analysis) = broken_shop();
         let mut report = Report::build("test", &store, &analysis);
         assert!(
             !report.services.is_empty()
@@ -369,17 +362,7 @@ mod tests {
 
     #[test]
     fn the_text_report_fits_80_columns() {
-        let an_hour_ago = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos() as u64
-            - 3_600_000_000_000;
-        let spans = workshop::generate(Workshop::Broken, 8, an_hour_ago);
-        let store = Store::new(DEFAULT_CAPACITY);
-        let analysis = Analysis::new(Settings::default());
-        analysis.observe(&spans);
-        store.insert(spans);
-        analysis.flush(&store);
+        let (store, analysis) = broken_shop();
         let text = Report::build("test", &store, &analysis).to_string();
         // A statement or an error message is as long as its sender wrote it; every line the report lays out
         // (tables, headings, figures) fits.

@@ -3,7 +3,7 @@
 //! with the one before it: endpoint by endpoint, claiming only what is beyond the noise of the two samples.
 
 use super::results::VersionChange;
-use super::stats::{Series, Summary};
+use super::stats::{Series, Summary, ms, percent};
 use super::{ServiceEntry, State, VersionEntry};
 use crate::model::{Span, Str, TraceId, attribute_str};
 
@@ -117,20 +117,6 @@ fn error_change(old: &Summary, new: &Summary) -> Option<bool> {
     }
     let z = (p2 - p1) / spread;
     (z.abs() >= Z_ERRORS).then_some(z < 0.0)
-}
-
-fn ms(value: f64) -> String {
-    if value >= 1000.0 {
-        format!("{:.2} s", value / 1000.0)
-    } else if value >= 10.0 {
-        format!("{value:.0} ms")
-    } else {
-        format!("{value:.1} ms")
-    }
-}
-
-fn percent(rate: f64) -> String {
-    format!("{:.1} %", rate * 100.0)
 }
 
 impl State {
