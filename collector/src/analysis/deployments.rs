@@ -28,6 +28,9 @@ pub(super) fn compare(
     let mut changes = Vec::new();
     let mut endpoints: Vec<&Str> = now.endpoints.keys().collect();
     endpoints.sort();
+    // Every endpoint both versions served, for the errors taken together (see `pooled_error_change`).
+    let mut strata = Vec::new();
+    let mut error_claimed = false;
     for endpoint in endpoints {
         let Some(old) = before.endpoints.get(endpoint) else {
             continue;
@@ -36,6 +39,7 @@ pub(super) fn compare(
             old.summary(0, newest_ns),
             now.endpoints[endpoint].summary(0, newest_ns),
         );
+        strata.push((old.count, old.errors, new.count, new.errors));
         if old.count < MIN_SAMPLE || new.count < MIN_SAMPLE {
             continue;
         }
@@ -50,14 +54,23 @@ pub(super) fn compare(
             ));
         }
         if let Some(fewer) = error_change(&old, &new) {
-            better |= fewer;
-            worse |= !fewer;
+            (better, worse, error_claimed) = (better | fewer, worse | !fewer, true);
             changes.push(format!(
                 "{endpoint} errors {} → {}",
                 percent(old.error_rate()),
                 percent(new.error_rate())
             ));
         }
+    }
+    // Pages that failed every time but were asked a few times each: no one of them says enough, together
+    // they do.
+    if !error_claimed && let Some((fewer, (old_rate, new_rate))) = pooled_error_change(&strata) {
+        (better, worse, judged) = (better | fewer, worse | !fewer, true);
+        changes.push(format!(
+            "errors {} → {} on the endpoints both served",
+            percent(old_rate),
+            percent(new_rate)
+        ));
     }
     let (old_loops, new_loops) = (
         before.n_plus_one.summary(0, newest_ns).count,
@@ -104,6 +117,30 @@ fn latency_change(old: &Summary, new: &Summary) -> Option<bool> {
     } else {
         None
     }
+}
+
+/// Whether the error rate fell (`Some(true)`) or rose over several endpoints at once, each compared only
+/// with itself (a Cochran–Mantel–Haenszel test over (old requests, old errors, new requests, new errors) per
+/// endpoint, at the same 99 %), so a change of traffic mix is not taken for one; with the two pooled rates.
+fn pooled_error_change(strata: &[(u64, u64, u64, u64)]) -> Option<(bool, (f64, f64))> {
+    let (mut surplus, mut variance) = (0.0, 0.0);
+    let (mut old, mut new) = ((0, 0), (0, 0));
+    for &(n1, e1, n2, e2) in strata {
+        old = (old.0 + n1, old.1 + e1);
+        new = (new.0 + n2, new.1 + e2);
+        let (n1, n2, errors) = (n1 as f64, n2 as f64, (e1 + e2) as f64);
+        let all = n1 + n2;
+        if n1 == 0.0 || n2 == 0.0 || all < 2.0 {
+            continue;
+        }
+        surplus += e2 as f64 - n2 * errors / all;
+        variance += n1 * n2 * errors * (all - errors) / (all * all * (all - 1.0));
+    }
+    if variance == 0.0 || surplus * surplus / variance < Z_ERRORS * Z_ERRORS {
+        return None;
+    }
+    let rate = |(n, e): (u64, u64)| e as f64 / n.max(1) as f64;
+    Some((surplus < 0.0, (rate(old), rate(new))))
 }
 
 /// Whether an endpoint's error rate fell (`Some(true)`) or rose, by a two-proportion z-test.
@@ -304,6 +341,24 @@ mod tests {
             vec![one_failure],
         );
         assert_eq!(verdict, "no change");
+
+        // The misplaced banner fixed: three pages that always failed, each asked only a few times.
+        let before: Vec<Vec<Span>> = ["/cart", "/products", "/t/{*permalink}"]
+            .into_iter()
+            .map(|route| requests("1.0", route, 3, 1, true, 0))
+            .chain([requests("1.0", "/cart_link", 20, 1, false, 0)])
+            .collect();
+        let after: Vec<Vec<Span>> = ["/cart", "/products", "/t/{*permalink}"]
+            .into_iter()
+            .map(|route| requests("1.1", route, 3, 1, false, 100))
+            .chain([requests("1.1", "/cart_link", 20, 1, false, 100)])
+            .collect();
+        let (verdict, changes) = judged(before, after);
+        assert_eq!(verdict, "better");
+        assert_eq!(
+            changes,
+            ["errors 31.0 % → 0.0 % on the endpoints both served"]
+        );
 
         // Three requests of the new version: nothing can be said yet.
         let (verdict, changes) = judged(
