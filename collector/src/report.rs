@@ -8,7 +8,9 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::analysis::results::{Deployment, ErrorGroup, MapEdge, NPlusOne, ServiceStats};
+use crate::analysis::results::{
+    Deployment, ErrorGroup, MapEdge, NPlusOne, ServiceStats, VersionChange,
+};
 use crate::analysis::stats::{ms, percent};
 use anyhow::Context as _;
 
@@ -136,6 +138,16 @@ fn long_name<'a>(
     Ok(name)
 }
 
+/// A comparison under its version's row: `against 1.0: better`, then what changed, a line each, so that
+/// the report keeps to 80 columns.
+fn verdict_lines(f: &mut fmt::Formatter<'_>, what: &str, change: &VersionChange) -> fmt::Result {
+    writeln!(f, "      {what}: {}", clean(&change.verdict))?;
+    for line in &change.changes {
+        writeln!(f, "        {}", clean(line))?;
+    }
+    Ok(())
+}
+
 impl fmt::Display for Report {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         writeln!(f, "Report of {}", clean(&self.source))?;
@@ -234,7 +246,7 @@ impl fmt::Display for Report {
             }
         }
         writeln!(f)?;
-        writeln!(f, "Deployments")?;
+        writeln!(f, "Deployments (each version over all its requests)")?;
         let width = column(self.deployments.iter().map(|d| clean(&d.service)));
         if self.deployments.is_empty() {
             writeln!(f, "  none")?;
@@ -257,6 +269,18 @@ impl fmt::Display for Report {
                 ms(d.p95_ms),
                 d.n_plus_one
             )?;
+            if let Some(change) = &d.change {
+                verdict_lines(f, &format!("against {}", clean(&change.against)), change)?;
+            }
+            for dependency in &d.dependencies {
+                let deployed: Vec<String> =
+                    std::iter::once(format!("{} {}", dependency.service, dependency.version))
+                        .chain(dependency.with.iter().cloned())
+                        .map(|name| clean(&name).into_owned())
+                        .collect();
+                let after = format!("after {}", deployed.join(" and "));
+                verdict_lines(f, &after, &dependency.change)?;
+            }
         }
         writeln!(f)?;
         let a = &self.accounting;
@@ -358,6 +382,38 @@ mod tests {
             r"evil\u{1b}]0;owned\u{7}\u{1b}[2J\u{d}\u{a}fake line\u{9b}31m\u{202e}gnp.exe";
         assert!(text.contains(escaped), "{text}");
         assert_eq!(clean("store-frontend"), Cow::Borrowed("store-frontend"));
+    }
+
+    #[test]
+    fn deployments_say_what_changed_and_what_a_fix_downstream_did() {
+        let start = 1_700_000_000_000_000_000;
+        let store = Store::new(DEFAULT_CAPACITY);
+        let analysis = Analysis::new(Settings::default());
+        for (i, state) in [Workshop::Broken, Workshop::SlowServicesFixed]
+            .into_iter()
+            .enumerate()
+        {
+            let spans = workshop::generate(state, 40, start + i as u64 * 3_600_000_000_000);
+            analysis.observe(&spans);
+            store.insert(spans);
+        }
+        analysis.flush(&store);
+        let text = Report::build("test", &store, &analysis).to_string();
+        let deployments = &text[text.find("Deployments").unwrap()..text.find("Spans:").unwrap()];
+        for said in [
+            "  discounts-service      1.1",
+            "      against 1.0: better",
+            "        GET /discount p50 2.60 s → 3.5 ms",
+            "        N+1 gone",
+            "  store-frontend         1.0",
+            "      after discounts-service 1.1 and advertisements-service 1.1: better",
+            "        GET / p50 5.07 s → 10 ms",
+        ] {
+            assert!(
+                deployments.lines().any(|line| line.starts_with(said)),
+                "{said:?} in\n{deployments}"
+            );
+        }
     }
 
     #[test]

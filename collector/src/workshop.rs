@@ -17,6 +17,8 @@ pub enum Workshop {
     Broken,
     /// Every fault fixed.
     Fixed,
+    /// The ads and discounts services fixed (their version 1.1), the storefront still broken (its 1.0).
+    SlowServicesFixed,
 }
 
 /// Where the misplaced banner call is, in the generated errors (as in `services/storefront`).
@@ -176,21 +178,26 @@ pub fn generate(state: Workshop, requests: usize, start_ns: u64) -> Vec<Span> {
 
     use {Event, Resource, Scope, SpanKind, Status, StatusCode, Str, TraceId};
 
-    let broken = state == Workshop::Broken;
-    let version = if broken { "1.0" } else { "1.1" };
-    let resource = |service: &str| {
+    // Whether the storefront is broken, and whether the services it calls are.
+    let (front_broken, broken) = match state {
+        Workshop::Broken => (true, true),
+        Workshop::Fixed => (false, false),
+        Workshop::SlowServicesFixed => (true, false),
+    };
+    let version = |broken: bool| if broken { "1.0" } else { "1.1" };
+    let resource = |service: &str, broken: bool| {
         Arc::new(Resource {
             attributes: vec![
                 text("service.name", service),
-                text("service.version", version),
+                text("service.version", version(broken)),
                 text("deployment.environment.name", "lab"),
             ],
         })
     };
     let (front, ads, discounts) = (
-        resource("store-frontend"),
-        resource("advertisements-service"),
-        resource("discounts-service"),
+        resource("store-frontend", front_broken),
+        resource("advertisements-service", broken),
+        resource("discounts-service", broken),
     );
     let sleep = if broken { 2_500 * MS } else { 0 };
     let scope = Arc::new(Scope {
@@ -212,7 +219,7 @@ pub fn generate(state: Workshop, requests: usize, start_ns: u64) -> Vec<Span> {
             2 => ("/t/{*permalink}", "/t/categories/bags"),
             _ => ("/cart", "/cart"),
         };
-        let fails = broken && request % 4 >= 2;
+        let fails = front_broken && request % 4 >= 2;
         let mut root = trace.span(
             &front,
             None,

@@ -17,8 +17,8 @@ pub use responses::{
     LatencyResponse, ServicesResponse, Stats, TracesResponse,
 };
 pub use results::{
-    Deployment, ErrorGroup, MapEdge, MapNode, NPlusOne, ServiceMap, ServiceStats, Statement,
-    VersionChange,
+    DependencyChange, Deployment, ErrorGroup, MapEdge, MapNode, NPlusOne, ServiceMap, ServiceStats,
+    Statement, VersionChange,
 };
 pub use trace::{
     CodeLocation, Dropped, EventView, ExceptionView, Frame, RepeatGroup, SpanView, TraceSummary,

@@ -142,6 +142,29 @@ pub struct Deployment {
     /// How it compares with the version its service ran before; `None` for a service's first version.
     #[serde(default)]
     pub change: Option<VersionChange>,
+    /// How its endpoints changed when a service it calls deployed a new version while it ran (a fix
+    /// downstream shows where its callers' users felt it), oldest first.
+    #[serde(default)]
+    pub dependencies: Vec<DependencyChange>,
+}
+
+/// A caller's endpoints before and after a service it calls changed version: its requests that started
+/// since the deployment before (of any service it calls, or its own start) against those that started
+/// after, until the next such deployment.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct DependencyChange {
+    /// The service called.
+    pub service: String,
+    /// Its new version; the one it replaced is `change.against`.
+    pub version: String,
+    /// When its new version was first seen (unix nanoseconds).
+    pub first_seen: u64,
+    /// Other deployments too close after it to tell apart (fewer than five requests between), judged with
+    /// it: `advertisements-service 1.1`.
+    #[serde(default)]
+    pub with: Vec<String>,
+    /// The caller's endpoints, judged as [`Deployment::change`] is.
+    pub change: VersionChange,
 }
 
 /// A version against the one its service ran before, endpoint by endpoint (so a change of traffic mix is not

@@ -2,8 +2,13 @@
 //! which an N+1 loop was found, each counted once however often its trace is read, and how a version compares
 //! with the one before it: endpoint by endpoint, claiming only what is beyond the noise of the two samples.
 
-use super::results::VersionChange;
+use std::collections::BTreeSet;
+
+use rustc_hash::FxHashMap;
+
+use super::results::{DependencyChange, VersionChange};
 use super::stats::{Series, Summary, ms, percent};
+use super::timeline::Timeline;
 use super::{ServiceEntry, State, VersionEntry};
 use crate::model::{Span, Str, TraceId, attribute_str};
 
@@ -17,6 +22,96 @@ const MIN_SAMPLE: u64 = 5;
 /// Two error rates differ when a two-proportion z-test says so at this level (99 %).
 const Z_ERRORS: f64 = 2.58;
 
+/// What the endpoints said, compared one by one and together.
+#[derive(Default)]
+struct Judgement {
+    judged: bool,
+    better: bool,
+    worse: bool,
+    changes: Vec<String>,
+}
+
+impl Judgement {
+    /// Each endpoint's requests `before` against `now` (endpoints only one of them served are left out).
+    fn endpoints(before: &FxHashMap<Str, Summary>, now: &FxHashMap<Str, Summary>) -> Judgement {
+        let mut judgement = Judgement::default();
+        let mut endpoints: Vec<&Str> = now.keys().collect();
+        endpoints.sort();
+        // Every endpoint both versions served, for the errors taken together (see `pooled_error_change`).
+        let mut strata = Vec::new();
+        let mut error_claimed = false;
+        for endpoint in endpoints {
+            let (Some(old), new) = (before.get(endpoint), &now[endpoint]) else {
+                continue;
+            };
+            strata.push((old.count, old.errors, new.count, new.errors));
+            if old.count < MIN_SAMPLE || new.count < MIN_SAMPLE {
+                continue;
+            }
+            judgement.judged = true;
+            if let Some(faster) = latency_change(old, new) {
+                judgement.said(faster);
+                judgement.changes.push(format!(
+                    "{endpoint} p50 {} → {}",
+                    ms(old.quantile_ms(0.5)),
+                    ms(new.quantile_ms(0.5))
+                ));
+            }
+            if let Some(fewer) = error_change(old, new) {
+                judgement.said(fewer);
+                error_claimed = true;
+                judgement.changes.push(format!(
+                    "{endpoint} errors {} → {}",
+                    percent(old.error_rate()),
+                    percent(new.error_rate())
+                ));
+            }
+        }
+        // Pages that failed every time but were asked a few times each: no one of them says enough,
+        // together they do.
+        if !error_claimed && let Some((fewer, (old_rate, new_rate))) = pooled_error_change(&strata)
+        {
+            judgement.said(fewer);
+            judgement.judged = true;
+            judgement.changes.push(format!(
+                "errors {} → {} on the endpoints both served",
+                percent(old_rate),
+                percent(new_rate)
+            ));
+        }
+        judgement
+    }
+
+    fn said(&mut self, better: bool) {
+        self.better |= better;
+        self.worse |= !better;
+    }
+
+    fn change(self, against: &str) -> VersionChange {
+        let verdict = match (self.judged, self.better, self.worse) {
+            (false, ..) => "too few requests to tell",
+            (true, true, false) => "better",
+            (true, false, true) => "worse",
+            (true, true, true) => "mixed",
+            (true, false, false) => "no change",
+        };
+        VersionChange {
+            against: against.to_owned(),
+            verdict: verdict.to_owned(),
+            changes: self.changes,
+        }
+    }
+}
+
+/// Each endpoint's requests of a version, as of `newest_ns`.
+fn endpoints(version: &VersionEntry, newest_ns: u64) -> FxHashMap<Str, Summary> {
+    version
+        .endpoints
+        .iter()
+        .map(|(endpoint, series)| (endpoint.clone(), series.summary(0, newest_ns)))
+        .collect()
+}
+
 /// A version (`now`, with its requests worked out for N+1s) against the one before it (`before`, named, with
 /// its own), as of `newest_ns`.
 pub(super) fn compare(
@@ -24,77 +119,94 @@ pub(super) fn compare(
     (now, now_worked_out): (&VersionEntry, u64),
     newest_ns: u64,
 ) -> VersionChange {
-    let (mut better, mut worse, mut judged) = (false, false, false);
-    let mut changes = Vec::new();
-    let mut endpoints: Vec<&Str> = now.endpoints.keys().collect();
-    endpoints.sort();
-    // Every endpoint both versions served, for the errors taken together (see `pooled_error_change`).
-    let mut strata = Vec::new();
-    let mut error_claimed = false;
-    for endpoint in endpoints {
-        let Some(old) = before.endpoints.get(endpoint) else {
-            continue;
-        };
-        let (old, new) = (
-            old.summary(0, newest_ns),
-            now.endpoints[endpoint].summary(0, newest_ns),
-        );
-        strata.push((old.count, old.errors, new.count, new.errors));
-        if old.count < MIN_SAMPLE || new.count < MIN_SAMPLE {
-            continue;
-        }
-        judged = true;
-        if let Some(faster) = latency_change(&old, &new) {
-            better |= faster;
-            worse |= !faster;
-            changes.push(format!(
-                "{endpoint} p50 {} → {}",
-                ms(old.quantile_ms(0.5)),
-                ms(new.quantile_ms(0.5))
-            ));
-        }
-        if let Some(fewer) = error_change(&old, &new) {
-            (better, worse, error_claimed) = (better | fewer, worse | !fewer, true);
-            changes.push(format!(
-                "{endpoint} errors {} → {}",
-                percent(old.error_rate()),
-                percent(new.error_rate())
-            ));
-        }
-    }
-    // Pages that failed every time but were asked a few times each: no one of them says enough, together
-    // they do.
-    if !error_claimed && let Some((fewer, (old_rate, new_rate))) = pooled_error_change(&strata) {
-        (better, worse, judged) = (better | fewer, worse | !fewer, true);
-        changes.push(format!(
-            "errors {} → {} on the endpoints both served",
-            percent(old_rate),
-            percent(new_rate)
-        ));
-    }
+    let mut judgement =
+        Judgement::endpoints(&endpoints(before, newest_ns), &endpoints(now, newest_ns));
     let (old_loops, new_loops) = (
         before.n_plus_one.summary(0, newest_ns).count,
         now.n_plus_one.summary(0, newest_ns).count,
     );
     if old_loops > 0 && new_loops == 0 && now_worked_out >= MIN_SAMPLE {
-        (better, judged) = (true, true);
-        changes.push("N+1 gone".to_owned());
+        judgement.said(true);
+        judgement.judged = true;
+        judgement.changes.push("N+1 gone".to_owned());
     } else if old_loops == 0 && new_loops > 0 && before_worked_out >= MIN_SAMPLE {
-        (worse, judged) = (true, true);
-        changes.push("N+1 new".to_owned());
+        judgement.said(false);
+        judgement.judged = true;
+        judgement.changes.push("N+1 new".to_owned());
     }
-    let verdict = match (judged, better, worse) {
-        (false, ..) => "too few requests to tell",
-        (true, true, false) => "better",
-        (true, false, true) => "worse",
-        (true, true, true) => "mixed",
-        (true, false, false) => "no change",
+    judgement.change(before_name)
+}
+
+/// A service a caller calls, with its versions oldest first.
+pub(super) type Called<'a> = (&'a Str, Vec<(&'a Str, &'a VersionEntry)>);
+
+/// How the endpoints of a caller's `version` changed at each deployment, while it ran, of a service it
+/// calls (`called`, each with its versions oldest first): its requests since the cut before (another such
+/// deployment, or its own start) against those until the next cut. Deployments too close together to tell
+/// apart (fewer than [`MIN_SAMPLE`] requests between them) are judged together, named by the first with the
+/// others in `with`; those as close to the caller's own start are left out (its own comparison covers them).
+pub(super) fn dependency_changes(
+    version: &VersionEntry,
+    called: &[Called<'_>],
+    starts: &BTreeSet<u64>,
+) -> Vec<DependencyChange> {
+    // (when, service, version, the version it replaced), in time order.
+    let mut deployed = Vec::new();
+    for (service, versions) in called {
+        for pair in versions.windows(2) {
+            let ((before, _), (name, v)) = (pair[0], pair[1]);
+            if v.first_seen > version.first_seen && v.first_seen <= version.last_seen {
+                deployed.push((v.first_seen, *service, name, before));
+            }
+        }
+    }
+    deployed.sort();
+    let requests = |from: u64, to: u64| -> u64 {
+        version
+            .timeline
+            .between(from, to, starts)
+            .values()
+            .map(|summary| summary.count)
+            .sum()
     };
-    VersionChange {
-        against: before_name.to_string(),
-        verdict: verdict.to_owned(),
-        changes,
+    let mut out = Vec::new();
+    let mut first = 0;
+    while first < deployed.len() {
+        let mut last = first;
+        while last + 1 < deployed.len()
+            && requests(deployed[last].0, deployed[last + 1].0) < MIN_SAMPLE
+        {
+            last += 1;
+        }
+        let from = if first == 0 {
+            version.first_seen
+        } else {
+            deployed[first - 1].0
+        };
+        let (at, end) = (
+            deployed[last].0,
+            deployed.get(last + 1).map_or(u64::MAX, |next| next.0),
+        );
+        let old = version.timeline.between(from, deployed[first].0, starts);
+        // Deployed with the caller (its own comparison says what changed), or too close to it to tell.
+        let with_caller = first == 0 && requests(from, deployed[first].0) < MIN_SAMPLE;
+        if !with_caller {
+            let (_, service, name, before) = deployed[first];
+            let new = version.timeline.between(at, end, starts);
+            out.push(DependencyChange {
+                service: service.to_string(),
+                version: name.to_string(),
+                first_seen: deployed[first].0,
+                with: deployed[first + 1..=last]
+                    .iter()
+                    .map(|(_, service, version, _)| format!("{service} {version}"))
+                    .collect(),
+                change: Judgement::endpoints(&old, &new).change(before),
+            });
+        }
+        first = last + 1;
     }
+    out
 }
 
 /// Whether an endpoint got faster (`Some(true)`) or slower: only when the middle halves of the two samples do
@@ -198,24 +310,28 @@ impl State {
 
 impl ServiceEntry {
     /// Counts an entry span of the service, serving `endpoint`, into its `version`'s figures.
+    /// `starts` are the first spans of every version of every service, which cut its timeline.
     pub(super) fn record_version(
         &mut self,
-        version: Str,
-        endpoint: &Str,
+        (version, endpoint): (Str, &Str),
         span: &Span,
-        duration: u64,
-        error: bool,
+        (duration, error): (u64, bool),
+        starts: &mut BTreeSet<u64>,
     ) {
-        let v = self
-            .versions
-            .entry(version)
-            .or_insert_with(|| VersionEntry {
+        let v = self.versions.entry(version).or_insert_with(|| {
+            starts.insert(span.start_ns);
+            VersionEntry {
                 series: Series::default(),
                 endpoints: Default::default(),
                 n_plus_one: Series::default(),
+                timeline: Timeline::default(),
                 first_seen: span.start_ns,
                 last_seen: span.end_ns,
-            });
+            }
+        });
+        if span.start_ns < v.first_seen {
+            starts.insert(span.start_ns);
+        }
         v.series.record(span.end_ns, duration, error);
         if v.endpoints.len() < MAX_VERSION_ENDPOINTS || v.endpoints.contains_key(endpoint) {
             v.endpoints
@@ -223,6 +339,8 @@ impl ServiceEntry {
                 .or_default()
                 .record(span.end_ns, duration, error);
         }
+        v.timeline
+            .record(span.start_ns, endpoint, duration, error, starts);
         v.first_seen = v.first_seen.min(span.start_ns);
         v.last_seen = v.last_seen.max(span.end_ns);
     }
@@ -265,6 +383,179 @@ mod tests {
                 request
             })
             .collect()
+    }
+
+    /// `n` home pages of the storefront (its only version, 1.0), one a second from `at` seconds, each
+    /// calling each of `called` (service, version, milliseconds it takes) in turn.
+    fn home_pages(n: u64, at: u64, called: &[(&str, &str, u64)]) -> Vec<Span> {
+        let resource = |service: &str, version: &str| {
+            Arc::new(Resource {
+                attributes: vec![
+                    text("service.name", service),
+                    text("service.version", version),
+                ],
+            })
+        };
+        let shop = resource("store-frontend", "1.0");
+        let mut spans = Vec::new();
+        for i in 0..n {
+            let trace = u128::from(at + i) << 8 | 7;
+            let start = (at + i) * 1000 * MS;
+            let mut time = start + 4 * MS;
+            for (k, &(service, version, ms)) in called.iter().enumerate() {
+                let id = 2 + 2 * k as u64;
+                spans.push(
+                    span(trace, id + 1)
+                        .parent(id)
+                        .resource(&resource(service, version))
+                        .kind(SpanKind::Server)
+                        .text("http.request.method", "GET")
+                        .text("http.route", "/api")
+                        .at(time + MS, time + (1 + ms) * MS),
+                );
+                spans.push(
+                    span(trace, id)
+                        .parent(1)
+                        .resource(&shop)
+                        .kind(SpanKind::Client)
+                        .text("http.request.method", "GET")
+                        .text("peer.service", service)
+                        .at(time, time + (2 + ms) * MS),
+                );
+                time += (2 + ms) * MS;
+            }
+            spans.push(
+                span(trace, 1)
+                    .resource(&shop)
+                    .kind(SpanKind::Server)
+                    .text("http.request.method", "GET")
+                    .text("http.route", "/")
+                    .at(start, time + (14 + i % 2) * MS),
+            );
+        }
+        spans
+    }
+
+    /// What the storefront's version 1.0 says of its dependencies' deployments.
+    fn storefront_saw(batches: Vec<Vec<Span>>) -> Vec<(String, String, String, Vec<String>)> {
+        let analysis = Analysis::default();
+        for spans in batches {
+            analysis.observe(&spans);
+        }
+        let deployments = analysis.deployments();
+        let storefront = deployments
+            .iter()
+            .find(|d| d.service == "store-frontend")
+            .unwrap();
+        storefront
+            .dependencies
+            .iter()
+            .map(|d| {
+                (
+                    [format!("{} {}", d.service, d.version)]
+                        .into_iter()
+                        .chain(d.with.iter().cloned())
+                        .collect::<Vec<_>>()
+                        .join(" + "),
+                    d.change.against.clone(),
+                    d.change.verdict.clone(),
+                    d.change.changes.clone(),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_fix_downstream_shows_on_the_callers_endpoints() {
+        // Discounts fixed at 120 s: the storefront's home page, not redeployed, is faster from then on.
+        let saw = storefront_saw(vec![
+            home_pages(120, 0, &[("discounts-service", "1.0", 2500)]),
+            home_pages(120, 120, &[("discounts-service", "1.1", 4)]),
+        ]);
+        assert_eq!(
+            saw,
+            [(
+                "discounts-service 1.1".to_owned(),
+                "1.0".to_owned(),
+                "better".to_owned(),
+                vec!["GET / p50 2.52 s → 25 ms".to_owned()]
+            )]
+        );
+
+        // The new version arrives in a later batch than the storefront's first 60 requests that called
+        // it (each service exports on its own): they are still filed by when they started.
+        let mut late = home_pages(120, 0, &[("discounts-service", "1.0", 2500)]);
+        let fixed = home_pages(120, 120, &[("discounts-service", "1.1", 4)]);
+        let (storefront_first, discounts_first): (Vec<Span>, Vec<Span>) = fixed[..180]
+            .iter()
+            .cloned()
+            .partition(|s| s.resource.attributes[0].value.as_str() == Some("store-frontend"));
+        late.extend(storefront_first);
+        let saw_late = storefront_saw(vec![late, discounts_first, fixed[180..].to_vec()]);
+        assert_eq!(saw_late, saw);
+
+        // A redeploy that changed nothing it serves: said so.
+        let saw = storefront_saw(vec![
+            home_pages(120, 0, &[("discounts-service", "1.1", 4)]),
+            home_pages(120, 120, &[("discounts-service", "1.2", 4)]),
+        ]);
+        assert_eq!(saw[0].2, "no change", "{saw:?}");
+
+        // Three requests since: too few to tell.
+        let saw = storefront_saw(vec![
+            home_pages(120, 0, &[("discounts-service", "1.0", 2500)]),
+            home_pages(3, 120, &[("discounts-service", "1.1", 4)]),
+        ]);
+        assert_eq!(saw[0].2, "too few requests to tell", "{saw:?}");
+
+        // Both slow services fixed two seconds apart: judged together (the two requests between them say
+        // nothing); fixed a minute apart: each on its own.
+        let both = |version, ms| {
+            [
+                ("advertisements-service", version, ms),
+                ("discounts-service", version, ms),
+            ]
+        };
+        let ads_fixed = [
+            ("advertisements-service", "1.1", 4),
+            ("discounts-service", "1.0", 2500),
+        ];
+        let together = storefront_saw(vec![
+            home_pages(60, 0, &both("1.0", 2500)),
+            home_pages(2, 60, &ads_fixed),
+            home_pages(60, 62, &both("1.1", 4)),
+        ]);
+        assert_eq!(
+            together,
+            [(
+                "advertisements-service 1.1 + discounts-service 1.1".to_owned(),
+                "1.0".to_owned(),
+                "better".to_owned(),
+                vec!["GET / p50 5.02 s → 31 ms".to_owned()]
+            )]
+        );
+        let apart = storefront_saw(vec![
+            home_pages(60, 0, &both("1.0", 2500)),
+            home_pages(60, 60, &ads_fixed),
+            home_pages(60, 120, &both("1.1", 4)),
+        ]);
+        assert_eq!(
+            apart,
+            [
+                (
+                    "advertisements-service 1.1".to_owned(),
+                    "1.0".to_owned(),
+                    "better".to_owned(),
+                    vec!["GET / p50 5.02 s → 2.52 s".to_owned()]
+                ),
+                (
+                    "discounts-service 1.1".to_owned(),
+                    "1.0".to_owned(),
+                    "better".to_owned(),
+                    vec!["GET / p50 2.52 s → 31 ms".to_owned()]
+                )
+            ]
+        );
     }
 
     /// The verdict on 1.1 against 1.0 and what it says changed.

@@ -19,6 +19,7 @@ mod observe;
 pub mod results;
 mod settle;
 pub mod stats;
+mod timeline;
 pub mod trace;
 
 /// The span vocabulary, which lives beside the model (the store reads it too); re-exported at its old path.
@@ -96,6 +97,8 @@ struct VersionEntry {
     endpoints: FxHashMap<Str, Series>,
     /// Its requests in which an N+1 loop was found, at their end (no durations).
     n_plus_one: Series,
+    /// Its requests per endpoint between deployments of any service, to show what a fix downstream did.
+    timeline: timeline::Timeline,
     first_seen: u64,
     last_seen: u64,
 }
@@ -180,6 +183,8 @@ struct State {
     findings: FxHashMap<(Str, Str, String), FindingEntry>,
     /// The end of the newest span observed: the end of every window.
     newest_ns: u64,
+    /// When each version of each service was first seen: where versions' timelines are cut.
+    version_starts: std::collections::BTreeSet<u64>,
     dropped_groups: u64,
     /// Spans that ended too far in the future to move the windows' end.
     future_spans: u64,
@@ -192,6 +197,13 @@ struct State {
     other_versions: Str,
     other_endpoints: Str,
     other_peers: Str,
+}
+
+/// A service's versions, oldest first.
+fn versions_of(entry: &ServiceEntry) -> Vec<(&Str, &VersionEntry)> {
+    let mut versions: Vec<(&Str, &VersionEntry)> = entry.versions.iter().collect();
+    versions.sort_by(|a, b| a.1.first_seen.cmp(&b.1.first_seen).then(a.0.cmp(b.0)));
+    versions
 }
 
 impl Analysis {
@@ -217,6 +229,7 @@ impl Analysis {
                 errors: FxHashMap::default(),
                 findings: FxHashMap::default(),
                 newest_ns: 0,
+                version_starts: Default::default(),
                 dropped_groups: 0,
                 future_spans: 0,
                 grouped: Grouped::default(),
@@ -428,10 +441,24 @@ impl Analysis {
                 *settling.entry(key.clone()).or_default() += 1;
             }
         }
+        // The services each service calls, with their versions oldest first.
+        let mut called: FxHashMap<&Str, Vec<deployments::Called>> = FxHashMap::default();
+        for (caller, peer) in state.edges.keys() {
+            let (name, kind) = state.node_of(peer);
+            if kind != "service" || name == *caller {
+                continue;
+            }
+            let Some((name, entry)) = state.services.get_key_value(&name) else {
+                continue;
+            };
+            let list = called.entry(caller).or_default();
+            if !list.iter().any(|(known, _)| *known == name) {
+                list.push((name, versions_of(entry)));
+            }
+        }
         let mut out = Vec::new();
         for (service, entry) in &state.services {
-            let mut versions: Vec<(&Str, &VersionEntry)> = entry.versions.iter().collect();
-            versions.sort_by(|a, b| a.1.first_seen.cmp(&b.1.first_seen).then(a.0.cmp(b.0)));
+            let versions = versions_of(entry);
             let mut before: Option<(&Str, &VersionEntry, u64)> = None;
             for (version, v) in versions {
                 let summary = v.series.summary(0, state.newest_ns);
@@ -460,6 +487,9 @@ impl Analysis {
                         (n_plus_one as f64 / worked_out as f64).min(1.0)
                     },
                     change,
+                    dependencies: called.get(service).map_or_else(Vec::new, |called| {
+                        deployments::dependency_changes(v, called, &state.version_starts)
+                    }),
                 });
                 before = Some((version, v, worked_out));
             }

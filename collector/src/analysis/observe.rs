@@ -124,7 +124,12 @@ impl State {
                 duration,
                 error,
             );
-            entry.record_version(version.clone(), &endpoint, span, duration, error);
+            entry.record_version(
+                (version.clone(), &endpoint),
+                span,
+                (duration, error),
+                &mut self.version_starts,
+            );
             // A request whose trace is waiting to settle: whether it loops is not known yet.
             if let Some(pending) = self.pending.get_mut(&span.trace_id) {
                 pending.requests.push((service.clone(), version));

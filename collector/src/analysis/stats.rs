@@ -193,6 +193,13 @@ impl Summary {
         self.covered_ns = self.covered_ns.max(other.covered_ns);
     }
 
+    /// Counts one span that took `duration_ns`.
+    pub fn record(&mut self, duration_ns: u64, error: bool) {
+        self.count += 1;
+        self.errors += u64::from(error);
+        self.latency.add(duration_ns as f64 / 1e6);
+    }
+
     fn add(&mut self, bucket: &Bucket) {
         self.count += bucket.count;
         self.errors += bucket.errors;

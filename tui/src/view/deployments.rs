@@ -1,14 +1,14 @@
 //! The Deployments tab: each service's versions side by side, with what changed from the version before,
 //! so "did the fix work" is one glance.
 
-use protocol::Deployment;
+use protocol::{DependencyChange, Deployment};
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table, Widget};
 
-use super::{below_header, pane, visible};
+use super::{below_header, pane, scroll};
 use crate::app::App;
 use crate::fmt;
 use crate::theme::Theme;
@@ -17,15 +17,24 @@ use crate::theme::Theme;
 /// version before is spelled out under the table only.
 const WIDE: u16 = 120;
 
-fn areas(body: Rect) -> (Rect, Rect) {
+/// The table, and under it the selected version spelled out: a line, and one for each deployment of a
+/// service it calls (at most six, or two when narrow).
+fn areas(app: &App, body: Rect) -> (Rect, Rect) {
     let inner = Block::default().borders(Borders::ALL).inner(body);
-    let [table, detail] =
-        Layout::vertical([Constraint::Min(2), Constraint::Length(3)]).areas(inner);
+    // A dependency's line can wrap, twice on a narrow screen.
+    let (most, each) = if body.width >= WIDE { (6, 2) } else { (2, 3) };
+    let dependencies = (app.overview.deployments.get(app.deployments_selected))
+        .map_or(0, |d| d.dependencies.len().min(most));
+    let [table, detail] = Layout::vertical([
+        Constraint::Min(2),
+        Constraint::Length(3 + (dependencies * each) as u16),
+    ])
+    .areas(inner);
     (table, detail)
 }
 
-pub(super) fn list_rows(body: Rect) -> Rect {
-    below_header(areas(body).0)
+pub(super) fn list_rows(app: &App, body: Rect) -> Rect {
+    below_header(areas(app, body).0)
 }
 
 /// The share of a version's requests in which an N+1 loop was found, as shown: blank for none.
@@ -43,18 +52,62 @@ fn change<'a>(theme: &Theme, d: &'a Deployment) -> (&'a str, String, Style) {
     let Some(change) = &d.change else {
         return ("first version", String::new(), theme.dim());
     };
-    let style = match change.verdict.as_str() {
-        "better" => theme.good(),
-        "worse" => theme.error(),
-        "mixed" => theme.warn(),
-        "no change" => Style::new(),
-        _ => theme.dim(),
-    };
+    let style = verdict_style(theme, &change.verdict);
     (
         &change.verdict,
         fmt::clean(&change.changes.join(", ")),
         style,
     )
+}
+
+/// How a caller's endpoints changed when a service it calls deployed: a verdict, what changed, and its
+/// style.
+fn dependency_change<'a>(theme: &Theme, d: &'a DependencyChange) -> (&'a str, String, Style) {
+    (
+        &d.change.verdict,
+        fmt::clean(&d.change.changes.join(", ")),
+        verdict_style(theme, &d.change.verdict),
+    )
+}
+
+fn verdict_style(theme: &Theme, verdict: &str) -> Style {
+    match verdict {
+        "better" => theme.good(),
+        "worse" => theme.error(),
+        "mixed" => theme.warn(),
+        "no change" => Style::new(),
+        _ => theme.dim(),
+    }
+}
+
+/// The table's lines: each version (its index), then one for each deployment of a service it calls while
+/// it ran (the index of that change).
+fn lines(deployments: &[Deployment]) -> Vec<(usize, Option<usize>)> {
+    deployments
+        .iter()
+        .enumerate()
+        .flat_map(|(at, d)| {
+            std::iter::once((at, None)).chain((0..d.dependencies.len()).map(move |k| (at, Some(k))))
+        })
+        .collect()
+}
+
+/// The first line shown when `rows` lines fit: the selected version's stays on screen.
+fn first_line(app: &App, lines: &[(usize, Option<usize>)], rows: usize) -> usize {
+    let selected = lines
+        .iter()
+        .position(|line| *line == (app.deployments_selected, None))
+        .unwrap_or(0);
+    scroll(selected, lines.len(), rows)
+}
+
+/// The version whose line (or one of whose dependencies' lines) is drawn at line `y` of `rows`.
+pub(super) fn row_at(app: &App, rows: Rect, y: u16) -> Option<usize> {
+    let lines = lines(&app.overview.deployments);
+    let first = first_line(app, &lines, rows.height as usize);
+    lines
+        .get(first + y.checked_sub(rows.y)? as usize)
+        .map(|(at, _)| *at)
 }
 
 /// The version `at` replaced, if its service ran one before.
@@ -66,8 +119,8 @@ fn before(deployments: &[Deployment], at: usize) -> Option<&Deployment> {
 
 pub(super) fn render(app: &App, body: Rect, buf: &mut Buffer) {
     let theme = &app.theme;
-    let (table_area, detail_area) = areas(body);
-    pane("Deployments · each service's versions, oldest first · Enter opens the service")
+    let (table_area, detail_area) = areas(app, body);
+    pane("Deployments · each version, all its requests · Enter opens the service")
         .render(body, buf);
     let deployments = &app.overview.deployments;
     if deployments.is_empty() {
@@ -78,12 +131,15 @@ pub(super) fn render(app: &App, body: Rect, buf: &mut Buffer) {
     }
     let wide = body.width >= WIDE;
     let rows_height = table_area.height.saturating_sub(1) as usize;
-    let (first, shown) = visible(deployments, app.deployments_selected, rows_height);
-    let rows: Vec<Row> = shown
+    let lines = lines(deployments);
+    let first = first_line(app, &lines, rows_height);
+    let rows: Vec<Row> = lines[first..(first + rows_height).min(lines.len())]
         .iter()
-        .enumerate()
-        .map(|(i, d)| {
-            let at = first + i;
+        .map(|&(at, dependency)| {
+            let d = &deployments[at];
+            if let Some(k) = dependency {
+                return dependency_row(theme, &d.dependencies[k], wide);
+            }
             let before = before(deployments, at);
             let (verdict, what, style) = change(theme, d);
             let mut cells = vec![
@@ -135,8 +191,14 @@ pub(super) fn render(app: &App, body: Rect, buf: &mut Buffer) {
             }
         })
         .collect();
+    // Room for "↳ advertisements-service +1" under a caller, on a wide screen.
+    let service_width = if wide && deployments.iter().any(|d| !d.dependencies.is_empty()) {
+        28
+    } else {
+        22
+    };
     let (titles, widths): (Vec<&str>, Vec<Constraint>) = [
-        (true, "service", Constraint::Length(22)),
+        (true, "service", Constraint::Length(service_width)),
         (true, "version", Constraint::Length(8)),
         (wide, "since", Constraint::Length(12)),
         (true, "requests", Constraint::Length(8)),
@@ -200,7 +262,27 @@ pub(super) fn render(app: &App, body: Rect, buf: &mut Buffer) {
             theme.dim(),
         )),
     }
-    Paragraph::new(Line::from(line))
+    let mut text = vec![Line::from(line)];
+    for dependency in &d.dependencies {
+        let (verdict, what, style) = dependency_change(theme, dependency);
+        let mut line = vec![
+            Span::raw(format!(
+                " after {} ({}), its endpoints: ",
+                std::iter::once(format!("{} {}", dependency.service, dependency.version))
+                    .chain(dependency.with.iter().cloned())
+                    .map(|name| fmt::clean(&name))
+                    .collect::<Vec<_>>()
+                    .join(" and "),
+                fmt::clock(dependency.first_seen)
+            )),
+            Span::styled(verdict, style),
+        ];
+        if !what.is_empty() {
+            line.push(Span::raw(format!(": {what}")));
+        }
+        text.push(Line::from(line));
+    }
+    Paragraph::new(text)
         .wrap(ratatui::widgets::Wrap { trim: false })
         .block(
             Block::default()
@@ -208,6 +290,39 @@ pub(super) fn render(app: &App, body: Rect, buf: &mut Buffer) {
                 .border_style(theme.dim()),
         )
         .render(detail_area, buf);
+}
+
+/// The line under a caller's version for a deployment of a service it calls: that service and version,
+/// when, and what the caller's endpoints did.
+fn dependency_row<'a>(theme: &Theme, dependency: &'a DependencyChange, wide: bool) -> Row<'a> {
+    let (verdict, what, style) = dependency_change(theme, dependency);
+    let mut name = format!(" ↳ {}", fmt::clean(&dependency.service));
+    if wide && !dependency.with.is_empty() {
+        name.push_str(&format!(" +{}", dependency.with.len()));
+    }
+    let it = if dependency.with.is_empty() {
+        "it"
+    } else {
+        "them"
+    };
+    let mut cells = vec![
+        Cell::from(name).style(theme.service(&dependency.service)),
+        Cell::from(fmt::clean(&dependency.version)),
+    ];
+    if wide {
+        cells.push(Cell::from(fmt::clock(dependency.first_seen)));
+    }
+    let blanks = if wide { 5 } else { 3 };
+    cells.extend((0..blanks).map(|_| Cell::from("")));
+    cells.push(
+        Cell::from(if wide && !what.is_empty() {
+            format!("{verdict} after {it}: {what}")
+        } else {
+            format!("{verdict} after {it}")
+        })
+        .style(style),
+    );
+    Row::new(cells)
 }
 
 #[cfg(test)]
@@ -232,6 +347,7 @@ mod tests {
             settling: 0,
             n_plus_one_share: n_plus_one as f64 / requests.max(1) as f64,
             change: None,
+            dependencies: Vec::new(),
         }
     }
 

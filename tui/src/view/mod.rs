@@ -103,7 +103,7 @@ fn list_rows(app: &App, body: Rect) -> Option<Rect> {
         Tab::Traces => Some(traces::list_rows(body)),
         Tab::Errors => Some(errors::list_rows(body)),
         Tab::Insights => Some(insights::list_rows(body)),
-        Tab::Deployments => Some(deployments::list_rows(body)),
+        Tab::Deployments => Some(deployments::list_rows(app, body)),
         Tab::Trace => None,
     }
 }
@@ -128,7 +128,7 @@ pub fn row_at(app: &App, body: Rect, y: u16) -> Option<usize> {
         Tab::Traces => (app.traces_selected, app.traces.len()),
         Tab::Errors => (app.errors_selected, app.overview.errors.len()),
         Tab::Insights => (app.insights_selected, app.overview.n_plus_one.len()),
-        Tab::Deployments => (app.deployments_selected, app.overview.deployments.len()),
+        Tab::Deployments => return deployments::row_at(app, rows, y),
         Tab::Trace => return None,
     };
     Some(scroll(selected, len, rows.height as usize) + (y - rows.y) as usize)

@@ -74,6 +74,11 @@ pub fn redeployed() -> Served {
     source(&[Workshop::Broken, Workshop::Fixed], 40)
 }
 
+/// The broken shop, then the ads and discounts services fixed: the storefront keeps its version.
+pub fn slow_services_fixed() -> Served {
+    source(&[Workshop::Broken, Workshop::SlowServicesFixed], 40)
+}
+
 /// A dashboard over `source` after its first refresh, showing everything the store holds.
 pub fn app(source: &Served) -> App {
     let mut app = App::new("fixture", false, Theme::mono());

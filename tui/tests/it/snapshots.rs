@@ -79,6 +79,19 @@ fn deployments_after_the_fix() {
 }
 
 #[test]
+fn deployments_after_a_fix_downstream() {
+    // The storefront, not redeployed, under the two deployments of the services it calls.
+    let source = fixture::slow_services_fixed();
+    let mut app = app(&source);
+    app.tab = Tab::Deployments;
+    while app.overview.deployments[app.deployments_selected].service != "store-frontend" {
+        app.handle_key(ch('j'));
+    }
+    insta::assert_snapshot!("deployments_downstream_fixed_wide", draw(&mut app, 140, 30));
+    insta::assert_snapshot!("deployments_downstream_fixed_80x24", draw(&mut app, 80, 24));
+}
+
+#[test]
 fn the_n_plus_one_opens_folded_and_lit_in_the_flame_view() {
     let source = fixture::broken();
     let mut app = app(&source);
