@@ -13,7 +13,11 @@
 //! | `GET /api/errors` | `{"errors": [ErrorGroup]}` |
 //! | `GET /api/insights` | `{"n_plus_one": [NPlusOne]}` |
 //! | `GET /api/deployments` | `{"deployments": [Deployment]}` |
-//! | `GET /api/stats` | the store's accounting |
+//! | `GET /api/stats` | the store's accounting (spans, and browser events under `rum`) |
+//! | `GET /api/rum/pages?sort=latency\|errors\|requests\|name` | `{"pages": [RumPage]}` |
+//! | `GET /api/rum/errors` | `{"errors": [RumErrorGroup]}` |
+//! | `GET /api/rum/sessions?limit=` | `{"sessions": [RumSessionSummary]}`, newest first |
+//! | `GET /api/rum/sessions/{id}` | the session's journey |
 //!
 //! A bad parameter is a 400 naming it; an unknown trace or service a 404. Every answer is a type of the
 //! contract (`protocol`), computed by [`crate::query::Query`]; this module only speaks HTTP.
@@ -51,11 +55,16 @@ pub fn router(store: Store, analysis: Analysis) -> axum::Router {
         .route("/api/insights", get(insights))
         .route("/api/deployments", get(deployments))
         .route("/api/stats", get(stats))
+        .route("/api/rum/pages", get(rum_pages))
+        .route("/api/rum/errors", get(rum_errors))
+        .route("/api/rum/sessions", get(rum_sessions))
+        .route("/api/rum/sessions/{id}", get(rum_session))
         .fallback(|| async {
             bad(
                 StatusCode::NOT_FOUND,
                 "no such endpoint: see GET /api/services, /api/map, /api/traces, /api/errors, \
-                 /api/insights, /api/deployments, /api/stats",
+                 /api/insights, /api/deployments, /api/stats, /api/rum/pages, /api/rum/errors, \
+                 /api/rum/sessions",
             )
         })
         .with_state(Query::new(store, analysis))
@@ -188,4 +197,39 @@ async fn deployments(State(query): State<Query>, UrlQuery(params): Params) -> An
 async fn stats(State(query): State<Query>, UrlQuery(params): Params) -> Answer {
     only(&params, &[]).map_err(bad_request)?;
     answer(query.stats())
+}
+
+async fn rum_pages(State(query): State<Query>, UrlQuery(params): Params) -> Answer {
+    only(&params, &["sort"]).map_err(bad_request)?;
+    let sort = sort(&params, Sort::Latency).map_err(bad_request)?;
+    answer(query.rum_pages(sort))
+}
+
+async fn rum_errors(State(query): State<Query>, UrlQuery(params): Params) -> Answer {
+    only(&params, &[]).map_err(bad_request)?;
+    answer(query.rum_errors())
+}
+
+/// Sessions listed when no `limit` is given, and the most a request may ask for.
+const DEFAULT_SESSIONS: usize = 100;
+const MAX_SESSIONS: usize = 1000;
+
+async fn rum_sessions(State(query): State<Query>, UrlQuery(params): Params) -> Answer {
+    only(&params, &["limit"]).map_err(bad_request)?;
+    let limit: usize = parse(&params, "limit", "a number of sessions")
+        .map_err(bad_request)?
+        .unwrap_or(DEFAULT_SESSIONS);
+    if !(1..=MAX_SESSIONS).contains(&limit) {
+        return Err(bad_request(format!("limit must be 1 to {MAX_SESSIONS}")));
+    }
+    answer(query.rum_sessions(limit))
+}
+
+async fn rum_session(State(query): State<Query>, Path(id): Path<String>) -> Answer {
+    answer(query.rum_session(&id).ok_or_else(|| {
+        bad(
+            StatusCode::NOT_FOUND,
+            format!("session {id:?} is not held (never received, or evicted)"),
+        )
+    })?)
 }

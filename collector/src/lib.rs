@@ -1,6 +1,6 @@
 //! The lab's trace collector: receivers for OTLP (HTTP, gRPC, in-process) and the Datadog agent API, a bounded
 //! span store with exact accounting, recording to OTLP JSON lines, the analyses a workshop needs (stats, service
-//! map, errors, N+1, deployments) and a query API over them.
+//! map, errors, N+1, deployments), the browser's events (real user monitoring) and a query API over them.
 
 pub mod analysis;
 pub mod api;
@@ -15,6 +15,7 @@ pub mod query;
 pub mod receivers;
 pub mod record;
 pub mod report;
+pub mod rum;
 pub mod semconv;
 pub mod server;
 pub mod store;

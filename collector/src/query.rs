@@ -6,6 +6,7 @@ use protocol::{
     DeploymentsResponse, EndpointsResponse, ErrorsResponse, InsightsResponse, LatencyResponse,
     ServiceMap, ServicesResponse, Sort, Stats, TraceSearch, TraceView, TracesResponse, Window,
 };
+use protocol::{RumErrorsResponse, RumPagesResponse, RumSession, RumSessionsResponse};
 
 use crate::analysis::Analysis;
 use crate::model::TraceId;
@@ -139,7 +140,51 @@ impl Query {
             grouped: self.analysis.grouped(),
             settling_errors: self.analysis.settling_errors(),
             limited_spans: accounting.limited_spans,
+            rum: self.store.rum().stats(),
         }
+    }
+
+    /// The browser's pages, their load times, web vitals and error rates.
+    pub fn rum_pages(&self, sort: Sort) -> RumPagesResponse {
+        RumPagesResponse {
+            pages: self.store.rum().pages(&self.rum_routes(), sort),
+        }
+    }
+
+    /// Front-end errors, grouped.
+    pub fn rum_errors(&self) -> RumErrorsResponse {
+        RumErrorsResponse {
+            errors: self.store.rum().errors(&self.rum_routes()),
+        }
+    }
+
+    /// Browser sessions, newest first.
+    pub fn rum_sessions(&self, limit: usize) -> RumSessionsResponse {
+        RumSessionsResponse {
+            sessions: self.store.rum().sessions(&self.rum_routes(), limit),
+        }
+    }
+
+    /// One browser session as a journey, each document and call linked to the backend trace it caused (its
+    /// full id when the store holds it); `None` for a session not held.
+    pub fn rum_session(&self, id: &str) -> Option<RumSession> {
+        self.store.rum().session(id, &self.rum_routes(), |low| {
+            (self.store.trace_ending_in(low)).map(|trace| format!("{:032x}", trace.id().to_u128()))
+        })
+    }
+
+    /// The routes pages are templated by: every `GET` endpoint the services reported.
+    fn rum_routes(&self) -> crate::rum::pages::Routes {
+        let mut endpoints = Vec::new();
+        for service in self.analysis.services(Window::All, Sort::Name) {
+            if let Some(list) = self
+                .analysis
+                .endpoints(&service.name, Window::All, Sort::Name)
+            {
+                endpoints.extend(list.into_iter().map(|e| e.name));
+            }
+        }
+        crate::rum::pages::Routes::from_endpoints(endpoints.iter().map(String::as_str))
     }
 }
 

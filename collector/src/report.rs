@@ -34,6 +34,9 @@ pub struct Report {
     pub n_plus_one: Vec<NPlusOne>,
     /// Each service's versions, oldest first.
     pub deployments: Vec<Deployment>,
+    /// What the browser's events came to (real user monitoring).
+    #[serde(default)]
+    pub browser: crate::rum::report::Browser,
     pub accounting: ReportAccounting,
 }
 
@@ -67,6 +70,10 @@ impl Report {
             errors: analysis.errors(),
             n_plus_one: analysis.n_plus_one(),
             deployments: analysis.deployments(),
+            browser: crate::rum::report::Browser::build(&crate::query::Query::new(
+                store.clone(),
+                analysis.clone(),
+            )),
             accounting: ReportAccounting {
                 accepted: accounting.accepted,
                 stored: accounting.stored,
@@ -283,6 +290,7 @@ impl fmt::Display for Report {
             }
         }
         writeln!(f)?;
+        writeln!(f, "{}", self.browser)?;
         let a = &self.accounting;
         writeln!(
             f,

@@ -11,6 +11,7 @@ use tokio::task::JoinSet;
 
 use crate::analysis::{Analysis, Settings};
 use crate::ingest::{DEFAULT_QUEUE_BATCHES, Ingest};
+use crate::receivers::cors::Cors;
 use crate::receivers::{datadog, otlp_grpc, otlp_http};
 use crate::store::{DEFAULT_CAPACITY, DEFAULT_MAX_BYTES, Store};
 
@@ -43,6 +44,10 @@ pub struct CollectorOptions {
     pub analyse: bool,
     /// Every listener's timeouts and connection cap.
     pub limits: listener::Limits,
+    /// The web origins whose pages may send to the OTLP/HTTP listener (CORS); `*` for any.
+    pub cors_origins: Vec<String>,
+    /// Largest browser (RUM) batch, compressed or not.
+    pub rum_max_body: usize,
 }
 
 impl Default for CollectorOptions {
@@ -61,6 +66,11 @@ impl Default for CollectorOptions {
             analysis: Settings::default(),
             analyse: true,
             limits: listener::Limits::default(),
+            cors_origins: crate::receivers::cors::DEFAULT_ORIGINS
+                .iter()
+                .map(|o| (*o).to_owned())
+                .collect(),
+            rum_max_body: crate::rum::intake::DEFAULT_MAX_BODY,
         }
     }
 }
@@ -104,7 +114,16 @@ impl RunningCollector {
             (
                 options.otlp_http,
                 "OTLP/HTTP",
-                otlp_http::router(ingest.clone(), options.max_body),
+                // The browser intake shares the OTLP/HTTP listener, and both answer CORS preflights.
+                otlp_http::router(ingest.clone(), options.max_body)
+                    .merge(crate::rum::intake::router(
+                        store.rum().clone(),
+                        options.rum_max_body,
+                    ))
+                    .layer(axum::middleware::from_fn_with_state(
+                        Cors::new(options.cors_origins.iter().cloned()),
+                        Cors::layer,
+                    )),
             ),
             (
                 options.datadog,

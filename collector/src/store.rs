@@ -83,6 +83,8 @@ struct Shared {
     unknown_service: Str,
     /// Endpoint names, made once each (only the inserting writer uses it).
     names: Mutex<Names>,
+    /// The browser's events, kept beside the spans with an accounting of their own.
+    rum: crate::rum::RumStore,
 }
 
 /// Everything behind the lock.
@@ -378,8 +380,14 @@ impl Store {
                 limited_spans: AtomicU64::new(0),
                 unknown_service: Str::from(UNKNOWN_SERVICE),
                 names: Mutex::new(Names::default()),
+                rum: crate::rum::RumStore::default(),
             }),
         }
+    }
+
+    /// The browser's events (real user monitoring) kept beside the spans.
+    pub fn rum(&self) -> &crate::rum::RumStore {
+        &self.shared.rum
     }
 
     /// The most spans this store keeps.

@@ -8,6 +8,7 @@
 pub mod query;
 pub mod responses;
 pub mod results;
+pub mod rum;
 pub mod text;
 pub mod trace;
 
@@ -19,6 +20,10 @@ pub use responses::{
 pub use results::{
     DependencyChange, Deployment, ErrorGroup, MapEdge, MapNode, NPlusOne, ServiceMap, ServiceStats,
     Statement, VersionChange,
+};
+pub use rum::{
+    RumErrorGroup, RumErrorsResponse, RumJourneyEvent, RumJourneyView, RumPage, RumPagesResponse,
+    RumSession, RumSessionSummary, RumSessionsResponse, RumStats,
 };
 pub use trace::{
     CodeLocation, Dropped, EventView, ExceptionView, Frame, RepeatGroup, SpanView, TraceSummary,

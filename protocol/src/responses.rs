@@ -93,6 +93,9 @@ pub struct Stats {
     /// many of each.
     #[serde(default)]
     pub limited_spans: u64,
+    /// The browser's events (real user monitoring), counted apart from spans.
+    #[serde(default)]
+    pub rum: crate::rum::RumStats,
 }
 
 /// Spans counted under an overflow name because a cardinality cap was reached, by what was capped.

@@ -1,6 +1,7 @@
 //! The receivers: each turns one wire protocol into model spans and hands them to [`crate::ingest::Ingest`].
 //! Transport is kept apart from decoding, which lives in [`crate::otlp`].
 
+pub mod cors;
 pub mod datadog;
 pub mod in_process;
 pub mod otlp_grpc;
