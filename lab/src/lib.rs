@@ -2,6 +2,7 @@
 //! new traffic. `main.rs` only parses the command line and calls into here.
 
 pub mod bench;
+pub mod browse;
 pub mod control;
 pub mod dashboard;
 pub mod gor;

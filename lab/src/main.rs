@@ -6,6 +6,7 @@ use clap::{Parser, Subcommand};
 use shop_runtime::serve;
 
 use cli::bench::BenchCommand;
+use cli::browse::BrowseArgs;
 use cli::collect::CollectArgs;
 use cli::dashboard::TuiArgs;
 use cli::fault::FaultArgs;
@@ -32,8 +33,8 @@ enum Command {
     /// traffic replaying against it in a loop, and the dashboard over it all (or, with --headless, nothing
     /// on screen until Ctrl-C or --duration). Quitting stops everything and prints the report.
     Up(UpArgs),
-    /// Fix a fault of the running lab (`frontend.ads-in-layout`, `ads.sleep`, `discounts.sleep`,
-    /// `discounts.n-plus-one`), or all of them: each fix deploys a new version of its service.
+    /// Fix a fault of the running lab (`frontend.ads-in-layout`, `frontend.cart-badge`, `ads.sleep`,
+    /// `discounts.sleep`, `discounts.n-plus-one`), or all of them: each fix deploys a new version of its service.
     Fix(FaultArgs),
     /// Break a fault of the running lab again, or all of them: a new version too.
     Break(FaultArgs),
@@ -44,6 +45,9 @@ enum Command {
     Tui(TuiArgs),
     /// Replay a GoReplay file against a target, then print a summary.
     Replay(ReplayArgs),
+    /// Walk through the shop in a real headless Chromium (home, a product, "Add to cart", a search, the cart),
+    /// so the storefront's browser SDK reports what a shopper sees.
+    Browse(BrowseArgs),
     /// Record traffic: a proxy that forwards to the target and appends every request to a GoReplay file.
     Record(RecordArgs),
     /// Run the collector alone: receive spans over OTLP (HTTP and gRPC) and the Datadog agent API, keep them in a bounded store, optionally record
@@ -73,6 +77,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Tui(args) => cli::dashboard::dashboard(args).await,
         Command::Replay(args) => cli::traffic::replay(args).await,
         Command::Record(args) => cli::traffic::record(args).await,
+        Command::Browse(args) => cli::browse::run(args).await,
         Command::Collect(args) => cli::collect::collect(args).await,
         Command::Bench(command) => cli::bench::bench(command).await,
     }

@@ -29,6 +29,9 @@ pub struct ShopOptions {
     /// PostgreSQL only: put the services' schemas under this prefix (`<prefix>_discounts_service`), so that
     /// two shops share one database without sharing tables.
     pub schema_prefix: Option<String>,
+    /// Where the storefront's `/rum` forwards the browser SDK's batches (the collector's OTLP/HTTP base URL);
+    /// without it the pages load no SDK.
+    pub rum_intake: Option<String>,
 }
 
 impl ShopOptions {
@@ -45,6 +48,7 @@ impl ShopOptions {
             upstream_timeout: Duration::from_secs(5),
             export: Export::Off,
             schema_prefix: None,
+            rum_intake: None,
         }
     }
 
@@ -128,6 +132,7 @@ impl RunningShop {
             ads_url: format!("http://{ads}"),
             discounts_url: format!("http://{discounts}"),
             timeout: options.upstream_timeout,
+            rum_intake: options.rum_intake.clone(),
         };
         let storefront_state =
             storefront::AppState::open(&options.db(storefront::SERVICE), faults_on, upstreams)

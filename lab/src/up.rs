@@ -61,6 +61,10 @@ impl RunningLab {
         let collector = RunningCollector::start(&options.collector).await?;
         let ingest = collector.ingest.clone();
         let mut shop_options = options.shop;
+        // The storefront's pages report to this collector's browser intake, on its OTLP/HTTP listener.
+        if shop_options.rum_intake.is_none() {
+            shop_options.rum_intake = collector.otlp_http.map(|addr| format!("http://{addr}"));
+        }
         shop_options.export = options.export.unwrap_or_else(|| {
             Export::Provider(Arc::new(move |resource| {
                 shop_runtime::telemetry::batch_provider(

@@ -2,6 +2,7 @@
 //! command line and calls them. They belong to the binary: the library (`lab::…`) knows nothing of the CLI.
 
 pub(crate) mod bench;
+pub(crate) mod browse;
 pub(crate) mod collect;
 pub(crate) mod dashboard;
 pub(crate) mod fault;

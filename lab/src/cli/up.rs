@@ -49,6 +49,14 @@ pub(crate) struct UpArgs {
     #[arg(long)]
     no_replay: bool,
 
+    /// Also walk a real headless Chromium through the shop, so the storefront's browser SDK reports what a
+    /// shopper sees (the dashboard's Browser tab); see `lab browse`.
+    #[arg(long)]
+    browser: bool,
+
+    #[command(flatten)]
+    chromium: super::browse::ChromiumArg,
+
     #[command(flatten)]
     listen: ListenArgs,
 
@@ -108,6 +116,13 @@ pub(crate) async fn up(args: UpArgs) -> anyhow::Result<()> {
             "the dashboard needs a terminal: run `lab up` in one, or add --headless (with --duration) for scripts"
         );
     }
+    // Without a browser to drive, say so before anything starts.
+    let chromium = match args.browser {
+        true => Some(lab::browse::find_chromium(
+            args.chromium.chromium.as_deref(),
+        )?),
+        false => None,
+    };
     let requests = match (&args.replay, args.no_replay) {
         (_, true) => Vec::new(),
         (Some(path), false) => read(path)?,
@@ -192,6 +207,47 @@ pub(crate) async fn up(args: UpArgs) -> anyhow::Result<()> {
             args.speed
         ));
     }
+    if !storefront::rum::sdk_built_in() {
+        say("The storefront was built without Datadog's browser SDK: its pages are served without RUM (build \
+             with the npm registry reachable, or LAB_RUM_SDK=/path/to/datadog-rum-slim.js)."
+            .to_owned());
+    } else if lab.collector.otlp_http.is_none() {
+        say(
+            "No OTLP/HTTP receiver, so no browser intake: the pages are served without RUM."
+                .to_owned(),
+        );
+    } else {
+        say(format!(
+            "Real user monitoring: the pages load Datadog's browser SDK ({}), reporting through /rum.",
+            storefront::rum::SDK_ORIGIN
+        ));
+    }
+    let browser = chromium.map(|chromium| {
+        let options = lab::browse::BrowseOptions {
+            target: format!("http://{}", lab.shop.storefront),
+            chromium: Some(chromium),
+            walks: None,
+            // At the replay's pace: a second a page at the recorded speed.
+            pause: Duration::from_secs(1).div_f64(match args.speed {
+                Speed::Factor(factor) => factor.max(0.1),
+                Speed::Max => 10.0,
+            }),
+        };
+        say(format!(
+            "Walking {} in headless Chromium (--browser).",
+            options.target
+        ));
+        let cancel = tokio_util::sync::CancellationToken::new();
+        let stop = cancel.clone();
+        let task = tokio::spawn(async move {
+            let walked = lab::browse::browse(&options, &cancel).await;
+            if let Err(err) = &walked {
+                tracing::warn!("the browser stopped: {err:#}");
+            }
+            walked
+        });
+        (stop, task)
+    });
     say(
         "`lab fix <fault>` in another terminal deploys a fix; `lab fix --list` lists the faults."
             .to_owned(),
@@ -200,6 +256,7 @@ pub(crate) async fn up(args: UpArgs) -> anyhow::Result<()> {
         (false, _) => {
             // Whatever happens to the dashboard, the lab stops and the report is printed.
             let dashboard = dashboard_in_lab(&args, &lab).await;
+            stop_browser(browser).await;
             let finished = stop_lab(lab, &args).await;
             serve::log_to_stderr();
             let printed = finished.and_then(|finished| print_report(&finished.report, args.report));
@@ -220,8 +277,31 @@ pub(crate) async fn up(args: UpArgs) -> anyhow::Result<()> {
             serve::ctrl_c().await;
         }
     }
+    stop_browser(browser).await;
     let finished = stop_lab(lab, &args).await?;
     print_report(&finished.report, args.report)
+}
+
+type BrowserTask = (
+    tokio_util::sync::CancellationToken,
+    tokio::task::JoinHandle<anyhow::Result<lab::browse::BrowseReport>>,
+);
+
+/// Stops the browser's walks, saying what they came to.
+async fn stop_browser(browser: Option<BrowserTask>) {
+    let Some((cancel, task)) = browser else {
+        return;
+    };
+    cancel.cancel();
+    if let Ok(Ok(report)) = task.await {
+        eprintln!(
+            "The browser walked the shop {} times ({} pages); \"Add to cart\" confirmed {} of {} times.",
+            report.walks,
+            report.pages,
+            report.confirmed_adds,
+            report.confirmed_adds + report.unconfirmed_adds
+        );
+    }
 }
 
 /// Stops a lab, saying so, and what the replay did.

@@ -1,5 +1,6 @@
 //! The whole shop in one process, driven by real recorded traffic.
 
+mod browser;
 mod cli;
 mod dashboard;
 mod limits;

@@ -137,7 +137,7 @@ where
     use std::io::IsTerminal as _;
     use tracing_subscriber::{EnvFilter, Layer as _, filter};
     let levels = EnvFilter::try_from_default_env().unwrap_or_else(|_| {
-        EnvFilter::new("warn,lab=info,shop_runtime=info,storefront=info,ads_service=info,discounts_service=info,listener=info")
+        EnvFilter::new("warn,chromiumoxide=error,lab=info,shop_runtime=info,storefront=info,ads_service=info,discounts_service=info,listener=info")
     });
     let to_file = || LOG_FILE.read().ok().is_some_and(|file| file.is_some());
     let colour = std::io::stderr().is_terminal()

@@ -4,8 +4,8 @@
 use axum::Json;
 use axum::extract::State;
 use axum::extract::rejection::JsonRejection;
-use axum::http::HeaderMap;
-use axum::response::Html;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -30,8 +30,14 @@ pub(crate) async fn cart_link(
     } else {
         "cart-info empty"
     };
+    // The badge is there only when the cart has something in it.
+    let badge = if count > 0 {
+        format!(r#" <span id="cart-count" class="badge">{count}</span>"#)
+    } else {
+        String::new()
+    };
     Ok(Html(format!(
-        r#"<a href="/cart" class="{class}">Cart: ({count})</a>"#
+        r#"<a href="/cart" class="{class}">Cart: ({count})</a>{badge}"#
     )))
 }
 
@@ -47,6 +53,26 @@ pub(crate) async fn api_tokens(
     Ok(Json(
         json!({ "order_token": order_token, "oauth_token": null }),
     ))
+}
+
+/// `POST /api/v2/storefront/cart`: a new guest cart, its token in the answer (for `X-Spree-Order-Token`) and
+/// in the visitor's cookie (for the cart page), as the page script creates one before its first add.
+pub(crate) async fn create_cart(State(state): State<AppState>) -> Result<Response, ApiError> {
+    let token = cart::new_token();
+    let order_id = cart::find_or_create(&state.db, &token).await?;
+    let body = json!({
+        "data": {
+            "id": order_id.to_string(),
+            "type": "cart",
+            "attributes": { "token": token, "item_count": 0, "currency": "USD" }
+        }
+    });
+    let mut response = (StatusCode::CREATED, Json(body)).into_response();
+    let cookie = format!("{}={token}; Path=/; HttpOnly; SameSite=Lax", cart::COOKIE);
+    if let Ok(value) = HeaderValue::from_str(&cookie) {
+        response.headers_mut().insert(header::SET_COOKIE, value);
+    }
+    Ok(response)
 }
 
 /// A variant id as the storefront's script sends it: a string (`"11"`) or a number.

@@ -1,5 +1,5 @@
-//! The storefront's static files, all inside the binary: stylesheet, script, favicon and product pictures
-//! (drawn here, per product kind). Anything else under `/assets` is a plain 404, which is not an error.
+//! The storefront's static files, all inside the binary: stylesheet, script, favicon, product pictures (drawn
+//! here, per product kind) and Datadog's browser SDK with its licence (see `rum`). Anything else under `/assets` is a plain 404, which is not an error.
 
 use axum::extract::Path;
 use axum::http::{StatusCode, header};
@@ -15,6 +15,12 @@ pub(crate) async fn asset(Path(path): Path<String>) -> Response {
     match path.as_str() {
         "storefront.css" => file("text/css; charset=utf-8", CSS.as_bytes().to_vec()),
         "storefront.js" => file("text/javascript; charset=utf-8", JS.as_bytes().to_vec()),
+        "datadog-rum-slim.js" if crate::rum::sdk_built_in() => {
+            file("text/javascript; charset=utf-8", crate::rum::sdk())
+        }
+        "datadog-rum-slim.LICENSE.txt" if crate::rum::sdk_built_in() => {
+            file("text/plain; charset=utf-8", crate::rum::LICENSE)
+        }
         // Spree fingerprints its favicon (`favicon-<digest>.ico`); any such name gets ours.
         p if p.starts_with("favicon") && p.ends_with(".ico") => favicon().await,
         p => match p
@@ -34,13 +40,13 @@ pub(crate) async fn favicon() -> Response {
     file("image/x-icon", ico())
 }
 
-fn file(content_type: &'static str, body: Vec<u8>) -> Response {
+fn file(content_type: &'static str, body: impl Into<axum::body::Body>) -> Response {
     (
         [
             (header::CONTENT_TYPE, content_type),
             (header::CACHE_CONTROL, "public, max-age=3600"),
         ],
-        body,
+        body.into(),
     )
         .into_response()
 }

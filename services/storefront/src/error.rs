@@ -68,6 +68,8 @@ struct ErrorPage<'a> {
     status: u16,
     title: &'a str,
     message: &'a str,
+    /// A failed page reports to RUM too: the shopper saw it.
+    rum: Option<crate::rum::RumInit>,
 }
 
 fn error_page(status: StatusCode, title: &str, message: &str) -> Response {
@@ -75,6 +77,7 @@ fn error_page(status: StatusCode, title: &str, message: &str) -> Response {
         status: status.as_u16(),
         title,
         message,
+        rum: crate::rum::RumInit::for_page(),
     };
     match page.render() {
         Ok(html) => (status, Html(html)).into_response(),

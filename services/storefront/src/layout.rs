@@ -58,6 +58,10 @@ pub struct Layout {
     pub banner: Option<Banner>,
     pub service: &'static str,
     pub version: String,
+    /// Datadog's browser SDK and what it is initialised with; `None` serves the page without RUM.
+    pub rum: Option<crate::rum::RumInit>,
+    /// Whether the page script's cart badge update is the broken one (`frontend.cart-badge`).
+    pub cart_badge_fault: bool,
 }
 
 impl Layout {
@@ -77,13 +81,16 @@ impl Layout {
         } else {
             None
         };
+        let version = state.faults.version();
         Ok(Layout {
             title: title.into(),
             taxons,
             keywords: String::new(),
             banner,
             service: crate::SERVICE,
-            version: state.faults.version(),
+            rum: crate::rum::RumInit::for_page(),
+            version,
+            cart_badge_fault: state.faults.is_on(crate::CART_BADGE),
         })
     }
 

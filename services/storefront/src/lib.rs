@@ -1,6 +1,8 @@
 //! The storefront (`store-frontend`, port 3000): a server-rendered store with Spree's URL space, so recorded
 //! Spree traffic replays against it. It calls the ads service for a banner and the discounts service for a
-//! promotion. One fault lives here: the ad banner rendered by the shared layout (the "wrong file" bug).
+//! promotion. Two faults live here: the ad banner rendered by the shared layout (the "wrong file" bug), and the
+//! page script's cart badge update, which throws in the shopper's browser. Its pages load Datadog's browser SDK
+//! (`rum`), which reports what the shopper saw through `/rum`.
 
 mod api;
 mod assets;
@@ -9,6 +11,7 @@ pub mod catalog;
 pub mod error;
 pub mod layout;
 mod pages;
+pub mod rum;
 pub mod upstream;
 
 use axum::Router;
@@ -27,10 +30,20 @@ pub const PORT: u16 = 3000;
 /// The ad banner is rendered by the layout every page shares, so pages that load no ad fail with HTTP 500.
 pub const ADS_IN_LAYOUT: &str = "frontend.ads-in-layout";
 
-pub const FAULTS: &[FaultSpec] = &[FaultSpec {
-    name: ADS_IN_LAYOUT,
-    description: "the ad banner sits in the shared layout: search, taxon, cart and login pages answer 500",
-}];
+/// The page script updates the cart badge as if every page had one: adding to an empty cart throws in the
+/// browser, so the shopper sees no count and no confirmation.
+pub const CART_BADGE: &str = "frontend.cart-badge";
+
+pub const FAULTS: &[FaultSpec] = &[
+    FaultSpec {
+        name: ADS_IN_LAYOUT,
+        description: "the ad banner sits in the shared layout: search, taxon, cart and login pages answer 500",
+    },
+    FaultSpec {
+        name: CART_BADGE,
+        description: "the page script updates a cart badge the page may not have: adding to an empty cart throws in the browser",
+    },
+];
 
 const MIGRATIONS: Migrations = Migrations {
     sqlite: &[(
@@ -111,6 +124,10 @@ pub fn router(state: AppState) -> Router {
         .route("/cart_link", get(api::cart_link))
         .route("/api_tokens", get(api::api_tokens))
         .route(
+            "/api/v2/storefront/cart",
+            axum::routing::post(api::create_cart),
+        )
+        .route(
             "/api/v2/storefront/cart/add_item",
             axum::routing::post(api::add_item),
         )
@@ -118,6 +135,19 @@ pub fn router(state: AppState) -> Router {
         .route("/favicon.ico", get(assets::favicon))
         .route("/assets/{*path}", get(assets::asset))
         .fallback(|| async { error::Error::NotFound })
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            rum::scope,
+        ))
         .with_state(state.clone());
-    shop_runtime::service::router(routes, state.telemetry, state.faults, state.db)
+    // The SDK's batches are the lab's telemetry, not the shop's traffic: `/rum` is not traced.
+    let rum = Router::new()
+        .route("/rum", axum::routing::post(rum::forward))
+        .with_state(
+            state
+                .upstreams
+                .rum_intake()
+                .map(|url| rum::Forwarder::new(url.to_owned())),
+        );
+    shop_runtime::service::router(routes, state.telemetry, state.faults, state.db).merge(rum)
 }

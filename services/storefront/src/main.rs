@@ -23,6 +23,11 @@ struct Cli {
     #[arg(long, env = "DISCOUNTS_URL", default_value = "http://127.0.0.1:5001")]
     discounts_url: String,
 
+    /// The collector's OTLP/HTTP base URL, where `/rum` forwards the browser SDK's batches (real user
+    /// monitoring); without it the pages load no SDK.
+    #[arg(long, env = "LAB_RUM_INTAKE")]
+    rum_intake: Option<String>,
+
     /// How long to wait for the ads and discounts services, in milliseconds, before rendering without them.
     #[arg(long, default_value_t = 5000)]
     upstream_timeout_ms: u64,
@@ -36,6 +41,7 @@ async fn main() -> anyhow::Result<()> {
         ads_url: cli.ads_url,
         discounts_url: cli.discounts_url,
         timeout: Duration::from_millis(cli.upstream_timeout_ms),
+        rum_intake: cli.rum_intake,
     };
     let state = storefront::AppState::open(
         &cli.service.db_options(storefront::SERVICE),

@@ -25,6 +25,9 @@ pub struct UpstreamConfig {
     pub discounts_url: String,
     /// Longer than the 2.5 s sleep faults, so the broken shop is slow rather than broken.
     pub timeout: Duration,
+    /// The collector's OTLP/HTTP base URL, where `/rum` forwards the browser SDK's batches; without one the
+    /// pages are served without RUM.
+    pub rum_intake: Option<String>,
 }
 
 impl Default for UpstreamConfig {
@@ -33,6 +36,7 @@ impl Default for UpstreamConfig {
             ads_url: "http://127.0.0.1:5002".to_owned(),
             discounts_url: "http://127.0.0.1:5001".to_owned(),
             timeout: Duration::from_secs(5),
+            rum_intake: None,
         }
     }
 }
@@ -84,6 +88,11 @@ impl Upstreams {
             config,
             banners: Arc::default(),
         }
+    }
+
+    /// Where `/rum` forwards to, if anywhere.
+    pub fn rum_intake(&self) -> Option<&str> {
+        self.config.rum_intake.as_deref()
     }
 
     pub fn config(&self) -> &UpstreamConfig {

@@ -51,6 +51,7 @@ async fn shop(dbs: Vec<testing::TestDb>, frontend_broken: bool) -> Shop {
             serve(discounts_service::router(discounts)).await
         ),
         timeout: Duration::from_secs(5),
+        rum_intake: None,
     };
     let state = AppState::open(&dbs[0].options, frontend_broken, upstreams)
         .await
@@ -485,6 +486,7 @@ async fn pages_render_without_the_parts_whose_service_is_down() {
         ads_url: format!("http://{closed}"),
         discounts_url: format!("http://{closed}"),
         timeout: Duration::from_secs(2),
+        rum_intake: None,
     };
     for broken in [false, true] {
         let state = AppState::open(&dbs[0].options, broken, upstreams.clone())
@@ -524,6 +526,7 @@ async fn a_service_that_never_answers_costs_a_page_its_timeout_not_more() {
         ads_url: format!("http://{hung}"),
         discounts_url: format!("http://{hung}"),
         timeout,
+        rum_intake: None,
     };
     let state = AppState::open(&dbs[0].options, false, upstreams)
         .await
