@@ -51,8 +51,11 @@ impl Query {
         })
     }
 
+    /// The service map, with the browser in front of the services its pages call when RUM reported.
     pub fn map(&self, window: Window) -> ServiceMap {
-        self.analysis.map(window)
+        let mut map = self.analysis.map(window);
+        self.store.rum().add_to_map(&mut map, window);
+        map
     }
 
     pub fn traces(&self, search: &TraceSearch) -> TracesResponse {

@@ -350,3 +350,86 @@ mod tests {
         );
     }
 }
+
+/// One shopper's session in the broken shop as Datadog's browser SDK reports it, newline-delimited: the home
+/// page (5.1 s), a product page (2.6 s, where adding to the cart throws in the page script), the cart
+/// answering 500. Its documents and its call name the traces [`generate`] makes for requests 4, 1 and 3
+/// (and 5 for the call), so they open in a store that holds those. `start_ns` is when the session starts.
+pub fn browser_session(start_ns: u64) -> String {
+    let ms = start_ns / 1_000_000;
+    let base = "http://127.0.0.1:3000";
+    let common = |kind: &str, view: &str, url: &str, at: u64| {
+        serde_json::json!({
+            "type": kind, "date": ms + at, "service": "store-frontend", "version": "1.0",
+            "source": "browser", "session": { "id": "5e551011-0000-4000-8000-000000000001" },
+            "view": { "id": view, "url": format!("{base}{url}") },
+        })
+    };
+    let with = |mut event: serde_json::Value, extra: serde_json::Value| {
+        if let (Some(event), serde_json::Value::Object(extra)) = (event.as_object_mut(), extra) {
+            for (key, value) in extra {
+                match (event.get_mut(&key), value) {
+                    (Some(serde_json::Value::Object(into)), serde_json::Value::Object(from)) => {
+                        into.extend(from)
+                    }
+                    (_, value) => {
+                        event.insert(key, value);
+                    }
+                }
+            }
+        }
+        event
+    };
+    let view = |id: &str, url: &str, at: u64, load_ms: u64, lcp_ms: u64| {
+        with(
+            common("view", id, url, at),
+            serde_json::json!({
+                "view": { "loading_time": load_ms * MS, "largest_contentful_paint": lcp_ms * MS,
+                          "cumulative_layout_shift": 0.01, "time_spent": 4_000 * MS },
+                "_dd": { "document_version": 3 },
+            }),
+        )
+    };
+    let document = |id: &str, url: &str, at: u64, status: u16, trace: u64| {
+        with(
+            common("resource", id, url, at),
+            serde_json::json!({
+                "resource": { "type": "document", "url": format!("{base}{url}"), "status_code": status,
+                              "duration": 100 * MS },
+                "_dd": { "trace_id": trace.to_string() },
+            }),
+        )
+    };
+    let product = "/products/cool-bits";
+    let events = [
+        view("v-home", "/", 0, 5_120, 5_090),
+        document("v-home", "/", 1, 200, 4),
+        view("v-product", product, 8_000, 2_610, 2_580),
+        document("v-product", product, 8_001, 200, 1),
+        with(
+            common("action", "v-product", product, 11_000),
+            serde_json::json!({ "action": { "type": "click", "target": { "name": "Add to cart" },
+                                            "loading_time": 60 * MS } }),
+        ),
+        with(
+            common("resource", "v-product", product, 11_010),
+            serde_json::json!({
+                "resource": { "type": "xhr", "method": "POST", "status_code": 200, "duration": 35 * MS,
+                              "url": format!("{base}/api/v2/storefront/cart/add_item") },
+                "_dd": { "trace_id": "5" },
+            }),
+        ),
+        with(
+            common("error", "v-product", product, 11_050),
+            serde_json::json!({ "error": {
+                "source": "source", "type": "TypeError",
+                "message": "Cannot set properties of null (setting 'textContent')",
+                "stack": format!("TypeError: Cannot set properties of null (setting 'textContent')\n  at updateCartBadge @ {base}/assets/storefront.js:21:57\n  at xhr.onload @ {base}/assets/storefront.js:49:9"),
+            } }),
+        ),
+        view("v-cart", "/cart", 15_000, 180, 170),
+        document("v-cart", "/cart", 15_001, 500, 3),
+    ];
+    let lines: Vec<String> = events.iter().map(|e| e.to_string()).collect();
+    lines.join("\n")
+}

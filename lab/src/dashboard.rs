@@ -126,6 +126,13 @@ impl DataSource for InProcess {
             errors: self.query.errors().errors,
             n_plus_one: self.query.insights().n_plus_one,
             deployments: self.query.deployments().deployments,
+            browser: tui::source::Browser {
+                pages: self.query.rum_pages(Sort::Latency).pages,
+                errors: self.query.rum_errors().errors,
+                sessions: (self.query)
+                    .rum_sessions(tui::source::SESSION_LIMIT)
+                    .sessions,
+            },
             counts: Counts::from(&self.query.stats()),
         })
     }
@@ -148,6 +155,10 @@ impl DataSource for InProcess {
 
     fn traces(&self, filter: &TraceSearch) -> anyhow::Result<Vec<TraceSummary>> {
         Ok(self.query.traces(filter).traces)
+    }
+
+    fn session(&self, id: &str) -> anyhow::Result<Option<protocol::RumSession>> {
+        Ok(self.query.rum_session(id))
     }
 
     fn trace(&self, trace_id: &str) -> anyhow::Result<Option<TraceView>> {

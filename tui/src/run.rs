@@ -92,12 +92,17 @@ pub fn refresh(
         Some(control) => Some(control.list().context("listing the shop's faults")?),
         None => None,
     };
+    let journey = match &params.session {
+        Some(id) => Some(source.session(id)?),
+        None => None,
+    };
     Ok(Refresh {
         overview,
         latency,
         traces,
         endpoints,
         faults,
+        journey,
         generation: params.generation,
     })
 }
@@ -476,6 +481,7 @@ mod tests {
             window: Window::All,
             filter: default_filter(),
             service: None,
+            session: None,
             paused,
             generation,
         }

@@ -10,8 +10,9 @@ use std::time::Duration;
 use anyhow::{Context as _, bail};
 use protocol::{
     Deployment, DeploymentsResponse, EndpointsResponse, ErrorGroup, ErrorsResponse,
-    InsightsResponse, LatencyResponse, NPlusOne, ServiceMap, ServiceStats, ServicesResponse, Stats,
-    TraceSearch, TraceSummary, TraceView, TracesResponse, Window,
+    InsightsResponse, LatencyResponse, NPlusOne, RumErrorGroup, RumErrorsResponse, RumPage,
+    RumPagesResponse, RumSession, RumSessionSummary, RumSessionsResponse, ServiceMap, ServiceStats,
+    ServicesResponse, Stats, TraceSearch, TraceSummary, TraceView, TracesResponse, Window,
 };
 
 /// Everything the tabs but Traces and Trace show, fetched together at each refresh.
@@ -23,8 +24,24 @@ pub struct Overview {
     pub errors: Vec<ErrorGroup>,
     pub n_plus_one: Vec<NPlusOne>,
     pub deployments: Vec<Deployment>,
+    /// What the browser's events came to (real user monitoring).
+    pub browser: Browser,
     pub counts: Counts,
 }
+
+/// The Browser tab's lists, as the collector answers them.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Browser {
+    /// Pages, slowest p75 load first.
+    pub pages: Vec<RumPage>,
+    /// Front-end errors, most frequent first.
+    pub errors: Vec<RumErrorGroup>,
+    /// Sessions, newest first (at most [`SESSION_LIMIT`]).
+    pub sessions: Vec<RumSessionSummary>,
+}
+
+/// Sessions the Browser tab lists.
+pub const SESSION_LIMIT: usize = 50;
 
 /// What happened to the spans sent to the collector, as the status line counts them.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -79,6 +96,10 @@ pub trait DataSource: Send {
     fn traces(&self, filter: &TraceSearch) -> anyhow::Result<Vec<TraceSummary>>;
     /// `None` for a trace the collector does not hold (never received, or evicted).
     fn trace(&self, trace_id: &str) -> anyhow::Result<Option<TraceView>>;
+    /// A browser session as a journey; `None` when the collector does not hold it.
+    fn session(&self, _id: &str) -> anyhow::Result<Option<RumSession>> {
+        Ok(None)
+    }
 }
 
 /// A collector in another process (or on another machine: a class can share one), read through its query
@@ -202,6 +223,18 @@ impl DataSource for Remote {
             deployments: self
                 .must::<DeploymentsResponse>("/api/deployments", &[])?
                 .deployments,
+            // A collector from before real user monitoring answers 404: no browser data.
+            browser: Browser {
+                pages: (self.get::<RumPagesResponse>("/api/rum/pages", &[])?)
+                    .map_or_else(Vec::new, |r| r.pages),
+                errors: (self.get::<RumErrorsResponse>("/api/rum/errors", &[])?)
+                    .map_or_else(Vec::new, |r| r.errors),
+                sessions: (self.get::<RumSessionsResponse>(
+                    "/api/rum/sessions",
+                    &[("limit", SESSION_LIMIT.to_string())],
+                )?)
+                .map_or_else(Vec::new, |r| r.sessions),
+            },
             counts: self.counts()?,
         })
     }
@@ -236,6 +269,10 @@ impl DataSource for Remote {
             bail!("{trace_id:?} is not a trace id (32 hex digits)");
         }
         self.get(&format!("/api/traces/{trace_id}"), &[])
+    }
+
+    fn session(&self, id: &str) -> anyhow::Result<Option<RumSession>> {
+        self.get(&format!("/api/rum/sessions/{}", segment(id)), &[])
     }
 }
 

@@ -3,11 +3,13 @@
 //! front-end error and per session.
 //!
 //! `decode` reads the intake's lines, `intake` is the HTTP receiver (on the OTLP/HTTP listener), `pages` the
-//! per-page figures and error groups, `sessions` the journeys. Every answer is computed on demand from what
+//! per-page figures and error groups, `sessions` the journeys, `map` the browser's node on the service map,
+//! `report` the report's section. Every answer is computed on demand from what
 //! the store holds (at most [`DEFAULT_CAPACITY`] events), under its lock.
 
 pub mod decode;
 pub mod intake;
+pub mod map;
 pub mod pages;
 pub mod report;
 pub mod sessions;

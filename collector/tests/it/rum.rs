@@ -366,6 +366,30 @@ async fn a_session_becomes_pages_errors_and_a_journey_linked_to_its_backend_trac
         .unwrap();
     assert_eq!(missing.status(), 404);
 
+    // The service map: the browser in front of the storefront, with its documents and traced calls.
+    let map: protocol::ServiceMap = lab.get("/api/map").await;
+    let browser = map
+        .nodes
+        .iter()
+        .find(|n| n.id == "browser")
+        .expect("a browser node");
+    assert_eq!((browser.kind.as_str(), browser.rank), ("browser", 0));
+    assert!(
+        map.nodes
+            .iter()
+            .filter(|n| n.id != "browser")
+            .all(|n| n.rank >= 1)
+    );
+    let edge = map
+        .edges
+        .iter()
+        .find(|e| e.from == "browser")
+        .expect("an edge");
+    assert_eq!(
+        (edge.to.as_str(), edge.calls, edge.errors),
+        ("store-frontend", 3, 1)
+    );
+
     let stats: Stats = lab.get("/api/stats").await;
     let rum = &stats.rum;
     assert_eq!(

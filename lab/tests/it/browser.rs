@@ -213,3 +213,141 @@ async fn the_fixed_shop_seen_from_a_real_browser() {
     assert!(errors.errors.is_empty(), "{errors:#?}");
     walked.lab.stop("test").await.unwrap();
 }
+
+/// What a page of the lab's storefront carries for RUM, and `/rum` forwarding a batch (deflated, as the SDK
+/// may send it) to the collector's intake: no browser needed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_storefront_serves_the_sdk_and_forwards_its_batches_to_the_collector() {
+    use std::io::Write as _;
+    let dir = TempDir::new("browser-forward");
+    let local = Some("127.0.0.1:0".parse().unwrap());
+    let lab = RunningLab::start(LabOptions {
+        collector: CollectorOptions {
+            otlp_http: local,
+            otlp_grpc: None,
+            datadog: None,
+            api: local,
+            ..Default::default()
+        },
+        shop: ShopOptions::ephemeral(ShopState::Fixed, dir.0.clone()),
+        replay: None,
+        export: None,
+    })
+    .await
+    .unwrap();
+    let shop = format!("http://{}", lab.shop.storefront);
+    let client = reqwest::Client::new();
+    let login = client.get(format!("{shop}/login")).send().await.unwrap();
+    assert_eq!(login.status(), 200);
+    let html = login.text().await.unwrap();
+    assert!(
+        html.contains(r#"<script src="/assets/datadog-rum-slim.js"></script>"#),
+        "{html}"
+    );
+    for option in [
+        r#""proxy":"/rum""#,
+        r#""service":"store-frontend""#,
+        r#""sessionSampleRate":100"#,
+        r#""telemetrySampleRate":0"#,
+        r#""env":"lab""#,
+        "propagatorTypes: ['tracecontext']",
+    ] {
+        assert!(html.contains(option), "{option} missing:\n{html}");
+    }
+    let version = lab.shop.storefront_state.faults.version();
+    assert!(
+        html.contains(&format!(r#""version":"{version}""#)),
+        "{html}"
+    );
+    // The document joins the server trace that rendered it: the meta tag names a stored trace.
+    let meta = html
+        .split(r#"<meta name="dd-trace-id" content=""#)
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("a dd-trace-id meta tag");
+    let low: u64 = meta.parse().expect("decimal, as Datadog's SDK reads it");
+    let api = format!("http://{}", lab.collector.api.unwrap());
+    let asked = Instant::now();
+    let trace: TraceView = loop {
+        let response = reqwest::get(format!("{api}/api/traces/{low}"))
+            .await
+            .unwrap();
+        if response.status() == 200 {
+            break serde_json::from_slice(&response.bytes().await.unwrap()).unwrap();
+        }
+        assert!(
+            asked.elapsed() < Duration::from_secs(10),
+            "trace {low} never stored"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(
+        (trace.spans.iter()).any(|s| s.attributes.get("http.route") == Some(&"/login".into())),
+        "{trace:#?}"
+    );
+    // The SDK itself, and its licence.
+    let sdk = client
+        .get(format!("{shop}/assets/datadog-rum-slim.js"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sdk.status(), 200);
+    let sdk = sdk.text().await.unwrap();
+    assert!(
+        sdk.starts_with("/*! npm @datadog/browser-rum-slim@7.16.0 | Apache-2.0"),
+        "{}",
+        &sdk[..200]
+    );
+    assert!(sdk.len() > 100_000);
+    let licence = client
+        .get(format!("{shop}/assets/datadog-rum-slim.LICENSE.txt"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(licence.contains("Apache License"));
+
+    // A batch through /rum, as the SDK posts it.
+    let event = serde_json::json!({
+        "type": "view", "date": 1_790_000_000_000u64, "service": "store-frontend",
+        "session": { "id": "s-forward" },
+        "view": { "id": "v-forward", "url": format!("{shop}/login"), "loading_time": 120_000_000u64 },
+        "_dd": { "document_version": 1 },
+    });
+    let mut deflated = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+    deflated.write_all(event.to_string().as_bytes()).unwrap();
+    let answer = client
+        .post(format!(
+            "{shop}/rum?ddforward=%2Fapi%2Fv2%2Frum%3Fddsource%3Dbrowser"
+        ))
+        .header("content-type", "text/plain;charset=UTF-8")
+        .header("content-encoding", "deflate")
+        .header("cookie", "guest_token=secret")
+        .body(deflated.finish().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), 202);
+    let sessions: RumSessionsResponse = serde_json::from_slice(
+        &reqwest::get(format!("{api}/api/rum/sessions"))
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(sessions.sessions[0].id, "s-forward");
+    assert_eq!(sessions.sessions[0].pages, ["/login"]);
+    // The forwarding is the lab's, not the shop's traffic: no span of it.
+    let traces = reqwest::get(format!("{api}/api/traces?text=%2Frum"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(traces, r#"{"traces":[]}"#);
+    lab.stop("test").await.unwrap();
+}

@@ -62,7 +62,7 @@ impl App {
                 // The same data, just frozen or not: no new generation.
                 return Some(Action::Refresh(self.params()));
             }
-            KeyCode::Char(c @ '1'..='7') => return self.land(Tab::ALL[c as usize - '1' as usize]),
+            KeyCode::Char(c @ '1'..='8') => return self.land(Tab::ALL[c as usize - '1' as usize]),
             KeyCode::Tab => self.tab = Tab::ALL[(self.tab.index() + 1) % Tab::ALL.len()],
             KeyCode::BackTab => {
                 self.tab = Tab::ALL[(self.tab.index() + Tab::ALL.len() - 1) % Tab::ALL.len()];
@@ -111,6 +111,7 @@ impl App {
                 return self.refresh();
             }
             Tab::Trace => self.tab = self.trace_from,
+            Tab::Browser => return self.browser_back(),
             Tab::Traces
                 if TraceSearch {
                     sort: TraceSort::Start,
@@ -129,7 +130,7 @@ impl App {
         None
     }
 
-    fn open_trace(&mut self, trace_id: String, focus: Focus) -> Option<Action> {
+    pub(super) fn open_trace(&mut self, trace_id: String, focus: Focus) -> Option<Action> {
         self.trace_from = self.tab;
         self.trace_wanted = Some((trace_id.clone(), self.tab));
         self.trace_status = Some(format!("fetching trace {trace_id}…"));
@@ -217,6 +218,7 @@ impl App {
                     .clone();
                 self.open_service(name)
             }
+            Tab::Browser => self.browser_enter(),
             Tab::Trace => None,
         }
     }
@@ -241,6 +243,7 @@ impl App {
             }
         }
         match (self.tab, key.code) {
+            (Tab::Browser, _) => return self.browser_key(key),
             (Tab::Services, KeyCode::Left | KeyCode::Char('h')) if self.service_page.is_none() => {
                 let at = Column::ALL
                     .iter()

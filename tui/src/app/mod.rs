@@ -2,8 +2,10 @@
 //! collector and [`App::handle_key`] / [`App::handle_mouse`] for input. Neither does I/O: what needs some
 //! (fetch a trace, flip a fault) comes back as an [`Action`] for the event loop to perform.
 //!
-//! This file holds the state and its data side; `keys` the input, `filter` the Traces tab's filter line.
+//! This file holds the state and its data side; `keys` the input, `filter` the Traces tab's filter line,
+//! `browser` the Browser tab's state and keys.
 
+mod browser;
 mod filter;
 mod keys;
 
@@ -16,6 +18,7 @@ use crate::source::{Overview, default_filter};
 use crate::theme::Theme;
 use crate::trace::{Focus, TraceScreen};
 
+pub use browser::{BrowserRow, BrowserState, Journey, JourneyRow};
 pub use filter::{describe, filter_text, parse_filter, trace_id};
 pub use keys::WINDOWS;
 
@@ -29,10 +32,11 @@ pub enum Tab {
     Errors,
     Insights,
     Deployments,
+    Browser,
 }
 
 impl Tab {
-    pub const ALL: [Tab; 7] = [
+    pub const ALL: [Tab; 8] = [
         Tab::Map,
         Tab::Services,
         Tab::Traces,
@@ -40,6 +44,7 @@ impl Tab {
         Tab::Errors,
         Tab::Insights,
         Tab::Deployments,
+        Tab::Browser,
     ];
 
     pub fn title(self) -> &'static str {
@@ -51,6 +56,7 @@ impl Tab {
             Tab::Errors => "Errors",
             Tab::Insights => "Insights",
             Tab::Deployments => "Deployments",
+            Tab::Browser => "Browser",
         }
     }
 
@@ -98,6 +104,8 @@ pub struct Refresh {
     pub endpoints: Option<(String, Vec<ServiceStats>)>,
     /// The shop's faults, when the dashboard can flip them.
     pub faults: Option<Vec<Fault>>,
+    /// The journey of the open browser session, when one is open (`None` inside: no longer held).
+    pub journey: Option<Option<protocol::RumSession>>,
     /// The [`Params::generation`] it was fetched for: an answer to older parameters is dropped.
     pub generation: u64,
 }
@@ -109,6 +117,8 @@ pub struct Params {
     pub filter: TraceSearch,
     /// The service whose page is open.
     pub service: Option<String>,
+    /// The browser session whose journey is open.
+    pub session: Option<String>,
     pub paused: bool,
     /// Counts parameter changes, so an answer fetched before the latest change is not shown under it.
     pub generation: u64,
@@ -267,6 +277,7 @@ pub struct App {
     pub errors_selected: usize,
     pub insights_selected: usize,
     pub deployments_selected: usize,
+    pub browser: BrowserState,
 
     /// The shop's faults: `None` where the dashboard cannot flip them (a recording, a remote collector).
     pub faults: Option<Vec<Fault>>,
@@ -319,6 +330,7 @@ impl App {
             errors_selected: 0,
             insights_selected: 0,
             deployments_selected: 0,
+            browser: BrowserState::default(),
             faults: None,
             fault_panel: None,
             help: false,
@@ -336,6 +348,7 @@ impl App {
             window: self.window,
             filter: self.filter.clone(),
             service: self.service_page.as_ref().map(|p| p.name.clone()),
+            session: self.browser.journey.as_ref().map(|j| j.id.clone()),
             paused: self.paused,
             generation: self.generation,
         }
@@ -380,6 +393,7 @@ impl App {
                     traces,
                     endpoints,
                     faults,
+                    journey,
                     generation: _,
                 } = *refresh;
                 let keys = self.selection_keys();
@@ -394,6 +408,9 @@ impl App {
                 }
                 if faults.is_some() {
                     self.faults = faults;
+                }
+                if let Some(journey) = journey {
+                    self.take_journey(journey);
                 }
                 self.loaded = true;
                 self.restore_selection(keys);
@@ -515,6 +532,8 @@ impl App {
             &mut self.deployments_selected,
             self.overview.deployments.len(),
         );
+        let rows = self.browser_rows().len();
+        clamp(&mut self.browser.selected, rows);
         if let Some(page) = &self.service_page {
             let len = page.endpoints.len() + self.page_errors(&page.name).len();
             if let Some(page) = &mut self.service_page {
@@ -585,6 +604,7 @@ impl App {
                 &mut self.deployments_selected,
                 self.overview.deployments.len(),
             ),
+            Tab::Browser => self.browser_list(),
             Tab::Trace => return None,
         })
     }

@@ -3,6 +3,7 @@
 //! I/O and change nothing. The geometry the mouse needs (where the tabs and rows are) comes from the same
 //! functions the views draw with.
 
+mod browser;
 mod deployments;
 mod errors;
 mod insights;
@@ -104,6 +105,7 @@ fn list_rows(app: &App, body: Rect) -> Option<Rect> {
         Tab::Errors => Some(errors::list_rows(body)),
         Tab::Insights => Some(insights::list_rows(body)),
         Tab::Deployments => Some(deployments::list_rows(app, body)),
+        Tab::Browser => Some(browser::list_rows(body)),
         Tab::Trace => None,
     }
 }
@@ -129,6 +131,7 @@ pub fn row_at(app: &App, body: Rect, y: u16) -> Option<usize> {
         Tab::Errors => (app.errors_selected, app.overview.errors.len()),
         Tab::Insights => (app.insights_selected, app.overview.n_plus_one.len()),
         Tab::Deployments => return deployments::row_at(app, rows, y),
+        Tab::Browser => browser::selection(app),
         Tab::Trace => return None,
     };
     Some(scroll(selected, len, rows.height as usize) + (y - rows.y) as usize)
@@ -152,6 +155,7 @@ impl Widget for &App {
                 Tab::Errors => errors::render(self, areas.body, buf),
                 Tab::Insights => insights::render(self, areas.body, buf),
                 Tab::Deployments => deployments::render(self, areas.body, buf),
+                Tab::Browser => browser::render(self, areas.body, buf),
             }
         }
         render_status(self, areas.status, buf);
@@ -338,7 +342,7 @@ fn centred(area: Rect, width: u16, height: u16) -> Rect {
 
 /// Every key, for `?`.
 pub const KEYS: &[(&str, &str)] = &[
-    ("1-7, Tab, Shift-Tab", "switch tabs (click a tab too)"),
+    ("1-8, Tab, Shift-Tab", "switch tabs (click a tab too)"),
     (
         "↑↓ j k, PgUp PgDn, g G",
         "move (click a row, a flame bar; the wheel)",
@@ -356,14 +360,20 @@ pub const KEYS: &[(&str, &str)] = &[
     ),
     ("Traces: s e", "longest or latest first; errors only"),
     ("Trace: → l, ← h", "unfold ×N; fold, or go to the parent"),
-    ("Trace: Ctrl-d Ctrl-u", "page down, up"),
+    (
+        "Trace: Ctrl-d Ctrl-u J K",
+        "page down, up; scroll the details",
+    ),
     ("Trace: e c", "next error, next critical-path span"),
     ("Trace: F", "flame graph across the whole width, or back"),
     (
         "Trace: z - + [ ]",
         "zoom into the selection (or click it twice), out, in; move",
     ),
-    ("Trace: J K", "scroll the details"),
+    (
+        "Browser: l e",
+        "pages by load, by errors; Enter: journey, trace",
+    ),
     ("f", "fault panel (lab up): Enter flips a fault"),
     ("?", "this help"),
     ("q, Ctrl-C", "quit"),

@@ -74,6 +74,21 @@ pub fn redeployed() -> Served {
     source(&[Workshop::Broken, Workshop::Fixed], 40)
 }
 
+/// The broken shop, and a shopper's session in it as the browser SDK reported it (the Browser tab's data).
+pub fn browsed() -> Served {
+    let store = Store::new(collector::store::DEFAULT_CAPACITY);
+    let analysis = Analysis::new(Settings::default());
+    let spans = workshop::generate(Workshop::Broken, 40, START_NS);
+    analysis.observe(&spans);
+    store.insert(spans);
+    analysis.flush(&store);
+    let taken = store
+        .rum()
+        .take(workshop::browser_session(START_NS).as_bytes());
+    assert_eq!(taken.rejected, 0);
+    Served::new(store, analysis)
+}
+
 /// The broken shop, then the ads and discounts services fixed: the storefront keeps its version.
 pub fn slow_services_fixed() -> Served {
     source(&[Workshop::Broken, Workshop::SlowServicesFixed], 40)

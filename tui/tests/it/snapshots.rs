@@ -210,3 +210,56 @@ fn the_errors_tab_says_how_many_failed_traces_are_not_grouped_yet() {
     app.overview.counts.settling_errors = 0;
     assert!(!draw(&mut app, 160, 30).to_string().contains("settling"));
 }
+
+/// The Browser tab: pages, front-end errors and sessions; by errors; a session's journey, whose add-to-cart
+/// call opens the backend trace it caused.
+#[test]
+fn browser_views() {
+    let source = fixture::browsed();
+    let mut app = app(&source);
+    app.handle_key(ch('8'));
+    assert_eq!(app.tab, Tab::Browser);
+    insta::assert_snapshot!("browser_pages", draw(&mut app, 100, 30));
+    insta::assert_snapshot!("browser_pages_80x24", draw(&mut app, 80, 24));
+    app.handle_key(ch('e'));
+    insta::assert_snapshot!("browser_by_errors_80x24", draw(&mut app, 80, 24));
+    // The error's example session, as a journey.
+    let pages = app.overview.browser.pages.len();
+    for _ in 0..pages {
+        app.handle_key(key(KeyCode::Down));
+    }
+    assert!(
+        app.handle_key(key(KeyCode::Enter)).is_some(),
+        "Enter opens the journey and refreshes"
+    );
+    refresh(&mut app, &source);
+    insta::assert_snapshot!("browser_journey", draw(&mut app, 100, 30));
+    insta::assert_snapshot!("browser_journey_80x24", draw(&mut app, 80, 24));
+    // Down to the add-to-cart call: Enter opens the trace it caused.
+    let call = app
+        .journey_rows()
+        .iter()
+        .position(
+            |row| matches!(row, tui::app::JourneyRow::Event(e) if e.name.contains("add_item")),
+        )
+        .expect("the call");
+    for _ in 0..call {
+        app.handle_key(key(KeyCode::Down));
+    }
+    let action = app.handle_key(key(KeyCode::Enter));
+    assert!(
+        matches!(&action, Some(tui::app::Action::OpenTrace { trace_id, .. }) if trace_id.ends_with("0000000000000005")),
+        "{action:?}"
+    );
+    open(&mut app, &source, action);
+    assert_eq!(app.tab, Tab::Trace);
+    // Esc goes back to the journey, and again to the list.
+    app.handle_key(key(KeyCode::Esc));
+    assert_eq!(app.tab, Tab::Browser);
+    assert!(app.browser.journey.is_some());
+    app.handle_key(key(KeyCode::Esc));
+    assert!(app.browser.journey.is_none());
+    // The map: the browser in front of the storefront.
+    app.handle_key(ch('1'));
+    insta::assert_snapshot!("browser_map_80x24", draw(&mut app, 80, 24));
+}
