@@ -190,3 +190,93 @@ mod tests {
         );
     }
 }
+
+/// A batch of `events` browser events as Datadog's browser SDK sends them to its intake (newline-delimited
+/// JSON with the SDK's usual fields, about 800 bytes an event): per page view, its view, document, four
+/// assets, two calls with their trace ids, a click and, every fifth view, an error. Sessions, views and
+/// trace ids are distinct per `seed`.
+pub fn rum_batch(events: usize, seed: u64) -> Vec<u8> {
+    let mut out = Vec::with_capacity(events * 900);
+    let base = "http://127.0.0.1:3000";
+    let pages = [
+        "/",
+        "/products/datadog-mug",
+        "/products?keywords=mug",
+        "/cart",
+    ];
+    for i in 0..events {
+        let n = i as u64;
+        let view_no = seed * 1_000_000 + n / 9;
+        let page = pages[(view_no % 4) as usize];
+        let date = 1_790_000_000_000 + seed * 1_000_000 + n * 10;
+        let common = format!(
+            r#""date":{date},"application":{{"id":"00000000-0000-4000-8000-00000000000b"}},"service":"store-frontend","version":"1.0","source":"browser","session":{{"id":"s-{seed}-{}","type":"user","has_replay":false}},"connectivity":{{"status":"connected","interfaces":["wifi"],"effective_type":"4g"}},"display":{{"viewport":{{"width":1280,"height":900}}}},"usr":{{"anonymous_id":"a-{seed}"}},"context":{{}},"ddtags":"sdk_version:7.16.0,env:lab,service:store-frontend,version:1.0""#,
+            n / 90
+        );
+        let view =
+            format!(r#""view":{{"id":"v-{view_no}","url":"{base}{page}","referrer":"{base}/"}}"#);
+        let dd = |extra: &str| {
+            format!(
+                r#""_dd":{{"format_version":2,"drift":0,"configuration":{{"session_sample_rate":100,"session_replay_sample_rate":0}},"browser_sdk_version":"7.16.0"{extra}}}"#
+            )
+        };
+        let event = match n % 9 {
+            0 => format!(
+                r#"{{"type":"view",{common},"view":{{"id":"v-{view_no}","url":"{base}{page}","loading_type":"initial_load","loading_time":{},"time_spent":4000000000,"first_contentful_paint":{},"largest_contentful_paint":{},"cumulative_layout_shift":0.01,"dom_complete":900000000,"dom_content_loaded":700000000,"load_event":950000000,"action":{{"count":1}},"error":{{"count":0}},"resource":{{"count":7}},"long_task":{{"count":0}},"is_active":false}},{}}}"#,
+                900_000_000 + n * 1_000,
+                600_000_000 + n * 1_000,
+                850_000_000 + n * 1_000,
+                dd(&format!(r#","document_version":{}"#, 1 + n % 3))
+            ),
+            1 => format!(
+                r#"{{"type":"resource",{common},{view},"resource":{{"id":"r-{seed}-{n}","type":"document","url":"{base}{page}","status_code":200,"duration":850000000,"size":12000,"protocol":"http/1.1","delivery_type":"other","render_blocking_status":"non-blocking"}},{}}}"#,
+                dd(&format!(
+                    r#","trace_id":"{}","span_id":"1","rule_psr":1"#,
+                    seed << 20 | n
+                ))
+            ),
+            2..=5 => format!(
+                r#"{{"type":"resource",{common},{view},"resource":{{"id":"r-{seed}-{n}","type":"image","url":"{base}/assets/products/datadog-mug-{n}.svg","status_code":200,"duration":3000000,"size":900,"protocol":"http/1.1","delivery_type":"other","render_blocking_status":"non-blocking"}},{}}}"#,
+                dd("")
+            ),
+            6 | 7 => format!(
+                r#"{{"type":"resource",{common},{view},"resource":{{"id":"r-{seed}-{n}","type":"xhr","method":"POST","url":"{base}/api/v2/storefront/cart/add_item","status_code":200,"duration":35000000,"size":300}},{}}}"#,
+                dd(&format!(
+                    r#","trace_id":"{}","span_id":"{n}","rule_psr":1"#,
+                    seed << 20 | n
+                ))
+            ),
+            _ if view_no % 5 == 0 => format!(
+                r#"{{"type":"error",{common},{view},"error":{{"id":"e-{seed}-{n}","source":"source","type":"TypeError","handling":"unhandled","message":"Cannot set properties of null (setting 'textContent')","stack":"TypeError: Cannot set properties of null (setting 'textContent')\n  at updateCartBadge @ {base}/assets/storefront.js:21:57\n  at xhr.onload @ {base}/assets/storefront.js:49:9","source_type":"browser"}},{}}}"#,
+                dd("")
+            ),
+            _ => format!(
+                r#"{{"type":"action",{common},{view},"action":{{"id":"a-{seed}-{n}","type":"click","target":{{"name":"Add to cart"}},"loading_time":60000000,"frustration":{{"type":[]}},"error":{{"count":0}},"resource":{{"count":1}},"long_task":{{"count":0}}}},{}}}"#,
+                dd("")
+            ),
+        };
+        out.extend_from_slice(event.as_bytes());
+        out.push(b'\n');
+    }
+    out
+}
+
+#[cfg(test)]
+mod rum_tests {
+    #[test]
+    fn a_synthetic_rum_batch_is_read_whole() {
+        let store = crate::rum::RumStore::default();
+        let batch = super::rum_batch(900, 7);
+        let taken = store.take(&batch);
+        assert_eq!(
+            (taken.accepted, taken.rejected, taken.ignored),
+            (900, 0, 0),
+            "{taken:?}"
+        );
+        assert!(
+            (600..1200).contains(&(batch.len() / 900)),
+            "{} bytes an event",
+            batch.len() / 900
+        );
+    }
+}

@@ -419,3 +419,124 @@ async fn load(
     }
     Ok((done.load(Ordering::Relaxed), start.elapsed()))
 }
+
+/// `lab bench rum`: browser batches (`collector::synth::rum_batch`) posted to a collector's intake.
+#[derive(Debug, Clone)]
+pub struct RumBench {
+    /// The intake, such as `http://127.0.0.1:4318/api/v2/rum`.
+    pub endpoint: String,
+    pub connections: usize,
+    pub events_per_batch: usize,
+    /// Events a second to send, spread over the connections; `None` as fast as they are taken.
+    pub rate: Option<f64>,
+    pub duration: Duration,
+}
+
+/// What a RUM load came to.
+#[derive(Debug, Clone, Default)]
+pub struct RumReport {
+    pub accepted_events: u64,
+    pub batches: u64,
+    pub failures: u64,
+    pub elapsed: Duration,
+}
+
+impl RumReport {
+    pub fn events_per_second(&self) -> f64 {
+        self.accepted_events as f64 / self.elapsed.as_secs_f64().max(1e-9)
+    }
+}
+
+impl std::fmt::Display for RumReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "accepted  {} browser events in {} batches over {:.2} s: {:.0} events/s; {} failed",
+            self.accepted_events,
+            self.batches,
+            self.elapsed.as_secs_f64(),
+            self.events_per_second(),
+            self.failures
+        )
+    }
+}
+
+/// Sends browser batches until `bench.duration` has passed (or `stop` is set).
+pub async fn rum(
+    bench: &RumBench,
+    stop: Arc<std::sync::atomic::AtomicBool>,
+) -> anyhow::Result<RumReport> {
+    anyhow::ensure!(
+        bench.connections > 0 && bench.events_per_batch > 0,
+        "connections and batch size must be positive"
+    );
+    let batches: Arc<Vec<Bytes>> = Arc::new(
+        (0..256)
+            .map(|seed| Bytes::from(collector::synth::rum_batch(bench.events_per_batch, seed)))
+            .collect(),
+    );
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(bench.connections)
+        .timeout(Duration::from_secs(30))
+        .build()
+        .context("building the HTTP client")?;
+    // Each connection's pause between batches, for a set rate.
+    let gap = bench.rate.map(|rate| {
+        Duration::from_secs_f64(
+            bench.events_per_batch as f64 * bench.connections as f64 / rate.max(1.0),
+        )
+    });
+    let (next, accepted, sent, failed) = (
+        Arc::new(AtomicUsize::new(0)),
+        Arc::new(AtomicU64::new(0)),
+        Arc::new(AtomicU64::new(0)),
+        Arc::new(AtomicU64::new(0)),
+    );
+    let started = Instant::now();
+    let mut workers = Vec::new();
+    for _ in 0..bench.connections {
+        let (client, batches, next, accepted, sent, failed, stop, bench) = (
+            client.clone(),
+            batches.clone(),
+            next.clone(),
+            accepted.clone(),
+            sent.clone(),
+            failed.clone(),
+            stop.clone(),
+            bench.clone(),
+        );
+        workers.push(tokio::spawn(async move {
+            while started.elapsed() < bench.duration && !stop.load(Ordering::Relaxed) {
+                let at = Instant::now();
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let response = client
+                    .post(&bench.endpoint)
+                    .header("content-type", "text/plain;charset=UTF-8")
+                    .body(batches[i % batches.len()].clone())
+                    .send()
+                    .await;
+                sent.fetch_add(1, Ordering::Relaxed);
+                match response {
+                    Ok(answer) if answer.status() == 202 => {
+                        accepted.fetch_add(bench.events_per_batch as u64, Ordering::Relaxed);
+                    }
+                    _ => {
+                        failed.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+                if let Some(gap) = gap {
+                    tokio::time::sleep(gap.saturating_sub(at.elapsed())).await;
+                }
+            }
+        }));
+    }
+    for worker in workers {
+        worker.await.context("a RUM load worker panicked")?;
+    }
+    Ok(RumReport {
+        accepted_events: accepted.load(Ordering::Relaxed),
+        batches: sent.load(Ordering::Relaxed),
+        failures: failed.load(Ordering::Relaxed),
+        elapsed: started.elapsed(),
+    })
+}

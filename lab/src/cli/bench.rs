@@ -1,5 +1,7 @@
 //! `lab bench ingest` and `lab bench shop`.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use clap::{Args, Subcommand};
@@ -8,6 +10,8 @@ use clap::{Args, Subcommand};
 pub(crate) enum BenchCommand {
     /// Send shop-like OTLP/HTTP protobuf batches (10 attributes a span) as fast as the collector takes them.
     Ingest(BenchIngestArgs),
+    /// Send browser (RUM) batches as Datadog's browser SDK does to a collector's intake, as fast as it takes them.
+    Rum(BenchRumArgs),
     /// What tracing costs the shop: the fixed storefront's home page throughput with instrumentation off, on
     /// (collector included, as in `lab up`) and on with the spans discarded, in turn in this process.
     Shop(BenchShopArgs),
@@ -57,6 +61,30 @@ pub(crate) struct BenchIngestArgs {
     /// Stop after this many seconds at most.
     #[arg(long, default_value_t = 60)]
     seconds: u64,
+
+    /// Meanwhile, send this many browser events a second to the same collector's RUM intake (beside the
+    /// endpoint: `/api/v2/rum`), to see what RUM traffic costs span ingest.
+    #[arg(long, value_name = "EVENTS_PER_S")]
+    with_rum: Option<f64>,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct BenchRumArgs {
+    /// The collector's RUM intake.
+    #[arg(long, default_value = "http://127.0.0.1:4318/api/v2/rum")]
+    endpoint: String,
+
+    /// Requests in flight at once.
+    #[arg(long, default_value_t = 4)]
+    connections: usize,
+
+    /// Events in each batch.
+    #[arg(long, default_value_t = 900)]
+    batch: usize,
+
+    /// Seconds of load.
+    #[arg(long, default_value_t = 10)]
+    seconds: u64,
 }
 
 /// Runs a benchmark and prints its report.
@@ -75,6 +103,18 @@ pub(crate) async fn bench(command: BenchCommand) -> anyhow::Result<()> {
             Ok(())
         }
         BenchCommand::Ingest(args) => {
+            let stop = Arc::new(AtomicBool::new(false));
+            let rum = args.with_rum.map(|rate| {
+                let bench = lab::bench::RumBench {
+                    endpoint: args.endpoint.replace("/v1/traces", "/api/v2/rum"),
+                    connections: 1,
+                    events_per_batch: 90,
+                    rate: Some(rate),
+                    duration: Duration::from_secs(args.seconds),
+                };
+                let stop = stop.clone();
+                tokio::spawn(async move { lab::bench::rum(&bench, stop).await })
+            });
             let report = lab::bench::ingest(&lab::bench::IngestBench {
                 endpoint: args.endpoint,
                 connections: args.connections,
@@ -82,6 +122,26 @@ pub(crate) async fn bench(command: BenchCommand) -> anyhow::Result<()> {
                 spans: args.spans,
                 duration: Duration::from_secs(args.seconds),
             })
+            .await;
+            stop.store(true, Ordering::Relaxed);
+            let report = report?;
+            println!("{report}");
+            if let Some(rum) = rum {
+                println!("meanwhile {}", rum.await??);
+            }
+            Ok(())
+        }
+        BenchCommand::Rum(args) => {
+            let report = lab::bench::rum(
+                &lab::bench::RumBench {
+                    endpoint: args.endpoint,
+                    connections: args.connections,
+                    events_per_batch: args.batch,
+                    rate: None,
+                    duration: Duration::from_secs(args.seconds),
+                },
+                Arc::new(AtomicBool::new(false)),
+            )
             .await?;
             println!("{report}");
             Ok(())
