@@ -9,9 +9,15 @@ use shop_runtime::serve;
 /// Where the collector listens (port 0 lets the system pick).
 #[derive(Args, Debug)]
 pub(crate) struct ListenArgs {
-    /// Where the OTLP/HTTP receiver listens (`POST /v1/traces`, protobuf or JSON, gzip or not).
+    /// Where the OTLP/HTTP receiver listens (`POST /v1/traces`, protobuf or JSON, gzip or not), with the
+    /// browser intake (`POST /api/v2/rum`).
     #[arg(long, default_value = "127.0.0.1:4318")]
     pub(crate) otlp_http: SocketAddr,
+
+    /// A web origin whose pages may send to the OTLP/HTTP listener (CORS), repeatable; `*` allows any
+    /// [default: the shop's, http://127.0.0.1:3000 and http://localhost:3000].
+    #[arg(long = "cors-origin", value_name = "ORIGIN")]
+    pub(crate) cors_origins: Vec<String>,
 
     /// Where the OTLP/gRPC receiver listens (`TraceService/Export`, gzip or not).
     #[arg(long, default_value = "127.0.0.1:4317")]
@@ -26,6 +32,17 @@ pub(crate) struct ListenArgs {
     /// `/api/insights`, `/api/deployments`, `/api/stats`).
     #[arg(long, default_value = "127.0.0.1:8787")]
     pub(crate) api: SocketAddr,
+}
+
+impl ListenArgs {
+    /// The CORS origins asked for, else the shop's.
+    pub(crate) fn cors_origins(&self) -> Vec<String> {
+        if self.cors_origins.is_empty() {
+            collector::server::CollectorOptions::default().cors_origins
+        } else {
+            self.cors_origins.clone()
+        }
+    }
 }
 
 #[derive(Args, Debug)]
@@ -89,6 +106,7 @@ pub(crate) async fn collect(args: CollectArgs) -> anyhow::Result<()> {
         record: args.record.clone(),
         record_max_bytes: args.record_max_mb << 20,
         api: Some(args.listen.api),
+        cors_origins: args.listen.cors_origins(),
         analysis: collector::analysis::Settings {
             n_plus_one: collector::analysis::trace::Config {
                 min_repeats: args.n_plus_one_repeats,

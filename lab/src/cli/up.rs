@@ -141,6 +141,7 @@ pub(crate) async fn up(args: UpArgs) -> anyhow::Result<()> {
             otlp_grpc: Some(args.listen.otlp_grpc),
             datadog: Some(args.listen.datadog),
             api: Some(args.listen.api),
+            cors_origins: args.listen.cors_origins(),
             capacity: args.max_spans,
             max_bytes: args.max_store_mb << 20,
             record: args.record.clone(),
