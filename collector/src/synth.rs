@@ -168,29 +168,6 @@ pub fn shop_batch(spans: usize, seed: u64) -> ExportTraceServiceRequest {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use prost::Message as _;
-
-    use super::*;
-    use crate::model::Interner;
-
-    #[test]
-    fn batches_are_deterministic_valid_and_shop_like() {
-        let batch = shop_batch(512, 7);
-        assert_eq!(batch, shop_batch(512, 7));
-        let converted = crate::otlp::from_request(&batch, &Interner::new());
-        assert_eq!((converted.spans.len(), converted.rejected), (512, 0));
-        assert!(converted.spans.iter().all(|s| s.attributes.len() == 10));
-        let bytes = batch.encode_to_vec().len();
-        assert!(
-            (300 * 512..700 * 512).contains(&bytes),
-            "about 480 bytes a span, not {}",
-            bytes / 512
-        );
-    }
-}
-
 /// A batch of `events` browser events as Datadog's browser SDK sends them to its intake (newline-delimited
 /// JSON with the SDK's usual fields, about 800 bytes an event): per page view, its view, document, four
 /// assets, two calls with their trace ids, a click and, every fifth view, an error. Sessions, views and
@@ -246,7 +223,7 @@ pub fn rum_batch(events: usize, seed: u64) -> Vec<u8> {
                     seed << 20 | n
                 ))
             ),
-            _ if view_no % 5 == 0 => format!(
+            _ if view_no.is_multiple_of(5) => format!(
                 r#"{{"type":"error",{common},{view},"error":{{"id":"e-{seed}-{n}","source":"source","type":"TypeError","handling":"unhandled","message":"Cannot set properties of null (setting 'textContent')","stack":"TypeError: Cannot set properties of null (setting 'textContent')\n  at updateCartBadge @ {base}/assets/storefront.js:21:57\n  at xhr.onload @ {base}/assets/storefront.js:49:9","source_type":"browser"}},{}}}"#,
                 dd("")
             ),
@@ -259,6 +236,29 @@ pub fn rum_batch(events: usize, seed: u64) -> Vec<u8> {
         out.push(b'\n');
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use prost::Message as _;
+
+    use super::*;
+    use crate::model::Interner;
+
+    #[test]
+    fn batches_are_deterministic_valid_and_shop_like() {
+        let batch = shop_batch(512, 7);
+        assert_eq!(batch, shop_batch(512, 7));
+        let converted = crate::otlp::from_request(&batch, &Interner::new());
+        assert_eq!((converted.spans.len(), converted.rejected), (512, 0));
+        assert!(converted.spans.iter().all(|s| s.attributes.len() == 10));
+        let bytes = batch.encode_to_vec().len();
+        assert!(
+            (300 * 512..700 * 512).contains(&bytes),
+            "about 480 bytes a span, not {}",
+            bytes / 512
+        );
+    }
 }
 
 #[cfg(test)]

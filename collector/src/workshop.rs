@@ -330,27 +330,6 @@ pub fn generate(state: Workshop, requests: usize, start_ns: u64) -> Vec<Span> {
     out
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_banner_line_is_the_layouts_banner_call() {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("..")
-            .join(BANNER_FILE);
-        let text = std::fs::read_to_string(&path).unwrap();
-        let line = text
-            .lines()
-            .nth(usize::try_from(BANNER_LINE - 1).unwrap())
-            .unwrap_or_default();
-        assert!(
-            line.contains("banner("),
-            "{BANNER_FILE}:{BANNER_LINE} is {line:?}"
-        );
-    }
-}
-
 /// One shopper's session in the broken shop as Datadog's browser SDK reports it, newline-delimited: the home
 /// page (5.1 s), a product page (2.6 s, where adding to the cart throws in the page script), the cart
 /// answering 500. Its documents and its call name the traces [`generate`] makes for requests 4, 1 and 3
@@ -432,4 +411,25 @@ pub fn browser_session(start_ns: u64) -> String {
     ];
     let lines: Vec<String> = events.iter().map(|e| e.to_string()).collect();
     lines.join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_banner_line_is_the_layouts_banner_call() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("..")
+            .join(BANNER_FILE);
+        let text = std::fs::read_to_string(&path).unwrap();
+        let line = text
+            .lines()
+            .nth(usize::try_from(BANNER_LINE - 1).unwrap())
+            .unwrap_or_default();
+        assert!(
+            line.contains("banner("),
+            "{BANNER_FILE}:{BANNER_LINE} is {line:?}"
+        );
+    }
 }
