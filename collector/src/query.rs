@@ -176,14 +176,11 @@ impl Query {
         })
     }
 
-    /// The routes pages are templated by: every `GET` endpoint the services reported.
+    /// The routes pages are templated by: the `GET` endpoints of the services the browser events name.
     fn rum_routes(&self) -> crate::rum::pages::Routes {
         let mut endpoints = Vec::new();
-        for service in self.analysis.services(Window::All, Sort::Name) {
-            if let Some(list) = self
-                .analysis
-                .endpoints(&service.name, Window::All, Sort::Name)
-            {
+        for service in self.store.rum().services() {
+            if let Some(list) = self.analysis.endpoints(&service, Window::All, Sort::Name) {
                 endpoints.extend(list.into_iter().map(|e| e.name));
             }
         }

@@ -49,8 +49,12 @@ pub fn find_chromium(explicit: Option<&Path>) -> anyhow::Result<PathBuf> {
             Err(anyhow!("no Chromium at {}", path.display()))
         };
     }
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path)
+    find_on(&std::env::var_os("PATH").unwrap_or_default())
+}
+
+/// The first of Chromium's names found in the directories of `path` (as PATH lists them).
+fn find_on(path: &std::ffi::OsStr) -> anyhow::Result<PathBuf> {
+    std::env::split_paths(path)
         .flat_map(|dir| EXECUTABLES.iter().map(move |name| dir.join(name)))
         .find(|candidate| candidate.is_file())
         .ok_or_else(|| {
@@ -187,4 +191,22 @@ async fn visit(page: &Page, url: &str, report: &mut BrowseReport) -> anyhow::Res
         .with_context(|| format!("loading {url}"))?;
     report.pages += 1;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn without_chromium_the_error_says_how_to_get_it() {
+        let empty = tempfile::tempdir().unwrap();
+        let err = find_on(empty.path().as_os_str()).unwrap_err().to_string();
+        assert!(err.contains("apt-get install chromium"), "{err}");
+        assert!(err.contains("--chromium"), "{err}");
+        let err = find_chromium(Some(&empty.path().join("chromium"))).unwrap_err();
+        assert!(err.to_string().contains("no Chromium at"), "{err}");
+        let fake = empty.path().join("chromium");
+        std::fs::write(&fake, "").unwrap();
+        assert_eq!(find_on(empty.path().as_os_str()).unwrap(), fake);
+    }
 }

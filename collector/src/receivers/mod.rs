@@ -16,6 +16,18 @@ use tokio::sync::Semaphore;
 /// each of them to a blocking thread cost a quarter of the end-to-end ingest rate (BENCHMARKS.md).
 pub(crate) const DECODE_ASIDE: usize = 1024 * 1024;
 
+/// Everything `reader` gives (a decompressor), or `None` as soon as it passes `limit` bytes: a small body
+/// that inflates to gigabytes is refused after `limit + 1` of them.
+pub(crate) fn read_at_most(
+    reader: impl std::io::Read,
+    limit: usize,
+) -> std::io::Result<Option<Vec<u8>>> {
+    use std::io::Read as _;
+    let mut out = Vec::new();
+    reader.take(limit as u64 + 1).read_to_end(&mut out)?;
+    Ok((out.len() <= limit).then_some(out))
+}
+
 /// Decoders running on blocking threads at once, shared by a receiver's requests: one a core.
 pub(crate) fn decoders() -> Arc<Semaphore> {
     Arc::new(Semaphore::new(

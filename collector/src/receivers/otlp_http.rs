@@ -1,7 +1,6 @@
 //! The OTLP/HTTP receiver (`POST /v1/traces`, port 4318): protobuf and JSON bodies, gzip, the spec's answers —
 //! partial success for rejected spans, 4xx with a message for bad input, 429 with Retry-After when full.
 
-use std::io::Read as _;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -248,18 +247,13 @@ fn gunzip(body: &[u8], limit: usize) -> Result<Vec<u8>, Refusal> {
 
 /// The body inflated, or `None` as soon as it inflates past `limit` bytes.
 fn gunzip_at_most(body: &[u8], limit: usize) -> Result<Option<Vec<u8>>, Refusal> {
-    let mut out = Vec::new();
-    flate2::read::MultiGzDecoder::new(body)
-        .take(limit as u64 + 1)
-        .read_to_end(&mut out)
-        .map_err(|err| {
-            Refusal::new(
-                StatusCode::BAD_REQUEST,
-                "malformed_gzip",
-                format!("malformed gzip body: {err}"),
-            )
-        })?;
-    Ok((out.len() <= limit).then_some(out))
+    super::read_at_most(flate2::read::MultiGzDecoder::new(body), limit).map_err(|err| {
+        Refusal::new(
+            StatusCode::BAD_REQUEST,
+            "malformed_gzip",
+            format!("malformed gzip body: {err}"),
+        )
+    })
 }
 
 fn refuse(receiver: &Receiver, encoding: Encoding, refusal: Refusal) -> Response {

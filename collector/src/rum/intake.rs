@@ -3,7 +3,6 @@
 //! newline-delimited event JSON, plain, deflate (zlib or raw) or gzip; at most `max_body` bytes either way.
 
 use std::collections::HashMap;
-use std::io::Read as _;
 use std::sync::Arc;
 
 use axum::Router;
@@ -187,11 +186,7 @@ fn encoding(headers: &HeaderMap) -> Result<Encoding, Refusal> {
 /// The body decompressed, refused as soon as it passes `limit` bytes. `deflate` is zlib's format, as HTTP
 /// says and the SDK sends; a raw deflate stream is read too.
 fn inflate(body: &Bytes, encoding: Encoding, limit: usize) -> Result<Bytes, Refusal> {
-    fn read(reader: impl std::io::Read, limit: usize) -> std::io::Result<Option<Vec<u8>>> {
-        let mut out = Vec::new();
-        reader.take(limit as u64 + 1).read_to_end(&mut out)?;
-        Ok((out.len() <= limit).then_some(out))
-    }
+    use crate::receivers::read_at_most as read;
     let inflated = match encoding {
         Encoding::Identity => return Ok(body.clone()),
         Encoding::Gzip => read(flate2::read::MultiGzDecoder::new(&body[..]), limit),

@@ -256,6 +256,11 @@ impl RumStore {
         }
     }
 
+    /// The services the kept events name.
+    pub fn services(&self) -> std::collections::BTreeSet<String> {
+        self.with_events(|events| events.iter().map(|e| e.service.clone()).collect())
+    }
+
     /// Runs `f` over the kept events, oldest first, under the lock.
     pub(crate) fn with_events<T>(&self, f: impl FnOnce(&VecDeque<Event>) -> T) -> T {
         f(&self.inner.lock().events)

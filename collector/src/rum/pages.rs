@@ -10,11 +10,13 @@ use super::decode::{location, path_of};
 use super::{Detail, Event, RumStore};
 use crate::analysis::normalize::normalize_message;
 
-/// The routes of a site, as its backend's endpoints name them (`GET /products/{slug}`).
+/// The routes of a site, as its backend's endpoints name them (`GET /products/{slug}`). Each URL's page is
+/// worked out once per `Routes` (one a query), however many events name it.
 #[derive(Clone, Debug, Default)]
 pub struct Routes {
     /// Each route, and its segments (`None` for a parameter).
     routes: Vec<(String, Vec<Option<String>>)>,
+    known: std::cell::RefCell<HashMap<String, String>>,
 }
 
 impl Routes {
@@ -34,12 +36,24 @@ impl Routes {
                 (route.to_owned(), parts)
             })
             .collect();
-        Routes { routes }
+        Routes {
+            routes,
+            known: Default::default(),
+        }
     }
 
     /// `url`'s path as the page it is: the best matching route (most literal segments), else the path with
     /// its ids as `{id}`.
     pub fn page(&self, url: &str) -> String {
+        if let Some(page) = self.known.borrow().get(url) {
+            return page.clone();
+        }
+        let page = self.template(url);
+        self.known.borrow_mut().insert(url.to_owned(), page.clone());
+        page
+    }
+
+    fn template(&self, url: &str) -> String {
         let path = path_of(url);
         let parts: Vec<&str> = segments(&path).collect();
         let best = (self.routes.iter())

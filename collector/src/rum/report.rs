@@ -124,3 +124,45 @@ fn cut(text: &str, width: usize) -> String {
     out.push('…');
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analysis::{Analysis, Settings};
+    use crate::store::Store;
+    use crate::workshop::{self, Workshop};
+
+    #[test]
+    fn the_browser_section_says_what_the_shopper_saw_in_80_columns() {
+        let store = Store::new(crate::store::DEFAULT_CAPACITY);
+        let analysis = Analysis::new(Settings::default());
+        let spans = workshop::generate(Workshop::Broken, 8, 1_790_000_000_000_000_000);
+        analysis.observe(&spans);
+        store.insert(spans);
+        store
+            .rum()
+            .take(workshop::browser_session(1_790_000_000_000_000_000).as_bytes());
+        // An unknown type and a malformed line, counted.
+        store.rum().take(b"{\"type\":\"vital\",\"date\":1,\"session\":{\"id\":\"s\"},\"view\":{\"id\":\"v\"}}\nnot json");
+        let browser = Browser::build(&Query::new(store, analysis));
+        let text = browser.to_string();
+        for line in text.lines() {
+            assert!(
+                line.chars().count() <= 80,
+                "{line:?} is {} wide",
+                line.chars().count()
+            );
+        }
+        assert!(text.contains("/products/{slug}"), "{text}");
+        assert!(text.contains("1 × /assets/storefront.js:21"), "{text}");
+        assert!(text.contains("GET /cart answered 500"), "{text}");
+        assert!(
+            text.contains("1 of unknown types ignored, 1 lines"),
+            "{text}"
+        );
+        assert_eq!(browser.sessions, 1);
+        let json = serde_json::to_value(&browser).unwrap();
+        assert_eq!(json["pages"][0]["page"], "/");
+        assert_eq!(json["errors"][0]["count"], 1);
+    }
+}

@@ -512,6 +512,17 @@ async fn oversized_undecodable_and_misdirected_batches_are_refused_with_a_reason
     );
 }
 
+/// A browser's preflight of a POST from `origin` to `path`.
+async fn preflight(lab: &Lab, path: &str, origin: &str) -> reqwest::Response {
+    lab.client
+        .request(reqwest::Method::OPTIONS, lab.intake(path))
+        .header("origin", origin)
+        .header("access-control-request-method", "POST")
+        .send()
+        .await
+        .unwrap()
+}
+
 #[tokio::test]
 async fn cors_preflights_are_answered_for_the_shops_origin_only() {
     let lab = Lab::start().await;
@@ -535,14 +546,7 @@ async fn cors_preflights_are_answered_for_the_shops_origin_only() {
         );
         assert!(headers.contains_key("access-control-max-age"));
     }
-    let foreign = lab
-        .client
-        .request(reqwest::Method::OPTIONS, lab.intake("/v1/traces"))
-        .header("origin", "http://evil.example")
-        .header("access-control-request-method", "POST")
-        .send()
-        .await
-        .unwrap();
+    let foreign = preflight(&lab, "/v1/traces", "http://evil.example").await;
     assert_eq!(foreign.status(), 403);
     assert!(
         foreign
@@ -576,13 +580,6 @@ async fn cors_preflights_are_answered_for_the_shops_origin_only() {
         ..CollectorOptions::default()
     })
     .await;
-    let preflight = open
-        .client
-        .request(reqwest::Method::OPTIONS, open.intake("/v1/traces"))
-        .header("origin", "http://elsewhere:8080")
-        .header("access-control-request-method", "POST")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(preflight.status(), 204);
+    let answer = preflight(&open, "/v1/traces", "http://elsewhere:8080").await;
+    assert_eq!(answer.status(), 204);
 }

@@ -50,13 +50,11 @@ impl Walked {
     }
 }
 
-/// A lab in `state` (no replay), walked once by a real Chromium; waits until the collector holds the four
-/// pages' views with their load times.
-async fn walk(state: ShopState, name: &str) -> Option<Walked> {
-    let chromium = chromium()?;
-    let dir = TempDir::new(name);
+/// A lab in `state` (no replay) whose collector has its OTLP/HTTP listener (the browser intake) and query API
+/// on ports of their own.
+async fn start(state: ShopState, dir: &TempDir) -> RunningLab {
     let local = Some("127.0.0.1:0".parse().unwrap());
-    let lab = RunningLab::start(LabOptions {
+    RunningLab::start(LabOptions {
         collector: CollectorOptions {
             otlp_http: local,
             otlp_grpc: None,
@@ -69,7 +67,15 @@ async fn walk(state: ShopState, name: &str) -> Option<Walked> {
         export: None,
     })
     .await
-    .unwrap();
+    .unwrap()
+}
+
+/// A lab in `state` (no replay), walked once by a real Chromium; waits until the collector holds the four
+/// pages' views with their load times.
+async fn walk(state: ShopState, name: &str) -> Option<Walked> {
+    let chromium = chromium()?;
+    let dir = TempDir::new(name);
+    let lab = start(state, &dir).await;
     assert!(
         storefront::rum::sdk_built_in(),
         "the storefront was built without the browser SDK"
@@ -78,7 +84,8 @@ async fn walk(state: ShopState, name: &str) -> Option<Walked> {
         target: format!("http://{}", lab.shop.storefront),
         chromium: Some(chromium),
         walks: Some(1),
-        pause: Duration::from_millis(300),
+        // Long enough for each page's own calls to end, so the SDK has its load time before it leaves.
+        pause: Duration::from_secs(1),
     };
     let report = browse(&options, &CancellationToken::new()).await.unwrap();
     assert_eq!((report.walks, report.pages), (1, 4));
@@ -94,7 +101,7 @@ async fn walk(state: ShopState, name: &str) -> Option<Walked> {
             break;
         }
         assert!(
-            asked.elapsed() < Duration::from_secs(20),
+            asked.elapsed() < Duration::from_secs(60),
             "the browser's views did not all arrive: {pages:#?}"
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
@@ -220,21 +227,7 @@ async fn the_fixed_shop_seen_from_a_real_browser() {
 async fn the_storefront_serves_the_sdk_and_forwards_its_batches_to_the_collector() {
     use std::io::Write as _;
     let dir = TempDir::new("browser-forward");
-    let local = Some("127.0.0.1:0".parse().unwrap());
-    let lab = RunningLab::start(LabOptions {
-        collector: CollectorOptions {
-            otlp_http: local,
-            otlp_grpc: None,
-            datadog: None,
-            api: local,
-            ..Default::default()
-        },
-        shop: ShopOptions::ephemeral(ShopState::Fixed, dir.0.clone()),
-        replay: None,
-        export: None,
-    })
-    .await
-    .unwrap();
+    let lab = start(ShopState::Fixed, &dir).await;
     let shop = format!("http://{}", lab.shop.storefront);
     let client = reqwest::Client::new();
     let login = client.get(format!("{shop}/login")).send().await.unwrap();

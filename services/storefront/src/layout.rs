@@ -58,10 +58,6 @@ pub struct Layout {
     pub banner: Option<Banner>,
     pub service: &'static str,
     pub version: String,
-    /// Datadog's browser SDK and what it is initialised with; `None` serves the page without RUM.
-    pub rum: Option<crate::rum::RumInit>,
-    /// Whether the page script's cart badge update is the broken one (`frontend.cart-badge`).
-    pub cart_badge_fault: bool,
 }
 
 impl Layout {
@@ -81,16 +77,13 @@ impl Layout {
         } else {
             None
         };
-        let version = state.faults.version();
         Ok(Layout {
             title: title.into(),
             taxons,
             keywords: String::new(),
             banner,
             service: crate::SERVICE,
-            rum: crate::rum::RumInit::for_page(),
-            version,
-            cart_badge_fault: state.faults.is_on(crate::CART_BADGE),
+            version: state.faults.version(),
         })
     }
 
@@ -103,5 +96,18 @@ impl Layout {
     /// Whether the views render the banner themselves (the fixed shop) rather than the layout.
     pub fn banner_in_views(state: &AppState) -> bool {
         !state.faults.is_on(ADS_IN_LAYOUT)
+    }
+}
+
+/// What a page shows for real user monitoring, read from the page being served (`rum::scope`).
+impl Layout {
+    /// Datadog's browser SDK and what it is initialised with; `None` serves the page without RUM.
+    pub fn rum(&self) -> Option<crate::rum::RumInit> {
+        crate::rum::RumInit::for_page()
+    }
+
+    /// Whether the page script's cart badge update is the broken one (`frontend.cart-badge`).
+    pub fn cart_badge_fault(&self) -> bool {
+        crate::rum::cart_badge_fault()
     }
 }

@@ -50,27 +50,43 @@ pub struct RumInit {
     pub trace_time: u128,
 }
 
+/// What the page being served needs to know of the storefront for its browser side.
+#[derive(Clone, Debug)]
+struct PageContext {
+    /// The storefront's version when its pages load the SDK, `None` when not.
+    version: Option<String>,
+    /// Whether `frontend.cart-badge` is on.
+    cart_badge_fault: bool,
+}
+
 tokio::task_local! {
-    /// For the page being served: the storefront's version when its pages load the SDK, `None` when not.
-    static PAGE_RUM: Option<String>;
+    static PAGE: PageContext;
+}
+
+/// Whether the page being served gets the broken cart badge update (`frontend.cart-badge`).
+pub fn cart_badge_fault() -> bool {
+    PAGE.try_with(|page| page.cart_badge_fault).unwrap_or(false)
 }
 
 /// The middleware every page runs in (`from_fn_with_state`): whether its page loads the SDK (built in, and
-/// an intake to send to), for the layout and the error page alike.
+/// an intake to send to), for the layout and the error page alike, and whether its script is broken.
 pub(crate) async fn scope(
     State(state): State<crate::AppState>,
     request: axum::extract::Request,
     next: axum::middleware::Next,
 ) -> Response {
-    let version =
-        (sdk_built_in() && state.upstreams.rum_intake().is_some()).then(|| state.faults.version());
-    PAGE_RUM.scope(version, next.run(request)).await
+    let page = PageContext {
+        version: (sdk_built_in() && state.upstreams.rum_intake().is_some())
+            .then(|| state.faults.version()),
+        cart_badge_fault: state.faults.is_on(crate::CART_BADGE),
+    };
+    PAGE.scope(page, next.run(request)).await
 }
 
 impl RumInit {
     /// For the page being served (inside [`scope`]), when it loads the SDK.
     pub fn for_page() -> Option<RumInit> {
-        let version = PAGE_RUM.try_with(Clone::clone).ok().flatten()?;
+        let version = PAGE.try_with(|page| page.version.clone()).ok().flatten()?;
         let trace = shop_runtime::telemetry::current_trace_id();
         Some(RumInit {
             env: environment(),

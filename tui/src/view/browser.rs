@@ -76,62 +76,8 @@ fn render_list(app: &App, body: Rect, buf: &mut Buffer) {
     )
     .render(Rect { height: 1, ..table }, buf);
     let area = below_header(table);
-    let (first, shown) = visible(&rows, app.browser.selected, area.height as usize);
-    for (i, row) in shown.iter().enumerate() {
-        let (text, style) = match row {
-            BrowserRow::Page(page) => (
-                format!(
-                    " page     {:<32} {:>5} {:>7} {:>7} {:>7}",
-                    fmt::fit(&fmt::clean(&page.page), 32),
-                    page.views,
-                    fmt::ms(page.load_p75_ms),
-                    page.lcp_p75_ms.map_or("-".to_owned(), fmt::ms),
-                    fmt::percent(page.error_rate)
-                ),
-                if page.error_views > 0 {
-                    theme.warn()
-                } else {
-                    Style::new()
-                },
-            ),
-            BrowserRow::Error(error) => (
-                format!(
-                    " error ×{:<3}{:<32} {}",
-                    error.count,
-                    fmt::fit(
-                        &fmt::clean(&place(error.file.as_deref(), error.line, &error.source)),
-                        32
-                    ),
-                    fmt::clean(&error.message)
-                ),
-                theme.error(),
-            ),
-            BrowserRow::Session(session) => (
-                format!(
-                    " session  {} {:>2} views {:>2} errors  {}",
-                    fmt::clock(session.start_ns),
-                    session.views,
-                    session.errors,
-                    fmt::clean(&session.pages.join(" → "))
-                ),
-                theme.dim(),
-            ),
-        };
-        let style = if first + i == app.browser.selected {
-            theme.selected()
-        } else {
-            style
-        };
-        let y = area.y + i as u16;
-        Line::styled(fmt::fit(&text, width), style).render(
-            Rect {
-                y,
-                height: 1,
-                ..area
-            },
-            buf,
-        );
-    }
+    let lines: Vec<(String, Style)> = rows.iter().map(|row| list_line(row, theme)).collect();
+    draw_rows(&lines, app.browser.selected, area, theme, buf);
     let lines = match rows.get(app.browser.selected) {
         Some(BrowserRow::Page(page)) => vec![
             Line::from(vec![
@@ -251,24 +197,8 @@ fn render_journey(app: &App, body: Rect, buf: &mut Buffer) {
     .render(Rect { height: 1, ..table }, buf);
     let rows = app.journey_rows();
     let area = below_header(table);
-    let (first, shown) = visible(&rows, journey.selected, area.height as usize);
-    for (i, row) in shown.iter().enumerate() {
-        let (text, style) = journey_line(row, theme);
-        let style = if first + i == journey.selected {
-            theme.selected()
-        } else {
-            style
-        };
-        let y = area.y + i as u16;
-        Line::styled(fmt::fit(&text, width), style).render(
-            Rect {
-                y,
-                height: 1,
-                ..area
-            },
-            buf,
-        );
-    }
+    let lines: Vec<(String, Style)> = rows.iter().map(|row| journey_line(row, theme)).collect();
+    draw_rows(&lines, journey.selected, area, theme, buf);
     let lines = match rows.get(journey.selected) {
         Some(JourneyRow::View(view)) => vec![
             Line::raw(format!(" {}", fmt::clean(&view.url))),
@@ -309,6 +239,72 @@ fn render_journey(app: &App, body: Rect, buf: &mut Buffer) {
         .wrap(Wrap { trim: false })
         .block(Block::default().borders(Borders::TOP))
         .render(detail, buf);
+}
+
+fn list_line(row: &BrowserRow<'_>, theme: &crate::theme::Theme) -> (String, Style) {
+    match row {
+        BrowserRow::Page(page) => (
+            format!(
+                " page     {:<32} {:>5} {:>7} {:>7} {:>7}",
+                fmt::fit(&fmt::clean(&page.page), 32),
+                page.views,
+                fmt::ms(page.load_p75_ms),
+                page.lcp_p75_ms.map_or("-".to_owned(), fmt::ms),
+                fmt::percent(page.error_rate)
+            ),
+            if page.error_views > 0 {
+                theme.warn()
+            } else {
+                Style::new()
+            },
+        ),
+        BrowserRow::Error(error) => (
+            format!(
+                " error ×{:<3}{:<32} {}",
+                error.count,
+                fmt::fit(
+                    &fmt::clean(&place(error.file.as_deref(), error.line, &error.source)),
+                    32
+                ),
+                fmt::clean(&error.message)
+            ),
+            theme.error(),
+        ),
+        BrowserRow::Session(session) => (
+            format!(
+                " session  {} {:>2} views {:>2} errors  {}",
+                fmt::clock(session.start_ns),
+                session.views,
+                session.errors,
+                fmt::clean(&session.pages.join(" → "))
+            ),
+            theme.dim(),
+        ),
+    }
+}
+
+/// Draws `lines` as the rows of `area`, scrolled so that `selected` shows, and marked.
+fn draw_rows(
+    lines: &[(String, Style)],
+    selected: usize,
+    area: Rect,
+    theme: &crate::theme::Theme,
+    buf: &mut Buffer,
+) {
+    let (first, shown) = visible(lines, selected, area.height as usize);
+    for (i, (text, style)) in shown.iter().enumerate() {
+        let style = if first + i == selected {
+            theme.selected()
+        } else {
+            *style
+        };
+        let row = Rect {
+            y: area.y + i as u16,
+            height: 1,
+            ..area
+        };
+        Line::styled(fmt::fit(text, area.width as usize), style).render(row, buf);
+    }
 }
 
 fn journey_line(row: &JourneyRow<'_>, theme: &crate::theme::Theme) -> (String, Style) {

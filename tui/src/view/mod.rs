@@ -188,15 +188,20 @@ fn render_tabs(app: &App, area: Rect, buf: &mut Buffer) {
         spans.push(Span::styled(title, style));
     }
     let used: usize = spans.iter().map(|s| s.width()).sum();
-    let hint = if area.width >= ROOMY_TABS {
-        " ? help  q quit"
+    // The longest hint that fits beside the tabs.
+    let hints: &[&str] = if area.width >= ROOMY_TABS {
+        &[" ? help  q quit", " ? help", " ?"]
     } else {
-        " ? help"
+        &[" ? help", " ?"]
     };
-    if used + hint.len() < area.width as usize {
-        let pad = area.width as usize - used - hint.len();
+    let width = area.width as usize;
+    if let Some(hint) = hints
+        .iter()
+        .find(|hint| used + hint.chars().count() <= width)
+    {
+        let pad = width - used - hint.chars().count();
         spans.push(Span::raw(" ".repeat(pad)));
-        spans.push(Span::styled(hint, theme.dim()));
+        spans.push(Span::styled(*hint, theme.dim()));
     }
     Line::from(spans).render(area, buf);
 }

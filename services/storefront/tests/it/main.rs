@@ -136,7 +136,8 @@ async fn every_page_renders_in_the_fixed_shop() {
             "{db}: the banner is inlined"
         );
         assert!(
-            html.contains("store-frontend 1.1"),
+            // Both of its faults fixed at start: 1.2.
+            html.contains("store-frontend 1.2"),
             "{db}: the footer names the deployed version"
         );
 
