@@ -43,6 +43,8 @@ pub struct CollectorOptions {
     pub analyse: bool,
     /// Every listener's timeouts and connection cap.
     pub limits: listener::Limits,
+    /// The services' source tree, whose lines the query API serves (`GET /api/source`); `None` serves none.
+    pub source_root: Option<PathBuf>,
 }
 
 impl Default for CollectorOptions {
@@ -61,6 +63,7 @@ impl Default for CollectorOptions {
             analysis: Settings::default(),
             analyse: true,
             limits: listener::Limits::default(),
+            source_root: None,
         }
     }
 }
@@ -114,7 +117,10 @@ impl RunningCollector {
             (
                 options.api,
                 "query API",
-                crate::api::router(store.clone(), analysis.clone()),
+                crate::api::serve(
+                    crate::query::Query::new(store.clone(), analysis.clone())
+                        .with_source_root(options.source_root.as_deref()),
+                ),
             ),
         ];
         for (slot, (addr, name, router)) in http_addrs.iter_mut().zip(http_receivers) {

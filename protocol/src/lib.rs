@@ -14,7 +14,7 @@ pub mod trace;
 pub use query::{Sort, TraceSearch, TraceSort, Window};
 pub use responses::{
     ApiError, DeploymentsResponse, EndpointsResponse, ErrorsResponse, Grouped, InsightsResponse,
-    LatencyResponse, ServicesResponse, Stats, TracesResponse,
+    LatencyResponse, ServicesResponse, SourceLine, SourceResponse, Stats, TracesResponse,
 };
 pub use results::{
     DependencyChange, Deployment, ErrorGroup, MapEdge, MapNode, NPlusOne, ServiceMap, ServiceStats,

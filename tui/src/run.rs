@@ -110,7 +110,15 @@ pub fn open_trace(
     workspace: Option<&std::path::Path>,
 ) -> Update {
     match source.trace(trace_id) {
-        Ok(Some(view)) => Update::Trace(Box::new(TraceScreen::new(view, focus, workspace))),
+        Ok(Some(view)) => {
+            let served = |file: &str, line: u32| source.source(file, line);
+            Update::Trace(Box::new(TraceScreen::with_sources(
+                view,
+                focus,
+                workspace,
+                Some(&served),
+            )))
+        }
         Ok(None) => Update::TraceMissing(trace_id.to_owned()),
         Err(error) => Update::TraceFailed(chain(&error)),
     }

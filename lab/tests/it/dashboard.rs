@@ -290,6 +290,19 @@ fn the_remote_source_reads_a_lab_running_in_another_process() {
         endpoints.iter().any(|e| e.name == "GET /discount"),
         "{endpoints:?}"
     );
+    // A dashboard without the tree is served the banner call's lines by the lab, which knows the shop's.
+    let error = &overview.errors[0];
+    let lines = remote
+        .source(&error.file, error.line)
+        .expect("the remote asks the collector")
+        .expect("lab up serves the shop's source");
+    let called = lines
+        .iter()
+        .find(|(number, _)| *number == error.line)
+        .map(|(_, text)| text.trim().to_owned());
+    assert_eq!(called, Some(source_line(&error.file, error.line as usize)));
+    let refused = remote.source(".git/config", 1).unwrap().unwrap_err();
+    assert!(refused.contains("not a source file"), "{refused}");
     drop(remote);
     let _ = Command::new("kill")
         .args(["-INT", &child.0.id().to_string()])

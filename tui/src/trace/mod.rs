@@ -38,6 +38,7 @@ pub(crate) use details::N_PLUS_ONE_FIX;
 use details::{Exception, Failure, Frame, elide_columns};
 use flame::{Level, flame_levels};
 use rows::{Group, Item, Node, Row};
+pub use source::Fallback;
 use source::Reader;
 
 /// What the screen was opened to show.
@@ -116,6 +117,17 @@ impl TraceScreen {
     /// (when given and the file exists there: the path is repo-relative; refuse paths that escape the
     /// workspace, e.g. containing `..` or absolute). This is the only I/O, done once here, never while drawing.
     pub fn new(view: TraceView, focus: Focus, workspace: Option<&Path>) -> TraceScreen {
+        TraceScreen::with_sources(view, focus, workspace, None)
+    }
+
+    /// [`TraceScreen::new`], asking `fallback` (the collector) for the source lines the workspace does not
+    /// hold.
+    pub fn with_sources(
+        view: TraceView,
+        focus: Focus,
+        workspace: Option<&Path>,
+        fallback: Option<Fallback<'_>>,
+    ) -> TraceScreen {
         let spans = &view.spans;
         let n = spans.len();
         let axis_start = spans
@@ -204,7 +216,7 @@ impl TraceScreen {
             })
             .collect();
 
-        let mut reader = Reader::new(workspace);
+        let mut reader = Reader::new(workspace, fallback);
         // Repeated calls, as the collector grouped them: each group is one row where its first span is.
         let mut groups: Vec<Group> = Vec::with_capacity(view.repeat_groups.len());
         for repeat in &view.repeat_groups {
