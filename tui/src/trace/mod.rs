@@ -61,6 +61,8 @@ pub enum Target {
     Row(usize),
     /// A span's bar on the flame pane.
     FlameBar(usize),
+    /// A point of the flame pane's time axis (nanoseconds into the trace), with the bar drawn there if any.
+    Flame { at_ns: u64, bar: Option<usize> },
 }
 
 /// The Trace tab's state: the trace, its rows as currently folded, the selection.
