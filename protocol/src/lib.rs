@@ -10,6 +10,7 @@ pub mod responses;
 pub mod results;
 pub mod text;
 pub mod trace;
+pub mod units;
 
 pub use query::{Sort, TraceSearch, TraceSort, Window};
 pub use responses::{
