@@ -371,20 +371,28 @@ fn the_readme_walkthrough(name: &str, width: u16, height: u16) {
             .any(|l| l.contains('▸') && l.contains("×10") && l.contains("discount_type"))
     });
 
-    // 4. Fix one: `f`, Enter on the first fault: its service deploys a new version.
+    // 4. Fix one: `f`, the second fault (the ads service's sleep), Enter: its service deploys a new version.
     term.keys(&["f"]);
     term.wait_for("the fault panel", minute, |s| {
         s.contains("Faults") && s.contains("[broken]")
     });
-    term.keys(&["Enter"]);
+    term.keys(&["j", "Enter"]);
     term.wait_for("the fault fixed", minute, |s| s.contains("[fixed]"));
     term.keys(&["Escape"]);
 
-    // 5. Verify: `7`: the new version under the old one, compared with it.
+    // 5. Verify: `7`: the new version under the old one, compared with it, and under the storefront (not
+    // redeployed) what the fix did to its pages.
     term.keys(&["7"]);
-    term.wait_for("the new version in Deployments", minute, |s| {
-        s.contains("Deployments") && s.contains("1.1")
+    let verified = term.wait_for("the fix, and the storefront after it", minute, |s| {
+        let line = |what: &str| s.lines().find(|l| l.contains(what)).unwrap_or_default();
+        line("↳ advertisements-serv").contains("better after it")
+            && s.lines()
+                .any(|l| l.contains(" 1.1 ") && l.contains("better"))
     });
+    assert!(
+        !verified.contains("store-frontend 1.1") && !verified.contains("N+1 gone"),
+        "only the ads service was redeployed: {verified}"
+    );
 
     term.keys(&["q"]);
     let end = term.wait_for("the lab to stop", minute, |s| s.contains("LAB-EXITED"));
