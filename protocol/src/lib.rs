@@ -15,7 +15,8 @@ pub mod units;
 pub use query::{Sort, TraceSearch, TraceSort, Window};
 pub use responses::{
     ApiError, DeploymentsResponse, EndpointsResponse, ErrorsResponse, Grouped, InsightsResponse,
-    LatencyResponse, ServicesResponse, SourceLine, SourceResponse, Stats, TracesResponse,
+    LatencyResponse, LogStats, LogView, LogsResponse, ServicesResponse, SourceLine, SourceResponse,
+    Stats, TracesResponse,
 };
 pub use results::{
     DependencyChange, Deployment, ErrorGroup, MapEdge, MapNode, NPlusOne, ServiceMap, ServiceStats,
