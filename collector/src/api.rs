@@ -13,7 +13,9 @@
 //! | `GET /api/errors` | `{"errors": [ErrorGroup]}` |
 //! | `GET /api/insights` | `{"n_plus_one": [NPlusOne]}` |
 //! | `GET /api/deployments` | `{"deployments": [Deployment]}` |
-//! | `GET /api/stats` | the store's accounting (spans, and browser events under `rum`) |
+//! | `GET /api/stats` | the store's accounting (spans; logs under `logs`, browser events under `rum`) |
+//! | `GET /api/logs?trace_id=&span_id=&service=&severity=&q=&since=&limit=` | `{"logs": [LogView]}`, newest first: a trace's (or span's) log records, a service's, those at a severity or above, those with `q` in the body or an attribute value |
+//! | `GET /api/source?file=&line=` | `{"file", "line", "lines": [{"number", "text"}]}`: the lines around it, from the source tree the collector was given, under the dashboard's sandbox rules; a 404 says why not |
 //! | `GET /api/rum/pages?sort=latency\|errors\|requests\|name` | `{"pages": [RumPage]}` |
 //! | `GET /api/rum/errors` | `{"errors": [RumErrorGroup]}` |
 //! | `GET /api/rum/sessions?limit=` | `{"sessions": [RumSessionSummary]}`, newest first |
@@ -42,8 +44,13 @@ use crate::store::Store;
 /// The query API's default address.
 pub const DEFAULT_ADDR: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 8787);
 
-/// The API's routes over `store` and `analysis`.
+/// The API's routes over `store` and `analysis`, serving no source lines.
 pub fn router(store: Store, analysis: Analysis) -> axum::Router {
+    serve(Query::new(store, analysis))
+}
+
+/// The API's routes answering `query`.
+pub fn serve(query: Query) -> axum::Router {
     axum::Router::new()
         .route("/api/services", get(services))
         .route("/api/services/{name}/endpoints", get(endpoints))
@@ -55,6 +62,8 @@ pub fn router(store: Store, analysis: Analysis) -> axum::Router {
         .route("/api/insights", get(insights))
         .route("/api/deployments", get(deployments))
         .route("/api/stats", get(stats))
+        .route("/api/source", get(source))
+        .route("/api/logs", get(logs))
         .route("/api/rum/pages", get(rum_pages))
         .route("/api/rum/errors", get(rum_errors))
         .route("/api/rum/sessions", get(rum_sessions))
@@ -63,11 +72,11 @@ pub fn router(store: Store, analysis: Analysis) -> axum::Router {
             bad(
                 StatusCode::NOT_FOUND,
                 "no such endpoint: see GET /api/services, /api/map, /api/traces, /api/errors, \
-                 /api/insights, /api/deployments, /api/stats, /api/rum/pages, /api/rum/errors, \
-                 /api/rum/sessions",
+                 /api/insights, /api/deployments, /api/stats, /api/source, /api/logs, /api/rum/pages, \
+                 /api/rum/errors, /api/rum/sessions",
             )
         })
-        .with_state(Query::new(store, analysis))
+        .with_state(query)
 }
 
 /// A refused query: its status and a message saying what was wrong, answered as `{"error": message}`.
@@ -108,6 +117,97 @@ fn answer(body: impl Serialize) -> Answer {
 
 fn no_service(name: &str) -> ApiError {
     bad(StatusCode::NOT_FOUND, format!("no service named {name:?}"))
+}
+
+/// Log records a response holds at most, and when no `limit` is given.
+const MAX_LOGS: usize = 1000;
+const DEFAULT_LOGS: usize = 100;
+
+async fn logs(State(query): State<Query>, UrlQuery(params): Params) -> Answer {
+    only(
+        &params,
+        &[
+            "trace_id", "span_id", "service", "severity", "q", "since", "limit",
+        ],
+    )
+    .map_err(bad_request)?;
+    let text = |key: &str| params.get(key).filter(|v| !v.is_empty()).cloned();
+    let trace_id = match text("trace_id") {
+        None => None,
+        Some(id) => Some(
+            protocol::parse_trace_id(&id)
+                .map(TraceId::from_u128)
+                .ok_or_else(|| {
+                    bad_request(format!(
+                        "bad trace_id {id:?}: 32 hex digits or a decimal number"
+                    ))
+                })?,
+        ),
+    };
+    let span_id = match text("span_id") {
+        None => None,
+        Some(id) => Some(
+            crate::model::SpanId::from_hex(&id)
+                .ok_or_else(|| bad_request(format!("bad span_id {id:?}: 16 hex digits")))?,
+        ),
+    };
+    let min_severity = match text("severity") {
+        None => 0,
+        Some(name) => crate::logs::severity_number(&name).ok_or_else(|| {
+            bad_request(format!(
+                "bad severity {name:?}: TRACE, DEBUG, INFO, WARN, ERROR, FATAL or 0-24"
+            ))
+        })?,
+    };
+    let since_ns = match text("since") {
+        None => 0,
+        Some(since) => match protocol::query::Since::parse(&since) {
+            Some(protocol::query::Since::UnixNano(ns)) => ns,
+            Some(protocol::query::Since::Ago(ns)) => query.analysis.newest_ns().saturating_sub(ns),
+            None => {
+                return Err(bad_request(format!(
+                    "bad since {since:?}: unix nanoseconds or a duration back (30s, 5m, 2h)"
+                )));
+            }
+        },
+    };
+    let limit: usize = parse(&params, "limit", "a number of records")
+        .map_err(bad_request)?
+        .unwrap_or(DEFAULT_LOGS);
+    if !(1..=MAX_LOGS).contains(&limit) {
+        return Err(bad_request(format!("limit must be 1 to {MAX_LOGS}")));
+    }
+    answer(query.logs(&crate::logs::LogQuery {
+        trace_id,
+        span_id,
+        service: text("service"),
+        min_severity,
+        text: text("q"),
+        since_ns,
+        limit,
+    }))
+}
+
+async fn source(State(query): State<Query>, UrlQuery(params): Params) -> Answer {
+    only(&params, &["file", "line"]).map_err(bad_request)?;
+    let file = params
+        .get("file")
+        .filter(|file| !file.is_empty())
+        .ok_or_else(|| bad_request("file is required (a path relative to the source tree)".into()))?
+        .clone();
+    let line: u32 = parse(&params, "line", "a line number")
+        .map_err(bad_request)?
+        .ok_or_else(|| bad_request("line is required".into()))?;
+    // A file read (at most 8 MiB, up to the line): off the async workers.
+    let read = tokio::task::spawn_blocking(move || query.source(&file, line))
+        .await
+        .map_err(|_| {
+            bad(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "reading the source failed",
+            )
+        })?;
+    answer(read.map_err(|why| bad(StatusCode::NOT_FOUND, why))?)
 }
 
 async fn services(State(query): State<Query>, UrlQuery(params): Params) -> Answer {

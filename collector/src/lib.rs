@@ -8,6 +8,7 @@ pub mod compact;
 pub mod datadog;
 pub mod ingest;
 pub mod limits;
+pub mod logs;
 pub mod model;
 pub mod otlp;
 pub mod playback;

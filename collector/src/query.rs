@@ -2,9 +2,13 @@
 //! analyses. The query API serialises these answers; the dashboard's in-process source hands them over as
 //! they are; so a figure is computed in one place whoever asks.
 
+use std::path::Path;
+use std::sync::Arc;
+
 use protocol::{
     DeploymentsResponse, EndpointsResponse, ErrorsResponse, InsightsResponse, LatencyResponse,
-    ServiceMap, ServicesResponse, Sort, Stats, TraceSearch, TraceView, TracesResponse, Window,
+    LogView, LogsResponse, ServiceMap, ServicesResponse, Sort, SourceLine, SourceResponse, Stats,
+    TraceSearch, TraceView, TracesResponse, Window,
 };
 use protocol::{RumErrorsResponse, RumPagesResponse, RumSession, RumSessionsResponse};
 
@@ -18,11 +22,70 @@ use crate::view::{trace_summary, trace_view};
 pub struct Query {
     pub store: Store,
     pub analysis: Analysis,
+    /// The source tree `source` reads from, if the collector was given one.
+    source_root: Option<Arc<Path>>,
 }
 
 impl Query {
     pub fn new(store: Store, analysis: Analysis) -> Query {
-        Query { store, analysis }
+        Query {
+            store,
+            analysis,
+            source_root: None,
+        }
+    }
+
+    /// The same, serving source lines from `root` (the services' source tree).
+    pub fn with_source_root(mut self, root: Option<&Path>) -> Query {
+        self.source_root = root.map(Arc::from);
+        self
+    }
+
+    /// The log records `search` asks for, newest first.
+    pub fn logs(&self, search: &crate::logs::LogQuery) -> LogsResponse {
+        let records = self.store.logs().search(search);
+        LogsResponse {
+            logs: records
+                .into_iter()
+                .map(|record| LogView {
+                    time_unix_nano: record.time_ns,
+                    service: record.service().to_owned(),
+                    severity: record.severity(),
+                    severity_number: record.severity_number,
+                    trace_id: match (record.trace, search.trace_id) {
+                        (crate::logs::TraceRef::None, _) => String::new(),
+                        (crate::logs::TraceRef::Full(id), _) => id.to_string(),
+                        (crate::logs::TraceRef::Low(_), Some(id)) => id.to_string(),
+                        (crate::logs::TraceRef::Low(low), None) => format!("{low:032x}"),
+                    },
+                    span_id: record.span_id.map(|id| id.to_string()).unwrap_or_default(),
+                    attributes: crate::view::attributes(&record.attributes),
+                    body: record.body,
+                })
+                .collect(),
+        }
+    }
+
+    /// The lines around line `line` of `file` (as a span named it, relative to the source tree), read under
+    /// the sandbox's rules (`source_lines`); else why not.
+    pub fn source(&self, file: &str, line: u32) -> Result<SourceResponse, String> {
+        let Some(root) = &self.source_root else {
+            return Err(
+                "no source tree given to it (lab collect --workspace DIR gives one)".to_owned(),
+            );
+        };
+        if line == 0 {
+            return Err("line must be 1 or more".to_owned());
+        }
+        let lines = source_lines::read(Some(root), file, line)?;
+        Ok(SourceResponse {
+            file: file.to_owned(),
+            line,
+            lines: lines
+                .into_iter()
+                .map(|(number, text)| SourceLine { number, text })
+                .collect(),
+        })
     }
 
     pub fn services(&self, window: Window, sort: Sort) -> ServicesResponse {
@@ -144,6 +207,7 @@ impl Query {
             settling_errors: self.analysis.settling_errors(),
             limited_spans: accounting.limited_spans,
             rum: self.store.rum().stats(),
+            logs: self.store.logs().stats(),
         }
     }
 

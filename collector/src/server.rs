@@ -48,6 +48,8 @@ pub struct CollectorOptions {
     pub cors_origins: Vec<String>,
     /// Largest browser (RUM) batch, compressed or not.
     pub rum_max_body: usize,
+    /// The services' source tree, whose lines the query API serves (`GET /api/source`); `None` serves none.
+    pub source_root: Option<PathBuf>,
 }
 
 impl Default for CollectorOptions {
@@ -71,6 +73,7 @@ impl Default for CollectorOptions {
                 .map(|o| (*o).to_owned())
                 .collect(),
             rum_max_body: crate::rum::intake::DEFAULT_MAX_BODY,
+            source_root: None,
         }
     }
 }
@@ -133,7 +136,10 @@ impl RunningCollector {
             (
                 options.api,
                 "query API",
-                crate::api::router(store.clone(), analysis.clone()),
+                crate::api::serve(
+                    crate::query::Query::new(store.clone(), analysis.clone())
+                        .with_source_root(options.source_root.as_deref()),
+                ),
             ),
         ];
         for (slot, (addr, name, router)) in http_addrs.iter_mut().zip(http_receivers) {

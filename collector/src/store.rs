@@ -85,6 +85,8 @@ struct Shared {
     names: Mutex<Names>,
     /// The browser's events, kept beside the spans with an accounting of their own.
     rum: crate::rum::RumStore,
+    /// The log records written beside the spans.
+    logs: crate::logs::LogStore,
 }
 
 /// Everything behind the lock.
@@ -381,6 +383,7 @@ impl Store {
                 unknown_service: Str::from(UNKNOWN_SERVICE),
                 names: Mutex::new(Names::default()),
                 rum: crate::rum::RumStore::default(),
+                logs: crate::logs::LogStore::default(),
             }),
         }
     }
@@ -388,6 +391,11 @@ impl Store {
     /// The browser's events (real user monitoring) kept beside the spans.
     pub fn rum(&self) -> &crate::rum::RumStore {
         &self.shared.rum
+    }
+
+    /// The log records kept beside the spans.
+    pub fn logs(&self) -> &crate::logs::LogStore {
+        &self.shared.logs
     }
 
     /// The most spans this store keeps.

@@ -11,11 +11,13 @@ pub mod results;
 pub mod rum;
 pub mod text;
 pub mod trace;
+pub mod units;
 
 pub use query::{Sort, TraceSearch, TraceSort, Window};
 pub use responses::{
     ApiError, DeploymentsResponse, EndpointsResponse, ErrorsResponse, Grouped, InsightsResponse,
-    LatencyResponse, ServicesResponse, Stats, TracesResponse,
+    LatencyResponse, LogStats, LogView, LogsResponse, ServicesResponse, SourceLine, SourceResponse,
+    Stats, TracesResponse,
 };
 pub use results::{
     DependencyChange, Deployment, ErrorGroup, MapEdge, MapNode, NPlusOne, ServiceMap, ServiceStats,

@@ -6,6 +6,7 @@ pub mod datadog;
 pub mod in_process;
 pub mod otlp_grpc;
 pub mod otlp_http;
+pub mod otlp_logs;
 
 use std::sync::Arc;
 

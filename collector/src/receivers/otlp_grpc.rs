@@ -1,4 +1,4 @@
-//! The OTLP/gRPC receiver (`TraceService/Export`, port 4317), gzip included: the same conversion as OTLP/HTTP,
+//! The OTLP/gRPC receiver (`TraceService/Export`, port 4317; `LogsService/Export` too), gzip included: the same conversion as OTLP/HTTP,
 //! answered the gRPC way — INVALID_ARGUMENT for bad input, RESOURCE_EXHAUSTED with retry info when full.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -6,6 +6,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use opentelemetry_proto::tonic::collector::logs::v1::logs_service_server::{
+    LogsService, LogsServiceServer,
+};
+use opentelemetry_proto::tonic::collector::logs::v1::{
+    ExportLogsPartialSuccess, ExportLogsServiceRequest, ExportLogsServiceResponse,
+};
 use opentelemetry_proto::tonic::collector::trace::v1::{
     ExportTracePartialSuccess, ExportTraceServiceResponse,
 };
@@ -35,17 +41,64 @@ pub async fn serve(
     limits: listener::Limits,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), tonic::transport::Error> {
+    let logs = LogsServiceServer::new(LogsReceiver {
+        logs: ingest.store().logs().clone(),
+        interner: crate::model::Interner::new(),
+    })
+    .accept_compressed(CompressionEncoding::Gzip)
+    .send_compressed(CompressionEncoding::Gzip)
+    .max_decoding_message_size(max_body);
     listener::grpc::server(&limits)
         .add_service(TraceServer {
             ingest,
             max_body,
             decoders: super::decoders(),
         })
+        .add_service(logs)
         .serve_with_incoming_shutdown(
             listener::grpc::incoming(listener, "OTLP/gRPC", limits),
             shutdown,
         )
         .await
+}
+
+/// `LogsService/Export`: log records into the log store (tonic's generated server; a request it cannot decode
+/// is answered by tonic, uncounted).
+#[derive(Debug)]
+struct LogsReceiver {
+    logs: crate::logs::LogStore,
+    interner: crate::model::Interner,
+}
+
+#[tonic::async_trait]
+impl LogsService for LogsReceiver {
+    async fn export(
+        &self,
+        request: Request<ExportLogsServiceRequest>,
+    ) -> Result<Response<ExportLogsServiceResponse>, Status> {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64);
+        let converted = crate::logs::from_request(request.get_ref(), &self.interner, now);
+        self.logs.reject_records(converted.rejected);
+        if converted.records.is_empty() && converted.rejected > 0 {
+            self.logs.reject("invalid_log_record");
+            return Err(Status::invalid_argument(
+                converted.error.unwrap_or_default(),
+            ));
+        }
+        if converted.rejected > 0 {
+            self.logs.reject("invalid_log_record");
+        }
+        let rejected = converted.rejected;
+        self.logs.insert(converted.records);
+        Ok(Response::new(ExportLogsServiceResponse {
+            partial_success: (rejected > 0).then(|| ExportLogsPartialSuccess {
+                rejected_log_records: rejected as i64,
+                error_message: converted.error.unwrap_or_default(),
+            }),
+        }))
+    }
 }
 
 /// `TraceService/Export`, served by hand rather than by the generated server: the request arrives as raw

@@ -4,6 +4,7 @@ mod analysis_api;
 mod contract;
 mod limits;
 mod listeners;
+mod logs;
 mod rum;
 mod spans;
 mod store_api;

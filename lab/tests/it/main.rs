@@ -5,6 +5,7 @@ mod cli;
 mod dashboard;
 mod limits;
 mod real_clients;
+mod real_logs;
 mod replay_shop;
 mod sources;
 mod workshop;
