@@ -371,12 +371,13 @@ fn the_readme_walkthrough(name: &str, width: u16, height: u16) {
             .any(|l| l.contains('▸') && l.contains("×10") && l.contains("discount_type"))
     });
 
-    // 4. Fix one: `f`, the second fault (the ads service's sleep), Enter: its service deploys a new version.
+    // 4. Fix one: `f`, the third fault (the ads service's sleep, after the storefront's two), Enter: its
+    // service deploys a new version.
     term.keys(&["f"]);
     term.wait_for("the fault panel", minute, |s| {
         s.contains("Faults") && s.contains("[broken]")
     });
-    term.keys(&["j", "Enter"]);
+    term.keys(&["j", "j", "Enter"]);
     term.wait_for("the fault fixed", minute, |s| s.contains("[fixed]"));
     term.keys(&["Escape"]);
 
