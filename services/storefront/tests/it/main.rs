@@ -551,3 +551,48 @@ async fn a_service_that_never_answers_costs_a_page_its_timeout_not_more() {
     assert!(took < Duration::from_secs(5), "{took:?}");
     holder.abort();
 }
+
+/// What the page script does on "Add to cart": a new cart by `POST /api/v2/storefront/cart` (its token in the
+/// answer and the visitor's cookie), then `add_item` with that token; the cart link then carries the badge the
+/// script updates, which an empty cart's link has not (the `frontend.cart-badge` fault's premise). The script's
+/// broken branch is chosen by the page: `data-fault-cart-badge` on the body while the fault is on.
+#[tokio::test]
+async fn the_page_script_makes_a_cart_and_the_badge_appears_with_its_first_item() {
+    for dbs in database_sets("badge").await {
+        let db = dbs[0].name;
+        let shop = shop(dbs, true).await;
+        let empty = shop.get("/cart_link").await.text();
+        assert!(!empty.contains("cart-count"), "{db}: {empty}");
+
+        let request = axum::http::Request::post("/api/v2/storefront/cart")
+            .body(axum::body::Body::empty())
+            .unwrap();
+        let created = testing::send(&shop.app, request).await;
+        assert_eq!(created.status, 201, "{db}");
+        let token = created.json()["data"]["attributes"]["token"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let cookie = created.headers["set-cookie"].to_str().unwrap().to_owned();
+        assert!(cookie.contains(&token) && cookie.contains("HttpOnly"), "{cookie}");
+
+        let added = shop
+            .post_api(Some(&token), r#"{"variant_id":"11","quantity":2}"#)
+            .await;
+        assert_eq!(added.status, 200, "{db}: {}", added.text());
+        assert_eq!(added.json()["data"]["attributes"]["item_count"], 2);
+        let cookie = cookie.split(';').next().unwrap();
+        let link = shop.get_with_cookie("/cart_link", cookie).await.text();
+        assert!(
+            link.contains(r#"<span id="cart-count" class="badge">2</span>"#),
+            "{db}: {link}"
+        );
+
+        // The fault is the page's: on in the broken shop, off once fixed.
+        assert!(shop.get("/").await.text().contains(r#"<body data-fault-cart-badge="on">"#));
+        shop.state.faults.set(storefront::CART_BADGE, false).unwrap();
+        assert!(shop.get("/").await.text().contains("<body>"), "{db}");
+        // Without an intake to send to, the pages load no browser SDK.
+        assert!(!shop.get("/").await.text().contains("datadog-rum-slim"), "{db}");
+    }
+}
