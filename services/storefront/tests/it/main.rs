@@ -574,7 +574,10 @@ async fn the_page_script_makes_a_cart_and_the_badge_appears_with_its_first_item(
             .unwrap()
             .to_owned();
         let cookie = created.headers["set-cookie"].to_str().unwrap().to_owned();
-        assert!(cookie.contains(&token) && cookie.contains("HttpOnly"), "{cookie}");
+        assert!(
+            cookie.contains(&token) && cookie.contains("HttpOnly"),
+            "{cookie}"
+        );
 
         let added = shop
             .post_api(Some(&token), r#"{"variant_id":"11","quantity":2}"#)
@@ -589,10 +592,21 @@ async fn the_page_script_makes_a_cart_and_the_badge_appears_with_its_first_item(
         );
 
         // The fault is the page's: on in the broken shop, off once fixed.
-        assert!(shop.get("/").await.text().contains(r#"<body data-fault-cart-badge="on">"#));
-        shop.state.faults.set(storefront::CART_BADGE, false).unwrap();
+        assert!(
+            shop.get("/")
+                .await
+                .text()
+                .contains(r#"<body data-fault-cart-badge="on">"#)
+        );
+        shop.state
+            .faults
+            .set(storefront::CART_BADGE, false)
+            .unwrap();
         assert!(shop.get("/").await.text().contains("<body>"), "{db}");
         // Without an intake to send to, the pages load no browser SDK.
-        assert!(!shop.get("/").await.text().contains("datadog-rum-slim"), "{db}");
+        assert!(
+            !shop.get("/").await.text().contains("datadog-rum-slim"),
+            "{db}"
+        );
     }
 }
