@@ -158,10 +158,7 @@ fn render_list(app: &App, body: Rect, buf: &mut Buffer) {
         ],
         None => Vec::new(),
     };
-    Paragraph::new(lines)
-        .wrap(Wrap { trim: false })
-        .block(Block::default().borders(Borders::TOP))
-        .render(detail, buf);
+    render_detail(lines, detail, buf);
 }
 
 fn render_journey(app: &App, body: Rect, buf: &mut Buffer) {
@@ -235,10 +232,15 @@ fn render_journey(app: &App, body: Rect, buf: &mut Buffer) {
         ],
         None => Vec::new(),
     };
+    render_detail(lines, detail, buf);
+}
+
+/// The selected row's detail, below the list.
+fn render_detail(lines: Vec<Line<'_>>, area: Rect, buf: &mut Buffer) {
     Paragraph::new(lines)
         .wrap(Wrap { trim: false })
         .block(Block::default().borders(Borders::TOP))
-        .render(detail, buf);
+        .render(area, buf);
 }
 
 fn list_line(row: &BrowserRow<'_>, theme: &crate::theme::Theme) -> (String, Style) {
