@@ -19,8 +19,8 @@ pub use responses::{
     Stats, TracesResponse,
 };
 pub use results::{
-    DependencyChange, Deployment, ErrorGroup, MapEdge, MapNode, NPlusOne, ServiceMap, ServiceStats,
-    Statement, VersionChange,
+    DependencyChange, Deployment, ErrorGroup, LogCount, MapEdge, MapNode, NPlusOne, ServiceMap,
+    ServiceStats, Statement, VersionChange,
 };
 pub use trace::{
     CodeLocation, Dropped, EventView, ExceptionView, Frame, RepeatGroup, SpanView, TraceSummary,

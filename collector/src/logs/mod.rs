@@ -92,6 +92,15 @@ impl LogRecord {
     }
 }
 
+/// Each error group with the log line its service wrote about it in its example trace.
+pub fn attach_log_lines(logs: &LogStore, groups: &mut [protocol::ErrorGroup]) {
+    for group in groups {
+        if let Some(id) = TraceId::from_hex(&group.example_trace_id) {
+            group.log_line = logs.log_line(id, &group.service);
+        }
+    }
+}
+
 /// The name of OpenTelemetry severity number `number`.
 pub fn severity_name(number: i32) -> &'static str {
     match number {

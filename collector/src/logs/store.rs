@@ -157,6 +157,48 @@ impl LogStore {
             .collect()
     }
 
+    /// The log line `service` wrote in trace `trace_id` about an error: its most severe record there at WARN
+    /// or above (the earliest of those), if any.
+    pub fn log_line(&self, trace_id: TraceId, service: &str) -> Option<String> {
+        let records = self.search(&LogQuery {
+            trace_id: Some(trace_id),
+            service: Some(service.to_owned()),
+            min_severity: 13,
+            limit: 100,
+            ..LogQuery::default()
+        });
+        // Newest first: the earliest of the most severe is the last of them.
+        let most = records.iter().map(|r| r.severity_number).max()?;
+        records
+            .into_iter()
+            .rev()
+            .find(|r| r.severity_number == most)
+            .map(|r| r.body)
+    }
+
+    /// How many stored records each service wrote at each severity, by service then severity number.
+    pub fn counts(&self) -> Vec<protocol::LogCount> {
+        let inner = self.shared.lock();
+        let mut counts: BTreeMap<(String, i32, String), u64> = BTreeMap::new();
+        for (record, _) in &inner.records {
+            *counts
+                .entry((
+                    record.service().to_owned(),
+                    record.severity_number,
+                    record.severity(),
+                ))
+                .or_default() += 1;
+        }
+        counts
+            .into_iter()
+            .map(|((service, _, severity), count)| protocol::LogCount {
+                service,
+                severity,
+                count,
+            })
+            .collect()
+    }
+
     /// The accounting, as `/api/stats` shows it.
     pub fn stats(&self) -> protocol::LogStats {
         let inner = self.shared.lock();
