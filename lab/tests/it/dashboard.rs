@@ -338,6 +338,11 @@ fn the_readme_walkthrough(name: &str, width: u16, height: u16) {
     term.wait_for("the failing trace", minute, |s| {
         s.lines().any(|l| l.starts_with("Trace ")) && s.contains("MissingAdError")
     });
+    // Its error group, on the Errors tab, with the line the storefront logged about it.
+    term.keys(&["5"]);
+    term.wait_for("the error group's log line", minute, |s| {
+        s.contains("MissingAdError") && s.contains(" logged undefined ad for the banner")
+    });
 
     // 2. The bottleneck: `2` lands on the service list again, `p` sorts it by p95: the two slow services
     // first after the storefront; `3`, `s`, Enter: the slowest trace.
