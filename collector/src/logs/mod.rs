@@ -14,7 +14,7 @@ mod store;
 use std::sync::Arc;
 
 pub use json::decode_lines;
-pub use otlp::{Converted, from_request};
+pub use otlp::{Converted, from_request, to_request};
 pub use store::{DEFAULT_CAPACITY, DEFAULT_MAX_BYTES, LogQuery, LogStore};
 
 use crate::model::{KeyValue, Resource, SpanId, Str, TraceId};

@@ -9,6 +9,7 @@ use rustc_hash::FxHashMap;
 
 use super::LogRecord;
 use crate::model::{SpanId, TraceId};
+use crate::record::SharedRecorder;
 
 /// Records kept at most, by default.
 pub const DEFAULT_CAPACITY: usize = 200_000;
@@ -35,6 +36,8 @@ pub struct LogQuery {
 #[derive(Clone, Debug)]
 pub struct LogStore {
     shared: Arc<Mutex<Inner>>,
+    /// Where accepted records are also written, when the collector records.
+    recorder: Arc<Mutex<Option<SharedRecorder>>>,
 }
 
 #[derive(Debug)]
@@ -63,6 +66,7 @@ impl LogStore {
     /// An empty store keeping at most `capacity` records holding about `max_bytes` bytes.
     pub fn bounded(capacity: usize, max_bytes: u64) -> LogStore {
         LogStore {
+            recorder: Arc::default(),
             shared: Arc::new(Mutex::new(Inner {
                 capacity: capacity.max(1),
                 max_bytes,
@@ -78,8 +82,24 @@ impl LogStore {
         }
     }
 
-    /// Stores `records`, evicting the oldest past the bounds.
+    /// Writes every record accepted from now on to `recorder` too.
+    pub fn record_to(&self, recorder: SharedRecorder) {
+        *self.recorder.lock() = Some(recorder);
+    }
+
+    /// Stores `records`, evicting the oldest past the bounds (and records them, when recording).
     pub fn insert(&self, records: Vec<LogRecord>) {
+        if records.is_empty() {
+            return;
+        }
+        {
+            let mut recorder = self.recorder.lock();
+            let recorded = (recorder.as_ref()).map(|writer| writer.lock().append_logs(&records));
+            if let Some(Err(err)) = recorded {
+                tracing::error!(error = %err, "recording log records failed: recording stops");
+                *recorder = None;
+            }
+        }
         let mut inner = self.shared.lock();
         for record in records {
             inner.accepted += 1;

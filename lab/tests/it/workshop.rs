@@ -65,8 +65,14 @@ async fn workshop(state: ShopState, database: &Database, name: &str) -> Option<R
     let dir = TempDir::new(name);
     let shop = shop_options(state, &dir, database);
     let prefix = shop.schema_prefix.clone();
+    // Recorded too: the recording must replay into the same answers.
+    std::fs::create_dir_all(&dir.0).unwrap();
+    let recording = dir.0.join("lab.jsonl");
     let mut lab = RunningLab::start(LabOptions {
-        collector: in_process_collector(),
+        collector: CollectorOptions {
+            record: Some(recording.clone()),
+            ..in_process_collector()
+        },
         shop,
         replay: Some((requests, replay_once())),
         export: None,
@@ -79,6 +85,22 @@ async fn workshop(state: ShopState, database: &Database, name: &str) -> Option<R
     if let (Database::Postgres(url), Some(prefix)) = (database, prefix) {
         drop_schemas(url, &prefix).await;
     }
+    let (replayed, loaded) = Report::from_recording(&recording, Default::default())
+        .await
+        .unwrap();
+    assert_eq!(loaded.damaged, 0, "{:?}", loaded.problems);
+    assert!(
+        loaded.log_records > 0 || state != ShopState::Broken,
+        "the broken shop logs its errors"
+    );
+    // The same log records, the same lines under the same error groups.
+    assert_eq!(replayed.logs, finished.report.logs);
+    let lines = |report: &Report| -> Vec<(String, Option<String>)> {
+        (report.errors.iter())
+            .map(|e| (e.message.clone(), e.log_line.clone()))
+            .collect()
+    };
+    assert_eq!(lines(&replayed), lines(&finished.report));
     Some(finished.report)
 }
 
