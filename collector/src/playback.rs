@@ -194,7 +194,7 @@ fn read_lines(
                 });
             match decoded {
                 Ok(request) => {
-                    let converted = crate::logs::from_request(&request, interner, 0);
+                    let converted = crate::logs::from_request(&request, logs.interner(), 0);
                     if let Some(error) = converted.error {
                         loaded.damaged_line(
                             number,

@@ -8,7 +8,7 @@ use parking_lot::Mutex;
 use rustc_hash::FxHashMap;
 
 use super::LogRecord;
-use crate::model::{SpanId, TraceId};
+use crate::model::{Interner, SpanId, TraceId};
 use crate::record::SharedRecorder;
 
 /// Records kept at most, by default.
@@ -38,7 +38,13 @@ pub struct LogStore {
     shared: Arc<Mutex<Inner>>,
     /// Where accepted records are also written, when the collector records.
     recorder: Arc<Mutex<Option<SharedRecorder>>>,
+    /// The strings the records share (keys, services, severities, short values): every receiver of log
+    /// records interns through this one, pruned as records are evicted so it stays as bounded as the store.
+    interner: Interner,
 }
+
+/// Records evicted between two prunings of the interner.
+const PRUNE_AFTER_EVICTED: u64 = 50_000;
 
 #[derive(Debug)]
 struct Inner {
@@ -52,6 +58,8 @@ struct Inner {
     by_trace: FxHashMap<u64, VecDeque<u64>>,
     accepted: u64,
     evicted: u64,
+    /// `evicted` when the interner was last pruned.
+    pruned_at: u64,
     rejected: BTreeMap<String, u64>,
     rejected_records: u64,
 }
@@ -67,6 +75,7 @@ impl LogStore {
     pub fn bounded(capacity: usize, max_bytes: u64) -> LogStore {
         LogStore {
             recorder: Arc::default(),
+            interner: Interner::new(),
             shared: Arc::new(Mutex::new(Inner {
                 capacity: capacity.max(1),
                 max_bytes,
@@ -76,10 +85,16 @@ impl LogStore {
                 by_trace: FxHashMap::default(),
                 accepted: 0,
                 evicted: 0,
+                pruned_at: 0,
                 rejected: BTreeMap::new(),
                 rejected_records: 0,
             })),
         }
+    }
+
+    /// The interner log records are made with.
+    pub fn interner(&self) -> &Interner {
+        &self.interner
     }
 
     /// Writes every record accepted from now on to `recorder` too.
@@ -115,6 +130,12 @@ impl LogStore {
             {
                 inner.evict_oldest();
             }
+        }
+        // Evicted records may have held the last use of some strings.
+        if inner.evicted >= inner.pruned_at + PRUNE_AFTER_EVICTED {
+            inner.pruned_at = inner.evicted;
+            drop(inner);
+            self.interner.prune();
         }
     }
 
@@ -321,6 +342,26 @@ mod tests {
         assert_eq!(
             found.iter().map(|r| r.body.as_str()).collect::<Vec<_>>(),
             ["dd", "x"]
+        );
+    }
+
+    #[test]
+    fn the_strings_of_evicted_records_are_forgotten() {
+        use crate::model::{KeyValue, Value};
+        let store = LogStore::bounded(1_000, u64::MAX);
+        for n in 0..200_000u64 {
+            let mut one = record(n, TraceRef::None, "x");
+            // A value of its own on every record: kept only while its record is.
+            one.attributes.push(KeyValue {
+                key: store.interner().intern("order.id"),
+                value: Value::Str(store.interner().intern(&n.to_string())),
+            });
+            store.insert(vec![one]);
+        }
+        let strings = store.interner().len();
+        assert!(
+            strings <= 1_000 + PRUNE_AFTER_EVICTED as usize + 10,
+            "{strings}"
         );
     }
 

@@ -186,8 +186,8 @@ pub struct InProcessLogExporter {
 impl InProcessLogExporter {
     pub fn new(logs: crate::logs::LogStore) -> InProcessLogExporter {
         InProcessLogExporter {
+            interner: logs.interner().clone(),
             logs,
-            interner: Interner::new(),
             resource: Arc::new(Resource::default()),
         }
     }

@@ -43,7 +43,6 @@ pub async fn serve(
 ) -> Result<(), tonic::transport::Error> {
     let logs = LogsServiceServer::new(LogsReceiver {
         logs: ingest.store().logs().clone(),
-        interner: crate::model::Interner::new(),
     })
     .accept_compressed(CompressionEncoding::Gzip)
     .send_compressed(CompressionEncoding::Gzip)
@@ -67,7 +66,6 @@ pub async fn serve(
 #[derive(Debug)]
 struct LogsReceiver {
     logs: crate::logs::LogStore,
-    interner: crate::model::Interner,
 }
 
 #[tonic::async_trait]
@@ -79,7 +77,7 @@ impl LogsService for LogsReceiver {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos() as u64);
-        let converted = crate::logs::from_request(request.get_ref(), &self.interner, now);
+        let converted = crate::logs::from_request(request.get_ref(), self.logs.interner(), now);
         self.logs.reject_records(converted.rejected);
         if converted.records.is_empty() && converted.rejected > 0 {
             self.logs.reject("invalid_log_record");
