@@ -333,7 +333,7 @@ fn to_span(span: &Span) -> otlp::Span {
     }
 }
 
-fn to_attributes(list: &[KeyValue]) -> Vec<otlp_common::KeyValue> {
+pub(crate) fn to_attributes(list: &[KeyValue]) -> Vec<otlp_common::KeyValue> {
     list.iter()
         .map(|kv| otlp_common::KeyValue {
             key: kv.key.to_string(),

@@ -170,9 +170,9 @@ impl Query {
     }
 
     pub fn errors(&self) -> ErrorsResponse {
-        ErrorsResponse {
-            errors: self.analysis.errors(),
-        }
+        let mut errors = self.analysis.errors();
+        crate::logs::attach_log_lines(self.store.logs(), &mut errors);
+        ErrorsResponse { errors }
     }
 
     pub fn insights(&self) -> InsightsResponse {

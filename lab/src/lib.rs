@@ -6,6 +6,7 @@ pub mod browse;
 pub mod control;
 pub mod dashboard;
 pub mod gor;
+pub mod guide;
 pub mod record;
 pub mod replay;
 pub mod shop;

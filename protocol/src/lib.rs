@@ -20,8 +20,8 @@ pub use responses::{
     Stats, TracesResponse,
 };
 pub use results::{
-    DependencyChange, Deployment, ErrorGroup, MapEdge, MapNode, NPlusOne, ServiceMap, ServiceStats,
-    Statement, VersionChange,
+    DependencyChange, Deployment, ErrorGroup, LogCount, MapEdge, MapNode, NPlusOne, ServiceMap,
+    ServiceStats, Statement, VersionChange,
 };
 pub use rum::{
     RumErrorGroup, RumErrorsResponse, RumJourneyEvent, RumJourneyView, RumPage, RumPagesResponse,

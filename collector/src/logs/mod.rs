@@ -14,7 +14,7 @@ mod store;
 use std::sync::Arc;
 
 pub use json::decode_lines;
-pub use otlp::{Converted, from_request};
+pub use otlp::{Converted, from_request, to_request};
 pub use store::{DEFAULT_CAPACITY, DEFAULT_MAX_BYTES, LogQuery, LogStore};
 
 use crate::model::{KeyValue, Resource, SpanId, Str, TraceId};
@@ -89,6 +89,15 @@ impl LogRecord {
             .map(|kv| kv.key.len() + crate::view::value_text(&kv.value).len() + 16)
             .sum();
         (std::mem::size_of::<LogRecord>() + self.body.len() + attributes) as u64
+    }
+}
+
+/// Each error group with the log line its service wrote about it in its example trace.
+pub fn attach_log_lines(logs: &LogStore, groups: &mut [protocol::ErrorGroup]) {
+    for group in groups {
+        if let Some(id) = TraceId::from_hex(&group.example_trace_id) {
+            group.log_line = logs.log_line(id, &group.service);
+        }
     }
 }
 

@@ -25,6 +25,52 @@ pub struct Converted {
     pub error: Option<String>,
 }
 
+/// Model log records back into one OTLP request (as recordings keep them), grouped by their shared resource;
+/// a Datadog record's half trace id goes out as the whole id with the upper half zero.
+pub fn to_request(records: &[LogRecord]) -> ExportLogsServiceRequest {
+    use opentelemetry_proto::tonic::common::v1::AnyValue;
+    use opentelemetry_proto::tonic::logs::v1::{self as otlp_logs, ResourceLogs, ScopeLogs};
+    use opentelemetry_proto::tonic::resource::v1::Resource as OtlpResource;
+
+    let mut out: Vec<ResourceLogs> = Vec::new();
+    let mut index: std::collections::HashMap<*const Resource, usize> = Default::default();
+    for record in records {
+        let at = *index
+            .entry(Arc::as_ptr(&record.resource))
+            .or_insert_with(|| {
+                out.push(ResourceLogs {
+                    resource: Some(OtlpResource {
+                        attributes: crate::otlp::to_attributes(&record.resource.attributes),
+                        ..Default::default()
+                    }),
+                    scope_logs: vec![ScopeLogs::default()],
+                    schema_url: String::new(),
+                });
+                out.len() - 1
+            });
+        let trace_id = match record.trace {
+            TraceRef::None => Vec::new(),
+            TraceRef::Full(id) => id.0.to_vec(),
+            TraceRef::Low(low) => crate::model::TraceId::from_u128(u128::from(low)).0.to_vec(),
+        };
+        out[at].scope_logs[0]
+            .log_records
+            .push(otlp_logs::LogRecord {
+                time_unix_nano: record.time_ns,
+                severity_number: record.severity_number,
+                severity_text: record.severity_text.to_string(),
+                body: Some(AnyValue {
+                    value: Some(Any::StringValue(record.body.clone())),
+                }),
+                attributes: crate::otlp::to_attributes(&record.attributes),
+                trace_id,
+                span_id: record.span_id.map(|id| id.0.to_vec()).unwrap_or_default(),
+                ..Default::default()
+            });
+    }
+    ExportLogsServiceRequest { resource_logs: out }
+}
+
 /// `text` cut to at most [`MAX_TEXT`] bytes, at a character boundary, marked `…` when cut.
 pub(super) fn capped(mut text: String) -> String {
     if text.len() > MAX_TEXT {

@@ -8,7 +8,8 @@ use parking_lot::Mutex;
 use rustc_hash::FxHashMap;
 
 use super::LogRecord;
-use crate::model::{SpanId, TraceId};
+use crate::model::{Interner, SpanId, TraceId};
+use crate::record::SharedRecorder;
 
 /// Records kept at most, by default.
 pub const DEFAULT_CAPACITY: usize = 200_000;
@@ -35,7 +36,15 @@ pub struct LogQuery {
 #[derive(Clone, Debug)]
 pub struct LogStore {
     shared: Arc<Mutex<Inner>>,
+    /// Where accepted records are also written, when the collector records.
+    recorder: Arc<Mutex<Option<SharedRecorder>>>,
+    /// The strings the records share (keys, services, severities, short values): every receiver of log
+    /// records interns through this one, pruned as records are evicted so it stays as bounded as the store.
+    interner: Interner,
 }
+
+/// Records evicted between two prunings of the interner.
+const PRUNE_AFTER_EVICTED: u64 = 50_000;
 
 #[derive(Debug)]
 struct Inner {
@@ -49,6 +58,8 @@ struct Inner {
     by_trace: FxHashMap<u64, VecDeque<u64>>,
     accepted: u64,
     evicted: u64,
+    /// `evicted` when the interner was last pruned.
+    pruned_at: u64,
     rejected: BTreeMap<String, u64>,
     rejected_records: u64,
 }
@@ -63,6 +74,8 @@ impl LogStore {
     /// An empty store keeping at most `capacity` records holding about `max_bytes` bytes.
     pub fn bounded(capacity: usize, max_bytes: u64) -> LogStore {
         LogStore {
+            recorder: Arc::default(),
+            interner: Interner::new(),
             shared: Arc::new(Mutex::new(Inner {
                 capacity: capacity.max(1),
                 max_bytes,
@@ -72,14 +85,36 @@ impl LogStore {
                 by_trace: FxHashMap::default(),
                 accepted: 0,
                 evicted: 0,
+                pruned_at: 0,
                 rejected: BTreeMap::new(),
                 rejected_records: 0,
             })),
         }
     }
 
-    /// Stores `records`, evicting the oldest past the bounds.
+    /// The interner log records are made with.
+    pub fn interner(&self) -> &Interner {
+        &self.interner
+    }
+
+    /// Writes every record accepted from now on to `recorder` too.
+    pub fn record_to(&self, recorder: SharedRecorder) {
+        *self.recorder.lock() = Some(recorder);
+    }
+
+    /// Stores `records`, evicting the oldest past the bounds (and records them, when recording).
     pub fn insert(&self, records: Vec<LogRecord>) {
+        if records.is_empty() {
+            return;
+        }
+        {
+            let mut recorder = self.recorder.lock();
+            let recorded = (recorder.as_ref()).map(|writer| writer.lock().append_logs(&records));
+            if let Some(Err(err)) = recorded {
+                tracing::error!(error = %err, "recording log records failed: recording stops");
+                *recorder = None;
+            }
+        }
         let mut inner = self.shared.lock();
         for record in records {
             inner.accepted += 1;
@@ -95,6 +130,12 @@ impl LogStore {
             {
                 inner.evict_oldest();
             }
+        }
+        // Evicted records may have held the last use of some strings.
+        if inner.evicted >= inner.pruned_at + PRUNE_AFTER_EVICTED {
+            inner.pruned_at = inner.evicted;
+            drop(inner);
+            self.interner.prune();
         }
     }
 
@@ -154,6 +195,48 @@ impl LogStore {
         found
             .into_iter()
             .map(|(record, _)| record.clone())
+            .collect()
+    }
+
+    /// The log line `service` wrote in trace `trace_id` about an error: its most severe record there at WARN
+    /// or above (the earliest of those), if any.
+    pub fn log_line(&self, trace_id: TraceId, service: &str) -> Option<String> {
+        let records = self.search(&LogQuery {
+            trace_id: Some(trace_id),
+            service: Some(service.to_owned()),
+            min_severity: 13,
+            limit: 100,
+            ..LogQuery::default()
+        });
+        // Newest first: the earliest of the most severe is the last of them.
+        let most = records.iter().map(|r| r.severity_number).max()?;
+        records
+            .into_iter()
+            .rev()
+            .find(|r| r.severity_number == most)
+            .map(|r| r.body)
+    }
+
+    /// How many stored records each service wrote at each severity, by service then severity number.
+    pub fn counts(&self) -> Vec<protocol::LogCount> {
+        let inner = self.shared.lock();
+        let mut counts: BTreeMap<(String, i32, String), u64> = BTreeMap::new();
+        for (record, _) in &inner.records {
+            *counts
+                .entry((
+                    record.service().to_owned(),
+                    record.severity_number,
+                    record.severity(),
+                ))
+                .or_default() += 1;
+        }
+        counts
+            .into_iter()
+            .map(|((service, _, severity), count)| protocol::LogCount {
+                service,
+                severity,
+                count,
+            })
             .collect()
     }
 
@@ -259,6 +342,26 @@ mod tests {
         assert_eq!(
             found.iter().map(|r| r.body.as_str()).collect::<Vec<_>>(),
             ["dd", "x"]
+        );
+    }
+
+    #[test]
+    fn the_strings_of_evicted_records_are_forgotten() {
+        use crate::model::{KeyValue, Value};
+        let store = LogStore::bounded(1_000, u64::MAX);
+        for n in 0..200_000u64 {
+            let mut one = record(n, TraceRef::None, "x");
+            // A value of its own on every record: kept only while its record is.
+            one.attributes.push(KeyValue {
+                key: store.interner().intern("order.id"),
+                value: Value::Str(store.interner().intern(&n.to_string())),
+            });
+            store.insert(vec![one]);
+        }
+        let strings = store.interner().len();
+        assert!(
+            strings <= 1_000 + PRUNE_AFTER_EVICTED as usize + 10,
+            "{strings}"
         );
     }
 

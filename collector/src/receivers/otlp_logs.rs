@@ -18,14 +18,11 @@ use super::otlp_http::{
     Encoding, Refusal, answer, error_response, gunzip, gzipped, read, read_body,
 };
 use crate::logs::{self, Converted, LogStore};
-use crate::model::Interner;
 
 #[derive(Clone, Debug)]
 struct Receiver {
     logs: LogStore,
     max_body: usize,
-    /// Log records' strings (keys, services, severities) shared within the log store.
-    interner: Interner,
 }
 
 /// The log routes.
@@ -34,11 +31,7 @@ pub fn router(logs: LogStore, max_body: usize) -> Router {
         .route("/v1/logs", post(otlp))
         .route("/api/v2/logs", post(json_lines))
         .layer(DefaultBodyLimit::disable())
-        .with_state(Receiver {
-            logs,
-            max_body,
-            interner: Interner::new(),
-        })
+        .with_state(Receiver { logs, max_body })
 }
 
 fn now_ns() -> u64 {
@@ -119,7 +112,7 @@ fn refuse(receiver: &Receiver, encoding: Encoding, refusal: Refusal) -> Response
 }
 
 async fn otlp(State(receiver): State<Receiver>, headers: HeaderMap, body: Body) -> Response {
-    let interner = receiver.interner.clone();
+    let interner = receiver.logs.interner().clone();
     let decoded = decoded(
         &receiver,
         (&headers, Typed::Otlp),
@@ -172,7 +165,7 @@ async fn otlp(State(receiver): State<Receiver>, headers: HeaderMap, body: Body) 
 }
 
 async fn json_lines(State(receiver): State<Receiver>, headers: HeaderMap, body: Body) -> Response {
-    let interner = receiver.interner.clone();
+    let interner = receiver.logs.interner().clone();
     let decoded = decoded(&receiver, (&headers, Typed::Any), body, move |body, _| {
         Ok(logs::decode_lines(body, &interner, now_ns()))
     })

@@ -369,8 +369,10 @@ pub const KEYS: &[(&str, &str)] = &[
     ("Esc", "go back, close, clear the trace filter"),
     ("space", "pause or resume a live view"),
     ("w, then 1-4", "time window 1m, 5m, 15m, all: every tab"),
-    ("Services: ← → h l", "pick the sort column; i inverts it"),
-    ("Services: p e", "sort by p95, by errors"),
+    (
+        "Services: ← → h l, p e",
+        "sort column (i inverts it); by p95, errors",
+    ),
     ("Map, Services: t", "traces of the selected service"),
     (
         "Traces: /",
@@ -378,12 +380,16 @@ pub const KEYS: &[(&str, &str)] = &[
     ),
     ("Traces: s e", "longest or latest first; errors only"),
     ("Trace: → l, ← h", "unfold ×N; fold, or go to the parent"),
-    ("Trace: Ctrl-d Ctrl-u", "page down, up (J K: the details)"),
+    ("Trace: Ctrl-d Ctrl-u", "page down, up"),
     ("Trace: e c", "next error, next critical-path span"),
     ("Trace: F", "flame graph across the whole width, or back"),
     (
         "Trace: z - + [ ] wheel",
         "zoom to selection, out, in; move; about the pointer",
+    ),
+    (
+        "Trace: J K, L",
+        "scroll the details; all the trace's logs, or the span's",
     ),
     (
         "Browser: l e",
