@@ -235,8 +235,10 @@ impl Query {
     /// One browser session as a journey, each document and call linked to the backend trace it caused (its
     /// full id when the store holds it); `None` for a session not held.
     pub fn rum_session(&self, id: &str) -> Option<RumSession> {
-        self.store.rum().session(id, &self.rum_routes(), |low| {
-            (self.store.trace_ending_in(low)).map(|trace| format!("{:032x}", trace.id().to_u128()))
+        self.store.rum().session(id, &self.rum_routes(), |lows| {
+            (self.store.traces_ending_in(lows).into_iter())
+                .map(|(low, id)| (low, format!("{:032x}", id.to_u128())))
+                .collect()
         })
     }
 

@@ -593,6 +593,23 @@ impl Store {
             .cloned()
     }
 
+    /// For each of `lows`, the id of the newest stored trace whose low 64 bits it is: one pass over the trace
+    /// ids however many are asked (a browser session's calls, say).
+    pub fn traces_ending_in(&self, lows: &std::collections::HashSet<u64>) -> HashMap<u64, TraceId> {
+        let mut found: HashMap<u64, (u64, TraceId)> = HashMap::new();
+        if lows.is_empty() {
+            return HashMap::new();
+        }
+        let index = self.shared.index.read();
+        for trace in index.traces.values() {
+            let low = trace.id.to_u128() as u64;
+            if lows.contains(&low) && found.get(&low).is_none_or(|(seq, _)| trace.seq > *seq) {
+                found.insert(low, (trace.seq, trace.id));
+            }
+        }
+        found.into_iter().map(|(low, (_, id))| (low, id)).collect()
+    }
+
     /// The names of the services with at least one stored trace, sorted.
     pub fn services(&self) -> Vec<Str> {
         let mut services: Vec<Str> = self

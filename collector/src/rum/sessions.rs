@@ -1,7 +1,7 @@
 //! Sessions as journeys: a session's views in order, each with its actions, resources, errors and long
 //! tasks, and the backend traces its document and its calls caused.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use protocol::{RumJourneyEvent, RumJourneyView, RumSession, RumSessionSummary};
 
@@ -11,6 +11,8 @@ use super::{Detail, Event, RumStore};
 
 /// The most events a journey's view lists (the rest are counted in the session's summary only).
 pub const MAX_VIEW_EVENTS: usize = 500;
+/// The most views a journey lists: the latest (a browser left walking for hours is one long session).
+pub const MAX_JOURNEY_VIEWS: usize = 200;
 
 fn summary_of(event: &Event) -> RumSessionSummary {
     RumSessionSummary {
@@ -84,13 +86,14 @@ impl RumStore {
         })
     }
 
-    /// One session as a journey; `None` when no event of it is held. `trace` turns the low 64 bits the
-    /// browser knew of a backend trace into its full id, when the collector holds it.
+    /// One session as a journey (its latest [`MAX_JOURNEY_VIEWS`] views); `None` when no event of it is held.
+    /// `traces` turns the low 64 bits the browser knew of backend traces into their full ids, for those the
+    /// collector holds, all at once.
     pub fn session(
         &self,
         id: &str,
         routes: &Routes,
-        trace: impl Fn(u64) -> Option<String>,
+        traces: impl FnOnce(&HashSet<u64>) -> HashMap<u64, String>,
     ) -> Option<RumSession> {
         let (summary, views, mut by_view) = self.with_events(|events| {
             let mut summary: Option<RumSessionSummary> = None;
@@ -109,10 +112,24 @@ impl RumStore {
             }
             summary.map(|summary| (summary, views, by_view))
         })?;
-        let hex = |low: u64| trace(low).unwrap_or_else(|| format!("{low:016x}"));
         let (views, pages) = pages_in_order(views.iter(), routes);
-        let views = views
-            .into_iter()
+        let shown = &views[views.len().saturating_sub(MAX_JOURNEY_VIEWS)..];
+        let lows: HashSet<u64> = (shown.iter())
+            .filter_map(|view| by_view.get(&view.view_id))
+            .flatten()
+            .filter_map(|event| match event.detail {
+                Detail::Resource { trace_low, .. } => trace_low,
+                _ => None,
+            })
+            .collect();
+        let full = traces(&lows);
+        let hex = |low: u64| {
+            full.get(&low)
+                .cloned()
+                .unwrap_or_else(|| format!("{low:016x}"))
+        };
+        let views = shown
+            .iter()
             .map(|view| {
                 let Detail::View(figures) = &view.detail else {
                     unreachable!("only views are listed")
