@@ -344,3 +344,58 @@ async fn the_storefront_serves_the_sdk_and_forwards_its_batches_to_the_collector
     assert_eq!(traces, r#"{"traces":[]}"#);
     lab.stop("test").await.unwrap();
 }
+
+/// Without Chromium, `lab browse` and `lab up --browser` say what is missing and how to get it, and the lab
+/// does not start.
+#[test]
+fn without_chromium_the_commands_say_so_and_start_nothing() {
+    let dir = TempDir::new("browser-missing");
+    let missing = dir.0.join("no-chromium-here");
+    let missing = missing.to_str().unwrap();
+    let data = dir.0.to_str().unwrap();
+    for args in [
+        vec!["browse", "--chromium", missing, "--walks", "1"],
+        vec![
+            "up",
+            "--headless",
+            "--duration",
+            "1s",
+            "--browser",
+            "--chromium",
+            missing,
+            "--storefront-port",
+            "0",
+            "--ads-port",
+            "0",
+            "--discounts-port",
+            "0",
+            "--otlp-http",
+            "127.0.0.1:0",
+            "--otlp-grpc",
+            "127.0.0.1:0",
+            "--datadog",
+            "127.0.0.1:0",
+            "--api",
+            "127.0.0.1:0",
+            "--data-dir",
+            data,
+        ],
+    ] {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_lab"))
+            .args(&args)
+            .env_remove("LAB_CHROMIUM")
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(!output.status.success(), "{args:?}: {stdout}");
+        assert!(
+            stderr.contains(&format!("no Chromium at {missing}")),
+            "{args:?}: {stderr}"
+        );
+        assert!(
+            !stdout.contains("The collector is up"),
+            "{args:?} started the lab: {stdout}"
+        );
+    }
+}
