@@ -253,9 +253,18 @@ fn browser_views() {
     );
     open(&mut app, &source, action);
     assert_eq!(app.tab, Tab::Trace);
-    // Esc goes back to the journey, and again to the list.
+    // Esc goes back to the journey; Enter on the first page view opens the trace that rendered it.
     app.handle_key(key(KeyCode::Esc));
     assert_eq!(app.tab, Tab::Browser);
+    assert!(app.browser.journey.is_some());
+    app.handle_key(ch('g'));
+    let action = app.handle_key(key(KeyCode::Enter));
+    assert!(
+        matches!(&action, Some(tui::app::Action::OpenTrace { trace_id, .. }) if trace_id.ends_with("0000000000000004")),
+        "{action:?}"
+    );
+    open(&mut app, &source, action);
+    app.handle_key(key(KeyCode::Esc));
     assert!(app.browser.journey.is_some());
     app.handle_key(key(KeyCode::Esc));
     assert!(app.browser.journey.is_none());
