@@ -164,3 +164,31 @@ pub fn from_request(
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{SpanId, TraceId};
+
+    #[test]
+    fn a_datadog_half_id_survives_a_recording() {
+        let record = |trace| LogRecord {
+            time_ns: 5,
+            severity_number: 17,
+            severity_text: "ERROR".into(),
+            body: "cart 42 not found".to_owned(),
+            attributes: Vec::new(),
+            resource: Arc::new(Resource::default()),
+            trace,
+            span_id: Some(SpanId::from_u64(9)),
+        };
+        let whole = TraceId::from_u128(0x6b14_f9f0_0000_0000_6129_d803_4e41_0cdd);
+        let written = vec![
+            record(TraceRef::Low(0x6129_d803_4e41_0cdd)),
+            record(TraceRef::Full(whole)),
+        ];
+        let read = from_request(&to_request(&written), &Interner::new(), 0).records;
+        assert_eq!(read, written);
+        assert!(read[0].trace.is(whole), "the half still opens the whole trace");
+    }
+}
