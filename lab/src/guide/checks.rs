@@ -59,7 +59,7 @@ fn names(answer: &[String], service: &str) -> bool {
         .next()
         .unwrap_or(&service)
         .to_owned();
-    let short = format!("{}s", &first[..first.len().min(2)]);
+    let short: String = first.chars().take(2).chain(['s']).collect();
     let compact = |text: &str| text.replace(['-', '_', '.'], "");
     let whole = compact(&service);
     answer.iter().any(|word| {
