@@ -363,23 +363,12 @@ fn without_chromium_the_commands_say_so_and_start_nothing() {
             "--browser",
             "--chromium",
             missing,
-            "--storefront-port",
-            "0",
-            "--ads-port",
-            "0",
-            "--discounts-port",
-            "0",
-            "--otlp-http",
-            "127.0.0.1:0",
-            "--otlp-grpc",
-            "127.0.0.1:0",
-            "--datadog",
-            "127.0.0.1:0",
-            "--api",
-            "127.0.0.1:0",
             "--data-dir",
             data,
-        ],
+        ]
+        .into_iter()
+        .chain(crate::cli::EPHEMERAL)
+        .collect(),
     ] {
         let output = std::process::Command::new(env!("CARGO_BIN_EXE_lab"))
             .args(&args)

@@ -12,7 +12,7 @@ use collector::report::Report;
 
 use crate::replay_shop::TempDir;
 
-const EPHEMERAL: [&str; 14] = [
+pub(crate) const EPHEMERAL: [&str; 14] = [
     "--otlp-http",
     "127.0.0.1:0",
     "--otlp-grpc",
