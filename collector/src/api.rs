@@ -13,7 +13,8 @@
 //! | `GET /api/errors` | `{"errors": [ErrorGroup]}` |
 //! | `GET /api/insights` | `{"n_plus_one": [NPlusOne]}` |
 //! | `GET /api/deployments` | `{"deployments": [Deployment]}` |
-//! | `GET /api/stats` | the store's accounting |
+//! | `GET /api/stats` | the store's accounting, and each exporter's |
+//! | `POST /api/export/{name}` with `{"enabled": true\|false}` | switches the `otlp` or `datadog` exporter on or off: its `ExportStats` |
 //!
 //! A bad parameter is a 400 naming it; an unknown trace or service a 404. Every answer is a type of the
 //! contract (`protocol`), computed by [`crate::query::Query`]; this module only speaks HTTP.
@@ -40,6 +41,11 @@ pub const DEFAULT_ADDR: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALH
 
 /// The API's routes over `store` and `analysis`.
 pub fn router(store: Store, analysis: Analysis) -> axum::Router {
+    routes(Query::new(store, analysis))
+}
+
+/// The API's routes over a collector's answers (its exporters' included).
+pub fn routes(query: Query) -> axum::Router {
     axum::Router::new()
         .route("/api/services", get(services))
         .route("/api/services/{name}/endpoints", get(endpoints))
@@ -51,6 +57,7 @@ pub fn router(store: Store, analysis: Analysis) -> axum::Router {
         .route("/api/insights", get(insights))
         .route("/api/deployments", get(deployments))
         .route("/api/stats", get(stats))
+        .route("/api/export/{name}", axum::routing::post(set_export))
         .fallback(|| async {
             bad(
                 StatusCode::NOT_FOUND,
@@ -58,7 +65,7 @@ pub fn router(store: Store, analysis: Analysis) -> axum::Router {
                  /api/insights, /api/deployments, /api/stats",
             )
         })
-        .with_state(Query::new(store, analysis))
+        .with_state(query)
 }
 
 /// A refused query: its status and a message saying what was wrong, answered as `{"error": message}`.
@@ -188,4 +195,31 @@ async fn deployments(State(query): State<Query>, UrlQuery(params): Params) -> An
 async fn stats(State(query): State<Query>, UrlQuery(params): Params) -> Answer {
     only(&params, &[]).map_err(bad_request)?;
     answer(query.stats())
+}
+
+async fn set_export(
+    State(query): State<Query>,
+    Path(name): Path<String>,
+    body: axum::body::Bytes,
+) -> Answer {
+    let toggle: protocol::ExportToggle = serde_json::from_slice(&body).map_err(|err| {
+        bad_request(format!(
+            "the body must be {{\"enabled\": true}} or {{\"enabled\": false}}: {err}"
+        ))
+    })?;
+    match query.exports.set_enabled(&name, toggle.enabled) {
+        Some(stats) => answer(stats),
+        None => Err(bad(
+            StatusCode::NOT_FOUND,
+            format!(
+                "no exporter named {name:?}: this collector has {}",
+                match query.exports.names() {
+                    names if names.is_empty() => {
+                        "none (start it with --export-otlp URL or --export-datadog)".to_owned()
+                    }
+                    names => names.join(", "),
+                }
+            ),
+        )),
+    }
 }

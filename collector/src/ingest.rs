@@ -7,6 +7,7 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 
 use crate::analysis::Analysis;
+use crate::export::Exports;
 use crate::limits::SpanLimits;
 use crate::model::{Interner, Span};
 use crate::record::Recorder;
@@ -39,6 +40,7 @@ pub struct IngestWriter {
     queue: mpsc::Receiver<Vec<Span>>,
     recorder: Option<Recorder>,
     analysis: Option<Analysis>,
+    exports: Exports,
 }
 
 /// How often the writer looks for traces that have settled (see [`Analysis::settle`]).
@@ -65,6 +67,7 @@ impl Ingest {
                 queue: rx,
                 recorder,
                 analysis: None,
+                exports: Exports::none(),
             },
         ))
     }
@@ -136,6 +139,12 @@ impl IngestWriter {
         self
     }
 
+    /// Also offers every batch to the exporters switched on (their queues never make the writer wait).
+    pub fn export(mut self, exports: Exports) -> IngestWriter {
+        self.exports = exports;
+        self
+    }
+
     /// Drains the queue until every [`Ingest`] handle is dropped: each batch goes into the analyses, the
     /// store and, when recording, the file (flushed per batch). Returns the recorder's outcome.
     pub async fn run(self) -> std::io::Result<()> {
@@ -181,6 +190,7 @@ impl IngestWriter {
             if let Some(analysis) = &self.analysis {
                 analysis.observe(&batch);
             }
+            self.exports.offer(&batch);
             let inserted = self.store.insert(batch);
             if inserted.evicted > 0
                 && let (Some(analysis), Some(oldest)) =

@@ -8,6 +8,7 @@ use protocol::{
 };
 
 use crate::analysis::Analysis;
+use crate::export::Exports;
 use crate::model::TraceId;
 use crate::store::{Store, TraceQuery};
 use crate::view::{trace_summary, trace_view};
@@ -17,11 +18,23 @@ use crate::view::{trace_summary, trace_view};
 pub struct Query {
     pub store: Store,
     pub analysis: Analysis,
+    /// The exporters, when the collector has any: their accounting is part of the stats.
+    pub exports: Exports,
 }
 
 impl Query {
     pub fn new(store: Store, analysis: Analysis) -> Query {
-        Query { store, analysis }
+        Query {
+            store,
+            analysis,
+            exports: Exports::none(),
+        }
+    }
+
+    /// The same, with the collector's exporters.
+    pub fn with_exports(mut self, exports: Exports) -> Query {
+        self.exports = exports;
+        self
     }
 
     pub fn services(&self, window: Window, sort: Sort) -> ServicesResponse {
@@ -139,6 +152,7 @@ impl Query {
             grouped: self.analysis.grouped(),
             settling_errors: self.analysis.settling_errors(),
             limited_spans: accounting.limited_spans,
+            exports: self.exports.stats(),
         }
     }
 }

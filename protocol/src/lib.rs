@@ -13,8 +13,8 @@ pub mod trace;
 
 pub use query::{Sort, TraceSearch, TraceSort, Window};
 pub use responses::{
-    ApiError, DeploymentsResponse, EndpointsResponse, ErrorsResponse, Grouped, InsightsResponse,
-    LatencyResponse, ServicesResponse, Stats, TracesResponse,
+    ApiError, DeploymentsResponse, EndpointsResponse, ErrorsResponse, ExportStats, ExportToggle,
+    Grouped, InsightsResponse, LatencyResponse, ServicesResponse, Stats, TracesResponse,
 };
 pub use results::{
     DependencyChange, Deployment, ErrorGroup, MapEdge, MapNode, NPlusOne, ServiceMap, ServiceStats,
