@@ -35,6 +35,9 @@ pub struct Report {
     /// Each service's versions, oldest first.
     pub deployments: Vec<Deployment>,
     pub accounting: ReportAccounting,
+    /// Each exporter's accounting at the end of the run (`--export-otlp`, `--export-datadog`).
+    #[serde(default)]
+    pub exports: Vec<protocol::ExportStats>,
 }
 
 /// Whether anything was lost: every span accepted is stored or was evicted; rejected payloads and spans are
@@ -76,6 +79,7 @@ impl Report {
                 rejected_spans: accounting.rejected_spans,
                 damaged_lines: 0,
             },
+            exports: Vec::new(),
         }
     }
 
@@ -305,6 +309,27 @@ impl fmt::Display for Report {
                 "Recording: {} damaged lines skipped (each named on stderr).",
                 a.damaged_lines
             )?;
+        }
+        for e in &self.exports {
+            writeln!(
+                f,
+                "Exported to {} ({}): {} offered, {} sent, {} retried, {} failed, {} rejected by it, {} dropped{}.",
+                e.name,
+                clean(&e.endpoint),
+                e.offered,
+                e.sent,
+                e.retried,
+                e.failed,
+                e.rejected,
+                e.dropped,
+                match e.queued + e.in_flight {
+                    0 => String::new(),
+                    left => format!(", {left} still queued"),
+                }
+            )?;
+            if let Some(error) = &e.last_error {
+                writeln!(f, "  last error: {}", clean(error))?;
+            }
         }
         Ok(())
     }

@@ -228,7 +228,13 @@ async fn datadog_export_reaches_the_labs_own_datadog_receiver() {
         (accepted - zero, zero),
         "{stats:?}"
     );
-    assert!(stats.last_error.as_deref().unwrap().contains("low 64 bits are zero"));
+    assert!(
+        stats
+            .last_error
+            .as_deref()
+            .unwrap()
+            .contains("low 64 bits are zero")
+    );
     assert_accounted(&stats);
     let accepted = accepted - zero;
 

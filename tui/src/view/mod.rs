@@ -290,6 +290,29 @@ fn render_status(app: &App, area: Rect, buf: &mut Buffer) {
         });
         spans.push(Span::styled(" (f) ", theme.dim()));
     }
+    // Each exporter: its state and key; what it lost, when it lost any.
+    for export in &app.overview.exports {
+        let short = if export.name == "datadog" {
+            "dd"
+        } else {
+            &export.name
+        };
+        let key = if export.name == "datadog" { "x" } else { "X" };
+        spans.push(Span::raw(format!("· {short} ")));
+        spans.push(if export.enabled {
+            Span::styled("on", theme.good())
+        } else {
+            Span::styled("off", theme.dim())
+        });
+        let lost = export.failed + export.dropped + export.rejected;
+        if lost > 0 {
+            spans.push(Span::styled(
+                format!(" {} lost", fmt::count(lost)),
+                theme.error(),
+            ));
+        }
+        spans.push(Span::styled(format!(" ({key}) "), theme.dim()));
+    }
     // The counts people check first ("is anything lost?") stay on an 80-column line; the rest follows.
     let rejected = Span::styled(
         fmt::count(counts.rejected),
@@ -365,6 +388,7 @@ pub const KEYS: &[(&str, &str)] = &[
     ),
     ("Trace: J K", "scroll the details"),
     ("f", "fault panel (lab up): Enter flips a fault"),
+    ("x, X", "Datadog, OTLP export on or off (the status line)"),
     ("?", "this help"),
     ("q, Ctrl-C", "quit"),
 ];
