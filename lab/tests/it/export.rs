@@ -442,3 +442,172 @@ fn lab_collect_refuses_to_export_to_its_own_receiver() {
     );
     assert!(said.contains(&own), "names the receiver: {said}");
 }
+
+/// A `lab collect` on loopback ports of its own, with `extra` arguments; killed when dropped.
+struct Collect {
+    child: Child,
+    otlp_http: u16,
+    api: String,
+}
+
+impl Drop for Collect {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Collect {
+    async fn start(extra: &[&str]) -> Collect {
+        let (otlp_http, api) = (free_port(), free_port());
+        let child = Command::new(env!("CARGO_BIN_EXE_lab"))
+            .arg("collect")
+            .args(["--otlp-http", &format!("127.0.0.1:{otlp_http}")])
+            .args(["--otlp-grpc", "127.0.0.1:0", "--datadog", "127.0.0.1:0"])
+            .args(["--api", &format!("127.0.0.1:{api}")])
+            .args(extra)
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let collect = Collect {
+            child,
+            otlp_http,
+            api: format!("http://127.0.0.1:{api}"),
+        };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while reqwest::get(format!("{}/api/stats", collect.api))
+            .await
+            .is_err()
+        {
+            assert!(Instant::now() < deadline, "lab collect never answered");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        collect
+    }
+
+    async fn stats(&self) -> protocol::Stats {
+        reqwest::get(format!("{}/api/stats", self.api))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    async fn get(&self, path: &str) -> Value {
+        reqwest::get(format!("{}{path}", self.api))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    /// Stops it as Ctrl-C does: what it printed.
+    fn interrupt(mut self) -> String {
+        let pid = self.child.id().to_string();
+        Command::new("kill").args(["-INT", &pid]).status().unwrap();
+        let mut out = String::new();
+        std::io::Read::read_to_string(self.child.stdout.as_mut().unwrap(), &mut out).unwrap();
+        out
+    }
+}
+
+#[tokio::test]
+async fn a_lab_collect_forwards_everything_to_a_second_over_otlp() {
+    use prost::Message as _;
+    let second = Collect::start(&[]).await;
+    let backend = format!("http://127.0.0.1:{}", second.otlp_http);
+    let first = Collect::start(&[
+        "--export-otlp",
+        &backend,
+        "--export-otlp-header",
+        "x-class=a",
+    ])
+    .await;
+    let client = reqwest::Client::new();
+    for seed in 1..=4 {
+        let body = collector::synth::shop_batch(512, seed).encode_to_vec();
+        let answer = client
+            .post(format!("http://127.0.0.1:{}/v1/traces", first.otlp_http))
+            .header("content-type", "application/x-protobuf")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert!(answer.status().is_success());
+    }
+    // The workshop's traces too: errors with their exception events.
+    let workshop = collector::workshop::generate(
+        collector::workshop::Workshop::Broken,
+        4,
+        1_790_000_000_000_000_000,
+    );
+    let events = workshop.iter().filter(|s| !s.events.is_empty()).count();
+    assert!(events > 0);
+    let total = 2048 + workshop.len() as u64;
+    let answer = client
+        .post(format!("http://127.0.0.1:{}/v1/traces", first.otlp_http))
+        .header("content-type", "application/x-protobuf")
+        .body(collector::otlp::to_request(&workshop).encode_to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert!(answer.status().is_success());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let stats = loop {
+        let stats = first.stats().await;
+        let export = &stats.exports[0];
+        if stats.accepted == total && export.sent == total && export.queued + export.in_flight == 0
+        {
+            break stats;
+        }
+        assert!(Instant::now() < deadline, "{stats:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(stats.exports[0].name, "otlp");
+    assert_eq!(stats.exports[0].endpoint, format!("{backend}/v1/traces"));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while second.stats().await.accepted < total {
+        assert!(Instant::now() < deadline);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        second.stats().await.accepted,
+        total,
+        "counted equal on both sides"
+    );
+    // Every trace, as each side's query API shows it: the same spans, ids, names, attributes and events.
+    let listed = first.get("/api/traces?limit=1000").await;
+    let ids: Vec<&str> = listed["traces"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["trace_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids.len(), 2048 / 8 + 4);
+    let mut with_events = 0;
+    for id in ids {
+        let (sent, got) = (
+            first.get(&format!("/api/traces/{id}")).await,
+            second.get(&format!("/api/traces/{id}")).await,
+        );
+        assert!(!sent["spans"].as_array().unwrap().is_empty());
+        with_events += sent.to_string().contains("\"exception\"") as usize;
+        assert_eq!(sent, got, "trace {id}");
+    }
+    assert!(
+        with_events >= 2,
+        "the failing traces' exceptions came through"
+    );
+    let said = first.interrupt();
+    assert!(
+        said.contains(&format!(
+            "exported to otlp ({backend}/v1/traces): {total} sent"
+        )),
+        "{said}"
+    );
+}
