@@ -611,3 +611,97 @@ async fn a_lab_collect_forwards_everything_to_a_second_over_otlp() {
         "{said}"
     );
 }
+
+/// The dashboard's status line, drawn at `width` columns, over `source`'s answers.
+fn status_line(app: &mut tui::app::App, source: &dyn tui::source::DataSource) -> String {
+    let refresh = tui::run::refresh(source, None, &app.params()).expect("the source answers");
+    app.apply(tui::app::Update::Refreshed(Box::new(refresh)));
+    let (width, height) = (150, 30);
+    app.resize(tui::view::layout(ratatui::layout::Rect::new(0, 0, width, height)).body);
+    let mut terminal =
+        ratatui::Terminal::new(ratatui::backend::TestBackend::new(width, height)).unwrap();
+    terminal
+        .draw(|frame| frame.render_widget(&*app, frame.area()))
+        .unwrap();
+    let drawn = terminal.backend().to_string();
+    let last = drawn.lines().last().unwrap().to_owned();
+    assert!(
+        drawn.contains("store-frontend"),
+        "the map is drawn: {drawn}"
+    );
+    last
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_dashboard_carries_on_and_switches_while_the_backend_is_down() {
+    use tui::source::DataSource as _;
+    let dead = format!("http://127.0.0.1:{}", free_port());
+    let running = RunningCollector::start(&CollectorOptions {
+        otlp_http: None,
+        otlp_grpc: None,
+        datadog: None,
+        api: Some("127.0.0.1:0".parse().unwrap()),
+        export: ExportOptions {
+            otlp: Some(OtlpTarget {
+                endpoint: dead,
+                headers: Vec::new(),
+            }),
+            retry: collector::export::Retry {
+                initial: Duration::from_millis(50),
+                max: Duration::from_millis(100),
+                max_elapsed: Duration::from_millis(400),
+            },
+            ..ExportOptions::default()
+        },
+        ..CollectorOptions::default()
+    })
+    .await
+    .unwrap();
+    running
+        .ingest
+        .submit(collector::workshop::generate(
+            collector::workshop::Workshop::Broken,
+            20,
+            1_790_000_000_000_000_000,
+        ))
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while running.exports.stats()[0].failed == 0 {
+        assert!(Instant::now() < deadline, "{:?}", running.exports.stats());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let api = format!("http://{}", running.api.unwrap());
+    let in_process =
+        lab::dashboard::InProcess::live(running.store.clone(), running.analysis.clone(), "lab up")
+            .with_exports(running.exports.clone());
+    tokio::task::spawn_blocking(move || {
+        // Over the query API, as `lab tui --connect` reads a lab.
+        let remote = tui::source::Remote::new(&api).unwrap();
+        let mut app = tui::app::App::new("remote", true, tui::theme::Theme::mono());
+        let status = status_line(&mut app, &remote);
+        assert!(status.contains("otlp on"), "{status}");
+        assert!(
+            status.contains("lost (X)"),
+            "what the dead backend cost: {status}"
+        );
+        let Some(tui::app::Action::SetExport { name, enabled }) =
+            app.handle_key(ratatui::crossterm::event::KeyEvent::new(
+                ratatui::crossterm::event::KeyCode::Char('X'),
+                ratatui::crossterm::event::KeyModifiers::SHIFT,
+            ))
+        else {
+            panic!("X asks to switch the OTLP exporter")
+        };
+        let after = remote.set_export(&name, enabled).unwrap();
+        assert!(!after.enabled);
+        assert!(status_line(&mut app, &remote).contains("otlp off"));
+        // In-process, as `lab up`'s own dashboard switches it.
+        assert!(in_process.set_export("otlp", true).unwrap().enabled);
+        let mut app = tui::app::App::new("lab up", true, tui::theme::Theme::mono());
+        assert!(status_line(&mut app, &in_process).contains("otlp on"));
+        assert!(in_process.set_export("datadog", true).is_err());
+    })
+    .await
+    .unwrap();
+    running.stop().await.unwrap();
+}
