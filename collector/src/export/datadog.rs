@@ -56,19 +56,6 @@ impl DatadogTarget {
     }
 }
 
-/// Refuses a URL this build cannot send to: only `http://` (no TLS is built in; an Agent or an OpenTelemetry
-/// Collector on the same network takes plain HTTP and forwards with TLS).
-pub(crate) fn check_scheme(flag: &str, url: &reqwest::Url) -> anyhow::Result<()> {
-    match url.scheme() {
-        "http" => Ok(()),
-        "https" => anyhow::bail!(
-            "{flag} {url}: https is not built into the lab; send to an Agent or OpenTelemetry Collector over \
-             http (it forwards with TLS)"
-        ),
-        other => anyhow::bail!("{flag} {url}: {other}:// is not http://"),
-    }
-}
-
 /// The Agent API exporter.
 pub(crate) struct Datadog {
     url: reqwest::Url,
@@ -76,12 +63,9 @@ pub(crate) struct Datadog {
 
 impl Datadog {
     pub(crate) fn new(target: &DatadogTarget) -> anyhow::Result<Datadog> {
-        let base = target.url.trim_end_matches('/');
-        let url: reqwest::Url = format!("{base}/v0.4/traces").parse().map_err(|err| {
-            anyhow::anyhow!("--export-datadog {:?} is not a URL: {err}", target.url)
-        })?;
-        check_scheme("--export-datadog", &url)?;
-        Ok(Datadog { url })
+        Ok(Datadog {
+            url: super::endpoint("--export-datadog", &target.url, "v0.4/traces")?,
+        })
     }
 }
 
@@ -106,24 +90,16 @@ impl Backend for Datadog {
             HeaderValue::from_static("application/msgpack"),
         );
         headers.insert("X-Datadog-Trace-Count", HeaderValue::from(traces.len()));
-        headers.insert("Datadog-Meta-Lang", HeaderValue::from_static("rust"));
-        headers.insert(
-            "Datadog-Meta-Lang-Version",
-            HeaderValue::from_static(env!("CARGO_PKG_RUST_VERSION")),
-        );
-        headers.insert(
-            "Datadog-Meta-Lang-Interpreter",
-            HeaderValue::from_static("observability-lab"),
-        );
-        headers.insert(
-            "Datadog-Meta-Tracer-Version",
-            HeaderValue::from_static(env!("CARGO_PKG_VERSION")),
-        );
         // The top-level marks are ours (`_top_level`, by span kind, as the Agent's OTLP ingest computes them).
-        headers.insert(
-            "Datadog-Client-Computed-Top-Level",
-            HeaderValue::from_static("yes"),
-        );
+        for (name, value) in [
+            ("Datadog-Meta-Lang", "rust"),
+            ("Datadog-Meta-Lang-Version", env!("CARGO_PKG_RUST_VERSION")),
+            ("Datadog-Meta-Lang-Interpreter", "observability-lab"),
+            ("Datadog-Meta-Tracer-Version", env!("CARGO_PKG_VERSION")),
+            ("Datadog-Client-Computed-Top-Level", "yes"),
+        ] {
+            headers.insert(name, HeaderValue::from_static(value));
+        }
         let why = unsendable.first().map(|span| {
             format!(
                 "{} spans not sent to Datadog: a trace id whose low 64 bits are zero ({}) has no Datadog id",

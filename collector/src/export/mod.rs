@@ -112,6 +112,22 @@ impl ExportOptions {
     }
 }
 
+/// The URL to post to: `path` after the base URL `flag` was given. Only `http://` is taken: no TLS is built
+/// in (an Agent or an OpenTelemetry Collector nearby takes plain HTTP and forwards with TLS).
+fn endpoint(flag: &str, base: &str, path: &str) -> anyhow::Result<reqwest::Url> {
+    let url: reqwest::Url = format!("{}/{path}", base.trim_end_matches('/'))
+        .parse()
+        .map_err(|err| anyhow::anyhow!("{flag} {base:?} is not a URL: {err}"))?;
+    match url.scheme() {
+        "http" => Ok(url),
+        "https" => anyhow::bail!(
+            "{flag} {base}: https is not built into the lab; send to an Agent or OpenTelemetry Collector over \
+             http (it forwards with TLS)"
+        ),
+        other => anyhow::bail!("{flag} {base}: {other}:// is not http://"),
+    }
+}
+
 /// A request ready to post: its body and headers, made once and sent again as it is on a retry.
 pub(crate) struct Payload {
     pub body: Bytes,

@@ -73,11 +73,7 @@ pub(crate) struct Otlp {
 
 impl Otlp {
     pub(crate) fn new(target: &OtlpTarget) -> anyhow::Result<Otlp> {
-        let base = target.endpoint.trim_end_matches('/');
-        let url: reqwest::Url = format!("{base}/v1/traces").parse().map_err(|err| {
-            anyhow::anyhow!("--export-otlp {:?} is not a URL: {err}", target.endpoint)
-        })?;
-        super::datadog::check_scheme("--export-otlp", &url)?;
+        let url = super::endpoint("--export-otlp", &target.endpoint, "v1/traces")?;
         let mut headers = HeaderMap::new();
         for (name, value) in &target.headers {
             let name: HeaderName = name

@@ -47,6 +47,19 @@ async fn collector(
     .unwrap()
 }
 
+/// OTLP export to `addr`, with `headers`.
+fn otlp_to(addr: SocketAddr, headers: &[(&str, &str)]) -> ExportOptions {
+    ExportOptions {
+        otlp: Some(OtlpTarget {
+            endpoint: format!("http://{addr}"),
+            headers: (headers.iter())
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        }),
+        ..ExportOptions::default()
+    }
+}
+
 fn spans_by_id(store: &Store) -> BTreeMap<(TraceId, SpanId), Span> {
     let mut spans = BTreeMap::new();
     for trace in store.snapshot() {
@@ -100,13 +113,7 @@ async fn otlp_export_reaches_a_second_collector_with_the_same_spans() {
         true,
         true,
         false,
-        ExportOptions {
-            otlp: Some(OtlpTarget {
-                endpoint: format!("http://{}", second.otlp_http.unwrap()),
-                headers: vec![("x-class".into(), "a".into())],
-            }),
-            ..ExportOptions::default()
-        },
+        otlp_to(second.otlp_http.unwrap(), &[("x-class", "a")]),
     )
     .await;
     // From every way in: in-process (the workshop's traces, errors and events included), OTLP/HTTP and the
@@ -455,10 +462,6 @@ async fn the_otlp_exporter_retries_gives_up_and_drops_as_the_specification_says(
         false,
         true,
         ExportOptions {
-            otlp: Some(OtlpTarget {
-                endpoint: format!("http://{}", stub.addr),
-                headers: vec![("api-key".into(), "k1".into())],
-            }),
             queue_spans: 20,
             batch_spans: 10,
             linger: Duration::from_millis(10),
@@ -468,7 +471,7 @@ async fn the_otlp_exporter_retries_gives_up_and_drops_as_the_specification_says(
                 max_elapsed: Duration::from_millis(1_500),
             },
             timeout: Duration::from_secs(2),
-            ..ExportOptions::default()
+            ..otlp_to(stub.addr, &[("api-key", "k1")])
         },
     )
     .await;
@@ -585,12 +588,8 @@ async fn an_exporter_switched_off_takes_no_spans_until_switched_on() {
         false,
         true,
         ExportOptions {
-            otlp: Some(OtlpTarget {
-                endpoint: format!("http://{}", second.otlp_http.unwrap()),
-                headers: Vec::new(),
-            }),
             enabled: false,
-            ..ExportOptions::default()
+            ..otlp_to(second.otlp_http.unwrap(), &[])
         },
     )
     .await;

@@ -6,7 +6,7 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use collector::export::ExportOptions;
@@ -19,6 +19,7 @@ use lab::up::{LabOptions, ReplaySettings, RunningLab};
 use serde_json::Value;
 use shop_runtime::ShopState;
 
+use crate::dashboard::KillOnDrop;
 use crate::replay_shop::{TempDir, shared_recording};
 
 fn ci() -> bool {
@@ -44,15 +45,8 @@ fn snapshot_dir() -> PathBuf {
 
 /// Datadog's Agent emulator, running on loopback ports of its own; killed when dropped.
 struct TestAgent {
-    child: Child,
+    _child: KillOnDrop,
     base: String,
-}
-
-impl Drop for TestAgent {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 impl TestAgent {
@@ -101,7 +95,7 @@ impl TestAgent {
             .spawn()
             .expect("starting ddapm-test-agent");
         let agent = TestAgent {
-            child,
+            _child: KillOnDrop(child),
             base: format!("http://127.0.0.1:{port}"),
         };
         let deadline = Instant::now() + Duration::from_secs(30);
@@ -166,18 +160,6 @@ async fn exported(collector: &RunningCollector) -> protocol::ExportStats {
         last = accepted;
         tokio::time::sleep(Duration::from_millis(700)).await;
     }
-}
-
-/// The file and line of the misplaced banner call, read from the source as it is now.
-fn banner_call() -> String {
-    let source = include_str!("../../../services/storefront/src/layout.rs");
-    let layout = source.find("impl Layout").expect("the layout's impl");
-    let offset = layout
-        + source[layout..]
-            .find("banner(ad)?")
-            .expect("the banner call");
-    let line = source[..offset].matches('\n').count() + 1;
-    format!("services/storefront/src/layout.rs:{line}")
 }
 
 /// Source lines in messages (`layout.rs:76`) as a placeholder, so an edit elsewhere in a file leaves the
@@ -264,7 +246,10 @@ async fn the_broken_shop_exported_to_datadogs_agent_emulator() {
         8,
         "the recording's eight failing pages, each failing at the banner"
     );
-    let banner = banner_call();
+    let banner = {
+        let (file, line) = crate::workshop::banner_call();
+        format!("{file}:{line}")
+    };
     for span in &failing {
         assert_eq!(span["service"], "store-frontend");
         assert!(
@@ -445,16 +430,9 @@ fn lab_collect_refuses_to_export_to_its_own_receiver() {
 
 /// A `lab collect` on loopback ports of its own, with `extra` arguments; killed when dropped.
 struct Collect {
-    child: Child,
+    child: KillOnDrop,
     otlp_http: u16,
     api: String,
-}
-
-impl Drop for Collect {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 impl Collect {
@@ -473,7 +451,7 @@ impl Collect {
             .spawn()
             .unwrap();
         let collect = Collect {
-            child,
+            child: KillOnDrop(child),
             otlp_http,
             api: format!("http://127.0.0.1:{api}"),
         };
@@ -508,10 +486,10 @@ impl Collect {
 
     /// Stops it as Ctrl-C does: what it printed.
     fn interrupt(mut self) -> String {
-        let pid = self.child.id().to_string();
+        let pid = self.child.0.id().to_string();
         Command::new("kill").args(["-INT", &pid]).status().unwrap();
         let mut out = String::new();
-        std::io::Read::read_to_string(self.child.stdout.as_mut().unwrap(), &mut out).unwrap();
+        std::io::Read::read_to_string(self.child.0.stdout.as_mut().unwrap(), &mut out).unwrap();
         out
     }
 }
