@@ -15,6 +15,7 @@
 //! | `GET /api/deployments` | `{"deployments": [Deployment]}` |
 //! | `GET /api/stats` | the store's accounting, and each exporter's |
 //! | `POST /api/export/{name}` with `{"enabled": true\|false}` | switches the `otlp` or `datadog` exporter on or off: its `ExportStats` |
+//! | `GET /api/source?file=&line=` | `{"file", "line", "lines": [{"number", "text"}]}`: the lines around it, from the source tree the collector was given, under the dashboard's sandbox rules; a 404 says why not |
 //!
 //! A bad parameter is a 400 naming it; an unknown trace or service a 404. Every answer is a type of the
 //! contract (`protocol`), computed by [`crate::query::Query`]; this module only speaks HTTP.
@@ -39,13 +40,13 @@ use crate::store::Store;
 /// The query API's default address.
 pub const DEFAULT_ADDR: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 8787);
 
-/// The API's routes over `store` and `analysis`.
+/// The API's routes over `store` and `analysis`, serving no source lines.
 pub fn router(store: Store, analysis: Analysis) -> axum::Router {
-    routes(Query::new(store, analysis))
+    serve(Query::new(store, analysis))
 }
 
-/// The API's routes over a collector's answers (its exporters' included).
-pub fn routes(query: Query) -> axum::Router {
+/// The API's routes answering `query` (its source lines and exporters included).
+pub fn serve(query: Query) -> axum::Router {
     axum::Router::new()
         .route("/api/services", get(services))
         .route("/api/services/{name}/endpoints", get(endpoints))
@@ -57,12 +58,13 @@ pub fn routes(query: Query) -> axum::Router {
         .route("/api/insights", get(insights))
         .route("/api/deployments", get(deployments))
         .route("/api/stats", get(stats))
+        .route("/api/source", get(source))
         .route("/api/export/{name}", axum::routing::post(set_export))
         .fallback(|| async {
             bad(
                 StatusCode::NOT_FOUND,
                 "no such endpoint: see GET /api/services, /api/map, /api/traces, /api/errors, \
-                 /api/insights, /api/deployments, /api/stats",
+                 /api/insights, /api/deployments, /api/stats, /api/source",
             )
         })
         .with_state(query)
@@ -106,6 +108,28 @@ fn answer(body: impl Serialize) -> Answer {
 
 fn no_service(name: &str) -> ApiError {
     bad(StatusCode::NOT_FOUND, format!("no service named {name:?}"))
+}
+
+async fn source(State(query): State<Query>, UrlQuery(params): Params) -> Answer {
+    only(&params, &["file", "line"]).map_err(bad_request)?;
+    let file = params
+        .get("file")
+        .filter(|file| !file.is_empty())
+        .ok_or_else(|| bad_request("file is required (a path relative to the source tree)".into()))?
+        .clone();
+    let line: u32 = parse(&params, "line", "a line number")
+        .map_err(bad_request)?
+        .ok_or_else(|| bad_request("line is required".into()))?;
+    // A file read (at most 8 MiB, up to the line): off the async workers.
+    let read = tokio::task::spawn_blocking(move || query.source(&file, line))
+        .await
+        .map_err(|_| {
+            bad(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "reading the source failed",
+            )
+        })?;
+    answer(read.map_err(|why| bad(StatusCode::NOT_FOUND, why))?)
 }
 
 async fn services(State(query): State<Query>, UrlQuery(params): Params) -> Answer {

@@ -2,9 +2,13 @@
 //! analyses. The query API serialises these answers; the dashboard's in-process source hands them over as
 //! they are; so a figure is computed in one place whoever asks.
 
+use std::path::Path;
+use std::sync::Arc;
+
 use protocol::{
     DeploymentsResponse, EndpointsResponse, ErrorsResponse, InsightsResponse, LatencyResponse,
-    ServiceMap, ServicesResponse, Sort, Stats, TraceSearch, TraceView, TracesResponse, Window,
+    ServiceMap, ServicesResponse, Sort, SourceLine, SourceResponse, Stats, TraceSearch, TraceView,
+    TracesResponse, Window,
 };
 
 use crate::analysis::Analysis;
@@ -20,6 +24,8 @@ pub struct Query {
     pub analysis: Analysis,
     /// The exporters, when the collector has any: their accounting is part of the stats.
     pub exports: Exports,
+    /// The source tree `source` reads from, if the collector was given one.
+    source_root: Option<Arc<Path>>,
 }
 
 impl Query {
@@ -28,6 +34,7 @@ impl Query {
             store,
             analysis,
             exports: Exports::none(),
+            source_root: None,
         }
     }
 
@@ -35,6 +42,34 @@ impl Query {
     pub fn with_exports(mut self, exports: Exports) -> Query {
         self.exports = exports;
         self
+    }
+
+    /// The same, serving source lines from `root` (the services' source tree).
+    pub fn with_source_root(mut self, root: Option<&Path>) -> Query {
+        self.source_root = root.map(Arc::from);
+        self
+    }
+
+    /// The lines around line `line` of `file` (as a span named it, relative to the source tree), read under
+    /// the sandbox's rules (`source_lines`); else why not.
+    pub fn source(&self, file: &str, line: u32) -> Result<SourceResponse, String> {
+        let Some(root) = &self.source_root else {
+            return Err(
+                "no source tree given to it (lab collect --workspace DIR gives one)".to_owned(),
+            );
+        };
+        if line == 0 {
+            return Err("line must be 1 or more".to_owned());
+        }
+        let lines = source_lines::read(Some(root), file, line)?;
+        Ok(SourceResponse {
+            file: file.to_owned(),
+            line,
+            lines: lines
+                .into_iter()
+                .map(|(number, text)| SourceLine { number, text })
+                .collect(),
+        })
     }
 
     pub fn services(&self, window: Window, sort: Sort) -> ServicesResponse {

@@ -49,6 +49,8 @@ pub struct CollectorOptions {
     /// When the Datadog receiver's port is taken (a Datadog Agent owns 8126), leave the receiver out and say
     /// so ([`RunningCollector::datadog_port_taken`]) rather than fail.
     pub datadog_steps_aside: bool,
+    /// The services' source tree, whose lines the query API serves (`GET /api/source`); `None` serves none.
+    pub source_root: Option<PathBuf>,
 }
 
 impl Default for CollectorOptions {
@@ -69,6 +71,7 @@ impl Default for CollectorOptions {
             limits: listener::Limits::default(),
             export: ExportOptions::default(),
             datadog_steps_aside: false,
+            source_root: None,
         }
     }
 }
@@ -112,8 +115,9 @@ impl RunningCollector {
         let (ingest, writer) = Ingest::new(store.clone(), options.queue_batches, recorder)?;
         let analysis = Analysis::new(options.analysis.clone());
         let (exports, export_tasks) = crate::export::start(&options.export)?;
-        let query =
-            crate::query::Query::new(store.clone(), analysis.clone()).with_exports(exports.clone());
+        let query = crate::query::Query::new(store.clone(), analysis.clone())
+            .with_source_root(options.source_root.as_deref())
+            .with_exports(exports.clone());
         let (shutdown, stopped) = watch::channel(false);
         let mut receivers = JoinSet::new();
         let mut http_addrs = [None, None, None];
@@ -128,7 +132,7 @@ impl RunningCollector {
                 "Datadog agent API",
                 datadog::router(ingest.clone(), options.max_body),
             ),
-            (options.api, "query API", crate::api::routes(query)),
+            (options.api, "query API", crate::api::serve(query)),
         ];
         let mut datadog_port_taken = None;
         for (slot, (addr, name, router)) in http_addrs.iter_mut().zip(http_receivers) {

@@ -10,11 +10,13 @@ pub mod responses;
 pub mod results;
 pub mod text;
 pub mod trace;
+pub mod units;
 
 pub use query::{Sort, TraceSearch, TraceSort, Window};
 pub use responses::{
     ApiError, DeploymentsResponse, EndpointsResponse, ErrorsResponse, ExportStats, ExportToggle,
-    Grouped, InsightsResponse, LatencyResponse, ServicesResponse, Stats, TracesResponse,
+    Grouped, InsightsResponse, LatencyResponse, ServicesResponse, SourceLine, SourceResponse,
+    Stats, TracesResponse,
 };
 pub use results::{
     DependencyChange, Deployment, ErrorGroup, MapEdge, MapNode, NPlusOne, ServiceMap, ServiceStats,

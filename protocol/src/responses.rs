@@ -145,6 +145,22 @@ pub struct Grouped {
     pub peers: u64,
 }
 
+/// `GET /api/source?file=&line=`: the lines around line `line` of `file`, from the source tree the collector
+/// was given (a 404 says why not, as an [`ApiError`]).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SourceResponse {
+    pub file: String,
+    pub line: u32,
+    /// The lines as written (tabs as four spaces), escaped by whoever shows them.
+    pub lines: Vec<SourceLine>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SourceLine {
+    pub number: u32,
+    pub text: String,
+}
+
 /// Any refused query (4xx): what was wrong.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ApiError {

@@ -1,33 +1,9 @@
 //! How figures read on screen: durations with a unit that keeps them short, rates, counts, and text cut to a
 //! width without splitting a character.
 
-/// A duration in milliseconds, in at most 7 characters: `812 µs`, `4.2 ms`, `38 ms`, `2.51 s`, `1m 05s`.
-pub fn ms(value: f64) -> String {
-    if !value.is_finite() || value <= 0.0 {
-        "0 ms".to_owned()
-    } else if value < 1.0 {
-        format!("{:.0} µs", value * 1000.0)
-    } else if value < 10.0 {
-        format!("{value:.1} ms")
-    } else if value < 1000.0 {
-        format!("{value:.0} ms")
-    } else if value < 60_000.0 {
-        format!("{:.2} s", value / 1000.0)
-    } else {
-        let seconds = (value / 1000.0).round() as u64;
-        format!("{}m {:02}s", seconds / 60, seconds % 60)
-    }
-}
-
-/// A ratio as a percentage: `0.0 %`, `7.9 %`, `100 %`.
-pub fn percent(rate: f64) -> String {
-    let p = rate * 100.0;
-    if p >= 99.95 {
-        "100 %".to_owned()
-    } else {
-        format!("{p:.1} %")
-    }
-}
+/// Durations (in at most 7 characters: `812 µs`, `4.2 ms`, `38 ms`, `2.51 s`, `1m 05s`) and ratios (`7.9 %`),
+/// by the rule the collector's own sentences use.
+pub use protocol::units::{ms, percent};
 
 /// A rate a second: `0.4/s`, `12/s`, `1.2k/s`.
 pub fn per_second(rate: f64) -> String {

@@ -9,7 +9,9 @@ use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use ratatui::crossterm::event::{self, DisableMouseCapture, EnableMouseCapture, Event};
+use ratatui::crossterm::event::{
+    self, DisableMouseCapture, EnableMouseCapture, Event, MouseEventKind,
+};
 use ratatui::crossterm::execute;
 
 use crate::app::{Action, App, Fault, Params, Refresh, Update};
@@ -111,7 +113,15 @@ pub fn open_trace(
     workspace: Option<&std::path::Path>,
 ) -> Update {
     match source.trace(trace_id) {
-        Ok(Some(view)) => Update::Trace(Box::new(TraceScreen::new(view, focus, workspace))),
+        Ok(Some(view)) => {
+            let served = |file: &str, line: u32| source.source(file, line);
+            Update::Trace(Box::new(TraceScreen::with_sources(
+                view,
+                focus,
+                workspace,
+                Some(&served),
+            )))
+        }
         Ok(None) => Update::TraceMissing(trace_id.to_owned()),
         Err(error) => Update::TraceFailed(chain(&error)),
     }
@@ -370,7 +380,13 @@ pub fn run(source: Box<dyn DataSource>, options: Options) -> anyhow::Result<()> 
                 }
                 Event::Mouse(mouse) => {
                     let size = terminal.inner.size().context("the terminal's size")?;
-                    let target = crate::view::hit(&app, size.into(), mouse.column, mouse.row);
+                    let hit = match mouse.kind {
+                        MouseEventKind::ScrollUp | MouseEventKind::ScrollDown => {
+                            crate::view::wheel_hit
+                        }
+                        _ => crate::view::hit,
+                    };
+                    let target = hit(&app, size.into(), mouse.column, mouse.row);
                     action = app.handle_mouse(mouse, target);
                     dirty = true;
                 }

@@ -10,8 +10,8 @@ use std::time::Duration;
 use anyhow::{Context as _, bail};
 use protocol::{
     Deployment, DeploymentsResponse, EndpointsResponse, ErrorGroup, ErrorsResponse, ExportStats,
-    InsightsResponse, LatencyResponse, NPlusOne, ServiceMap, ServiceStats, ServicesResponse, Stats,
-    TraceSearch, TraceSummary, TraceView, TracesResponse, Window,
+    InsightsResponse, LatencyResponse, NPlusOne, ServiceMap, ServiceStats, ServicesResponse,
+    SourceResponse, Stats, TraceSearch, TraceSummary, TraceView, TracesResponse, Window,
 };
 
 /// Everything the tabs but Traces and Trace show, fetched together at each refresh.
@@ -85,6 +85,11 @@ pub trait DataSource: Send {
     fn set_export(&self, name: &str, enabled: bool) -> anyhow::Result<ExportStats> {
         let _ = enabled;
         bail!("{} has no {name} exporter to switch", self.describe())
+    }
+    /// The lines around line `line` of `file` from the collector's source tree, or why not; `None` when the
+    /// source serves no files (the dashboard beside the lab reads its own).
+    fn source(&self, _file: &str, _line: u32) -> Option<source_lines::Lines> {
+        None
     }
 }
 
@@ -257,6 +262,32 @@ impl DataSource for Remote {
         };
         let query = filter.params();
         Ok(self.must::<TracesResponse>("/api/traces", &query)?.traces)
+    }
+
+    fn source(&self, file: &str, line: u32) -> Option<source_lines::Lines> {
+        let mut url: reqwest::Url =
+            format!("{}/api/source", self.base.as_str().trim_end_matches('/'))
+                .parse()
+                .ok()?;
+        url.query_pairs_mut()
+            .append_pair("file", file)
+            .append_pair("line", &line.to_string());
+        let response = match self.client.get(url).send() {
+            Ok(response) => response,
+            Err(error) => return Some(Err(format!("no answer ({error})"))),
+        };
+        let status = response.status();
+        if status.is_success() {
+            return Some(match response.json::<SourceResponse>() {
+                Ok(doc) => Ok(doc.lines.into_iter().map(|l| (l.number, l.text)).collect()),
+                Err(_) => Err("not the query API's JSON".to_owned()),
+            });
+        }
+        // Why not, as the collector says (a collector older than /api/source says it has no such endpoint).
+        Some(Err(match response.json::<protocol::ApiError>() {
+            Ok(refused) => refused.error,
+            Err(_) => format!("answered {status}"),
+        }))
     }
 
     fn trace(&self, trace_id: &str) -> anyhow::Result<Option<TraceView>> {

@@ -29,6 +29,8 @@ struct Judgement {
     better: bool,
     worse: bool,
     changes: Vec<String>,
+    /// Endpoints with requests enough before but too few since to be judged: (endpoint, requests since).
+    waiting: Vec<(Str, u64)>,
 }
 
 impl Judgement {
@@ -37,6 +39,18 @@ impl Judgement {
         let mut judgement = Judgement::default();
         let mut endpoints: Vec<&Str> = now.keys().collect();
         endpoints.sort();
+        let mut waiting: Vec<(Str, u64)> = (before.iter())
+            .filter(|(_, old)| old.count >= MIN_SAMPLE)
+            .map(|(endpoint, _)| {
+                (
+                    endpoint.clone(),
+                    now.get(endpoint).map_or(0, |new| new.count),
+                )
+            })
+            .filter(|(_, since)| *since < MIN_SAMPLE)
+            .collect();
+        waiting.sort();
+        judgement.waiting = waiting;
         // Every endpoint both versions served, for the errors taken together (see `pooled_error_change`).
         let mut strata = Vec::new();
         let mut error_claimed = false;
@@ -87,14 +101,29 @@ impl Judgement {
         self.worse |= !better;
     }
 
-    fn change(self, against: &str) -> VersionChange {
+    fn change(mut self, against: &str) -> VersionChange {
         let verdict = match (self.judged, self.better, self.worse) {
             (false, ..) => "too few requests to tell",
             (true, true, false) => "better",
             (true, false, true) => "worse",
             (true, true, true) => "mixed",
+            // Not "no change" while an endpoint that may have changed is still waiting for requests.
+            (true, false, false) if !self.waiting.is_empty() => "no change yet",
             (true, false, false) => "no change",
         };
+        if verdict == "no change yet" {
+            const SHOWN: usize = 3;
+            for (endpoint, since) in self.waiting.iter().take(SHOWN) {
+                self.changes.push(format!(
+                    "{endpoint} not judged yet ({since} requests since, {MIN_SAMPLE} needed)"
+                ));
+            }
+            if self.waiting.len() > SHOWN {
+                let more = self.waiting.len() - SHOWN;
+                self.changes
+                    .push(format!("{more} more endpoints not judged yet"));
+            }
+        }
         VersionChange {
             against: against.to_owned(),
             verdict: verdict.to_owned(),
@@ -615,7 +644,7 @@ mod tests {
             vec![requests("1.1", "/cart", 10, 10, false, 100)],
         );
         assert_eq!(verdict, "better");
-        assert_eq!(changes, ["GET /cart errors 100.0 % → 0.0 %"]);
+        assert_eq!(changes, ["GET /cart errors 100 % → 0.0 %"]);
 
         // Slower and fewer errors at once.
         let (verdict, _) = judged(
@@ -649,6 +678,23 @@ mod tests {
         assert_eq!(
             changes,
             ["errors 31.0 % → 0.0 % on the endpoints both served"]
+        );
+
+        // The cart judged unchanged, the home page asked twice since: not "no change" until it is judged.
+        let (verdict, changes) = judged(
+            vec![
+                requests("1.0", "/", 10, 5000, false, 0),
+                requests("1.0", "/cart", 10, 10, false, 0),
+            ],
+            vec![
+                requests("1.1", "/", 2, 20, false, 100),
+                requests("1.1", "/cart", 10, 10, false, 100),
+            ],
+        );
+        assert_eq!(verdict, "no change yet");
+        assert_eq!(
+            changes,
+            ["GET / not judged yet (2 requests since, 5 needed)"]
         );
 
         // Three requests of the new version: nothing can be said yet.

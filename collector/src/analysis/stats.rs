@@ -19,22 +19,9 @@ const COARSE_NS: u64 = 600_000_000_000;
 /// Coarse buckets kept apart (a day); older ones are merged into one.
 const KEPT_COARSE: usize = 144;
 
-/// A duration in milliseconds as the report and the deployments' comparisons write it: `5.07 s`, `22 ms`,
-/// `1.5 ms`.
-pub fn ms(value: f64) -> String {
-    if value >= 1000.0 {
-        format!("{:.2} s", value / 1000.0)
-    } else if value >= 10.0 {
-        format!("{value:.0} ms")
-    } else {
-        format!("{value:.1} ms")
-    }
-}
-
-/// A ratio as the report and the deployments' comparisons write it: `12.5 %`.
-pub fn percent(rate: f64) -> String {
-    format!("{:.1} %", rate * 100.0)
-}
+/// Durations and ratios as the report and the deployments' comparisons write them, by the rule the
+/// dashboard uses too.
+pub use protocol::units::{ms, percent};
 
 /// The `q` quantile of `sketch`, held between its exact minimum and maximum; 0 when it is empty.
 fn quantile_ms(sketch: &DDSketch, q: f64) -> f64 {

@@ -270,3 +270,91 @@ async fn a_datadog_id_in_decimal_or_its_low_half_opens_the_whole_trace() {
         .unwrap();
     assert_eq!(bad.status(), 400);
 }
+
+#[tokio::test]
+async fn source_lines_are_served_from_the_tree_given_under_the_sandbox_rules() {
+    let tree = tempfile::tempdir().unwrap();
+    let write = |file: &str, text: &str| {
+        let path = tree.path().join(file);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    };
+    write("Cargo.toml", "[workspace]\n");
+    write(
+        "src/shop.rs",
+        "fn a() {}\nfn b() {\n\tpanic!()\n}\nfn c() {}\n",
+    );
+    write(".env", "SECRET=1\n");
+    let serve = |root: Option<&std::path::Path>| {
+        let query =
+            Query::new(Store::new(10), Analysis::new(Settings::default())).with_source_root(root);
+        async move {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let base = format!("http://{}", listener.local_addr().unwrap());
+            tokio::spawn(async move {
+                axum::serve(listener, collector::api::serve(query))
+                    .await
+                    .unwrap()
+            });
+            base
+        }
+    };
+    let get = |base: String, query: &'static str| async move {
+        let response = reqwest::get(format!("{base}/api/source?{query}"))
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        (
+            status,
+            serde_json::from_slice::<Value>(&response.bytes().await.unwrap()).unwrap(),
+        )
+    };
+
+    let base = serve(Some(tree.path())).await;
+    let (status, body) = get(base.clone(), "file=src/shop.rs&line=3").await;
+    assert_eq!(status, 200, "{body}");
+    let served: protocol::SourceResponse = serde_json::from_value(body).unwrap();
+    let lines: Vec<(u32, &str)> = served
+        .lines
+        .iter()
+        .map(|l| (l.number, l.text.as_str()))
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            (1, "fn a() {}"),
+            (2, "fn b() {"),
+            (3, "    panic!()"),
+            (4, "}"),
+            (5, "fn c() {}")
+        ]
+    );
+    for (query, status, says) in [
+        ("file=.env&line=1", 404, "not a source file"),
+        (
+            "file=../../etc/passwd.rs&line=1",
+            404,
+            "not in this workspace",
+        ),
+        ("file=src/shop.rs&line=99", 404, "has no line 99"),
+        ("file=src/shop.rs&line=0", 404, "line must be 1 or more"),
+        ("file=src/shop.rs", 400, "line is required"),
+        ("line=3", 400, "file is required"),
+        ("file=src/shop.rs&line=x", 400, "line"),
+        ("file=src/shop.rs&line=3&extra=1", 400, "extra"),
+    ] {
+        let (got, body) = get(base.clone(), query).await;
+        let error = body["error"].as_str().unwrap_or_default();
+        assert_eq!(got, status, "{query}: {body}");
+        assert!(error.contains(says), "{query}: {error}");
+    }
+
+    // Not given a tree: says so, and how to give one.
+    let base = serve(None).await;
+    let (status, body) = get(base, "file=src/shop.rs&line=3").await;
+    assert_eq!(status, 404);
+    assert!(
+        body["error"].as_str().unwrap().contains("--workspace DIR"),
+        "{body}"
+    );
+}

@@ -89,6 +89,12 @@ pub(crate) struct CollectArgs {
     /// measure what the analyses cost.
     #[arg(long)]
     no_analysis: bool,
+
+    /// The services' source tree: the query API serves the lines around the file:line a span names (where
+    /// an error was raised, where an N+1 loop runs) from it, to dashboards that have no copy (`lab tui
+    /// --connect`), only from a project's source files. Without it none are served.
+    #[arg(long, value_name = "DIR")]
+    workspace: Option<std::path::PathBuf>,
 }
 
 pub(crate) async fn collect(args: CollectArgs) -> anyhow::Result<()> {
@@ -116,12 +122,13 @@ pub(crate) async fn collect(args: CollectArgs) -> anyhow::Result<()> {
         analyse: !args.no_analysis,
         export: args.export.options()?,
         datadog_steps_aside: args.listen.datadog_steps_aside(),
+        source_root: args.workspace.clone(),
         ..Default::default()
     };
     let running = collector::server::RunningCollector::start(&options).await?;
     if let Some(addr) = running.api {
         println!(
-            "Query API on http://{addr}/api/services (also /api/map, /api/traces, /api/errors, /api/insights, /api/deployments, /api/stats)"
+            "Query API on http://{addr}/api/services (also /api/map, /api/traces, /api/errors, /api/insights, /api/deployments, /api/stats, /api/source)"
         );
     }
     if let Some(addr) = running.otlp_http {

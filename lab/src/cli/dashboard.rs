@@ -20,8 +20,9 @@ pub(crate) struct TuiArgs {
     #[arg(long, value_name = "URL", default_value = "http://127.0.0.1:8787")]
     connect: String,
 
-    /// Where the source files of error locations are read from [default: the current directory] (`lab up`
-    /// reads the shop's own, from the tree it was built from).
+    /// Where the source files of error locations are read from [default: the current directory]; a file
+    /// not found there is asked of the collector (`lab up` serves the shop's own, `lab collect --workspace
+    /// DIR` a tree of yours).
     #[arg(long, value_name = "DIR")]
     workspace: Option<PathBuf>,
 }
@@ -45,7 +46,7 @@ fn quit_on_signal() -> (
 
 /// The source tree this `lab` was built from, while it is still there: the shop's spans name their files
 /// relative to it, so `lab up` shows their source lines wherever it is started from.
-fn shop_workspace() -> Option<&'static Path> {
+pub(crate) fn shop_workspace() -> Option<&'static Path> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent()?;
     root.join("services/storefront/src")
         .is_dir()

@@ -1,6 +1,6 @@
 //! `lab up`: the collector, the shop and its traffic, with the dashboard or headless, ending in the report.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use clap::Args;
@@ -136,6 +136,8 @@ pub(crate) async fn up(args: UpArgs) -> anyhow::Result<()> {
             record_max_bytes: args.record_max_mb << 20,
             export: args.export.options()?,
             datadog_steps_aside: args.listen.datadog_steps_aside(),
+            // Dashboards elsewhere (`lab tui --connect`) are served the shop's source lines.
+            source_root: super::dashboard::shop_workspace().map(Path::to_owned),
             ..Default::default()
         },
         shop,

@@ -97,7 +97,7 @@ impl fmt::Display for Summary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let ms = |d: Option<Duration>| {
             d.map_or("-".to_owned(), |d| {
-                format!("{:.1} ms", d.as_secs_f64() * 1e3)
+                protocol::units::ms(d.as_secs_f64() * 1e3)
             })
         };
         writeln!(

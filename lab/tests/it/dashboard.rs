@@ -290,6 +290,19 @@ fn the_remote_source_reads_a_lab_running_in_another_process() {
         endpoints.iter().any(|e| e.name == "GET /discount"),
         "{endpoints:?}"
     );
+    // A dashboard without the tree is served the banner call's lines by the lab, which knows the shop's.
+    let error = &overview.errors[0];
+    let lines = remote
+        .source(&error.file, error.line)
+        .expect("the remote asks the collector")
+        .expect("lab up serves the shop's source");
+    let called = lines
+        .iter()
+        .find(|(number, _)| *number == error.line)
+        .map(|(_, text)| text.trim().to_owned());
+    assert_eq!(called, Some(source_line(&error.file, error.line as usize)));
+    let refused = remote.source(".git/config", 1).unwrap().unwrap_err();
+    assert!(refused.contains("not a source file"), "{refused}");
     drop(remote);
     let _ = Command::new("kill")
         .args(["-INT", &child.0.id().to_string()])
@@ -358,20 +371,28 @@ fn the_readme_walkthrough(name: &str, width: u16, height: u16) {
             .any(|l| l.contains('▸') && l.contains("×10") && l.contains("discount_type"))
     });
 
-    // 4. Fix one: `f`, Enter on the first fault: its service deploys a new version.
+    // 4. Fix one: `f`, the second fault (the ads service's sleep), Enter: its service deploys a new version.
     term.keys(&["f"]);
     term.wait_for("the fault panel", minute, |s| {
         s.contains("Faults") && s.contains("[broken]")
     });
-    term.keys(&["Enter"]);
+    term.keys(&["j", "Enter"]);
     term.wait_for("the fault fixed", minute, |s| s.contains("[fixed]"));
     term.keys(&["Escape"]);
 
-    // 5. Verify: `7`: the new version under the old one, compared with it.
+    // 5. Verify: `7`: the new version under the old one, compared with it, and under the storefront (not
+    // redeployed) what the fix did to its pages.
     term.keys(&["7"]);
-    term.wait_for("the new version in Deployments", minute, |s| {
-        s.contains("Deployments") && s.contains("1.1")
+    let verified = term.wait_for("the fix, and the storefront after it", minute, |s| {
+        let line = |what: &str| s.lines().find(|l| l.contains(what)).unwrap_or_default();
+        line("↳ advertisements-serv").contains("better after it")
+            && s.lines()
+                .any(|l| l.contains(" 1.1 ") && l.contains("better"))
     });
+    assert!(
+        !verified.contains("store-frontend 1.1") && !verified.contains("N+1 gone"),
+        "only the ads service was redeployed: {verified}"
+    );
 
     term.keys(&["q"]);
     let end = term.wait_for("the lab to stop", minute, |s| s.contains("LAB-EXITED"));

@@ -451,11 +451,17 @@ impl App {
     /// opens it, on a row selects it, on the selected row drills in; the wheel moves the selection.
     pub fn handle_mouse(&mut self, event: MouseEvent, target: Option<Target>) -> Option<Action> {
         match event.kind {
-            MouseEventKind::ScrollDown => {
-                return self.tab_key(KeyEvent::new(KeyCode::Down, KeyModifiers::NONE));
-            }
-            MouseEventKind::ScrollUp => {
-                return self.tab_key(KeyEvent::new(KeyCode::Up, KeyModifiers::NONE));
+            MouseEventKind::ScrollDown | MouseEventKind::ScrollUp => {
+                let closer = event.kind == MouseEventKind::ScrollUp;
+                // Over the flame pane the wheel zooms about the pointer; elsewhere it moves the selection.
+                if let (Some(Target::Trace(target)), Some(screen), Tab::Trace) =
+                    (target, self.trace.as_mut(), self.tab)
+                    && screen.wheel(target, closer)
+                {
+                    return None;
+                }
+                let key = if closer { KeyCode::Up } else { KeyCode::Down };
+                return self.tab_key(KeyEvent::new(key, KeyModifiers::NONE));
             }
             MouseEventKind::Down(MouseButton::Left) => {}
             _ => return None,

@@ -332,7 +332,7 @@ impl TraceScreen {
                         }
                     }
                     Err(why) => out.extend(
-                        wrap(why, width, 3)
+                        wrap(why, width, 5)
                             .into_iter()
                             .map(|l| Line::styled(l, theme.dim())),
                     ),
@@ -471,7 +471,7 @@ fn source_block(source: &Source, width: usize, theme: &Theme, out: &mut Vec<Line
             }
         }
         Err(why) => out.extend(
-            wrap(why, width, 3)
+            wrap(why, width, 5)
                 .into_iter()
                 .map(|l| Line::styled(l, theme.dim())),
         ),

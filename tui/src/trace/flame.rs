@@ -208,6 +208,48 @@ impl TraceScreen {
         }
     }
 
+    /// Zooms by `factor` (below 1 in, above 1 out) about `at` (axis nanoseconds), which keeps its place on
+    /// the axis, as a map's wheel zoom does; no step is kept to back out to (`-` goes back to where the wheel
+    /// started).
+    pub(super) fn zoom_about(&mut self, at: u64, factor: f64) {
+        let (lo, hi) = self.zoom;
+        let at = at.clamp(lo, hi);
+        let before = ((at - lo) as f64 * factor) as u64;
+        let after = ((hi - at) as f64 * factor) as u64;
+        let (mut from, mut to) = (at.saturating_sub(before), at.saturating_add(after));
+        if to - from < 1_000 {
+            return;
+        }
+        // Past an end, the range slides back inside as far as it can.
+        if to > self.axis_ns {
+            from = from.saturating_sub(to - self.axis_ns);
+            to = self.axis_ns;
+        }
+        if from == 0 && to == self.axis_ns || to - from >= self.axis_ns {
+            self.zooms.clear();
+            self.zoom = (0, self.axis_ns);
+            return;
+        }
+        if self.zooms.is_empty() {
+            self.zooms.push(self.zoom);
+        }
+        self.zoom = (from, to);
+    }
+
+    /// The time (axis nanoseconds) under `column` of flame line `row`, if that is on the time axis.
+    pub(super) fn flame_time_at(&self, areas: &Areas, column: u16, row: u16) -> Option<u64> {
+        let axis = flame_axis(areas, row)?;
+        if column < axis.x || column >= axis.right() || axis.width == 0 {
+            return None;
+        }
+        let (lo, hi) = self.zoom;
+        let cell = u64::from(column - axis.x);
+        // The middle of the cell.
+        Some(
+            lo + ((hi - lo) as u128 * (2 * cell as u128 + 1) / (2 * u128::from(axis.width))) as u64,
+        )
+    }
+
     /// Moves the time shown by `quarters` quarters of it (negative: earlier), within the trace.
     pub(super) fn pan(&mut self, quarters: i64) {
         let (lo, hi) = self.zoom;

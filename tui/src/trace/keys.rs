@@ -95,13 +95,40 @@ impl TraceScreen {
         (at < self.rows.len()).then_some(Target::Row(at))
     }
 
+    /// What the wheel points at: a point of the flame pane's time axis (with the bar there), or as [`hit`].
+    ///
+    /// [`hit`]: TraceScreen::hit
+    pub fn wheel_hit(&self, area: Rect, column: u16, row: u16) -> Option<Target> {
+        let areas = self.areas(area);
+        match self.flame_time_at(&areas, column, row) {
+            Some(at_ns) => Some(Target::Flame {
+                at_ns,
+                bar: self.flame_span_at(&areas, column, row),
+            }),
+            None => self.hit(area, column, row),
+        }
+    }
+
+    /// The wheel turned over `target`: over the flame pane, zooms in (`closer`) or out about the time under
+    /// the pointer, which stays where it is; `false` elsewhere (the wheel moves the selection there).
+    pub fn wheel(&mut self, target: Target, closer: bool) -> bool {
+        let Target::Flame { at_ns, .. } = target else {
+            return false;
+        };
+        self.zoom_about(at_ns, if closer { 0.5 } else { 2.0 });
+        true
+    }
+
     /// A click on `target`: on a row of the waterfall list, selects that row (on the selected row, folds or
     /// unfolds its group); on a bar of the flame pane, selects that span, unfolding the groups that hide it.
     pub fn click(&mut self, target: Target) {
         match target {
             // A second click on the selected bar zooms into it.
             Target::FlameBar(span) if self.selected_spans() == [span] => self.zoom_to_selection(),
-            Target::FlameBar(span) if span < self.nodes.len() => {
+            Target::FlameBar(span)
+            | Target::Flame {
+                bar: Some(span), ..
+            } if span < self.nodes.len() => {
                 // That span, unfolding what hides it in the list, its details from the top.
                 self.reveal(span);
                 self.flatten();

@@ -38,6 +38,7 @@ pub(crate) use details::N_PLUS_ONE_FIX;
 use details::{Exception, Failure, Frame, elide_columns};
 use flame::{Level, flame_levels};
 use rows::{Group, Item, Node, Row};
+pub use source::Fallback;
 use source::Reader;
 
 /// What the screen was opened to show.
@@ -60,6 +61,8 @@ pub enum Target {
     Row(usize),
     /// A span's bar on the flame pane.
     FlameBar(usize),
+    /// A point of the flame pane's time axis (nanoseconds into the trace), with the bar drawn there if any.
+    Flame { at_ns: u64, bar: Option<usize> },
 }
 
 /// The Trace tab's state: the trace, its rows as currently folded, the selection.
@@ -116,6 +119,17 @@ impl TraceScreen {
     /// (when given and the file exists there: the path is repo-relative; refuse paths that escape the
     /// workspace, e.g. containing `..` or absolute). This is the only I/O, done once here, never while drawing.
     pub fn new(view: TraceView, focus: Focus, workspace: Option<&Path>) -> TraceScreen {
+        TraceScreen::with_sources(view, focus, workspace, None)
+    }
+
+    /// [`TraceScreen::new`], asking `fallback` (the collector) for the source lines the workspace does not
+    /// hold.
+    pub fn with_sources(
+        view: TraceView,
+        focus: Focus,
+        workspace: Option<&Path>,
+        fallback: Option<Fallback<'_>>,
+    ) -> TraceScreen {
         let spans = &view.spans;
         let n = spans.len();
         let axis_start = spans
@@ -204,7 +218,7 @@ impl TraceScreen {
             })
             .collect();
 
-        let mut reader = Reader::new(workspace);
+        let mut reader = Reader::new(workspace, fallback);
         // Repeated calls, as the collector grouped them: each group is one row where its first span is.
         let mut groups: Vec<Group> = Vec::with_capacity(view.repeat_groups.len());
         for repeat in &view.repeat_groups {

@@ -1,33 +1,15 @@
-//! The trace screen's sandboxed source reader: the lines around where an error was raised, read only from a
-//! project's own source files and never from outside the workspace.
+//! The trace screen's source lines: the lines around where an error was raised or a loop runs, read with the
+//! sandboxed reader (`source_lines`) from the workspace beside the dashboard, or, when it has none, asked of
+//! the collector, which serves them from its own tree under the same rules (`lab tui --connect`). Either way
+//! every line and name is escaped before it is drawn.
 
 use std::collections::HashMap;
-use std::io::{BufRead as _, BufReader};
-use std::path::{Component, Path, PathBuf};
+use std::path::Path;
 
 use super::safe;
 
-/// Lines of source shown above and below the failing one.
-const SOURCE_CONTEXT: u32 = 2;
 /// Source lookups one screen makes at most (a trace of a thousand errors reads no thousand files).
 const MAX_SOURCE_READS: usize = 32;
-/// Source files larger than this are not read.
-const MAX_SOURCE_BYTES: u64 = 8 << 20;
-
-/// Project roots hold one of these: a workspace without any shows no source, wherever it is.
-const PROJECT_MARKERS: [&str; 5] = [
-    "Cargo.toml",
-    ".git",
-    "package.json",
-    "pyproject.toml",
-    "go.mod",
-];
-/// Extensions of the files whose lines the details show: source code, templates and queries (not configuration,
-/// which may hold secrets).
-const SOURCE_EXTENSIONS: [&str; 24] = [
-    "rs", "py", "go", "js", "ts", "tsx", "jsx", "java", "kt", "rb", "php", "cs", "c", "h", "cc",
-    "cpp", "hpp", "swift", "scala", "ex", "exs", "erl", "html", "sql",
-];
 
 /// The source lines around where an error was raised, or why they are not shown.
 #[derive(Debug)]
@@ -38,20 +20,26 @@ pub(super) struct Source {
 }
 
 /// Numbered source lines, or why there are none.
-type SourceLines = Result<Vec<(u32, String)>, String>;
+type SourceLines = source_lines::Lines;
+
+/// Where source lines come from besides the workspace: the collector's own tree (`None` when the data
+/// source serves none, else its lines or why not).
+pub type Fallback<'f> = &'f dyn Fn(&str, u32) -> Option<SourceLines>;
 
 /// Reads the source lines of one screen's errors: each file and line once, at most [`MAX_SOURCE_READS`]
 /// reads in all.
 pub(super) struct Reader<'w> {
     workspace: Option<&'w Path>,
+    fallback: Option<Fallback<'w>>,
     reads: usize,
     cache: HashMap<(String, u32), SourceLines>,
 }
 
 impl<'w> Reader<'w> {
-    pub(super) fn new(workspace: Option<&'w Path>) -> Reader<'w> {
+    pub(super) fn new(workspace: Option<&'w Path>, fallback: Option<Fallback<'w>>) -> Reader<'w> {
         Reader {
             workspace,
+            fallback,
             reads: 0,
             cache: HashMap::new(),
         }
@@ -72,7 +60,7 @@ impl<'w> Reader<'w> {
             )),
             None => {
                 self.reads += 1;
-                let lines = read_source(self.workspace, file, line);
+                let lines = self.lookup(file, line);
                 self.cache.insert(key, lines.clone());
                 lines
             }
@@ -83,226 +71,25 @@ impl<'w> Reader<'w> {
             lines,
         }
     }
-}
 
-/// Whether `path` (relative, as written) stays below where it starts: no `..`, no root, at least one name.
-fn stays_inside(path: &Path) -> bool {
-    let mut normal = false;
-    for component in path.components() {
-        match component {
-            Component::Normal(_) => normal = true,
-            Component::CurDir => {}
-            Component::ParentDir | Component::RootDir | Component::Prefix(_) => return false,
-        }
-    }
-    normal
-}
-
-/// Whether `path` names a source file: a source-code extension, and no hidden file or folder on the way (a
-/// span from any sender can name any path; `.ssh/id_rsa` or `.env` are not what the details are for).
-fn is_source_file(path: &Path) -> bool {
-    let hidden = path.components().any(|c| match c {
-        Component::Normal(name) => name.as_encoded_bytes().starts_with(b"."),
-        _ => false,
-    });
-    let extension = path.extension().and_then(|e| e.to_str());
-    !hidden
-        && extension.is_some_and(|e| SOURCE_EXTENSIONS.iter().any(|s| s.eq_ignore_ascii_case(e)))
-}
-
-/// Whether `root` looks like a project's root (it holds one of [`PROJECT_MARKERS`]): the dashboard started in
-/// a home folder shows nothing from it.
-fn is_project(root: &Path) -> bool {
-    PROJECT_MARKERS
-        .iter()
-        .any(|marker| std::fs::symlink_metadata(root.join(marker)).is_ok())
-}
-
-/// `file` relative to `workspace`, refused when it could lead outside it, also through a link; with where it
-/// really is, relative to the workspace (what a link leads to).
-fn workspace_file(workspace: &Path, file: &str) -> Option<(PathBuf, PathBuf)> {
-    let relative = Path::new(file);
-    if !stays_inside(relative) {
-        return None;
-    }
-    let root = workspace.canonicalize().ok()?;
-    let path = root.join(relative).canonicalize().ok()?;
-    let within = path.strip_prefix(&root).ok()?.to_owned();
-    Some((path, within))
-}
-
-/// The lines `line - SOURCE_CONTEXT ..= line + SOURCE_CONTEXT` of `file` under `workspace`, read only when
-/// `workspace` is a project's root and `file` a source file in it (also where a link leads), else why not.
-fn read_source(
-    workspace: Option<&Path>,
-    file: &str,
-    line: u32,
-) -> Result<Vec<(u32, String)>, String> {
-    let shown = safe(file);
-    let Some(workspace) = workspace else {
-        return Err(format!(
-            "source not read (no workspace given: --workspace DIR names one): {shown}"
-        ));
-    };
-    if !stays_inside(Path::new(file)) {
-        return Err(format!("source not in this workspace: {shown}"));
-    }
-    if !is_source_file(Path::new(file)) {
-        return Err(format!("source not shown (not a source file): {shown}"));
-    }
-    if !is_project(workspace) {
-        return Err(format!(
-            "source not shown (the workspace is not a project's root: --workspace DIR names one): {shown}"
-        ));
-    }
-    let Some((path, within)) = workspace_file(workspace, file) else {
-        return Err(format!("source not in this workspace: {shown}"));
-    };
-    // A link may lead elsewhere in the workspace: what it leads to must be a source file too.
-    if !is_source_file(&within) {
-        return Err(format!("source not shown (not a source file): {shown}"));
-    }
-    let metadata =
-        std::fs::metadata(&path).map_err(|_| format!("source not in this workspace: {shown}"))?;
-    if !metadata.is_file() {
-        return Err(format!("source not in this workspace: {shown}"));
-    }
-    if metadata.len() > MAX_SOURCE_BYTES {
-        return Err(format!("source too large to show: {shown}"));
-    }
-    let file_handle =
-        std::fs::File::open(&path).map_err(|e| format!("source not readable: {shown} ({e})"))?;
-    let mut reader = BufReader::new(file_handle);
-    let first = line.saturating_sub(SOURCE_CONTEXT).max(1);
-    let last = line.saturating_add(SOURCE_CONTEXT);
-    let mut out = Vec::new();
-    let mut bytes = Vec::new();
-    let mut number = 0_u32;
-    while number < last {
-        bytes.clear();
-        match reader.read_until(b'\n', &mut bytes) {
-            Ok(0) => break,
-            Ok(_) => {}
-            Err(e) => return Err(format!("source not readable: {shown} ({e})")),
-        }
-        number += 1;
-        if number >= first {
-            let text = String::from_utf8_lossy(&bytes);
-            let text = text.trim_end_matches(['\n', '\r']).replace('\t', "    ");
-            out.push((number, safe(&text)));
-        }
-    }
-    if number < line {
-        return Err(format!("{shown} has no line {line} here (it has {number})"));
-    }
-    Ok(out)
-}
-
-#[cfg(test)]
-mod tests {
-    use std::path::Path;
-
-    use collector::workshop::BANNER_FILE;
-
-    use super::{PROJECT_MARKERS, read_source};
-    use crate::trace::tests::workspace;
-
-    #[test]
-    fn source_outside_the_workspace_is_named_not_read() {
-        let dir = workspace();
-        for path in [
-            "../secret.rs",
-            "/etc/passwd",
-            "services/../../x.rs",
-            "",
-            ".",
-        ] {
-            let read = read_source(Some(dir.path()), path, 1);
-            assert!(read.is_err(), "{path:?} must be refused");
-        }
-        let inside = read_source(Some(dir.path()), &format!("./{BANNER_FILE}"), 1).unwrap();
-        assert_eq!(inside.len(), 3, "lines 1 to 3");
-        assert!(read_source(Some(dir.path()), BANNER_FILE, 500).is_err());
-        assert!(read_source(None, BANNER_FILE, 1).is_err());
-    }
-
-    #[test]
-    fn source_is_shown_only_from_a_projects_source_files() {
-        fn write(root: &Path, file: &str, text: &str) {
-            let path = root.join(file);
-            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-            std::fs::write(path, text).unwrap();
-        }
-        let lines = "one\ntwo\nthree\n";
-        let project = tempfile::tempdir().unwrap();
-        let root = project.path();
-        write(root, "Cargo.toml", "[package]\n");
-        write(root, "src/main.rs", lines);
-        write(root, "src/page.HTML", lines);
-        write(root, ".ssh/id_rsa", lines);
-        write(root, ".env", lines);
-        write(root, "secrets/key.rs.bak", lines);
-        write(root, "notes.txt", lines);
-        write(root, "config/.hidden.toml", lines);
-
-        let shown = read_source(Some(root), "src/main.rs", 2).unwrap();
-        assert_eq!(
-            shown,
-            [
-                (1, "one".to_owned()),
-                (2, "two".to_owned()),
-                (3, "three".to_owned())
-            ]
-        );
-        assert!(
-            read_source(Some(root), "src/page.HTML", 1).is_ok(),
-            "any case"
-        );
-        for file in [
-            ".ssh/id_rsa",
-            "./.ssh/id_rsa",
-            ".env",
-            "secrets/key.rs.bak",
-            "notes.txt",
-            "config/.hidden.toml",
-            "Cargo.lock",
-            "Cargo.toml",
-        ] {
-            let why = read_source(Some(root), file, 1).unwrap_err();
-            assert_eq!(
-                why,
-                format!("source not shown (not a source file): {file}"),
-                "{file}"
-            );
-        }
-        // A source file's name leading to another file (a link) is judged by where it leads.
-        #[cfg(unix)]
-        {
-            std::os::unix::fs::symlink(root.join(".ssh/id_rsa"), root.join("src/key.rs")).unwrap();
-            let why = read_source(Some(root), "src/key.rs", 1).unwrap_err();
-            assert!(
-                why.starts_with("source not shown (not a source file)"),
-                "{why}"
-            );
-        }
-
-        // The same file, without anything that makes its folder a project: not shown.
-        let loose = tempfile::tempdir().unwrap();
-        write(loose.path(), "src/main.rs", lines);
-        let why = read_source(Some(loose.path()), "src/main.rs", 2).unwrap_err();
-        assert_eq!(
-            why,
-            "source not shown (the workspace is not a project's root: --workspace DIR names one): src/main.rs"
-        );
-        // Any of the markers makes it one.
-        for marker in PROJECT_MARKERS {
-            let dir = tempfile::tempdir().unwrap();
-            write(dir.path(), "src/main.rs", lines);
-            std::fs::create_dir(dir.path().join(marker)).unwrap();
-            assert!(
-                read_source(Some(dir.path()), "src/main.rs", 2).is_ok(),
-                "{marker}"
-            );
-        }
+    /// The workspace's lines; failing those, the collector's; escaped.
+    fn lookup(&self, file: &str, line: u32) -> SourceLines {
+        let local = source_lines::read(self.workspace, file, line);
+        let read = match (local, self.fallback) {
+            (Ok(lines), _) => Ok(lines),
+            (Err(why), Some(fallback)) => match fallback(file, line) {
+                Some(Ok(lines)) => Ok(lines),
+                Some(Err(served)) => Err(format!("{why}; asked the collector: {served}")),
+                None => Err(why),
+            },
+            (Err(why), None) => Err(why),
+        };
+        read.map(|lines| {
+            lines
+                .into_iter()
+                .map(|(number, text)| (number, safe(&text)))
+                .collect()
+        })
+        .map_err(|why| safe(&why))
     }
 }

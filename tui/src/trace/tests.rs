@@ -19,7 +19,7 @@ use super::draw::{Columns, bar};
 use super::flame::cells;
 use super::keys::DETAIL_STEP;
 use super::rows::{Item, Mark};
-use super::{Focus, TraceScreen};
+use super::{Focus, Target, TraceScreen};
 use crate::theme::Theme;
 
 /// `insta::assert_snapshot!`, reading and writing the snapshots in `src/snapshots/`, where they were kept before
@@ -927,6 +927,53 @@ fn the_flame_takes_the_whole_width_and_zooms_into_the_loop() {
     assert_eq!(screen.zoom, (0, screen.axis_ns));
     assert!(screen.handle_key(KeyEvent::from(KeyCode::Char('F'))));
     assert!(!screen.areas(area).wide_flame);
+}
+
+#[test]
+fn the_wheel_zooms_the_flame_about_the_pointer() {
+    let mut screen = TraceScreen::new(discounts_trace(), Focus::None, None);
+    let area = Rect::new(0, 0, 140, 40);
+    assert!(screen.handle_key(KeyEvent::from(KeyCode::Char('F'))));
+    draw(&mut screen, 140, 40);
+    let areas = screen.areas(area);
+    let (column, row) = (areas.flame.x + 10, areas.flame.y + 1);
+    let under = |screen: &TraceScreen| match screen.wheel_hit(area, column, row) {
+        Some(Target::Flame { at_ns, .. }) => at_ns,
+        other => panic!("the flame pane is under the pointer, not {other:?}"),
+    };
+    let whole = screen.zoom;
+    let pointed = under(&screen);
+    // Three turns in: an eighth of the trace, the time under the pointer kept there (to within a cell).
+    for _ in 0..3 {
+        let target = screen.wheel_hit(area, column, row).unwrap();
+        assert!(screen.wheel(target, true));
+    }
+    let (lo, hi) = screen.zoom;
+    assert_eq!(hi - lo, whole.1 / 8, "{:?}", screen.zoom);
+    let cell = (hi - lo) / u64::from(areas.flame.width);
+    assert!(
+        under(&screen).abs_diff(pointed) <= cell,
+        "{} vs {pointed}",
+        under(&screen)
+    );
+    // Drawn, the ruler says the zoomed range.
+    let drawn = draw(&mut screen, 140, 40);
+    let ruler: String = (0..140)
+        .map(|x| drawn.buffer()[(x, areas.flame.y - 1)].symbol().to_owned())
+        .collect();
+    assert!(ruler.starts_with('+'), "{ruler}");
+    // Turned back out, past the whole trace: the whole trace, nothing left to back out of.
+    for _ in 0..5 {
+        let target = screen.wheel_hit(area, column, row).unwrap();
+        assert!(screen.wheel(target, false));
+    }
+    assert_eq!(screen.zoom, whole);
+    assert!(!screen.zoom_out());
+    // The wheel over the waterfall list is not the flame's: it moves the selection (the app's part).
+    let list = areas.rows;
+    let target = screen.wheel_hit(area, list.x + 2, list.y + 1);
+    assert!(matches!(target, Some(Target::Row(_))), "{target:?}");
+    assert!(!screen.wheel(target.unwrap(), true));
 }
 
 #[test]

@@ -62,6 +62,19 @@ fn tab_spans(area: Rect) -> Vec<(Tab, u16, u16, String)> {
         .collect()
 }
 
+/// What the wheel turned at `x`, `y` points at: as [`hit`], but on the flame pane the time under it too.
+pub fn wheel_hit(app: &App, area: Rect, x: u16, y: u16) -> Option<Target> {
+    let areas = layout(area);
+    if app.tab == Tab::Trace && y != areas.tabs.y {
+        return app
+            .trace
+            .as_ref()?
+            .wheel_hit(areas.body, x, y)
+            .map(Target::Trace);
+    }
+    hit(app, area, x, y)
+}
+
 /// What the cell at `x`, `y` of a screen of `area` shows, from the layout the drawing uses: a tab, a row of
 /// the current tab's list (a node of the map), or a part of the trace screen.
 pub fn hit(app: &App, area: Rect, x: u16, y: u16) -> Option<Target> {
@@ -383,8 +396,8 @@ pub const KEYS: &[(&str, &str)] = &[
     ("Trace: e c", "next error, next critical-path span"),
     ("Trace: F", "flame graph across the whole width, or back"),
     (
-        "Trace: z - + [ ]",
-        "zoom into the selection (or click it twice), out, in; move",
+        "Trace: z - + [ ] wheel",
+        "zoom to selection, out, in; move; about the pointer",
     ),
     ("Trace: J K", "scroll the details"),
     ("f", "fault panel (lab up): Enter flips a fault"),

@@ -17,6 +17,11 @@ pub const START_NS: u64 = 1_790_000_000_000_000_000;
 
 /// The store and analyses after `requests` storefront requests of each state in turn, an hour apart.
 pub fn source(states: &[Workshop], requests: usize) -> Served {
+    let (store, analysis) = stored(states, requests);
+    Served::new(store, analysis)
+}
+
+fn stored(states: &[Workshop], requests: usize) -> (Store, Analysis) {
     let store = Store::new(collector::store::DEFAULT_CAPACITY);
     let analysis = Analysis::new(Settings::default());
     for (i, state) in states.iter().enumerate() {
@@ -28,7 +33,7 @@ pub fn source(states: &[Workshop], requests: usize) -> Served {
         }
     }
     analysis.flush(&store);
-    Served::new(store, analysis)
+    (store, analysis)
 }
 
 /// A collector's query API over a store, served on 127.0.0.1 for as long as this lives, and the dashboard's
@@ -38,8 +43,18 @@ pub struct Served {
     _runtime: tokio::runtime::Runtime,
 }
 
+/// The repository: the generated shop's spans name its files.
+pub fn repository() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
 impl Served {
+    /// Serving the repository's source lines, as `lab up` does.
     fn new(store: Store, analysis: Analysis) -> Served {
+        Served::serving(store, analysis, Some(&repository()))
+    }
+
+    fn serving(store: Store, analysis: Analysis, source_root: Option<&std::path::Path>) -> Served {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .enable_all()
@@ -49,8 +64,11 @@ impl Served {
             .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
             .unwrap();
         let addr = listener.local_addr().unwrap();
+        let source_root = source_root.map(std::path::Path::to_owned);
         runtime.spawn(async move {
-            axum::serve(listener, collector::api::router(store, analysis))
+            let query = collector::query::Query::new(store, analysis)
+                .with_source_root(source_root.as_deref());
+            axum::serve(listener, collector::api::serve(query))
                 .await
                 .unwrap();
         });
@@ -59,6 +77,12 @@ impl Served {
             _runtime: runtime,
         }
     }
+}
+
+/// The broken shop, from a collector that serves no source lines.
+pub fn broken_without_source() -> Served {
+    let (store, analysis) = stored(&[Workshop::Broken], 40);
+    Served::serving(store, analysis, None)
 }
 
 pub fn broken() -> Served {
@@ -93,16 +117,25 @@ pub fn refresh(app: &mut App, source: &Served) {
     app.apply(Update::Refreshed(Box::new(refresh)));
 }
 
-/// What the event loop does after an `Action::OpenTrace`.
+/// What the event loop does after an `Action::OpenTrace`, beside the repository.
 pub fn open(app: &mut App, source: &Served, action: Option<tui::app::Action>) {
+    open_in(app, source, action, Some(&repository()));
+}
+
+/// What the event loop does after an `Action::OpenTrace`, in `workspace`.
+pub fn open_in(
+    app: &mut App,
+    source: &Served,
+    action: Option<tui::app::Action>,
+    workspace: Option<&std::path::Path>,
+) {
     match action {
         Some(tui::app::Action::OpenTrace { trace_id, focus }) => {
-            let workspace = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
             app.apply(tui::run::open_trace(
                 &source.remote,
                 &trace_id,
                 focus,
-                Some(&workspace),
+                workspace,
             ));
         }
         other => panic!("expected a trace to open, got {other:?}"),

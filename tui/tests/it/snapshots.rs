@@ -210,3 +210,37 @@ fn the_errors_tab_says_how_many_failed_traces_are_not_grouped_yet() {
     app.overview.counts.settling_errors = 0;
     assert!(!draw(&mut app, 160, 30).to_string().contains("settling"));
 }
+
+/// The error's trace opened from the Errors tab, drawn at 140×40.
+fn error_trace_in(source: &fixture::Served, workspace: Option<&std::path::Path>) -> String {
+    let mut app = app(source);
+    app.handle_key(ch('5'));
+    let action = app.handle_key(key(KeyCode::Enter));
+    fixture::open_in(&mut app, source, action, workspace);
+    assert_eq!(app.tab, Tab::Trace);
+    format!("{:?}", draw(&mut app, 140, 40))
+}
+
+#[test]
+fn a_dashboard_without_the_source_tree_is_served_its_lines_by_the_collector() {
+    // `lab tui --connect` from a folder that is no project: the lines come from the collector, which serves
+    // the repository as `lab up` serves the shop's tree; the screen is the one drawn beside the tree.
+    let elsewhere = tempfile::tempdir().unwrap();
+    let served = fixture::broken();
+    let beside = error_trace_in(&served, Some(&fixture::repository()));
+    let remote = error_trace_in(&served, Some(elsewhere.path()));
+    assert!(beside.contains("banner(ad)"), "{beside}");
+    assert_eq!(remote, beside);
+    let remote = error_trace_in(&served, None);
+    assert_eq!(remote, beside);
+
+    // A collector that serves none: both reasons, and the flag that would help.
+    let unserved = fixture::broken_without_source();
+    let screen = error_trace_in(&unserved, Some(elsewhere.path()));
+    assert!(!screen.contains("banner(ad)"), "{screen}");
+    assert!(
+        screen.contains("--workspace DIR names one")
+            && screen.contains("collector: no source tree given to it"),
+        "{screen}"
+    );
+}
