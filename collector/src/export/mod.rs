@@ -319,11 +319,11 @@ impl Exports {
     }
 }
 
-/// The exporters' tasks, to be stopped with the collector.
+/// The exporters' thread, to be stopped with the collector.
 #[derive(Debug)]
 pub struct ExportTasks {
     stop: watch::Sender<bool>,
-    tasks: JoinSet<()>,
+    done: Option<tokio::sync::oneshot::Receiver<()>>,
 }
 
 impl ExportTasks {
@@ -331,17 +331,16 @@ impl ExportTasks {
     /// dropped.
     pub async fn stop(mut self) {
         let _ = self.stop.send(true);
-        while self.tasks.join_next().await.is_some() {}
+        if let Some(done) = self.done.take() {
+            let _ = done.await;
+        }
     }
 }
 
-/// Starts the exporters `options` asks for (on the current runtime). Fails on a URL it cannot use.
+/// Starts the exporters `options` asks for, on a thread of their own running at the lowest CPU priority: on
+/// a busy machine the receivers, the writer and the query API go first, and an exporter that cannot keep up
+/// drops its oldest spans (counted). Fails on a URL it cannot use.
 pub fn start(options: &ExportOptions) -> anyhow::Result<(Exports, ExportTasks)> {
-    let client = reqwest::Client::builder()
-        .timeout(options.timeout)
-        .connect_timeout(options.timeout.min(Duration::from_secs(5)))
-        .pool_idle_timeout(Duration::from_secs(30))
-        .build()?;
     let mut backends: Vec<(&'static str, Arc<dyn Backend>)> = Vec::new();
     if let Some(target) = &options.otlp {
         backends.push(("otlp", Arc::new(otlp::Otlp::new(target)?)));
@@ -350,27 +349,70 @@ pub fn start(options: &ExportOptions) -> anyhow::Result<(Exports, ExportTasks)> 
         backends.push(("datadog", Arc::new(datadog::Datadog::new(target)?)));
     }
     let (stop, stopped) = watch::channel(false);
-    let mut tasks = JoinSet::new();
-    let mut exporters = Vec::new();
-    for (name, backend) in backends {
-        let exporter = Arc::new(Exporter::new(name, backend.url(), options));
-        exporters.push(exporter.clone());
-        let sender = Sender {
-            exporter,
-            backend,
-            client: client.clone(),
-            options: options.clone(),
-            stopped: stopped.clone(),
-            deadline: None,
-        };
-        tasks.spawn(sender.run());
+    let exporters: Vec<Arc<Exporter>> = backends
+        .iter()
+        .map(|(name, backend)| Arc::new(Exporter::new(name, backend.url(), options)))
+        .collect();
+    let exports = Exports {
+        exporters: exporters.clone().into(),
+    };
+    if backends.is_empty() {
+        return Ok((exports, ExportTasks { stop, done: None }));
     }
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let (finished, done) = tokio::sync::oneshot::channel();
+    let options = options.clone();
+    std::thread::Builder::new()
+        .name("lab-export".to_owned())
+        .spawn(move || {
+            lowest_priority();
+            runtime.block_on(async move {
+                let client = match reqwest::Client::builder()
+                    .timeout(options.timeout)
+                    .connect_timeout(options.timeout.min(Duration::from_secs(5)))
+                    .pool_idle_timeout(Duration::from_secs(30))
+                    .build()
+                {
+                    Ok(client) => client,
+                    Err(err) => {
+                        tracing::error!("no HTTP client for the exporters: {err}");
+                        return;
+                    }
+                };
+                let mut tasks = JoinSet::new();
+                for ((_, backend), exporter) in backends.into_iter().zip(exporters) {
+                    let sender = Sender {
+                        exporter,
+                        backend,
+                        client: client.clone(),
+                        options: options.clone(),
+                        stopped: stopped.clone(),
+                        deadline: None,
+                    };
+                    tasks.spawn(sender.run());
+                }
+                while tasks.join_next().await.is_some() {}
+            });
+            let _ = finished.send(());
+        })?;
     Ok((
-        Exports {
-            exporters: exporters.into(),
+        exports,
+        ExportTasks {
+            stop,
+            done: Some(done),
         },
-        ExportTasks { stop, tasks },
     ))
+}
+
+/// Lowers this thread's CPU priority as far as it goes (nice 19), where the system lets it; the exporters
+/// then take only the CPU the rest of the lab leaves.
+fn lowest_priority() {
+    #[cfg(target_os = "linux")]
+    if let Err(err) = rustix::process::setpriority_process(Some(rustix::thread::gettid()), 19) {
+        tracing::debug!("the exporters' thread keeps its priority: {err}");
+    }
 }
 
 /// What an answer means for the spans it was about.
@@ -414,7 +456,7 @@ impl Sender {
                             self.pause(self.options.linger).await;
                         }
                     }
-                    _ = self.stopped.changed() => {}
+                    changed = self.stopped.changed() => self.on_change(changed.is_err()),
                 }
                 continue;
             }
@@ -438,21 +480,26 @@ impl Sender {
         }
     }
 
+    /// The stop signal moved, or (`gone`) its sender was dropped: the collector is gone without saying so,
+    /// which is stopping too.
+    fn on_change(&mut self, gone: bool) {
+        if gone {
+            self.deadline
+                .get_or_insert_with(|| Instant::now() + self.options.grace);
+        }
+        self.check_stopped();
+    }
+
     /// Sleeps for `wait`, or until the collector stops.
     async fn pause(&mut self, wait: Duration) {
-        let until = match self.deadline {
-            Some(deadline) => deadline.min(Instant::now() + wait),
-            None => Instant::now() + wait,
-        };
+        let until = Instant::now() + wait;
+        if let Some(deadline) = self.deadline {
+            // Stopping already: nothing more to hear.
+            return tokio::time::sleep_until(deadline.min(until)).await;
+        }
         tokio::select! {
             () = tokio::time::sleep_until(until) => {}
-            changed = self.stopped.changed() => {
-                if changed.is_err() {
-                    // The collector is gone without saying so: treat it as stopping.
-                    self.deadline.get_or_insert_with(|| Instant::now() + self.options.grace);
-                }
-                self.check_stopped();
-            }
+            changed = self.stopped.changed() => self.on_change(changed.is_err()),
         }
     }
 
@@ -622,11 +669,6 @@ mod tests {
             }),
             ..Default::default()
         };
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        let _guard = runtime.enter();
         let (exports, _tasks) = start(&options).unwrap();
         let own = |port| {
             [(
