@@ -33,6 +33,8 @@ use queue::{Batch, SpanQueue};
 
 /// Spans an exporter's queue holds before it drops its oldest, by default.
 pub const DEFAULT_QUEUE_SPANS: usize = 100_000;
+/// About the most bytes of spans an exporter's queue holds before it drops its oldest, by default.
+pub const DEFAULT_QUEUE_BYTES: usize = 128 << 20;
 /// Spans sent in one request, at most (about: whole batches are taken), by default.
 pub const DEFAULT_BATCH_SPANS: usize = 1_000;
 
@@ -77,6 +79,8 @@ pub struct ExportOptions {
     pub datadog: Option<datadog::DatadogTarget>,
     /// Each exporter's queue, in spans.
     pub queue_spans: usize,
+    /// Each exporter's queue, in bytes the spans hold (about).
+    pub queue_bytes: usize,
     /// Spans a request carries, at most (about).
     pub batch_spans: usize,
     /// How long to gather spans into one request once some are waiting.
@@ -96,6 +100,7 @@ impl Default for ExportOptions {
             otlp: None,
             datadog: None,
             queue_spans: DEFAULT_QUEUE_SPANS,
+            queue_bytes: DEFAULT_QUEUE_BYTES,
             batch_spans: DEFAULT_BATCH_SPANS,
             linger: Duration::from_millis(200),
             retry: Retry::default(),
@@ -170,7 +175,7 @@ impl Exporter {
             endpoint: url.to_string(),
             target: loopback_target(url),
             enabled: AtomicBool::new(options.enabled),
-            queue: SpanQueue::new(options.queue_spans),
+            queue: SpanQueue::new(options.queue_spans, options.queue_bytes),
             wake: Notify::new(),
             offered: AtomicU64::new(0),
             in_flight: AtomicU64::new(0),

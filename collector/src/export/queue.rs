@@ -1,47 +1,94 @@
 //! An exporter's bounded queue: batches of accepted spans, shared between exporters (one copy a batch
-//! however many exporters take it), dropping the oldest whole batches when it holds more than its cap.
+//! however many exporters take it), dropping the oldest whole batches when it holds more spans, or more bytes
+//! (about), than its caps.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
 
 use parking_lot::Mutex;
 
-use crate::model::Span;
+use crate::model::{KeyValue, Span, Value};
 
 /// A batch as the ingest writer offers it: shared, never copied again.
 pub type Batch = Arc<[Span]>;
 
-/// Batches waiting for an exporter, at most `capacity` spans (a single larger batch is still taken whole).
+/// Batches waiting for an exporter, at most `capacity` spans and about `max_bytes` bytes (a single larger
+/// batch is still taken whole).
 #[derive(Debug)]
 pub struct SpanQueue {
     capacity: usize,
+    max_bytes: usize,
     inner: Mutex<Inner>,
 }
 
 #[derive(Debug, Default)]
 struct Inner {
-    batches: VecDeque<Batch>,
+    /// Each batch with what it weighs.
+    batches: VecDeque<(Batch, usize)>,
     spans: usize,
+    bytes: usize,
+}
+
+/// About the memory a batch's spans hold: their structs, attributes, events and links, and their texts (a
+/// text shared between spans counts for each: an estimate that errs on the safe side).
+pub fn weight(spans: &[Span]) -> usize {
+    fn attributes(list: &[KeyValue]) -> usize {
+        list.iter()
+            .map(|kv| size_of::<KeyValue>() + kv.key.len() + value_bytes(&kv.value))
+            .sum()
+    }
+    fn value_bytes(value: &Value) -> usize {
+        match value {
+            Value::Str(text) => text.len(),
+            Value::Bytes(bytes) => bytes.len(),
+            Value::Array(items) => items
+                .iter()
+                .map(|v| size_of::<Value>() + value_bytes(v))
+                .sum(),
+            Value::Map(list) => attributes(list),
+            Value::Bool(_) | Value::Int(_) | Value::Double(_) => 0,
+        }
+    }
+    spans
+        .iter()
+        .map(|span| {
+            size_of::<Span>()
+                + span.name.len()
+                + attributes(&span.attributes)
+                + (span.events.iter())
+                    .map(|e| size_of_val(e) + e.name.len() + attributes(&e.attributes))
+                    .sum::<usize>()
+                + (span.links.iter())
+                    .map(|l| size_of_val(l) + attributes(&l.attributes))
+                    .sum::<usize>()
+        })
+        .sum()
 }
 
 impl SpanQueue {
-    pub fn new(capacity: usize) -> SpanQueue {
+    pub fn new(capacity: usize, max_bytes: usize) -> SpanQueue {
         SpanQueue {
             capacity: capacity.max(1),
+            max_bytes: max_bytes.max(1),
             inner: Mutex::default(),
         }
     }
 
-    /// Queues `batch`, dropping the oldest batches while the queue holds more than its capacity. Returns how
-    /// many spans were dropped. Never waits for anything but the queue's own lock.
+    /// Queues `batch`, dropping the oldest batches while the queue holds more than its caps. Returns how many
+    /// spans were dropped. Never waits for anything but the queue's own lock.
     pub fn push(&self, batch: Batch) -> usize {
+        let bytes = weight(&batch);
         let mut inner = self.inner.lock();
         inner.spans += batch.len();
-        inner.batches.push_back(batch);
+        inner.bytes += bytes;
+        inner.batches.push_back((batch, bytes));
         let mut dropped = 0;
-        while inner.spans > self.capacity && inner.batches.len() > 1 {
-            let oldest = inner.batches.pop_front().expect("more than one batch");
+        while (inner.spans > self.capacity || inner.bytes > self.max_bytes)
+            && inner.batches.len() > 1
+        {
+            let (oldest, bytes) = inner.batches.pop_front().expect("more than one batch");
             inner.spans -= oldest.len();
+            inner.bytes -= bytes;
             dropped += oldest.len();
         }
         dropped
@@ -53,10 +100,11 @@ impl SpanQueue {
         let mut taken = Vec::new();
         let mut spans = 0;
         while spans < max_spans {
-            let Some(batch) = inner.batches.pop_front() else {
+            let Some((batch, bytes)) = inner.batches.pop_front() else {
                 break;
             };
             inner.spans -= batch.len();
+            inner.bytes -= bytes;
             spans += batch.len();
             taken.push(batch);
         }
@@ -67,6 +115,7 @@ impl SpanQueue {
     pub fn clear(&self) -> usize {
         let mut inner = self.inner.lock();
         inner.batches.clear();
+        inner.bytes = 0;
         std::mem::take(&mut inner.spans)
     }
 
@@ -83,7 +132,7 @@ impl SpanQueue {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testing::span;
+    use crate::testing::{Build as _, span};
 
     fn batch(spans: usize) -> Batch {
         (0..spans)
@@ -94,7 +143,7 @@ mod tests {
 
     #[test]
     fn a_full_queue_drops_its_oldest_batches_and_counts_their_spans() {
-        let queue = SpanQueue::new(10);
+        let queue = SpanQueue::new(10, usize::MAX);
         assert_eq!(queue.push(batch(4)), 0);
         assert_eq!(queue.push(batch(4)), 0);
         let newest = batch(3);
@@ -111,15 +160,31 @@ mod tests {
 
     #[test]
     fn a_batch_larger_than_the_queue_is_kept_whole() {
-        let queue = SpanQueue::new(5);
+        let queue = SpanQueue::new(5, usize::MAX);
         queue.push(batch(2));
         assert_eq!(queue.push(batch(8)), 2);
         assert_eq!(queue.len(), 8);
     }
 
     #[test]
+    fn a_queue_past_its_bytes_drops_its_oldest_too() {
+        let big: Batch = vec![span(1, 1).text("db.query.text", &"x".repeat(10_000))].into();
+        let small = batch(1);
+        assert!(weight(&big) > 10_000 && weight(&small) < 1_000);
+        let queue = SpanQueue::new(1_000, 12_000);
+        assert_eq!(queue.push(small.clone()), 0);
+        assert_eq!(queue.push(big.clone()), 0, "under both caps");
+        assert_eq!(
+            queue.push(big),
+            2,
+            "past the bytes: the oldest two batches go"
+        );
+        assert_eq!(queue.len(), 1);
+    }
+
+    #[test]
     fn take_stops_once_it_has_enough() {
-        let queue = SpanQueue::new(100);
+        let queue = SpanQueue::new(100, usize::MAX);
         for _ in 0..5 {
             queue.push(batch(3));
         }
