@@ -303,29 +303,6 @@ fn render_status(app: &App, area: Rect, buf: &mut Buffer) {
         });
         spans.push(Span::styled(" (f) ", theme.dim()));
     }
-    // Each exporter: its state and key; what it lost, when it lost any.
-    for export in &app.overview.exports {
-        let short = if export.name == "datadog" {
-            "dd"
-        } else {
-            &export.name
-        };
-        let key = if export.name == "datadog" { "x" } else { "X" };
-        spans.push(Span::raw(format!("· {short} ")));
-        spans.push(if export.enabled {
-            Span::styled("on", theme.good())
-        } else {
-            Span::styled("off", theme.dim())
-        });
-        let lost = export.failed + export.dropped + export.rejected;
-        if lost > 0 {
-            spans.push(Span::styled(
-                format!(" {} lost", fmt::count(lost)),
-                theme.error(),
-            ));
-        }
-        spans.push(Span::styled(format!(" ({key}) "), theme.dim()));
-    }
     // The counts people check first ("is anything lost?") stay on an 80-column line; the rest follows.
     let rejected = Span::styled(
         fmt::count(counts.rejected),
@@ -352,6 +329,30 @@ fn render_status(app: &App, area: Rect, buf: &mut Buffer) {
         )));
         spans.push(rejected);
         spans.push(Span::raw(" rejected"));
+    }
+    // Each exporter, after the counts (which stay on an 80-column line): its state and key; what it lost,
+    // when it lost any.
+    for export in &app.overview.exports {
+        let short = if export.name == "datadog" {
+            "dd"
+        } else {
+            &export.name
+        };
+        let key = if export.name == "datadog" { "x" } else { "X" };
+        spans.push(Span::raw(format!(" · {short} ")));
+        spans.push(if export.enabled {
+            Span::styled("on", theme.good())
+        } else {
+            Span::styled("off", theme.dim())
+        });
+        let lost = export.failed + export.dropped + export.rejected;
+        if lost > 0 {
+            spans.push(Span::styled(
+                format!(" {} lost", fmt::count(lost)),
+                theme.error(),
+            ));
+        }
+        spans.push(Span::styled(format!(" ({key})"), theme.dim()));
     }
     spans.push(Span::styled(
         format!(" · {} · {}", app.window_name(), fmt::clean(&app.source)),

@@ -663,7 +663,17 @@ fn x_and_shift_x_switch_the_exporters_the_status_line_shows() {
             enabled: true
         })
     );
-    let drawn = crate::fixture::draw(&mut app, 140, 30).to_string();
+    app.message = None;
+    let narrow = crate::fixture::draw(&mut app, 80, 24).to_string();
+    assert!(
+        narrow
+            .lines()
+            .last()
+            .unwrap()
+            .contains("spans in/stored/evicted/rejected"),
+        "the counts keep their place at 80 columns: {narrow}"
+    );
+    let drawn = crate::fixture::draw(&mut app, 160, 30).to_string();
     let status = drawn.lines().last().unwrap();
     assert!(status.contains("otlp off (X)"), "{status}");
     assert!(status.contains("dd on 3 lost (x)"), "{status}");
