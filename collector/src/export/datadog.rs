@@ -265,23 +265,44 @@ fn meta_text(value: &Value) -> Option<Cow<'_, str>> {
         Value::Str(s) => Some(Cow::Borrowed(&**s)),
         Value::Bool(b) => Some(Cow::Borrowed(if *b { "true" } else { "false" })),
         Value::Bytes(_) => None,
-        Value::Array(items) => Some(Cow::Owned(
-            serde_json::to_string(
-                &items
-                    .iter()
-                    .map(|item| match item {
-                        Value::Str(s) => serde_json::Value::from(&**s),
-                        Value::Bool(b) => (*b).into(),
-                        Value::Int(i) => (*i).into(),
-                        Value::Double(d) => (*d).into(),
-                        _ => serde_json::Value::Null,
-                    })
-                    .collect::<Vec<_>>(),
-            )
-            .unwrap_or_default(),
-        )),
+        Value::Array(_) => Some(Cow::Owned(json(value).to_string())),
         Value::Map(_) | Value::Int(_) | Value::Double(_) => None,
     }
+}
+
+/// A value as JSON: arrays and maps nested, bytes as null.
+fn json(value: &Value) -> serde_json::Value {
+    match value {
+        Value::Str(s) => serde_json::Value::from(&**s),
+        Value::Bool(b) => (*b).into(),
+        Value::Int(i) => (*i).into(),
+        Value::Double(d) => (*d).into(),
+        Value::Bytes(_) => serde_json::Value::Null,
+        Value::Array(items) => items.iter().map(json).collect(),
+        Value::Map(list) => json_object(list),
+    }
+}
+
+fn json_object(list: &[crate::model::KeyValue]) -> serde_json::Value {
+    (list.iter())
+        .map(|kv| (kv.key.to_string(), json(&kv.value)))
+        .collect::<serde_json::Map<_, _>>()
+        .into()
+}
+
+/// The span's events as the mapping carries them: `meta.events`, a JSON array of `name`, `time_unix_nano` and
+/// `attributes`.
+fn events_json(span: &Span) -> String {
+    let events: Vec<serde_json::Value> = (span.events.iter())
+        .map(|event| {
+            serde_json::json!({
+                "name": &*event.name,
+                "time_unix_nano": event.time_ns,
+                "attributes": json_object(&event.attributes),
+            })
+        })
+        .collect();
+    serde_json::Value::from(events).to_string()
 }
 
 /// The span type, as the mapping reads it: `span.type` if set, else `web` for a server, for a client `http`
@@ -427,6 +448,9 @@ fn mapped(span: &Span) -> DdSpan<'_> {
     meta.insert("otel.status_code".into(), status.into());
     if let Some(message) = &span.status.message {
         meta.insert("otel.status_description".into(), Cow::Borrowed(&**message));
+    }
+    if !span.events.is_empty() {
+        meta.insert("events".into(), events_json(span).into());
     }
     let error = semconv::is_error(span);
     if error {
@@ -574,6 +598,10 @@ mod tests {
         assert_eq!(dd.meta["error.message"], "the layout has no ad");
         assert_eq!(dd.meta["error.msg"], "the layout has no ad");
         assert!(dd.meta["error.stack"].contains("layout.rs:42"));
+        let events: serde_json::Value = serde_json::from_str(&dd.meta["events"]).unwrap();
+        assert_eq!(events[0]["name"], "exception");
+        assert_eq!(events[0]["time_unix_nano"], 5);
+        assert_eq!(events[0]["attributes"]["exception.type"], "MissingAdError");
         assert_eq!(dd.meta["otel.status_code"], "Error");
     }
 

@@ -85,7 +85,8 @@ impl TestAgent {
             .env("SNAPSHOT_CI", if update { "0" } else { "1" })
             .env(
                 "ENABLED_CHECKS",
-                "trace_count_header,meta_tracer_version_header,trace_content_length",
+                "trace_count_header,meta_tracer_version_header,trace_content_length,\
+                 meta_events_is_valid_json",
             )
             .env("DD_POOL_TRACE_CHECK_FAILURES", "true")
             .env("LOG_LEVEL", "WARNING")
@@ -174,7 +175,7 @@ const SNAPSHOT_IGNORES: &str = "meta.otel.trace_id,meta.url.full,meta.server.add
 meta.server.port,\
 meta.network.peer.address,metrics.network.peer.port,meta.client.address,metrics.client.port,\
 meta.network.local.address,metrics.network.local.port,metrics.code.line.number,meta.error.stack,\
-meta.url.path,meta.http.target,meta.peer.hostname,metrics.http.response.body.size,\
+meta.url.path,meta.http.target,meta.events,meta.peer.hostname,metrics.http.response.body.size,\
 metrics.http.response.header.content-length,meta.user_agent.original";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -260,6 +261,11 @@ async fn the_broken_shop_exported_to_datadogs_agent_emulator() {
         );
         let stack = span["meta"]["error.stack"].as_str().unwrap();
         assert!(stack.contains(&banner), "{banner} not in {stack}");
+        let events: Value = serde_json::from_str(span["meta"]["events"].as_str().unwrap()).unwrap();
+        assert_eq!(
+            events[0]["name"], "exception",
+            "span events as meta.events: {events}"
+        );
     }
     // The mapping: web, http and sql spans, resources as Datadog names them.
     let resources: std::collections::BTreeSet<(&str, &str, &str)> = spans
@@ -326,7 +332,7 @@ async fn the_broken_shop_exported_to_datadogs_agent_emulator() {
         let (status, body) = agent
             .get(&format!(
                 "/test/session/snapshot?test_session_token={token}&ignores={SNAPSHOT_IGNORES}\
-                 &regex_placeholders={SNAPSHOT_PLACEHOLDERS}&removes=meta.error.stack"
+                 &regex_placeholders={SNAPSHOT_PLACEHOLDERS}&removes=meta.error.stack,meta.events"
             ))
             .await;
         assert_eq!(status, 200, "{token} differs from its snapshot: {body}");
