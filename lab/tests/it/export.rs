@@ -455,8 +455,14 @@ struct Collect {
 
 impl Collect {
     async fn start(extra: &[&str]) -> Collect {
+        Collect::start_with(extra, &[]).await
+    }
+
+    /// The same, with these environment variables.
+    async fn start_with(extra: &[&str], env: &[(&str, &str)]) -> Collect {
         let (otlp_http, api) = (free_port(), free_port());
         let child = Command::new(env!("CARGO_BIN_EXE_lab"))
+            .envs(env.iter().copied())
             .arg("collect")
             .args(["--otlp-http", &format!("127.0.0.1:{otlp_http}")])
             .args(["--otlp-grpc", "127.0.0.1:0", "--datadog", "127.0.0.1:0"])
@@ -700,4 +706,45 @@ async fn the_dashboard_carries_on_and_switches_while_the_backend_is_down() {
     .await
     .unwrap();
     running.stop().await.unwrap();
+}
+
+#[tokio::test]
+async fn export_datadog_finds_the_agent_as_datadogs_libraries_do() {
+    let port = free_port().to_string();
+    let by_host = Collect::start_with(
+        &["--export-datadog"],
+        &[
+            ("DD_AGENT_HOST", "localhost"),
+            ("DD_TRACE_AGENT_PORT", &port),
+        ],
+    )
+    .await;
+    let stats = by_host.stats().await;
+    assert_eq!(
+        stats.exports[0].endpoint,
+        format!("http://localhost:{port}/v0.4/traces")
+    );
+    let by_url = Collect::start_with(
+        &["--export-datadog"],
+        &[
+            ("DD_TRACE_AGENT_URL", "http://127.0.0.2:9126"),
+            ("DD_AGENT_HOST", "ignored"),
+        ],
+    )
+    .await;
+    assert_eq!(
+        by_url.stats().await.exports[0].endpoint,
+        "http://127.0.0.2:9126/v0.4/traces"
+    );
+    let given = Collect::start_with(
+        &["--export-datadog", "http://127.0.0.3:8126", "--export-off"],
+        &[("DD_TRACE_AGENT_URL", "http://127.0.0.2:9126")],
+    )
+    .await;
+    let export = &given.stats().await.exports[0];
+    assert_eq!(
+        export.endpoint, "http://127.0.0.3:8126/v0.4/traces",
+        "the flag wins"
+    );
+    assert!(!export.enabled, "--export-off");
 }
