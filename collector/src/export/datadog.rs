@@ -138,10 +138,10 @@ pub struct DdSpan<'a> {
     pub span_type: Cow<'a, str>,
 }
 
-/// Spans grouped by trace, in the order their traces first appear, each a v0.4 trace chunk, the upper half of
-/// its trace id in `_dd.p.tid` (on every OpenTelemetry span; on the first span of a chunk that came in over the
-/// Datadog API without it). The chunk's local roots (spans whose parent is not in it) carry `_sampling_priority_v1` (kept: the lab samples
-/// nothing away).
+/// Spans grouped by trace, in the order their traces first appear, each a v0.4 trace chunk. OpenTelemetry spans
+/// each carry `_sampling_priority_v1` (kept: the lab samples nothing away) and the upper half of the trace id
+/// in `_dd.p.tid`, whichever chunk they are sent in; a chunk of spans that came in over the Datadog API gets
+/// either on its first span only when none of its spans has it (as a tracer sends them).
 pub fn to_traces<'a>(spans: impl IntoIterator<Item = &'a Span>) -> Vec<Vec<DdSpan<'a>>> {
     let mut index: FxHashMap<crate::model::TraceId, usize> = FxHashMap::default();
     let mut traces: Vec<Vec<&Span>> = Vec::new();
@@ -155,21 +155,11 @@ pub fn to_traces<'a>(spans: impl IntoIterator<Item = &'a Span>) -> Vec<Vec<DdSpa
     traces
         .into_iter()
         .map(|chunk| {
-            let ids: rustc_hash::FxHashSet<_> = chunk.iter().map(|s| s.span_id).collect();
             let first = chunk[0];
-            let mut out: Vec<DdSpan> = chunk
-                .into_iter()
-                .map(|span| {
-                    let mut dd = to_dd_span(span);
-                    let local_root = span.parent_span_id.is_none_or(|p| !ids.contains(&p));
-                    if local_root {
-                        dd.metrics.insert("_sampling_priority_v1".into(), 1.0);
-                    }
-                    dd
-                })
-                .collect();
-            // A tracer's chunk carries `_dd.p.tid` on its first span: a chunk of spans that came in over the
-            // Datadog API without it in this batch gets it there.
+            let mut out: Vec<DdSpan> = chunk.into_iter().map(to_dd_span).collect();
+            if !out.iter().any(|dd| dd.metrics.contains_key(PRIORITY)) {
+                out[0].metrics.insert(PRIORITY.into(), 1.0);
+            }
             if !out.iter().any(|dd| dd.meta.contains_key("_dd.p.tid")) {
                 add_high_bits(first, &mut out[0]);
             }
@@ -177,6 +167,9 @@ pub fn to_traces<'a>(spans: impl IntoIterator<Item = &'a Span>) -> Vec<Vec<DdSpa
         })
         .collect()
 }
+
+/// The sampling decision, kept (`1`, auto keep), as tracers send it.
+const PRIORITY: &str = "_sampling_priority_v1";
 
 /// Whether a span came in over the Datadog API (its decoder's scope).
 fn from_datadog(span: &Span) -> bool {
@@ -464,6 +457,8 @@ fn mapped(span: &Span) -> DdSpan<'_> {
     if matches!(span.kind, SpanKind::Client | SpanKind::Producer) {
         metrics.insert("_dd.measured".into(), 1.0);
     }
+    // On every span rather than the chunk's root: which spans share a chunk depends on how they were batched.
+    metrics.insert(PRIORITY.into(), 1.0);
     DdSpan {
         service: Cow::Borrowed(span.service_name()),
         name: operation_name(span),
@@ -606,7 +601,7 @@ mod tests {
     }
 
     #[test]
-    fn traces_are_grouped_and_their_local_roots_sampled() {
+    fn traces_are_grouped_and_every_chunk_sampled() {
         let spans = [
             span(1, 1),
             span(2, 5),
@@ -623,11 +618,19 @@ mod tests {
             traces[1].iter().map(|s| s.span_id).collect::<Vec<_>>(),
             [5, 6]
         );
-        let sampled = |s: &DdSpan| s.metrics.get("_sampling_priority_v1").copied();
+        let sampled = |s: &DdSpan| s.metrics.get(PRIORITY).copied();
+        assert!(traces.iter().flatten().all(|s| sampled(s) == Some(1.0)));
+        // A Datadog tracer's chunk without a decision gets one, on its first span only.
+        let body = serde_json::json!([[
+            {"service": "a", "name": "op", "trace_id": 3u64, "span_id": 4u64, "start": 1i64, "duration": 1i64},
+            {"service": "a", "name": "op", "trace_id": 3u64, "span_id": 5u64, "parent_id": 4u64,
+             "start": 1i64, "duration": 1i64}
+        ]]);
+        let decoded =
+            crate::datadog::decode_v04_json(body.to_string().as_bytes(), &Interner::new()).unwrap();
+        let traces = to_traces(&decoded.spans);
         assert_eq!(sampled(&traces[0][0]), Some(1.0));
         assert_eq!(sampled(&traces[0][1]), None);
-        assert_eq!(sampled(&traces[1][0]), Some(1.0));
-        assert_eq!(sampled(&traces[1][1]), Some(1.0), "its parent is elsewhere");
     }
 
     #[test]

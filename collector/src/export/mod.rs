@@ -35,8 +35,11 @@ use queue::{Batch, SpanQueue};
 pub const DEFAULT_QUEUE_SPANS: usize = 100_000;
 /// About the most bytes of spans an exporter's queue holds before it drops its oldest, by default.
 pub const DEFAULT_QUEUE_BYTES: usize = 128 << 20;
-/// Spans sent in one request, at most (about: whole batches are taken), by default.
-pub const DEFAULT_BATCH_SPANS: usize = 1_000;
+/// Spans sent in one request, at most (a single larger batch is sent whole), by default.
+pub const DEFAULT_BATCH_SPANS: usize = 2_048;
+/// About the most bytes of spans in one request (a single larger batch is sent whole), by default: well under
+/// the 50 MB an Agent takes, even for spans at the span limits.
+pub const DEFAULT_BATCH_BYTES: usize = 8 << 20;
 
 /// When and how long to retry, as the OTLP exporters' defaults: 5 s doubling up to 30 s, for at most a minute.
 #[derive(Debug, Clone, Copy)]
@@ -81,8 +84,10 @@ pub struct ExportOptions {
     pub queue_spans: usize,
     /// Each exporter's queue, in bytes the spans hold (about).
     pub queue_bytes: usize,
-    /// Spans a request carries, at most (about).
+    /// Spans a request carries, at most.
     pub batch_spans: usize,
+    /// Bytes of spans a request carries, at most (about).
+    pub batch_bytes: usize,
     /// How long to gather spans into one request once some are waiting.
     pub linger: Duration,
     pub retry: Retry,
@@ -102,6 +107,7 @@ impl Default for ExportOptions {
             queue_spans: DEFAULT_QUEUE_SPANS,
             queue_bytes: DEFAULT_QUEUE_BYTES,
             batch_spans: DEFAULT_BATCH_SPANS,
+            batch_bytes: DEFAULT_BATCH_BYTES,
             linger: Duration::from_millis(200),
             retry: Retry::default(),
             timeout: Duration::from_secs(10),
@@ -450,7 +456,10 @@ impl Sender {
     async fn run(mut self) {
         loop {
             self.check_stopped();
-            let (batches, spans) = self.exporter.queue.take(self.options.batch_spans);
+            let (batches, spans) = self
+                .exporter
+                .queue
+                .take(self.options.batch_spans, self.options.batch_bytes);
             if spans == 0 {
                 if self.deadline.is_some() {
                     break;

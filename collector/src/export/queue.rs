@@ -94,18 +94,24 @@ impl SpanQueue {
         dropped
     }
 
-    /// Takes whole batches from the front until they hold at least `max_spans` spans (or the queue is empty).
-    pub fn take(&self, max_spans: usize) -> (Vec<Batch>, usize) {
+    /// Takes whole batches from the front while they hold at most `max_spans` spans and `max_bytes` bytes
+    /// together (one batch at least, however large).
+    pub fn take(&self, max_spans: usize, max_bytes: usize) -> (Vec<Batch>, usize) {
         let mut inner = self.inner.lock();
         let mut taken = Vec::new();
-        let mut spans = 0;
-        while spans < max_spans {
-            let Some((batch, bytes)) = inner.batches.pop_front() else {
+        let (mut spans, mut weight) = (0, 0);
+        while let Some((front, bytes)) = inner.batches.front() {
+            let (more_spans, more_bytes) = (front.len(), *bytes);
+            if !taken.is_empty()
+                && (spans + more_spans > max_spans || weight + more_bytes > max_bytes)
+            {
                 break;
-            };
-            inner.spans -= batch.len();
-            inner.bytes -= bytes;
-            spans += batch.len();
+            }
+            let (batch, _) = inner.batches.pop_front().expect("a front batch");
+            inner.spans -= more_spans;
+            inner.bytes -= more_bytes;
+            spans += more_spans;
+            weight += more_bytes;
             taken.push(batch);
         }
         (taken, spans)
@@ -149,7 +155,7 @@ mod tests {
         let newest = batch(3);
         assert_eq!(queue.push(newest.clone()), 4, "the oldest batch of 4 goes");
         assert_eq!(queue.len(), 7);
-        let (taken, spans) = queue.take(100);
+        let (taken, spans) = queue.take(100, usize::MAX);
         assert_eq!(spans, 7);
         assert!(
             Arc::ptr_eq(taken.last().unwrap(), &newest),
@@ -183,14 +189,18 @@ mod tests {
     }
 
     #[test]
-    fn take_stops_once_it_has_enough() {
+    fn take_stops_before_a_request_would_be_too_large() {
         let queue = SpanQueue::new(100, usize::MAX);
         for _ in 0..5 {
             queue.push(batch(3));
         }
-        let (taken, spans) = queue.take(7);
-        assert_eq!((taken.len(), spans), (3, 9));
-        assert_eq!(queue.clear(), 6);
-        assert_eq!(queue.take(7).1, 0);
+        let (taken, spans) = queue.take(7, usize::MAX);
+        assert_eq!((taken.len(), spans), (2, 6), "a third batch would pass 7");
+        let (taken, spans) = queue.take(1, usize::MAX);
+        assert_eq!((taken.len(), spans), (1, 3), "one batch at least");
+        let one = weight(&batch(3));
+        assert_eq!(queue.take(100, one + 1).1, 3, "the bytes bind too");
+        assert_eq!(queue.clear(), 3);
+        assert_eq!(queue.take(7, usize::MAX).1, 0);
     }
 }
