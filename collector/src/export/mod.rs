@@ -194,9 +194,9 @@ impl Exporter {
         }
     }
 
-    fn offer(&self, batch: Batch) {
+    fn offer(&self, batch: Batch, bytes: usize) {
         self.offered.fetch_add(batch.len() as u64, Relaxed);
-        let dropped = self.queue.push(batch);
+        let dropped = self.queue.push(batch, bytes);
         if dropped > 0 {
             self.dropped.fetch_add(dropped as u64, Relaxed);
         }
@@ -263,17 +263,18 @@ impl Exports {
         self.exporters.is_empty()
     }
 
-    /// Offers an accepted batch to every exporter switched on: copied once, whatever their number, and only
-    /// when one is on. Never waits on a backend.
+    /// Offers an accepted batch to every exporter switched on: copied and weighed once, whatever their number,
+    /// and only when one is on. Never waits on a backend.
     pub fn offer(&self, batch: &[Span]) {
         if batch.is_empty() {
             return;
         }
-        let mut shared: Option<Batch> = None;
+        let mut shared: Option<(Batch, usize)> = None;
         for exporter in self.exporters.iter() {
             if exporter.enabled.load(Relaxed) {
-                let batch = shared.get_or_insert_with(|| Arc::from(batch)).clone();
-                exporter.offer(batch);
+                let (batch, bytes) =
+                    shared.get_or_insert_with(|| (Arc::from(batch), queue::weight(batch)));
+                exporter.offer(batch.clone(), *bytes);
             }
         }
     }

@@ -74,10 +74,9 @@ impl SpanQueue {
         }
     }
 
-    /// Queues `batch`, dropping the oldest batches while the queue holds more than its caps. Returns how many
-    /// spans were dropped. Never waits for anything but the queue's own lock.
-    pub fn push(&self, batch: Batch) -> usize {
-        let bytes = weight(&batch);
+    /// Queues `batch`, which weighs `bytes` ([`weight`]), dropping the oldest batches while the queue holds more
+    /// than its caps. Returns how many spans were dropped. Never waits for anything but the queue's own lock.
+    pub fn push(&self, batch: Batch, bytes: usize) -> usize {
         let mut inner = self.inner.lock();
         inner.spans += batch.len();
         inner.bytes += bytes;
@@ -140,6 +139,11 @@ mod tests {
     use super::*;
     use crate::testing::{Build as _, span};
 
+    fn push(queue: &SpanQueue, batch: Batch) -> usize {
+        let bytes = weight(&batch);
+        queue.push(batch, bytes)
+    }
+
     fn batch(spans: usize) -> Batch {
         (0..spans)
             .map(|i| span(1, i as u64 + 1))
@@ -150,10 +154,14 @@ mod tests {
     #[test]
     fn a_full_queue_drops_its_oldest_batches_and_counts_their_spans() {
         let queue = SpanQueue::new(10, usize::MAX);
-        assert_eq!(queue.push(batch(4)), 0);
-        assert_eq!(queue.push(batch(4)), 0);
+        assert_eq!(push(&queue, batch(4)), 0);
+        assert_eq!(push(&queue, batch(4)), 0);
         let newest = batch(3);
-        assert_eq!(queue.push(newest.clone()), 4, "the oldest batch of 4 goes");
+        assert_eq!(
+            push(&queue, newest.clone()),
+            4,
+            "the oldest batch of 4 goes"
+        );
         assert_eq!(queue.len(), 7);
         let (taken, spans) = queue.take(100, usize::MAX);
         assert_eq!(spans, 7);
@@ -167,8 +175,8 @@ mod tests {
     #[test]
     fn a_batch_larger_than_the_queue_is_kept_whole() {
         let queue = SpanQueue::new(5, usize::MAX);
-        queue.push(batch(2));
-        assert_eq!(queue.push(batch(8)), 2);
+        push(&queue, batch(2));
+        assert_eq!(push(&queue, batch(8)), 2);
         assert_eq!(queue.len(), 8);
     }
 
@@ -178,10 +186,10 @@ mod tests {
         let small = batch(1);
         assert!(weight(&big) > 10_000 && weight(&small) < 1_000);
         let queue = SpanQueue::new(1_000, 12_000);
-        assert_eq!(queue.push(small.clone()), 0);
-        assert_eq!(queue.push(big.clone()), 0, "under both caps");
+        assert_eq!(push(&queue, small.clone()), 0);
+        assert_eq!(push(&queue, big.clone()), 0, "under both caps");
         assert_eq!(
-            queue.push(big),
+            push(&queue, big),
             2,
             "past the bytes: the oldest two batches go"
         );
@@ -192,7 +200,7 @@ mod tests {
     fn take_stops_before_a_request_would_be_too_large() {
         let queue = SpanQueue::new(100, usize::MAX);
         for _ in 0..5 {
-            queue.push(batch(3));
+            push(&queue, batch(3));
         }
         let (taken, spans) = queue.take(7, usize::MAX);
         assert_eq!((taken.len(), spans), (2, 6), "a third batch would pass 7");
