@@ -13,8 +13,9 @@
 //! | `GET /api/errors` | `{"errors": [ErrorGroup]}` |
 //! | `GET /api/insights` | `{"n_plus_one": [NPlusOne]}` |
 //! | `GET /api/deployments` | `{"deployments": [Deployment]}` |
-//! | `GET /api/stats` | the store's accounting, and each exporter's |
+//! | `GET /api/stats` | the store's accounting, the log store's, and each exporter's |
 //! | `POST /api/export/{name}` with `{"enabled": true\|false}` | switches the `otlp` or `datadog` exporter on or off: its `ExportStats` |
+//! | `GET /api/logs?trace_id=&span_id=&service=&severity=&q=&since=&limit=` | `{"logs": [LogView]}`, newest first: a trace's (or span's) log records, a service's, those at a severity or above, those with `q` in the body or an attribute value |
 //! | `GET /api/source?file=&line=` | `{"file", "line", "lines": [{"number", "text"}]}`: the lines around it, from the source tree the collector was given, under the dashboard's sandbox rules; a 404 says why not |
 //!
 //! A bad parameter is a 400 naming it; an unknown trace or service a 404. Every answer is a type of the
@@ -60,11 +61,12 @@ pub fn serve(query: Query) -> axum::Router {
         .route("/api/stats", get(stats))
         .route("/api/source", get(source))
         .route("/api/export/{name}", axum::routing::post(set_export))
+        .route("/api/logs", get(logs))
         .fallback(|| async {
             bad(
                 StatusCode::NOT_FOUND,
                 "no such endpoint: see GET /api/services, /api/map, /api/traces, /api/errors, \
-                 /api/insights, /api/deployments, /api/stats, /api/source",
+                 /api/insights, /api/deployments, /api/stats, /api/source, /api/logs",
             )
         })
         .with_state(query)
@@ -108,6 +110,75 @@ fn answer(body: impl Serialize) -> Answer {
 
 fn no_service(name: &str) -> ApiError {
     bad(StatusCode::NOT_FOUND, format!("no service named {name:?}"))
+}
+
+/// Log records a response holds at most, and when no `limit` is given.
+const MAX_LOGS: usize = 1000;
+const DEFAULT_LOGS: usize = 100;
+
+async fn logs(State(query): State<Query>, UrlQuery(params): Params) -> Answer {
+    only(
+        &params,
+        &[
+            "trace_id", "span_id", "service", "severity", "q", "since", "limit",
+        ],
+    )
+    .map_err(bad_request)?;
+    let text = |key: &str| params.get(key).filter(|v| !v.is_empty()).cloned();
+    let trace_id = match text("trace_id") {
+        None => None,
+        Some(id) => Some(
+            protocol::parse_trace_id(&id)
+                .map(TraceId::from_u128)
+                .ok_or_else(|| {
+                    bad_request(format!(
+                        "bad trace_id {id:?}: 32 hex digits or a decimal number"
+                    ))
+                })?,
+        ),
+    };
+    let span_id = match text("span_id") {
+        None => None,
+        Some(id) => Some(
+            crate::model::SpanId::from_hex(&id)
+                .ok_or_else(|| bad_request(format!("bad span_id {id:?}: 16 hex digits")))?,
+        ),
+    };
+    let min_severity = match text("severity") {
+        None => 0,
+        Some(name) => crate::logs::severity_number(&name).ok_or_else(|| {
+            bad_request(format!(
+                "bad severity {name:?}: TRACE, DEBUG, INFO, WARN, ERROR, FATAL or 0-24"
+            ))
+        })?,
+    };
+    let since_ns = match text("since") {
+        None => 0,
+        Some(since) => match protocol::query::Since::parse(&since) {
+            Some(protocol::query::Since::UnixNano(ns)) => ns,
+            Some(protocol::query::Since::Ago(ns)) => query.analysis.newest_ns().saturating_sub(ns),
+            None => {
+                return Err(bad_request(format!(
+                    "bad since {since:?}: unix nanoseconds or a duration back (30s, 5m, 2h)"
+                )));
+            }
+        },
+    };
+    let limit: usize = parse(&params, "limit", "a number of records")
+        .map_err(bad_request)?
+        .unwrap_or(DEFAULT_LOGS);
+    if !(1..=MAX_LOGS).contains(&limit) {
+        return Err(bad_request(format!("limit must be 1 to {MAX_LOGS}")));
+    }
+    answer(query.logs(&crate::logs::LogQuery {
+        trace_id,
+        span_id,
+        service: text("service"),
+        min_severity,
+        text: text("q"),
+        since_ns,
+        limit,
+    }))
 }
 
 async fn source(State(query): State<Query>, UrlQuery(params): Params) -> Answer {

@@ -10,7 +10,7 @@ use crate::analysis::Analysis;
 use crate::export::Exports;
 use crate::limits::SpanLimits;
 use crate::model::{Interner, Span};
-use crate::record::Recorder;
+use crate::record::{Recorder, SharedRecorder};
 use crate::store::Store;
 
 /// How many evicted spans between two prunings of the interner.
@@ -38,7 +38,7 @@ pub struct IngestWriter {
     store: Store,
     interner: Interner,
     queue: mpsc::Receiver<Vec<Span>>,
-    recorder: Option<Recorder>,
+    recorder: Option<SharedRecorder>,
     analysis: Option<Analysis>,
     exports: Exports,
 }
@@ -55,6 +55,12 @@ impl Ingest {
     ) -> std::io::Result<(Ingest, IngestWriter)> {
         let (tx, rx) = mpsc::channel(queue_batches.max(1));
         let interner = Interner::new();
+        let recorder = recorder.map(|recorder| {
+            let shared: SharedRecorder = std::sync::Arc::new(parking_lot::Mutex::new(recorder));
+            // Log records go to the same recording, as they are stored.
+            store.logs().record_to(shared.clone());
+            shared
+        });
         Ok((
             Ingest {
                 store: store.clone(),
@@ -181,9 +187,11 @@ impl IngestWriter {
                     continue;
                 }
             };
-            if let Some(recorder) = &mut self.recorder
-                && let Err(err) = recorder.append(&batch)
-            {
+            let recorded = self
+                .recorder
+                .as_ref()
+                .map(|recorder| recorder.lock().append(&batch));
+            if let Some(Err(err)) = recorded {
                 tracing::error!(error = %err, "recording a batch failed: recording stops");
                 self.recorder = None;
             }
@@ -210,7 +218,7 @@ impl IngestWriter {
             analysis.flush(&self.store);
         }
         if let Some(recorder) = self.recorder {
-            recorder.close()?;
+            recorder.lock().sync()?;
         }
         Ok(())
     }

@@ -9,6 +9,7 @@ pub mod datadog;
 pub mod export;
 pub mod ingest;
 pub mod limits;
+pub mod logs;
 pub mod model;
 pub mod otlp;
 pub mod playback;

@@ -57,7 +57,7 @@ pub fn json_budget(body_len: usize) -> usize {
 
 /// Refuses, before decoding, a JSON body whose objects and arrays would take more than [`json_budget`]: a
 /// linear count of the brackets (those inside strings count too, which only errs on the safe side).
-fn check_json_budget(body: &[u8]) -> Result<(), DecodeError> {
+pub(crate) fn check_json_budget(body: &[u8]) -> Result<(), DecodeError> {
     let budget = json_budget(body.len());
     if body.len().saturating_mul(JSON_NODE_BYTES) / 2 <= budget {
         // Even one bracket in two bytes fits.
@@ -216,7 +216,7 @@ fn convert_span(
     })
 }
 
-fn attributes(list: &[otlp_common::KeyValue], interner: &Interner) -> Vec<KeyValue> {
+pub(crate) fn attributes(list: &[otlp_common::KeyValue], interner: &Interner) -> Vec<KeyValue> {
     list.iter()
         .filter_map(|kv| {
             Some(KeyValue {
@@ -227,7 +227,7 @@ fn attributes(list: &[otlp_common::KeyValue], interner: &Interner) -> Vec<KeyVal
         .collect()
 }
 
-fn value(any: &otlp_common::AnyValue, interner: &Interner) -> Option<Value> {
+pub(crate) fn value(any: &otlp_common::AnyValue, interner: &Interner) -> Option<Value> {
     use otlp_common::any_value::Value as V;
     Some(match any.value.as_ref()? {
         // Short strings repeat (routes, methods, db systems); long ones (queries, stacks) are kept as they are.
@@ -333,7 +333,7 @@ fn to_span(span: &Span) -> otlp::Span {
     }
 }
 
-fn to_attributes(list: &[KeyValue]) -> Vec<otlp_common::KeyValue> {
+pub(crate) fn to_attributes(list: &[KeyValue]) -> Vec<otlp_common::KeyValue> {
     list.iter()
         .map(|kv| otlp_common::KeyValue {
             key: kv.key.to_string(),

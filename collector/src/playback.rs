@@ -5,7 +5,10 @@ use std::fs::File;
 use std::io::{BufRead, BufReader, Read as _};
 use std::path::Path;
 
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+
 use crate::ingest::Ingest;
+use crate::logs::LogStore;
 use crate::model::{Interner, Span};
 use crate::otlp;
 use crate::store::Store;
@@ -15,6 +18,8 @@ use crate::store::Store;
 pub struct Loaded {
     pub batches: u64,
     pub spans: u64,
+    /// Log records read (recorded beside the spans, in lines of their own), stored as they are read.
+    pub log_records: u64,
     /// Lines that were not a request, with their 1-based number and what was wrong. A truncated last line (a
     /// crash mid-write) is one of them. Only the first [`MAX_LISTED`] are listed; `damaged` counts them all.
     pub problems: Vec<(u64, String)>,
@@ -38,7 +43,7 @@ impl Loaded {
 /// Reads a recording into `store`, batch by batch; bad lines are reported and skipped.
 pub fn load(path: &Path, store: &Store, interner: &Interner) -> std::io::Result<Loaded> {
     let limits = crate::limits::SpanLimits::default();
-    read(path, interner, |mut spans| {
+    read(path, interner, store.logs(), |mut spans| {
         store.count_limited(limits.apply_all(&mut spans));
         store.insert(spans);
         true
@@ -56,8 +61,9 @@ pub async fn feed(path: &Path, ingest: &Ingest) -> std::io::Result<Loaded> {
     let reader = {
         let path = path.to_owned();
         let interner = ingest.interner().clone();
+        let logs = ingest.store().logs().clone();
         tokio::task::spawn_blocking(move || {
-            read(&path, &interner, |spans| {
+            read(&path, &interner, &logs, |spans| {
                 batches.blocking_send(spans).is_ok()
             })
         })
@@ -119,9 +125,15 @@ pub const MAX_LINE: usize = 64 << 20;
 fn read(
     path: &Path,
     interner: &Interner,
+    logs: &LogStore,
     batch: impl FnMut(Vec<Span>) -> bool,
 ) -> std::io::Result<Loaded> {
-    read_lines(BufReader::new(File::open(path)?), MAX_LINE, interner, batch)
+    read_lines(
+        BufReader::new(File::open(path)?),
+        MAX_LINE,
+        (interner, logs),
+        batch,
+    )
 }
 
 /// [`load`]'s reading of lines, over bytes in memory and with a line limit of `max_line`: the entry point of the
@@ -134,13 +146,19 @@ pub fn read_slice(
     interner: &Interner,
     batch: impl FnMut(Vec<Span>) -> bool,
 ) -> std::io::Result<Loaded> {
-    read_lines(data, max_line, interner, batch)
+    read_lines(data, max_line, (interner, &LogStore::default()), batch)
+}
+
+/// Whether a recording's line holds log records rather than spans (it opens with `resourceLogs`).
+fn is_logs(line: &[u8]) -> bool {
+    let head = &line[..line.len().min(64)];
+    memchr::memmem::find(head, b"\"resourceLogs\"").is_some()
 }
 
 fn read_lines(
     mut reader: impl BufRead,
     max_line: usize,
-    interner: &Interner,
+    (interner, logs): (&Interner, &LogStore),
     mut batch: impl FnMut(Vec<Span>) -> bool,
 ) -> std::io::Result<Loaded> {
     let mut loaded = Loaded::default();
@@ -165,6 +183,29 @@ fn read_lines(
             break;
         }
         if line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        if is_logs(&line) {
+            let decoded = otlp::check_json_budget(&line)
+                .map_err(|e| e.to_string())
+                .and_then(|()| {
+                    serde_json::from_slice::<ExportLogsServiceRequest>(&line)
+                        .map_err(|e| e.to_string())
+                });
+            match decoded {
+                Ok(request) => {
+                    let converted = crate::logs::from_request(&request, logs.interner(), 0);
+                    if let Some(error) = converted.error {
+                        loaded.damaged_line(
+                            number,
+                            format!("{} log records skipped: {error}", converted.rejected),
+                        );
+                    }
+                    loaded.log_records += converted.records.len() as u64;
+                    logs.insert(converted.records);
+                }
+                Err(err) => loaded.damaged_line(number, err),
+            }
             continue;
         }
         match otlp::decode_json(&line) {
@@ -194,7 +235,13 @@ mod tests {
     use super::*;
 
     fn read_text(text: &[u8], max_line: usize) -> Loaded {
-        read_lines(text, max_line, &Interner::new(), |_| true).unwrap()
+        read_lines(
+            text,
+            max_line,
+            (&Interner::new(), &LogStore::default()),
+            |_| true,
+        )
+        .unwrap()
     }
 
     /// Fed into a collector that stops, a recording says how many batches the collector took, not how many
@@ -237,8 +284,13 @@ mod tests {
         // An endless line (`lab report /dev/zero`) is cut at the limit, not read whole.
         let endless = std::io::repeat(0).take(1 << 30);
         let started = std::time::Instant::now();
-        let loaded =
-            read_lines(BufReader::new(endless), 1 << 20, &Interner::new(), |_| true).unwrap();
+        let loaded = read_lines(
+            BufReader::new(endless),
+            1 << 20,
+            (&Interner::new(), &LogStore::default()),
+            |_| true,
+        )
+        .unwrap();
         assert_eq!(loaded.problems.len(), 1, "{:?}", loaded.problems);
         assert!(started.elapsed().as_secs() < 5);
     }

@@ -7,8 +7,8 @@ use std::sync::Arc;
 
 use protocol::{
     DeploymentsResponse, EndpointsResponse, ErrorsResponse, InsightsResponse, LatencyResponse,
-    ServiceMap, ServicesResponse, Sort, SourceLine, SourceResponse, Stats, TraceSearch, TraceView,
-    TracesResponse, Window,
+    LogView, LogsResponse, ServiceMap, ServicesResponse, Sort, SourceLine, SourceResponse, Stats,
+    TraceSearch, TraceView, TracesResponse, Window,
 };
 
 use crate::analysis::Analysis;
@@ -48,6 +48,31 @@ impl Query {
     pub fn with_source_root(mut self, root: Option<&Path>) -> Query {
         self.source_root = root.map(Arc::from);
         self
+    }
+
+    /// The log records `search` asks for, newest first.
+    pub fn logs(&self, search: &crate::logs::LogQuery) -> LogsResponse {
+        let records = self.store.logs().search(search);
+        LogsResponse {
+            logs: records
+                .into_iter()
+                .map(|record| LogView {
+                    time_unix_nano: record.time_ns,
+                    service: record.service().to_owned(),
+                    severity: record.severity(),
+                    severity_number: record.severity_number,
+                    trace_id: match (record.trace, search.trace_id) {
+                        (crate::logs::TraceRef::None, _) => String::new(),
+                        (crate::logs::TraceRef::Full(id), _) => id.to_string(),
+                        (crate::logs::TraceRef::Low(_), Some(id)) => id.to_string(),
+                        (crate::logs::TraceRef::Low(low), None) => format!("{low:032x}"),
+                    },
+                    span_id: record.span_id.map(|id| id.to_string()).unwrap_or_default(),
+                    attributes: crate::view::attributes(&record.attributes),
+                    body: record.body,
+                })
+                .collect(),
+        }
     }
 
     /// The lines around line `line` of `file` (as a span named it, relative to the source tree), read under
@@ -151,9 +176,9 @@ impl Query {
     }
 
     pub fn errors(&self) -> ErrorsResponse {
-        ErrorsResponse {
-            errors: self.analysis.errors(),
-        }
+        let mut errors = self.analysis.errors();
+        crate::logs::attach_log_lines(self.store.logs(), &mut errors);
+        ErrorsResponse { errors }
     }
 
     pub fn insights(&self) -> InsightsResponse {
@@ -188,6 +213,7 @@ impl Query {
             settling_errors: self.analysis.settling_errors(),
             limited_spans: accounting.limited_spans,
             exports: self.exports.stats(),
+            logs: self.store.logs().stats(),
         }
     }
 }

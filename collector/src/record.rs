@@ -13,6 +13,9 @@ use crate::otlp;
 /// about 200 MB a second, so without a cap a recording fills a disk.
 pub const DEFAULT_MAX_BYTES: u64 = 1 << 30;
 
+/// A recorder shared by its writers: the ingest writer (spans) and the log store (log records).
+pub type SharedRecorder = std::sync::Arc<parking_lot::Mutex<Recorder>>;
+
 /// Appends batches to a recording, flushing after each. When the next line would take the file past its cap,
 /// the file is rotated: it becomes `FILE.1` (replacing an older one) and a new `FILE` starts, so a recording
 /// takes at most twice its cap on disk and the newest spans are always kept.
@@ -50,6 +53,18 @@ impl Recorder {
     pub fn append(&mut self, spans: &[Span]) -> std::io::Result<()> {
         self.line.clear();
         serde_json::to_writer(&mut self.line, &otlp::to_request(spans))?;
+        self.write_line()
+    }
+
+    /// Appends one batch of log records, as an OTLP logs request on a line of its own (the OpenTelemetry
+    /// Collector's file exporter writes logs so too).
+    pub fn append_logs(&mut self, records: &[crate::logs::LogRecord]) -> std::io::Result<()> {
+        self.line.clear();
+        serde_json::to_writer(&mut self.line, &crate::logs::to_request(records))?;
+        self.write_line()
+    }
+
+    fn write_line(&mut self) -> std::io::Result<()> {
         self.line.push(b'\n');
         let len = self.line.len() as u64;
         if self.written > 0 && self.written + len > self.max_bytes {
@@ -79,6 +94,11 @@ impl Recorder {
 
     /// Flushes and syncs the file.
     pub fn close(mut self) -> std::io::Result<()> {
+        self.sync()
+    }
+
+    /// Writes out what is buffered and waits for the disk.
+    pub fn sync(&mut self) -> std::io::Result<()> {
         self.out.flush()?;
         self.out.get_ref().sync_all()
     }

@@ -9,7 +9,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::analysis::results::{
-    Deployment, ErrorGroup, MapEdge, NPlusOne, ServiceStats, VersionChange,
+    Deployment, ErrorGroup, LogCount, MapEdge, NPlusOne, ServiceStats, VersionChange,
 };
 use crate::analysis::stats::{ms, percent};
 use anyhow::Context as _;
@@ -34,6 +34,9 @@ pub struct Report {
     pub n_plus_one: Vec<NPlusOne>,
     /// Each service's versions, oldest first.
     pub deployments: Vec<Deployment>,
+    /// How many log records each service wrote at each severity (those still stored).
+    #[serde(default)]
+    pub logs: Vec<LogCount>,
     pub accounting: ReportAccounting,
     /// Each exporter's accounting at the end of the run (`--export-otlp`, `--export-datadog`).
     #[serde(default)]
@@ -67,9 +70,14 @@ impl Report {
             source: source.into(),
             services: analysis.services(Window::All, Sort::Latency),
             edges: analysis.map(Window::All).edges,
-            errors: analysis.errors(),
+            errors: {
+                let mut errors = analysis.errors();
+                crate::logs::attach_log_lines(store.logs(), &mut errors);
+                errors
+            },
             n_plus_one: analysis.n_plus_one(),
             deployments: analysis.deployments(),
+            logs: store.logs().counts(),
             accounting: ReportAccounting {
                 accepted: accounting.accepted,
                 stored: accounting.stored,
@@ -227,6 +235,9 @@ impl fmt::Display for Report {
                 place
             )?;
             writeln!(f, "      {}", clean(&e.message))?;
+            if let Some(line) = &e.log_line {
+                writeln!(f, "      logged: {}", clean(line))?;
+            }
             writeln!(f, "      example trace {}", clean(&e.example_trace_id))?;
         }
         writeln!(f)?;
@@ -285,6 +296,22 @@ impl fmt::Display for Report {
                 let after = format!("after {}", deployed.join(" and "));
                 verdict_lines(f, &after, &dependency.change)?;
             }
+        }
+        writeln!(f)?;
+        writeln!(f, "Log records")?;
+        if self.logs.is_empty() {
+            writeln!(f, "  none")?;
+        }
+        let width = column(self.logs.iter().map(|l| clean(&l.service)));
+        for l in &self.logs {
+            let name = clean(&l.service);
+            let name = long_name(f, &name, width)?;
+            writeln!(
+                f,
+                "  {name:<width$} {:<11} {:>8}",
+                clean(&l.severity),
+                l.count
+            )?;
         }
         writeln!(f)?;
         let a = &self.accounting;
@@ -389,6 +416,14 @@ mod tests {
         for d in &mut report.deployments {
             (d.service, d.version) = (hostile(), hostile());
         }
+        for e in &mut report.errors {
+            e.log_line = Some(hostile());
+        }
+        report.logs = vec![LogCount {
+            service: hostile(),
+            severity: hostile(),
+            count: 1,
+        }];
         report.accounting.rejected_by_reason.insert(hostile(), 1);
 
         let text = report.to_string();

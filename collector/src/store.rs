@@ -83,6 +83,8 @@ struct Shared {
     unknown_service: Str,
     /// Endpoint names, made once each (only the inserting writer uses it).
     names: Mutex<Names>,
+    /// The log records written beside the spans.
+    logs: crate::logs::LogStore,
 }
 
 /// Everything behind the lock.
@@ -378,8 +380,14 @@ impl Store {
                 limited_spans: AtomicU64::new(0),
                 unknown_service: Str::from(UNKNOWN_SERVICE),
                 names: Mutex::new(Names::default()),
+                logs: crate::logs::LogStore::default(),
             }),
         }
+    }
+
+    /// The log records kept beside the spans.
+    pub fn logs(&self) -> &crate::logs::LogStore {
+        &self.shared.logs
     }
 
     /// The most spans this store keeps.

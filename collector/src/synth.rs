@@ -27,7 +27,8 @@ const QUERIES: [&str; 4] = [
     "SELECT p.id, p.name, p.slug FROM product p WHERE p.slug = $1",
 ];
 
-fn text(key: &str, value: &str) -> KeyValue {
+/// A string attribute of OTLP's own types.
+pub fn text(key: &str, value: &str) -> KeyValue {
     KeyValue {
         key: key.to_owned(),
         value: Some(AnyValue {

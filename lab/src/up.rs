@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use collector::receivers::in_process::InProcessExporter;
+use collector::receivers::in_process::{InProcessExporter, InProcessLogExporter};
 use collector::report::Report;
 use collector::server::{CollectorOptions, RunningCollector};
 use shop_runtime::Export;
@@ -61,13 +61,21 @@ impl RunningLab {
         let collector = RunningCollector::start(&options.collector).await?;
         let ingest = collector.ingest.clone();
         let mut shop_options = options.shop;
-        shop_options.export = options.export.unwrap_or_else(|| {
-            Export::Provider(Arc::new(move |resource| {
+        let logs = collector.store.logs().clone();
+        shop_options.export = options.export.unwrap_or_else(|| Export::Providers {
+            traces: Arc::new(move |resource| {
                 shop_runtime::telemetry::batch_provider(
                     InProcessExporter::new(ingest.clone()),
                     resource,
                 )
-            }))
+            }),
+            // Log records are few (errors, deployments): each goes to the log store as it is written.
+            logs: Arc::new(move |resource| {
+                opentelemetry_sdk::logs::SdkLoggerProvider::builder()
+                    .with_resource(resource)
+                    .with_simple_exporter(InProcessLogExporter::new(logs.clone()))
+                    .build()
+            }),
         });
         let shop = RunningShop::start(&shop_options).await?;
         let cancel = CancellationToken::new();

@@ -15,12 +15,12 @@ pub mod units;
 pub use query::{Sort, TraceSearch, TraceSort, Window};
 pub use responses::{
     ApiError, DeploymentsResponse, EndpointsResponse, ErrorsResponse, ExportStats, ExportToggle,
-    Grouped, InsightsResponse, LatencyResponse, ServicesResponse, SourceLine, SourceResponse,
-    Stats, TracesResponse,
+    Grouped, InsightsResponse, LatencyResponse, LogStats, LogView, LogsResponse, ServicesResponse,
+    SourceLine, SourceResponse, Stats, TracesResponse,
 };
 pub use results::{
-    DependencyChange, Deployment, ErrorGroup, MapEdge, MapNode, NPlusOne, ServiceMap, ServiceStats,
-    Statement, VersionChange,
+    DependencyChange, Deployment, ErrorGroup, LogCount, MapEdge, MapNode, NPlusOne, ServiceMap,
+    ServiceStats, Statement, VersionChange,
 };
 pub use trace::{
     CodeLocation, Dropped, EventView, ExceptionView, Frame, RepeatGroup, SpanView, TraceSummary,

@@ -93,6 +93,9 @@ pub struct Stats {
     /// many of each.
     #[serde(default)]
     pub limited_spans: u64,
+    /// The log records' accounting.
+    #[serde(default)]
+    pub logs: LogStats,
     /// Each exporter the collector was started with (`--export-otlp`, `--export-datadog`), on or off.
     #[serde(default)]
     pub exports: Vec<ExportStats>,
@@ -159,6 +162,45 @@ pub struct SourceResponse {
 pub struct SourceLine {
     pub number: u32,
     pub text: String,
+}
+
+/// `GET /api/logs`: log records, newest first.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct LogsResponse {
+    pub logs: Vec<LogView>,
+}
+
+/// One log record as the API shows it.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct LogView {
+    /// When it happened (unix nanoseconds; when it was observed, if the sender did not say).
+    pub time_unix_nano: u64,
+    pub service: String,
+    /// `TRACE` … `FATAL` as the sender wrote it, or the name of its severity number.
+    pub severity: String,
+    /// OpenTelemetry's severity number (1–24; 0 unspecified): 9 is INFO, 13 WARN, 17 ERROR.
+    pub severity_number: i32,
+    pub body: String,
+    /// The trace and span it was written in (32 and 16 hex digits), empty when none. A Datadog line gives
+    /// only the trace id's low 64 bits: the whole id when the search named the trace, else those bits with
+    /// the upper half zero (which `/api/traces/{id}` also opens, as the trace ending in them).
+    pub trace_id: String,
+    pub span_id: String,
+    pub attributes: std::collections::BTreeMap<String, serde_json::Value>,
+}
+
+/// What happened to the log records sent to the collector: each accepted one is stored or counted as evicted.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogStats {
+    /// The log store's capacity, in records.
+    pub capacity: u64,
+    pub accepted: u64,
+    pub stored: u64,
+    pub evicted: u64,
+    /// Payloads refused, by reason.
+    pub rejected: BTreeMap<String, u64>,
+    /// Records refused one by one inside payloads whose other records were accepted.
+    pub rejected_records: u64,
 }
 
 /// Any refused query (4xx): what was wrong.

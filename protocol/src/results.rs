@@ -71,6 +71,18 @@ pub struct ErrorGroup {
     pub example_span_id: String,
     /// The latest occurrence's stack trace, when it had one.
     pub stack: String,
+    /// The log line the service wrote about it in the example trace (its most severe record there, at
+    /// WARN or above), when it wrote one.
+    #[serde(default)]
+    pub log_line: Option<String>,
+}
+
+/// How many log records a service wrote at a severity.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogCount {
+    pub service: String,
+    pub severity: String,
+    pub count: u64,
 }
 
 /// One statement of an N+1 loop.

@@ -115,12 +115,10 @@ pub fn open_trace(
     match source.trace(trace_id) {
         Ok(Some(view)) => {
             let served = |file: &str, line: u32| source.source(file, line);
-            Update::Trace(Box::new(TraceScreen::with_sources(
-                view,
-                focus,
-                workspace,
-                Some(&served),
-            )))
+            let mut screen = TraceScreen::with_sources(view, focus, workspace, Some(&served));
+            // Without its logs the trace is still worth showing.
+            screen.set_logs(source.trace_logs(trace_id).unwrap_or_default());
+            Update::Trace(Box::new(screen))
         }
         Ok(None) => Update::TraceMissing(trace_id.to_owned()),
         Err(error) => Update::TraceFailed(chain(&error)),

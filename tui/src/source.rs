@@ -10,8 +10,9 @@ use std::time::Duration;
 use anyhow::{Context as _, bail};
 use protocol::{
     Deployment, DeploymentsResponse, EndpointsResponse, ErrorGroup, ErrorsResponse, ExportStats,
-    InsightsResponse, LatencyResponse, NPlusOne, ServiceMap, ServiceStats, ServicesResponse,
-    SourceResponse, Stats, TraceSearch, TraceSummary, TraceView, TracesResponse, Window,
+    InsightsResponse, LatencyResponse, LogView, LogsResponse, NPlusOne, ServiceMap, ServiceStats,
+    ServicesResponse, SourceResponse, Stats, TraceSearch, TraceSummary, TraceView, TracesResponse,
+    Window,
 };
 
 /// Everything the tabs but Traces and Trace show, fetched together at each refresh.
@@ -52,6 +53,9 @@ impl From<&Stats> for Counts {
     }
 }
 
+/// Log records shown with one trace, at most.
+pub const TRACE_LOGS: usize = 1000;
+
 /// Traces the Traces tab lists.
 pub const TRACE_LIMIT: usize = 200;
 
@@ -85,6 +89,10 @@ pub trait DataSource: Send {
     fn set_export(&self, name: &str, enabled: bool) -> anyhow::Result<ExportStats> {
         let _ = enabled;
         bail!("{} has no {name} exporter to switch", self.describe())
+    }
+    /// The log records written in trace `trace_id`, newest first (none when the source keeps no logs).
+    fn trace_logs(&self, _trace_id: &str) -> anyhow::Result<Vec<LogView>> {
+        Ok(Vec::new())
     }
     /// The lines around line `line` of `file` from the collector's source tree, or why not; `None` when the
     /// source serves no files (the dashboard beside the lab reads its own).
@@ -262,6 +270,18 @@ impl DataSource for Remote {
         };
         let query = filter.params();
         Ok(self.must::<TracesResponse>("/api/traces", &query)?.traces)
+    }
+
+    fn trace_logs(&self, trace_id: &str) -> anyhow::Result<Vec<LogView>> {
+        let query = [
+            ("trace_id", trace_id.to_owned()),
+            ("limit", TRACE_LOGS.to_string()),
+        ];
+        // A collector older than /api/logs has none.
+        Ok(self
+            .get::<LogsResponse>("/api/logs", &query)?
+            .map(|doc| doc.logs)
+            .unwrap_or_default())
     }
 
     fn source(&self, file: &str, line: u32) -> Option<source_lines::Lines> {

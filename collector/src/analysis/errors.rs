@@ -122,6 +122,7 @@ impl State {
             example_trace_id: trace_id.to_string(),
             example_span_id: span.span_id.to_string(),
             stack: String::new(),
+            log_line: None,
         });
         group.count += 1;
         group.first_seen = group.first_seen.min(span.end_ns);

@@ -1,5 +1,6 @@
 //! The in-process receiver: an OpenTelemetry SDK `SpanExporter` that hands finished spans straight to the
-//! ingest queue, converted field by field with no encoding on the way. The shop's services use it inside `lab`.
+//! ingest queue, converted field by field with no encoding on the way, and a `LogExporter` that does the same
+//! with log records into the log store. The shop's services use it inside `lab`.
 
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -168,6 +169,100 @@ impl SpanExporter for InProcessExporter {
                 .map(|(key, v)| KeyValue {
                     key: interner.intern(key.as_str()),
                     value: value(v, interner),
+                })
+                .collect(),
+        });
+    }
+}
+
+/// Exports an SDK's log records into the log store of the collector running in the same process.
+#[derive(Debug, Clone)]
+pub struct InProcessLogExporter {
+    logs: crate::logs::LogStore,
+    interner: Interner,
+    resource: Arc<Resource>,
+}
+
+impl InProcessLogExporter {
+    pub fn new(logs: crate::logs::LogStore) -> InProcessLogExporter {
+        InProcessLogExporter {
+            interner: logs.interner().clone(),
+            logs,
+            resource: Arc::new(Resource::default()),
+        }
+    }
+}
+
+/// A log record's value as the model keeps it: a map's entries in key order.
+fn log_value(value: &opentelemetry::logs::AnyValue, interner: &Interner) -> Value {
+    use opentelemetry::logs::AnyValue as A;
+    match value {
+        A::Int(i) => Value::Int(*i),
+        A::Double(d) => Value::Double(*d),
+        A::String(s) => Value::Str(Arc::from(s.as_str())),
+        A::Boolean(b) => Value::Bool(*b),
+        A::Bytes(bytes) => Value::Bytes(Arc::from(bytes.as_slice())),
+        A::ListAny(items) => Value::Array(items.iter().map(|v| log_value(v, interner)).collect()),
+        A::Map(entries) => {
+            let mut entries: Vec<KeyValue> = entries
+                .iter()
+                .map(|(key, v)| KeyValue {
+                    key: interner.intern(key.as_str()),
+                    value: log_value(v, interner),
+                })
+                .collect();
+            entries.sort_by(|a, b| a.key.cmp(&b.key));
+            Value::Map(entries.into())
+        }
+        other => Value::Str(Arc::from(format!("{other:?}").as_str())),
+    }
+}
+
+impl opentelemetry_sdk::logs::LogExporter for InProcessLogExporter {
+    async fn export(&self, batch: opentelemetry_sdk::logs::LogBatch<'_>) -> OTelSdkResult {
+        let interner = &self.interner;
+        let records = batch
+            .iter()
+            .map(|(record, _scope)| {
+                let trace = record.trace_context();
+                crate::logs::LogRecord {
+                    time_ns: record
+                        .timestamp()
+                        .or(record.observed_timestamp())
+                        .map_or_else(|| nanos(SystemTime::now()), nanos),
+                    severity_number: record.severity_number().map_or(0, |s| s as i32),
+                    severity_text: interner.intern(record.severity_text().unwrap_or("")),
+                    body: match record.body() {
+                        None => String::new(),
+                        Some(opentelemetry::logs::AnyValue::String(s)) => s.as_str().to_owned(),
+                        Some(other) => crate::view::value_text(&log_value(other, interner)),
+                    },
+                    attributes: record
+                        .attributes_iter()
+                        .map(|(key, v)| KeyValue {
+                            key: interner.intern(key.as_str()),
+                            value: log_value(v, interner),
+                        })
+                        .collect(),
+                    resource: self.resource.clone(),
+                    trace: trace.map_or(crate::logs::TraceRef::None, |t| {
+                        crate::logs::TraceRef::Full(TraceId(t.trace_id.to_bytes()))
+                    }),
+                    span_id: trace.map(|t| SpanId(t.span_id.to_bytes())),
+                }
+            })
+            .collect();
+        self.logs.insert(records);
+        Ok(())
+    }
+
+    fn set_resource(&mut self, resource: &opentelemetry_sdk::Resource) {
+        self.resource = Arc::new(Resource {
+            attributes: resource
+                .iter()
+                .map(|(key, v)| KeyValue {
+                    key: self.interner.intern(key.as_str()),
+                    value: value(v, &self.interner),
                 })
                 .collect(),
         });

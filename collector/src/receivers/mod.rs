@@ -4,7 +4,11 @@
 pub mod datadog;
 pub mod in_process;
 pub mod otlp_grpc;
+mod otlp_grpc_logs;
 pub mod otlp_http;
+pub mod otlp_logs;
+#[cfg(test)]
+pub(crate) mod raw_codec;
 
 use std::sync::Arc;
 

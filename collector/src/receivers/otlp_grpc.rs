@@ -1,4 +1,4 @@
-//! The OTLP/gRPC receiver (`TraceService/Export`, port 4317), gzip included: the same conversion as OTLP/HTTP,
+//! The OTLP/gRPC receiver (`TraceService/Export`, port 4317; `LogsService/Export` too), gzip included: the same conversion as OTLP/HTTP,
 //! answered the gRPC way — INVALID_ARGUMENT for bad input, RESOURCE_EXHAUSTED with retry info when full.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -35,12 +35,14 @@ pub async fn serve(
     limits: listener::Limits,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), tonic::transport::Error> {
+    let logs = super::otlp_grpc_logs::service(ingest.store().logs().clone(), max_body);
     listener::grpc::server(&limits)
         .add_service(TraceServer {
             ingest,
             max_body,
             decoders: super::decoders(),
         })
+        .add_service(logs)
         .serve_with_incoming_shutdown(
             listener::grpc::incoming(listener, "OTLP/gRPC", limits),
             shutdown,
@@ -121,6 +123,14 @@ fn refused_by_tonic(
     ingest: &Ingest,
     response: http::Response<tonic::body::Body>,
 ) -> http::Response<tonic::body::Body> {
+    refused_by_tonic_to(|reason| ingest.reject(reason), response)
+}
+
+/// [`refused_by_tonic`], counting with `reject`.
+pub(super) fn refused_by_tonic_to(
+    reject: impl Fn(&'static str),
+    response: http::Response<tonic::body::Body>,
+) -> http::Response<tonic::body::Body> {
     let Some(status) = Status::from_header_map(response.headers()) else {
         return response;
     };
@@ -130,10 +140,14 @@ fn refused_by_tonic(
         tonic::Code::Unimplemented => "unsupported_encoding",
         _ => "malformed_grpc",
     };
-    ingest.reject(reason);
+    reject(reason);
     match status.code() {
         tonic::Code::OutOfRange | tonic::Code::ResourceExhausted => {
             Status::invalid_argument(status.message().to_owned()).into_http()
+        }
+        // A message tonic's codec could not decode: the sender's fault, not the collector's.
+        tonic::Code::Internal => {
+            Status::invalid_argument(format!("malformed request: {}", status.message())).into_http()
         }
         _ => response,
     }
@@ -245,6 +259,7 @@ mod tests {
 
     use super::*;
     use crate::otlp;
+    use crate::receivers::raw_codec::SendRaw;
     use crate::store::Store;
 
     const GOLDEN_JSON: &[u8] = include_bytes!("../../testdata/otlp-trace.json");
@@ -472,50 +487,6 @@ mod tests {
         assert_eq!(accounting.rejected.get("queue_full"), Some(&1));
     }
 
-    /// A client codec that sends raw bytes, to put garbage on the wire.
-    #[derive(Clone, Copy, Default)]
-    struct SendRaw;
-
-    impl tonic::codec::Codec for SendRaw {
-        type Encode = bytes::Bytes;
-        type Decode = ExportTraceServiceResponse;
-        type Encoder = SendRaw;
-        type Decoder = SendRaw;
-        fn encoder(&mut self) -> SendRaw {
-            SendRaw
-        }
-        fn decoder(&mut self) -> SendRaw {
-            SendRaw
-        }
-    }
-
-    impl tonic::codec::Encoder for SendRaw {
-        type Item = bytes::Bytes;
-        type Error = Status;
-        fn encode(
-            &mut self,
-            item: bytes::Bytes,
-            dst: &mut tonic::codec::EncodeBuf<'_>,
-        ) -> Result<(), Status> {
-            use bytes::BufMut as _;
-            dst.put_slice(&item);
-            Ok(())
-        }
-    }
-
-    impl tonic::codec::Decoder for SendRaw {
-        type Item = ExportTraceServiceResponse;
-        type Error = Status;
-        fn decode(
-            &mut self,
-            src: &mut tonic::codec::DecodeBuf<'_>,
-        ) -> Result<Option<Self::Item>, Status> {
-            prost::Message::decode(src)
-                .map(Some)
-                .map_err(|e| Status::internal(e.to_string()))
-        }
-    }
-
     #[tokio::test]
     async fn malformed_protobuf_is_an_invalid_argument_counted_as_rejected() {
         let store = Store::new(100);
@@ -534,7 +505,7 @@ mod tests {
             .unary(
                 Request::new(bytes::Bytes::from_static(b"\xff\xff\xff\xff")),
                 path.clone(),
-                SendRaw,
+                SendRaw::<ExportTraceServiceResponse>::default(),
             )
             .await
             .unwrap_err();
@@ -549,7 +520,11 @@ mod tests {
         let good = prost::Message::encode_to_vec(&otlp::decode_json(GOLDEN_JSON).unwrap());
         grpc.ready().await.unwrap();
         let answer = grpc
-            .unary(Request::new(bytes::Bytes::from(good)), path, SendRaw)
+            .unary(
+                Request::new(bytes::Bytes::from(good)),
+                path,
+                SendRaw::<ExportTraceServiceResponse>::default(),
+            )
             .await
             .unwrap();
         assert_eq!(answer.into_inner().partial_success, None);
@@ -588,7 +563,7 @@ mod tests {
             .unary(
                 Request::new(bytes::Bytes::from(vec![0u8; 2 << 20])),
                 path.clone(),
-                SendRaw,
+                SendRaw::<ExportTraceServiceResponse>::default(),
             )
             .await
             .unwrap_err();
@@ -606,7 +581,7 @@ mod tests {
             .unary(
                 Request::new(bytes::Bytes::from(vec![0u8; 32 << 20])),
                 path.clone(),
-                SendRaw,
+                SendRaw::<ExportTraceServiceResponse>::default(),
             )
             .await
             .unwrap_err();
@@ -620,9 +595,13 @@ mod tests {
         // Still serving.
         let good = prost::Message::encode_to_vec(&otlp::decode_json(GOLDEN_JSON).unwrap());
         gzip.ready().await.unwrap();
-        gzip.unary(Request::new(bytes::Bytes::from(good)), path, SendRaw)
-            .await
-            .unwrap();
+        gzip.unary(
+            Request::new(bytes::Bytes::from(good)),
+            path,
+            SendRaw::<ExportTraceServiceResponse>::default(),
+        )
+        .await
+        .unwrap();
 
         let _ = stop.send(());
         drop(gzip);

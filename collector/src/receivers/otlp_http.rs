@@ -37,8 +37,9 @@ struct Receiver {
     decoders: Arc<tokio::sync::Semaphore>,
 }
 
-/// The receiver's routes.
+/// The receiver's routes: spans, and log records beside them (`super::otlp_logs`).
 pub fn router(ingest: Ingest, max_body: usize) -> Router {
+    let logs = super::otlp_logs::router(ingest.store().logs().clone(), max_body);
     Router::new()
         .route("/v1/traces", post(export))
         // The handler reads the body with the limit itself, so an oversized one is answered and counted alike.
@@ -48,23 +49,28 @@ pub fn router(ingest: Ingest, max_body: usize) -> Router {
             max_body,
             decoders: super::decoders(),
         })
+        .merge(logs)
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Encoding {
+pub(super) enum Encoding {
     Protobuf,
     Json,
 }
 
 /// A refusal: status, the reason it is counted under, and the message for the client.
-struct Refusal {
-    status: StatusCode,
-    reason: &'static str,
-    message: String,
+pub(super) struct Refusal {
+    pub(super) status: StatusCode,
+    pub(super) reason: &'static str,
+    pub(super) message: String,
 }
 
 impl Refusal {
-    fn new(status: StatusCode, reason: &'static str, message: impl Into<String>) -> Refusal {
+    pub(super) fn new(
+        status: StatusCode,
+        reason: &'static str,
+        message: impl Into<String>,
+    ) -> Refusal {
         Refusal {
             status,
             reason,
@@ -74,33 +80,9 @@ impl Refusal {
 }
 
 async fn export(State(receiver): State<Receiver>, headers: HeaderMap, body: Body) -> Response {
-    let encoding = match content_type(&headers) {
-        Ok(encoding) => encoding,
-        Err(refusal) => return refuse(&receiver, Encoding::Json, refusal),
-    };
-    // The compressed body may not exceed the decompressed limit either; decompression checks the rest.
-    let body: Bytes = match axum::body::to_bytes(body, receiver.max_body).await {
-        Ok(body) => body,
-        Err(e) if listener::timed_out(&e) => {
-            // The listener answers 408 and closes the connection; the body read so far is dropped here.
-            let message = "the body was not received in time".to_owned();
-            return refuse(
-                &receiver,
-                encoding,
-                Refusal::new(StatusCode::REQUEST_TIMEOUT, "body_timeout", message),
-            );
-        }
-        Err(_) => {
-            let message = format!(
-                "the body is larger than {} bytes (or was cut off)",
-                receiver.max_body
-            );
-            return refuse(
-                &receiver,
-                encoding,
-                Refusal::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", message),
-            );
-        }
+    let (encoding, body) = match read(&headers, body, receiver.max_body).await {
+        Ok(read) => read,
+        Err((encoding, refusal)) => return refuse(&receiver, encoding, refusal),
     };
     let gzipped = match gzipped(&headers) {
         Ok(gzipped) => gzipped,
@@ -136,6 +118,45 @@ async fn export(State(receiver): State<Receiver>, headers: HeaderMap, body: Body
     }
 }
 
+/// A request's encoding and its body as sent (maybe gzip), read up to `max_body` bytes; else the refusal, with
+/// the encoding to answer it in.
+pub(super) async fn read(
+    headers: &HeaderMap,
+    body: Body,
+    max_body: usize,
+) -> Result<(Encoding, Bytes), (Encoding, Refusal)> {
+    let encoding = content_type(headers).map_err(|refusal| (Encoding::Json, refusal))?;
+    let body = read_body(body, max_body)
+        .await
+        .map_err(|refusal| (encoding, refusal))?;
+    Ok((encoding, body))
+}
+
+/// A body as sent (maybe gzip), read up to `max_body` bytes.
+pub(super) async fn read_body(body: Body, max_body: usize) -> Result<Bytes, Refusal> {
+    // The compressed body may not exceed the decompressed limit either; decompression checks the rest.
+    match axum::body::to_bytes(body, max_body).await {
+        Ok(body) => Ok(body),
+        Err(e) if listener::timed_out(&e) => {
+            // The listener answers 408 and closes the connection; the body read so far is dropped here.
+            let message = "the body was not received in time".to_owned();
+            Err(Refusal::new(
+                StatusCode::REQUEST_TIMEOUT,
+                "body_timeout",
+                message,
+            ))
+        }
+        Err(_) => {
+            let message = format!("the body is larger than {max_body} bytes (or was cut off)");
+            Err(Refusal::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "too_large",
+                message,
+            ))
+        }
+    }
+}
+
 fn content_type(headers: &HeaderMap) -> Result<Encoding, Refusal> {
     let value = headers
         .get(header::CONTENT_TYPE)
@@ -161,7 +182,7 @@ fn content_type(headers: &HeaderMap) -> Result<Encoding, Refusal> {
 }
 
 /// Whether the body is gzip (or not encoded at all); any other encoding is refused.
-fn gzipped(headers: &HeaderMap) -> Result<bool, Refusal> {
+pub(super) fn gzipped(headers: &HeaderMap) -> Result<bool, Refusal> {
     let content_encoding = headers
         .get(header::CONTENT_ENCODING)
         .and_then(|v| v.to_str().ok())
@@ -236,7 +257,7 @@ fn accept(receiver: &Receiver, body: &[u8], encoding: Encoding) -> Result<Respon
 /// Decompresses at most `limit` bytes, every gzip member of the body one after the other (as `gunzip` does:
 /// two protobuf messages end to end are one, merged); a body that inflates past the limit is refused as soon as
 /// it does.
-fn gunzip(body: &[u8], limit: usize) -> Result<Vec<u8>, Refusal> {
+pub(super) fn gunzip(body: &[u8], limit: usize) -> Result<Vec<u8>, Refusal> {
     gunzip_at_most(body, limit)?.ok_or_else(|| {
         Refusal::new(
             StatusCode::PAYLOAD_TOO_LARGE,
@@ -267,6 +288,11 @@ fn refuse(receiver: &Receiver, encoding: Encoding, refusal: Refusal) -> Response
         // A full queue counted itself.
         receiver.ingest.reject(refusal.reason);
     }
+    error_response(encoding, refusal)
+}
+
+/// A refusal as OTLP answers it.
+pub(super) fn error_response(encoding: Encoding, refusal: Refusal) -> Response {
     let mut response = match encoding {
         // OTLP answers errors with a google.rpc.Status; its message is what clients log.
         Encoding::Json => (
@@ -312,10 +338,10 @@ fn grpc_code(status: StatusCode) -> i32 {
     }
 }
 
-fn answer(
+pub(super) fn answer<M: prost::Message + serde::Serialize>(
     status: StatusCode,
     encoding: Encoding,
-    response: &ExportTraceServiceResponse,
+    response: &M,
 ) -> Response {
     match encoding {
         Encoding::Protobuf => (

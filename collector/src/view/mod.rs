@@ -173,7 +173,7 @@ fn exceptions(span: &Span) -> Vec<ExceptionView> {
 }
 
 /// An attribute value as one line of text: strings bare, the rest as JSON.
-fn value_text(value: &Value) -> String {
+pub(crate) fn value_text(value: &Value) -> String {
     match value {
         Value::Str(s) => s.to_string(),
         other => json_value(other).to_string(),
@@ -197,7 +197,7 @@ fn json_value(value: &Value) -> serde_json::Value {
     }
 }
 
-fn attributes(attributes: &[KeyValue]) -> BTreeMap<String, serde_json::Value> {
+pub(crate) fn attributes(attributes: &[KeyValue]) -> BTreeMap<String, serde_json::Value> {
     attributes
         .iter()
         .map(|kv| (kv.key.to_string(), json_value(&kv.value)))

@@ -136,6 +136,24 @@ async fn every_endpoint_reads_into_the_contract_and_back() {
     let stats: Stats = server.get("/api/stats", 200).await;
     assert!(stats.accepted > 0 && stats.accepted == stats.stored + stats.evicted);
     same(&stats, &query.stats());
+    // Log records written in one of the stored traces.
+    let trace_id = query.traces(&TraceSearch::default()).traces[0]
+        .trace_id
+        .clone();
+    let id = collector::model::TraceId::from_hex(&trace_id).unwrap();
+    let lines = format!(
+        "{{\"message\": \"written in the trace\", \"status\": \"error\", \"dd.trace_id\": \"{}\"}}",
+        id.to_u128() as u64
+    );
+    query.store.logs().insert(
+        collector::logs::decode_lines(lines.as_bytes(), &collector::model::Interner::new(), 1)
+            .records,
+    );
+    let logs: protocol::LogsResponse = server
+        .get(&format!("/api/logs?trace_id={trace_id}"), 200)
+        .await;
+    assert_eq!(logs.logs.len(), 1, "{logs:?}");
+    assert_eq!(logs.logs[0].trace_id, trace_id);
 
     // Searches: every parameter the contract writes, read back by the server as the same search.
     let searches = [

@@ -5,6 +5,7 @@ mod contract;
 mod export;
 mod limits;
 mod listeners;
+mod logs;
 mod spans;
 mod store_api;
 mod store_concurrency;

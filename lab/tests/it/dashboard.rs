@@ -338,6 +338,11 @@ fn the_readme_walkthrough(name: &str, width: u16, height: u16) {
     term.wait_for("the failing trace", minute, |s| {
         s.lines().any(|l| l.starts_with("Trace ")) && s.contains("MissingAdError")
     });
+    // Its error group, on the Errors tab, with the line the storefront logged about it.
+    term.keys(&["5"]);
+    term.wait_for("the error group's log line", minute, |s| {
+        s.contains("MissingAdError") && s.contains(" logged undefined ad for the banner")
+    });
 
     // 2. The bottleneck: `2` lands on the service list again, `p` sorts it by p95: the two slow services
     // first after the storefront; `3`, `s`, Enter: the slowest trace.
@@ -383,7 +388,8 @@ fn the_readme_walkthrough(name: &str, width: u16, height: u16) {
     // 5. Verify: `7`: the new version under the old one, compared with it, and under the storefront (not
     // redeployed) what the fix did to its pages.
     term.keys(&["7"]);
-    let verified = term.wait_for("the fix, and the storefront after it", minute, |s| {
+    // Five home pages after the fix are needed to judge it: on a loaded machine that takes a while.
+    let verified = term.wait_for("the fix, and the storefront after it", 2 * minute, |s| {
         let line = |what: &str| s.lines().find(|l| l.contains(what)).unwrap_or_default();
         line("↳ advertisements-serv").contains("better after it")
             && s.lines()

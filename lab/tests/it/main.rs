@@ -5,6 +5,7 @@ mod dashboard;
 mod export;
 mod limits;
 mod real_clients;
+mod real_logs;
 mod replay_shop;
 mod sources;
 mod workshop;

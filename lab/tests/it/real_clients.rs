@@ -9,7 +9,7 @@ use collector::model::{SpanId, SpanKind, StatusCode, TraceId, Value};
 use collector::server::{CollectorOptions, RunningCollector};
 
 /// The venv's Python, or `None` (with a note) when it is not set up, except under CI=true.
-fn python() -> Option<PathBuf> {
+pub(crate) fn python() -> Option<PathBuf> {
     let path = std::env::var_os("LAB_PYTHON")
         .map(PathBuf::from)
         .unwrap_or_else(|| {
@@ -39,8 +39,41 @@ fn python() -> Option<PathBuf> {
     None
 }
 
+/// `script` of `tests/python` under ddtrace, sending to the Datadog agent API at `agent`, as the service
+/// `dd-shop` 3.0 in `lab`, with nothing else phoned home.
+pub(crate) fn ddtrace(
+    python: &std::path::Path,
+    script: &str,
+    agent: std::net::SocketAddr,
+) -> tokio::process::Command {
+    let mut command = tokio::process::Command::new(python);
+    command
+        .arg(format!(
+            "{}/../tests/python/{script}",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .env("DD_TRACE_AGENT_URL", format!("http://{agent}"))
+        .env("DD_SERVICE", "dd-shop")
+        .env("DD_ENV", "lab")
+        .env("DD_VERSION", "3.0")
+        .env("DD_INSTRUMENTATION_TELEMETRY_ENABLED", "false")
+        .env("DD_REMOTE_CONFIGURATION_ENABLED", "false");
+    command
+}
+
+/// Runs a client script and reads the ids it prints as JSON.
+pub(crate) async fn ids_of(mut command: tokio::process::Command) -> serde_json::Value {
+    let output = command.output().await.unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
 /// A query API answer.
-async fn api(running: &RunningCollector, path: &str) -> serde_json::Value {
+pub(crate) async fn api(running: &RunningCollector, path: &str) -> serde_json::Value {
     let url = format!("http://{}{path}", running.api.unwrap());
     let body = reqwest::get(&url).await.unwrap().bytes().await.unwrap();
     serde_json::from_slice(&body).unwrap()
@@ -232,31 +265,9 @@ async fn python_ddtrace_over_the_datadog_agent_api() {
         })
         .await
         .unwrap();
-        let script = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../tests/python/ddtrace_client.py"
-        );
-        let output = tokio::process::Command::new(&python)
-            .arg(script)
-            .env(
-                "DD_TRACE_AGENT_URL",
-                format!("http://{}", running.datadog.unwrap()),
-            )
-            .env("DD_TRACE_API_VERSION", api)
-            .env("DD_SERVICE", "dd-shop")
-            .env("DD_ENV", "lab")
-            .env("DD_VERSION", "3.0")
-            .env("DD_INSTRUMENTATION_TELEMETRY_ENABLED", "false")
-            .env("DD_REMOTE_CONFIGURATION_ENABLED", "false")
-            .output()
-            .await
-            .unwrap();
-        assert!(
-            output.status.success(),
-            "{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        let ids: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+        let mut client = ddtrace(&python, "ddtrace_client.py", running.datadog.unwrap());
+        client.env("DD_TRACE_API_VERSION", api);
+        let ids = ids_of(client).await;
         check_analyses(
             &running,
             "dd-shop",

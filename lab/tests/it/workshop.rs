@@ -65,8 +65,14 @@ async fn workshop(state: ShopState, database: &Database, name: &str) -> Option<R
     let dir = TempDir::new(name);
     let shop = shop_options(state, &dir, database);
     let prefix = shop.schema_prefix.clone();
+    // Recorded too: the recording must replay into the same answers.
+    std::fs::create_dir_all(&dir.0).unwrap();
+    let recording = dir.0.join("lab.jsonl");
     let mut lab = RunningLab::start(LabOptions {
-        collector: in_process_collector(),
+        collector: CollectorOptions {
+            record: Some(recording.clone()),
+            ..in_process_collector()
+        },
         shop,
         replay: Some((requests, replay_once())),
         export: None,
@@ -79,6 +85,22 @@ async fn workshop(state: ShopState, database: &Database, name: &str) -> Option<R
     if let (Database::Postgres(url), Some(prefix)) = (database, prefix) {
         drop_schemas(url, &prefix).await;
     }
+    let (replayed, loaded) = Report::from_recording(&recording, Default::default())
+        .await
+        .unwrap();
+    assert_eq!(loaded.damaged, 0, "{:?}", loaded.problems);
+    assert!(
+        loaded.log_records > 0 || state != ShopState::Broken,
+        "the broken shop logs its errors"
+    );
+    // The same log records, the same lines under the same error groups.
+    assert_eq!(replayed.logs, finished.report.logs);
+    let lines = |report: &Report| -> Vec<(String, Option<String>)> {
+        (report.errors.iter())
+            .map(|e| (e.message.clone(), e.log_line.clone()))
+            .collect()
+    };
+    assert_eq!(lines(&replayed), lines(&finished.report));
     Some(finished.report)
 }
 
@@ -129,6 +151,18 @@ fn check_broken(report: &Report) {
         .iter()
         .find(|e| e.service == "store-frontend")
         .expect("an error group for the storefront");
+    // The storefront logged each failure, in the trace it failed in: the group shows its line.
+    let logged = group.log_line.as_deref().unwrap_or_default();
+    assert!(
+        logged.contains("undefined ad for the banner"),
+        "the group's log line: {:?} {:?}",
+        group.example_trace_id,
+        report.logs
+    );
+    let errors_logged = (report.logs.iter())
+        .find(|l| l.service == "store-frontend" && l.severity == "ERROR")
+        .map_or(0, |l| l.count);
+    assert_eq!(errors_logged, 8, "{:?}", report.logs);
     assert_eq!(
         (group.file.as_str(), group.line, group.count),
         (file, line, 8),
@@ -229,6 +263,10 @@ fn check_fixed(report: &Report) {
         assert!(stats.p95_ms < 1000.0, "{service} p95 {} ms", stats.p95_ms);
     }
     assert_eq!(report.service("store-frontend").unwrap().requests, 101);
+    let errors_logged: Vec<_> = (report.logs.iter())
+        .filter(|l| l.severity == "ERROR" || l.severity == "WARN")
+        .collect();
+    assert!(errors_logged.is_empty(), "{errors_logged:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -369,6 +407,20 @@ async fn a_live_fix_deploys_a_version_without_the_n_plus_one() {
     }
     let store = lab.collector.store.clone();
     let report = lab.stop("test").await.unwrap().report;
+    // The deployment said so in the discounts service's log, as its new version.
+    let deployed = store.logs().search(&collector::logs::LogQuery {
+        service: Some("discounts-service".to_owned()),
+        text: Some("deployed version 1.1".to_owned()),
+        limit: 10,
+        ..Default::default()
+    });
+    assert_eq!(deployed.len(), 1, "{:?}", store.logs().counts());
+    assert_eq!(deployed[0].resource.service_version(), Some("1.1"));
+    assert!(
+        deployed[0].body.ends_with("(faults on: discounts.sleep)"),
+        "{}",
+        deployed[0].body
+    );
     for service in [
         "advertisements-service",
         "discounts-service",
@@ -413,7 +465,14 @@ async fn a_live_fix_deploys_a_version_without_the_n_plus_one() {
     assert_eq!(
         discount_requests,
         [("1.0".to_owned(), 3), ("1.1".to_owned(), 4)].into(),
-        "the 3 requests before the fix ran version 1.0, the 4 after it 1.1"
+        "the 3 requests before the fix ran version 1.0, the 4 after it 1.1: {:?}",
+        store
+            .traces_for_service("discounts-service", 1_000)
+            .iter()
+            .map(|t| t
+                .root()
+                .map(|r| (r.name.to_string(), r.parent_span_id.is_some())))
+            .collect::<Vec<_>>()
     );
     // Each request of 1.0 ran the loop, none of 1.1: (requests, with an N+1) per version; 1.1 also
     // answered the 404.

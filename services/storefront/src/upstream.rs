@@ -71,6 +71,9 @@ pub struct Promotion {
     pub value: String,
 }
 
+/// A call to another service taking this long or more is logged as slow.
+const SLOW_CALL: Duration = Duration::from_secs(1);
+
 impl Upstreams {
     pub fn new(config: UpstreamConfig) -> Upstreams {
         let client = reqwest::Client::builder()
@@ -190,7 +193,21 @@ impl Upstreams {
             span.record("http.response.status_code", response.status().as_u16());
             outside(read(response)).await
         };
+        let started = std::time::Instant::now();
         let result = call.instrument(span.clone()).await;
+        let took = started.elapsed();
+        if took >= SLOW_CALL {
+            // Written in the call's span, so the line sits on the trace where the time went.
+            span.in_scope(|| {
+                tracing::warn!(
+                    url.template = template,
+                    duration_ms = took.as_millis() as i64,
+                    "slow answer from {template}: {} ms (over {} ms)",
+                    took.as_millis(),
+                    SLOW_CALL.as_millis()
+                )
+            });
+        }
         if let Err(err) = &result {
             let kind = if err.is_timeout() {
                 "timeout".to_owned()

@@ -1,5 +1,6 @@
 //! The trace screen's details pane: the lines that show the selected span or group of repeated calls.
 
+use protocol::LogView;
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 
@@ -358,6 +359,8 @@ impl TraceScreen {
             }
         }
 
+        self.log_lines(&span.span_id, width, theme, out);
+
         if !span.attributes.is_empty() {
             out.push(section(&format!("attributes ({})", span.attributes.len())));
             for (key, value) in &span.attributes {
@@ -416,6 +419,78 @@ impl TraceScreen {
                 for (key, value) in &event.attributes {
                     out.push(text(format!("      {} = {}", safe(key), value_text(value))));
                 }
+            }
+        }
+    }
+}
+
+impl TraceScreen {
+    /// The selected span's log records (or, after `L`, the whole trace's, the span's marked), each at its time
+    /// on the trace's axis with its severity.
+    fn log_lines(&self, span_id: &str, width: usize, theme: &Theme, out: &mut Vec<Line<'static>>) {
+        let own = self
+            .logs
+            .iter()
+            .filter(|log| log.span_id == span_id)
+            .count();
+        // A span that wrote nothing still shows what went wrong in its trace (a request logs the error its
+        // child span raised).
+        let loud = |log: &&LogView| log.severity_number >= 13;
+        let (shown, title): (Vec<&LogView>, String) = match (self.all_logs, self.logs.len()) {
+            (_, 0) => return,
+            (true, all) => (
+                self.logs.iter().collect(),
+                format!("the trace's logs ({all}; › this span's) · L: this span's"),
+            ),
+            (false, all) if own > 0 => (
+                self.logs
+                    .iter()
+                    .filter(|log| log.span_id == span_id)
+                    .collect(),
+                format!("logs ({own}) · L: the trace's {all}"),
+            ),
+            (false, all) => {
+                let warnings: Vec<&LogView> = self.logs.iter().filter(loud).collect();
+                if warnings.is_empty() {
+                    out.push(Line::styled(
+                        fmt::fit(
+                            &format!("logs: none in this span · L: the trace's {all}"),
+                            width,
+                        ),
+                        theme.dim(),
+                    ));
+                    return;
+                }
+                let title = format!(
+                    "logs: none in this span; the trace's warnings and errors ({}) · L: all {all}",
+                    warnings.len()
+                );
+                (warnings, title)
+            }
+        };
+        out.push(Line::styled(fmt::fit(&title, width), theme.header()));
+        for log in shown {
+            let at = i128::from(log.time_unix_nano) - i128::from(self.view.start_unix_nano);
+            let style = match log.severity_number {
+                17.. => theme.error(),
+                13..=16 => theme.warn(),
+                _ => Style::new(),
+            };
+            let mark = if self.all_logs && log.span_id == span_id {
+                '›'
+            } else {
+                ' '
+            };
+            let head = format!("{mark} {} {:<5} ", offset(at), safe(&log.severity));
+            let room = width.saturating_sub(head.chars().count());
+            let mut pieces = wrap(&safe(&log.body), room.max(10), 3).into_iter();
+            out.push(Line::from(vec![
+                Span::styled(head.clone(), style),
+                Span::raw(pieces.next().unwrap_or_default()),
+            ]));
+            let indent = " ".repeat(head.chars().count());
+            for piece in pieces {
+                out.push(Line::raw(format!("{indent}{piece}")));
             }
         }
     }

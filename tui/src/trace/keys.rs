@@ -44,6 +44,7 @@ impl TraceScreen {
             KeyCode::Char('e') => self.next_where(TraceScreen::item_error),
             KeyCode::Char('c') => self.next_where(TraceScreen::item_critical),
             KeyCode::Char('F') => self.wide_flame = !self.wide_flame,
+            KeyCode::Char('L') => self.all_logs = !self.all_logs,
             KeyCode::Char('z') => self.zoom_to_selection(),
             KeyCode::Char('-') => {
                 self.zoom_out();

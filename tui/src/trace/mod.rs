@@ -30,7 +30,7 @@ mod tests;
 
 use std::path::Path;
 
-use protocol::TraceView;
+use protocol::{LogView, TraceView};
 use ratatui::layout::Rect;
 
 use crate::fmt;
@@ -97,6 +97,10 @@ pub struct TraceScreen {
     zooms: Vec<(u64, u64)>,
     /// The flame pane takes the screen's whole width, above the list and details.
     wide_flame: bool,
+    /// The log records written in the trace, oldest first.
+    logs: Vec<LogView>,
+    /// The details list the whole trace's log records, not only the selected span's (`L`).
+    all_logs: bool,
 }
 
 /// Characters of one sender value kept for drawing; the rest is never looked at.
@@ -115,6 +119,12 @@ fn capped(text: &str, max: usize) -> &str {
 }
 
 impl TraceScreen {
+    /// The log records written in the trace (any order), shown in the details beside their span.
+    pub fn set_logs(&mut self, mut logs: Vec<LogView>) {
+        logs.sort_by_key(|log| log.time_unix_nano);
+        self.logs = logs;
+    }
+
     /// Builds the screen; reads the source lines around each error's file:line from files under `workspace`
     /// (when given and the file exists there: the path is repo-relative; refuse paths that escape the
     /// workspace, e.g. containing `..` or absolute). This is the only I/O, done once here, never while drawing.
@@ -391,6 +401,8 @@ impl TraceScreen {
             zoom: (0, axis_ns),
             zooms: Vec::new(),
             wide_flame: false,
+            logs: Vec::new(),
+            all_logs: false,
         };
         screen.focus(focus);
         screen.follow();

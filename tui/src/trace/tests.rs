@@ -1002,3 +1002,72 @@ fn the_loop_says_where_it_is_and_a_traces_services_differ() {
         .collect();
     assert_eq!(marked, ["GET /discount", "GET /ads"]);
 }
+
+#[test]
+fn a_spans_log_records_sit_in_its_details_and_l_shows_the_traces() {
+    let view = error_trace();
+    let root = view.spans.iter().position(|s| s.parent.is_none()).unwrap();
+    let failing = view
+        .spans
+        .iter()
+        .position(|s| s.error && s.parent.is_some())
+        .unwrap();
+    let record = |span: usize, at_ms: u64, severity: (&str, i32), body: &str| protocol::LogView {
+        time_unix_nano: view.start_unix_nano + at_ms * 1_000_000,
+        service: view.spans[span].service.clone(),
+        severity: severity.0.to_owned(),
+        severity_number: severity.1,
+        body: body.to_owned(),
+        trace_id: view.trace_id.clone(),
+        span_id: view.spans[span].span_id.clone(),
+        attributes: Default::default(),
+    };
+    let mut screen = TraceScreen::new(view.clone(), Focus::None, None);
+    screen.set_logs(vec![
+        record(root, 3, ("ERROR", 17), "undefined ad for the banner"),
+        record(root, 1, ("INFO", 9), "cart opened"),
+    ]);
+    let details = |screen: &TraceScreen| -> Vec<String> {
+        screen
+            .detail_lines(70, &Theme::mono())
+            .iter()
+            .map(|line| line.spans.iter().map(|s| s.content.as_ref()).collect())
+            .collect()
+    };
+    // The request's own records, in time order, at their time on the trace.
+    screen.select_item(Item::Span(root));
+    let lines = details(&screen);
+    let at = lines
+        .iter()
+        .position(|l| l.starts_with("logs (2)"))
+        .expect("a logs section");
+    assert!(
+        lines[at + 1].contains("+1.0 ms INFO  cart opened"),
+        "{lines:#?}"
+    );
+    assert!(
+        lines[at + 2].contains("+3.0 ms ERROR undefined ad"),
+        "{lines:#?}"
+    );
+    // The failing span wrote nothing: the trace's error shows there all the same.
+    screen.select_item(Item::Span(failing));
+    let lines = details(&screen);
+    let at = (lines.iter())
+        .position(|l| l.starts_with("logs: none in this span; the trace's warnings and errors (1)"))
+        .expect("the trace's error");
+    assert!(
+        lines[at + 1].contains("undefined ad for the banner"),
+        "{lines:#?}"
+    );
+    // L: every record, this span's marked (none here).
+    assert!(screen.handle_key(KeyEvent::from(KeyCode::Char('L'))));
+    let lines = details(&screen);
+    let at = lines
+        .iter()
+        .position(|l| l.starts_with("the trace's logs (2"))
+        .unwrap();
+    assert!(
+        !lines[at + 1].starts_with('›') && lines[at + 2].contains("ERROR"),
+        "{lines:#?}"
+    );
+}

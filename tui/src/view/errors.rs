@@ -125,6 +125,12 @@ pub(super) fn render(app: &App, body: Rect, buf: &mut Buffer) {
             ),
         ]),
     ];
+    if let Some(line) = &group.log_line {
+        lines.push(Line::from(vec![
+            Span::styled(" logged ", theme.dim()),
+            Span::raw(fmt::clean(line)),
+        ]));
+    }
     for frame in group.stack.lines().filter(|l| !l.trim().is_empty()).take(6) {
         lines.push(Line::styled(
             format!("   {}", fmt::clean(frame.trim_end())),

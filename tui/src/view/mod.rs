@@ -400,7 +400,10 @@ pub const KEYS: &[(&str, &str)] = &[
         "Trace: z - + [ ] wheel",
         "zoom to selection, out, in; move; about the pointer",
     ),
-    ("Trace: J K", "scroll the details"),
+    (
+        "Trace: J K, L",
+        "scroll the details; all the trace's logs, or the span's",
+    ),
     ("f", "fault panel (lab up): Enter flips a fault"),
     ("x, X", "Datadog, OTLP export on or off (the status line)"),
     ("?", "this help"),

@@ -235,6 +235,17 @@ async fn alone_it_exports_otlp_where_the_otel_variables_say() {
         .expect("the service says where it listens");
     let response = reqwest::get(format!("{url}/discount")).await.unwrap();
     assert_eq!(response.status(), 200);
+    // A fix deploys version 1.1, which says so in its log, exported over OTLP like its spans.
+    let fixed = reqwest::Client::new()
+        .post(format!("{url}/admin/faults/discounts.sleep"))
+        .header("content-type", "application/json")
+        .body(r#"{"broken": false}"#)
+        .send()
+        .await
+        .unwrap();
+    assert!(fixed.status().is_success(), "{}", fixed.status());
+    let response = reqwest::get(format!("{url}/discount")).await.unwrap();
+    assert_eq!(response.status(), 200);
     assert!(
         Command::new("kill")
             .args(["-INT", &child.id().to_string()])
@@ -249,8 +260,27 @@ async fn alone_it_exports_otlp_where_the_otel_variables_say() {
     assert!(status.success(), "{status}");
     let store = collector.stop().await.unwrap();
 
+    let deployed = store.logs().search(&collector::logs::LogQuery {
+        service: Some("discounts-service".to_owned()),
+        limit: 10,
+        ..Default::default()
+    });
+    assert!(
+        deployed
+            .iter()
+            .any(|r| r.body.starts_with("deployed version 1.1")
+                && r.resource.service_version() == Some("1.1")),
+        "{deployed:?}"
+    );
     let traces = store.traces_for_service("discounts-service", 10);
-    assert_eq!(traces.len(), 1, "one request, one trace");
+    let traces: Vec<_> = traces
+        .into_iter()
+        .filter(|t| {
+            t.root()
+                .is_some_and(|r| r.resource.service_version() == Some("1.0"))
+        })
+        .collect();
+    assert_eq!(traces.len(), 1, "one request of 1.0, one trace");
     let spans = traces[0].to_vec();
     let root = spans
         .iter()

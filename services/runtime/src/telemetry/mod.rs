@@ -13,6 +13,7 @@
 mod buffered;
 mod error;
 mod propagation;
+mod records;
 mod scope;
 mod server;
 mod sql;
@@ -25,6 +26,7 @@ use std::time::{Duration, Instant};
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry::{InstrumentationScope, Key, KeyValue};
 use opentelemetry_sdk::Resource;
+use opentelemetry_sdk::logs::SdkLoggerProvider;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use parking_lot::{Mutex, RwLock};
 use tracing::{Dispatch, Level};
@@ -42,6 +44,10 @@ pub use sql::summarize_sql;
 
 /// Builds the tracer provider of one deployment from its resource.
 pub type ProviderFactory = Arc<dyn Fn(Resource) -> SdkTracerProvider + Send + Sync>;
+
+/// Builds the logger provider of one deployment from its resource: where its `tracing` events go as
+/// OpenTelemetry log records.
+pub type LogProviderFactory = Arc<dyn Fn(Resource) -> SdkLoggerProvider + Send + Sync>;
 
 /// `deployment.environment.name` unless `OTEL_RESOURCE_ATTRIBUTES` names another.
 pub const DEFAULT_ENVIRONMENT: &str = "lab";
@@ -74,6 +80,11 @@ pub enum Export {
     Otlp,
     /// To providers this function builds: the lab's in-process collector.
     Provider(ProviderFactory),
+    /// Spans and log records to providers these functions build.
+    Providers {
+        traces: ProviderFactory,
+        logs: LogProviderFactory,
+    },
 }
 
 impl std::fmt::Debug for Export {
@@ -82,6 +93,7 @@ impl std::fmt::Debug for Export {
             Export::Off => "Off",
             Export::Otlp => "Otlp",
             Export::Provider(_) => "Provider",
+            Export::Providers { .. } => "Providers",
         })
     }
 }
@@ -108,12 +120,13 @@ struct Inner {
     faults: Faults,
     service_name: String,
     factory: ProviderFactory,
+    log_factory: Option<LogProviderFactory>,
     /// The deployment requests start under: its version's generation and its subscriber.
     current: RwLock<(u32, Dispatch)>,
     /// Held while a new deployment is built, so that racing requests build and install it once.
     deploying: Mutex<()>,
     /// Every provider not yet shut down, with when it was replaced.
-    providers: Mutex<Vec<(SdkTracerProvider, Option<Instant>)>>,
+    providers: Mutex<Vec<(Providers, Option<Instant>)>>,
 }
 
 impl std::fmt::Debug for Telemetry {
@@ -139,9 +152,14 @@ impl Telemetry {
     /// The telemetry of the service whose switches are `faults`, exporting as `export` says.
     pub fn new(faults: &Faults, export: Export) -> anyhow::Result<Telemetry> {
         outside_requests();
-        let (factory, service_name): (ProviderFactory, String) = match export {
+        let (factory, log_factory, service_name): (
+            ProviderFactory,
+            Option<LogProviderFactory>,
+            String,
+        ) = match export {
             Export::Off => return Ok(Telemetry::off()),
-            Export::Provider(factory) => (factory, faults.service().to_owned()),
+            Export::Provider(factory) => (factory, None, faults.service().to_owned()),
+            Export::Providers { traces, logs } => (traces, Some(logs), faults.service().to_owned()),
             Export::Otlp => {
                 if [
                     "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
@@ -176,19 +194,38 @@ impl Telemetry {
                     .ok()
                     .filter(|name| !name.is_empty())
                     .unwrap_or_else(|| faults.service().to_owned());
-                (factory, name)
+                // Log records go where the spans go (`OTEL_EXPORTER_OTLP_LOGS_ENDPOINT`, or `/v1/logs` of the
+                // same endpoint).
+                let log_factory: LogProviderFactory = Arc::new(|resource| {
+                    let mut builder = SdkLoggerProvider::builder().with_resource(resource);
+                    match opentelemetry_otlp::LogExporter::builder()
+                        .with_http()
+                        .build()
+                    {
+                        Ok(exporter) => builder = builder.with_batch_exporter(exporter),
+                        Err(err) => {
+                            tracing::error!(error = %err, "no OTLP log exporter: log records are dropped")
+                        }
+                    }
+                    builder.build()
+                });
+                (factory, Some(log_factory), name)
             }
         };
-        let provider = factory(resource(&service_name, &faults.version()));
-        let dispatch = subscriber(&provider);
+        let providers = Providers::build(
+            (&factory, log_factory.as_ref()),
+            resource(&service_name, &faults.version()),
+        );
+        let dispatch = subscriber(&providers);
         Ok(Telemetry {
             inner: Some(Arc::new(Inner {
                 faults: faults.clone(),
                 service_name,
                 factory,
+                log_factory,
                 current: RwLock::new((faults.generation(), dispatch)),
                 deploying: Mutex::new(()),
-                providers: Mutex::new(vec![(provider, None)]),
+                providers: Mutex::new(vec![(providers, None)]),
             })),
         })
     }
@@ -218,9 +255,30 @@ impl Telemetry {
                 return Some(current.1.clone());
             }
         }
-        let provider = (inner.factory)(resource(&inner.service_name, &inner.faults.version()));
+        let provider = Providers::build(
+            (&inner.factory, inner.log_factory.as_ref()),
+            resource(&inner.service_name, &inner.faults.version()),
+        );
         let dispatch = subscriber(&provider);
         *inner.current.write() = (generation, dispatch.clone());
+        // Said under the new deployment, so its log record carries the new version.
+        tracing::dispatcher::with_default(&dispatch, || {
+            let faults = &inner.faults;
+            let broken: Vec<&str> = (faults.names().into_iter())
+                .filter(|name| faults.is_on(name))
+                .collect();
+            tracing::info!(
+                service = inner.service_name,
+                version = %faults.version(),
+                "deployed version {} ({})",
+                faults.version(),
+                if broken.is_empty() {
+                    "no fault on".to_owned()
+                } else {
+                    format!("faults on: {}", broken.join(", "))
+                }
+            );
+        });
         let now = Instant::now();
         let mut providers = inner.providers.lock();
         let mut expired = Vec::new();
@@ -238,7 +296,7 @@ impl Telemetry {
             // Shutting down waits for the exporter: never on a request's thread.
             std::thread::spawn(move || {
                 for provider in expired {
-                    let _ = provider.shutdown();
+                    provider.shutdown();
                 }
             });
         }
@@ -251,8 +309,36 @@ impl Telemetry {
         let Some(inner) = &self.inner else { return };
         let providers = std::mem::take(&mut *inner.providers.lock());
         for (provider, _) in providers {
-            let _ = provider.force_flush();
-            let _ = provider.shutdown();
+            provider.shutdown();
+        }
+    }
+}
+
+/// One deployment's providers: its spans', and its log records' when they are exported.
+#[derive(Clone)]
+struct Providers {
+    traces: SdkTracerProvider,
+    logs: Option<SdkLoggerProvider>,
+}
+
+impl Providers {
+    fn build(
+        (traces, logs): (&ProviderFactory, Option<&LogProviderFactory>),
+        resource: Resource,
+    ) -> Providers {
+        Providers {
+            logs: logs.map(|logs| logs(resource.clone())),
+            traces: traces(resource),
+        }
+    }
+
+    /// Exports what they hold and stops them. Blocks.
+    fn shutdown(&self) {
+        let _ = self.traces.force_flush();
+        let _ = self.traces.shutdown();
+        if let Some(logs) = &self.logs {
+            let _ = logs.force_flush();
+            let _ = logs.shutdown();
         }
     }
 }
@@ -271,9 +357,10 @@ fn resource(service_name: &str, version: &str) -> Resource {
     builder.build()
 }
 
-/// The subscriber of one deployment: its spans to `provider`, its events to the log.
-fn subscriber(provider: &SdkTracerProvider) -> Dispatch {
-    let tracer = provider.tracer_with_scope(
+/// The subscriber of one deployment: its spans to its tracer provider, its events to the log and, as
+/// OpenTelemetry log records written in the current span, to its logger provider.
+fn subscriber(providers: &Providers) -> Dispatch {
+    let tracer = providers.traces.tracer_with_scope(
         InstrumentationScope::builder(SCOPE)
             .with_version(env!("CARGO_PKG_VERSION"))
             .build(),
@@ -289,13 +376,26 @@ fn subscriber(provider: &SdkTracerProvider) -> Dispatch {
         .with_threads(false)
         .with_target(false)
         .with_tracked_inactivity(false)
+        // Not on entering a span (a span started then keeps the name it had, and a request's is named once
+        // its route is known): a log record is given its span's context when it is written (`records`).
         .with_context_activation(false)
         .with_error_events_to_status(false)
         .with_error_events_to_exceptions(false)
-        .with_filter(traced);
-    Dispatch::new(
+        .with_filter(traced.clone());
+    let dispatcher = records::Dispatcher::default();
+    let records = providers.logs.as_ref().map(|logs| {
+        records::InSpan::new(
+            opentelemetry_appender_tracing::layer::OpenTelemetryTracingBridge::new(logs),
+            dispatcher.clone(),
+        )
+        .with_filter(traced)
+    });
+    let dispatch = Dispatch::new(
         tracing_subscriber::registry()
             .with(spans)
+            .with(records)
             .with(crate::serve::log_layer()),
-    )
+    );
+    dispatcher.set(&dispatch);
+    dispatch
 }

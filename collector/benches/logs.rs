@@ -1,0 +1,158 @@
+//! The log records' ingest path, stage by stage, on batches of 512 records as a service writes them (a line of
+//! text, four attributes, the trace and span it was written in): prost decoding, conversion into the model, and
+//! insertion into a log store that is full and evicting; then what a stored record costs in memory, allocator
+//! included (resident memory before and after filling a store, printed before the timings).
+
+use std::hint::black_box;
+
+use collector::logs::{self, LogStore};
+use collector::model::Interner;
+use collector::synth::text;
+use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+use opentelemetry_proto::tonic::common::v1::{AnyValue, InstrumentationScope, any_value};
+use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
+use opentelemetry_proto::tonic::resource::v1::Resource;
+use prost::Message as _;
+
+const RECORDS: usize = 512;
+
+/// A batch of `RECORDS` records of three services, numbered from `seed`.
+fn batch(seed: u64) -> ExportLogsServiceRequest {
+    let resource_logs = [
+        "store-frontend",
+        "advertisements-service",
+        "discounts-service",
+    ]
+    .iter()
+    .map(|service| ResourceLogs {
+        resource: Some(Resource {
+            attributes: vec![
+                text("service.name", service),
+                text("service.version", "1.0"),
+            ],
+            ..Default::default()
+        }),
+        scope_logs: vec![ScopeLogs {
+            scope: Some(InstrumentationScope {
+                name: "observability-lab-shop".to_owned(),
+                ..Default::default()
+            }),
+            log_records: (0..RECORDS as u64 / 3 + 1)
+                .map(|i| {
+                    let n = seed * 1_000 + i;
+                    LogRecord {
+                        time_unix_nano: 1_790_000_000_000_000_000 + n * 1_000_000,
+                        severity_number: if n.is_multiple_of(10) { 17 } else { 9 },
+                        severity_text: if n.is_multiple_of(10) {
+                            "ERROR"
+                        } else {
+                            "INFO"
+                        }
+                        .to_owned(),
+                        body: Some(AnyValue {
+                            value: Some(any_value::Value::StringValue(format!(
+                                "slow answer from /ads: {} ms (over 1000 ms), request {n}",
+                                2500 + n % 7
+                            ))),
+                        }),
+                        attributes: vec![
+                            text("code.file.path", "services/storefront/src/upstream.rs"),
+                            text("url.template", "/ads"),
+                            text("order.id", &n.to_string()),
+                            text("http.route", "/products/{slug}"),
+                        ],
+                        trace_id: (u128::from(n) << 64 | u128::from(n) | 1)
+                            .to_be_bytes()
+                            .to_vec(),
+                        span_id: (n | 1).to_be_bytes().to_vec(),
+                        ..Default::default()
+                    }
+                })
+                .collect(),
+            ..Default::default()
+        }],
+        ..Default::default()
+    })
+    .collect();
+    ExportLogsServiceRequest { resource_logs }
+}
+
+/// Resident memory of this process, in bytes (Linux).
+fn resident() -> u64 {
+    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
+    let pages: u64 = statm
+        .split_whitespace()
+        .nth(1)
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(0);
+    pages * 4096
+}
+
+fn memory_per_record() {
+    let interner = Interner::new();
+    let batches: Vec<Vec<u8>> = (0..400).map(|seed| batch(seed).encode_to_vec()).collect();
+    let store = LogStore::bounded(1_000_000, u64::MAX);
+    let before = resident();
+    for bytes in &batches {
+        let request = ExportLogsServiceRequest::decode(bytes.as_slice()).unwrap();
+        store.insert(logs::from_request(&request, &interner, 0).records);
+    }
+    let stored = store.stats().stored;
+    let after = resident();
+    println!(
+        "logs memory: {stored} records stored, {:.0} bytes of resident memory each (allocator included)",
+        after.saturating_sub(before) as f64 / stored.max(1) as f64
+    );
+}
+
+fn ingest(c: &mut Criterion) {
+    memory_per_record();
+    let request = batch(1);
+    let records = request
+        .resource_logs
+        .iter()
+        .map(|r| r.scope_logs[0].log_records.len())
+        .sum::<usize>() as u64;
+    let bytes = request.encode_to_vec();
+    let interner = Interner::new();
+    let mut group = c.benchmark_group("otlp_logs_512");
+    group.throughput(Throughput::Elements(records));
+    group.bench_function("decode_protobuf", |b| {
+        b.iter(|| ExportLogsServiceRequest::decode(black_box(bytes.as_slice())).unwrap())
+    });
+    group.bench_function("convert_to_model", |b| {
+        b.iter(|| logs::from_request(black_box(&request), &interner, 0))
+    });
+    // A store at its capacity, so every insert also evicts.
+    let store = LogStore::bounded(100_000, u64::MAX);
+    let mut seed = 1_000;
+    while store.stats().stored < 100_000 {
+        seed += 1;
+        store.insert(logs::from_request(&batch(seed), &interner, 0).records);
+    }
+    group.bench_function("store_insert_evicting", |b| {
+        b.iter_batched(
+            || {
+                seed += 1;
+                logs::from_request(&batch(seed), &interner, 0).records
+            },
+            |records| store.insert(records),
+            BatchSize::SmallInput,
+        )
+    });
+    group.bench_function("decode_convert_insert", |b| {
+        b.iter(|| {
+            let request = ExportLogsServiceRequest::decode(black_box(bytes.as_slice())).unwrap();
+            store.insert(logs::from_request(&request, &interner, 0).records)
+        })
+    });
+    group.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default().sample_size(30);
+    targets = ingest
+}
+criterion_main!(benches);

@@ -1,0 +1,132 @@
+//! Log records beside traces: what the services wrote while they served a request, kept with the trace and
+//! span it was written in, so a trace's view can show its log lines and an error its log line.
+//!
+//! Records come in over OTLP (`POST /v1/logs`, protobuf or JSON, gzip; gRPC `LogsService/Export`) and as
+//! JSON lines carrying Datadog's `dd.trace_id`/`dd.span_id` (only the trace id's low 64 bits, in decimal:
+//! matched to traces by those bits). [`LogStore`] keeps them bounded, by count and by bytes, with the same
+//! accounting as spans: each record accepted is stored or counted as evicted; refused payloads and records
+//! are counted by reason.
+
+mod json;
+mod otlp;
+mod store;
+
+use std::sync::Arc;
+
+pub use json::decode_lines;
+pub use otlp::{Converted, from_request, to_request};
+pub use store::{DEFAULT_CAPACITY, DEFAULT_MAX_BYTES, LogQuery, LogStore};
+
+use crate::model::{KeyValue, Resource, SpanId, Str, TraceId};
+
+/// The trace a record was written in, as far as its sender said.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TraceRef {
+    None,
+    /// The whole id (OpenTelemetry).
+    Full(TraceId),
+    /// Only its low 64 bits (a Datadog log line's `dd.trace_id`).
+    Low(u64),
+}
+
+impl TraceRef {
+    /// The low 64 bits the record is indexed by.
+    fn low(self) -> Option<u64> {
+        match self {
+            TraceRef::None => None,
+            TraceRef::Full(id) => Some(id.to_u128() as u64),
+            TraceRef::Low(low) => Some(low),
+        }
+    }
+
+    /// Whether the record was written in trace `id`.
+    pub fn is(self, id: TraceId) -> bool {
+        match self {
+            TraceRef::None => false,
+            TraceRef::Full(full) => full == id,
+            TraceRef::Low(low) => id.to_u128() as u64 == low,
+        }
+    }
+}
+
+/// One log record.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LogRecord {
+    /// When it happened (unix nanoseconds): its own time, else when it was observed.
+    pub time_ns: u64,
+    /// OpenTelemetry's severity number: 1–4 TRACE, 5–8 DEBUG, 9–12 INFO, 13–16 WARN, 17–20 ERROR, 21–24
+    /// FATAL; 0 unspecified.
+    pub severity_number: i32,
+    /// The severity as the sender wrote it (`ERROR`, `warning`), or empty.
+    pub severity_text: Str,
+    pub body: String,
+    pub attributes: Vec<KeyValue>,
+    pub resource: Arc<Resource>,
+    pub trace: TraceRef,
+    pub span_id: Option<SpanId>,
+}
+
+impl LogRecord {
+    /// Its service: the resource's `service.name`.
+    pub fn service(&self) -> &str {
+        self.resource.service_name()
+    }
+
+    /// Its severity's name: the text the sender gave, else the number's name.
+    pub fn severity(&self) -> String {
+        if self.severity_text.is_empty() {
+            severity_name(self.severity_number).to_owned()
+        } else {
+            self.severity_text.to_string()
+        }
+    }
+
+    /// About the bytes it holds, for the store's byte budget.
+    fn bytes(&self) -> u64 {
+        let attributes: usize = self
+            .attributes
+            .iter()
+            .map(|kv| kv.key.len() + crate::view::value_text(&kv.value).len() + 16)
+            .sum();
+        (std::mem::size_of::<LogRecord>() + self.body.len() + attributes) as u64
+    }
+}
+
+/// Each error group with the log line its service wrote about it in its example trace.
+pub fn attach_log_lines(logs: &LogStore, groups: &mut [protocol::ErrorGroup]) {
+    for group in groups {
+        if let Some(id) = TraceId::from_hex(&group.example_trace_id) {
+            group.log_line = logs.log_line(id, &group.service);
+        }
+    }
+}
+
+/// The name of OpenTelemetry severity number `number`.
+pub fn severity_name(number: i32) -> &'static str {
+    match number {
+        1..=4 => "TRACE",
+        5..=8 => "DEBUG",
+        9..=12 => "INFO",
+        13..=16 => "WARN",
+        17..=20 => "ERROR",
+        21..=24 => "FATAL",
+        _ => "UNSPECIFIED",
+    }
+}
+
+/// The lowest severity number a name (`error`, `WARN`, `warning`, `7`) stands for, as the API's
+/// `severity=` takes it.
+pub fn severity_number(name: &str) -> Option<i32> {
+    if let Ok(number) = name.parse::<i32>() {
+        return (0..=24).contains(&number).then_some(number);
+    }
+    Some(match name.to_ascii_uppercase().as_str() {
+        "TRACE" => 1,
+        "DEBUG" => 5,
+        "INFO" | "INFORMATION" | "NOTICE" => 9,
+        "WARN" | "WARNING" => 13,
+        "ERROR" | "ERR" => 17,
+        "FATAL" | "CRITICAL" | "CRIT" | "EMERGENCY" | "ALERT" | "PANIC" => 21,
+        _ => return None,
+    })
+}

@@ -1,0 +1,193 @@
+//! `LogsService/Export` on the OTLP/gRPC listener: log records into the log store, by tonic's generated server,
+//! wrapped so that what tonic refuses before the handler sees it (a message it cannot decode, too large, in an
+//! encoding other than gzip) is answered INVALID_ARGUMENT and counted in the log store's accounting, as the
+//! handler counts what it refuses itself.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use opentelemetry_proto::tonic::collector::logs::v1::logs_service_server::{
+    LogsService, LogsServiceServer,
+};
+use opentelemetry_proto::tonic::collector::logs::v1::{
+    ExportLogsPartialSuccess, ExportLogsServiceRequest, ExportLogsServiceResponse,
+};
+use tonic::codec::CompressionEncoding;
+use tonic::{Request, Response, Status};
+
+use crate::logs::LogStore;
+
+/// The service to add to the gRPC server.
+pub(super) fn service(logs: LogStore, max_body: usize) -> Counted {
+    Counted {
+        inner: LogsServiceServer::new(Handler { logs: logs.clone() })
+            .accept_compressed(CompressionEncoding::Gzip)
+            .send_compressed(CompressionEncoding::Gzip)
+            .max_decoding_message_size(max_body),
+        logs,
+    }
+}
+
+#[derive(Debug)]
+struct Handler {
+    logs: LogStore,
+}
+
+#[tonic::async_trait]
+impl LogsService for Handler {
+    async fn export(
+        &self,
+        request: Request<ExportLogsServiceRequest>,
+    ) -> Result<Response<ExportLogsServiceResponse>, Status> {
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64);
+        let converted = crate::logs::from_request(request.get_ref(), self.logs.interner(), now);
+        self.logs.reject_records(converted.rejected);
+        // Counted here: the only refusal answered INVALID_ARGUMENT before the wrapper looks.
+        if converted.records.is_empty() && converted.rejected > 0 {
+            self.logs.reject("invalid_log_record");
+            return Err(Status::invalid_argument(
+                converted.error.unwrap_or_default(),
+            ));
+        }
+        if converted.rejected > 0 {
+            self.logs.reject("invalid_log_record");
+        }
+        let rejected = converted.rejected;
+        self.logs.insert(converted.records);
+        Ok(Response::new(ExportLogsServiceResponse {
+            partial_success: (rejected > 0).then(|| ExportLogsPartialSuccess {
+                rejected_log_records: rejected as i64,
+                error_message: converted.error.unwrap_or_default(),
+            }),
+        }))
+    }
+}
+
+/// The generated server, its refusals counted.
+#[derive(Clone)]
+pub(super) struct Counted {
+    inner: LogsServiceServer<Handler>,
+    logs: LogStore,
+}
+
+impl tonic::server::NamedService for Counted {
+    const NAME: &'static str = <LogsServiceServer<Handler> as tonic::server::NamedService>::NAME;
+}
+
+impl<B> tower::Service<http::Request<B>> for Counted
+where
+    B: http_body::Body + Send + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>> + Send + 'static,
+{
+    type Response = http::Response<tonic::body::Body>;
+    type Error = Infallible;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Infallible>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        tower::Service::<http::Request<B>>::poll_ready(&mut self.inner, cx)
+    }
+
+    fn call(&mut self, request: http::Request<B>) -> Self::Future {
+        let answer = self.inner.call(request);
+        let logs = self.logs.clone();
+        Box::pin(async move {
+            let response = answer.await?;
+            let handled = tonic::Status::from_header_map(response.headers())
+                .is_some_and(|status| status.code() == tonic::Code::InvalidArgument);
+            if handled {
+                return Ok(response);
+            }
+            Ok(super::otlp_grpc::refused_by_tonic_to(
+                |reason| logs.reject(reason),
+                response,
+            ))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use opentelemetry_proto::tonic::collector::logs::v1::logs_service_client::LogsServiceClient;
+    use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
+
+    use super::*;
+    use crate::receivers::raw_codec::SendRaw;
+    use crate::server::{CollectorOptions, RunningCollector};
+
+    fn request(trace_id: Vec<u8>) -> ExportLogsServiceRequest {
+        ExportLogsServiceRequest {
+            resource_logs: vec![ResourceLogs {
+                scope_logs: vec![ScopeLogs {
+                    log_records: vec![LogRecord {
+                        time_unix_nano: 1,
+                        trace_id,
+                        ..LogRecord::default()
+                    }],
+                    ..ScopeLogs::default()
+                }],
+                ..ResourceLogs::default()
+            }],
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn grpc_log_refusals_are_invalid_argument_and_counted() {
+        let running = RunningCollector::start(&CollectorOptions {
+            otlp_http: None,
+            otlp_grpc: Some("127.0.0.1:0".parse().unwrap()),
+            datadog: None,
+            api: None,
+            max_body: 4096,
+            ..CollectorOptions::default()
+        })
+        .await
+        .unwrap();
+        let addr = running.otlp_grpc.unwrap();
+        let mut client = LogsServiceClient::connect(format!("http://{addr}"))
+            .await
+            .unwrap();
+        // Taken, then refused by the handler (a bad id), then by tonic (too large).
+        client.export(request(vec![3; 16])).await.unwrap();
+        let bad = client.export(request(vec![3; 5])).await.unwrap_err();
+        assert_eq!(bad.code(), tonic::Code::InvalidArgument, "{bad:?}");
+        let mut huge = request(vec![3; 16]);
+        huge.resource_logs[0].scope_logs[0].log_records[0].severity_text = "x".repeat(10_000);
+        let large = client.export(huge).await.unwrap_err();
+        assert_eq!(large.code(), tonic::Code::InvalidArgument, "{large:?}");
+        // Bytes that are no protobuf message, sent as one.
+        let channel = tonic::transport::Channel::from_shared(format!("http://{addr}"))
+            .unwrap()
+            .connect()
+            .await
+            .unwrap();
+        let mut raw = tonic::client::Grpc::new(channel);
+        raw.ready().await.unwrap();
+        let path = http::uri::PathAndQuery::from_static(
+            "/opentelemetry.proto.collector.logs.v1.LogsService/Export",
+        );
+        let garbage = raw
+            .unary::<_, ExportLogsServiceResponse, _>(
+                Request::new(bytes::Bytes::from_static(b"\xff\xff\xff\xff")),
+                path,
+                SendRaw::<ExportLogsServiceResponse>::default(),
+            )
+            .await
+            .unwrap_err();
+        assert_eq!(garbage.code(), tonic::Code::InvalidArgument, "{garbage:?}");
+
+        let stats = running.store.logs().stats();
+        assert_eq!((stats.accepted, stats.rejected_records), (1, 1));
+        assert_eq!(
+            stats.rejected.get("invalid_log_record"),
+            Some(&1),
+            "{stats:?}"
+        );
+        assert_eq!(stats.rejected.get("too_large"), Some(&1), "{stats:?}");
+        assert_eq!(stats.rejected.get("malformed_grpc"), Some(&1), "{stats:?}");
+        running.stop().await.unwrap();
+    }
+}

@@ -1,0 +1,160 @@
+//! Real clients' log records beside their traces: Python's OpenTelemetry logs SDK over OTLP/HTTP and gRPC, and
+//! JSON log lines with ddtrace's log injection posted to the JSON intake while ddtrace sends the trace. The
+//! query API returns each record under its trace and span, in time order.
+
+use collector::server::{CollectorOptions, RunningCollector};
+use serde_json::Value;
+
+use crate::real_clients::{api, ddtrace, ids_of, python};
+
+async fn start() -> RunningCollector {
+    RunningCollector::start(&CollectorOptions {
+        otlp_http: Some("127.0.0.1:0".parse().unwrap()),
+        otlp_grpc: Some("127.0.0.1:0".parse().unwrap()),
+        datadog: Some("127.0.0.1:0".parse().unwrap()),
+        api: Some("127.0.0.1:0".parse().unwrap()),
+        ..CollectorOptions::default()
+    })
+    .await
+    .unwrap()
+}
+
+/// The (trace, root span, child span) ids a client printed.
+fn trio(ids: &Value) -> (String, String, String) {
+    let id = |key: &str| ids[key].as_str().unwrap().to_owned();
+    (id("trace_id"), id("root"), id("child"))
+}
+
+/// The records of `trace_id` (and of `span_id` when given), oldest first, as (severity, body, span id).
+async fn records(
+    running: &RunningCollector,
+    trace_id: &str,
+    span_id: Option<&str>,
+) -> Vec<(String, String, String)> {
+    let mut path = format!("/api/logs?trace_id={trace_id}");
+    if let Some(span) = span_id {
+        path.push_str(&format!("&span_id={span}"));
+    }
+    let answer = api(running, &path).await;
+    let mut logs: Vec<(String, String, String)> = answer["logs"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{answer}"))
+        .iter()
+        .map(|log| {
+            assert_eq!(log["trace_id"], trace_id, "{log}");
+            (
+                log["severity"].as_str().unwrap().to_owned(),
+                log["body"].as_str().unwrap().to_owned(),
+                log["span_id"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    logs.reverse();
+    logs
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn python_opentelemetry_logs_over_otlp_http_and_grpc() {
+    let Some(python) = python() else { return };
+    for protocol in ["http", "grpc"] {
+        let running = start().await;
+        let endpoint = match protocol {
+            "http" => format!("http://{}", running.otlp_http.unwrap()),
+            _ => format!("http://{}", running.otlp_grpc.unwrap()),
+        };
+        let script = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../tests/python/otlp_logs_client.py"
+        );
+        let mut client = tokio::process::Command::new(&python);
+        client.args([script, &endpoint, protocol]);
+        let (trace_id, root, child) = trio(&ids_of(client).await);
+        let (trace_id, root, child) = (trace_id.as_str(), root.as_str(), child.as_str());
+        assert_eq!(
+            records(&running, trace_id, None).await,
+            [
+                (
+                    "INFO".to_owned(),
+                    "checkout started".to_owned(),
+                    root.to_owned()
+                ),
+                (
+                    "ERROR".to_owned(),
+                    "card declined: insufficient funds".to_owned(),
+                    child.to_owned()
+                ),
+                (
+                    "WARN".to_owned(),
+                    "checkout failed".to_owned(),
+                    root.to_owned()
+                ),
+            ],
+            "{protocol}"
+        );
+        assert_eq!(records(&running, trace_id, Some(child)).await.len(), 1);
+        // By severity, by service, by text in an attribute; the attributes and the service come through.
+        let errors = api(&running, "/api/logs?severity=error&service=python-shop").await;
+        assert_eq!(errors["logs"].as_array().unwrap().len(), 1, "{errors}");
+        let by_attribute = api(&running, "/api/logs?q=ACME-pay").await;
+        assert_eq!(
+            by_attribute["logs"].as_array().unwrap().len(),
+            1,
+            "{by_attribute}"
+        );
+        let first = &records_raw(&running, trace_id).await[2];
+        assert_eq!(first["attributes"]["order.id"], 7, "{first}");
+        assert_eq!(first["service"], "python-shop");
+        let stats = api(&running, "/api/stats").await;
+        assert_eq!(
+            (
+                &stats["logs"]["accepted"],
+                &stats["logs"]["stored"],
+                &stats["logs"]["evicted"]
+            ),
+            (&Value::from(3), &Value::from(3), &Value::from(0)),
+            "{stats}"
+        );
+        // The trace came in too, under the same id.
+        assert!(
+            running
+                .store
+                .trace(&collector::model::TraceId::from_hex(trace_id).unwrap())
+                .is_some()
+        );
+        running.stop().await.unwrap();
+    }
+}
+
+async fn records_raw(running: &RunningCollector, trace_id: &str) -> Vec<Value> {
+    api(running, &format!("/api/logs?trace_id={trace_id}")).await["logs"]
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ddtrace_log_injection_lines_join_their_trace() {
+    let Some(python) = python() else { return };
+    let running = start().await;
+    let mut client = ddtrace(&python, "ddtrace_logs_client.py", running.datadog.unwrap());
+    client
+        .arg(format!("http://{}/api/v2/logs", running.otlp_http.unwrap()))
+        .env("DD_LOGS_INJECTION", "true");
+    let (trace_id, root, child) = trio(&ids_of(client).await);
+    let (trace_id, root, child) = (trace_id.as_str(), root.as_str(), child.as_str());
+    // Matched by the trace id's low 64 bits, which is all a Datadog log line carries.
+    assert_eq!(
+        records(&running, trace_id, None).await,
+        [
+            ("INFO".to_owned(), "cart opened".to_owned(), root.to_owned()),
+            (
+                "ERROR".to_owned(),
+                "cart 42 not found".to_owned(),
+                child.to_owned()
+            ),
+        ]
+    );
+    let first = &records_raw(&running, trace_id).await[1];
+    assert_eq!(first["service"], "dd-shop", "{first}");
+    running.stop().await.unwrap();
+}
