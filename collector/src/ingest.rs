@@ -198,8 +198,15 @@ impl IngestWriter {
             if let Some(analysis) = &self.analysis {
                 analysis.observe(&batch);
             }
-            self.exports.offer(&batch);
-            let inserted = self.store.insert(batch);
+            // With an exporter on, the batch is moved (not copied) into one the store reads and the exporters
+            // keep.
+            let inserted = if self.exports.wants() {
+                let shared: crate::export::queue::Batch = batch.into();
+                self.exports.offer_shared(&shared);
+                self.store.insert_slice(&shared)
+            } else {
+                self.store.insert(batch)
+            };
             if inserted.evicted > 0
                 && let (Some(analysis), Some(oldest)) =
                     (&self.analysis, self.store.oldest_start_ns())

@@ -263,18 +263,30 @@ impl Exports {
         self.exporters.is_empty()
     }
 
-    /// Offers an accepted batch to every exporter switched on: copied and weighed once, whatever their number,
-    /// and only when one is on. Never waits on a backend.
+    /// Whether any exporter is switched on (and so wants the batches).
+    pub fn wants(&self) -> bool {
+        self.exporters.iter().any(|e| e.enabled.load(Relaxed))
+    }
+
+    /// Offers an accepted batch to every exporter switched on: copied once, whatever their number, and only
+    /// when one is on. Never waits on a backend.
     pub fn offer(&self, batch: &[Span]) {
+        if !batch.is_empty() && self.wants() {
+            self.offer_shared(&Arc::from(batch));
+        }
+    }
+
+    /// Offers a batch already shared (the ingest writer moves its batch into one, so nothing is copied) to
+    /// every exporter switched on, weighed once.
+    pub fn offer_shared(&self, batch: &Batch) {
         if batch.is_empty() {
             return;
         }
-        let mut shared: Option<(Batch, usize)> = None;
+        let mut bytes = None;
         for exporter in self.exporters.iter() {
             if exporter.enabled.load(Relaxed) {
-                let (batch, bytes) =
-                    shared.get_or_insert_with(|| (Arc::from(batch), queue::weight(batch)));
-                exporter.offer(batch.clone(), *bytes);
+                let bytes = *bytes.get_or_insert_with(|| queue::weight(batch));
+                exporter.offer(batch.clone(), bytes);
             }
         }
     }
