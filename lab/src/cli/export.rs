@@ -32,7 +32,7 @@ pub(crate) struct ExportArgs {
     )]
     pub(crate) export_otlp_headers: Vec<String>,
 
-    /// Start with the exporters switched off: switch one on from the dashboard (`x`), with `lab export on
+    /// Start with the exporters switched off: switch one on from the dashboard (`x` Datadog, `X` OTLP), with `lab export on
     /// NAME`, or with `POST /api/export/NAME {"enabled": true}`.
     #[arg(long)]
     pub(crate) export_off: bool,
