@@ -191,6 +191,9 @@ async fn source(State(query): State<Query>, UrlQuery(params): Params) -> Answer 
     let line: u32 = parse(&params, "line", "a line number")
         .map_err(bad_request)?
         .ok_or_else(|| bad_request("line is required".into()))?;
+    if line == 0 {
+        return Err(bad_request("line must be 1 or more".into()));
+    }
     // A file read (at most 8 MiB, up to the line): off the async workers.
     let read = tokio::task::spawn_blocking(move || query.source(&file, line))
         .await

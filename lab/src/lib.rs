@@ -5,6 +5,7 @@ pub mod bench;
 pub mod control;
 pub mod dashboard;
 pub mod gor;
+pub mod guide;
 pub mod record;
 pub mod replay;
 pub mod shop;

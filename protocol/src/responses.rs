@@ -197,9 +197,10 @@ pub struct LogStats {
     pub accepted: u64,
     pub stored: u64,
     pub evicted: u64,
-    /// Payloads refused, by reason.
+    /// Payloads refused, by reason; a payload some of whose records were refused counts under
+    /// `invalid_log_record` too, as spans count theirs.
     pub rejected: BTreeMap<String, u64>,
-    /// Records refused one by one inside payloads whose other records were accepted.
+    /// Records refused one by one (bad ids), in payloads taken in part or refused whole.
     pub rejected_records: u64,
 }
 

@@ -118,7 +118,8 @@ pub fn read(workspace: Option<&Path>, file: &str, line: u32) -> Lines {
     }
     let file_handle =
         std::fs::File::open(&path).map_err(|e| format!("source not readable: {shown} ({e})"))?;
-    let mut reader = BufReader::new(file_handle);
+    // Read no further than the size checked above, should the file grow meanwhile.
+    let mut reader = BufReader::new(std::io::Read::take(file_handle, MAX_SOURCE_BYTES));
     let first = line.saturating_sub(SOURCE_CONTEXT).max(1);
     let last = line.saturating_add(SOURCE_CONTEXT);
     let mut out = Vec::new();

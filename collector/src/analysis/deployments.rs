@@ -47,7 +47,8 @@ impl Judgement {
                     now.get(endpoint).map_or(0, |new| new.count),
                 )
             })
-            .filter(|(_, since)| *since < MIN_SAMPLE)
+            // An endpoint the new side never served may be gone: nothing to wait for.
+            .filter(|(_, since)| (1..MIN_SAMPLE).contains(since))
             .collect();
         waiting.sort();
         judgement.waiting = waiting;

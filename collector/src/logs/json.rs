@@ -86,9 +86,12 @@ pub fn decode_lines(body: &[u8], interner: &Interner, observed_ns: u64) -> Conve
             }
             .filter(|id| *id != 0)
         };
-        let service = text_of(field(&["dd.service", "service"]));
-        let env = text_of(field(&["dd.env"]));
-        let version = text_of(field(&["dd.version"]));
+        // Names, not texts: cut short, so a line cannot make its resource large.
+        let service = capped_name(&text_of(field(&["dd.service", "service"])));
+        let (env, version) = (
+            capped_name(&text_of(field(&["dd.env"]))),
+            capped_name(&text_of(field(&["dd.version"]))),
+        );
         let resource = resources
             .entry((service.clone(), env.clone(), version.clone()))
             .or_insert_with(|| {
@@ -121,7 +124,7 @@ pub fn decode_lines(body: &[u8], interner: &Interner, observed_ns: u64) -> Conve
         out.records.push(LogRecord {
             time_ns: time_ns(field(&["timestamp", "time", "@timestamp"])).unwrap_or(observed_ns),
             severity_number: severity_number(&severity).unwrap_or(0),
-            severity_text: interner.intern(&severity),
+            severity_text: interner.intern(super::otlp::severity_text(&severity)),
             body: capped(text_of(field(&["message", "msg"]))),
             attributes,
             resource,
@@ -132,6 +135,15 @@ pub fn decode_lines(body: &[u8], interner: &Interner, observed_ns: u64) -> Conve
     out
 }
 
+/// A name (service, environment, version) as a resource keeps it: at most 256 bytes.
+fn capped_name(text: &str) -> String {
+    let mut end = text.len().min(256);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    text[..end].to_owned()
+}
+
 /// A `dd.trace_id`: the low 64 bits in decimal (what Datadog's libraries write by default), or the whole 128-bit
 /// id as 32 hex digits (what newer ddtrace writes when the upper half is set); `0` is none.
 fn trace_ref(json: Option<&Json>) -> TraceRef {
@@ -140,9 +152,17 @@ fn trace_ref(json: Option<&Json>) -> TraceRef {
         Some(Json::Number(n)) => n.to_string(),
         _ => return TraceRef::None,
     };
-    match protocol::parse_trace_id(&text) {
+    // Digits alone are decimal (a 16-digit decimal id is no hex one); hex only as the whole 32 digits.
+    let id = if text.bytes().all(|b| b.is_ascii_digit()) {
+        text.parse::<u128>().ok()
+    } else if text.len() == 32 {
+        u128::from_str_radix(&text, 16).ok()
+    } else {
+        None
+    };
+    match id {
         Some(0) | None => TraceRef::None,
-        Some(id) if text.len() == 32 || id > u128::from(u64::MAX) => {
+        Some(id) if id > u128::from(u64::MAX) || text.len() == 32 => {
             TraceRef::Full(TraceId::from_u128(id))
         }
         Some(low) => TraceRef::Low(low as u64),
@@ -203,14 +223,16 @@ mod tests {
 not json
 {"msg": "nested", "level": "warning", "dd": {"trace_id": "99", "span_id": "0"}, "service": "cart"}
 {"msg": "whole", "dd.trace_id": "6b14f9f0000000006129d8034e410cdd"}
+{"msg": "sixteen digits", "dd.trace_id": "1000000000000000"}
 [1, 2]
 "#;
         let out = decode_lines(body, &Interner::new(), 5);
-        assert_eq!((out.records.len(), out.rejected), (3, 2), "{out:?}");
+        assert_eq!((out.records.len(), out.rejected), (4, 2), "{out:?}");
         assert_eq!(
             out.records[2].trace,
             TraceRef::Full(TraceId::from_u128(0x6b14f9f0000000006129d8034e410cdd))
         );
+        assert_eq!(out.records[3].trace, TraceRef::Low(1_000_000_000_000_000));
         let first = &out.records[0];
         assert_eq!(first.body, "charge failed");
         assert_eq!(

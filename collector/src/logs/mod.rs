@@ -2,8 +2,9 @@
 //! span it was written in, so a trace's view can show its log lines and an error its log line.
 //!
 //! Records come in over OTLP (`POST /v1/logs`, protobuf or JSON, gzip; gRPC `LogsService/Export`) and as
-//! JSON lines carrying Datadog's `dd.trace_id`/`dd.span_id` (only the trace id's low 64 bits, in decimal:
-//! matched to traces by those bits). [`LogStore`] keeps them bounded, by count and by bytes, with the same
+//! JSON lines carrying Datadog's `dd.trace_id`/`dd.span_id` (usually only the trace id's low 64 bits, in
+//! decimal: matched to traces by those bits; newer ddtrace writes a whole id as 32 hex digits). Texts are cut as
+//! for spans (32 KiB, 128 attributes a record and a resource). [`LogStore`] keeps them bounded, by count and by bytes, with the same
 //! accounting as spans: each record accepted is stored or counted as evicted; refused payloads and records
 //! are counted by reason.
 
@@ -81,15 +82,65 @@ impl LogRecord {
         }
     }
 
-    /// About the bytes it holds, for the store's byte budget.
+    /// About the bytes it holds, for the store's byte budget: its resource counted whole for every record
+    /// that shares it (over-counting is the safe side).
     fn bytes(&self) -> u64 {
-        let attributes: usize = self
-            .attributes
-            .iter()
-            .map(|kv| kv.key.len() + crate::view::value_text(&kv.value).len() + 16)
-            .sum();
-        (std::mem::size_of::<LogRecord>() + self.body.len() + attributes) as u64
+        (std::mem::size_of::<LogRecord>()
+            + self.body.len()
+            + self.severity_text.len()
+            + attributes_bytes(&self.attributes)
+            + attributes_bytes(&self.resource.attributes)) as u64
     }
+}
+
+/// About the bytes attributes hold.
+fn attributes_bytes(attributes: &[KeyValue]) -> usize {
+    attributes
+        .iter()
+        .map(|kv| kv.key.len() + value_bytes(&kv.value) + 16)
+        .sum()
+}
+
+fn value_bytes(value: &crate::model::Value) -> usize {
+    use crate::model::Value;
+    match value {
+        Value::Str(s) => s.len(),
+        Value::Bytes(b) => b.len(),
+        Value::Array(items) => items.iter().map(|v| value_bytes(v) + 16).sum(),
+        Value::Map(entries) => attributes_bytes(entries),
+        _ => 16,
+    }
+}
+
+/// Attributes as a record keeps them: at most [`MAX_ATTRIBUTES`], each text cut at [`MAX_TEXT`] (as for
+/// spans).
+pub(crate) fn limited(mut attributes: Vec<KeyValue>) -> Vec<KeyValue> {
+    use crate::model::Value;
+    attributes.truncate(MAX_ATTRIBUTES);
+    for kv in &mut attributes {
+        if let Value::Str(text) = &kv.value
+            && text.len() > MAX_TEXT
+        {
+            kv.value = Value::Str(Str::from(otlp::capped(text.to_string()).as_str()));
+        }
+    }
+    attributes
+}
+
+/// Attributes kept per record and per resource (as for spans).
+pub(crate) const MAX_ATTRIBUTES: usize = 128;
+
+/// The longest text kept whole (as for spans); a longer one is cut and ends in `…`.
+pub(crate) const MAX_TEXT: usize = 32 * 1024;
+
+/// The longest severity text kept (`ERROR`, `warning`): past it, it is cut.
+pub(crate) const MAX_SEVERITY: usize = 32;
+
+/// The time now, in unix nanoseconds: a record's time when its sender gave none.
+pub(crate) fn now_ns() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64)
 }
 
 /// Each error group with the log line its service wrote about it in its example trace.

@@ -11,11 +11,7 @@ use super::{LogRecord, TraceRef};
 use crate::model::{Interner, Resource};
 use crate::otlp::{attributes, parse_span_id, parse_trace_id, value};
 
-/// The longest body or attribute text kept whole (as for spans); a longer one is cut and ends in `…`.
-pub(super) const MAX_TEXT: usize = 32 * 1024;
-
-/// Attributes kept per record (as for spans).
-const MAX_ATTRIBUTES: usize = 128;
+use super::{MAX_SEVERITY, MAX_TEXT, limited};
 
 /// The records of a request, and those that could not be taken (with the first reason why).
 #[derive(Debug, Default)]
@@ -71,6 +67,15 @@ pub fn to_request(records: &[LogRecord]) -> ExportLogsServiceRequest {
     ExportLogsServiceRequest { resource_logs: out }
 }
 
+/// A severity text as kept: at most [`MAX_SEVERITY`] bytes (at a character boundary).
+pub(super) fn severity_text(text: &str) -> &str {
+    let mut end = text.len().min(MAX_SEVERITY);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
 /// `text` cut to at most [`MAX_TEXT`] bytes, at a character boundary, marked `…` when cut.
 pub(super) fn capped(mut text: String) -> String {
     if text.len() > MAX_TEXT {
@@ -93,11 +98,13 @@ pub fn from_request(
     let mut out = Converted::default();
     for resource_logs in &request.resource_logs {
         let resource = Arc::new(Resource {
-            attributes: resource_logs
-                .resource
-                .as_ref()
-                .map(|r| attributes(&r.attributes, interner))
-                .unwrap_or_default(),
+            attributes: limited(
+                resource_logs
+                    .resource
+                    .as_ref()
+                    .map(|r| attributes(&r.attributes, interner))
+                    .unwrap_or_default(),
+            ),
         });
         for scope_logs in &resource_logs.scope_logs {
             for record in &scope_logs.log_records {
@@ -128,8 +135,7 @@ pub fn from_request(
                         .map(|v| crate::view::value_text(&v))
                         .unwrap_or_default(),
                 };
-                let mut kept = attributes(&record.attributes, interner);
-                kept.truncate(MAX_ATTRIBUTES);
+                let kept = limited(attributes(&record.attributes, interner));
                 let time_ns = match (record.time_unix_nano, record.observed_time_unix_nano) {
                     (0, 0) => observed_ns,
                     (0, observed) => observed,
@@ -138,15 +144,51 @@ pub fn from_request(
                 out.records.push(LogRecord {
                     time_ns,
                     severity_number: record.severity_number,
-                    severity_text: interner.intern(&record.severity_text),
+                    severity_text: interner.intern(severity_text(&record.severity_text)),
                     body: capped(body),
                     attributes: kept,
                     resource: resource.clone(),
-                    trace: trace_id.map_or(TraceRef::None, TraceRef::Full),
+                    // An id whose upper half is zero is a Datadog one's low half (recordings write them so):
+                    // it matches the whole id ending in it.
+                    trace: trace_id.map_or(TraceRef::None, |id| {
+                        if id.to_u128() >> 64 == 0 {
+                            TraceRef::Low(id.to_u128() as u64)
+                        } else {
+                            TraceRef::Full(id)
+                        }
+                    }),
                     span_id,
                 });
             }
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{SpanId, TraceId};
+
+    #[test]
+    fn a_datadog_half_id_survives_a_recording() {
+        let record = |trace| LogRecord {
+            time_ns: 5,
+            severity_number: 17,
+            severity_text: "ERROR".into(),
+            body: "cart 42 not found".to_owned(),
+            attributes: Vec::new(),
+            resource: Arc::new(Resource::default()),
+            trace,
+            span_id: Some(SpanId::from_u64(9)),
+        };
+        let whole = TraceId::from_u128(0x6b14_f9f0_0000_0000_6129_d803_4e41_0cdd);
+        let written = vec![
+            record(TraceRef::Low(0x6129_d803_4e41_0cdd)),
+            record(TraceRef::Full(whole)),
+        ];
+        let read = from_request(&to_request(&written), &Interner::new(), 0).records;
+        assert_eq!(read, written);
+        assert!(read[0].trace.is(whole), "the half still opens the whole trace");
+    }
 }

@@ -1,7 +1,8 @@
 //! The bounded log store: records in arrival order, the oldest evicted past a count or a byte budget, indexed
 //! by the low 64 bits of their trace id (which both OpenTelemetry's whole ids and Datadog's halves have).
 
-use std::collections::{BTreeMap, VecDeque};
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap, VecDeque};
 use std::sync::Arc;
 
 use parking_lot::Mutex;
@@ -60,6 +61,8 @@ struct Inner {
     evicted: u64,
     /// `evicted` when the interner was last pruned.
     pruned_at: u64,
+    /// The interner's strings just after it was last pruned.
+    interned_after_prune: usize,
     rejected: BTreeMap<String, u64>,
     rejected_records: u64,
 }
@@ -86,6 +89,7 @@ impl LogStore {
                 accepted: 0,
                 evicted: 0,
                 pruned_at: 0,
+                interned_after_prune: 0,
                 rejected: BTreeMap::new(),
                 rejected_records: 0,
             })),
@@ -136,6 +140,38 @@ impl LogStore {
             inner.pruned_at = inner.evicted;
             drop(inner);
             self.interner.prune();
+            self.shared.lock().interned_after_prune = self.interner.len();
+        }
+    }
+
+    /// Takes what a receiver converted from one payload: stores its records and counts those it refused (a
+    /// payload with any refused is counted under `invalid_log_record`, as spans count theirs); `Err` with the
+    /// first reason when every record was refused. (rejected records, the first reason) otherwise.
+    pub fn accept(&self, converted: super::Converted) -> Result<(u64, Option<String>), String> {
+        // Strings are interned as a payload is converted, before its records are judged: a stream of refused
+        // payloads must not grow the interner either.
+        self.prune_if_grown();
+        self.reject_records(converted.rejected);
+        if converted.rejected > 0 {
+            self.reject("invalid_log_record");
+        }
+        if converted.records.is_empty() && converted.rejected > 0 {
+            return Err(converted.error.unwrap_or_default());
+        }
+        self.insert(converted.records);
+        Ok((converted.rejected, converted.error))
+    }
+
+    /// Prunes the interner once it has doubled since it was last pruned (or made).
+    fn prune_if_grown(&self) {
+        let strings = self.interner.len();
+        let mut inner = self.shared.lock();
+        if strings > 2 * inner.interned_after_prune + 10_000 {
+            drop(inner);
+            self.interner.prune();
+            let left = self.interner.len();
+            inner = self.shared.lock();
+            inner.interned_after_prune = left;
         }
     }
 
@@ -183,12 +219,25 @@ impl LogStore {
                 })
                 .filter(|(record, _)| matches(record))
                 .collect(),
-            None => (inner.records.iter().enumerate())
-                .rev()
-                .map(|(k, (record, _))| (record, inner.first + k as u64))
-                .filter(|(record, _)| matches(record))
-                .take(query.limit.max(1).saturating_mul(4))
-                .collect(),
+            // The newest `limit` by time over every match (records arrive out of time order): a bounded heap,
+            // so still one linear pass.
+            None => {
+                let limit = query.limit.max(1);
+                let mut newest: BinaryHeap<Reverse<(u64, u64, usize)>> = BinaryHeap::new();
+                for (k, (record, _)) in inner.records.iter().enumerate() {
+                    if !matches(record) {
+                        continue;
+                    }
+                    newest.push(Reverse((record.time_ns, inner.first + k as u64, k)));
+                    if newest.len() > limit {
+                        newest.pop();
+                    }
+                }
+                newest
+                    .into_iter()
+                    .map(|Reverse((_, seq, k))| (&inner.records[k].0, seq))
+                    .collect()
+            }
         };
         found.sort_by_key(|(record, seq)| std::cmp::Reverse((record.time_ns, *seq)));
         found.truncate(query.limit.max(1));
@@ -286,6 +335,9 @@ fn contains(record: &LogRecord, text: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
+    use opentelemetry_proto::tonic::logs::v1::{LogRecord as OtlpRecord, ResourceLogs, ScopeLogs};
+
     use crate::logs::TraceRef;
     use crate::model::Resource;
 
@@ -363,6 +415,80 @@ mod tests {
             strings <= 1_000 + PRUNE_AFTER_EVICTED as usize + 10,
             "{strings}"
         );
+    }
+
+    #[test]
+    fn the_newest_by_time_come_first_whatever_order_they_arrived_in() {
+        let store = LogStore::bounded(100, u64::MAX);
+        store.insert(vec![record(100, TraceRef::None, "late")]);
+        for time in 1..=4 {
+            store.insert(vec![record(time, TraceRef::None, "early")]);
+        }
+        let newest = store.search(&LogQuery {
+            limit: 1,
+            ..LogQuery::default()
+        });
+        assert_eq!(newest[0].time_ns, 100);
+        let two = store.search(&LogQuery {
+            limit: 2,
+            ..LogQuery::default()
+        });
+        assert_eq!(two.iter().map(|r| r.time_ns).collect::<Vec<_>>(), [100, 4]);
+    }
+
+    #[test]
+    fn refused_payloads_do_not_grow_the_interner() {
+        let store = LogStore::bounded(1_000, u64::MAX);
+        for n in 0..100_000u64 {
+            // A payload's strings are interned as it is converted, then all its records refused.
+            let _ = store.interner().intern(&format!("service-{n}"));
+            let refused = crate::logs::Converted {
+                records: Vec::new(),
+                rejected: 1,
+                error: Some("bad id".to_owned()),
+            };
+            assert!(store.accept(refused).is_err());
+        }
+        let strings = store.interner().len();
+        assert!(strings <= 2 * 10_000 + 10_001, "{strings}");
+        assert_eq!(store.stats().rejected_records, 100_000);
+    }
+
+    #[test]
+    fn a_large_resource_or_severity_counts_against_the_byte_budget() {
+        use crate::model::{KeyValue, Value};
+        let store = LogStore::bounded(1_000_000, 10 << 20);
+        // One resource of 100 attributes of 30 KB, shared by every record: 3 MB a record, counted.
+        let resource = Arc::new(Resource {
+            attributes: (0..100)
+                .map(|k| KeyValue {
+                    key: format!("k{k}").into(),
+                    value: Value::Str("x".repeat(30_000).into()),
+                })
+                .collect(),
+        });
+        for n in 0..100 {
+            let mut one = record(n, TraceRef::None, "x");
+            one.resource = resource.clone();
+            store.insert(vec![one]);
+        }
+        let stored = store.stats().stored;
+        assert!((1..=4).contains(&stored), "{stored}");
+        // A sender's severity text is cut as it is converted.
+        let request = ExportLogsServiceRequest {
+            resource_logs: vec![ResourceLogs {
+                scope_logs: vec![ScopeLogs {
+                    log_records: vec![OtlpRecord {
+                        severity_text: "E".repeat(1 << 20),
+                        ..OtlpRecord::default()
+                    }],
+                    ..ScopeLogs::default()
+                }],
+                ..ResourceLogs::default()
+            }],
+        };
+        let converted = crate::logs::from_request(&request, store.interner(), 1);
+        assert_eq!(converted.records[0].severity_text.len(), 32);
     }
 
     #[test]

@@ -229,7 +229,7 @@ impl opentelemetry_sdk::logs::LogExporter for InProcessLogExporter {
                     time_ns: record
                         .timestamp()
                         .or(record.observed_timestamp())
-                        .map_or_else(|| nanos(SystemTime::now()), nanos),
+                        .map_or_else(crate::logs::now_ns, nanos),
                     severity_number: record.severity_number().map_or(0, |s| s as i32),
                     severity_text: interner.intern(record.severity_text().unwrap_or("")),
                     body: match record.body() {

@@ -41,27 +41,20 @@ impl LogsService for Handler {
         &self,
         request: Request<ExportLogsServiceRequest>,
     ) -> Result<Response<ExportLogsServiceResponse>, Status> {
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos() as u64);
-        let converted = crate::logs::from_request(request.get_ref(), self.logs.interner(), now);
-        self.logs.reject_records(converted.rejected);
-        // Counted here: the only refusal answered INVALID_ARGUMENT before the wrapper looks.
-        if converted.records.is_empty() && converted.rejected > 0 {
-            self.logs.reject("invalid_log_record");
-            return Err(Status::invalid_argument(
-                converted.error.unwrap_or_default(),
-            ));
-        }
-        if converted.rejected > 0 {
-            self.logs.reject("invalid_log_record");
-        }
-        let rejected = converted.rejected;
-        self.logs.insert(converted.records);
+        let converted = crate::logs::from_request(
+            request.get_ref(),
+            self.logs.interner(),
+            crate::logs::now_ns(),
+        );
+        // Counted by `accept`: the only refusal answered INVALID_ARGUMENT before the wrapper looks.
+        let (rejected, error) = self
+            .logs
+            .accept(converted)
+            .map_err(Status::invalid_argument)?;
         Ok(Response::new(ExportLogsServiceResponse {
             partial_success: (rejected > 0).then(|| ExportLogsPartialSuccess {
                 rejected_log_records: rejected as i64,
-                error_message: converted.error.unwrap_or_default(),
+                error_message: error.unwrap_or_default(),
             }),
         }))
     }

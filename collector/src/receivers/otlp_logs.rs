@@ -23,6 +23,8 @@ use crate::logs::{self, Converted, LogStore};
 struct Receiver {
     logs: LogStore,
     max_body: usize,
+    /// Large bodies are decoded on blocking threads, this many at a time (see [`super::decode_aside`]).
+    decoders: std::sync::Arc<tokio::sync::Semaphore>,
 }
 
 /// The log routes.
@@ -31,13 +33,11 @@ pub fn router(logs: LogStore, max_body: usize) -> Router {
         .route("/v1/logs", post(otlp))
         .route("/api/v2/logs", post(json_lines))
         .layer(DefaultBodyLimit::disable())
-        .with_state(Receiver { logs, max_body })
-}
-
-fn now_ns() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos() as u64)
+        .with_state(Receiver {
+            logs,
+            max_body,
+            decoders: super::decoders(),
+        })
 }
 
 /// Whether the content type must be OTLP's (protobuf or JSON), or any.
@@ -76,38 +76,24 @@ async fn decoded<T: Send + 'static>(
     let result = if body.len() < super::DECODE_ASIDE && !gzip {
         work(body)
     } else {
-        tokio::task::spawn_blocking(move || work(body))
-            .await
-            .unwrap_or_else(|_| {
-                Err(Refusal::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "decode_failed",
-                    "decoding the body failed",
-                ))
-            })
+        // Large (or inflating) bodies on blocking threads, a few at a time, as for spans.
+        super::decode_aside(&receiver.decoders, move || work(body)).await
     };
     result.map(|t| (encoding, t)).map_err(|r| (encoding, r))
 }
 
 /// Stores what was converted; refuses a payload whose every record was refused.
 fn keep(receiver: &Receiver, converted: Converted) -> Result<(u64, Option<String>), Refusal> {
-    receiver.logs.reject_records(converted.rejected);
-    if converted.records.is_empty() && converted.rejected > 0 {
-        return Err(Refusal::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_log_record",
-            converted.error.unwrap_or_default(),
-        ));
-    }
-    if converted.rejected > 0 {
-        receiver.logs.reject("invalid_log_record");
-    }
-    receiver.logs.insert(converted.records);
-    Ok((converted.rejected, converted.error))
+    receiver.logs.accept(converted).map_err(|message| {
+        // Counted by `accept`, as the answer says.
+        Refusal::new(StatusCode::BAD_REQUEST, "invalid_log_record", message)
+    })
 }
 
 fn refuse(receiver: &Receiver, encoding: Encoding, refusal: Refusal) -> Response {
-    receiver.logs.reject(refusal.reason);
+    if refusal.reason != "invalid_log_record" {
+        receiver.logs.reject(refusal.reason);
+    }
     error_response(encoding, refusal)
 }
 
@@ -140,7 +126,7 @@ async fn otlp(State(receiver): State<Receiver>, headers: HeaderMap, body: Body) 
                     })?
                 }
             };
-            Ok(logs::from_request(&request, &interner, now_ns()))
+            Ok(logs::from_request(&request, &interner, logs::now_ns()))
         },
     )
     .await;
@@ -167,7 +153,10 @@ async fn otlp(State(receiver): State<Receiver>, headers: HeaderMap, body: Body) 
 async fn json_lines(State(receiver): State<Receiver>, headers: HeaderMap, body: Body) -> Response {
     let interner = receiver.logs.interner().clone();
     let decoded = decoded(&receiver, (&headers, Typed::Any), body, move |body, _| {
-        Ok(logs::decode_lines(body, &interner, now_ns()))
+        // Refused before parsing when its objects would take too much memory, as for OTLP JSON.
+        crate::otlp::check_json_budget(body)
+            .map_err(|e| Refusal::new(StatusCode::PAYLOAD_TOO_LARGE, e.reason(), e.to_string()))?;
+        Ok(logs::decode_lines(body, &interner, logs::now_ns()))
     })
     .await;
     let converted = match decoded {

@@ -355,7 +355,7 @@ async fn source_lines_are_served_from_the_tree_given_under_the_sandbox_rules() {
             "not in this workspace",
         ),
         ("file=src/shop.rs&line=99", 404, "has no line 99"),
-        ("file=src/shop.rs&line=0", 404, "line must be 1 or more"),
+        ("file=src/shop.rs&line=0", 400, "line must be 1 or more"),
         ("file=src/shop.rs", 400, "line is required"),
         ("line=3", 400, "file is required"),
         ("file=src/shop.rs&line=x", 400, "line"),

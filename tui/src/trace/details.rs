@@ -339,6 +339,8 @@ impl TraceScreen {
                     ),
                 }
             }
+            // What the service logged about it, next to where it was raised.
+            self.log_lines(&span.span_id, width, theme, out);
             for exception in &failure.exceptions {
                 let own = exception.frames.iter().filter(|f| f.project).count();
                 if own > 0 {
@@ -359,7 +361,9 @@ impl TraceScreen {
             }
         }
 
-        self.log_lines(&span.span_id, width, theme, out);
+        if node.failure.is_none() {
+            self.log_lines(&span.span_id, width, theme, out);
+        }
 
         if !span.attributes.is_empty() {
             out.push(section(&format!("attributes ({})", span.attributes.len())));

@@ -209,18 +209,23 @@ impl TraceScreen {
     }
 
     /// Zooms by `factor` (below 1 in, above 1 out) about `at` (axis nanoseconds), which keeps its place on
-    /// the axis, as a map's wheel zoom does; no step is kept to back out to (`-` goes back to where the wheel
+    /// the axis, as a map's wheel zoom does (unless an end of the trace is reached: the range then slides
+    /// back inside, its width kept); no step is kept to back out to (`-` goes back to where the wheel
     /// started).
     pub(super) fn zoom_about(&mut self, at: u64, factor: f64) {
         let (lo, hi) = self.zoom;
         let at = at.clamp(lo, hi);
         let before = ((at - lo) as f64 * factor) as u64;
         let after = ((hi - at) as f64 * factor) as u64;
-        let (mut from, mut to) = (at.saturating_sub(before), at.saturating_add(after));
-        if to - from < 1_000 {
+        if before + after < 1_000 {
             return;
         }
         // Past an end, the range slides back inside as far as it can.
+        let (mut from, mut to) = if before > at {
+            (0, (before + after).min(self.axis_ns))
+        } else {
+            (at - before, at.saturating_add(after))
+        };
         if to > self.axis_ns {
             from = from.saturating_sub(to - self.axis_ns);
             to = self.axis_ns;
