@@ -189,6 +189,9 @@ mod tests {
         ];
         let read = from_request(&to_request(&written), &Interner::new(), 0).records;
         assert_eq!(read, written);
-        assert!(read[0].trace.is(whole), "the half still opens the whole trace");
+        assert!(
+            read[0].trace.is(whole),
+            "the half still opens the whole trace"
+        );
     }
 }
