@@ -170,7 +170,7 @@ async fn logs(State(query): State<Query>, UrlQuery(params): Params) -> Answer {
     if !(1..=MAX_LOGS).contains(&limit) {
         return Err(bad_request(format!("limit must be 1 to {MAX_LOGS}")));
     }
-    answer(query.logs(&crate::logs::LogQuery {
+    let search = crate::logs::LogQuery {
         trace_id,
         span_id,
         service: text("service"),
@@ -178,7 +178,17 @@ async fn logs(State(query): State<Query>, UrlQuery(params): Params) -> Answer {
         text: text("q"),
         since_ns,
         limit,
-    }))
+    };
+    // A scan of up to the whole log store: off the async workers.
+    let found = tokio::task::spawn_blocking(move || query.logs(&search))
+        .await
+        .map_err(|_| {
+            bad(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "searching the logs failed",
+            )
+        })?;
+    answer(found)
 }
 
 async fn source(State(query): State<Query>, UrlQuery(params): Params) -> Answer {

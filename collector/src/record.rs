@@ -28,6 +28,8 @@ pub struct Recorder {
     rotations: u64,
     /// The line being written, kept between batches so each one does not allocate anew.
     line: Vec<u8>,
+    /// A write failed: nothing more is written.
+    failed: bool,
 }
 
 impl Recorder {
@@ -47,6 +49,7 @@ impl Recorder {
             written,
             rotations: 0,
             line: Vec::new(),
+            failed: false,
         })
     }
 
@@ -59,12 +62,27 @@ impl Recorder {
     /// Appends one batch of log records, as an OTLP logs request on a line of its own (the OpenTelemetry
     /// Collector's file exporter writes logs so too).
     pub fn append_logs(&mut self, records: &[crate::logs::LogRecord]) -> std::io::Result<()> {
-        self.line.clear();
-        serde_json::to_writer(&mut self.line, &crate::logs::to_request(records))?;
-        self.write_line()
+        // Lines of a thousand records at most: a large batch of small records must not make one line longer
+        // than playback reads.
+        for chunk in records.chunks(1_000) {
+            self.line.clear();
+            serde_json::to_writer(&mut self.line, &crate::logs::to_request(chunk))?;
+            self.write_line()?;
+        }
+        Ok(())
     }
 
     fn write_line(&mut self) -> std::io::Result<()> {
+        // Once a write failed, every writer sharing the recorder stops (see `SharedRecorder`).
+        if self.failed {
+            return Err(std::io::Error::other("the recording failed earlier"));
+        }
+        let written = self.write_line_now();
+        self.failed = written.is_err();
+        written
+    }
+
+    fn write_line_now(&mut self) -> std::io::Result<()> {
         self.line.push(b'\n');
         let len = self.line.len() as u64;
         if self.written > 0 && self.written + len > self.max_bytes {

@@ -288,12 +288,7 @@ impl fmt::Display for Report {
                 verdict_lines(f, &format!("against {}", clean(&change.against)), change)?;
             }
             for dependency in &d.dependencies {
-                let deployed: Vec<String> =
-                    std::iter::once(format!("{} {}", dependency.service, dependency.version))
-                        .chain(dependency.with.iter().cloned())
-                        .map(|name| clean(&name).into_owned())
-                        .collect();
-                let after = format!("after {}", deployed.join(" and "));
+                let after = format!("after {}", clean(&dependency.deployed()));
                 verdict_lines(f, &after, &dependency.change)?;
             }
         }

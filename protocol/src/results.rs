@@ -77,6 +77,17 @@ pub struct ErrorGroup {
     pub log_line: Option<String>,
 }
 
+impl DependencyChange {
+    /// The deployments it judges, as a person reads them: `discounts-service 1.1 and advertisements-service
+    /// 1.1` (sender text: escape it before a terminal shows it).
+    pub fn deployed(&self) -> String {
+        std::iter::once(format!("{} {}", self.service, self.version))
+            .chain(self.with.iter().cloned())
+            .collect::<Vec<_>>()
+            .join(" and ")
+    }
+}
+
 /// How many log records a service wrote at a severity.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LogCount {

@@ -12,8 +12,8 @@ use super::timeline::Timeline;
 use super::{ServiceEntry, State, VersionEntry};
 use crate::model::{Span, Str, TraceId, attribute_str};
 
-/// Endpoints a version keeps apart for the comparison; past it its requests count under the service's
-/// overflow endpoint.
+/// Endpoints a version keeps apart for the comparison; past it, requests of other endpoints are left out of
+/// it (they still count in the version's own figures).
 pub(super) const MAX_VERSION_ENDPOINTS: usize = 100;
 
 /// Requests an endpoint needs in both versions before anything about it is claimed.
@@ -191,14 +191,9 @@ pub(super) fn dependency_changes(
         }
     }
     deployed.sort();
-    let requests = |from: u64, to: u64| -> u64 {
-        version
-            .timeline
-            .between(from, to, starts)
-            .values()
-            .map(|summary| summary.count)
-            .sum()
-    };
+    // Counted once: how many requests started between two deployments is then a sum over a few cuts.
+    let counts = version.timeline.counts(starts);
+    let requests = |from: u64, to: u64| -> u64 { counts.range(from..to).map(|(_, n)| n).sum() };
     let mut out = Vec::new();
     let mut first = 0;
     while first < deployed.len() {
@@ -340,13 +335,14 @@ impl State {
 
 impl ServiceEntry {
     /// Counts an entry span of the service, serving `endpoint`, into its `version`'s figures.
-    /// `starts` are the first spans of every version of every service, which cut its timeline.
+    /// `starts` are the first spans of every version of every service, which cut its timeline; `fresh`
+    /// counts the requests every timeline holds one by one.
     pub(super) fn record_version(
         &mut self,
         (version, endpoint): (Str, &Str),
         span: &Span,
         (duration, error): (u64, bool),
-        starts: &mut BTreeSet<u64>,
+        (starts, fresh): (&mut BTreeSet<u64>, &mut super::timeline::Fresh),
     ) {
         let v = self.versions.entry(version).or_insert_with(|| {
             starts.insert(span.start_ns);
@@ -360,6 +356,8 @@ impl ServiceEntry {
             }
         });
         if span.start_ns < v.first_seen {
+            // The version started earlier than thought: its cut moves (one cut a version, not one a span).
+            starts.remove(&v.first_seen);
             starts.insert(span.start_ns);
         }
         v.series.record(span.end_ns, duration, error);
@@ -368,9 +366,10 @@ impl ServiceEntry {
                 .entry(endpoint.clone())
                 .or_default()
                 .record(span.end_ns, duration, error);
+            // The endpoints compared across a dependency's deployment are the ones compared across versions.
+            v.timeline
+                .record((span.start_ns, endpoint), (duration, error), starts, fresh);
         }
-        v.timeline
-            .record(span.start_ns, endpoint, duration, error, starts);
         v.first_seen = v.first_seen.min(span.start_ns);
         v.last_seen = v.last_seen.max(span.end_ns);
     }

@@ -185,6 +185,8 @@ struct State {
     newest_ns: u64,
     /// When each version of each service was first seen: where versions' timelines are cut.
     version_starts: std::collections::BTreeSet<u64>,
+    /// The requests every version's timeline holds one by one.
+    fresh: timeline::Fresh,
     dropped_groups: u64,
     /// Spans that ended too far in the future to move the windows' end.
     future_spans: u64,
@@ -230,6 +232,7 @@ impl Analysis {
                 findings: FxHashMap::default(),
                 newest_ns: 0,
                 version_starts: Default::default(),
+                fresh: Default::default(),
                 dropped_groups: 0,
                 future_spans: 0,
                 grouped: Grouped::default(),
@@ -253,6 +256,8 @@ impl Analysis {
             return;
         }
         state.expired_bucket = bucket;
+        // The fresh requests of the timelines dropped here no longer count against every timeline's bound.
+        let mut released = 0;
         for entry in state.services.values_mut() {
             entry.overall.expire(oldest_ns);
             entry.endpoints.retain(|_, series| {
@@ -262,10 +267,23 @@ impl Analysis {
             entry.versions.retain(|_, version| {
                 version.series.expire(oldest_ns);
                 version.n_plus_one.expire(oldest_ns);
-                !version.series.is_empty()
+                let keep = !version.series.is_empty();
+                if !keep {
+                    released += version.timeline.fresh_held();
+                }
+                keep
             });
         }
-        state.services.retain(|_, entry| !entry.overall.is_empty());
+        state.services.retain(|_, entry| {
+            let keep = !entry.overall.is_empty();
+            if !keep {
+                released += (entry.versions.values())
+                    .map(|v| v.timeline.fresh_held())
+                    .sum::<usize>();
+            }
+            keep
+        });
+        state.fresh.held = state.fresh.held.saturating_sub(released);
         state.edges.retain(|_, series| {
             series.expire(oldest_ns);
             !series.is_empty()

@@ -128,7 +128,7 @@ impl State {
                 (version.clone(), &endpoint),
                 span,
                 (duration, error),
-                &mut self.version_starts,
+                (&mut self.version_starts, &mut self.fresh),
             );
             // A request whose trace is waiting to settle: whether it loops is not known yet.
             if let Some(pending) = self.pending.get_mut(&span.trace_id) {

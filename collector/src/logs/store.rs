@@ -254,7 +254,8 @@ impl LogStore {
             trace_id: Some(trace_id),
             service: Some(service.to_owned()),
             min_severity: 13,
-            limit: 100,
+            // Every such record of the trace (the index finds them; a trace has few).
+            limit: usize::MAX,
             ..LogQuery::default()
         });
         // Newest first: the earliest of the most severe is the last of them.

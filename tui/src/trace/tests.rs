@@ -1059,15 +1059,23 @@ fn a_spans_log_records_sit_in_its_details_and_l_shows_the_traces() {
         lines[at + 1].contains("undefined ad for the banner"),
         "{lines:#?}"
     );
-    // L: every record, this span's marked (none here).
+    // L: every record, this span's marked (none here; both on the request's).
     assert!(screen.handle_key(KeyEvent::from(KeyCode::Char('L'))));
     let lines = details(&screen);
-    let at = lines
-        .iter()
+    let at = (lines.iter())
         .position(|l| l.starts_with("the trace's logs (2"))
         .unwrap();
     assert!(
         !lines[at + 1].starts_with('›') && lines[at + 2].contains("ERROR"),
+        "{lines:#?}"
+    );
+    screen.select_item(Item::Span(root));
+    let lines = details(&screen);
+    let at = (lines.iter())
+        .position(|l| l.starts_with("the trace's logs (2"))
+        .unwrap();
+    assert!(
+        lines[at + 1].starts_with('›') && lines[at + 2].starts_with('›'),
         "{lines:#?}"
     );
 }

@@ -268,11 +268,7 @@ pub(super) fn render(app: &App, body: Rect, buf: &mut Buffer) {
         let mut line = vec![
             Span::raw(format!(
                 " after {} ({}), its endpoints: ",
-                std::iter::once(format!("{} {}", dependency.service, dependency.version))
-                    .chain(dependency.with.iter().cloned())
-                    .map(|name| fmt::clean(&name))
-                    .collect::<Vec<_>>()
-                    .join(" and "),
+                fmt::clean(&dependency.deployed()),
                 fmt::clock(dependency.first_seen)
             )),
             Span::styled(verdict, style),
