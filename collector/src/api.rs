@@ -13,7 +13,8 @@
 //! | `GET /api/errors` | `{"errors": [ErrorGroup]}` |
 //! | `GET /api/insights` | `{"n_plus_one": [NPlusOne]}` |
 //! | `GET /api/deployments` | `{"deployments": [Deployment]}` |
-//! | `GET /api/stats` | the store's accounting |
+//! | `GET /api/stats` | the store's accounting, the log store's, and each exporter's |
+//! | `POST /api/export/{name}` with `{"enabled": true\|false}` | switches the `otlp` or `datadog` exporter on or off: its `ExportStats` |
 //! | `GET /api/logs?trace_id=&span_id=&service=&severity=&q=&since=&limit=` | `{"logs": [LogView]}`, newest first: a trace's (or span's) log records, a service's, those at a severity or above, those with `q` in the body or an attribute value |
 //! | `GET /api/source?file=&line=` | `{"file", "line", "lines": [{"number", "text"}]}`: the lines around it, from the source tree the collector was given, under the dashboard's sandbox rules; a 404 says why not |
 //!
@@ -45,7 +46,7 @@ pub fn router(store: Store, analysis: Analysis) -> axum::Router {
     serve(Query::new(store, analysis))
 }
 
-/// The API's routes answering `query`.
+/// The API's routes answering `query` (its source lines and exporters included).
 pub fn serve(query: Query) -> axum::Router {
     axum::Router::new()
         .route("/api/services", get(services))
@@ -59,6 +60,7 @@ pub fn serve(query: Query) -> axum::Router {
         .route("/api/deployments", get(deployments))
         .route("/api/stats", get(stats))
         .route("/api/source", get(source))
+        .route("/api/export/{name}", axum::routing::post(set_export))
         .route("/api/logs", get(logs))
         .fallback(|| async {
             bad(
@@ -301,4 +303,31 @@ async fn deployments(State(query): State<Query>, UrlQuery(params): Params) -> An
 async fn stats(State(query): State<Query>, UrlQuery(params): Params) -> Answer {
     only(&params, &[]).map_err(bad_request)?;
     answer(query.stats())
+}
+
+async fn set_export(
+    State(query): State<Query>,
+    Path(name): Path<String>,
+    body: axum::body::Bytes,
+) -> Answer {
+    let toggle: protocol::ExportToggle = serde_json::from_slice(&body).map_err(|err| {
+        bad_request(format!(
+            "the body must be {{\"enabled\": true}} or {{\"enabled\": false}}: {err}"
+        ))
+    })?;
+    match query.exports.set_enabled(&name, toggle.enabled) {
+        Some(stats) => answer(stats),
+        None => Err(bad(
+            StatusCode::NOT_FOUND,
+            format!(
+                "no exporter named {name:?}: this collector has {}",
+                match query.exports.names() {
+                    names if names.is_empty() => {
+                        "none (start it with --export-otlp URL or --export-datadog)".to_owned()
+                    }
+                    names => names.join(", "),
+                }
+            ),
+        )),
+    }
 }

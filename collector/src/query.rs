@@ -12,6 +12,7 @@ use protocol::{
 };
 
 use crate::analysis::Analysis;
+use crate::export::Exports;
 use crate::model::TraceId;
 use crate::store::{Store, TraceQuery};
 use crate::view::{trace_summary, trace_view};
@@ -21,6 +22,8 @@ use crate::view::{trace_summary, trace_view};
 pub struct Query {
     pub store: Store,
     pub analysis: Analysis,
+    /// The exporters, when the collector has any: their accounting is part of the stats.
+    pub exports: Exports,
     /// The source tree `source` reads from, if the collector was given one.
     source_root: Option<Arc<Path>>,
 }
@@ -30,8 +33,15 @@ impl Query {
         Query {
             store,
             analysis,
+            exports: Exports::none(),
             source_root: None,
         }
+    }
+
+    /// The same, with the collector's exporters.
+    pub fn with_exports(mut self, exports: Exports) -> Query {
+        self.exports = exports;
+        self
     }
 
     /// The same, serving source lines from `root` (the services' source tree).
@@ -202,6 +212,7 @@ impl Query {
             grouped: self.analysis.grouped(),
             settling_errors: self.analysis.settling_errors(),
             limited_spans: accounting.limited_spans,
+            exports: self.exports.stats(),
             logs: self.store.logs().stats(),
         }
     }

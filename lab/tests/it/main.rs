@@ -2,6 +2,7 @@
 
 mod cli;
 mod dashboard;
+mod export;
 mod limits;
 mod real_clients;
 mod real_logs;
