@@ -13,7 +13,8 @@
 //! | `GET /api/errors` | `{"errors": [ErrorGroup]}` |
 //! | `GET /api/insights` | `{"n_plus_one": [NPlusOne]}` |
 //! | `GET /api/deployments` | `{"deployments": [Deployment]}` |
-//! | `GET /api/stats` | the store's accounting (spans; logs under `logs`, browser events under `rum`) |
+//! | `GET /api/stats` | the store's accounting, the log store's (`logs`), the browser events' (`rum`), and each exporter's |
+//! | `POST /api/export/{name}` with `{"enabled": true\|false}` | switches the `otlp` or `datadog` exporter on or off: its `ExportStats` |
 //! | `GET /api/logs?trace_id=&span_id=&service=&severity=&q=&since=&limit=` | `{"logs": [LogView]}`, newest first: a trace's (or span's) log records, a service's, those at a severity or above, those with `q` in the body or an attribute value |
 //! | `GET /api/source?file=&line=` | `{"file", "line", "lines": [{"number", "text"}]}`: the lines around it, from the source tree the collector was given, under the dashboard's sandbox rules; a 404 says why not |
 //! | `GET /api/rum/pages?sort=latency\|errors\|requests\|name` | `{"pages": [RumPage]}` |
@@ -49,7 +50,7 @@ pub fn router(store: Store, analysis: Analysis) -> axum::Router {
     serve(Query::new(store, analysis))
 }
 
-/// The API's routes answering `query`.
+/// The API's routes answering `query` (its source lines and exporters included).
 pub fn serve(query: Query) -> axum::Router {
     axum::Router::new()
         .route("/api/services", get(services))
@@ -63,6 +64,7 @@ pub fn serve(query: Query) -> axum::Router {
         .route("/api/deployments", get(deployments))
         .route("/api/stats", get(stats))
         .route("/api/source", get(source))
+        .route("/api/export/{name}", axum::routing::post(set_export))
         .route("/api/logs", get(logs))
         .route("/api/rum/pages", get(rum_pages))
         .route("/api/rum/errors", get(rum_errors))
@@ -345,4 +347,31 @@ async fn rum_session(State(query): State<Query>, Path(id): Path<String>) -> Answ
             format!("session {id:?} is not held (never received, or evicted)"),
         )
     })?)
+}
+
+async fn set_export(
+    State(query): State<Query>,
+    Path(name): Path<String>,
+    body: axum::body::Bytes,
+) -> Answer {
+    let toggle: protocol::ExportToggle = serde_json::from_slice(&body).map_err(|err| {
+        bad_request(format!(
+            "the body must be {{\"enabled\": true}} or {{\"enabled\": false}}: {err}"
+        ))
+    })?;
+    match query.exports.set_enabled(&name, toggle.enabled) {
+        Some(stats) => answer(stats),
+        None => Err(bad(
+            StatusCode::NOT_FOUND,
+            format!(
+                "no exporter named {name:?}: this collector has {}",
+                match query.exports.names() {
+                    names if names.is_empty() => {
+                        "none (start it with --export-otlp URL or --export-datadog)".to_owned()
+                    }
+                    names => names.join(", "),
+                }
+            ),
+        )),
+    }
 }

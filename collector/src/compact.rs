@@ -70,14 +70,20 @@ impl TableBuilder {
     }
 
     /// Encodes spans that all belong to one trace (the first span's) into bytes for a [`Chunk`].
-    pub fn encode(&mut self, spans: &[Span]) -> Encoded {
-        let base_ns = spans.iter().map(|s| s.start_ns).min().unwrap_or(0);
+    pub fn encode<S: std::borrow::Borrow<Span>>(&mut self, spans: &[S]) -> Encoded {
+        let base_ns = (spans.iter())
+            .map(|s| s.borrow().start_ns)
+            .min()
+            .unwrap_or(0);
         let mut out = Vec::with_capacity(spans.len() * 80);
         for span in spans {
-            self.encode_span(span, base_ns, &mut out);
+            self.encode_span(span.borrow(), base_ns, &mut out);
         }
         Encoded {
-            trace_id: spans.first().map(|s| s.trace_id).unwrap_or_default(),
+            trace_id: spans
+                .first()
+                .map(|s| s.borrow().trace_id)
+                .unwrap_or_default(),
             base_ns,
             len: spans.len() as u32,
             bytes: out.into_boxed_slice(),

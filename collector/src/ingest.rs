@@ -7,6 +7,7 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 
 use crate::analysis::Analysis;
+use crate::export::Exports;
 use crate::limits::SpanLimits;
 use crate::model::{Interner, Span};
 use crate::record::{Recorder, SharedRecorder};
@@ -39,6 +40,7 @@ pub struct IngestWriter {
     queue: mpsc::Receiver<Vec<Span>>,
     recorder: Option<SharedRecorder>,
     analysis: Option<Analysis>,
+    exports: Exports,
 }
 
 /// How often the writer looks for traces that have settled (see [`Analysis::settle`]).
@@ -71,6 +73,7 @@ impl Ingest {
                 queue: rx,
                 recorder,
                 analysis: None,
+                exports: Exports::none(),
             },
         ))
     }
@@ -142,6 +145,12 @@ impl IngestWriter {
         self
     }
 
+    /// Also offers every batch to the exporters switched on (their queues never make the writer wait).
+    pub fn export(mut self, exports: Exports) -> IngestWriter {
+        self.exports = exports;
+        self
+    }
+
     /// Drains the queue until every [`Ingest`] handle is dropped: each batch goes into the analyses, the
     /// store and, when recording, the file (flushed per batch). Returns the recorder's outcome.
     pub async fn run(self) -> std::io::Result<()> {
@@ -189,7 +198,15 @@ impl IngestWriter {
             if let Some(analysis) = &self.analysis {
                 analysis.observe(&batch);
             }
-            let inserted = self.store.insert(batch);
+            // With an exporter on, the batch is moved (not copied) into one the store reads and the exporters
+            // keep.
+            let inserted = if self.exports.wants() {
+                let shared: crate::export::queue::Batch = batch.into();
+                self.exports.offer_shared(&shared);
+                self.store.insert_slice(&shared)
+            } else {
+                self.store.insert(batch)
+            };
             if inserted.evicted > 0
                 && let (Some(analysis), Some(oldest)) =
                     (&self.analysis, self.store.oldest_start_ns())

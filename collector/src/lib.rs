@@ -6,6 +6,7 @@ pub mod analysis;
 pub mod api;
 pub mod compact;
 pub mod datadog;
+pub mod export;
 pub mod ingest;
 pub mod limits;
 pub mod logs;

@@ -250,7 +250,7 @@ pub(crate) fn value(any: &otlp_common::AnyValue, interner: &Interner) -> Option<
 }
 
 /// Converts model spans back into one OTLP request, grouping spans by their shared resource and scope.
-pub fn to_request(spans: &[Span]) -> ExportTraceServiceRequest {
+pub fn to_request<'a>(spans: impl IntoIterator<Item = &'a Span>) -> ExportTraceServiceRequest {
     let mut resources: Vec<otlp::ResourceSpans> = Vec::new();
     let mut resource_index: HashMap<*const Resource, usize> = HashMap::new();
     let mut scope_index: HashMap<(*const Resource, *const Scope), usize> = HashMap::new();

@@ -13,6 +13,7 @@ use protocol::{
 use protocol::{RumErrorsResponse, RumPagesResponse, RumSession, RumSessionsResponse};
 
 use crate::analysis::Analysis;
+use crate::export::Exports;
 use crate::model::TraceId;
 use crate::store::{Store, TraceQuery};
 use crate::view::{trace_summary, trace_view};
@@ -22,6 +23,8 @@ use crate::view::{trace_summary, trace_view};
 pub struct Query {
     pub store: Store,
     pub analysis: Analysis,
+    /// The exporters, when the collector has any: their accounting is part of the stats.
+    pub exports: Exports,
     /// The source tree `source` reads from, if the collector was given one.
     source_root: Option<Arc<Path>>,
 }
@@ -31,8 +34,15 @@ impl Query {
         Query {
             store,
             analysis,
+            exports: Exports::none(),
             source_root: None,
         }
+    }
+
+    /// The same, with the collector's exporters.
+    pub fn with_exports(mut self, exports: Exports) -> Query {
+        self.exports = exports;
+        self
     }
 
     /// The same, serving source lines from `root` (the services' source tree).
@@ -207,6 +217,7 @@ impl Query {
             settling_errors: self.analysis.settling_errors(),
             limited_spans: accounting.limited_spans,
             rum: self.store.rum().stats(),
+            exports: self.exports.stats(),
             logs: self.store.logs().stats(),
         }
     }

@@ -41,6 +41,9 @@ pub struct Report {
     #[serde(default)]
     pub logs: Vec<LogCount>,
     pub accounting: ReportAccounting,
+    /// Each exporter's accounting at the end of the run (`--export-otlp`, `--export-datadog`).
+    #[serde(default)]
+    pub exports: Vec<protocol::ExportStats>,
 }
 
 /// Whether anything was lost: every span accepted is stored or was evicted; rejected payloads and spans are
@@ -91,6 +94,7 @@ impl Report {
                 rejected_spans: accounting.rejected_spans,
                 damaged_lines: 0,
             },
+            exports: Vec::new(),
         }
     }
 
@@ -336,6 +340,25 @@ impl fmt::Display for Report {
                 a.damaged_lines
             )?;
         }
+        for e in &self.exports {
+            writeln!(f, "Exported to {} ({}):", e.name, clean(&e.endpoint))?;
+            writeln!(
+                f,
+                "  {} offered: {} sent ({} retried), {} still queued;",
+                e.offered,
+                e.sent,
+                e.retried,
+                e.queued + e.in_flight
+            )?;
+            writeln!(
+                f,
+                "  lost: {} failed, {} rejected by the backend, {} dropped.",
+                e.failed, e.rejected, e.dropped
+            )?;
+            if let Some(error) = &e.last_error {
+                writeln!(f, "  last error: {}", clean(error))?;
+            }
+        }
         Ok(())
     }
 }
@@ -452,6 +475,41 @@ mod tests {
                 "{said:?} in\n{deployments}"
             );
         }
+    }
+
+    #[test]
+    fn the_report_says_what_each_exporter_did() {
+        let (store, analysis) = broken_shop();
+        let mut report = Report::build("test", &store, &analysis);
+        report.exports = vec![protocol::ExportStats {
+            name: "datadog".into(),
+            endpoint: "http://127.0.0.1:8126/v0.4/traces".into(),
+            enabled: true,
+            offered: 1_000,
+            sent: 900,
+            retried: 40,
+            failed: 20,
+            rejected: 0,
+            dropped: 70,
+            queued: 10,
+            last_error: Some("http://127.0.0.1:8126/v0.4/traces answered 503".into()),
+            ..Default::default()
+        }];
+        let text = report.to_string();
+        assert!(
+            text.contains(
+                "Exported to datadog (http://127.0.0.1:8126/v0.4/traces):\n  1000 offered: 900 sent (40 \
+                 retried), 10 still queued;\n  lost: 20 failed, 0 rejected by the backend, 70 dropped.\n  \
+                 last error: http://127.0.0.1:8126/v0.4/traces answered 503\n"
+            ),
+            "{text}"
+        );
+        for line in (text.lines()).filter(|l| l.contains("offered") || l.contains("lost:")) {
+            assert!(line.chars().count() <= 80, "{line}");
+        }
+        let json = serde_json::to_string(&report).unwrap();
+        let back: Report = serde_json::from_str(&json).unwrap();
+        assert_eq!(back.exports, report.exports);
     }
 
     #[test]

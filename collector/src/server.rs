@@ -10,6 +10,7 @@ use tokio::sync::watch;
 use tokio::task::JoinSet;
 
 use crate::analysis::{Analysis, Settings};
+use crate::export::{ExportOptions, ExportTasks, Exports};
 use crate::ingest::{DEFAULT_QUEUE_BATCHES, Ingest};
 use crate::receivers::cors::Cors;
 use crate::receivers::{datadog, otlp_grpc, otlp_http};
@@ -48,6 +49,11 @@ pub struct CollectorOptions {
     pub cors_origins: Vec<String>,
     /// Largest browser (RUM) batch, compressed or not.
     pub rum_max_body: usize,
+    /// Where accepted spans go on to (`--export-otlp`, `--export-datadog`).
+    pub export: ExportOptions,
+    /// When the Datadog receiver's port is taken (a Datadog Agent owns 8126), leave the receiver out and say
+    /// so ([`RunningCollector::datadog_port_taken`]) rather than fail.
+    pub datadog_steps_aside: bool,
     /// The services' source tree, whose lines the query API serves (`GET /api/source`); `None` serves none.
     pub source_root: Option<PathBuf>,
 }
@@ -73,6 +79,8 @@ impl Default for CollectorOptions {
                 .map(|o| (*o).to_owned())
                 .collect(),
             rum_max_body: crate::rum::intake::DEFAULT_MAX_BODY,
+            export: ExportOptions::default(),
+            datadog_steps_aside: false,
             source_root: None,
         }
     }
@@ -92,6 +100,12 @@ pub struct RunningCollector {
     pub otlp_grpc: Option<SocketAddr>,
     /// Where the Datadog agent API receiver listens, when it runs.
     pub datadog: Option<SocketAddr>,
+    /// The Datadog receiver's address when it stepped aside because something else (a Datadog Agent)
+    /// listens there.
+    pub datadog_port_taken: Option<SocketAddr>,
+    /// The exporters (none without `export` options), to read their accounting and switch them.
+    pub exports: Exports,
+    export_tasks: ExportTasks,
     shutdown: watch::Sender<bool>,
     receivers: JoinSet<anyhow::Result<()>>,
     writer: tokio::task::JoinHandle<std::io::Result<()>>,
@@ -110,6 +124,10 @@ impl RunningCollector {
             .transpose()?;
         let (ingest, writer) = Ingest::new(store.clone(), options.queue_batches, recorder)?;
         let analysis = Analysis::new(options.analysis.clone());
+        let (exports, export_tasks) = crate::export::start(&options.export)?;
+        let query = crate::query::Query::new(store.clone(), analysis.clone())
+            .with_source_root(options.source_root.as_deref())
+            .with_exports(exports.clone());
         let (shutdown, stopped) = watch::channel(false);
         let mut receivers = JoinSet::new();
         let mut http_addrs = [None, None, None];
@@ -133,20 +151,26 @@ impl RunningCollector {
                 "Datadog agent API",
                 datadog::router(ingest.clone(), options.max_body),
             ),
-            (
-                options.api,
-                "query API",
-                crate::api::serve(
-                    crate::query::Query::new(store.clone(), analysis.clone())
-                        .with_source_root(options.source_root.as_deref()),
-                ),
-            ),
+            (options.api, "query API", crate::api::serve(query)),
         ];
+        let mut datadog_port_taken = None;
         for (slot, (addr, name, router)) in http_addrs.iter_mut().zip(http_receivers) {
             let Some(addr) = addr else { continue };
-            let listener = TcpListener::bind(addr)
-                .await
-                .with_context(|| format!("binding the {name} receiver on {addr}"))?;
+            let listener = match TcpListener::bind(addr).await {
+                Err(err)
+                    if err.kind() == std::io::ErrorKind::AddrInUse
+                        && options.datadog_steps_aside
+                        && Some(addr) == options.datadog =>
+                {
+                    tracing::warn!(
+                        "{addr} is taken (a Datadog Agent?): the lab's Datadog receiver is off; --datadog \
+                         ADDR puts it elsewhere"
+                    );
+                    datadog_port_taken = Some(addr);
+                    continue;
+                }
+                bound => bound.with_context(|| format!("binding the {name} receiver on {addr}"))?,
+            };
             *slot = Some(listener.local_addr()?);
             let (mut stopped, limits) = (stopped.clone(), options.limits.clone());
             receivers.spawn(async move {
@@ -177,12 +201,28 @@ impl RunningCollector {
                 .context("serving OTLP/gRPC")
             });
         }
+        let own: Vec<(&str, SocketAddr)> = [
+            ("OTLP/HTTP", http_addrs[0]),
+            ("Datadog agent API", http_addrs[1]),
+            ("query API", http_addrs[2]),
+            ("OTLP/gRPC", otlp_grpc_addr),
+        ]
+        .into_iter()
+        .filter_map(|(name, addr)| Some((name, addr?)))
+        .collect();
+        if let Err(err) = exports.check_no_loop(&own) {
+            let _ = shutdown.send(true);
+            receivers.shutdown().await;
+            export_tasks.stop().await;
+            return Err(err);
+        }
         let mut writer_stopped = stopped.clone();
         let writer = if options.analyse {
             writer.analyse(analysis.clone())
         } else {
             writer
-        };
+        }
+        .export(exports.clone());
         let writer = writer.run_until(async move {
             let _ = writer_stopped.wait_for(|stop| *stop).await;
         });
@@ -194,6 +234,9 @@ impl RunningCollector {
             datadog: http_addrs[1],
             api: http_addrs[2],
             otlp_grpc: otlp_grpc_addr,
+            datadog_port_taken,
+            exports,
+            export_tasks,
             shutdown,
             receivers,
             writer: tokio::spawn(writer),
@@ -201,7 +244,8 @@ impl RunningCollector {
     }
 
     /// Stops the receivers, lets the writer store (and record) what was queued, brings the analyses up to
-    /// date and closes the recording. In-process exporters still holding an [`Ingest`] do not hold this up:
+    /// date and closes the recording; then lets the exporters send what they hold, for a few seconds at most
+    /// (what is left counts as dropped). In-process exporters still holding an [`Ingest`] do not hold this up:
     /// what they send afterwards is refused and counted as `collector_stopped`.
     pub async fn stop(mut self) -> anyhow::Result<Store> {
         let _ = self.shutdown.send(true);
@@ -212,8 +256,9 @@ impl RunningCollector {
         }
         let store = self.store.clone();
         drop(self.ingest);
-        self.writer
-            .await
+        let written = self.writer.await;
+        self.export_tasks.stop().await;
+        written
             .context("the ingest writer panicked")?
             .context("closing the recording")?;
         Ok(store)

@@ -406,6 +406,12 @@ impl Store {
     /// Stores one batch, then evicts the oldest whole traces until the store is within capacity. Takes the
     /// write lock once; spans of evicted traces are dropped after it is released.
     pub fn insert(&self, spans: Vec<Span>) -> Inserted {
+        self.insert_slice(&spans)
+    }
+
+    /// [`Store::insert`] of spans the caller keeps (the ingest writer shares a batch with the exporters): the
+    /// store encodes them and holds nothing of theirs but shared strings.
+    pub fn insert_slice(&self, spans: &[Span]) -> Inserted {
         if spans.is_empty() {
             return Inserted::default();
         }
@@ -429,9 +435,9 @@ impl Store {
     /// Splits a batch by trace, in order of each trace's first span in the batch, notes each group's time
     /// span and services, and encodes each group's spans as one compact chunk; the chunks of the batch share
     /// one table of strings, resources and scopes.
-    fn group(&self, spans: Vec<Span>) -> Vec<(Group, Arc<Chunk>)> {
+    fn group(&self, spans: &[Span]) -> Vec<(Group, Arc<Chunk>)> {
         let batch_spans = spans.len();
-        let mut groups: Vec<(Group, Vec<Span>)> = Vec::new();
+        let mut groups: Vec<(Group, Vec<&Span>)> = Vec::new();
         let mut position: HashMap<TraceId, usize> = HashMap::new();
         let mut names = self.shared.names.lock();
         // Batches usually share one resource per service; look each resource's service up once.
@@ -442,7 +448,7 @@ impl Store {
                     service.clone()
                 }
                 _ => {
-                    let service = self.service_of(&span);
+                    let service = self.service_of(span);
                     last_resource = Some((span.resource.clone(), service.clone()));
                     service
                 }
@@ -464,14 +470,14 @@ impl Store {
             let (group, group_spans) = &mut groups[at];
             group.start_ns = group.start_ns.min(span.start_ns);
             group.end_ns = group.end_ns.max(span.end_ns);
-            if semconv::is_error(&span) {
+            if semconv::is_error(span) {
                 group.errors += 1;
             }
             if span.parent_span_id.is_none() && group.root.is_none() {
                 group.root = Some((service.clone(), span.name.clone()));
             }
-            if semconv::is_entry(&span) {
-                let endpoint = names.endpoint(&span);
+            if semconv::is_entry(span) {
+                let endpoint = names.endpoint(span);
                 if !group
                     .entries
                     .iter()

@@ -90,6 +90,12 @@ impl InProcess {
         }
     }
 
+    /// The same, with the collector's exporters to show and switch.
+    pub fn with_exports(mut self, exports: collector::export::Exports) -> InProcess {
+        self.query = self.query.with_exports(exports);
+        self
+    }
+
     /// A recording (`lab up --record`, `lab collect --record`) read into a store of its own, as `lab report`
     /// reads it; lines that could not be read are returned with their number.
     pub async fn recording(
@@ -120,6 +126,7 @@ impl DataSource for InProcess {
     }
 
     fn overview(&self, window: Window) -> anyhow::Result<Overview> {
+        let stats = self.query.stats();
         Ok(Overview {
             services: self.query.services(window, Sort::Latency).services,
             map: self.query.map(window),
@@ -133,8 +140,16 @@ impl DataSource for InProcess {
                     .rum_sessions(tui::source::SESSION_LIMIT)
                     .sessions,
             },
-            counts: Counts::from(&self.query.stats()),
+            counts: Counts::from(&stats),
+            exports: stats.exports,
         })
+    }
+
+    fn set_export(&self, name: &str, enabled: bool) -> anyhow::Result<protocol::ExportStats> {
+        self.query
+            .exports
+            .set_enabled(name, enabled)
+            .ok_or_else(|| anyhow::anyhow!("this lab has no {name} exporter"))
     }
 
     fn endpoints(&self, service: &str, window: Window) -> anyhow::Result<Vec<ServiceStats>> {

@@ -9,6 +9,7 @@ use cli::bench::BenchCommand;
 use cli::browse::BrowseArgs;
 use cli::collect::CollectArgs;
 use cli::dashboard::TuiArgs;
+use cli::export::ExportCommand;
 use cli::fault::FaultArgs;
 use cli::report::ReportArgs;
 use cli::traffic::{RecordArgs, ReplayArgs};
@@ -53,6 +54,10 @@ enum Command {
     /// Run the collector alone: receive spans over OTLP (HTTP and gRPC) and the Datadog agent API, keep them in a bounded store, optionally record
     /// them. Ctrl-C prints what was accepted, stored, evicted and rejected.
     Collect(CollectArgs),
+    /// Switch an exporter of a running lab on or off (`lab export off datadog`), and print what it has sent,
+    /// retried, failed and dropped: the exporters `lab up` or `lab collect` started with --export-datadog or
+    /// --export-otlp, reached over the query API (--api).
+    Export(ExportCommand),
     /// Benchmarks: `lab bench ingest` loads a running collector (`lab collect`) over loopback; `lab bench shop`
     /// measures what instrumentation costs the storefront.
     #[command(subcommand)]
@@ -79,6 +84,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Record(args) => cli::traffic::record(args).await,
         Command::Browse(args) => cli::browse::run(args).await,
         Command::Collect(args) => cli::collect::collect(args).await,
+        Command::Export(command) => cli::export::export(command).await,
         Command::Bench(command) => cli::bench::bench(command).await,
     }
 }

@@ -127,13 +127,13 @@ impl RunningLab {
         let replay = self.replay_finished().await;
         let shop = self.shop.stop().await;
         let analysis = self.collector.analysis.clone();
+        let exports = self.collector.exports.clone();
         let store = self.collector.stop().await;
         let replay = replay?;
         shop?;
         let store = store?;
-        Ok(Finished {
-            report: Report::build(source, &store, &analysis),
-            replay,
-        })
+        let mut report = Report::build(source, &store, &analysis);
+        report.exports = exports.stats();
+        Ok(Finished { report, replay })
     }
 }

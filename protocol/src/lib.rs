@@ -15,9 +15,9 @@ pub mod units;
 
 pub use query::{Sort, TraceSearch, TraceSort, Window};
 pub use responses::{
-    ApiError, DeploymentsResponse, EndpointsResponse, ErrorsResponse, Grouped, InsightsResponse,
-    LatencyResponse, LogStats, LogView, LogsResponse, ServicesResponse, SourceLine, SourceResponse,
-    Stats, TracesResponse,
+    ApiError, DeploymentsResponse, EndpointsResponse, ErrorsResponse, ExportStats, ExportToggle,
+    Grouped, InsightsResponse, LatencyResponse, LogStats, LogView, LogsResponse, ServicesResponse,
+    SourceLine, SourceResponse, Stats, TracesResponse,
 };
 pub use results::{
     DependencyChange, Deployment, ErrorGroup, LogCount, MapEdge, MapNode, NPlusOne, ServiceMap,

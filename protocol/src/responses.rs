@@ -99,6 +99,47 @@ pub struct Stats {
     /// The log records' accounting.
     #[serde(default)]
     pub logs: LogStats,
+    /// Each exporter the collector was started with (`--export-otlp`, `--export-datadog`), on or off.
+    #[serde(default)]
+    pub exports: Vec<ExportStats>,
+}
+
+/// One exporter's accounting. Every span offered to it while it is on ends up in exactly one of `queued`,
+/// `in_flight`, `sent`, `rejected`, `failed` and `dropped`, so they add up to `offered`; `retried` counts the
+/// spans sent again (a span retried twice counts twice).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExportStats {
+    /// `otlp` or `datadog`.
+    pub name: String,
+    /// Where it sends: the full URL it posts to.
+    pub endpoint: String,
+    /// Whether accepted spans are offered to it now.
+    pub enabled: bool,
+    /// Spans offered to it while it was on.
+    pub offered: u64,
+    /// Spans waiting in its queue.
+    pub queued: u64,
+    /// Spans in a request not yet answered (or waiting to be sent again).
+    pub in_flight: u64,
+    /// Spans the backend took.
+    pub sent: u64,
+    /// Spans sent again after a 429, 502, 503, 504 or a failed connection.
+    pub retried: u64,
+    /// Spans given up on: refused with another status, or still failing when the retries ran out.
+    pub failed: u64,
+    /// Spans the backend answered as rejected inside an accepted request (OTLP's partial success).
+    pub rejected: u64,
+    /// Spans dropped from a full queue, oldest first, while the backend was slow or down, or left queued when
+    /// the collector stopped.
+    pub dropped: u64,
+    /// The last failure, when there was one: what the backend answered, or why it could not be reached.
+    pub last_error: Option<String>,
+}
+
+/// `POST /api/export/{name}`: switches an exporter on or off; answered with its [`ExportStats`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExportToggle {
+    pub enabled: bool,
 }
 
 /// Spans counted under an overflow name because a cardinality cap was reached, by what was capped.

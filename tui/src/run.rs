@@ -67,6 +67,7 @@ enum Request {
     Refresh(Params),
     OpenTrace { trace_id: String, focus: Focus },
     SetFault { name: String, broken: bool },
+    SetExport { name: String, enabled: bool },
 }
 
 /// An error with its causes, on one line.
@@ -186,6 +187,21 @@ fn fetcher(
                     return;
                 }
                 // Show the new version at once.
+                (pending, next) = (true, Instant::now());
+                continue;
+            }
+            Some(Request::SetExport { name, enabled }) => {
+                let done = match source.set_export(&name, enabled) {
+                    Ok(stats) => Update::Done(format!(
+                        "{name} export {} ({})",
+                        if stats.enabled { "on" } else { "off" },
+                        stats.endpoint
+                    )),
+                    Err(error) => Update::Failed(chain(&error)),
+                };
+                if updates.send(done).is_err() {
+                    return;
+                }
                 (pending, next) = (true, Instant::now());
                 continue;
             }
@@ -401,6 +417,7 @@ pub fn run(source: Box<dyn DataSource>, options: Options) -> anyhow::Result<()> 
                 Some(Request::OpenTrace { trace_id, focus })
             }
             Some(Action::SetFault { name, broken }) => Some(Request::SetFault { name, broken }),
+            Some(Action::SetExport { name, enabled }) => Some(Request::SetExport { name, enabled }),
         };
         if let Some(request) = request
             && request_tx.send(request).is_err()

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use anyhow::{Context as _, bail};
 use protocol::{
-    Deployment, DeploymentsResponse, EndpointsResponse, ErrorGroup, ErrorsResponse,
+    Deployment, DeploymentsResponse, EndpointsResponse, ErrorGroup, ErrorsResponse, ExportStats,
     InsightsResponse, LatencyResponse, LogView, LogsResponse, NPlusOne, RumErrorGroup,
     RumErrorsResponse, RumPage, RumPagesResponse, RumSession, RumSessionSummary,
     RumSessionsResponse, ServiceMap, ServiceStats, ServicesResponse, SourceResponse, Stats,
@@ -28,6 +28,8 @@ pub struct Overview {
     /// What the browser's events came to (real user monitoring).
     pub browser: Browser,
     pub counts: Counts,
+    /// The collector's exporters (`--export-datadog`, `--export-otlp`), each on or off, with its counts.
+    pub exports: Vec<ExportStats>,
 }
 
 /// The Browser tab's lists, as the collector answers them.
@@ -105,6 +107,11 @@ pub trait DataSource: Send {
         Ok(None)
     }
 
+    /// Switches the collector's exporter `name` (`datadog`, `otlp`) on or off: its counts after.
+    fn set_export(&self, name: &str, enabled: bool) -> anyhow::Result<ExportStats> {
+        let _ = enabled;
+        bail!("{} has no {name} exporter to switch", self.describe())
+    }
     /// The log records written in trace `trace_id`, newest first (none when the source keeps no logs).
     fn trace_logs(&self, _trace_id: &str) -> anyhow::Result<Vec<LogView>> {
         Ok(Vec::new())
@@ -144,7 +151,7 @@ impl Remote {
     /// A source reading the query API at `base`, once it has answered.
     pub fn connect(base: &str) -> anyhow::Result<Remote> {
         let remote = Remote::new(base)?;
-        remote.counts().with_context(|| {
+        remote.stats().with_context(|| {
             format!(
                 "no collector query API answers at {}: is `lab up` or `lab collect` running there?",
                 remote.base
@@ -197,8 +204,8 @@ impl Remote {
         })
     }
 
-    fn counts(&self) -> anyhow::Result<Counts> {
-        Ok(Counts::from(&self.must::<Stats>("/api/stats", &[])?))
+    fn stats(&self) -> anyhow::Result<Stats> {
+        self.must::<Stats>("/api/stats", &[])
     }
 }
 
@@ -227,6 +234,7 @@ impl DataSource for Remote {
     fn overview(&self, window: Window) -> anyhow::Result<Overview> {
         let w = [("window", window.param())];
         let services: ServicesResponse = self.must("/api/services", &w)?;
+        let stats = self.stats()?;
         Ok(Overview {
             services: services.services,
             map: self.must("/api/map", &w)?,
@@ -249,8 +257,28 @@ impl DataSource for Remote {
                 )?)
                 .map_or_else(Vec::new, |r| r.sessions),
             },
-            counts: self.counts()?,
+            counts: Counts::from(&stats),
+            exports: stats.exports,
         })
+    }
+
+    fn set_export(&self, name: &str, enabled: bool) -> anyhow::Result<ExportStats> {
+        let url = self.base.join(&format!("api/export/{}", segment(name)))?;
+        let response = self
+            .client
+            .post(url.clone())
+            .json(&protocol::ExportToggle { enabled })
+            .send()
+            .with_context(|| format!("asking {url}"))?;
+        let status = response.status();
+        if !status.is_success() {
+            let message = response
+                .json::<protocol::ApiError>()
+                .map(|e| e.error)
+                .unwrap_or_default();
+            bail!("{url}: {status}: {message}");
+        }
+        response.json().context("reading the exporter's counts")
     }
 
     fn endpoints(&self, service: &str, window: Window) -> anyhow::Result<Vec<ServiceStats>> {

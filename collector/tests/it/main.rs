@@ -2,6 +2,7 @@
 
 mod analysis_api;
 mod contract;
+mod export;
 mod limits;
 mod listeners;
 mod logs;

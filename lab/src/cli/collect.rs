@@ -6,6 +6,8 @@ use std::path::PathBuf;
 use clap::Args;
 use shop_runtime::serve;
 
+use super::export::{ExportArgs, describe};
+
 /// Where the collector listens (port 0 lets the system pick).
 #[derive(Args, Debug)]
 pub(crate) struct ListenArgs {
@@ -43,12 +45,21 @@ impl ListenArgs {
             self.cors_origins.clone()
         }
     }
+
+    /// A Datadog Agent on this machine owns 8126: at that default the lab's Datadog receiver steps aside
+    /// when the port is taken, rather than fail.
+    pub(crate) fn datadog_steps_aside(&self) -> bool {
+        self.datadog == collector::receivers::datadog::DEFAULT_ADDR
+    }
 }
 
 #[derive(Args, Debug)]
 pub(crate) struct CollectArgs {
     #[command(flatten)]
     listen: ListenArgs,
+
+    #[command(flatten)]
+    export: ExportArgs,
 
     /// Most spans kept; past it the oldest whole traces are evicted.
     #[arg(long, env = "LAB_MAX_SPANS", default_value_t = collector::store::DEFAULT_CAPACITY)]
@@ -125,6 +136,8 @@ pub(crate) async fn collect(args: CollectArgs) -> anyhow::Result<()> {
             ..Default::default()
         },
         analyse: !args.no_analysis,
+        export: args.export.options()?,
+        datadog_steps_aside: args.listen.datadog_steps_aside(),
         source_root: args.workspace.clone(),
         ..Default::default()
     };
@@ -143,6 +156,9 @@ pub(crate) async fn collect(args: CollectArgs) -> anyhow::Result<()> {
     if let Some(addr) = running.datadog {
         println!("Datadog agent API on http://{addr} (/v0.3, /v0.4, /v0.5 traces)");
     }
+    for line in describe(&running) {
+        println!("{}", line.trim_start());
+    }
     if let Some(path) = &args.record {
         println!("Recording every accepted batch to {}", path.display());
     }
@@ -151,6 +167,7 @@ pub(crate) async fn collect(args: CollectArgs) -> anyhow::Result<()> {
         args.max_spans, args.max_store_mb
     );
     serve::ctrl_c().await;
+    let exports = running.exports.clone();
     let store = running.stop().await?;
     let accounting = store.accounting();
     println!(
@@ -162,5 +179,11 @@ pub(crate) async fn collect(args: CollectArgs) -> anyhow::Result<()> {
         accounting.rejected,
         accounting.rejected_spans
     );
+    for e in exports.stats() {
+        println!(
+            "exported to {} ({}): {} sent, {} retried, {} failed, {} rejected, {} dropped",
+            e.name, e.endpoint, e.sent, e.retried, e.failed, e.rejected, e.dropped
+        );
+    }
     Ok(())
 }

@@ -67,7 +67,8 @@ pub(crate) async fn dashboard_in_lab(args: &UpArgs, lab: &RunningLab) -> anyhow:
         lab.collector.store.clone(),
         lab.collector.analysis.clone(),
         format!("lab up --state {}", args.state),
-    );
+    )
+    .with_exports(lab.collector.exports.clone());
     let (quit, signal) = quit_on_signal();
     let mut options = tui::run::Options {
         faults: Some(Box::new(lab::dashboard::ShopFaults::of(&lab.shop))),

@@ -5,6 +5,7 @@ pub(crate) mod bench;
 pub(crate) mod browse;
 pub(crate) mod collect;
 pub(crate) mod dashboard;
+pub(crate) mod export;
 pub(crate) mod fault;
 pub(crate) mod report;
 pub(crate) mod traffic;

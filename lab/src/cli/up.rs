@@ -11,6 +11,7 @@ use shop_runtime::{ShopState, serve};
 
 use super::collect::ListenArgs;
 use super::dashboard::dashboard_in_lab;
+use super::export::{ExportArgs, describe};
 use super::report::{ReportFormat, print_report};
 use super::traffic::{load, read};
 
@@ -59,6 +60,9 @@ pub(crate) struct UpArgs {
 
     #[command(flatten)]
     listen: ListenArgs,
+
+    #[command(flatten)]
+    export: ExportArgs,
 
     /// The storefront's port (the ads and discounts services take theirs from --ads-port and
     /// --discounts-port; 0 lets the system pick).
@@ -146,6 +150,8 @@ pub(crate) async fn up(args: UpArgs) -> anyhow::Result<()> {
             max_bytes: args.max_store_mb << 20,
             record: args.record.clone(),
             record_max_bytes: args.record_max_mb << 20,
+            export: args.export.options()?,
+            datadog_steps_aside: args.listen.datadog_steps_aside(),
             // Dashboards elsewhere (`lab tui --connect`) are served the shop's source lines.
             source_root: super::dashboard::shop_workspace().map(Path::to_owned),
             ..Default::default()
@@ -188,6 +194,9 @@ pub(crate) async fn up(args: UpArgs) -> anyhow::Result<()> {
     }
     if let Some(path) = &args.record {
         say(format!("  recording spans to {}", path.display()));
+    }
+    for line in describe(&lab.collector) {
+        say(line);
     }
     let traced = if args.state.instrumented() {
         "tracing to the collector"

@@ -221,7 +221,7 @@ fn the_n_plus_one_opens_in_the_flame_view() {
 }
 
 /// A child process killed when dropped, so a failed assertion leaves no lab running.
-struct KillOnDrop(std::process::Child);
+pub(crate) struct KillOnDrop(pub(crate) std::process::Child);
 
 impl Drop for KillOnDrop {
     fn drop(&mut self) {

@@ -3,6 +3,7 @@
 mod browser;
 mod cli;
 mod dashboard;
+mod export;
 mod limits;
 mod real_clients;
 mod real_logs;

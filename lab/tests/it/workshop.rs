@@ -123,7 +123,7 @@ async fn drop_schemas(url: &str, prefix: &str) {
 }
 
 /// The file and line of the misplaced banner call, read from the source as it is now.
-fn banner_call() -> (&'static str, u32) {
+pub(crate) fn banner_call() -> (&'static str, u32) {
     let file = "services/storefront/src/layout.rs";
     let source = include_str!("../../../services/storefront/src/layout.rs");
     let layout = source.find("impl Layout").expect("the layout's impl");

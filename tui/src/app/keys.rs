@@ -68,6 +68,9 @@ impl App {
                 self.tab = Tab::ALL[(self.tab.index() + Tab::ALL.len() - 1) % Tab::ALL.len()];
             }
             KeyCode::Char('w') => self.picking_window = true,
+            KeyCode::Char(c @ ('x' | 'X')) => {
+                return self.toggle_export(if c == 'x' { "datadog" } else { "otlp" });
+            }
             KeyCode::Char('f') if self.faults.is_some() => {
                 self.fault_panel = Some(FaultPanel::default());
             }
@@ -104,6 +107,26 @@ impl App {
     }
 
     /// Esc: close what is open, or go back where the Trace tab was opened from.
+    /// `x` (Datadog) and `X` (OTLP): switches that exporter the other way, or says how to start one.
+    fn toggle_export(&mut self, name: &str) -> Option<Action> {
+        let Some(export) = self.overview.exports.iter().find(|e| e.name == name) else {
+            let flag = if name == "datadog" {
+                "--export-datadog [URL]"
+            } else {
+                "--export-otlp URL"
+            };
+            self.say(
+                format!("no {name} exporter: start lab up or lab collect with {flag}"),
+                true,
+            );
+            return None;
+        };
+        Some(Action::SetExport {
+            name: name.to_owned(),
+            enabled: !export.enabled,
+        })
+    }
+
     fn back(&mut self) -> Option<Action> {
         match self.tab {
             Tab::Services if self.service_page.is_some() => {

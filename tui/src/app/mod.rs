@@ -154,6 +154,11 @@ pub enum Action {
         name: String,
         broken: bool,
     },
+    /// Switch an exporter of the collector (`datadog`, `otlp`) on or off.
+    SetExport {
+        name: String,
+        enabled: bool,
+    },
 }
 
 /// The Services table's columns, by which it can be sorted.

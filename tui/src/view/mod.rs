@@ -339,6 +339,30 @@ fn render_status(app: &App, area: Rect, buf: &mut Buffer) {
         spans.push(rejected);
         spans.push(Span::raw(" rejected"));
     }
+    // Each exporter, after the counts (which stay on an 80-column line): its state and key; what it lost,
+    // when it lost any.
+    for export in &app.overview.exports {
+        let short = if export.name == "datadog" {
+            "dd"
+        } else {
+            &export.name
+        };
+        let key = if export.name == "datadog" { "x" } else { "X" };
+        spans.push(Span::raw(format!(" · {short} ")));
+        spans.push(if export.enabled {
+            Span::styled("on", theme.good())
+        } else {
+            Span::styled("off", theme.dim())
+        });
+        let lost = export.failed + export.dropped + export.rejected;
+        if lost > 0 {
+            spans.push(Span::styled(
+                format!(" {} lost", fmt::count(lost)),
+                theme.error(),
+            ));
+        }
+        spans.push(Span::styled(format!(" ({key})"), theme.dim()));
+    }
     spans.push(Span::styled(
         format!(" · {} · {}", app.window_name(), fmt::clean(&app.source)),
         theme.dim(),
@@ -396,6 +420,7 @@ pub const KEYS: &[(&str, &str)] = &[
         "pages by load, by errors; Enter: journey, trace",
     ),
     ("f", "fault panel (lab up): Enter flips a fault"),
+    ("x, X", "Datadog, OTLP export on or off (the status line)"),
     ("?", "this help"),
     ("q, Ctrl-C", "quit"),
 ];

@@ -632,3 +632,52 @@ fn a_trace_that_arrives_after_the_user_moved_on_waits_on_its_tab() {
             .is_some_and(|(m, _)| m.contains("ready"))
     );
 }
+
+#[test]
+fn x_and_shift_x_switch_the_exporters_the_status_line_shows() {
+    let mut app = app(&fixture::broken());
+    assert_eq!(app.handle_key(ch('x')), None);
+    let (said, problem) = app.message.clone().expect("x says there is no exporter");
+    assert!(problem && said.contains("--export-datadog"), "{said}");
+    let export = |name: &str, enabled: bool, dropped: u64| protocol::ExportStats {
+        name: name.into(),
+        endpoint: "http://127.0.0.1:8126/v0.4/traces".into(),
+        enabled,
+        offered: 10,
+        sent: 10 - dropped,
+        dropped,
+        ..Default::default()
+    };
+    app.overview.exports = vec![export("otlp", false, 0), export("datadog", true, 3)];
+    assert_eq!(
+        app.handle_key(ch('x')),
+        Some(Action::SetExport {
+            name: "datadog".into(),
+            enabled: false
+        })
+    );
+    assert_eq!(
+        app.handle_key(ch('X')),
+        Some(Action::SetExport {
+            name: "otlp".into(),
+            enabled: true
+        })
+    );
+    app.message = None;
+    let narrow = crate::fixture::draw(&mut app, 80, 24).to_string();
+    assert!(
+        narrow
+            .lines()
+            .last()
+            .unwrap()
+            .contains("spans in/stored/evicted/rejected"),
+        "the counts keep their place at 80 columns: {narrow}"
+    );
+    let drawn = crate::fixture::draw(&mut app, 160, 30).to_string();
+    let status = drawn.lines().last().unwrap();
+    assert!(status.contains("otlp off (X)"), "{status}");
+    assert!(status.contains("dd on 3 lost (x)"), "{status}");
+    app.handle_key(ch('?'));
+    let help = crate::fixture::draw(&mut app, 100, 40).to_string();
+    assert!(help.contains("Datadog, OTLP export on or off"), "{help}");
+}
