@@ -421,8 +421,7 @@ pub const KEYS: &[(&str, &str)] = &[
     ),
     ("f", "fault panel (lab up): Enter flips a fault"),
     ("x, X", "Datadog, OTLP export on or off (the status line)"),
-    ("?", "this help"),
-    ("q, Ctrl-C", "quit"),
+    ("?; q, Ctrl-C", "this help; quit"),
 ];
 
 fn render_help(app: &App, area: Rect, buf: &mut Buffer) {
