@@ -73,11 +73,12 @@ impl RunningLab {
                     resource,
                 )
             }),
-            // Log records are few (errors, deployments): each goes to the log store as it is written.
+            // Batched on the SDK's own thread: a request never waits for the log store (nor, when
+            // recording, for the disk).
             logs: Arc::new(move |resource| {
                 opentelemetry_sdk::logs::SdkLoggerProvider::builder()
                     .with_resource(resource)
-                    .with_simple_exporter(InProcessLogExporter::new(logs.clone()))
+                    .with_batch_exporter(InProcessLogExporter::new(logs.clone()))
                     .build()
             }),
         });

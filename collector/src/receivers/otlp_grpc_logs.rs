@@ -30,6 +30,9 @@ pub(super) fn service(logs: LogStore, max_body: usize) -> Counted {
     }
 }
 
+/// Requests of this many records or more are converted on a blocking thread.
+const ASIDE_RECORDS: usize = 4_096;
+
 #[derive(Debug)]
 struct Handler {
     logs: LogStore,
@@ -41,16 +44,27 @@ impl LogsService for Handler {
         &self,
         request: Request<ExportLogsServiceRequest>,
     ) -> Result<Response<ExportLogsServiceResponse>, Status> {
-        let converted = crate::logs::from_request(
-            request.get_ref(),
-            self.logs.interner(),
-            crate::logs::now_ns(),
-        );
+        let request = request.into_inner();
+        let records: usize = (request.resource_logs.iter())
+            .flat_map(|r| &r.scope_logs)
+            .map(|s| s.log_records.len())
+            .sum();
+        let logs = self.logs.clone();
+        let keep = move || {
+            let converted =
+                crate::logs::from_request(&request, logs.interner(), crate::logs::now_ns());
+            logs.accept(converted)
+        };
+        // A large request is converted and stored off the async workers, as the HTTP receivers do it.
+        let kept = if records < ASIDE_RECORDS {
+            keep()
+        } else {
+            tokio::task::spawn_blocking(keep)
+                .await
+                .map_err(|_| Status::internal("storing the log records failed"))?
+        };
         // Counted by `accept`: the only refusal answered INVALID_ARGUMENT before the wrapper looks.
-        let (rejected, error) = self
-            .logs
-            .accept(converted)
-            .map_err(Status::invalid_argument)?;
+        let (rejected, error) = kept.map_err(Status::invalid_argument)?;
         Ok(Response::new(ExportLogsServiceResponse {
             partial_success: (rejected > 0).then(|| ExportLogsPartialSuccess {
                 rejected_log_records: rejected as i64,
@@ -125,6 +139,31 @@ mod tests {
                 ..ResourceLogs::default()
             }],
         }
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_large_grpc_request_is_stored_whole() {
+        let running = RunningCollector::start(&CollectorOptions {
+            otlp_http: None,
+            otlp_grpc: Some("127.0.0.1:0".parse().unwrap()),
+            datadog: None,
+            api: None,
+            ..CollectorOptions::default()
+        })
+        .await
+        .unwrap();
+        let mut client =
+            LogsServiceClient::connect(format!("http://{}", running.otlp_grpc.unwrap()))
+                .await
+                .unwrap();
+        // Past ASIDE_RECORDS: converted and stored on a blocking thread.
+        let mut large = request(vec![3; 16]);
+        let record = large.resource_logs[0].scope_logs[0].log_records[0].clone();
+        large.resource_logs[0].scope_logs[0].log_records = vec![record; ASIDE_RECORDS + 1];
+        client.export(large).await.unwrap();
+        let stats = running.store.logs().stats();
+        assert_eq!(stats.accepted, ASIDE_RECORDS as u64 + 1);
+        running.stop().await.unwrap();
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
