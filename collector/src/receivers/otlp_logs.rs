@@ -83,17 +83,16 @@ async fn decoded<T: Send + 'static>(
 }
 
 /// Stores what was converted; refuses a payload whose every record was refused.
+/// The refusal is to be answered as it is (`error_response`): `accept` counted it.
 fn keep(receiver: &Receiver, converted: Converted) -> Result<(u64, Option<String>), Refusal> {
-    receiver.logs.accept(converted).map_err(|message| {
-        // Counted by `accept`, as the answer says.
-        Refusal::new(StatusCode::BAD_REQUEST, "invalid_log_record", message)
-    })
+    receiver
+        .logs
+        .accept(converted)
+        .map_err(|message| Refusal::new(StatusCode::BAD_REQUEST, "invalid_log_record", message))
 }
 
 fn refuse(receiver: &Receiver, encoding: Encoding, refusal: Refusal) -> Response {
-    if refusal.reason != "invalid_log_record" {
-        receiver.logs.reject(refusal.reason);
-    }
+    receiver.logs.reject(refusal.reason);
     error_response(encoding, refusal)
 }
 
@@ -146,7 +145,7 @@ async fn otlp(State(receiver): State<Receiver>, headers: HeaderMap, body: Body) 
                 &ExportLogsServiceResponse { partial_success },
             )
         }
-        Err(refusal) => refuse(&receiver, encoding, refusal),
+        Err(counted) => error_response(encoding, counted),
     }
 }
 
@@ -172,6 +171,6 @@ async fn json_lines(State(receiver): State<Receiver>, headers: HeaderMap, body: 
             })),
         )
             .into_response(),
-        Err(refusal) => refuse(&receiver, Encoding::Json, refusal),
+        Err(counted) => error_response(Encoding::Json, counted),
     }
 }

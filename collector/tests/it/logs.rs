@@ -257,7 +257,13 @@ async fn json_log_lines_keep_the_good_lines_of_a_bad_batch() {
     assert_eq!(status, 202, "{}", String::from_utf8_lossy(&answer));
     let answer: Value = serde_json::from_slice(&answer).unwrap();
     assert_eq!(answer["rejected"], 2, "{answer}");
-    // A Datadog id in decimal opens the same records as the whole id ending in it.
+    // A Datadog id in decimal, and a whole id ending in it (its upper half set), open the same records.
+    let (_, whole) = api(
+        &running,
+        "/api/logs?trace_id=6b14f9f0000000000000000000003039",
+    )
+    .await;
+    assert_eq!(whole["logs"].as_array().map_or(0, Vec::len), 2, "{whole}");
     let (_, found) = api(&running, "/api/logs?trace_id=12345").await;
     let bodies: Vec<&str> = found["logs"]
         .as_array()

@@ -72,6 +72,19 @@ pub(crate) async fn ids_of(mut command: tokio::process::Command) -> serde_json::
     serde_json::from_slice(&output.stdout).unwrap()
 }
 
+/// A collector with every receiver and the query API, each on a port of its own.
+pub(crate) async fn every_receiver() -> RunningCollector {
+    RunningCollector::start(&CollectorOptions {
+        otlp_http: Some("127.0.0.1:0".parse().unwrap()),
+        otlp_grpc: Some("127.0.0.1:0".parse().unwrap()),
+        datadog: Some("127.0.0.1:0".parse().unwrap()),
+        api: Some("127.0.0.1:0".parse().unwrap()),
+        ..CollectorOptions::default()
+    })
+    .await
+    .unwrap()
+}
+
 /// A query API answer.
 pub(crate) async fn api(running: &RunningCollector, path: &str) -> serde_json::Value {
     let url = format!("http://{}{path}", running.api.unwrap());
@@ -150,15 +163,7 @@ async fn python_opentelemetry_sdk_over_otlp_http_and_grpc() {
         ("grpc", "none"),
         ("grpc", "gzip"),
     ] {
-        let running = RunningCollector::start(&CollectorOptions {
-            otlp_http: Some("127.0.0.1:0".parse().unwrap()),
-            otlp_grpc: Some("127.0.0.1:0".parse().unwrap()),
-            datadog: Some("127.0.0.1:0".parse().unwrap()),
-            api: Some("127.0.0.1:0".parse().unwrap()),
-            ..CollectorOptions::default()
-        })
-        .await
-        .unwrap();
+        let running = every_receiver().await;
         let endpoint = match protocol {
             "http" => format!("http://{}/v1/traces", running.otlp_http.unwrap()),
             _ => format!("http://{}", running.otlp_grpc.unwrap()),

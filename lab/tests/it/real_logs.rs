@@ -2,22 +2,10 @@
 //! JSON log lines with ddtrace's log injection posted to the JSON intake while ddtrace sends the trace. The
 //! query API returns each record under its trace and span, in time order.
 
-use collector::server::{CollectorOptions, RunningCollector};
+use collector::server::RunningCollector;
 use serde_json::Value;
 
-use crate::real_clients::{api, ddtrace, ids_of, python};
-
-async fn start() -> RunningCollector {
-    RunningCollector::start(&CollectorOptions {
-        otlp_http: Some("127.0.0.1:0".parse().unwrap()),
-        otlp_grpc: Some("127.0.0.1:0".parse().unwrap()),
-        datadog: Some("127.0.0.1:0".parse().unwrap()),
-        api: Some("127.0.0.1:0".parse().unwrap()),
-        ..CollectorOptions::default()
-    })
-    .await
-    .unwrap()
-}
+use crate::real_clients::{api, ddtrace, every_receiver, ids_of, python};
 
 /// The (trace, root span, child span) ids a client printed.
 fn trio(ids: &Value) -> (String, String, String) {
@@ -57,7 +45,7 @@ async fn records(
 async fn python_opentelemetry_logs_over_otlp_http_and_grpc() {
     let Some(python) = python() else { return };
     for protocol in ["http", "grpc"] {
-        let running = start().await;
+        let running = every_receiver().await;
         let endpoint = match protocol {
             "http" => format!("http://{}", running.otlp_http.unwrap()),
             _ => format!("http://{}", running.otlp_grpc.unwrap()),
@@ -135,7 +123,7 @@ async fn records_raw(running: &RunningCollector, trace_id: &str) -> Vec<Value> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ddtrace_log_injection_lines_join_their_trace() {
     let Some(python) = python() else { return };
-    let running = start().await;
+    let running = every_receiver().await;
     let mut client = ddtrace(&python, "ddtrace_logs_client.py", running.datadog.unwrap());
     client
         .arg(format!("http://{}/api/v2/logs", running.otlp_http.unwrap()))

@@ -200,7 +200,13 @@ impl TraceScreen {
                         format!("called from {file}")
                     };
                     out.push(Line::styled(fmt::fit(&section, width), theme.header()));
-                    source_block(source, width, theme, &mut out);
+                    source_block(
+                        source,
+                        width,
+                        (theme.dim(), theme.header()),
+                        theme,
+                        &mut out,
+                    );
                 }
                 if !group.label.is_empty() && group.statement != group.short {
                     // A statement repeated once per row of an earlier one: an N+1.
@@ -312,32 +318,7 @@ impl TraceScreen {
             }
             if let Some(source) = &failure.source {
                 out.push(section(&format!("source {}:{}", source.path, source.line)));
-                match &source.lines {
-                    Ok(lines) => {
-                        let digits = lines.last().map_or(1, |(n, _)| n.to_string().len());
-                        for (number, code) in lines {
-                            let here = *number == source.line;
-                            let prefix =
-                                format!("{} {number:>digits$} │ ", if here { '>' } else { ' ' });
-                            let style = if here { theme.error() } else { Style::new() };
-                            out.push(Line::from(vec![
-                                Span::styled(
-                                    prefix.clone(),
-                                    if here { theme.error() } else { theme.dim() },
-                                ),
-                                Span::styled(
-                                    fmt::fit(code, width.saturating_sub(prefix.chars().count())),
-                                    style,
-                                ),
-                            ]));
-                        }
-                    }
-                    Err(why) => out.extend(
-                        wrap(why, width, 5)
-                            .into_iter()
-                            .map(|l| Line::styled(l, theme.dim())),
-                    ),
-                }
+                source_block(source, width, (theme.error(), theme.error()), theme, out);
             }
             // What the service logged about it, next to where it was raised.
             self.log_lines(&span.span_id, width, theme, out);
@@ -532,16 +513,23 @@ pub(crate) const N_PLUS_ONE_FIX: &str = "The loop runs this statement once per r
     batched statement per table with WHERE id IN (…) over the ids collected first.";
 
 /// The source lines around `source.line`, that line marked, or why they are not shown.
-fn source_block(source: &Source, width: usize, theme: &Theme, out: &mut Vec<Line<'static>>) {
+/// `(prefix, code)` are the styles of the marked line's number and code (the others' numbers are dim).
+fn source_block(
+    source: &Source,
+    width: usize,
+    (here_prefix, here_code): (Style, Style),
+    theme: &Theme,
+    out: &mut Vec<Line<'static>>,
+) {
     match &source.lines {
         Ok(lines) => {
             let digits = lines.last().map_or(1, |(n, _)| n.to_string().len());
             for (number, code) in lines {
                 let here = *number == source.line;
                 let prefix = format!("{} {number:>digits$} │ ", if here { '>' } else { ' ' });
-                let style = if here { theme.header() } else { Style::new() };
+                let style = if here { here_code } else { Style::new() };
                 out.push(Line::from(vec![
-                    Span::styled(prefix.clone(), theme.dim()),
+                    Span::styled(prefix.clone(), if here { here_prefix } else { theme.dim() }),
                     Span::styled(
                         fmt::fit(code, width.saturating_sub(prefix.chars().count())),
                         style,
