@@ -128,12 +128,12 @@ fn view(session: &str, view: &str, url: &str, at_ms: u64, version: u64, load_ms:
     )
 }
 
-fn ndjson(events: &[Value]) -> Vec<u8> {
+pub(super) fn ndjson(events: &[Value]) -> Vec<u8> {
     let lines: Vec<String> = events.iter().map(|e| e.to_string()).collect();
     lines.join("\n").into_bytes()
 }
 
-fn deflate(body: &[u8]) -> Vec<u8> {
+pub(super) fn deflate(body: &[u8]) -> Vec<u8> {
     let mut encoder = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
     encoder.write_all(body).unwrap();
     encoder.finish().unwrap()
@@ -147,7 +147,7 @@ fn gzip(body: &[u8]) -> Vec<u8> {
 
 /// A shopper's session: home (3 s), a product page (2.6 s, an update of its view, a click, the add-to-cart
 /// call that caused backend trace `trace`, and the script's own error), a search answering 500.
-fn session(trace: u128) -> Vec<Value> {
+pub(super) fn session(trace: u128) -> Vec<Value> {
     let (s, home, product, search) = ("sess-1", "view-home", "view-product", "view-search");
     let base = "http://127.0.0.1:3000";
     let product_url = format!("{base}/products/datadog-mug");
