@@ -85,6 +85,7 @@ async fn intake(
         .map(|info| info.0.ip());
     let received = Received {
         path: parts.uri.path(),
+        query: parts.uri.query(),
         headers: &parts.headers,
         peer,
     };
@@ -101,6 +102,7 @@ async fn intake(
 /// What a request came with, beside its body.
 struct Received<'a> {
     path: &'a str,
+    query: Option<&'a str>,
     headers: &'a HeaderMap,
     peer: Option<std::net::IpAddr>,
 }
@@ -148,8 +150,13 @@ async fn take(
         }
     };
     if intake.exports.wants_browser() {
-        let ddforward = params.get("ddforward").map_or(PATH, String::as_str);
-        if let Some(forward) = Forward::new(ddforward, body.clone(), headers, received.peer) {
+        // The proxy form names the intake's path and query; a batch posted to the intake itself carries them.
+        let ddforward = match (params.get("ddforward"), received.query) {
+            (Some(ddforward), _) => ddforward.clone(),
+            (None, Some(query)) => format!("{PATH}?{query}"),
+            (None, None) => PATH.to_owned(),
+        };
+        if let Some(forward) = Forward::new(&ddforward, body.clone(), headers, received.peer) {
             intake.exports.offer_browser(forward);
         }
     }

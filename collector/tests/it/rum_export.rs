@@ -396,3 +396,32 @@ async fn unusable_forward_settings_are_refused_at_start() {
         assert!(format!("{err:#}").contains(says), "{err:#}");
     }
 }
+
+/// A batch posted to the intake itself (no proxy in between) goes on with the query it came with.
+#[tokio::test]
+async fn a_batch_posted_to_the_intake_itself_goes_on_with_its_own_query() {
+    let stub = stub(vec![], None).await;
+    let lab = collector(forward_to(format!("http://{}", stub.addr))).await;
+    let body = ndjson(&session(0x456));
+    let status = reqwest::Client::new()
+        .post(format!(
+            "http://{}/api/v2/rum?{SDK_QUERY}",
+            lab.otlp_http.unwrap()
+        ))
+        .header("content-type", "text/plain;charset=UTF-8")
+        .body(body.clone())
+        .send()
+        .await
+        .unwrap()
+        .status();
+    assert_eq!(status, 202);
+    wait_for(&lab, "the batch", |s| s.sent == 1).await;
+    let seen = std::mem::take(&mut *stub.seen.lock());
+    assert_eq!(seen[0].query.as_deref(), Some(SDK_QUERY));
+    assert_eq!(seen[0].body[..], body[..]);
+    assert_eq!(
+        seen[0].headers["x-forwarded-for"], "127.0.0.1",
+        "the browser, here the test"
+    );
+    lab.stop().await.unwrap();
+}
