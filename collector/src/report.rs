@@ -256,15 +256,20 @@ impl fmt::Display for Report {
             writeln!(f, "  {} {}", clean(&n.service), clean(&n.endpoint))?;
             writeln!(
                 f,
-                "      up to ×{} a request, {} per request ({} of the trace), in {} traces",
+                "      up to ×{} a request, {} a request, {} of the trace",
                 n.repeats,
                 ms(n.total_ms),
                 percent(n.share),
-                n.count
             )?;
             writeln!(f, "      {}", clean(&n.query))?;
-            if let Some(trace) = n.traces.first() {
-                writeln!(f, "      example trace {}", clean(trace))?;
+            match n.traces.first() {
+                Some(trace) => writeln!(
+                    f,
+                    "      in {} traces, for example {}",
+                    n.count,
+                    clean(trace)
+                )?,
+                None => writeln!(f, "      in {} traces", n.count)?,
             }
         }
         writeln!(f)?;
@@ -526,7 +531,13 @@ mod tests {
             .iter()
             .enumerate()
         {
-            let spans = workshop::generate(*state, 40, two_hours_ago + i as u64 * 600_000_000_000);
+            let mut spans =
+                workshop::generate(*state, 40, two_hours_ago + i as u64 * 600_000_000_000);
+            // Traces of their own: the generator numbers each state's from the same first id.
+            for span in &mut spans {
+                span.trace_id =
+                    crate::model::TraceId::from_u128(span.trace_id.to_u128() + i as u128 * 1000);
+            }
             store.logs().insert(workshop::log_records(&spans));
             analysis.observe(&spans);
             store.insert(spans);
