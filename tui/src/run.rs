@@ -64,7 +64,7 @@ impl Default for Options {
 /// What the drawing thread asks of the fetching one.
 #[derive(Debug)]
 enum Request {
-    Refresh(Params),
+    Refresh(Box<Params>),
     OpenTrace { trace_id: String, focus: Focus },
     SetFault { name: String, broken: bool },
     SetExport { name: String, enabled: bool },
@@ -99,6 +99,8 @@ pub fn refresh(
         Some(id) => Some(source.session(id)?),
         None => None,
     };
+    // A collector without logs (or an older one) leaves the Logs tab empty; the rest still shows.
+    let logs = source.logs(&params.logs).unwrap_or_default();
     Ok(Refresh {
         overview,
         latency,
@@ -106,6 +108,7 @@ pub fn refresh(
         endpoints,
         faults,
         journey,
+        logs,
         generation: params.generation,
     })
 }
@@ -212,9 +215,9 @@ fn fetcher(
                         Params {
                             paused: true,
                             ..old.clone()
-                        } == new
+                        } == *new
                     });
-                params = Some(new);
+                params = Some(*new);
                 if !just_paused {
                     (pending, next) = (true, Instant::now());
                 }
@@ -356,7 +359,7 @@ pub fn run(source: Box<dyn DataSource>, options: Options) -> anyhow::Result<()> 
         })
         .context("starting the dashboard's fetching thread")?;
     let mut terminal = Terminal::start()?;
-    let _ = request_tx.send(Request::Refresh(app.params()));
+    let _ = request_tx.send(Request::Refresh(Box::new(app.params())));
     let mut dirty = true;
     loop {
         if dirty {
@@ -507,15 +510,16 @@ mod tests {
         }
     }
 
-    fn params(paused: bool, generation: u64) -> Params {
-        Params {
+    fn params(paused: bool, generation: u64) -> Box<Params> {
+        Box::new(Params {
             window: Window::All,
             filter: default_filter(),
             service: None,
             session: None,
+            logs: crate::app::default_log_filter(),
             paused,
             generation,
-        }
+        })
     }
 
     #[test]

@@ -25,7 +25,13 @@ fn stored(states: &[Workshop], requests: usize) -> (Store, Analysis) {
     let store = Store::new(collector::store::DEFAULT_CAPACITY);
     let analysis = Analysis::new(Settings::default());
     for (i, state) in states.iter().enumerate() {
-        let spans = workshop::generate(*state, requests, START_NS + i as u64 * 3_600_000_000_000);
+        let mut spans =
+            workshop::generate(*state, requests, START_NS + i as u64 * 3_600_000_000_000);
+        // Traces of their own: the generator numbers each state's from the same first id.
+        for span in &mut spans {
+            span.trace_id =
+                collector::TraceId::from_u128(span.trace_id.to_u128() + i as u128 * 1000);
+        }
         // Split mid-trace, as exporters do.
         for batch in spans.chunks(97) {
             analysis.observe(batch);
@@ -110,6 +116,25 @@ pub fn browsed() -> Served {
         .rum()
         .take(workshop::browser_session(START_NS).as_bytes());
     assert_eq!(taken.rejected, 0);
+    Served::new(store, analysis)
+}
+
+/// The broken shop with the log records its services write (an error in each failing render, a warning
+/// for each slow call), and one written outside any trace, as a service's start-up line is.
+pub fn logged() -> Served {
+    let (store, analysis) = stored(&[Workshop::Broken], 40);
+    let spans = workshop::generate(Workshop::Broken, 40, START_NS);
+    let mut records = workshop::log_records(&spans);
+    let mut seeded = records[0].clone();
+    seeded.time_ns = START_NS - 1_000_000_000;
+    seeded.severity_number = 9;
+    seeded.severity_text = "INFO".into();
+    seeded.body = "seeded the storefront database".to_owned();
+    seeded.attributes.clear();
+    seeded.trace = collector::logs::TraceRef::None;
+    seeded.span_id = None;
+    records.insert(0, seeded);
+    store.logs().insert(records);
     Served::new(store, analysis)
 }
 
