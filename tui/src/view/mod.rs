@@ -6,6 +6,7 @@
 mod browser;
 mod deployments;
 mod errors;
+mod guide;
 mod insights;
 mod map;
 mod services;
@@ -26,6 +27,8 @@ pub struct Areas {
     pub tabs: Rect,
     pub body: Rect,
     pub status: Rect,
+    /// The guide pane's place, cut from the body while it shows (empty otherwise).
+    pub guide: Rect,
 }
 
 /// The screen's layout: a line of tabs, the view, a status line.
@@ -36,7 +39,21 @@ pub fn layout(area: Rect) -> Areas {
         Constraint::Length(1),
     ])
     .areas(area);
-    Areas { tabs, body, status }
+    Areas {
+        tabs,
+        body,
+        status,
+        guide: Rect::default(),
+    }
+}
+
+/// The screen's layout for `app`: as [`layout`], with the guide pane's place cut from the body while it shows.
+pub fn screen(app: &App, area: Rect) -> Areas {
+    let mut areas = layout(area);
+    if app.guide.as_ref().is_some_and(|g| g.shown) {
+        (areas.body, areas.guide) = guide::split(areas.body);
+    }
+    areas
 }
 
 /// Below this width the tab titles lose a space each, so that `? help` still fits beside them.
@@ -65,7 +82,7 @@ fn tab_spans(area: Rect) -> Vec<(Tab, u16, u16, String)> {
 
 /// What the wheel turned at `x`, `y` points at: as [`hit`], but on the flame pane the time under it too.
 pub fn wheel_hit(app: &App, area: Rect, x: u16, y: u16) -> Option<Target> {
-    let areas = layout(area);
+    let areas = screen(app, area);
     if app.tab == Tab::Trace && y != areas.tabs.y {
         return app
             .trace
@@ -79,9 +96,12 @@ pub fn wheel_hit(app: &App, area: Rect, x: u16, y: u16) -> Option<Target> {
 /// What the cell at `x`, `y` of a screen of `area` shows, from the layout the drawing uses: a tab, a row of
 /// the current tab's list (a node of the map), or a part of the trace screen.
 pub fn hit(app: &App, area: Rect, x: u16, y: u16) -> Option<Target> {
-    let areas = layout(area);
+    let areas = screen(app, area);
     if y == areas.tabs.y {
         return tab_at(areas.tabs, x).map(Target::Tab);
+    }
+    if areas.guide.contains(ratatui::layout::Position { x, y }) {
+        return None;
     }
     if app.tab == Tab::Trace {
         return app.trace.as_ref()?.hit(areas.body, x, y).map(Target::Trace);
@@ -155,7 +175,7 @@ impl Widget for &App {
         if area.width == 0 || area.height == 0 {
             return;
         }
-        let areas = layout(area);
+        let areas = screen(self, area);
         render_tabs(self, areas.tabs, buf);
         if !self.loaded {
             waiting(self, areas.body, buf);
@@ -170,6 +190,9 @@ impl Widget for &App {
                 Tab::Deployments => deployments::render(self, areas.body, buf),
                 Tab::Browser => browser::render(self, areas.body, buf),
             }
+        }
+        if let Some(pane) = self.guide.as_ref().filter(|g| g.shown) {
+            guide::render(self, pane, areas.guide, buf);
         }
         render_status(self, areas.status, buf);
         if self.fault_panel.is_some() {
@@ -419,7 +442,7 @@ pub const KEYS: &[(&str, &str)] = &[
         "Browser: l e",
         "pages by load, by errors; Enter: journey, trace",
     ),
-    ("f", "fault panel (lab up): Enter flips a fault"),
+    ("f; W", "faults (Enter flips); guide: A answer, H hint, < >"),
     ("x, X", "Datadog, OTLP export on or off (the status line)"),
     ("?; q, Ctrl-C", "this help; quit"),
 ];
