@@ -7,75 +7,14 @@ use std::hint::black_box;
 
 use collector::logs::{self, LogStore};
 use collector::model::Interner;
-use collector::synth::text;
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
-use opentelemetry_proto::tonic::common::v1::{AnyValue, InstrumentationScope, any_value};
-use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
-use opentelemetry_proto::tonic::resource::v1::Resource;
 use prost::Message as _;
 
 const RECORDS: usize = 512;
 
-/// A batch of `RECORDS` records of three services, numbered from `seed`.
 fn batch(seed: u64) -> ExportLogsServiceRequest {
-    let resource_logs = [
-        "store-frontend",
-        "advertisements-service",
-        "discounts-service",
-    ]
-    .iter()
-    .map(|service| ResourceLogs {
-        resource: Some(Resource {
-            attributes: vec![
-                text("service.name", service),
-                text("service.version", "1.0"),
-            ],
-            ..Default::default()
-        }),
-        scope_logs: vec![ScopeLogs {
-            scope: Some(InstrumentationScope {
-                name: "observability-lab-shop".to_owned(),
-                ..Default::default()
-            }),
-            log_records: (0..RECORDS as u64 / 3 + 1)
-                .map(|i| {
-                    let n = seed * 1_000 + i;
-                    LogRecord {
-                        time_unix_nano: 1_790_000_000_000_000_000 + n * 1_000_000,
-                        severity_number: if n.is_multiple_of(10) { 17 } else { 9 },
-                        severity_text: if n.is_multiple_of(10) {
-                            "ERROR"
-                        } else {
-                            "INFO"
-                        }
-                        .to_owned(),
-                        body: Some(AnyValue {
-                            value: Some(any_value::Value::StringValue(format!(
-                                "slow answer from /ads: {} ms (over 1000 ms), request {n}",
-                                2500 + n % 7
-                            ))),
-                        }),
-                        attributes: vec![
-                            text("code.file.path", "services/storefront/src/upstream.rs"),
-                            text("url.template", "/ads"),
-                            text("order.id", &n.to_string()),
-                            text("http.route", "/products/{slug}"),
-                        ],
-                        trace_id: (u128::from(n) << 64 | u128::from(n) | 1)
-                            .to_be_bytes()
-                            .to_vec(),
-                        span_id: (n | 1).to_be_bytes().to_vec(),
-                        ..Default::default()
-                    }
-                })
-                .collect(),
-            ..Default::default()
-        }],
-        ..Default::default()
-    })
-    .collect();
-    ExportLogsServiceRequest { resource_logs }
+    collector::synth::log_batch(RECORDS, seed)
 }
 
 /// Resident memory of this process, in bytes (Linux).

@@ -147,9 +147,8 @@ fn no_service(name: &str) -> ApiError {
     bad(StatusCode::NOT_FOUND, format!("no service named {name:?}"))
 }
 
-/// Log records a response holds at most, and when no `limit` is given.
-const MAX_LOGS: usize = 1000;
-const DEFAULT_LOGS: usize = 100;
+/// Log records a response holds when no `limit` is given.
+use protocol::query::DEFAULT_LOG_LIMIT as DEFAULT_LOGS;
 
 async fn logs(State(query): State<Query>, UrlQuery(params): Params) -> Answer {
     only(
@@ -160,69 +159,36 @@ async fn logs(State(query): State<Query>, UrlQuery(params): Params) -> Answer {
     )
     .map_err(bad_request)?;
     let text = |key: &str| params.get(key).filter(|v| !v.is_empty()).cloned();
-    let trace_id = match text("trace_id") {
+    let since = match text("since") {
         None => None,
-        Some(id) => Some(
-            protocol::parse_trace_id(&id)
-                .map(TraceId::from_u128)
-                .ok_or_else(|| {
-                    bad_request(format!(
-                        "bad trace_id {id:?}: 32 hex digits or a decimal number"
-                    ))
-                })?,
-        ),
-    };
-    let span_id = match text("span_id") {
-        None => None,
-        Some(id) => Some(
-            crate::model::SpanId::from_hex(&id)
-                .ok_or_else(|| bad_request(format!("bad span_id {id:?}: 16 hex digits")))?,
-        ),
-    };
-    let min_severity = match text("severity") {
-        None => 0,
-        Some(name) => crate::logs::severity_number(&name).ok_or_else(|| {
+        Some(since) => Some(protocol::query::Since::parse(&since).ok_or_else(|| {
             bad_request(format!(
-                "bad severity {name:?}: TRACE, DEBUG, INFO, WARN, ERROR, FATAL or 0-24"
+                "bad since {since:?}: unix nanoseconds or a duration back (30s, 5m, 2h)"
             ))
-        })?,
-    };
-    let since_ns = match text("since") {
-        None => 0,
-        Some(since) => match protocol::query::Since::parse(&since) {
-            Some(protocol::query::Since::UnixNano(ns)) => ns,
-            Some(protocol::query::Since::Ago(ns)) => query.analysis.newest_ns().saturating_sub(ns),
-            None => {
-                return Err(bad_request(format!(
-                    "bad since {since:?}: unix nanoseconds or a duration back (30s, 5m, 2h)"
-                )));
-            }
-        },
+        })?),
     };
     let limit: usize = parse(&params, "limit", "a number of records")
         .map_err(bad_request)?
         .unwrap_or(DEFAULT_LOGS);
-    if !(1..=MAX_LOGS).contains(&limit) {
-        return Err(bad_request(format!("limit must be 1 to {MAX_LOGS}")));
-    }
-    let search = crate::logs::LogQuery {
-        trace_id,
-        span_id,
+    let search = protocol::query::LogSearch {
+        trace_id: text("trace_id"),
+        span_id: text("span_id"),
         service: text("service"),
-        min_severity,
+        severity: text("severity"),
         text: text("q"),
-        since_ns,
+        since,
         limit,
     };
     // A scan of up to the whole log store: off the async workers.
-    let found = tokio::task::spawn_blocking(move || query.logs(&search))
+    let found = tokio::task::spawn_blocking(move || query.search_logs(&search))
         .await
         .map_err(|_| {
             bad(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "searching the logs failed",
             )
-        })?;
+        })?
+        .map_err(bad_request)?;
     answer(found)
 }
 

@@ -51,6 +51,13 @@ impl Query {
         self
     }
 
+    /// The log records an API search asks for, newest first (its `since` a duration back from the newest
+    /// span received), or what is wrong with the search.
+    pub fn search_logs(&self, search: &protocol::query::LogSearch) -> Result<LogsResponse, String> {
+        let search = crate::logs::LogQuery::from_search(search, self.analysis.newest_ns())?;
+        Ok(self.logs(&search))
+    }
+
     /// The log records `search` asks for, newest first.
     pub fn logs(&self, search: &crate::logs::LogQuery) -> LogsResponse {
         let records = self.store.logs().search(search);

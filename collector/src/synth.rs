@@ -1,7 +1,8 @@
 //! Synthetic, shop-like OTLP batches for benchmarks and load generation: traces of a storefront request calling
-//! the ads and discounts services and their databases, every span with 10 attributes. Only with the `fixtures`
-//! feature.
+//! the ads and discounts services and their databases, every span with 10 attributes; log records as the
+//! shop's services write them; browser (RUM) events. Only with the `fixtures` feature.
 
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{AnyValue, InstrumentationScope, KeyValue, any_value};
 use opentelemetry_proto::tonic::resource::v1::Resource;
@@ -26,6 +27,71 @@ const QUERIES: [&str; 4] = [
     "SELECT id, name FROM influencer WHERE id = $1",
     "SELECT p.id, p.name, p.slug FROM product p WHERE p.slug = $1",
 ];
+
+/// A batch of about `records` log records (a multiple of three) of the shop's three services, numbered from
+/// `seed`, as a service writes them: a line of text, four attributes, the trace and span it was written in;
+/// one in ten an ERROR, the rest INFO.
+pub fn log_batch(records: usize, seed: u64) -> ExportLogsServiceRequest {
+    use opentelemetry_proto::tonic::logs::v1::{LogRecord, ResourceLogs, ScopeLogs};
+
+    let resource_logs = [
+        "store-frontend",
+        "advertisements-service",
+        "discounts-service",
+    ]
+    .iter()
+    .map(|service| ResourceLogs {
+        resource: Some(Resource {
+            attributes: vec![
+                text("service.name", service),
+                text("service.version", "1.0"),
+            ],
+            ..Default::default()
+        }),
+        scope_logs: vec![ScopeLogs {
+            scope: Some(InstrumentationScope {
+                name: "observability-lab-shop".to_owned(),
+                ..Default::default()
+            }),
+            log_records: (0..(records as u64).div_ceil(3))
+                .map(|i| {
+                    let n = seed * 1_000 + i;
+                    LogRecord {
+                        time_unix_nano: 1_790_000_000_000_000_000 + n * 1_000_000,
+                        severity_number: if n.is_multiple_of(10) { 17 } else { 9 },
+                        severity_text: if n.is_multiple_of(10) {
+                            "ERROR"
+                        } else {
+                            "INFO"
+                        }
+                        .to_owned(),
+                        body: Some(AnyValue {
+                            value: Some(any_value::Value::StringValue(format!(
+                                "slow answer from /ads: {} ms (over 1000 ms), request {n}",
+                                2500 + n % 7
+                            ))),
+                        }),
+                        attributes: vec![
+                            text("code.file.path", "services/storefront/src/upstream.rs"),
+                            text("url.template", "/ads"),
+                            text("order.id", &n.to_string()),
+                            text("http.route", "/products/{slug}"),
+                        ],
+                        trace_id: (u128::from(n) << 64 | u128::from(n) | 1)
+                            .to_be_bytes()
+                            .to_vec(),
+                        span_id: (n | 1).to_be_bytes().to_vec(),
+                        ..Default::default()
+                    }
+                })
+                .collect(),
+            ..Default::default()
+        }],
+        ..Default::default()
+    })
+    .collect();
+    ExportLogsServiceRequest { resource_logs }
+}
 
 /// A string attribute of OTLP's own types.
 pub fn text(key: &str, value: &str) -> KeyValue {

@@ -330,6 +330,61 @@ pub fn generate(state: Workshop, requests: usize, start_ns: u64) -> Vec<Span> {
     out
 }
 
+/// The log records the shop writes while serving `spans` (from [`generate`]), as its services write them:
+/// an ERROR in each span that raised an exception (its message, where it was raised), and a WARN in each
+/// call to another service that took a second or more. Oldest first.
+pub fn log_records(spans: &[Span]) -> Vec<crate::logs::LogRecord> {
+    use crate::logs::{LogRecord, TraceRef};
+    use crate::model::attribute_str;
+
+    let record =
+        |span: &Span, time_ns, severity_number, severity, body: String, attributes| LogRecord {
+            time_ns,
+            severity_number,
+            severity_text: Str::from(severity),
+            body,
+            attributes,
+            resource: span.resource.clone(),
+            trace: TraceRef::Full(span.trace_id),
+            span_id: Some(span.span_id),
+        };
+    let mut out = Vec::new();
+    for span in spans {
+        for event in span.events.iter().filter(|e| &*e.name == "exception") {
+            let field = |key| attribute_str(&event.attributes, key).map_or("", |s| &**s);
+            let mut attributes = vec![text("error.kind", field("exception.type"))];
+            attributes.extend(
+                span.attributes
+                    .iter()
+                    .filter(|kv| kv.key.starts_with("code."))
+                    .cloned(),
+            );
+            out.push(record(
+                span,
+                event.time_ns,
+                17,
+                "ERROR",
+                field("exception.message").to_owned(),
+                attributes,
+            ));
+        }
+        let took_ms = (span.end_ns.saturating_sub(span.start_ns)) / MS;
+        if span.kind == SpanKind::Client && took_ms >= 1_000 {
+            let url = attribute_str(&span.attributes, "url.full").map_or("", |s| &**s);
+            out.push(record(
+                span,
+                span.end_ns,
+                13,
+                "WARN",
+                format!("slow answer from {url}: {took_ms} ms (over 1000 ms)"),
+                vec![int("duration_ms", took_ms as i64)],
+            ));
+        }
+    }
+    out.sort_by_key(|r| r.time_ns);
+    out
+}
+
 /// One shopper's session in the broken shop as Datadog's browser SDK reports it, newline-delimited: the home
 /// page (5.1 s), a product page (2.6 s, where adding to the cart throws in the page script), the cart
 /// answering 500. Its documents and its call name the traces [`generate`] makes for requests 4, 1 and 3

@@ -1,5 +1,6 @@
 //! `lab bench ingest`: an end-to-end loopback load generator for a collector's OTLP/HTTP receiver, sending
-//! shop-like protobuf batches (512 spans, 10 attributes each) from several connections and reporting spans/s.
+//! shop-like protobuf batches (512 spans of 10 attributes each, or 513 log records as the shop's services write
+//! them) from several connections and reporting spans or records a second.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -9,15 +10,60 @@ use anyhow::Context as _;
 use bytes::Bytes;
 use prost::Message as _;
 
+/// What `lab bench ingest` sends: spans, or log records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Signal {
+    Traces,
+    Logs,
+}
+
+impl Signal {
+    /// What one item is called in the report.
+    pub fn unit(self) -> &'static str {
+        match self {
+            Signal::Traces => "spans",
+            Signal::Logs => "records",
+        }
+    }
+
+    /// The OTLP/HTTP path of the signal.
+    pub fn path(self) -> &'static str {
+        match self {
+            Signal::Traces => "/v1/traces",
+            Signal::Logs => "/v1/logs",
+        }
+    }
+
+    /// A batch of about `items` items numbered from `seed`, and how many it holds.
+    fn batch(self, items: usize, seed: u64) -> (Bytes, usize) {
+        match self {
+            Signal::Traces => {
+                let request = collector::synth::shop_batch(items, seed);
+                let spans = request.resource_spans.iter().flat_map(|r| &r.scope_spans);
+                let count = spans.map(|s| s.spans.len()).sum();
+                (Bytes::from(request.encode_to_vec()), count)
+            }
+            Signal::Logs => {
+                let request = collector::synth::log_batch(items, seed);
+                let records = request.resource_logs.iter().flat_map(|r| &r.scope_logs);
+                let count = records.map(|s| s.log_records.len()).sum();
+                (Bytes::from(request.encode_to_vec()), count)
+            }
+        }
+    }
+}
+
 /// What to send.
 #[derive(Debug, Clone)]
 pub struct IngestBench {
     /// The receiver, such as `http://127.0.0.1:4318/v1/traces`.
     pub endpoint: String,
+    pub signal: Signal,
     pub connections: usize,
-    pub spans_per_batch: usize,
-    /// Stop after this many spans have been accepted…
-    pub spans: u64,
+    /// Spans or records in each request (log batches round it up to a multiple of three).
+    pub batch: usize,
+    /// Stop after this many spans or records have been accepted…
+    pub items: u64,
     /// …or after this long, whichever comes first.
     pub duration: Duration,
 }
@@ -25,19 +71,22 @@ pub struct IngestBench {
 /// What happened.
 #[derive(Debug, Clone)]
 pub struct IngestReport {
-    pub accepted_spans: u64,
+    /// `spans` or `records`.
+    pub unit: &'static str,
+    pub accepted: u64,
     pub batches: u64,
     pub retries: u64,
     pub failures: u64,
     pub elapsed: Duration,
     pub p50: Duration,
     pub p99: Duration,
-    pub bytes_per_span: usize,
+    pub bytes_per_item: usize,
 }
 
 impl IngestReport {
-    pub fn spans_per_second(&self) -> f64 {
-        self.accepted_spans as f64 / self.elapsed.as_secs_f64().max(1e-9)
+    /// Spans or records accepted a second.
+    pub fn per_second(&self) -> f64 {
+        self.accepted as f64 / self.elapsed.as_secs_f64().max(1e-9)
     }
 }
 
@@ -45,11 +94,12 @@ impl std::fmt::Display for IngestReport {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         writeln!(
             f,
-            "accepted  {} spans in {} batches over {:.2} s: {:.0} spans/s",
-            self.accepted_spans,
+            "accepted  {} {unit} in {} batches over {:.2} s: {:.0} {unit}/s",
+            self.accepted,
             self.batches,
             self.elapsed.as_secs_f64(),
-            self.spans_per_second()
+            self.per_second(),
+            unit = self.unit
         )?;
         writeln!(
             f,
@@ -58,36 +108,40 @@ impl std::fmt::Display for IngestReport {
         )?;
         write!(
             f,
-            "latency   p50 {:.2} ms, p99 {:.2} ms per batch; {} bytes a span on the wire",
+            "latency   p50 {:.2} ms, p99 {:.2} ms per batch; {} bytes a {} on the wire",
             self.p50.as_secs_f64() * 1e3,
             self.p99.as_secs_f64() * 1e3,
-            self.bytes_per_span
+            self.bytes_per_item,
+            self.unit.trim_end_matches('s')
         )
     }
 }
 
-/// Batches with distinct trace and span ids, encoded before the clock starts.
-fn batches(spans_per_batch: usize, count: usize) -> Vec<Bytes> {
-    (0..count)
+/// Batches with distinct trace and span ids, encoded before the clock starts, and the items each holds.
+fn batches(signal: Signal, batch: usize, count: usize) -> (Vec<Bytes>, usize) {
+    let mut per_batch = 0;
+    let batches = (0..count)
         .map(|i| {
-            Bytes::from(collector::synth::shop_batch(spans_per_batch, i as u64 + 1).encode_to_vec())
+            let (bytes, items) = signal.batch(batch, i as u64 + 1);
+            per_batch = items;
+            bytes
         })
-        .collect()
+        .collect();
+    (batches, per_batch)
 }
 
 pub async fn ingest(bench: &IngestBench) -> anyhow::Result<IngestReport> {
     anyhow::ensure!(
-        bench.connections > 0 && bench.spans_per_batch > 0,
+        bench.connections > 0 && bench.batch > 0,
         "connections and batch size must be positive"
     );
+    let unit = bench.signal.unit();
     // Up to 2,000 distinct batches (a million spans); past that the ids repeat and traces grow instead.
-    let distinct = (bench.spans.div_ceil(bench.spans_per_batch as u64)).clamp(1, 2000) as usize;
-    eprintln!(
-        "encoding {distinct} batches of {} spans…",
-        bench.spans_per_batch
-    );
-    let batches = Arc::new(batches(bench.spans_per_batch, distinct));
-    let bytes_per_span = batches[0].len() / bench.spans_per_batch;
+    let distinct = (bench.items.div_ceil(bench.batch as u64)).clamp(1, 2000) as usize;
+    eprintln!("encoding {distinct} batches of {} {unit}…", bench.batch);
+    let (batches, per_batch) = batches(bench.signal, bench.batch, distinct);
+    let batches = Arc::new(batches);
+    let bytes_per_item = batches[0].len() / per_batch.max(1);
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(bench.connections)
         .timeout(Duration::from_secs(30))
@@ -107,7 +161,7 @@ pub async fn ingest(bench: &IngestBench) -> anyhow::Result<IngestReport> {
         );
         workers.push(tokio::spawn(async move {
             let (mut latencies, mut retries, mut failures) = (Vec::new(), 0u64, 0u64);
-            while accepted.load(Ordering::Relaxed) < bench.spans
+            while accepted.load(Ordering::Relaxed) < bench.items
                 && started.elapsed() < bench.duration
             {
                 let i = next.fetch_add(1, Ordering::Relaxed);
@@ -122,7 +176,7 @@ pub async fn ingest(bench: &IngestBench) -> anyhow::Result<IngestReport> {
                 match response.map(|r| r.status().as_u16()) {
                     Ok(200) => {
                         latencies.push(sent.elapsed());
-                        accepted.fetch_add(bench.spans_per_batch as u64, Ordering::Relaxed);
+                        accepted.fetch_add(per_batch as u64, Ordering::Relaxed);
                     }
                     Ok(429 | 503) => {
                         retries += 1;
@@ -149,14 +203,15 @@ pub async fn ingest(bench: &IngestBench) -> anyhow::Result<IngestReport> {
             .copied()
     };
     Ok(IngestReport {
-        accepted_spans: accepted.load(Ordering::Relaxed),
+        unit,
+        accepted: accepted.load(Ordering::Relaxed),
         batches: latencies.len() as u64,
         retries,
         failures,
         elapsed,
         p50: at(0.5).unwrap_or_default(),
         p99: at(0.99).unwrap_or_default(),
-        bytes_per_span,
+        bytes_per_item,
     })
 }
 

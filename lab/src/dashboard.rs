@@ -215,17 +215,11 @@ impl DataSource for InProcess {
         Ok(self.query.trace(id))
     }
 
-    fn trace_logs(&self, trace_id: &str) -> anyhow::Result<Vec<protocol::LogView>> {
-        let Some(id) = protocol::parse_trace_id(trace_id).map(collector::TraceId::from_u128) else {
-            return Ok(Vec::new());
-        };
+    fn logs(&self, search: &protocol::query::LogSearch) -> anyhow::Result<Vec<protocol::LogView>> {
         Ok(self
             .query
-            .logs(&collector::logs::LogQuery {
-                trace_id: Some(id),
-                limit: tui::source::TRACE_LOGS,
-                ..Default::default()
-            })
+            .search_logs(search)
+            .map_err(anyhow::Error::msg)?
             .logs)
     }
 }

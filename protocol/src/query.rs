@@ -126,6 +126,93 @@ impl Since {
     }
 }
 
+/// A search of the log records (`GET /api/logs`), newest first: every field given narrows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LogSearch {
+    /// 32 hex digits, or a Datadog id (16 hex digits or a decimal number) matched by its low 64 bits.
+    pub trace_id: Option<String>,
+    /// 16 hex digits.
+    pub span_id: Option<String>,
+    pub service: Option<String>,
+    /// The lowest severity shown, as [`severity_number`] reads it (`warn`, `ERROR`, `13`).
+    pub severity: Option<String>,
+    /// Text looked for in the body or an attribute's value, case aside.
+    pub text: Option<String>,
+    pub since: Option<Since>,
+    pub limit: usize,
+}
+
+/// Log records a search lists when it names no `limit`, and the most it may ask for.
+pub const DEFAULT_LOG_LIMIT: usize = 100;
+pub const MAX_LOG_LIMIT: usize = 1000;
+
+impl Default for LogSearch {
+    fn default() -> LogSearch {
+        LogSearch {
+            trace_id: None,
+            span_id: None,
+            service: None,
+            severity: None,
+            text: None,
+            since: None,
+            limit: DEFAULT_LOG_LIMIT,
+        }
+    }
+}
+
+impl LogSearch {
+    /// The search as `GET /api/logs` query pairs.
+    pub fn params(&self) -> Vec<(&'static str, String)> {
+        let mut params = vec![("limit", self.limit.to_string())];
+        let fields = [
+            ("trace_id", &self.trace_id),
+            ("span_id", &self.span_id),
+            ("service", &self.service),
+            ("severity", &self.severity),
+            ("q", &self.text),
+        ];
+        for (key, value) in fields {
+            if let Some(value) = value {
+                params.push((key, value.clone()));
+            }
+        }
+        if let Some(since) = self.since {
+            params.push(("since", since.param()));
+        }
+        params
+    }
+}
+
+/// The name of OpenTelemetry severity number `number`.
+pub fn severity_name(number: i32) -> &'static str {
+    match number {
+        1..=4 => "TRACE",
+        5..=8 => "DEBUG",
+        9..=12 => "INFO",
+        13..=16 => "WARN",
+        17..=20 => "ERROR",
+        21..=24 => "FATAL",
+        _ => "UNSPECIFIED",
+    }
+}
+
+/// The lowest severity number a name (`error`, `WARN`, `warning`, `7`) stands for, as the API's
+/// `severity=` takes it.
+pub fn severity_number(name: &str) -> Option<i32> {
+    if let Ok(number) = name.parse::<i32>() {
+        return (0..=24).contains(&number).then_some(number);
+    }
+    Some(match name.to_ascii_uppercase().as_str() {
+        "TRACE" => 1,
+        "DEBUG" => 5,
+        "INFO" | "INFORMATION" | "NOTICE" => 9,
+        "WARN" | "WARNING" => 13,
+        "ERROR" | "ERR" => 17,
+        "FATAL" | "CRITICAL" | "CRIT" | "EMERGENCY" | "ALERT" | "PANIC" => 21,
+        _ => return None,
+    })
+}
+
 /// Traces a search lists when it names no `limit`, and the most it may ask for.
 pub const DEFAULT_TRACE_LIMIT: usize = 20;
 pub const MAX_TRACE_LIMIT: usize = 1000;

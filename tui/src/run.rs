@@ -78,7 +78,7 @@ impl Default for Options {
 /// What the drawing thread asks of the fetching one.
 #[derive(Debug)]
 enum Request {
-    Refresh(Params),
+    Refresh(Box<Params>),
     OpenTrace { trace_id: String, focus: Focus },
     SetFault { name: String, broken: bool },
     SetExport { name: String, enabled: bool },
@@ -114,6 +114,8 @@ pub fn refresh(
         Some(id) => Some(source.session(id)?),
         None => None,
     };
+    // A collector without logs (or an older one) leaves the Logs tab empty; the rest still shows.
+    let logs = source.logs(&params.logs).unwrap_or_default();
     Ok(Refresh {
         overview,
         latency,
@@ -122,6 +124,7 @@ pub fn refresh(
         faults,
         journey,
         guide: None,
+        logs,
         generation: params.generation,
     })
 }
@@ -249,9 +252,9 @@ fn fetcher(
                         Params {
                             paused: true,
                             ..old.clone()
-                        } == new
+                        } == *new
                     });
-                params = Some(new);
+                params = Some(*new);
                 if !just_paused {
                     (pending, next) = (true, Instant::now());
                 }
@@ -405,7 +408,7 @@ pub fn run(source: Box<dyn DataSource>, options: Options) -> anyhow::Result<()> 
         })
         .context("starting the dashboard's fetching thread")?;
     let mut terminal = Terminal::start()?;
-    let _ = request_tx.send(Request::Refresh(app.params()));
+    let _ = request_tx.send(Request::Refresh(Box::new(app.params())));
     let mut dirty = true;
     loop {
         if dirty {
@@ -558,15 +561,16 @@ mod tests {
         }
     }
 
-    fn params(paused: bool, generation: u64) -> Params {
-        Params {
+    fn params(paused: bool, generation: u64) -> Box<Params> {
+        Box::new(Params {
             window: Window::All,
             filter: default_filter(),
             service: None,
             session: None,
+            logs: crate::app::default_log_filter(),
             paused,
             generation,
-        }
+        })
     }
 
     #[test]

@@ -8,6 +8,7 @@
 use std::time::Duration;
 
 use anyhow::{Context as _, bail};
+use protocol::query::LogSearch;
 use protocol::{
     Deployment, DeploymentsResponse, EndpointsResponse, ErrorGroup, ErrorsResponse, ExportStats,
     InsightsResponse, LatencyResponse, LogView, LogsResponse, NPlusOne, RumErrorGroup,
@@ -71,7 +72,7 @@ impl From<&Stats> for Counts {
 }
 
 /// Log records shown with one trace, at most.
-pub const TRACE_LOGS: usize = 1000;
+pub const TRACE_LOGS: usize = protocol::query::MAX_LOG_LIMIT;
 
 /// Traces the Traces tab lists.
 pub const TRACE_LIMIT: usize = 200;
@@ -112,9 +113,17 @@ pub trait DataSource: Send {
         let _ = enabled;
         bail!("{} has no {name} exporter to switch", self.describe())
     }
-    /// The log records written in trace `trace_id`, newest first (none when the source keeps no logs).
-    fn trace_logs(&self, _trace_id: &str) -> anyhow::Result<Vec<LogView>> {
+    /// The log records `search` asks for, newest first (none when the source keeps no logs).
+    fn logs(&self, _search: &LogSearch) -> anyhow::Result<Vec<LogView>> {
         Ok(Vec::new())
+    }
+    /// The log records written in trace `trace_id`, newest first.
+    fn trace_logs(&self, trace_id: &str) -> anyhow::Result<Vec<LogView>> {
+        self.logs(&LogSearch {
+            trace_id: Some(trace_id.to_owned()),
+            limit: TRACE_LOGS,
+            ..LogSearch::default()
+        })
     }
     /// The lines around line `line` of `file` from the collector's source tree, or why not; `None` when the
     /// source serves no files (the dashboard beside the lab reads its own).
@@ -306,14 +315,10 @@ impl DataSource for Remote {
         Ok(self.must::<TracesResponse>("/api/traces", &query)?.traces)
     }
 
-    fn trace_logs(&self, trace_id: &str) -> anyhow::Result<Vec<LogView>> {
-        let query = [
-            ("trace_id", trace_id.to_owned()),
-            ("limit", TRACE_LOGS.to_string()),
-        ];
+    fn logs(&self, search: &LogSearch) -> anyhow::Result<Vec<LogView>> {
         // A collector older than /api/logs has none.
         Ok(self
-            .get::<LogsResponse>("/api/logs", &query)?
+            .get::<LogsResponse>("/api/logs", &search.params())?
             .map(|doc| doc.logs)
             .unwrap_or_default())
     }

@@ -112,6 +112,17 @@ impl Theme {
         self.paint(Color::Green, Modifier::empty())
     }
 
+    /// A log record's severity (OpenTelemetry's number): errors and worse as errors, warnings as warnings,
+    /// DEBUG and TRACE dim, the rest plain.
+    pub fn severity(&self, number: i32) -> Style {
+        match number {
+            17.. => self.error(),
+            13..=16 => self.warn(),
+            1..=8 => self.dim(),
+            _ => Style::new(),
+        }
+    }
+
     /// The selected row or item.
     pub fn selected(&self) -> Style {
         Style::new().add_modifier(Modifier::REVERSED)

@@ -152,32 +152,4 @@ pub fn attach_log_lines(logs: &LogStore, groups: &mut [protocol::ErrorGroup]) {
     }
 }
 
-/// The name of OpenTelemetry severity number `number`.
-pub fn severity_name(number: i32) -> &'static str {
-    match number {
-        1..=4 => "TRACE",
-        5..=8 => "DEBUG",
-        9..=12 => "INFO",
-        13..=16 => "WARN",
-        17..=20 => "ERROR",
-        21..=24 => "FATAL",
-        _ => "UNSPECIFIED",
-    }
-}
-
-/// The lowest severity number a name (`error`, `WARN`, `warning`, `7`) stands for, as the API's
-/// `severity=` takes it.
-pub fn severity_number(name: &str) -> Option<i32> {
-    if let Ok(number) = name.parse::<i32>() {
-        return (0..=24).contains(&number).then_some(number);
-    }
-    Some(match name.to_ascii_uppercase().as_str() {
-        "TRACE" => 1,
-        "DEBUG" => 5,
-        "INFO" | "INFORMATION" | "NOTICE" => 9,
-        "WARN" | "WARNING" => 13,
-        "ERROR" | "ERR" => 17,
-        "FATAL" | "CRITICAL" | "CRIT" | "EMERGENCY" | "ALERT" | "PANIC" => 21,
-        _ => return None,
-    })
-}
+pub use protocol::query::{severity_name, severity_number};

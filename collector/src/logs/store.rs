@@ -33,6 +33,54 @@ pub struct LogQuery {
     pub limit: usize,
 }
 
+impl LogQuery {
+    /// The store's search for an API search (`since` a duration back from `newest_ns`), or what is wrong
+    /// with it, for a 400.
+    pub fn from_search(
+        search: &protocol::query::LogSearch,
+        newest_ns: u64,
+    ) -> Result<LogQuery, String> {
+        fn given(value: &Option<String>) -> Option<&str> {
+            value.as_deref().filter(|v| !v.is_empty())
+        }
+        let trace_id = match given(&search.trace_id) {
+            None => None,
+            Some(id) => Some(
+                protocol::parse_trace_id(id)
+                    .map(TraceId::from_u128)
+                    .ok_or_else(|| {
+                        format!("bad trace_id {id:?}: 32 hex digits or a decimal number")
+                    })?,
+            ),
+        };
+        let span_id = match given(&search.span_id) {
+            None => None,
+            Some(id) => Some(
+                SpanId::from_hex(id).ok_or_else(|| format!("bad span_id {id:?}: 16 hex digits"))?,
+            ),
+        };
+        let min_severity = match given(&search.severity) {
+            None => 0,
+            Some(name) => protocol::query::severity_number(name).ok_or_else(|| {
+                format!("bad severity {name:?}: TRACE, DEBUG, INFO, WARN, ERROR, FATAL or 0-24")
+            })?,
+        };
+        let max = protocol::query::MAX_LOG_LIMIT;
+        if !(1..=max).contains(&search.limit) {
+            return Err(format!("limit must be 1 to {max}"));
+        }
+        Ok(LogQuery {
+            trace_id,
+            span_id,
+            service: given(&search.service).map(str::to_owned),
+            min_severity,
+            text: given(&search.text).map(str::to_owned),
+            since_ns: search.since.map_or(0, |since| since.unix_nano(newest_ns)),
+            limit: search.limit,
+        })
+    }
+}
+
 /// The log records, shared by the receivers that add them and the API that reads them. Cheap to clone.
 #[derive(Clone, Debug)]
 pub struct LogStore {

@@ -8,7 +8,8 @@ use clap::{Args, Subcommand};
 
 #[derive(Subcommand, Debug)]
 pub(crate) enum BenchCommand {
-    /// Send shop-like OTLP/HTTP protobuf batches (10 attributes a span) as fast as the collector takes them.
+    /// Send shop-like OTLP/HTTP protobuf batches (spans of 10 attributes, or with --signal logs the log records
+    /// the shop's services write) as fast as the collector takes them.
     Ingest(BenchIngestArgs),
     /// Send browser (RUM) batches as Datadog's browser SDK does to a collector's intake, as fast as it takes them.
     Rum(BenchRumArgs),
@@ -42,20 +43,25 @@ pub(crate) struct BenchShopArgs {
 
 #[derive(Args, Debug)]
 pub(crate) struct BenchIngestArgs {
-    /// The collector's OTLP/HTTP endpoint.
-    #[arg(long, default_value = "http://127.0.0.1:4318/v1/traces")]
-    endpoint: String,
+    /// The collector's OTLP/HTTP endpoint [default: http://127.0.0.1:4318/v1/traces, or /v1/logs with --signal
+    /// logs].
+    #[arg(long)]
+    endpoint: Option<String>,
+
+    /// What to send: spans, or log records.
+    #[arg(long, value_enum, default_value = "traces")]
+    signal: lab::bench::Signal,
 
     /// Requests in flight at once.
     #[arg(long, default_value_t = 4)]
     connections: usize,
 
-    /// Spans in each request.
+    /// Spans or log records in each request.
     #[arg(long, default_value_t = 512)]
     batch: usize,
 
-    /// Stop after the collector has accepted this many spans.
-    #[arg(long, default_value_t = 1_000_000)]
+    /// Stop after the collector has accepted this many spans or log records.
+    #[arg(long, visible_alias = "records", default_value_t = 1_000_000)]
     spans: u64,
 
     /// Stop after this many seconds at most.
@@ -103,10 +109,12 @@ pub(crate) async fn bench(command: BenchCommand) -> anyhow::Result<()> {
             Ok(())
         }
         BenchCommand::Ingest(args) => {
+            let endpoint = (args.endpoint)
+                .unwrap_or_else(|| format!("http://127.0.0.1:4318{}", args.signal.path()));
             let stop = Arc::new(AtomicBool::new(false));
             let rum = args.with_rum.map(|rate| {
                 let bench = lab::bench::RumBench {
-                    endpoint: args.endpoint.replace("/v1/traces", "/api/v2/rum"),
+                    endpoint: endpoint.replace(args.signal.path(), "/api/v2/rum"),
                     connections: 1,
                     events_per_batch: 90,
                     rate: Some(rate),
@@ -116,10 +124,11 @@ pub(crate) async fn bench(command: BenchCommand) -> anyhow::Result<()> {
                 tokio::spawn(async move { lab::bench::rum(&bench, stop).await })
             });
             let report = lab::bench::ingest(&lab::bench::IngestBench {
-                endpoint: args.endpoint,
+                endpoint,
+                signal: args.signal,
                 connections: args.connections,
-                spans_per_batch: args.batch,
-                spans: args.spans,
+                batch: args.batch,
+                items: args.spans,
                 duration: Duration::from_secs(args.seconds),
             })
             .await;

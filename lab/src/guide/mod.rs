@@ -63,7 +63,8 @@ pub const STEPS: &[Step] = &[
                    of its words.",
         hints: &[
             "A log record written during a request carries the request's trace: open a failing trace.",
-            "The Errors tab (5) shows the log line under the error group; on the trace (Enter), L lists its records.",
+            "The Errors tab (5) shows the log line under the error group; the Logs tab (9, e for errors only) lists \
+             every record.",
             "Quote three words of it in a row.",
         ],
         kind: Kind::Answer(checks::Question::LogLine),

@@ -343,6 +343,20 @@ fn the_readme_walkthrough(name: &str, width: u16, height: u16) {
     term.wait_for("the error group's log line", minute, |s| {
         s.contains("MissingAdError") && s.contains(" logged undefined ad for the banner")
     });
+    // The same line on the Logs tab, errors only; Enter opens the trace it was written in.
+    term.keys(&["9", "e"]);
+    term.wait_for("the storefront's error on the Logs tab", minute, |s| {
+        s.contains("records ERROR or worse")
+            && table_rows_after(s, "message", 1)
+                .first()
+                .is_some_and(|l| l.contains("store-frontend") && l.contains("ERROR"))
+    });
+    term.keys(&["Enter"]);
+    // On the span that wrote it (the request's), with the line in its logs.
+    term.wait_for("the trace the error was logged in", minute, |s| {
+        s.lines().any(|l| l.starts_with("Trace "))
+            && s.contains("ERROR undefined ad for the banner")
+    });
 
     // 2. The bottleneck: `2` lands on the service list again, `p` sorts it by p95: the two slow services
     // first after the storefront; `3`, `s`, Enter: the slowest trace.
@@ -408,9 +422,14 @@ fn the_readme_walkthrough(name: &str, width: u16, height: u16) {
 
 /// The first `n` rows of the table on the screen: the lines after its header (the line naming `requests`).
 fn table_rows(screen: &str, n: usize) -> Vec<&str> {
+    table_rows_after(screen, "requests", n)
+}
+
+/// The first `n` rows of the table whose header line names `column`.
+fn table_rows_after<'s>(screen: &'s str, column: &str, n: usize) -> Vec<&'s str> {
     screen
         .lines()
-        .skip_while(|l| !l.contains("requests"))
+        .skip_while(|l| !l.contains(column))
         .skip(1)
         .take(n)
         .collect()

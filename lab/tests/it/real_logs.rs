@@ -146,3 +146,52 @@ async fn ddtrace_log_injection_lines_join_their_trace() {
     assert_eq!(first["service"], "dd-shop", "{first}");
     running.stop().await.unwrap();
 }
+
+/// `lab bench ingest --signal logs` loads a real collector's OTLP/HTTP log receiver: every record it counts as
+/// accepted the collector counts too, and the records are stored and searchable; `--signal traces` the same
+/// for spans.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_ingest_benchmark_sends_what_the_collector_keeps() {
+    use lab::bench::{IngestBench, Signal};
+    for signal in [Signal::Logs, Signal::Traces] {
+        let running = every_receiver().await;
+        let report = lab::bench::ingest(&IngestBench {
+            endpoint: format!("http://{}{}", running.otlp_http.unwrap(), signal.path()),
+            signal,
+            connections: 2,
+            batch: 512,
+            items: 5_000,
+            duration: std::time::Duration::from_secs(60),
+        })
+        .await
+        .unwrap();
+        assert_eq!(report.unit, signal.unit());
+        assert_eq!(report.failures, 0, "{report}");
+        assert!(report.accepted >= 5_000, "{report}");
+        let shown = report.to_string();
+        assert!(
+            shown.contains(&format!("accepted  {} {}", report.accepted, signal.unit())),
+            "{shown}"
+        );
+        // The collector answers 200 once a batch is queued for its writer: wait for the writer to count it.
+        let counted = |stats: &Value| match signal {
+            Signal::Logs => stats["logs"]["accepted"].clone(),
+            Signal::Traces => stats["accepted"].clone(),
+        };
+        let mut stats = api(&running, "/api/stats").await;
+        for _ in 0..100 {
+            if counted(&stats) == report.accepted {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            stats = api(&running, "/api/stats").await;
+        }
+        assert_eq!(counted(&stats), report.accepted, "{stats}");
+        if signal == Signal::Logs {
+            let found = api(&running, "/api/logs?severity=error&q=slow&limit=5").await;
+            let logs = found["logs"].as_array().unwrap();
+            assert_eq!(logs.len(), 5, "{found}");
+            assert!(logs.iter().all(|log| log["severity"] == "ERROR"), "{found}");
+        }
+    }
+}

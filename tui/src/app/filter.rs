@@ -90,28 +90,8 @@ pub fn names_trace(wanted: &str, id: &str) -> bool {
 /// order; bare words are text looked for in the spans (names, statements, attribute values).
 pub fn parse_filter(text: &str) -> Result<TraceSearch, String> {
     let mut filter = default_filter();
-    let mut words = Vec::new();
-    let mut word = String::new();
-    let mut quoted = false;
-    for c in text.chars() {
-        match c {
-            '"' => quoted = !quoted,
-            c if c.is_whitespace() && !quoted => {
-                if !word.is_empty() {
-                    words.push(std::mem::take(&mut word));
-                }
-            }
-            c => word.push(c),
-        }
-    }
-    if quoted {
-        return Err("a quote is not closed".to_owned());
-    }
-    if !word.is_empty() {
-        words.push(word);
-    }
-    let mut text = Vec::new();
-    let mut words = words.into_iter().peekable();
+    let mut text_words = Vec::new();
+    let mut words = words(text)?.into_iter().peekable();
     while let Some(word) = words.next() {
         if let Some(service) = word.strip_prefix("service:") {
             filter.service = Some(service.to_owned());
@@ -133,7 +113,7 @@ pub fn parse_filter(text: &str) -> Result<TraceSearch, String> {
                     .ok_or_else(|| format!("{word:?}: a duration is like <1ms or <2.5s"))?,
             );
         } else if let Some(words) = word.strip_prefix("text:") {
-            text.push(words.to_owned());
+            text_words.push(words.to_owned());
         } else if word.contains(':') && !word.starts_with('/') && !word.contains("://") {
             return Err(format!(
                 "{word:?}: filters are service:NAME, endpoint:\"GET /path\", error, >500ms, <1ms, \
@@ -141,13 +121,38 @@ pub fn parse_filter(text: &str) -> Result<TraceSearch, String> {
             ));
         } else {
             // A bare word is looked for in the spans: a statement's words, a path, a message.
-            text.push(word);
+            text_words.push(word);
         }
     }
-    if !text.is_empty() {
-        filter.text = Some(text.join(" "));
+    if !text_words.is_empty() {
+        filter.text = Some(text_words.join(" "));
     }
     Ok(filter)
+}
+
+/// A filter line's words: split at spaces, except inside quotes (which go).
+pub(super) fn words(text: &str) -> Result<Vec<String>, String> {
+    let mut words = Vec::new();
+    let mut word = String::new();
+    let mut quoted = false;
+    for c in text.chars() {
+        match c {
+            '"' => quoted = !quoted,
+            c if c.is_whitespace() && !quoted => {
+                if !word.is_empty() {
+                    words.push(std::mem::take(&mut word));
+                }
+            }
+            c => word.push(c),
+        }
+    }
+    if quoted {
+        return Err("a quote is not closed".to_owned());
+    }
+    if !word.is_empty() {
+        words.push(word);
+    }
+    Ok(words)
 }
 
 fn is_method(word: &str) -> bool {

@@ -34,6 +34,9 @@ impl App {
         if self.filter_input.is_some() {
             return self.filter_key(key);
         }
+        if self.logs_tab.input.is_some() {
+            return self.log_filter_key(key);
+        }
         if self.fault_panel.is_some() {
             return self.fault_key(key);
         }
@@ -66,9 +69,9 @@ impl App {
             KeyCode::Char(' ') if self.live => {
                 self.paused = !self.paused;
                 // The same data, just frozen or not: no new generation.
-                return Some(Action::Refresh(self.params()));
+                return Some(Action::Refresh(Box::new(self.params())));
             }
-            KeyCode::Char(c @ '1'..='8') => return self.land(Tab::ALL[c as usize - '1' as usize]),
+            KeyCode::Char(c @ '1'..='9') => return self.land(Tab::ALL[c as usize - '1' as usize]),
             KeyCode::Tab => self.tab = Tab::ALL[(self.tab.index() + 1) % Tab::ALL.len()],
             KeyCode::BackTab => {
                 self.tab = Tab::ALL[(self.tab.index() + Tab::ALL.len() - 1) % Tab::ALL.len()];
@@ -141,6 +144,7 @@ impl App {
             }
             Tab::Trace => self.tab = self.trace_from,
             Tab::Browser => return self.browser_back(),
+            Tab::Logs => return self.logs_back(),
             Tab::Traces
                 if TraceSearch {
                     sort: TraceSort::Start,
@@ -248,6 +252,7 @@ impl App {
                 self.open_service(name)
             }
             Tab::Browser => self.browser_enter(),
+            Tab::Logs => self.logs_enter(),
             Tab::Trace => None,
         }
     }
@@ -273,6 +278,7 @@ impl App {
         }
         match (self.tab, key.code) {
             (Tab::Browser, _) => return self.browser_key(key),
+            (Tab::Logs, _) => return self.logs_key(key),
             (Tab::Services, KeyCode::Left | KeyCode::Char('h')) if self.service_page.is_none() => {
                 let at = Column::ALL
                     .iter()
@@ -407,18 +413,7 @@ impl App {
                 }
                 Err(problem) => input.problem = Some(problem),
             },
-            KeyCode::Backspace => {
-                input.text.pop();
-                input.problem = None;
-            }
-            KeyCode::Char('u') if key.modifiers.contains(KeyModifiers::CONTROL) => {
-                input.text.clear();
-            }
-            KeyCode::Char(c) if !c.is_control() => {
-                input.text.push(c);
-                input.problem = None;
-            }
-            _ => {}
+            _ => input.edit(key),
         }
         None
     }

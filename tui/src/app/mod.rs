@@ -9,6 +9,7 @@ mod browser;
 mod filter;
 mod guide;
 mod keys;
+mod logs;
 
 use std::collections::BTreeMap;
 
@@ -23,6 +24,9 @@ pub use browser::{BrowserRow, BrowserState, Journey, JourneyRow};
 pub use filter::{describe, filter_text, parse_filter, trace_id};
 pub use guide::{GuidePane, GuideReply, GuideRequest};
 pub use keys::WINDOWS;
+pub use logs::{
+    LOG_LIMIT, LogsState, default_log_filter, describe_logs, log_filter_text, parse_log_filter,
+};
 
 /// The tabs, in the order of their number keys.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -35,10 +39,11 @@ pub enum Tab {
     Insights,
     Deployments,
     Browser,
+    Logs,
 }
 
 impl Tab {
-    pub const ALL: [Tab; 8] = [
+    pub const ALL: [Tab; 9] = [
         Tab::Map,
         Tab::Services,
         Tab::Traces,
@@ -47,6 +52,7 @@ impl Tab {
         Tab::Insights,
         Tab::Deployments,
         Tab::Browser,
+        Tab::Logs,
     ];
 
     pub fn title(self) -> &'static str {
@@ -59,6 +65,16 @@ impl Tab {
             Tab::Insights => "Insights",
             Tab::Deployments => "Deployments",
             Tab::Browser => "Browser",
+            Tab::Logs => "Logs",
+        }
+    }
+
+    /// The title where the tab line is tight (80 columns): the long ones shortened.
+    pub fn short_title(self) -> &'static str {
+        match self {
+            Tab::Deployments => "Deploys",
+            Tab::Browser => "RUM",
+            tab => tab.title(),
         }
     }
 
@@ -112,6 +128,8 @@ pub struct Refresh {
     pub journey: Option<Option<protocol::RumSession>>,
     /// The workshop's steps, when the dashboard has a guide (`lab workshop`).
     pub guide: Option<protocol::WorkshopResponse>,
+    /// The Logs tab's records, newest first.
+    pub logs: Vec<protocol::LogView>,
     /// The [`Params::generation`] it was fetched for: an answer to older parameters is dropped.
     pub generation: u64,
 }
@@ -125,6 +143,8 @@ pub struct Params {
     pub service: Option<String>,
     /// The browser session whose journey is open.
     pub session: Option<String>,
+    /// The Logs tab's search (within the window).
+    pub logs: protocol::query::LogSearch,
     pub paused: bool,
     /// Counts parameter changes, so an answer fetched before the latest change is not shown under it.
     pub generation: u64,
@@ -149,7 +169,7 @@ impl Params {
 pub enum Action {
     Quit,
     /// Refresh now with these parameters (and go on refreshing with them).
-    Refresh(Params),
+    Refresh(Box<Params>),
     /// Fetch a trace and open it on the Trace tab.
     OpenTrace {
         trace_id: String,
@@ -233,12 +253,33 @@ pub struct ServicePage {
     pub selected: usize,
 }
 
-/// The filter line of the Traces tab while it is being typed.
+/// A filter line (the Traces tab's, the Logs tab's) while it is being typed.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct FilterInput {
     pub text: String,
     /// Why the last text was refused, if it was.
     pub problem: Option<String>,
+}
+
+impl FilterInput {
+    /// Typing: a character, Backspace, Ctrl-U to clear.
+    fn edit(&mut self, key: ratatui::crossterm::event::KeyEvent) {
+        use ratatui::crossterm::event::{KeyCode, KeyModifiers};
+        match key.code {
+            KeyCode::Backspace => {
+                self.text.pop();
+                self.problem = None;
+            }
+            KeyCode::Char('u') if key.modifiers.contains(KeyModifiers::CONTROL) => {
+                self.text.clear();
+            }
+            KeyCode::Char(c) if !c.is_control() => {
+                self.text.push(c);
+                self.problem = None;
+            }
+            _ => {}
+        }
+    }
 }
 
 /// The fault panel, open over any tab in `lab up`.
@@ -291,6 +332,9 @@ pub struct App {
     pub insights_selected: usize,
     pub deployments_selected: usize,
     pub browser: BrowserState,
+    /// The Logs tab's records, newest first, and its state.
+    pub logs: Vec<protocol::LogView>,
+    pub logs_tab: LogsState,
 
     /// The shop's faults: `None` where the dashboard cannot flip them (a recording, a remote collector).
     pub faults: Option<Vec<Fault>>,
@@ -346,6 +390,8 @@ impl App {
             insights_selected: 0,
             deployments_selected: 0,
             browser: BrowserState::default(),
+            logs: Vec::new(),
+            logs_tab: LogsState::default(),
             faults: None,
             fault_panel: None,
             guide: None,
@@ -365,6 +411,7 @@ impl App {
             filter: self.filter.clone(),
             service: self.service_page.as_ref().map(|p| p.name.clone()),
             session: self.browser.journey.as_ref().map(|j| j.id.clone()),
+            logs: self.log_search(),
             paused: self.paused,
             generation: self.generation,
         }
@@ -373,7 +420,7 @@ impl App {
     /// Asks for data fetched with the parameters as they now are.
     fn refresh(&mut self) -> Option<Action> {
         self.generation += 1;
-        Some(Action::Refresh(self.params()))
+        Some(Action::Refresh(Box::new(self.params())))
     }
 
     fn say(&mut self, message: impl Into<String>, problem: bool) {
@@ -411,6 +458,7 @@ impl App {
                     faults,
                     journey,
                     guide,
+                    logs,
                     generation: _,
                 } = *refresh;
                 if let Some(workshop) = guide {
@@ -432,6 +480,7 @@ impl App {
                 if let Some(journey) = journey {
                     self.take_journey(journey);
                 }
+                self.take_logs(logs);
                 self.loaded = true;
                 self.restore_selection(keys);
                 if self
@@ -626,6 +675,7 @@ impl App {
                 self.overview.deployments.len(),
             ),
             Tab::Browser => self.browser_list(),
+            Tab::Logs => (&mut self.logs_tab.selected, self.logs.len()),
             Tab::Trace => return None,
         })
     }

@@ -456,11 +456,7 @@ impl TraceScreen {
         out.push(Line::styled(fmt::fit(&title, width), theme.header()));
         for log in shown {
             let at = i128::from(log.time_unix_nano) - i128::from(self.view.start_unix_nano);
-            let style = match log.severity_number {
-                17.. => theme.error(),
-                13..=16 => theme.warn(),
-                _ => Style::new(),
-            };
+            let style = theme.severity(log.severity_number);
             let mark = if self.all_logs && log.span_id == span_id {
                 '›'
             } else {

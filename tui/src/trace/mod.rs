@@ -418,4 +418,12 @@ impl TraceScreen {
     pub fn trace_id(&self) -> &str {
         &self.view.trace_id
     }
+
+    /// The id of the span selected, when one span (not a group of repeats) is.
+    pub fn selected_span_id(&self) -> Option<&str> {
+        match self.selected_spans() {
+            [one] => Some(self.view.spans[*one].span_id.as_str()),
+            _ => None,
+        }
+    }
 }

@@ -8,6 +8,7 @@ mod deployments;
 mod errors;
 mod guide;
 mod insights;
+mod logs;
 mod map;
 mod services;
 mod traces;
@@ -56,13 +57,11 @@ pub fn screen(app: &App, area: Rect) -> Areas {
     areas
 }
 
-/// Below this width the tab titles lose a space each, so that `? help` still fits beside them.
-const ROOMY_TABS: u16 = 90;
-
-/// The tab titles as drawn, with their first column and width.
+/// The tab titles as drawn, with their first column and width: roomy (` 1 Map `) when they fit with room
+/// for `?` beside them, else tight (`1 Map `, the longest titles shortened) so that they fit 80 columns.
 fn tab_spans(area: Rect) -> Vec<(Tab, u16, u16, String)> {
+    let roomy = roomy_tabs(area);
     let mut x = area.x;
-    let roomy = area.width >= ROOMY_TABS;
     Tab::ALL
         .iter()
         .enumerate()
@@ -70,7 +69,7 @@ fn tab_spans(area: Rect) -> Vec<(Tab, u16, u16, String)> {
             let title = if roomy {
                 format!(" {} {} ", i + 1, tab.title())
             } else {
-                format!("{} {} ", i + 1, tab.title())
+                format!("{} {} ", i + 1, tab.short_title())
             };
             let width = title.chars().count() as u16;
             let at = x;
@@ -78,6 +77,14 @@ fn tab_spans(area: Rect) -> Vec<(Tab, u16, u16, String)> {
             (*tab, at, width, title)
         })
         .collect()
+}
+
+/// Whether the roomy tab titles fit `area` with ` ?` beside them.
+fn roomy_tabs(area: Rect) -> bool {
+    let width: usize = (Tab::ALL.iter().enumerate())
+        .map(|(i, tab)| format!(" {} {} ", i + 1, tab.title()).chars().count())
+        .sum();
+    width + 2 <= area.width as usize
 }
 
 /// What the wheel turned at `x`, `y` points at: as [`hit`], but on the flame pane the time under it too.
@@ -139,6 +146,7 @@ fn list_rows(app: &App, body: Rect) -> Option<Rect> {
         Tab::Insights => Some(insights::list_rows(body)),
         Tab::Deployments => Some(deployments::list_rows(app, body)),
         Tab::Browser => Some(browser::list_rows(body)),
+        Tab::Logs => Some(logs::list_rows(body)),
         Tab::Trace => None,
     }
 }
@@ -165,6 +173,7 @@ pub fn row_at(app: &App, body: Rect, y: u16) -> Option<usize> {
         Tab::Insights => (app.insights_selected, app.overview.n_plus_one.len()),
         Tab::Deployments => return deployments::row_at(app, rows, y),
         Tab::Browser => browser::selection(app),
+        Tab::Logs => (app.logs_tab.selected, app.logs.len()),
         Tab::Trace => return None,
     };
     Some(scroll(selected, len, rows.height as usize) + (y - rows.y) as usize)
@@ -189,6 +198,7 @@ impl Widget for &App {
                 Tab::Insights => insights::render(self, areas.body, buf),
                 Tab::Deployments => deployments::render(self, areas.body, buf),
                 Tab::Browser => browser::render(self, areas.body, buf),
+                Tab::Logs => logs::render(self, areas.body, buf),
             }
         }
         if let Some(pane) = self.guide.as_ref().filter(|g| g.shown) {
@@ -225,7 +235,7 @@ fn render_tabs(app: &App, area: Rect, buf: &mut Buffer) {
     }
     let used: usize = spans.iter().map(|s| s.width()).sum();
     // The longest hint that fits beside the tabs.
-    let hints: &[&str] = if area.width >= ROOMY_TABS {
+    let hints: &[&str] = if roomy_tabs(area) {
         &[" ? help  q quit", " ? help", " ?"]
     } else {
         &[" ? help", " ?"]
@@ -407,13 +417,13 @@ fn centred(area: Rect, width: u16, height: u16) -> Rect {
 
 /// Every key, for `?`.
 pub const KEYS: &[(&str, &str)] = &[
-    ("1-8, Tab, Shift-Tab", "switch tabs (click a tab too)"),
+    ("1-9, Tab, Shift-Tab", "switch tabs (click a tab too)"),
     (
         "↑↓ j k, PgUp PgDn, g G",
         "move (click a row, a flame bar; the wheel)",
     ),
     ("Enter", "drill in: service, trace, ×N row (or click twice)"),
-    ("Esc", "go back, close, clear the trace filter"),
+    ("Esc", "go back, close, clear a filter"),
     ("space", "pause or resume a live view"),
     ("w, then 1-4", "time window 1m, 5m, 15m, all: every tab"),
     (
@@ -428,19 +438,25 @@ pub const KEYS: &[(&str, &str)] = &[
     ("Traces: s e", "longest or latest first; errors only"),
     ("Trace: → l, ← h", "unfold ×N; fold, or go to the parent"),
     ("Trace: Ctrl-d Ctrl-u", "page down, up"),
-    ("Trace: e c", "next error, next critical-path span"),
-    ("Trace: F", "flame graph across the whole width, or back"),
+    (
+        "Trace: e c, F",
+        "next error, critical-path span; wide flame graph",
+    ),
     (
         "Trace: z - + [ ] wheel",
         "zoom to selection, out, in; move; about the pointer",
     ),
     (
         "Trace: J K, L",
-        "scroll the details; all the trace's logs, or the span's",
+        "scroll details; L: the trace's logs or the span's",
     ),
     (
         "Browser: l e",
         "pages by load, by errors; Enter: journey, trace",
+    ),
+    (
+        "Logs: / e v",
+        "filter; errors only; lowest severity (Enter: trace)",
     ),
     ("f; W", "faults (Enter flips); guide: A answer, H hint, < >"),
     ("x, X", "Datadog, OTLP export on or off (the status line)"),
@@ -544,6 +560,41 @@ fn pane(title: impl Into<String>) -> Block<'static> {
     Block::default()
         .borders(Borders::ALL)
         .title(Line::from(format!(" {} ", title.into())))
+}
+
+/// A tab's filter line: what is being typed (with why it was refused, or how to write one), or the filter
+/// that applies (`text`, and what it means), or `empty` when none does.
+fn filter_line(
+    input: Option<&crate::app::FilterInput>,
+    text: &str,
+    describe: impl FnOnce() -> String,
+    help: &str,
+    empty: &str,
+    theme: &crate::theme::Theme,
+) -> Line<'static> {
+    match input {
+        Some(input) => {
+            let mut spans = vec![
+                Span::styled(" / ", theme.header()),
+                Span::raw(fmt::clean(&input.text)),
+                Span::styled("█", theme.dim()),
+            ];
+            spans.push(match &input.problem {
+                Some(problem) => Span::styled(format!("  {}", fmt::clean(problem)), theme.error()),
+                None => Span::styled(format!("  {help}"), theme.dim()),
+            });
+            Line::from(spans)
+        }
+        None if text.is_empty() => Line::styled(empty.to_owned(), theme.dim()),
+        None => Line::from(vec![
+            Span::styled(" filter: ", theme.dim()),
+            Span::styled(fmt::clean(text), theme.highlight()),
+            Span::styled(
+                format!(" = {} (Esc clears)", fmt::clean(&describe())),
+                theme.dim(),
+            ),
+        ]),
+    }
 }
 
 /// A pane's table above a detail of the selected row: the inside of `body`'s border, split.

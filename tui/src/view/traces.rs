@@ -4,10 +4,10 @@
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
-use ratatui::text::{Line, Span};
+use ratatui::text::Line;
 use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table, Widget};
 
-use super::{below_header, pane, visible};
+use super::{below_header, filter_line, pane, visible};
 use crate::app::{App, describe, filter_text};
 use crate::fmt;
 
@@ -40,41 +40,14 @@ pub(super) fn render(app: &App, body: Rect, buf: &mut Buffer) {
     ))
     .render(body, buf);
 
-    let filter_line = match &app.filter_input {
-        Some(input) => {
-            let mut spans = vec![
-                Span::styled(" / ", theme.header()),
-                Span::raw(fmt::clean(&input.text)),
-                Span::styled("█", theme.dim()),
-            ];
-            match &input.problem {
-                Some(problem) => spans.push(Span::styled(
-                    format!("  {}", fmt::clean(problem)),
-                    theme.error(),
-                )),
-                None => spans.push(Span::styled(
-                    "  service:X endpoint:\"GET /p\" error >500ms <1ms or words · Enter applies",
-                    theme.dim(),
-                )),
-            }
-            Line::from(spans)
-        }
-        None => {
-            let text = filter_text(&app.filter);
-            if text.is_empty() {
-                Line::styled(" all traces (/ to filter)", theme.dim())
-            } else {
-                Line::from(vec![
-                    Span::styled(" filter: ", theme.dim()),
-                    Span::styled(fmt::clean(&text), theme.highlight()),
-                    Span::styled(
-                        format!(" = {} (Esc clears)", fmt::clean(&describe(&app.filter))),
-                        theme.dim(),
-                    ),
-                ])
-            }
-        }
-    };
+    let filter_line = filter_line(
+        app.filter_input.as_ref(),
+        &filter_text(&app.filter),
+        || describe(&app.filter),
+        "service:X endpoint:\"GET /p\" error >500ms <1ms or words · Enter applies",
+        " all traces (/ to filter)",
+        theme,
+    );
     Paragraph::new(filter_line).render(filter_area, buf);
 
     if app.traces.is_empty() {

@@ -113,6 +113,25 @@ pub fn browsed() -> Served {
     Served::new(store, analysis)
 }
 
+/// The broken shop with the log records its services write (an error in each failing render, a warning
+/// for each slow call), and one written outside any trace, as a service's start-up line is.
+pub fn logged() -> Served {
+    let (store, analysis) = stored(&[Workshop::Broken], 40);
+    let spans = workshop::generate(Workshop::Broken, 40, START_NS);
+    let mut records = workshop::log_records(&spans);
+    let mut seeded = records[0].clone();
+    seeded.time_ns = START_NS - 1_000_000_000;
+    seeded.severity_number = 9;
+    seeded.severity_text = "INFO".into();
+    seeded.body = "seeded the storefront database".to_owned();
+    seeded.attributes.clear();
+    seeded.trace = collector::logs::TraceRef::None;
+    seeded.span_id = None;
+    records.insert(0, seeded);
+    store.logs().insert(records);
+    Served::new(store, analysis)
+}
+
 /// The broken shop, then the ads and discounts services fixed: the storefront keeps its version.
 pub fn slow_services_fixed() -> Served {
     source(&[Workshop::Broken, Workshop::SlowServicesFixed], 40)

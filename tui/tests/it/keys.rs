@@ -15,14 +15,14 @@ use crate::fixture::{self, app, ch, key, open, refresh};
 fn numbers_tab_and_backtab_switch_tabs() {
     let mut app = app(&fixture::broken());
     assert_eq!(app.tab, Tab::Map);
-    for (c, tab) in ('1'..='8').zip(Tab::ALL) {
+    for (c, tab) in ('1'..='9').zip(Tab::ALL) {
         assert_eq!(app.handle_key(ch(c)), None);
         assert_eq!(app.tab, tab);
     }
     app.handle_key(key(KeyCode::Tab));
     assert_eq!(app.tab, Tab::Map, "Tab wraps around");
     app.handle_key(key(KeyCode::BackTab));
-    assert_eq!(app.tab, Tab::Browser);
+    assert_eq!(app.tab, Tab::Logs);
 }
 
 #[test]

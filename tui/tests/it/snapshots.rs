@@ -1,7 +1,7 @@
 //! Every view, drawn from the deterministic fixture in the broken and the fixed state (`cargo insta review`
 //! after a deliberate change of the picture).
 
-use ratatui::crossterm::event::KeyCode;
+use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use tui::app::Tab;
 
 use crate::fixture::{self, app, ch, draw, key, open, refresh};
@@ -271,6 +271,115 @@ fn browser_views() {
     // The map: the browser in front of the storefront.
     app.handle_key(ch('1'));
     insta::assert_snapshot!("browser_map_80x24", draw(&mut app, 80, 24));
+}
+
+/// The Logs tab: every record newest first; errors only; a filter typed, and one refused; Enter opens the
+/// trace a record was written in on its span, and says so for a record written outside any trace.
+#[test]
+fn logs_views() {
+    let source = fixture::logged();
+    let mut app = app(&source);
+    app.handle_key(ch('9'));
+    assert_eq!(app.tab, Tab::Logs);
+    // 20 failing renders, 30 slow calls (the home page's two, a product page's one, in 10 of each), and
+    // the start-up line: newest first.
+    assert_eq!(app.logs.len(), 51);
+    assert!(
+        (app.logs.windows(2)).all(|w| w[0].time_unix_nano >= w[1].time_unix_nano),
+        "newest first"
+    );
+    insta::assert_snapshot!("logs", draw(&mut app, 100, 30));
+    insta::assert_snapshot!("logs_80x24", draw(&mut app, 80, 24));
+
+    // Errors only: the misplaced banner call's line, with where it was raised.
+    assert!(app.handle_key(ch('e')).is_some(), "e searches again");
+    refresh(&mut app, &source);
+    assert_eq!(app.logs.len(), 20);
+    assert!(app.logs.iter().all(|log| log.severity == "ERROR"));
+    let drawn = draw(&mut app, 100, 30).to_string();
+    assert!(drawn.contains("no ad was loaded for this page"), "{drawn}");
+    assert!(
+        drawn.contains("code.file.path=services/storefront/src/layout.rs"),
+        "{drawn}"
+    );
+    insta::assert_snapshot!("logs_errors_80x24", draw(&mut app, 80, 24));
+
+    // Enter: the record's trace, on the span that wrote it; Esc comes back.
+    let log = app.logs[0].clone();
+    let action = app.handle_key(key(KeyCode::Enter));
+    assert_eq!(
+        action,
+        Some(tui::app::Action::OpenTrace {
+            trace_id: log.trace_id.clone(),
+            focus: tui::trace::Focus::Span(log.span_id.clone()),
+        })
+    );
+    open(&mut app, &source, action);
+    assert_eq!(app.tab, Tab::Trace);
+    let screen = app.trace.as_ref().expect("the trace");
+    assert_eq!(screen.trace_id(), log.trace_id);
+    assert_eq!(screen.selected_span_id(), Some(log.span_id.as_str()));
+    app.handle_key(key(KeyCode::Esc));
+    assert_eq!(app.tab, Tab::Logs);
+
+    // A filter: the slow calls, words looked for in the bodies.
+    app.handle_key(ch('/'));
+    for c in "service:store-frontend severity:warn slow".chars() {
+        app.handle_key(ch(c));
+    }
+    // Ctrl-U clears what the line held first (`severity:error` from `e`).
+    assert!(
+        app.logs_tab
+            .input
+            .as_ref()
+            .is_some_and(|i| i.text.starts_with("severity:error"))
+    );
+    app.handle_key(KeyEvent::new(KeyCode::Char('u'), KeyModifiers::CONTROL));
+    for c in "service:store-frontend severity:warn slow".chars() {
+        app.handle_key(ch(c));
+    }
+    assert!(app.handle_key(key(KeyCode::Enter)).is_some());
+    refresh(&mut app, &source);
+    assert_eq!(app.logs.len(), 30);
+    assert!(
+        (app.logs.iter())
+            .all(|log| log.severity == "WARN" && log.body.starts_with("slow answer from")),
+        "{:?}",
+        app.logs
+    );
+    let drawn = draw(&mut app, 160, 30).to_string();
+    assert!(
+        drawn.contains("filter: service:store-frontend severity:warn slow = records WARN or worse, from store-frontend, mentioning \"slow\""),
+        "{drawn}"
+    );
+
+    // A refused filter says why, and keeps the list.
+    app.handle_key(ch('/'));
+    app.handle_key(KeyEvent::new(KeyCode::Char('u'), KeyModifiers::CONTROL));
+    for c in "severity:loud".chars() {
+        app.handle_key(ch(c));
+    }
+    assert_eq!(app.handle_key(key(KeyCode::Enter)), None);
+    let drawn = draw(&mut app, 100, 30).to_string();
+    assert!(
+        drawn.contains("a severity is TRACE, DEBUG, INFO, WARN, ERROR, FATAL"),
+        "{drawn}"
+    );
+    app.handle_key(key(KeyCode::Esc));
+    assert_eq!(app.logs.len(), 30);
+
+    // Esc clears the filter; the oldest record was written outside any trace: nothing to open.
+    assert!(app.handle_key(key(KeyCode::Esc)).is_some());
+    refresh(&mut app, &source);
+    assert_eq!(app.logs.len(), 51);
+    app.handle_key(ch('G'));
+    assert_eq!(
+        app.logs[app.logs_tab.selected].body,
+        "seeded the storefront database"
+    );
+    assert_eq!(app.handle_key(key(KeyCode::Enter)), None);
+    let drawn = draw(&mut app, 100, 30).to_string();
+    assert!(drawn.contains("written outside any trace"), "{drawn}");
 }
 
 /// The error's trace opened from the Errors tab, drawn at 140×40.
