@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use clap::Args;
+use lab::guide::Guide;
 use lab::replay::Speed;
 use lab::shop::ShopOptions;
 use lab::up::{LabOptions, ReplaySettings, RunningLab};
@@ -53,10 +54,10 @@ pub(crate) struct UpArgs {
     /// Also walk a real headless Chromium through the shop, so the storefront's browser SDK reports what a
     /// shopper sees (the dashboard's Browser tab); see `lab browse`.
     #[arg(long)]
-    browser: bool,
+    pub(crate) browser: bool,
 
     #[command(flatten)]
-    chromium: super::browse::ChromiumArg,
+    pub(crate) chromium: super::browse::ChromiumArg,
 
     #[command(flatten)]
     listen: ListenArgs,
@@ -116,6 +117,11 @@ pub(crate) struct UpArgs {
 const RECORDING: &[u8] = include_bytes!("../../../recordings/storedog.gor");
 
 pub(crate) async fn up(args: UpArgs) -> anyhow::Result<()> {
+    run(args, None).await
+}
+
+/// `lab up`, or with a guide `lab workshop`: the guide's routes join the query API and its pane the dashboard.
+pub(crate) async fn run(args: UpArgs, guide: Option<Guide>) -> anyhow::Result<()> {
     use std::io::IsTerminal as _;
     let terminal = std::io::stdout().is_terminal() && std::io::stdin().is_terminal();
     if !args.headless && !terminal {
@@ -165,6 +171,7 @@ pub(crate) async fn up(args: UpArgs) -> anyhow::Result<()> {
             datadog_steps_aside: args.listen.datadog_steps_aside(),
             // Dashboards elsewhere (`lab tui --connect`) are served the shop's source lines.
             source_root: super::dashboard::shop_workspace().map(Path::to_owned),
+            api_extension: guide.clone().map(lab::guide::api::extension),
             ..Default::default()
         },
         shop,
@@ -202,6 +209,12 @@ pub(crate) async fn up(args: UpArgs) -> anyhow::Result<()> {
     }
     if let Some(addr) = lab.collector.api {
         say(format!("  {:<24} http://{addr}/api/services", "query API"));
+        if guide.is_some() {
+            say(format!(
+                "  {:<24} http://{addr}/api/workshop",
+                "the workshop's guide"
+            ));
+        }
     }
     if let Some(path) = &args.record {
         say(format!("  recording spans to {}", path.display()));
@@ -264,7 +277,7 @@ pub(crate) async fn up(args: UpArgs) -> anyhow::Result<()> {
     match (args.headless, args.duration) {
         (false, _) => {
             // Whatever happens to the dashboard, the lab stops and the report is printed.
-            let dashboard = dashboard_in_lab(&args, &lab).await;
+            let dashboard = dashboard_in_lab(&args, &lab, guide).await;
             stop_browser(browser).await;
             let finished = stop_lab(lab, &args).await;
             serve::log_to_stderr();

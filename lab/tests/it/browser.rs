@@ -20,7 +20,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::replay_shop::TempDir;
 
-fn chromium() -> Option<PathBuf> {
+pub(crate) fn chromium() -> Option<PathBuf> {
     match find_chromium(None) {
         Ok(path) => Some(path),
         Err(err) if std::env::var("CI").is_ok_and(|ci| ci == "true") => {

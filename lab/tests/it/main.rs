@@ -4,6 +4,7 @@ mod browser;
 mod cli;
 mod dashboard;
 mod export;
+mod guide;
 mod limits;
 mod real_clients;
 mod real_logs;

@@ -28,6 +28,9 @@ impl App {
             self.help = false;
             return (key.code == KeyCode::Char('q')).then_some(Action::Quit);
         }
+        if self.guide_typing() {
+            return self.guide_key(key).flatten();
+        }
         if self.filter_input.is_some() {
             return self.filter_key(key);
         }
@@ -56,6 +59,9 @@ impl App {
             && screen.handle_key(key)
         {
             return None;
+        }
+        if let Some(action) = self.guide_key(key) {
+            return action;
         }
         match key.code {
             KeyCode::Char('q') => return Some(Action::Quit),

@@ -184,7 +184,7 @@ pub fn open_in(
 
 /// The screen as text, `width`×`height`, after telling the state its size, as the event loop does.
 pub fn draw(app: &mut App, width: u16, height: u16) -> TestBackend {
-    app.resize(tui::view::layout(ratatui::layout::Rect::new(0, 0, width, height)).body);
+    app.resize(tui::view::screen(app, ratatui::layout::Rect::new(0, 0, width, height)).body);
     let app = &*app;
     let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
     terminal
