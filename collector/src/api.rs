@@ -22,6 +22,9 @@
 //! | `GET /api/rum/sessions?limit=` | `{"sessions": [RumSessionSummary]}`, newest first |
 //! | `GET /api/rum/sessions/{id}` | the session's journey |
 //!
+//! A program embedding the collector may add routes of its own beside these ([`Extension`]): `lab workshop`
+//! serves its guide's `/api/workshop` and `/api/class` that way, answering from the same [`Query`].
+//!
 //! A bad parameter is a 400 naming it; an unknown trace or service a 404. Every answer is a type of the
 //! contract (`protocol`), computed by [`crate::query::Query`]; this module only speaks HTTP.
 
@@ -79,6 +82,29 @@ pub fn serve(query: Query) -> axum::Router {
             )
         })
         .with_state(query)
+}
+
+/// Routes a program embedding the collector serves on the query API's listener, beside the API's own: built
+/// from the collector's [`Query`] once it exists, merged before the API's fallback (so they must not set one
+/// of their own), served under the same timeouts and connection cap.
+#[derive(Clone)]
+pub struct Extension(std::sync::Arc<dyn Fn(Query) -> axum::Router + Send + Sync>);
+
+impl Extension {
+    pub fn new(routes: impl Fn(Query) -> axum::Router + Send + Sync + 'static) -> Extension {
+        Extension(std::sync::Arc::new(routes))
+    }
+
+    /// The API's own routes over `query`, with this extension's beside them.
+    pub fn serve(&self, query: Query) -> axum::Router {
+        serve(query.clone()).merge((self.0)(query))
+    }
+}
+
+impl std::fmt::Debug for Extension {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Extension(..)")
+    }
 }
 
 /// A refused query: its status and a message saying what was wrong, answered as `{"error": message}`.
@@ -333,7 +359,8 @@ async fn set_export(
                 "no exporter named {name:?}: this collector has {}",
                 match query.exports.names() {
                     names if names.is_empty() => {
-                        "none (start it with --export-otlp URL or --export-datadog)".to_owned()
+                        "none (start it with --export-otlp URL, --export-datadog or --export-rum)"
+                            .to_owned()
                     }
                     names => names.join(", "),
                 }

@@ -256,15 +256,20 @@ impl fmt::Display for Report {
             writeln!(f, "  {} {}", clean(&n.service), clean(&n.endpoint))?;
             writeln!(
                 f,
-                "      up to ×{} a request, {} per request ({} of the trace), in {} traces",
+                "      up to ×{} a request, {} a request, {} of the trace",
                 n.repeats,
                 ms(n.total_ms),
                 percent(n.share),
-                n.count
             )?;
             writeln!(f, "      {}", clean(&n.query))?;
-            if let Some(trace) = n.traces.first() {
-                writeln!(f, "      example trace {}", clean(trace))?;
+            match n.traces.first() {
+                Some(trace) => writeln!(
+                    f,
+                    "      in {} traces, for example {}",
+                    n.count,
+                    clean(trace)
+                )?,
+                None => writeln!(f, "      in {} traces", n.count)?,
             }
         }
         writeln!(f)?;
@@ -512,10 +517,53 @@ mod tests {
         assert_eq!(back.exports, report.exports);
     }
 
+    /// The broken shop, then its ads and discounts services fixed (the storefront not redeployed), with the
+    /// log records the shop writes: every kind of line the report writes.
+    fn redeployed_shop_with_logs() -> (Store, Analysis) {
+        let two_hours_ago = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos() as u64
+            - 7_200_000_000_000;
+        let store = Store::new(DEFAULT_CAPACITY);
+        let analysis = Analysis::new(Settings::default());
+        for (i, state) in [Workshop::Broken, Workshop::SlowServicesFixed]
+            .iter()
+            .enumerate()
+        {
+            let mut spans =
+                workshop::generate(*state, 40, two_hours_ago + i as u64 * 600_000_000_000);
+            // Traces of their own: the generator numbers each state's from the same first id.
+            for span in &mut spans {
+                span.trace_id =
+                    crate::model::TraceId::from_u128(span.trace_id.to_u128() + i as u128 * 1000);
+            }
+            store.logs().insert(workshop::log_records(&spans));
+            analysis.observe(&spans);
+            store.insert(spans);
+        }
+        analysis.flush(&store);
+        (store, analysis)
+    }
+
     #[test]
     fn the_text_report_fits_80_columns() {
-        let (store, analysis) = broken_shop();
+        let (store, analysis) = redeployed_shop_with_logs();
         let text = Report::build("test", &store, &analysis).to_string();
+        // Every kind of line is there: a version against the one before, a caller's endpoints after a
+        // service it calls was redeployed, the log records by service and severity.
+        for line in [
+            "against 1.0",
+            "after discounts-service 1.1 and advertisements-service 1.1: better",
+            "Log records",
+            "store-frontend",
+        ] {
+            assert!(text.contains(line), "{line:?} missing from\n{text}");
+        }
+        assert!(
+            (text.lines()).any(|l| l.contains("ERROR") && l.trim_end().ends_with(" 40")),
+            "{text}"
+        );
         // A statement or an error message is as long as its sender wrote it; every line the report lays out
         // (tables, headings, figures) fits.
         let statements: Vec<String> = (analysis.n_plus_one().iter())

@@ -56,6 +56,8 @@ pub struct CollectorOptions {
     pub datadog_steps_aside: bool,
     /// The services' source tree, whose lines the query API serves (`GET /api/source`); `None` serves none.
     pub source_root: Option<PathBuf>,
+    /// Routes of the embedding program's, served beside the query API's (`lab workshop`'s guide).
+    pub api_extension: Option<crate::api::Extension>,
 }
 
 impl Default for CollectorOptions {
@@ -82,6 +84,7 @@ impl Default for CollectorOptions {
             export: ExportOptions::default(),
             datadog_steps_aside: false,
             source_root: None,
+            api_extension: None,
         }
     }
 }
@@ -140,6 +143,7 @@ impl RunningCollector {
                     .merge(crate::rum::intake::router(
                         store.rum().clone(),
                         options.rum_max_body,
+                        exports.clone(),
                     ))
                     .layer(axum::middleware::from_fn_with_state(
                         Cors::new(options.cors_origins.iter().cloned()),
@@ -151,7 +155,14 @@ impl RunningCollector {
                 "Datadog agent API",
                 datadog::router(ingest.clone(), options.max_body),
             ),
-            (options.api, "query API", crate::api::serve(query)),
+            (
+                options.api,
+                "query API",
+                match &options.api_extension {
+                    Some(extension) => extension.serve(query),
+                    None => crate::api::serve(query),
+                },
+            ),
         ];
         let mut datadog_port_taken = None;
         for (slot, (addr, name, router)) in http_addrs.iter_mut().zip(http_receivers) {

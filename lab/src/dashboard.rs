@@ -1,13 +1,15 @@
 //! The dashboard's links to the lab: its in-process data source ([`InProcess`], the collector of this process
-//! or a recording), and the shop's fault switches for its fault panel, flipped in-process exactly as the
-//! admin API flips them (each flip deploys a new version of the service that owns it).
+//! or a recording), the shop's fault switches for its fault panel, flipped in-process exactly as the
+//! admin API flips them (each flip deploys a new version of the service that owns it), and the workshop's
+//! guide for its guide pane ([`LabGuide`]).
 
 use protocol::{ServiceStats, Sort, TraceSearch, TraceSummary, TraceView, Window};
 use shop_runtime::Faults;
 use tui::app::Fault;
-use tui::run::FaultControl;
+use tui::run::{FaultControl, GuideSource};
 use tui::source::{Counts, DataSource, LATENCY_BUCKETS, Overview};
 
+use crate::guide::Guide;
 use crate::shop::RunningShop;
 
 /// The fault switches of a shop running in this process.
@@ -63,6 +65,34 @@ impl FaultControl for ShopFaults {
         } else {
             format!("{name} was already {state}")
         })
+    }
+}
+
+/// The workshop's guide of this process (`lab workshop`), for the dashboard's guide pane: the same [`Guide`]
+/// the query API serves, checking against the collector of this process.
+#[derive(Clone, Debug)]
+pub struct LabGuide {
+    guide: Guide,
+    query: collector::query::Query,
+}
+
+impl LabGuide {
+    pub fn new(guide: Guide, query: collector::query::Query) -> LabGuide {
+        LabGuide { guide, query }
+    }
+}
+
+impl GuideSource for LabGuide {
+    fn workshop(&self) -> anyhow::Result<protocol::WorkshopResponse> {
+        Ok(self.guide.workshop(&self.query))
+    }
+
+    fn answer(&self, step: &str, answer: &str) -> anyhow::Result<protocol::AnswerResponse> {
+        Ok(self.guide.answer(step, answer, &self.query)?)
+    }
+
+    fn hint(&self, step: &str) -> anyhow::Result<protocol::HintResponse> {
+        Ok(self.guide.hint(step)?)
     }
 }
 

@@ -14,6 +14,7 @@ use cli::fault::FaultArgs;
 use cli::report::ReportArgs;
 use cli::traffic::{RecordArgs, ReplayArgs};
 use cli::up::UpArgs;
+use cli::workshop::WorkshopArgs;
 
 /// The observability lab: a deliberately broken shop, its traffic, the trace collector and a terminal
 /// dashboard to investigate it, all offline on one machine.
@@ -34,6 +35,12 @@ enum Command {
     /// traffic replaying against it in a loop, and the dashboard over it all (or, with --headless, nothing
     /// on screen until Ctrl-C or --duration). Quitting stops everything and prints the report.
     Up(UpArgs),
+    /// The guided workshop: `lab up` with a guide pane in the dashboard (W shows or hides it) that takes you
+    /// through the workshop's steps — find the error, read the logs, see what the shopper saw, find where the
+    /// time goes and the N+1, fix each fault, verify — checking each answer against what the collector found
+    /// in this lab, and each fix against the new version's figures. Progress is kept in --data-dir, so a
+    /// restart resumes; the query API serves it too (GET /api/workshop).
+    Workshop(WorkshopArgs),
     /// Fix a fault of the running lab (`frontend.ads-in-layout`, `frontend.cart-badge`, `ads.sleep`,
     /// `discounts.sleep`, `discounts.n-plus-one`), or all of them: each fix deploys a new version of its service.
     Fix(FaultArgs),
@@ -55,8 +62,8 @@ enum Command {
     /// them. Ctrl-C prints what was accepted, stored, evicted and rejected.
     Collect(CollectArgs),
     /// Switch an exporter of a running lab on or off (`lab export off datadog`), and print what it has sent,
-    /// retried, failed and dropped: the exporters `lab up` or `lab collect` started with --export-datadog or
-    /// --export-otlp, reached over the query API (--api).
+    /// retried, failed and dropped: the exporters `lab up` or `lab collect` started with --export-datadog,
+    /// --export-rum or --export-otlp, reached over the query API (--api).
     Export(ExportCommand),
     /// Benchmarks: `lab bench ingest` loads a running collector (`lab collect`) over loopback; `lab bench shop`
     /// measures what instrumentation costs the storefront.
@@ -76,6 +83,7 @@ async fn main() -> anyhow::Result<()> {
     listener::open_files::raise_and_log();
     match Cli::parse().command {
         Command::Up(args) => cli::up::up(args).await,
+        Command::Workshop(args) => cli::workshop::workshop(args).await,
         Command::Fix(args) => cli::fault::flip(args, false).await,
         Command::Break(args) => cli::fault::flip(args, true).await,
         Command::Report(args) => cli::report::report(args).await,

@@ -12,6 +12,7 @@ pub mod rum;
 pub mod text;
 pub mod trace;
 pub mod units;
+pub mod workshop;
 
 pub use query::{Sort, TraceSearch, TraceSort, Window};
 pub use responses::{
@@ -30,4 +31,7 @@ pub use rum::{
 pub use trace::{
     CodeLocation, Dropped, EventView, ExceptionView, Frame, RepeatGroup, SpanView, TraceSummary,
     TraceView, parse_trace_id,
+};
+pub use workshop::{
+    AnswerRequest, AnswerResponse, HintResponse, StepKind, WorkshopResponse, WorkshopStep,
 };

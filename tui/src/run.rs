@@ -14,7 +14,9 @@ use ratatui::crossterm::event::{
 };
 use ratatui::crossterm::execute;
 
-use crate::app::{Action, App, Fault, Params, Refresh, Update};
+use crate::app::{
+    Action, App, Fault, GuidePane, GuideReply, GuideRequest, Params, Refresh, Update,
+};
 use crate::source::DataSource;
 use crate::theme::Theme;
 use crate::trace::{Focus, TraceScreen};
@@ -26,6 +28,14 @@ pub trait FaultControl: Send {
     fn set(&self, name: &str, broken: bool) -> anyhow::Result<String>;
 }
 
+/// The workshop's guide (`lab workshop`, or a remote one): its steps, answers and hints, for the guide pane.
+pub trait GuideSource: Send {
+    /// Every step and where the student stands.
+    fn workshop(&self) -> anyhow::Result<protocol::WorkshopResponse>;
+    fn answer(&self, step: &str, answer: &str) -> anyhow::Result<protocol::AnswerResponse>;
+    fn hint(&self, step: &str) -> anyhow::Result<protocol::HintResponse>;
+}
+
 /// How the dashboard runs.
 pub struct Options {
     pub theme: Theme,
@@ -34,6 +44,8 @@ pub struct Options {
     /// How often live data refreshes.
     pub refresh: Duration,
     pub faults: Option<Box<dyn FaultControl>>,
+    /// The workshop's guide: with one, the guide pane (`W`) shows, open at start.
+    pub guide: Option<Box<dyn GuideSource>>,
     /// Set from elsewhere (a signal handler) to make the dashboard quit as if `q` was pressed.
     pub quit: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
 }
@@ -45,6 +57,7 @@ impl std::fmt::Debug for Options {
             .field("workspace", &self.workspace)
             .field("refresh", &self.refresh)
             .field("faults", &self.faults.is_some())
+            .field("guide", &self.guide.is_some())
             .finish()
     }
 }
@@ -56,6 +69,7 @@ impl Default for Options {
             workspace: std::env::current_dir().ok(),
             refresh: Duration::from_secs(1),
             faults: None,
+            guide: None,
             quit: None,
         }
     }
@@ -68,6 +82,7 @@ enum Request {
     OpenTrace { trace_id: String, focus: Focus },
     SetFault { name: String, broken: bool },
     SetExport { name: String, enabled: bool },
+    Guide(GuideRequest),
 }
 
 /// An error with its causes, on one line.
@@ -108,6 +123,7 @@ pub fn refresh(
         endpoints,
         faults,
         journey,
+        guide: None,
         logs,
         generation: params.generation,
     })
@@ -153,6 +169,7 @@ const MAX_BACKOFF: Duration = Duration::from_secs(30);
 fn fetcher(
     source: Box<dyn DataSource>,
     faults: Option<Box<dyn FaultControl>>,
+    guide: Option<Box<dyn GuideSource>>,
     workspace: Option<PathBuf>,
     every: Duration,
     requests: Receiver<Request>,
@@ -208,6 +225,26 @@ fn fetcher(
                 (pending, next) = (true, Instant::now());
                 continue;
             }
+            Some(Request::Guide(request)) => {
+                let Some(guide) = &guide else { continue };
+                let reply = match &request {
+                    GuideRequest::Answer { step, answer } => {
+                        guide.answer(step, answer).map(GuideReply::Answered)
+                    }
+                    GuideRequest::Hint { step } => guide.hint(step).map(GuideReply::Hint),
+                };
+                if updates
+                    .send(Update::Guide(
+                        reply.unwrap_or_else(|error| GuideReply::Failed(chain(&error))),
+                    ))
+                    .is_err()
+                {
+                    return;
+                }
+                // The steps as they now stand, at once.
+                (pending, next) = (true, Instant::now());
+                continue;
+            }
             Some(Request::Refresh(new)) => {
                 // Pausing asks for nothing new: the view freezes as it is.
                 let just_paused = new.paused
@@ -229,7 +266,11 @@ fn fetcher(
                 pending = false;
                 let update = guarded("refreshing", || {
                     match refresh(source.as_ref(), faults.as_deref(), params) {
-                        Ok(data) => Update::Refreshed(Box::new(data)),
+                        Ok(mut data) => {
+                            // Without its guide the dashboard is still worth refreshing.
+                            data.guide = guide.as_ref().and_then(|g| g.workshop().ok());
+                            Update::Refreshed(Box::new(data))
+                        }
                         Err(error) => Update::Failed(chain(&error)),
                     }
                 });
@@ -339,11 +380,18 @@ pub fn run(source: Box<dyn DataSource>, options: Options) -> anyhow::Result<()> 
     if options.faults.is_some() {
         app.faults = Some(Vec::new());
     }
+    if options.guide.is_some() {
+        app.guide = Some(GuidePane {
+            shown: true,
+            ..GuidePane::default()
+        });
+    }
     let (request_tx, request_rx) = mpsc::channel();
     let (update_tx, update_rx) = mpsc::channel();
     let workspace = options.workspace.clone();
     let refresh_every = options.refresh;
     let faults = options.faults;
+    let guide = options.guide;
     let quit = options.quit;
     let fetching = std::thread::Builder::new()
         .name("dashboard-fetch".to_owned())
@@ -351,6 +399,7 @@ pub fn run(source: Box<dyn DataSource>, options: Options) -> anyhow::Result<()> 
             fetcher(
                 source,
                 faults,
+                guide,
                 workspace,
                 refresh_every,
                 request_rx,
@@ -364,7 +413,7 @@ pub fn run(source: Box<dyn DataSource>, options: Options) -> anyhow::Result<()> 
     loop {
         if dirty {
             let size = terminal.inner.size().context("the terminal's size")?;
-            app.resize(crate::view::layout(size.into()).body);
+            app.resize(crate::view::screen(&app, size.into()).body);
             terminal
                 .inner
                 .draw(|frame| frame.render_widget(&app, frame.area()))
@@ -421,6 +470,7 @@ pub fn run(source: Box<dyn DataSource>, options: Options) -> anyhow::Result<()> 
             }
             Some(Action::SetFault { name, broken }) => Some(Request::SetFault { name, broken }),
             Some(Action::SetExport { name, enabled }) => Some(Request::SetExport { name, enabled }),
+            Some(Action::Guide(request)) => Some(Request::Guide(request)),
         };
         if let Some(request) = request
             && request_tx.send(request).is_err()
@@ -496,6 +546,7 @@ mod tests {
         std::thread::spawn(move || {
             fetcher(
                 Box::new(source),
+                None,
                 None,
                 None,
                 Duration::from_millis(20),

@@ -54,7 +54,11 @@ pub(crate) fn shop_workspace() -> Option<&'static Path> {
 }
 
 /// Runs the dashboard over a running lab until `q`, Ctrl-C or SIGTERM; the log goes to a file meanwhile.
-pub(crate) async fn dashboard_in_lab(args: &UpArgs, lab: &RunningLab) -> anyhow::Result<()> {
+pub(crate) async fn dashboard_in_lab(
+    args: &UpArgs,
+    lab: &RunningLab,
+    guide: Option<lab::guide::Guide>,
+) -> anyhow::Result<()> {
     let log = args.data_dir.join("lab.log");
     std::fs::create_dir_all(&args.data_dir)
         .with_context(|| format!("creating {}", args.data_dir.display()))?;
@@ -72,6 +76,13 @@ pub(crate) async fn dashboard_in_lab(args: &UpArgs, lab: &RunningLab) -> anyhow:
     let (quit, signal) = quit_on_signal();
     let mut options = tui::run::Options {
         faults: Some(Box::new(lab::dashboard::ShopFaults::of(&lab.shop))),
+        guide: guide.map(|guide| {
+            let query = collector::query::Query::new(
+                lab.collector.store.clone(),
+                lab.collector.analysis.clone(),
+            );
+            Box::new(lab::dashboard::LabGuide::new(guide, query)) as Box<dyn tui::run::GuideSource>
+        }),
         quit: Some(quit),
         ..Default::default()
     };

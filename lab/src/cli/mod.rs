@@ -10,3 +10,4 @@ pub(crate) mod fault;
 pub(crate) mod report;
 pub(crate) mod traffic;
 pub(crate) mod up;
+pub(crate) mod workshop;

@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use clap::Args;
+use lab::guide::Guide;
 use lab::replay::Speed;
 use lab::shop::ShopOptions;
 use lab::up::{LabOptions, ReplaySettings, RunningLab};
@@ -53,16 +54,19 @@ pub(crate) struct UpArgs {
     /// Also walk a real headless Chromium through the shop, so the storefront's browser SDK reports what a
     /// shopper sees (the dashboard's Browser tab); see `lab browse`.
     #[arg(long)]
-    browser: bool,
+    pub(crate) browser: bool,
 
     #[command(flatten)]
-    chromium: super::browse::ChromiumArg,
+    pub(crate) chromium: super::browse::ChromiumArg,
 
     #[command(flatten)]
     listen: ListenArgs,
 
     #[command(flatten)]
     export: ExportArgs,
+
+    #[command(flatten)]
+    rum_app: storefront::rum::RumAppArgs,
 
     /// The storefront's port (the ads and discounts services take theirs from --ads-port and
     /// --discounts-port; 0 lets the system pick).
@@ -113,6 +117,11 @@ pub(crate) struct UpArgs {
 const RECORDING: &[u8] = include_bytes!("../../../recordings/storedog.gor");
 
 pub(crate) async fn up(args: UpArgs) -> anyhow::Result<()> {
+    run(args, None).await
+}
+
+/// `lab up`, or with a guide `lab workshop`: the guide's routes join the query API and its pane the dashboard.
+pub(crate) async fn run(args: UpArgs, guide: Option<Guide>) -> anyhow::Result<()> {
     use std::io::IsTerminal as _;
     let terminal = std::io::stdout().is_terminal() && std::io::stdin().is_terminal();
     if !args.headless && !terminal {
@@ -138,6 +147,14 @@ pub(crate) async fn up(args: UpArgs) -> anyhow::Result<()> {
     shop.storefront_port = args.storefront_port;
     shop.ads_port = args.ads_port;
     shop.discounts_port = args.discounts_port;
+    shop.rum_app = args.rum_app.app(&args.export.dd_site);
+    if args.export.export_rum.is_some() && !shop.rum_app.is_real() {
+        anyhow::bail!(
+            "--export-rum sends the pages' batches to Datadog, which refuses the lab's placeholder RUM \
+             application: give the one to report as with --rum-application-id and --rum-client-token \
+             (DD_RUM_APPLICATION_ID, DD_RUM_CLIENT_TOKEN; Datadog's RUM setup page shows both)"
+        );
+    }
     let replay_count = requests.len();
     let options = LabOptions {
         collector: collector::server::CollectorOptions {
@@ -154,6 +171,7 @@ pub(crate) async fn up(args: UpArgs) -> anyhow::Result<()> {
             datadog_steps_aside: args.listen.datadog_steps_aside(),
             // Dashboards elsewhere (`lab tui --connect`) are served the shop's source lines.
             source_root: super::dashboard::shop_workspace().map(Path::to_owned),
+            api_extension: guide.clone().map(lab::guide::api::extension),
             ..Default::default()
         },
         shop,
@@ -191,6 +209,12 @@ pub(crate) async fn up(args: UpArgs) -> anyhow::Result<()> {
     }
     if let Some(addr) = lab.collector.api {
         say(format!("  {:<24} http://{addr}/api/services", "query API"));
+        if guide.is_some() {
+            say(format!(
+                "  {:<24} http://{addr}/api/workshop",
+                "the workshop's guide"
+            ));
+        }
     }
     if let Some(path) = &args.record {
         say(format!("  recording spans to {}", path.display()));
@@ -219,21 +243,7 @@ pub(crate) async fn up(args: UpArgs) -> anyhow::Result<()> {
             args.speed
         ));
     }
-    if !storefront::rum::sdk_built_in() {
-        say("The storefront was built without Datadog's browser SDK: its pages are served without RUM (build \
-             with the npm registry reachable, or LAB_RUM_SDK=/path/to/datadog-rum-slim.js)."
-            .to_owned());
-    } else if lab.collector.otlp_http.is_none() {
-        say(
-            "No OTLP/HTTP receiver, so no browser intake: the pages are served without RUM."
-                .to_owned(),
-        );
-    } else {
-        say(format!(
-            "Real user monitoring: the pages load Datadog's browser SDK ({}), reporting through /rum.",
-            storefront::rum::SDK_ORIGIN
-        ));
-    }
+    say(lab.shop.rum_notice());
     let browser = chromium.map(|chromium| {
         let options = lab::browse::BrowseOptions {
             target: format!("http://{}", lab.shop.storefront),
@@ -267,7 +277,7 @@ pub(crate) async fn up(args: UpArgs) -> anyhow::Result<()> {
     match (args.headless, args.duration) {
         (false, _) => {
             // Whatever happens to the dashboard, the lab stops and the report is printed.
-            let dashboard = dashboard_in_lab(&args, &lab).await;
+            let dashboard = dashboard_in_lab(&args, &lab, guide).await;
             stop_browser(browser).await;
             let finished = stop_lab(lab, &args).await;
             serve::log_to_stderr();

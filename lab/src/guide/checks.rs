@@ -13,6 +13,10 @@ pub enum Question {
     SlowServices,
     /// The service that loops, and a table its repeated statement reads.
     NPlusOne,
+    /// A few words of the log line the failing service wrote about its error.
+    LogLine,
+    /// The script file:line of the JavaScript error shoppers' browsers report most.
+    BrowserError,
 }
 
 /// An answer's verdict, with why.
@@ -106,12 +110,82 @@ pub fn answer(question: Question, answer: &str, query: &Query) -> Verdict {
         Question::ErrorLocation => error_location(&said, query),
         Question::SlowServices => slow_services(&said, query),
         Question::NPlusOne => n_plus_one(&said, query),
+        Question::LogLine => log_line(&said, query),
+        Question::BrowserError => browser_error(&said, query),
+    }
+}
+
+/// The error group the workshop is about: the one seen most.
+fn main_error(query: &Query) -> Option<protocol::ErrorGroup> {
+    query.errors().errors.into_iter().max_by_key(|g| g.count)
+}
+
+/// Words of a log line, as an answer's are split (so `file:line` stays a word).
+fn quoted(said: &[String], line: &str) -> bool {
+    let line = words(line);
+    // Three words of the line in a row, at least one of them longer than a short word.
+    line.windows(3).any(|run| {
+        run.iter().any(|w| w.len() > 3)
+            && said.windows(3).any(|s| {
+                s.iter().zip(run).all(|(a, b)| {
+                    a.trim_matches([',', '.', ':']) == b.trim_matches([',', '.', ':'])
+                })
+            })
+    })
+}
+
+fn log_line(said: &[String], query: &Query) -> Verdict {
+    let Some(group) = main_error(query) else {
+        return wrong("No error has been seen yet: let traffic run, then look again.");
+    };
+    let Some(line) = group.log_line.as_deref() else {
+        return wrong(
+            "No log record has come with the failures yet: let traffic run, then look again.",
+        );
+    };
+    if quoted(said, line) {
+        right(format!("{} logged: {line}", group.service))
+    } else {
+        wrong(
+            "Those words are not in the log line written about the failure: quote three words in a row of it \
+             (the Errors tab shows it; L on the failing trace lists its records).",
+        )
+    }
+}
+
+fn browser_error(said: &[String], query: &Query) -> Verdict {
+    let errors = query.rum_errors().errors;
+    let Some(group) = errors
+        .iter()
+        .filter(|g| g.file.is_some() && g.line.is_some())
+        .max_by_key(|g| g.count)
+    else {
+        return wrong(
+            "No browser has reported a script error yet: shoppers' browsers report only while a real one \
+             browses (lab workshop walks Chromium through the shop when it finds one; --chromium PATH).",
+        );
+    };
+    let (file, line) = (group.file.as_deref().unwrap_or(""), group.line.unwrap_or(0));
+    let Some((said_file, said_line)) = places(said).into_iter().next() else {
+        return wrong("Name the script and the line, as file:line.");
+    };
+    if said_file != base(file) {
+        return wrong("Not that file: the Browser tab's errors (8, e) say which script throws.");
+    }
+    match said_line {
+        Some(l) if l == line => right(format!(
+            "{} {} thrown at {file}:{line}, on {}",
+            group.r#type,
+            group.message,
+            group.pages.join(", ")
+        )),
+        Some(_) => wrong("The right script, not the right line: the error's stack says which."),
+        None => wrong("The right script: which line?"),
     }
 }
 
 fn error_location(said: &[String], query: &Query) -> Verdict {
-    let errors = query.errors().errors;
-    let Some(group) = errors.iter().max_by_key(|g| g.count) else {
+    let Some(group) = main_error(query) else {
         return wrong("No error has been seen yet: let traffic run, then look again.");
     };
     if !names(said, &group.service) {
@@ -278,6 +352,45 @@ pub fn fixed(fault: &str, query: &Query) -> Option<String> {
     later.iter().rev().find_map(shows)
 }
 
+/// What the data shows of `fault`'s service so far, while its fix does not show: its latest version and that
+/// version's figures (none of them judged, so nothing is given away).
+pub fn waiting(fault: &str, query: &Query) -> String {
+    let service = owner(fault);
+    let versions: Vec<Deployment> = (query.deployments().deployments.into_iter())
+        .filter(|d| d.service == service)
+        .collect();
+    match versions.last() {
+        None => format!("no request of {service} seen yet"),
+        Some(d) if versions.len() == 1 => format!(
+            "{service} runs {} only: no new version deployed yet",
+            d.version
+        ),
+        Some(d) => format!(
+            "latest: {service} {}, {} requests, p50 {}, {} errors, {} N+1",
+            d.version,
+            d.requests,
+            protocol::units::ms(d.p50_ms),
+            d.errors,
+            d.n_plus_one
+        ),
+    }
+}
+
+/// The storefront over the last minute, as the verification reads it.
+pub fn last_minute(query: &Query) -> String {
+    let minute = Window::Last(60_000_000_000);
+    let services = query.services(minute, Sort::Latency).services;
+    match services.iter().find(|s| s.name == "store-frontend") {
+        None => "no storefront request in the last minute".to_owned(),
+        Some(front) => format!(
+            "store-frontend, last minute: {} requests, {} errors, p95 {}",
+            front.requests,
+            front.errors,
+            protocol::units::ms(front.p95_ms)
+        ),
+    }
+}
+
 /// What shows the fixes worked, if it does: the storefront's requests of the last minute, enough of them, none
 /// failing and all fast.
 pub fn verified(query: &Query) -> Option<String> {
@@ -425,6 +538,51 @@ mod tests {
             answer(Question::ErrorLocation, "x.rs:1", &empty)
                 .reason
                 .contains("No error")
+        );
+    }
+
+    #[test]
+    fn a_log_line_is_quoted_by_three_words_in_a_row() {
+        let line = "undefined ad for the banner: this page's handler did not load one (at src/layout.rs:76)";
+        for (said, quoted_it) in [
+            ("undefined ad for the banner", true),
+            ("it says: Undefined AD for...", true),
+            ("the handler did not load one", true),
+            ("ad for the", false),
+            ("banner undefined ad", false),
+            ("", false),
+        ] {
+            assert_eq!(quoted(&words(said), line), quoted_it, "{said:?}");
+        }
+    }
+
+    #[test]
+    fn the_browsers_script_error_is_found_by_its_file_and_line() {
+        let store = Store::new(100_000);
+        let taken = store
+            .rum()
+            .take(workshop::browser_session(1_790_000_000_000_000_000).as_bytes());
+        assert_eq!(taken.rejected, 0);
+        let lab = Query::new(store, Analysis::default());
+        for (said, correct, says) in [
+            ("storefront.js:21", true, "TypeError"),
+            ("/assets/storefront.js line 21", true, "/products/"),
+            ("storefront.js:49", false, "not the right line"),
+            ("layout.rs:76", false, "Not that file"),
+            ("the cart badge", false, "file:line"),
+        ] {
+            let verdict = answer(Question::BrowserError, said, &lab);
+            assert_eq!(verdict.correct, correct, "{said:?}: {verdict:?}");
+            assert!(verdict.reason.contains(says), "{said:?}: {verdict:?}");
+            if !correct {
+                assert!(!verdict.reason.contains(":21"), "{verdict:?}");
+            }
+        }
+        let empty = Query::new(Store::new(10), Analysis::default());
+        assert!(
+            answer(Question::BrowserError, "storefront.js:21", &empty)
+                .reason
+                .contains("No browser")
         );
     }
 

@@ -3,10 +3,12 @@
 //! constant. A fix step is done when the student's own fix shows in the data (the new version's errors, latency or
 //! loops), not when a switch is flipped. Progress is kept in the data directory, so a restarted lab resumes.
 //!
-//! `checks` holds the checks; this module the steps and the progress. The dashboard's guide pane, the API and the
-//! class view build on these.
+//! `checks` holds the checks; this module the steps and the progress; `session` the [`Guide`] a running lab
+//! shares between the dashboard's guide pane and `api`, the routes it adds to the query API.
 
+pub mod api;
 mod checks;
+mod session;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -16,6 +18,7 @@ use collector::query::Query;
 use serde::{Deserialize, Serialize};
 
 pub use checks::Verdict;
+pub use session::{Guide, GuideError};
 
 /// What completes a step.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -52,6 +55,32 @@ pub const STEPS: &[Step] = &[
             "Answer with the service and the file:line on top of the group's stack.",
         ],
         kind: Kind::Answer(checks::Question::ErrorLocation),
+    },
+    Step {
+        id: "logs",
+        title: "Read what the logs said",
+        question: "When those pages fail, the failing service writes a log record. What does it say? Quote a few \
+                   of its words.",
+        hints: &[
+            "A log record written during a request carries the request's trace: open a failing trace.",
+            "The Errors tab (5) shows the log line under the error group; the Logs tab (9, e for errors only) lists \
+             every record.",
+            "Quote three words of it in a row.",
+        ],
+        kind: Kind::Answer(checks::Question::LogLine),
+    },
+    Step {
+        id: "browser",
+        title: "See what the shopper saw",
+        question: "Shoppers' browsers report a script error the servers never see. In which script, at which \
+                   line, is it thrown?",
+        hints: &[
+            "Replayed traffic runs no JavaScript: only a real browser reports (lab workshop walks a headless \
+             Chromium through the shop when it finds one).",
+            "The Browser tab (8) lists the pages and the errors their browsers reported.",
+            "The error's stack names the script and the line: answer as file:line.",
+        ],
+        kind: Kind::Answer(checks::Question::BrowserError),
     },
     Step {
         id: "bottleneck",
@@ -302,7 +331,7 @@ mod tests {
 
         // A restarted lab resumes where the student was.
         let mut resumed = Progress::load(dir.path()).unwrap();
-        assert_eq!(resumed.current().unwrap().id, "bottleneck");
+        assert_eq!(resumed.current().unwrap().id, "logs");
         let error = &resumed.steps["error"];
         assert_eq!((error.hints_used, error.wrong_answers), (3, 1));
         assert!(error.evidence.as_deref().unwrap().contains("layout.rs:76"));
@@ -322,7 +351,7 @@ mod tests {
         );
         assert_eq!(
             resumed.current().unwrap().id,
-            "bottleneck",
+            "logs",
             "answers still to give"
         );
         for (id, said) in [
@@ -331,6 +360,19 @@ mod tests {
         ] {
             assert!(resumed.answer(id, said, &fixed).unwrap().correct, "{id}");
         }
-        assert_eq!(resumed.current(), None, "every step done");
+        // This lab holds no log record and no browser event: those steps stay to do, saying why.
+        for id in ["logs", "browser"] {
+            let verdict = resumed.answer(id, "anything at all.js:1", &fixed).unwrap();
+            assert!(
+                !verdict.correct && verdict.reason.contains("yet"),
+                "{id}: {verdict:?}"
+            );
+        }
+        assert_eq!(resumed.current().unwrap().id, "logs");
+        assert_eq!(
+            STEPS.iter().filter(|s| !resumed.is_done(s.id)).count(),
+            2,
+            "every other step done"
+        );
     }
 }

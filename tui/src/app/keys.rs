@@ -28,6 +28,9 @@ impl App {
             self.help = false;
             return (key.code == KeyCode::Char('q')).then_some(Action::Quit);
         }
+        if self.guide_typing() {
+            return self.guide_key(key).flatten();
+        }
         if self.filter_input.is_some() {
             return self.filter_key(key);
         }
@@ -56,6 +59,9 @@ impl App {
             && screen.handle_key(key)
         {
             return None;
+        }
+        if let Some(action) = self.guide_key(key) {
+            return action;
         }
         match key.code {
             KeyCode::Char('q') => return Some(Action::Quit),
@@ -110,11 +116,18 @@ impl App {
     }
 
     /// Esc: close what is open, or go back where the Trace tab was opened from.
-    /// `x` (Datadog) and `X` (OTLP): switches that exporter the other way, or says how to start one.
+    /// `x` (Datadog: its span exporter and its RUM forward, `datadog-rum`, switched together) and `X` (OTLP):
+    /// switches that exporter the other way, or says how to start one.
     fn toggle_export(&mut self, name: &str) -> Option<Action> {
-        let Some(export) = self.overview.exports.iter().find(|e| e.name == name) else {
+        let family = |e: &&protocol::ExportStats| {
+            e.name == name
+                || e.name
+                    .strip_prefix(name)
+                    .is_some_and(|r| r.starts_with('-'))
+        };
+        let Some(export) = self.overview.exports.iter().find(family) else {
             let flag = if name == "datadog" {
-                "--export-datadog [URL]"
+                "--export-datadog [URL] or --export-rum"
             } else {
                 "--export-otlp URL"
             };

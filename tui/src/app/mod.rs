@@ -3,10 +3,11 @@
 //! (fetch a trace, flip a fault) comes back as an [`Action`] for the event loop to perform.
 //!
 //! This file holds the state and its data side; `keys` the input, `filter` the Traces tab's filter line,
-//! `browser` the Browser tab's state and keys.
+//! `browser` the Browser tab's state and keys, `guide` the guide pane's (`lab workshop`).
 
 mod browser;
 mod filter;
+mod guide;
 mod keys;
 mod logs;
 
@@ -21,6 +22,7 @@ use crate::trace::{Focus, TraceScreen};
 
 pub use browser::{BrowserRow, BrowserState, Journey, JourneyRow};
 pub use filter::{describe, filter_text, parse_filter, trace_id};
+pub use guide::{GuidePane, GuideReply, GuideRequest};
 pub use keys::WINDOWS;
 pub use logs::{
     LOG_LIMIT, LogsState, default_log_filter, describe_logs, log_filter_text, parse_log_filter,
@@ -107,6 +109,8 @@ pub enum Update {
     Done(String),
     /// A fetch failed; the figures on screen are the last good ones.
     Failed(String),
+    /// The lab's reply to the guide pane.
+    Guide(GuideReply),
 }
 
 /// One refresh's data.
@@ -122,6 +126,8 @@ pub struct Refresh {
     pub faults: Option<Vec<Fault>>,
     /// The journey of the open browser session, when one is open (`None` inside: no longer held).
     pub journey: Option<Option<protocol::RumSession>>,
+    /// The workshop's steps, when the dashboard has a guide (`lab workshop`).
+    pub guide: Option<protocol::WorkshopResponse>,
     /// The Logs tab's records, newest first.
     pub logs: Vec<protocol::LogView>,
     /// The [`Params::generation`] it was fetched for: an answer to older parameters is dropped.
@@ -179,6 +185,8 @@ pub enum Action {
         name: String,
         enabled: bool,
     },
+    /// Answer a step of the workshop, or ask for its next hint.
+    Guide(GuideRequest),
 }
 
 /// The Services table's columns, by which it can be sorted.
@@ -331,6 +339,8 @@ pub struct App {
     /// The shop's faults: `None` where the dashboard cannot flip them (a recording, a remote collector).
     pub faults: Option<Vec<Fault>>,
     pub fault_panel: Option<FaultPanel>,
+    /// The guide pane: `None` where there is no workshop (anything but `lab workshop`).
+    pub guide: Option<GuidePane>,
 
     pub help: bool,
     /// The last outcome or problem, for the status line, and whether it is a problem.
@@ -384,6 +394,7 @@ impl App {
             logs_tab: LogsState::default(),
             faults: None,
             fault_panel: None,
+            guide: None,
             help: false,
             message: None,
             message_at: None,
@@ -446,9 +457,13 @@ impl App {
                     endpoints,
                     faults,
                     journey,
+                    guide,
                     logs,
                     generation: _,
                 } = *refresh;
+                if let Some(workshop) = guide {
+                    self.guide_refreshed(workshop);
+                }
                 let keys = self.selection_keys();
                 self.overview = overview;
                 self.latency = latency;
@@ -504,6 +519,7 @@ impl App {
             }
             Update::Done(message) => self.say(message, false),
             Update::Failed(message) => self.say(message, true),
+            Update::Guide(reply) => self.guide_reply(reply),
         }
     }
 

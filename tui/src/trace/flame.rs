@@ -4,7 +4,7 @@
 use ratatui::layout::Rect;
 
 use super::TraceScreen;
-use super::draw::{Areas, Columns};
+use super::layout::{Areas, Columns};
 use super::rows::Node;
 
 /// Lines of the flame pane at most: one a depth, deeper spans share the last.

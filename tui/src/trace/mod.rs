@@ -23,6 +23,7 @@ mod details;
 mod draw;
 mod flame;
 mod keys;
+mod layout;
 mod rows;
 mod source;
 #[cfg(test)]

@@ -15,9 +15,10 @@ use ratatui::layout::Rect;
 use ratatui::style::Modifier;
 
 use super::details::{elide_columns, wrap};
-use super::draw::{Columns, bar};
+use super::draw::bar;
 use super::flame::cells;
 use super::keys::DETAIL_STEP;
+use super::layout::Columns;
 use super::rows::{Item, Mark};
 use super::{Focus, Target, TraceScreen};
 use crate::theme::Theme;

@@ -6,6 +6,7 @@
 mod browser;
 mod deployments;
 mod errors;
+mod guide;
 mod insights;
 mod logs;
 mod map;
@@ -27,6 +28,8 @@ pub struct Areas {
     pub tabs: Rect,
     pub body: Rect,
     pub status: Rect,
+    /// The guide pane's place, cut from the body while it shows (empty otherwise).
+    pub guide: Rect,
 }
 
 /// The screen's layout: a line of tabs, the view, a status line.
@@ -37,7 +40,21 @@ pub fn layout(area: Rect) -> Areas {
         Constraint::Length(1),
     ])
     .areas(area);
-    Areas { tabs, body, status }
+    Areas {
+        tabs,
+        body,
+        status,
+        guide: Rect::default(),
+    }
+}
+
+/// The screen's layout for `app`: as [`layout`], with the guide pane's place cut from the body while it shows.
+pub fn screen(app: &App, area: Rect) -> Areas {
+    let mut areas = layout(area);
+    if app.guide.as_ref().is_some_and(|g| g.shown) {
+        (areas.body, areas.guide) = guide::split(areas.body);
+    }
+    areas
 }
 
 /// The tab titles as drawn, with their first column and width: roomy (` 1 Map `) when they fit with room
@@ -72,7 +89,7 @@ fn roomy_tabs(area: Rect) -> bool {
 
 /// What the wheel turned at `x`, `y` points at: as [`hit`], but on the flame pane the time under it too.
 pub fn wheel_hit(app: &App, area: Rect, x: u16, y: u16) -> Option<Target> {
-    let areas = layout(area);
+    let areas = screen(app, area);
     if app.tab == Tab::Trace && y != areas.tabs.y {
         return app
             .trace
@@ -86,9 +103,12 @@ pub fn wheel_hit(app: &App, area: Rect, x: u16, y: u16) -> Option<Target> {
 /// What the cell at `x`, `y` of a screen of `area` shows, from the layout the drawing uses: a tab, a row of
 /// the current tab's list (a node of the map), or a part of the trace screen.
 pub fn hit(app: &App, area: Rect, x: u16, y: u16) -> Option<Target> {
-    let areas = layout(area);
+    let areas = screen(app, area);
     if y == areas.tabs.y {
         return tab_at(areas.tabs, x).map(Target::Tab);
+    }
+    if areas.guide.contains(ratatui::layout::Position { x, y }) {
+        return None;
     }
     if app.tab == Tab::Trace {
         return app.trace.as_ref()?.hit(areas.body, x, y).map(Target::Trace);
@@ -164,7 +184,7 @@ impl Widget for &App {
         if area.width == 0 || area.height == 0 {
             return;
         }
-        let areas = layout(area);
+        let areas = screen(self, area);
         render_tabs(self, areas.tabs, buf);
         if !self.loaded {
             waiting(self, areas.body, buf);
@@ -180,6 +200,9 @@ impl Widget for &App {
                 Tab::Browser => browser::render(self, areas.body, buf),
                 Tab::Logs => logs::render(self, areas.body, buf),
             }
+        }
+        if let Some(pane) = self.guide.as_ref().filter(|g| g.shown) {
+            guide::render(self, pane, areas.guide, buf);
         }
         render_status(self, areas.status, buf);
         if self.fault_panel.is_some() {
@@ -352,12 +375,11 @@ fn render_status(app: &App, area: Rect, buf: &mut Buffer) {
     // Each exporter, after the counts (which stay on an 80-column line): its state and key; what it lost,
     // when it lost any.
     for export in &app.overview.exports {
-        let short = if export.name == "datadog" {
-            "dd"
-        } else {
-            &export.name
+        let (short, key) = match export.name.as_str() {
+            "datadog" => ("dd", "x"),
+            "datadog-rum" => ("dd-rum", "x"),
+            other => (other, "X"),
         };
-        let key = if export.name == "datadog" { "x" } else { "X" };
         spans.push(Span::raw(format!(" · {short} ")));
         spans.push(if export.enabled {
             Span::styled("on", theme.good())
@@ -435,7 +457,7 @@ pub const KEYS: &[(&str, &str)] = &[
         "Logs: / e v",
         "filter; errors only; lowest severity (Enter: trace)",
     ),
-    ("f", "fault panel (lab up): Enter flips a fault"),
+    ("f; W", "faults (Enter flips); guide: A answer, H hint, < >"),
     ("x, X", "Datadog, OTLP export on or off (the status line)"),
     ("?; q, Ctrl-C", "this help; quit"),
 ];

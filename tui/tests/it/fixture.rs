@@ -25,7 +25,13 @@ fn stored(states: &[Workshop], requests: usize) -> (Store, Analysis) {
     let store = Store::new(collector::store::DEFAULT_CAPACITY);
     let analysis = Analysis::new(Settings::default());
     for (i, state) in states.iter().enumerate() {
-        let spans = workshop::generate(*state, requests, START_NS + i as u64 * 3_600_000_000_000);
+        let mut spans =
+            workshop::generate(*state, requests, START_NS + i as u64 * 3_600_000_000_000);
+        // Traces of their own: the generator numbers each state's from the same first id.
+        for span in &mut spans {
+            span.trace_id =
+                collector::TraceId::from_u128(span.trace_id.to_u128() + i as u128 * 1000);
+        }
         // Split mid-trace, as exporters do.
         for batch in spans.chunks(97) {
             analysis.observe(batch);
@@ -178,7 +184,7 @@ pub fn open_in(
 
 /// The screen as text, `width`×`height`, after telling the state its size, as the event loop does.
 pub fn draw(app: &mut App, width: u16, height: u16) -> TestBackend {
-    app.resize(tui::view::layout(ratatui::layout::Rect::new(0, 0, width, height)).body);
+    app.resize(tui::view::screen(app, ratatui::layout::Rect::new(0, 0, width, height)).body);
     let app = &*app;
     let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
     terminal

@@ -2,5 +2,6 @@
 //! plain functions on the state, read through the dashboard's remote source from a real query API.
 
 mod fixture;
+mod guide;
 mod keys;
 mod snapshots;

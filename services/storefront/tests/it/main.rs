@@ -52,6 +52,7 @@ async fn shop(dbs: Vec<testing::TestDb>, frontend_broken: bool) -> Shop {
         ),
         timeout: Duration::from_secs(5),
         rum_intake: None,
+        ..UpstreamConfig::default()
     };
     let state = AppState::open(&dbs[0].options, frontend_broken, upstreams)
         .await
@@ -488,6 +489,7 @@ async fn pages_render_without_the_parts_whose_service_is_down() {
         discounts_url: format!("http://{closed}"),
         timeout: Duration::from_secs(2),
         rum_intake: None,
+        ..UpstreamConfig::default()
     };
     for broken in [false, true] {
         let state = AppState::open(&dbs[0].options, broken, upstreams.clone())
@@ -528,6 +530,7 @@ async fn a_service_that_never_answers_costs_a_page_its_timeout_not_more() {
         discounts_url: format!("http://{hung}"),
         timeout,
         rum_intake: None,
+        ..UpstreamConfig::default()
     };
     let state = AppState::open(&dbs[0].options, false, upstreams)
         .await
