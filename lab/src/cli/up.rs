@@ -144,6 +144,7 @@ pub(crate) async fn run(args: UpArgs, guide: Option<Guide>) -> anyhow::Result<()
     shop.storefront_port = args.storefront_port;
     shop.ads_port = args.ads_port;
     shop.discounts_port = args.discounts_port;
+    shop.variant = guide.as_ref().map_or(shop.variant, Guide::variant);
     let replay_count = requests.len();
     let options = LabOptions {
         collector: collector::server::CollectorOptions {

@@ -43,9 +43,10 @@ async fn main() -> anyhow::Result<()> {
         timeout: Duration::from_millis(cli.upstream_timeout_ms),
         rum_intake: cli.rum_intake,
     };
-    let state = storefront::AppState::open(
+    let state = storefront::AppState::open_variant(
         &cli.service.db_options(storefront::SERVICE),
         cli.service.state.faults_on(),
+        cli.service.variant,
         upstreams,
     )
     .await
