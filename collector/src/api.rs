@@ -359,7 +359,8 @@ async fn set_export(
                 "no exporter named {name:?}: this collector has {}",
                 match query.exports.names() {
                     names if names.is_empty() => {
-                        "none (start it with --export-otlp URL or --export-datadog)".to_owned()
+                        "none (start it with --export-otlp URL, --export-datadog or --export-rum)"
+                            .to_owned()
                     }
                     names => names.join(", "),
                 }

@@ -57,8 +57,9 @@ impl Ingest {
         let interner = Interner::new();
         let recorder = recorder.map(|recorder| {
             let shared: SharedRecorder = std::sync::Arc::new(parking_lot::Mutex::new(recorder));
-            // Log records go to the same recording, as they are stored.
+            // Log records and browser events go to the same recording, as they are stored.
             store.logs().record_to(shared.clone());
+            store.rum().record_to(shared.clone());
             shared
         });
         Ok((

@@ -11,6 +11,7 @@ use crate::ingest::Ingest;
 use crate::logs::LogStore;
 use crate::model::{Interner, Span};
 use crate::otlp;
+use crate::rum::RumStore;
 use crate::store::Store;
 
 /// What loading a recording found.
@@ -20,6 +21,8 @@ pub struct Loaded {
     pub spans: u64,
     /// Log records read (recorded beside the spans, in lines of their own), stored as they are read.
     pub log_records: u64,
+    /// Browser events read (in lines of their own too), stored as they are read.
+    pub rum_events: u64,
     /// Lines that were not a request, with their 1-based number and what was wrong. A truncated last line (a
     /// crash mid-write) is one of them. Only the first [`MAX_LISTED`] are listed; `damaged` counts them all.
     pub problems: Vec<(u64, String)>,
@@ -43,7 +46,7 @@ impl Loaded {
 /// Reads a recording into `store`, batch by batch; bad lines are reported and skipped.
 pub fn load(path: &Path, store: &Store, interner: &Interner) -> std::io::Result<Loaded> {
     let limits = crate::limits::SpanLimits::default();
-    read(path, interner, store.logs(), |mut spans| {
+    read(path, interner, (store.logs(), store.rum()), |mut spans| {
         store.count_limited(limits.apply_all(&mut spans));
         store.insert(spans);
         true
@@ -62,8 +65,9 @@ pub async fn feed(path: &Path, ingest: &Ingest) -> std::io::Result<Loaded> {
         let path = path.to_owned();
         let interner = ingest.interner().clone();
         let logs = ingest.store().logs().clone();
+        let rum = ingest.store().rum().clone();
         tokio::task::spawn_blocking(move || {
-            read(&path, &interner, &logs, |spans| {
+            read(&path, &interner, (&logs, &rum), |spans| {
                 batches.blocking_send(spans).is_ok()
             })
         })
@@ -125,15 +129,28 @@ pub const MAX_LINE: usize = 64 << 20;
 fn read(
     path: &Path,
     interner: &Interner,
-    logs: &LogStore,
+    (logs, rum): (&LogStore, &RumStore),
     batch: impl FnMut(Vec<Span>) -> bool,
 ) -> std::io::Result<Loaded> {
     read_lines(
         BufReader::new(File::open(path)?),
         MAX_LINE,
-        (interner, logs),
+        Beside {
+            interner,
+            logs,
+            rum,
+        },
         batch,
     )
+}
+
+/// Where a recording's lines go beside the spans: the interner spans are made with, the log store, the
+/// browser store.
+#[derive(Clone, Copy)]
+struct Beside<'a> {
+    interner: &'a Interner,
+    logs: &'a LogStore,
+    rum: &'a RumStore,
 }
 
 /// [`load`]'s reading of lines, over bytes in memory and with a line limit of `max_line`: the entry point of the
@@ -146,7 +163,17 @@ pub fn read_slice(
     interner: &Interner,
     batch: impl FnMut(Vec<Span>) -> bool,
 ) -> std::io::Result<Loaded> {
-    read_lines(data, max_line, (interner, &LogStore::default()), batch)
+    let (logs, rum) = (LogStore::default(), RumStore::default());
+    read_lines(
+        data,
+        max_line,
+        Beside {
+            interner,
+            logs: &logs,
+            rum: &rum,
+        },
+        batch,
+    )
 }
 
 /// Whether a recording's line holds log records rather than spans (it opens with `resourceLogs`).
@@ -155,12 +182,39 @@ fn is_logs(line: &[u8]) -> bool {
     memchr::memmem::find(head, b"\"resourceLogs\"").is_some()
 }
 
+/// Whether a recording's line holds browser events.
+fn is_rum(line: &[u8]) -> bool {
+    line.starts_with(crate::record::RUM_HEAD)
+}
+
+/// A line of browser events: each event back on a line of its own, taken by the browser store as a batch.
+fn read_rum(line: &[u8], rum: &RumStore) -> Result<crate::rum::Taken, String> {
+    #[derive(serde::Deserialize)]
+    struct Events {
+        #[serde(rename = "rumEvents")]
+        rum_events: Vec<serde_json::Value>,
+    }
+    otlp::check_json_budget(line).map_err(|e| e.to_string())?;
+    let events: Events = serde_json::from_slice(line).map_err(|e| e.to_string())?;
+    let mut body = Vec::with_capacity(line.len());
+    for event in &events.rum_events {
+        serde_json::to_writer(&mut body, event).map_err(|e| e.to_string())?;
+        body.push(b'\n');
+    }
+    Ok(rum.take(&body))
+}
+
 fn read_lines(
     mut reader: impl BufRead,
     max_line: usize,
-    (interner, logs): (&Interner, &LogStore),
+    beside: Beside<'_>,
     mut batch: impl FnMut(Vec<Span>) -> bool,
 ) -> std::io::Result<Loaded> {
+    let Beside {
+        interner,
+        logs,
+        rum,
+    } = beside;
     let mut loaded = Loaded::default();
     let mut line = Vec::new();
     for number in 1.. {
@@ -183,6 +237,21 @@ fn read_lines(
             break;
         }
         if line.iter().all(u8::is_ascii_whitespace) {
+            continue;
+        }
+        if is_rum(&line) {
+            match read_rum(&line, rum) {
+                Ok(taken) => {
+                    if let Some((_, error)) = taken.first_error {
+                        loaded.damaged_line(
+                            number,
+                            format!("{} browser events skipped: {error}", taken.rejected),
+                        );
+                    }
+                    loaded.rum_events += taken.accepted;
+                }
+                Err(err) => loaded.damaged_line(number, err),
+            }
             continue;
         }
         if is_logs(&line) {
@@ -238,7 +307,11 @@ mod tests {
         read_lines(
             text,
             max_line,
-            (&Interner::new(), &LogStore::default()),
+            Beside {
+                interner: &Interner::new(),
+                logs: &LogStore::default(),
+                rum: &RumStore::default(),
+            },
             |_| true,
         )
         .unwrap()
@@ -287,7 +360,11 @@ mod tests {
         let loaded = read_lines(
             BufReader::new(endless),
             1 << 20,
-            (&Interner::new(), &LogStore::default()),
+            Beside {
+                interner: &Interner::new(),
+                logs: &LogStore::default(),
+                rum: &RumStore::default(),
+            },
             |_| true,
         )
         .unwrap();

@@ -1,6 +1,7 @@
 //! Recording: the ingest writer appends every accepted batch to an OTLP JSON-lines file (one
 //! `ExportTraceServiceRequest` per line, the OpenTelemetry Collector's file exporter format). Reading one back
-//! is [`crate::playback`], above the ingest path as this is below it.
+//! is [`crate::playback`], above the ingest path as this is below it. Log records (OTLP logs requests) and
+//! browser events (`{"rumEvents":[…]}`, each event as the browser sent it) have lines of their own beside.
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -13,7 +14,11 @@ use crate::otlp;
 /// about 200 MB a second, so without a cap a recording fills a disk.
 pub const DEFAULT_MAX_BYTES: u64 = 1 << 30;
 
-/// A recorder shared by its writers: the ingest writer (spans) and the log store (log records).
+/// How a recording's line of browser events opens.
+pub const RUM_HEAD: &[u8] = br#"{"rumEvents":["#;
+
+/// A recorder shared by its writers: the ingest writer (spans), the log store (log records) and the browser
+/// store (browser events).
 pub type SharedRecorder = std::sync::Arc<parking_lot::Mutex<Recorder>>;
 
 /// Appends batches to a recording, flushing after each. When the next line would take the file past its cap,
@@ -67,6 +72,24 @@ impl Recorder {
         for chunk in records.chunks(1_000) {
             self.line.clear();
             serde_json::to_writer(&mut self.line, &crate::logs::to_request(chunk))?;
+            self.write_line()?;
+        }
+        Ok(())
+    }
+
+    /// Appends browser events, each the JSON object the browser sent, as `{"rumEvents":[…]}` lines of a
+    /// thousand events at most.
+    pub fn append_rum(&mut self, events: &[&[u8]]) -> std::io::Result<()> {
+        for chunk in events.chunks(1_000) {
+            self.line.clear();
+            self.line.extend_from_slice(RUM_HEAD);
+            for (n, event) in chunk.iter().enumerate() {
+                if n > 0 {
+                    self.line.push(b',');
+                }
+                self.line.extend_from_slice(event);
+            }
+            self.line.extend_from_slice(b"]}");
             self.write_line()?;
         }
         Ok(())

@@ -143,6 +143,7 @@ impl RunningCollector {
                     .merge(crate::rum::intake::router(
                         store.rum().clone(),
                         options.rum_max_body,
+                        exports.clone(),
                     ))
                     .layer(axum::middleware::from_fn_with_state(
                         Cors::new(options.cors_origins.iter().cloned()),

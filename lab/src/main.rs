@@ -62,8 +62,8 @@ enum Command {
     /// them. Ctrl-C prints what was accepted, stored, evicted and rejected.
     Collect(CollectArgs),
     /// Switch an exporter of a running lab on or off (`lab export off datadog`), and print what it has sent,
-    /// retried, failed and dropped: the exporters `lab up` or `lab collect` started with --export-datadog or
-    /// --export-otlp, reached over the query API (--api).
+    /// retried, failed and dropped: the exporters `lab up` or `lab collect` started with --export-datadog,
+    /// --export-rum or --export-otlp, reached over the query API (--api).
     Export(ExportCommand),
     /// Benchmarks: `lab bench ingest` loads a running collector (`lab collect`) over loopback; `lab bench shop`
     /// measures what instrumentation costs the storefront.

@@ -34,6 +34,10 @@ pub struct ShopOptions {
     pub rum_intake: Option<String>,
     /// Which version of each fault the services run (`lab workshop --variant`).
     pub variant: Variant,
+    /// The RUM application the storefront's pages report as.
+    pub rum_app: storefront::rum::RumApp,
+    /// The browser SDK the storefront's pages load: the one built in, if the build found one.
+    pub rum_sdk: Option<storefront::rum::Sdk>,
 }
 
 impl ShopOptions {
@@ -52,6 +56,8 @@ impl ShopOptions {
             schema_prefix: None,
             rum_intake: None,
             variant: Variant::ORIGINAL,
+            rum_app: storefront::rum::RumApp::default(),
+            rum_sdk: storefront::rum::Sdk::built_in(),
         }
     }
 
@@ -144,6 +150,8 @@ impl RunningShop {
             discounts_url: format!("http://{discounts}"),
             timeout: options.upstream_timeout,
             rum_intake: options.rum_intake.clone(),
+            rum_app: options.rum_app.clone(),
+            rum_sdk: options.rum_sdk,
         };
         let storefront_state = storefront::AppState::open_variant(
             &options.db(storefront::SERVICE),
@@ -225,6 +233,24 @@ impl RunningShop {
                 self.discounts,
                 &self.discounts_state.faults,
             )
+    }
+
+    /// What `lab up` says of real user monitoring: whether the storefront's pages load Datadog's browser SDK,
+    /// and if not, why and what to do.
+    pub fn rum_notice(&self) -> String {
+        let config = self.storefront_state.upstreams.config();
+        match (config.rum_sdk, &config.rum_intake) {
+            (None, _) => "The storefront was built without Datadog's browser SDK: its pages are served without \
+                          RUM (build with the npm registry reachable, or LAB_RUM_SDK=/path/to/datadog-rum-slim.js)."
+                .to_owned(),
+            (Some(_), None) => {
+                "No OTLP/HTTP receiver, so no browser intake: the pages are served without RUM.".to_owned()
+            }
+            (Some(sdk), Some(_)) => format!(
+                "Real user monitoring: the pages load Datadog's browser SDK ({}), reporting through /rum.",
+                sdk.origin
+            ),
+        }
     }
 
     /// The three services' telemetry.

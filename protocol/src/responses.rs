@@ -106,10 +106,11 @@ pub struct Stats {
 
 /// One exporter's accounting. Every span offered to it while it is on ends up in exactly one of `queued`,
 /// `in_flight`, `sent`, `rejected`, `failed` and `dropped`, so they add up to `offered`; `retried` counts the
-/// spans sent again (a span retried twice counts twice).
+/// spans sent again (a span retried twice counts twice). The RUM forward (`datadog-rum`) counts browser batches
+/// where the others count spans.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ExportStats {
-    /// `otlp` or `datadog`.
+    /// `otlp`, `datadog` or `datadog-rum`.
     pub name: String,
     /// Where it sends: the full URL it posts to.
     pub endpoint: String,

@@ -14,7 +14,7 @@ use reqwest::header::{CONTENT_TYPE, HeaderMap, HeaderValue};
 use rustc_hash::FxHashMap;
 use serde::Serialize;
 
-use super::queue::Batch;
+use super::queue::Item;
 use super::{Backend, Payload};
 use crate::model::{Span, SpanKind, StatusCode, Value};
 use crate::semconv;
@@ -74,12 +74,12 @@ impl Backend for Datadog {
         &self.url
     }
 
-    fn encode(&self, batches: &[Batch], _spans: usize) -> Result<Payload, String> {
+    fn encode(&self, items: &[Item], _spans: usize) -> Result<Payload, String> {
         // Datadog's ids are 64 bits, and zero means none: a span whose span id or trace id's low half is zero
         // cannot be sent (the Agent would drop it).
-        let (sendable, unsendable): (Vec<&Span>, Vec<&Span>) = batches
+        let (sendable, unsendable): (Vec<&Span>, Vec<&Span>) = items
             .iter()
-            .flat_map(|batch| batch.iter())
+            .flat_map(Item::spans)
             .partition(|span| span.trace_id.to_u128() as u64 != 0 && !span.span_id.is_zero());
         let traces = to_traces(sendable);
         let body = rmp_serde::to_vec_named(&traces)
@@ -111,6 +111,7 @@ impl Backend for Datadog {
             body: Bytes::from(body),
             headers,
             unsendable: (unsendable.len() as u64, why),
+            url: None,
         })
     }
 
@@ -720,6 +721,13 @@ mod tests {
         let https = DatadogTarget {
             url: "https://agent:8126".into(),
         };
-        assert!(Datadog::new(&https).is_err());
+        assert_eq!(
+            Datadog::new(&https).unwrap().url.as_str(),
+            "https://agent:8126/v0.4/traces"
+        );
+        let other = DatadogTarget {
+            url: "unix:///var/run/datadog/apm.socket".into(),
+        };
+        assert!(Datadog::new(&other).is_err());
     }
 }

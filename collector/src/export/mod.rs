@@ -2,20 +2,27 @@
 //! that is switched on (`--export-otlp`, `--export-datadog`), which sends it on to a backend in batches.
 //!
 //! The ingest writer calls [`Exports::offer`] with each batch it stores: that copies the batch once into a
-//! shared [`queue::Batch`] and pushes it onto each enabled exporter's bounded [`queue::SpanQueue`], which
+//! shared [`queue::Batch`] and pushes it onto each enabled exporter's bounded [`queue::ExportQueue`], which
 //! drops its oldest batches (counted) when the backend is slow or down — the writer never waits on a backend.
 //! Each exporter runs as a task of its own ([`run`]): it takes up to a batch of spans, encodes them
 //! ([`otlp`], [`datadog`]) and posts them, retrying only what the OTLP specification says to retry (429,
 //! 502, 503, 504 and failed connections), after `Retry-After` when the backend says, else after an
 //! exponential back-off with jitter. Every span offered is accounted for: queued, in flight, sent, rejected
 //! by the backend, failed or dropped ([`protocol::ExportStats`]).
+//!
+//! The browser's batches take the same way out ([`rum`], `--export-rum`): the RUM intake offers each batch it
+//! receives, as the browser sent it, to the `datadog-rum` exporter ([`Exports::offer_browser`]), which posts it
+//! to Datadog's browser intake as Datadog's proxy guide says, one batch a request, counted in batches.
+//! `https://` is sent with rustls (the system's roots, and any `--export-certificate` beside them).
 
 pub mod datadog;
 pub mod otlp;
 pub mod queue;
+pub mod rum;
 
 use std::hash::{BuildHasher as _, Hasher as _};
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
@@ -29,7 +36,7 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 use crate::model::Span;
-use queue::{Batch, SpanQueue};
+use queue::{Batch, ExportQueue, Item};
 
 /// Spans an exporter's queue holds before it drops its oldest, by default.
 pub const DEFAULT_QUEUE_SPANS: usize = 100_000;
@@ -80,8 +87,14 @@ impl Retry {
 pub struct ExportOptions {
     pub otlp: Option<otlp::OtlpTarget>,
     pub datadog: Option<datadog::DatadogTarget>,
-    /// Each exporter's queue, in spans.
+    /// Where the browser's batches go on to: Datadog's browser intake (`--export-rum`).
+    pub rum: Option<rum::RumTarget>,
+    /// Root certificates (PEM files) trusted beside the system's for `https://` (`--export-certificate`).
+    pub root_certificates: Vec<PathBuf>,
+    /// Each span exporter's queue, in spans.
     pub queue_spans: usize,
+    /// The RUM forward's queue, in browser batches.
+    pub rum_queue_batches: usize,
     /// Each exporter's queue, in bytes the spans hold (about).
     pub queue_bytes: usize,
     /// Spans a request carries, at most.
@@ -104,6 +117,9 @@ impl Default for ExportOptions {
         ExportOptions {
             otlp: None,
             datadog: None,
+            rum: None,
+            root_certificates: Vec::new(),
+            rum_queue_batches: rum::QUEUE_BATCHES,
             queue_spans: DEFAULT_QUEUE_SPANS,
             queue_bytes: DEFAULT_QUEUE_BYTES,
             batch_spans: DEFAULT_BATCH_SPANS,
@@ -119,23 +135,19 @@ impl Default for ExportOptions {
 
 impl ExportOptions {
     pub fn is_empty(&self) -> bool {
-        self.otlp.is_none() && self.datadog.is_none()
+        self.otlp.is_none() && self.datadog.is_none() && self.rum.is_none()
     }
 }
 
-/// The URL to post to: `path` after the base URL `flag` was given. Only `http://` is taken: no TLS is built
-/// in (an Agent or an OpenTelemetry Collector nearby takes plain HTTP and forwards with TLS).
+/// The URL to post to: `path` after the base URL `flag` was given, `http://` or `https://`.
 fn endpoint(flag: &str, base: &str, path: &str) -> anyhow::Result<reqwest::Url> {
     let url: reqwest::Url = format!("{}/{path}", base.trim_end_matches('/'))
         .parse()
         .map_err(|err| anyhow::anyhow!("{flag} {base:?} is not a URL: {err}"))?;
     match url.scheme() {
-        "http" => Ok(url),
-        "https" => anyhow::bail!(
-            "{flag} {base}: https is not built into the lab; send to an Agent or OpenTelemetry Collector over \
-             http (it forwards with TLS)"
-        ),
-        other => anyhow::bail!("{flag} {base}: {other}:// is not http://"),
+        "http" | "https" if url.host_str().is_some() => Ok(url),
+        "http" | "https" => anyhow::bail!("{flag} {base}: no host"),
+        other => anyhow::bail!("{flag} {base}: {other}:// is neither http:// nor https://"),
     }
 }
 
@@ -145,12 +157,19 @@ pub(crate) struct Payload {
     pub headers: HeaderMap,
     /// Spans the format cannot carry, left out (counted `failed`), and why.
     pub unsendable: (u64, Option<String>),
+    /// Where this request goes, when not to [`Backend::url`] (a browser batch names its own query).
+    pub url: Option<reqwest::Url>,
 }
 
-/// What an exporter speaks: how spans become a request, and what an accepted answer says was refused.
+/// What an exporter speaks: how spans (or a browser batch) become a request, and what an accepted answer says
+/// was refused.
 pub(crate) trait Backend: Send + Sync + 'static {
     fn url(&self) -> &reqwest::Url;
-    fn encode(&self, batches: &[Batch], spans: usize) -> Result<Payload, String>;
+    /// Whether it sends the browser's batches, one a request, rather than spans.
+    fn browser(&self) -> bool {
+        false
+    }
+    fn encode(&self, items: &[Item], count: usize) -> Result<Payload, String>;
     /// Spans an accepted (2xx) answer says the backend refused, and why.
     fn rejected(&self, body: &[u8]) -> (u64, Option<String>);
 }
@@ -162,7 +181,9 @@ pub struct Exporter {
     endpoint: String,
     target: Option<SocketAddr>,
     enabled: AtomicBool,
-    queue: SpanQueue,
+    /// Whether it takes the browser's batches rather than spans.
+    browser: bool,
+    queue: ExportQueue,
     wake: Notify,
     offered: AtomicU64,
     in_flight: AtomicU64,
@@ -175,13 +196,20 @@ pub struct Exporter {
 }
 
 impl Exporter {
-    fn new(name: &'static str, url: &reqwest::Url, options: &ExportOptions) -> Exporter {
+    fn new(name: &'static str, backend: &dyn Backend, options: &ExportOptions) -> Exporter {
+        let url = backend.url();
+        let queue = if backend.browser() {
+            ExportQueue::new(options.rum_queue_batches, rum::QUEUE_BYTES)
+        } else {
+            ExportQueue::new(options.queue_spans, options.queue_bytes)
+        };
         Exporter {
             name,
             endpoint: url.to_string(),
             target: loopback_target(url),
             enabled: AtomicBool::new(options.enabled),
-            queue: SpanQueue::new(options.queue_spans, options.queue_bytes),
+            browser: backend.browser(),
+            queue,
             wake: Notify::new(),
             offered: AtomicU64::new(0),
             in_flight: AtomicU64::new(0),
@@ -194,8 +222,8 @@ impl Exporter {
         }
     }
 
-    fn offer(&self, batch: Batch, bytes: usize) {
-        self.offered.fetch_add(batch.len() as u64, Relaxed);
+    fn offer(&self, batch: Item, bytes: usize) {
+        self.offered.fetch_add(batch.count() as u64, Relaxed);
         let dropped = self.queue.push(batch, bytes);
         if dropped > 0 {
             self.dropped.fetch_add(dropped as u64, Relaxed);
@@ -217,6 +245,15 @@ impl Exporter {
             rejected: self.rejected.load(Relaxed),
             dropped: self.dropped.load(Relaxed),
             last_error: self.last_error.lock().clone(),
+        }
+    }
+
+    /// What its counts count.
+    fn unit(&self) -> &'static str {
+        if self.browser {
+            "browser batches"
+        } else {
+            "spans"
         }
     }
 
@@ -263,9 +300,33 @@ impl Exports {
         self.exporters.is_empty()
     }
 
-    /// Whether any exporter is switched on (and so wants the batches).
+    /// Whether any span exporter is switched on (and so wants the batches).
     pub fn wants(&self) -> bool {
-        self.exporters.iter().any(|e| e.enabled.load(Relaxed))
+        self.exporters
+            .iter()
+            .any(|e| !e.browser && e.enabled.load(Relaxed))
+    }
+
+    /// Offers a browser batch, as the browser sent it, to the RUM forward when it is switched on. Never waits on
+    /// a backend: a full queue drops its oldest batch, counted.
+    pub fn offer_browser(&self, forward: rum::Forward) {
+        let mut forward = Some(forward);
+        for exporter in self.exporters.iter() {
+            if exporter.browser && exporter.enabled.load(Relaxed) {
+                let Some(forward) = forward.take() else {
+                    return;
+                };
+                let bytes = forward.weight();
+                exporter.offer(Item::Browser(Arc::new(forward)), bytes);
+            }
+        }
+    }
+
+    /// Whether the RUM forward is switched on (and so wants the browser's batches).
+    pub fn wants_browser(&self) -> bool {
+        self.exporters
+            .iter()
+            .any(|e| e.browser && e.enabled.load(Relaxed))
     }
 
     /// Offers an accepted batch to every exporter switched on: copied once, whatever their number, and only
@@ -284,30 +345,42 @@ impl Exports {
         }
         let mut bytes = None;
         for exporter in self.exporters.iter() {
-            if exporter.enabled.load(Relaxed) {
+            if !exporter.browser && exporter.enabled.load(Relaxed) {
                 let bytes = *bytes.get_or_insert_with(|| queue::weight(batch));
-                exporter.offer(batch.clone(), bytes);
+                exporter.offer(Item::Spans(batch.clone()), bytes);
             }
         }
     }
 
-    /// Every exporter's accounting, in the order they were configured (OTLP, then Datadog).
+    /// Every exporter's accounting, in the order they were configured (OTLP, Datadog, then the RUM forward).
     pub fn stats(&self) -> Vec<ExportStats> {
         self.exporters.iter().map(|e| e.stats()).collect()
     }
 
-    /// Switches the exporter called `name` on or off; `None` when there is none. Switched off, it takes no
-    /// new spans; what it already holds is still sent.
+    /// Switches the exporter called `name` on or off, and with `datadog` everything that goes to Datadog
+    /// (`datadog-rum` too); `None` when there is none. Switched off, it takes nothing new; what it already holds
+    /// is still sent. Answers with the exporter called `name`, else the first switched.
     pub fn set_enabled(&self, name: &str, enabled: bool) -> Option<ExportStats> {
-        let exporter = self.exporters.iter().find(|e| e.name == name)?;
-        if exporter.enabled.swap(enabled, Relaxed) != enabled {
-            tracing::info!(
-                exporter = name,
-                "export {}",
-                if enabled { "on" } else { "off" }
-            );
+        let family = |e: &&Arc<Exporter>| {
+            e.name == name
+                || e.name
+                    .strip_prefix(name)
+                    .is_some_and(|rest| rest.starts_with('-'))
+        };
+        let mut answer = None;
+        for exporter in self.exporters.iter().filter(family) {
+            if exporter.enabled.swap(enabled, Relaxed) != enabled {
+                tracing::info!(
+                    exporter = exporter.name,
+                    "export {}",
+                    if enabled { "on" } else { "off" }
+                );
+            }
+            if answer.is_none() || exporter.name == name {
+                answer = Some(exporter.stats());
+            }
         }
-        Some(exporter.stats())
+        answer
     }
 
     /// The names of the exporters there are.
@@ -372,10 +445,14 @@ pub fn start(options: &ExportOptions) -> anyhow::Result<(Exports, ExportTasks)> 
     if let Some(target) = &options.datadog {
         backends.push(("datadog", Arc::new(datadog::Datadog::new(target)?)));
     }
+    if let Some(target) = &options.rum {
+        backends.push((rum::NAME, Arc::new(rum::RumForward::new(target)?)));
+    }
+    let roots = root_certificates(&options.root_certificates)?;
     let (stop, stopped) = watch::channel(false);
     let exporters: Vec<Arc<Exporter>> = backends
         .iter()
-        .map(|(name, backend)| Arc::new(Exporter::new(name, backend.url(), options)))
+        .map(|(name, backend)| Arc::new(Exporter::new(name, backend.as_ref(), options)))
         .collect();
     let exports = Exports {
         exporters: exporters.clone().into(),
@@ -397,6 +474,8 @@ pub fn start(options: &ExportOptions) -> anyhow::Result<(Exports, ExportTasks)> 
                     .timeout(options.timeout)
                     .connect_timeout(options.timeout.min(Duration::from_secs(5)))
                     .pool_idle_timeout(Duration::from_secs(30))
+                    .redirect(reqwest::redirect::Policy::none())
+                    .tls_certs_merge(roots)
                     .build()
                 {
                     Ok(client) => client,
@@ -428,6 +507,29 @@ pub fn start(options: &ExportOptions) -> anyhow::Result<(Exports, ExportTasks)> 
             done: Some(done),
         },
     ))
+}
+
+/// The root certificates in the PEM files `paths` name, trusted beside the system's.
+fn root_certificates(paths: &[PathBuf]) -> anyhow::Result<Vec<reqwest::Certificate>> {
+    let mut roots = Vec::new();
+    for path in paths {
+        let pem = std::fs::read(path)
+            .map_err(|err| anyhow::anyhow!("--export-certificate {}: {err}", path.display()))?;
+        let found = reqwest::Certificate::from_pem_bundle(&pem).map_err(|err| {
+            anyhow::anyhow!(
+                "--export-certificate {}: not PEM certificates: {err}",
+                path.display()
+            )
+        })?;
+        if found.is_empty() {
+            anyhow::bail!(
+                "--export-certificate {}: no certificate in it",
+                path.display()
+            );
+        }
+        roots.extend(found);
+    }
+    Ok(roots)
 }
 
 /// Lowers this thread's CPU priority as far as it goes (nice 19), where the system lets it; the exporters
@@ -469,10 +571,12 @@ impl Sender {
     async fn run(mut self) {
         loop {
             self.check_stopped();
-            let (batches, spans) = self
-                .exporter
-                .queue
-                .take(self.options.batch_spans, self.options.batch_bytes);
+            let (batches, spans) = if self.exporter.browser {
+                // A browser batch goes on as the browser sent it, alone.
+                self.exporter.queue.take(1, usize::MAX)
+            } else {
+                (self.exporter.queue).take(self.options.batch_spans, self.options.batch_bytes)
+            };
             if spans == 0 {
                 if self.deadline.is_some() {
                     break;
@@ -496,7 +600,8 @@ impl Sender {
         if left > 0 {
             self.exporter.dropped.fetch_add(left, Relaxed);
             self.exporter.note(format!(
-                "{left} spans were still queued when the collector stopped"
+                "{left} {} were still queued when the collector stopped",
+                self.exporter.unit()
             ));
         }
     }
@@ -531,7 +636,7 @@ impl Sender {
     }
 
     /// Sends `spans` spans (in `batches`) until the backend takes them, refuses them, or the retries run out.
-    async fn deliver(&mut self, batches: &[Batch], spans: u64) {
+    async fn deliver(&mut self, batches: &[Item], spans: u64) {
         let exporter = self.exporter.clone();
         let payload = match self.backend.encode(batches, spans as usize) {
             Ok(payload) => payload,
@@ -551,24 +656,27 @@ impl Sender {
         let first = Instant::now();
         let mut attempt = 0;
         loop {
-            let wait = match self.post(&payload).await {
-                Outcome::Sent { rejected, why } => {
-                    let rejected = rejected.min(spans);
-                    exporter.sent.fetch_add(spans - rejected, Relaxed);
-                    if rejected > 0 {
-                        exporter.rejected.fetch_add(rejected, Relaxed);
-                        exporter.note(
-                            why.unwrap_or_else(|| format!("the backend rejected {rejected} spans")),
-                        );
+            let unit = self.exporter.unit();
+            let (wait, why) =
+                match self.post(&payload).await {
+                    Outcome::Sent { rejected, why } => {
+                        let rejected = rejected.min(spans);
+                        exporter.sent.fetch_add(spans - rejected, Relaxed);
+                        if rejected > 0 {
+                            exporter.rejected.fetch_add(rejected, Relaxed);
+                            exporter.note(why.unwrap_or_else(|| {
+                                format!("the backend rejected {rejected} {unit}")
+                            }));
+                        }
+                        return;
                     }
-                    return;
-                }
-                Outcome::Fail { why } => return exporter.fail(spans, why),
-                Outcome::Retry { after, why } => {
-                    exporter.note(why);
-                    after.unwrap_or_else(|| self.options.retry.backoff(attempt))
-                }
-            };
+                    Outcome::Fail { why } => return exporter.fail(spans, why),
+                    Outcome::Retry { after, why } => {
+                        exporter.note(why.clone());
+                        let wait = after.unwrap_or_else(|| self.options.retry.backoff(attempt));
+                        (wait, why)
+                    }
+                };
             self.check_stopped();
             let mut give_up = first + self.options.retry.max_elapsed;
             if let Some(deadline) = self.deadline {
@@ -577,7 +685,10 @@ impl Sender {
             if Instant::now() + wait > give_up {
                 return exporter.fail(
                     spans,
-                    format!("gave up on {spans} spans after {} attempts", attempt + 1),
+                    format!(
+                        "gave up on {spans} {unit} after {} attempts: {why}",
+                        attempt + 1
+                    ),
                 );
             }
             self.pause(wait).await;
@@ -587,7 +698,7 @@ impl Sender {
             {
                 return exporter.fail(
                     spans,
-                    format!("{spans} spans were not sent before the collector stopped"),
+                    format!("{spans} {unit} were not sent before the collector stopped"),
                 );
             }
             exporter.retried.fetch_add(spans, Relaxed);
@@ -596,7 +707,7 @@ impl Sender {
     }
 
     async fn post(&self, payload: &Payload) -> Outcome {
-        let url = self.backend.url();
+        let url = payload.url.as_ref().unwrap_or(self.backend.url());
         let answer = self
             .client
             .post(url.clone())

@@ -11,7 +11,7 @@ use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse
 use prost::Message as _;
 use reqwest::header::{CONTENT_ENCODING, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
 
-use super::queue::Batch;
+use super::queue::Item;
 use super::{Backend, Payload};
 
 /// Where to send, and what to send with it.
@@ -98,8 +98,8 @@ impl Backend for Otlp {
         &self.url
     }
 
-    fn encode(&self, batches: &[Batch], _spans: usize) -> Result<Payload, String> {
-        let request = crate::otlp::to_request(batches.iter().flat_map(|batch| batch.iter()));
+    fn encode(&self, items: &[Item], _spans: usize) -> Result<Payload, String> {
+        let request = crate::otlp::to_request(items.iter().flat_map(Item::spans));
         let protobuf = request.encode_to_vec();
         let mut gzip = GzEncoder::new(Vec::with_capacity(protobuf.len() / 4), Compression::fast());
         gzip.write_all(&protobuf)
@@ -108,6 +108,7 @@ impl Backend for Otlp {
                 body: Bytes::from(body),
                 headers: self.headers.clone(),
                 unsendable: (0, None),
+                url: None,
             })
             .map_err(|err| format!("compressing a request: {err}"))
     }

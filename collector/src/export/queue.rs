@@ -1,6 +1,6 @@
 //! An exporter's bounded queue: batches of accepted spans, shared between exporters (one copy a batch
-//! however many exporters take it), dropping the oldest whole batches when it holds more spans, or more bytes
-//! (about), than its caps.
+//! however many exporters take it), or the browser's batches the RUM forward passes on, dropping the oldest
+//! whole items when it holds more spans (or browser batches), or more bytes (about), than its caps.
 
 use std::collections::VecDeque;
 use std::sync::Arc;
@@ -12,10 +12,35 @@ use crate::model::{KeyValue, Span, Value};
 /// A batch as the ingest writer offers it: shared, never copied again.
 pub type Batch = Arc<[Span]>;
 
-/// Batches waiting for an exporter, at most `capacity` spans and about `max_bytes` bytes (a single larger
-/// batch is still taken whole).
+/// What an exporter sends on: spans, or one batch of browser events as the browser sent it.
+#[derive(Clone, Debug)]
+pub enum Item {
+    Spans(Batch),
+    Browser(Arc<super::rum::Forward>),
+}
+
+impl Item {
+    /// What the exporter's counts count of it: its spans, or one browser batch.
+    pub fn count(&self) -> usize {
+        match self {
+            Item::Spans(batch) => batch.len(),
+            Item::Browser(_) => 1,
+        }
+    }
+
+    /// The spans, when it holds spans.
+    pub fn spans(&self) -> &[Span] {
+        match self {
+            Item::Spans(batch) => batch,
+            Item::Browser(_) => &[],
+        }
+    }
+}
+
+/// Items waiting for an exporter, at most `capacity` counted ([`Item::count`]) and about `max_bytes` bytes (a
+/// single larger item is still taken whole).
 #[derive(Debug)]
-pub struct SpanQueue {
+pub struct ExportQueue {
     capacity: usize,
     max_bytes: usize,
     inner: Mutex<Inner>,
@@ -23,8 +48,9 @@ pub struct SpanQueue {
 
 #[derive(Debug, Default)]
 struct Inner {
-    /// Each batch with what it weighs.
-    batches: VecDeque<(Batch, usize)>,
+    /// Each item with what it weighs.
+    batches: VecDeque<(Item, usize)>,
+    /// What the items count, together.
     spans: usize,
     bytes: usize,
 }
@@ -65,20 +91,20 @@ pub fn weight(spans: &[Span]) -> usize {
         .sum()
 }
 
-impl SpanQueue {
-    pub fn new(capacity: usize, max_bytes: usize) -> SpanQueue {
-        SpanQueue {
+impl ExportQueue {
+    pub fn new(capacity: usize, max_bytes: usize) -> ExportQueue {
+        ExportQueue {
             capacity: capacity.max(1),
             max_bytes: max_bytes.max(1),
             inner: Mutex::default(),
         }
     }
 
-    /// Queues `batch`, which weighs `bytes` ([`weight`]), dropping the oldest batches while the queue holds more
-    /// than its caps. Returns how many spans were dropped. Never waits for anything but the queue's own lock.
-    pub fn push(&self, batch: Batch, bytes: usize) -> usize {
+    /// Queues `batch`, which weighs `bytes` ([`weight`]), dropping the oldest items while the queue holds more
+    /// than its caps. Returns what the dropped items counted. Never waits for anything but the queue's own lock.
+    pub fn push(&self, batch: Item, bytes: usize) -> usize {
         let mut inner = self.inner.lock();
-        inner.spans += batch.len();
+        inner.spans += batch.count();
         inner.bytes += bytes;
         inner.batches.push_back((batch, bytes));
         let mut dropped = 0;
@@ -86,21 +112,21 @@ impl SpanQueue {
             && inner.batches.len() > 1
         {
             let (oldest, bytes) = inner.batches.pop_front().expect("more than one batch");
-            inner.spans -= oldest.len();
+            inner.spans -= oldest.count();
             inner.bytes -= bytes;
-            dropped += oldest.len();
+            dropped += oldest.count();
         }
         dropped
     }
 
-    /// Takes whole batches from the front while they hold at most `max_spans` spans and `max_bytes` bytes
-    /// together (one batch at least, however large).
-    pub fn take(&self, max_spans: usize, max_bytes: usize) -> (Vec<Batch>, usize) {
+    /// Takes whole items from the front while they count at most `max_spans` and hold at most `max_bytes`
+    /// bytes together (one item at least, however large).
+    pub fn take(&self, max_spans: usize, max_bytes: usize) -> (Vec<Item>, usize) {
         let mut inner = self.inner.lock();
         let mut taken = Vec::new();
         let (mut spans, mut weight) = (0, 0);
         while let Some((front, bytes)) = inner.batches.front() {
-            let (more_spans, more_bytes) = (front.len(), *bytes);
+            let (more_spans, more_bytes) = (front.count(), *bytes);
             if !taken.is_empty()
                 && (spans + more_spans > max_spans || weight + more_bytes > max_bytes)
             {
@@ -116,7 +142,7 @@ impl SpanQueue {
         (taken, spans)
     }
 
-    /// Empties the queue: how many spans it held.
+    /// Empties the queue: what its items counted.
     pub fn clear(&self) -> usize {
         let mut inner = self.inner.lock();
         inner.batches.clear();
@@ -124,7 +150,7 @@ impl SpanQueue {
         std::mem::take(&mut inner.spans)
     }
 
-    /// Spans waiting.
+    /// What the waiting items count.
     pub fn len(&self) -> usize {
         self.inner.lock().spans
     }
@@ -139,9 +165,9 @@ mod tests {
     use super::*;
     use crate::testing::{Build as _, span};
 
-    fn push(queue: &SpanQueue, batch: Batch) -> usize {
+    fn push(queue: &ExportQueue, batch: Batch) -> usize {
         let bytes = weight(&batch);
-        queue.push(batch, bytes)
+        queue.push(Item::Spans(batch), bytes)
     }
 
     fn batch(spans: usize) -> Batch {
@@ -153,7 +179,7 @@ mod tests {
 
     #[test]
     fn a_full_queue_drops_its_oldest_batches_and_counts_their_spans() {
-        let queue = SpanQueue::new(10, usize::MAX);
+        let queue = ExportQueue::new(10, usize::MAX);
         assert_eq!(push(&queue, batch(4)), 0);
         assert_eq!(push(&queue, batch(4)), 0);
         let newest = batch(3);
@@ -165,16 +191,16 @@ mod tests {
         assert_eq!(queue.len(), 7);
         let (taken, spans) = queue.take(100, usize::MAX);
         assert_eq!(spans, 7);
-        assert!(
-            Arc::ptr_eq(taken.last().unwrap(), &newest),
-            "newest kept last"
-        );
+        let Some(Item::Spans(last)) = taken.last() else {
+            panic!("spans taken")
+        };
+        assert!(Arc::ptr_eq(last, &newest), "newest kept last");
         assert!(queue.is_empty());
     }
 
     #[test]
     fn a_batch_larger_than_the_queue_is_kept_whole() {
-        let queue = SpanQueue::new(5, usize::MAX);
+        let queue = ExportQueue::new(5, usize::MAX);
         push(&queue, batch(2));
         assert_eq!(push(&queue, batch(8)), 2);
         assert_eq!(queue.len(), 8);
@@ -185,7 +211,7 @@ mod tests {
         let big: Batch = vec![span(1, 1).text("db.query.text", &"x".repeat(10_000))].into();
         let small = batch(1);
         assert!(weight(&big) > 10_000 && weight(&small) < 1_000);
-        let queue = SpanQueue::new(1_000, 12_000);
+        let queue = ExportQueue::new(1_000, 12_000);
         assert_eq!(push(&queue, small.clone()), 0);
         assert_eq!(push(&queue, big.clone()), 0, "under both caps");
         assert_eq!(
@@ -198,7 +224,7 @@ mod tests {
 
     #[test]
     fn take_stops_before_a_request_would_be_too_large() {
-        let queue = SpanQueue::new(100, usize::MAX);
+        let queue = ExportQueue::new(100, usize::MAX);
         for _ in 0..5 {
             push(&queue, batch(3));
         }

@@ -22,10 +22,19 @@ pub enum Line {
 
 /// A body's lines, blank ones skipped.
 pub fn lines(body: &[u8]) -> impl Iterator<Item = Line> + '_ {
+    raw_lines(body).map(line)
+}
+
+/// A body's lines as bytes, blank ones skipped.
+pub fn raw_lines(body: &[u8]) -> impl Iterator<Item = &[u8]> + '_ {
     body.split(|b| *b == b'\n')
         .map(|line| line.strip_suffix(b"\r").unwrap_or(line))
         .filter(|line| !line.iter().all(u8::is_ascii_whitespace))
-        .map(line)
+}
+
+/// Reads one line.
+pub fn read_line(bytes: &[u8]) -> Line {
+    line(bytes)
 }
 
 #[derive(Deserialize)]

@@ -1,6 +1,8 @@
 //! Datadog's browser intake on the OTLP/HTTP listener: `POST /api/v2/rum`, and the proxy form
 //! (`?ddforward=/api/v2/rum?…`, as the SDK's `proxy` option sends it, on `/api/v2/rum` or `/`). The body is
 //! newline-delimited event JSON, plain, deflate (zlib or raw) or gzip; at most `max_body` bytes either way.
+//! A batch received whole is also offered, as it came, to the RUM forward when one is on (`--export-rum`,
+//! [`crate::export::rum`]): a push onto its bounded queue, never a wait.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -14,22 +16,26 @@ use axum::routing::post;
 use serde::Serialize;
 
 use super::RumStore;
+use crate::export::Exports;
+use crate::export::rum::Forward;
 
 /// Largest batch, compressed or not, by default (Datadog's intake takes 5 MB).
 pub const DEFAULT_MAX_BODY: usize = 5 * 1024 * 1024;
 
-/// The intake's path, and the only one `ddforward` may name.
-pub const PATH: &str = "/api/v2/rum";
+/// The intake's path, and the only one `ddforward` may name: Datadog's own.
+pub const PATH: &str = crate::export::rum::PATH;
 
 #[derive(Clone, Debug)]
 struct Intake {
     rum: RumStore,
     max_body: usize,
     decoders: Arc<tokio::sync::Semaphore>,
+    /// Where a batch is offered on to (the RUM forward, when there is one).
+    exports: Exports,
 }
 
-/// The intake's routes.
-pub fn router(rum: RumStore, max_body: usize) -> Router {
+/// The intake's routes; every batch received whole is offered to `exports`' RUM forward, if it has one.
+pub fn router(rum: RumStore, max_body: usize, exports: Exports) -> Router {
     Router::new()
         .route(PATH, post(intake))
         .route("/", post(intake))
@@ -39,6 +45,7 @@ pub fn router(rum: RumStore, max_body: usize) -> Router {
             rum,
             max_body,
             decoders: crate::receivers::decoders(),
+            exports,
         })
 }
 
@@ -70,11 +77,19 @@ fn refusal(status: StatusCode, reason: &'static str, message: impl Into<String>)
 async fn intake(
     State(intake): State<Intake>,
     Query(params): Query<HashMap<String, String>>,
-    uri: axum::http::Uri,
-    headers: HeaderMap,
-    body: Body,
+    request: axum::extract::Request,
 ) -> Response {
-    match take(&intake, &params, uri.path(), &headers, body).await {
+    let (parts, body) = request.into_parts();
+    let peer = (parts.extensions)
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|info| info.0.ip());
+    let received = Received {
+        path: parts.uri.path(),
+        query: parts.uri.query(),
+        headers: &parts.headers,
+        peer,
+    };
+    match take(&intake, &params, &received, body).await {
         Ok(answer) => (StatusCode::ACCEPTED, axum::Json(answer)).into_response(),
         Err(refused) => {
             intake.rum.reject(refused.reason);
@@ -84,13 +99,21 @@ async fn intake(
     }
 }
 
+/// What a request came with, beside its body.
+struct Received<'a> {
+    path: &'a str,
+    query: Option<&'a str>,
+    headers: &'a HeaderMap,
+    peer: Option<std::net::IpAddr>,
+}
+
 async fn take(
     intake: &Intake,
     params: &HashMap<String, String>,
-    path: &str,
-    headers: &HeaderMap,
+    received: &Received<'_>,
     body: Body,
 ) -> Result<Answer, Refusal> {
+    let (path, headers) = (received.path, received.headers);
     match params.get("ddforward") {
         Some(forward) if !forward.starts_with(PATH) => {
             return Err(refusal(
@@ -126,6 +149,17 @@ async fn take(
             ));
         }
     };
+    if intake.exports.wants_browser() {
+        // The proxy form names the intake's path and query; a batch posted to the intake itself carries them.
+        let ddforward = match (params.get("ddforward"), received.query) {
+            (Some(ddforward), _) => ddforward.clone(),
+            (None, Some(query)) => format!("{PATH}?{query}"),
+            (None, None) => PATH.to_owned(),
+        };
+        if let Some(forward) = Forward::new(&ddforward, body.clone(), headers, received.peer) {
+            intake.exports.offer_browser(forward);
+        }
+    }
     let (rum, max_body) = (intake.rum.clone(), intake.max_body);
     let inline = body.len() < crate::receivers::DECODE_ASIDE && encoding == Encoding::Identity;
     let work = move || -> Result<Answer, Refusal> {

@@ -20,6 +20,8 @@ use std::sync::Arc;
 use parking_lot::Mutex;
 use protocol::RumStats;
 
+use crate::record::SharedRecorder;
+
 /// Events kept before the oldest are evicted, by default.
 pub const DEFAULT_CAPACITY: usize = 200_000;
 /// About the bytes the kept events may hold before the oldest are evicted, by default.
@@ -139,6 +141,8 @@ impl Event {
 #[derive(Clone, Debug)]
 pub struct RumStore {
     inner: Arc<Mutex<Inner>>,
+    /// Where accepted events are also written, when recording (the recording the spans go to).
+    recorder: Arc<Mutex<Option<SharedRecorder>>>,
 }
 
 #[derive(Debug)]
@@ -196,7 +200,13 @@ impl RumStore {
                 rejected_events: BTreeMap::new(),
                 rejected: BTreeMap::new(),
             })),
+            recorder: Arc::default(),
         }
+    }
+
+    /// Writes every event accepted from now on to `recorder` too, as the browser sent it.
+    pub fn record_to(&self, recorder: SharedRecorder) {
+        *self.recorder.lock() = Some(recorder);
     }
 
     /// Reads a (decompressed) batch and keeps its events: each line on its own, a refused line counted by
@@ -205,9 +215,16 @@ impl RumStore {
         let mut taken = Taken::default();
         let mut events = Vec::new();
         let mut refused: Vec<&'static str> = Vec::new();
-        for line in decode::lines(body) {
-            match line {
-                decode::Line::Event(event) => events.push(*event),
+        let recording = self.recorder.lock().is_some();
+        let mut kept: Vec<&[u8]> = Vec::new();
+        for raw in decode::raw_lines(body) {
+            match decode::read_line(raw) {
+                decode::Line::Event(event) => {
+                    events.push(*event);
+                    if recording {
+                        kept.push(raw);
+                    }
+                }
                 decode::Line::Ignored => taken.ignored += 1,
                 decode::Line::Rejected(reason, message) => {
                     refused.push(reason);
@@ -217,6 +234,14 @@ impl RumStore {
         }
         taken.accepted = events.len() as u64;
         taken.rejected = refused.len() as u64;
+        if !kept.is_empty() {
+            let mut recorder = self.recorder.lock();
+            let recorded = (recorder.as_ref()).map(|writer| writer.lock().append_rum(&kept));
+            if let Some(Err(err)) = recorded {
+                tracing::error!(error = %err, "recording browser events failed: recording stops");
+                *recorder = None;
+            }
+        }
         let mut inner = self.inner.lock();
         inner.ignored += taken.ignored;
         for reason in refused {

@@ -87,7 +87,7 @@ async fn settled(running: &RunningCollector, offered: u64) -> ExportStats {
 }
 
 /// Every span offered is in exactly one of the exporter's counts.
-fn assert_accounted(stats: &ExportStats) {
+pub(super) fn assert_accounted(stats: &ExportStats) {
     assert_eq!(
         stats.offered,
         stats.queued + stats.in_flight + stats.sent + stats.rejected + stats.failed + stats.dropped,
@@ -437,9 +437,23 @@ async fn wait_for(
     what: &str,
     done: impl Fn(&ExportStats) -> bool,
 ) -> ExportStats {
+    wait_for_exporter(running, None, what, done).await
+}
+
+/// Waits until the exporter called `name` (the first without one) is `done`.
+pub(super) async fn wait_for_exporter(
+    running: &RunningCollector,
+    name: Option<&str>,
+    what: &str,
+    done: impl Fn(&ExportStats) -> bool,
+) -> ExportStats {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let stats = running.exports.stats().remove(0);
+        let mut all = running.exports.stats();
+        let stats = match name {
+            Some(name) => all.into_iter().find(|e| e.name == name).expect("listed"),
+            None => all.remove(0),
+        };
         if done(&stats) {
             return stats;
         }

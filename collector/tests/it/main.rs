@@ -7,6 +7,7 @@ mod limits;
 mod listeners;
 mod logs;
 mod rum;
+mod rum_export;
 mod spans;
 mod store_api;
 mod store_concurrency;

@@ -128,12 +128,12 @@ fn view(session: &str, view: &str, url: &str, at_ms: u64, version: u64, load_ms:
     )
 }
 
-fn ndjson(events: &[Value]) -> Vec<u8> {
+pub(super) fn ndjson(events: &[Value]) -> Vec<u8> {
     let lines: Vec<String> = events.iter().map(|e| e.to_string()).collect();
     lines.join("\n").into_bytes()
 }
 
-fn deflate(body: &[u8]) -> Vec<u8> {
+pub(super) fn deflate(body: &[u8]) -> Vec<u8> {
     let mut encoder = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
     encoder.write_all(body).unwrap();
     encoder.finish().unwrap()
@@ -147,7 +147,7 @@ fn gzip(body: &[u8]) -> Vec<u8> {
 
 /// A shopper's session: home (3 s), a product page (2.6 s, an update of its view, a click, the add-to-cart
 /// call that caused backend trace `trace`, and the script's own error), a search answering 500.
-fn session(trace: u128) -> Vec<Value> {
+pub(super) fn session(trace: u128) -> Vec<Value> {
     let (s, home, product, search) = ("sess-1", "view-home", "view-product", "view-search");
     let base = "http://127.0.0.1:3000";
     let product_url = format!("{base}/products/datadog-mug");
@@ -582,4 +582,83 @@ async fn cors_preflights_are_answered_for_the_shops_origin_only() {
     .await;
     let answer = preflight(&open, "/v1/traces", "http://elsewhere:8080").await;
     assert_eq!(answer.status(), 204);
+}
+
+/// A recording keeps the browser's events beside the spans, as they came, and plays them back: `lab report
+/// FILE` and `lab tui FILE` show the same Browser section the live collector did.
+#[tokio::test]
+async fn a_recording_keeps_the_browsers_events_and_plays_them_back_the_same() {
+    use collector::report::Report;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("lab.jsonl");
+    let lab = Lab::with(CollectorOptions {
+        record: Some(path.clone()),
+        ..CollectorOptions::default()
+    })
+    .await;
+    let trace = 0x51ed_u128;
+    let route = |id: u64, route: &str| {
+        span(trace + id as u128, id)
+            .service("store-frontend")
+            .kind(SpanKind::Server)
+            .text("http.request.method", "GET")
+            .text("http.route", route)
+            .at(1, 2)
+    };
+    lab.running
+        .ingest
+        .submit(vec![route(1, "/products/{slug}"), route(2, "/products")])
+        .unwrap();
+    let (status, _) = lab
+        .send(deflate(&ndjson(&session(trace))), Some("deflate"))
+        .await;
+    assert_eq!(status, 202);
+    // A refused line is counted, not recorded.
+    let mut body = b"{not json\n".to_vec();
+    body.extend(ndjson(&[view(
+        "sess-2",
+        "view-2",
+        &format!("{ORIGIN}/"),
+        20_000,
+        1,
+        900.0,
+    )]));
+    let (status, answer) = lab.send(body, None).await;
+    assert_eq!((status, &answer["rejected"]), (202, &json!(1)), "{answer}");
+    for _ in 0..100 {
+        if lab.running.store.trace_count() == 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let live = Report::build("live", &lab.running.store, &lab.running.analysis);
+    assert!(!live.browser.pages.is_empty());
+    lab.running.stop().await.unwrap();
+
+    let (replayed, loaded) = Report::from_recording(&path, Default::default())
+        .await
+        .unwrap();
+    assert_eq!(loaded.damaged, 0, "{:?}", loaded.problems);
+    assert_eq!(
+        loaded.rum_events, 12,
+        "the session's 11 events and the view"
+    );
+    assert_eq!(replayed.browser.pages, live.browser.pages);
+    assert_eq!(replayed.browser.errors, live.browser.errors);
+    assert_eq!(replayed.browser.sessions, 2);
+    assert_eq!(replayed.browser.accounting.rejected_events.len(), 0);
+    let text = replayed.to_string();
+    assert!(
+        text.contains("Browser (what the shoppers saw)") && text.contains("/products/{slug}"),
+        "{text}"
+    );
+    // What `lab tui FILE` reads: the same journeys.
+    let (store, analysis, _) = collector::playback::analyse(&path, 10_000, Default::default())
+        .await
+        .unwrap();
+    let query = collector::query::Query::new(store, analysis);
+    let sessions = query.rum_sessions(10).sessions;
+    assert_eq!(sessions.len(), 2);
+    let journey = query.rum_session("sess-1").unwrap();
+    assert_eq!(journey.views.len(), 3, "{journey:?}");
 }

@@ -1,5 +1,5 @@
-//! Recordings (`collector::record`'s OTLP JSON lines) as `collector::playback` reads them: generated requests
-//! one a line, with blank, damaged and over-long lines among them, then changed line by line.
+//! Recordings (`collector::record`'s OTLP JSON lines, and the browser store's `rumEvents` lines) as
+//! `collector::playback` reads them: generated requests one a line, with blank, damaged and over-long lines among them, then changed line by line.
 
 use super::otlp;
 use crate::rng::Rng;
@@ -23,6 +23,14 @@ pub fn seeds() -> Vec<Vec<u8>> {
         [vec![b'x'; MAX_LINE + 10], b"\n".to_vec(), line.clone()].concat(),
         // The last line cut short, as after `kill -9`.
         [line.clone(), line[..line.len() / 2].to_vec()].concat(),
+        // Browser events, as the browser store records them, beside the spans.
+        [
+            line.clone(),
+            br#"{"rumEvents":[{"type":"view","date":1790000000000,"session":{"id":"s"},"view":{"id":"v","url":"http://127.0.0.1:3000/","loading_time":120000000},"_dd":{"document_version":2}},{"type":"error","date":1790000000001,"session":{"id":"s"},"view":{"id":"v","url":"http://127.0.0.1:3000/"},"error":{"source":"source","message":"boom"}}]}"#.to_vec(),
+            b"
+".to_vec(),
+        ]
+        .concat(),
     ];
     for seed in otlp::json_seeds().into_iter().take(8) {
         let mut seed = seed;

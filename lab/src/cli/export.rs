@@ -1,11 +1,12 @@
-//! The way out: `--export-datadog` and `--export-otlp` (for `lab up` and `lab collect`), and `lab export on|off`
-//! against a running lab.
+//! The way out: `--export-datadog`, `--export-otlp` and `--export-rum` (for `lab up` and `lab collect`), and
+//! `lab export on|off` against a running lab.
 
 use anyhow::Context as _;
 use clap::{Args, ValueEnum};
 use collector::export::ExportOptions;
 use collector::export::datadog::DatadogTarget;
 use collector::export::otlp::{self, OtlpTarget};
+use collector::export::rum::RumTarget;
 
 /// Where the collector forwards what it accepts.
 #[derive(Args, Debug, Clone, Default)]
@@ -32,8 +33,26 @@ pub(crate) struct ExportArgs {
     )]
     pub(crate) export_otlp_headers: Vec<String>,
 
-    /// Start with the exporters switched off: switch one on from the dashboard (`x` Datadog, `X` OTLP), with `lab export on
-    /// NAME`, or with `POST /api/export/NAME {"enabled": true}`.
+    /// Forward the browser's batches (real user monitoring) to Datadog's browser intake as well, as Datadog's
+    /// proxy guide says: the body as the browser sent it, its `ddforward` path and query (which carry the
+    /// page's client token), its content type and user agent, X-Forwarded-For naming the browser, never its
+    /// cookies. Without an origin: https://browser-intake-<site> for DD_SITE (--dd-site). `lab up` needs the
+    /// RUM application too (--rum-application-id, --rum-client-token), which its pages then report as.
+    #[arg(long, value_name = "ORIGIN", num_args = 0..=1, default_missing_value = "")]
+    pub(crate) export_rum: Option<String>,
+
+    /// The Datadog site, for --export-rum's intake and the pages' RUM application: datadoghq.com,
+    /// datadoghq.eu, us3.datadoghq.com, …
+    #[arg(long, env = "DD_SITE", value_name = "SITE", default_value = collector::export::rum::DEFAULT_SITE)]
+    pub(crate) dd_site: String,
+
+    /// A root certificate (PEM) to trust beside the system's for https:// exports (a private CA, a TLS proxy);
+    /// repeat it for more. OTEL_EXPORTER_OTLP_CERTIFICATE is read too.
+    #[arg(long, value_name = "FILE", env = "OTEL_EXPORTER_OTLP_CERTIFICATE")]
+    pub(crate) export_certificate: Vec<std::path::PathBuf>,
+
+    /// Start with the exporters switched off: switch one on from the dashboard (`x` Datadog, spans and browser
+    /// batches alike; `X` OTLP), with `lab export on NAME`, or with `POST /api/export/NAME {"enabled": true}`.
     #[arg(long)]
     pub(crate) export_off: bool,
 }
@@ -69,9 +88,18 @@ impl ExportArgs {
                 })
             }
         };
+        let rum = match self.export_rum.as_deref() {
+            None => None,
+            Some("") => Some(RumTarget::for_site(&self.dd_site)?),
+            Some(origin) => Some(RumTarget {
+                origin: origin.to_owned(),
+            }),
+        };
         Ok(ExportOptions {
             otlp,
             datadog,
+            rum,
+            root_certificates: self.export_certificate.clone(),
             enabled: !self.export_off,
             ..ExportOptions::default()
         })
@@ -105,7 +133,10 @@ pub(crate) enum Switch {
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
 pub(crate) enum ExporterName {
+    /// The Datadog exporter and the RUM forward.
     Datadog,
+    /// The RUM forward alone.
+    DatadogRum,
     Otlp,
 }
 
@@ -114,7 +145,8 @@ pub(crate) struct ExportCommand {
     /// Switch the exporter on or off.
     switch: Switch,
 
-    /// Which exporter: the one `--export-datadog` or `--export-otlp` started.
+    /// Which exporter: the one `--export-datadog`, `--export-rum` or `--export-otlp` started (`datadog`
+    /// switches both of Datadog's).
     exporter: ExporterName,
 
     /// The running lab's query API (`lab up`'s or `lab collect`'s --api).
@@ -127,6 +159,7 @@ pub(crate) struct ExportCommand {
 pub(crate) async fn export(command: ExportCommand) -> anyhow::Result<()> {
     let name = match command.exporter {
         ExporterName::Datadog => "datadog",
+        ExporterName::DatadogRum => collector::export::rum::NAME,
         ExporterName::Otlp => "otlp",
     };
     let enabled = matches!(command.switch, Switch::On);
@@ -147,8 +180,14 @@ pub(crate) async fn export(command: ExportCommand) -> anyhow::Result<()> {
     }
     let stats: protocol::ExportStats =
         serde_json::from_slice(&body).context("reading the exporter's stats")?;
+    let unit = if stats.name == collector::export::rum::NAME {
+        "browser batches"
+    } else {
+        "spans"
+    };
     println!(
-        "{name} export {} ({}): {} sent, {} queued, {} retried, {} failed, {} rejected, {} dropped",
+        "{} export {} ({}): {unit}: {} sent, {} queued, {} retried, {} failed, {} rejected, {} dropped",
+        stats.name,
         if stats.enabled { "on" } else { "off" },
         stats.endpoint,
         stats.sent,

@@ -65,6 +65,9 @@ pub(crate) struct UpArgs {
     #[command(flatten)]
     export: ExportArgs,
 
+    #[command(flatten)]
+    rum_app: storefront::rum::RumAppArgs,
+
     /// The storefront's port (the ads and discounts services take theirs from --ads-port and
     /// --discounts-port; 0 lets the system pick).
     #[arg(long, default_value_t = storefront::PORT)]
@@ -145,6 +148,14 @@ pub(crate) async fn run(args: UpArgs, guide: Option<Guide>) -> anyhow::Result<()
     shop.ads_port = args.ads_port;
     shop.discounts_port = args.discounts_port;
     shop.variant = guide.as_ref().map_or(shop.variant, Guide::variant);
+    shop.rum_app = args.rum_app.app(&args.export.dd_site);
+    if args.export.export_rum.is_some() && !shop.rum_app.is_real() {
+        anyhow::bail!(
+            "--export-rum sends the pages' batches to Datadog, which refuses the lab's placeholder RUM \
+             application: give the one to report as with --rum-application-id and --rum-client-token \
+             (DD_RUM_APPLICATION_ID, DD_RUM_CLIENT_TOKEN; Datadog's RUM setup page shows both)"
+        );
+    }
     let replay_count = requests.len();
     let options = LabOptions {
         collector: collector::server::CollectorOptions {
@@ -233,21 +244,7 @@ pub(crate) async fn run(args: UpArgs, guide: Option<Guide>) -> anyhow::Result<()
             args.speed
         ));
     }
-    if !storefront::rum::sdk_built_in() {
-        say("The storefront was built without Datadog's browser SDK: its pages are served without RUM (build \
-             with the npm registry reachable, or LAB_RUM_SDK=/path/to/datadog-rum-slim.js)."
-            .to_owned());
-    } else if lab.collector.otlp_http.is_none() {
-        say(
-            "No OTLP/HTTP receiver, so no browser intake: the pages are served without RUM."
-                .to_owned(),
-        );
-    } else {
-        say(format!(
-            "Real user monitoring: the pages load Datadog's browser SDK ({}), reporting through /rum.",
-            storefront::rum::SDK_ORIGIN
-        ));
-    }
+    say(lab.shop.rum_notice());
     let browser = chromium.map(|chromium| {
         let options = lab::browse::BrowseOptions {
             target: format!("http://{}", lab.shop.storefront),

@@ -6,6 +6,7 @@
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
+use collector::export::ExportOptions;
 use collector::server::CollectorOptions;
 use lab::browse::{BrowseOptions, browse, find_chromium};
 use lab::shop::ShopOptions;
@@ -53,6 +54,16 @@ impl Walked {
 /// A lab in `state` (no replay) whose collector has its OTLP/HTTP listener (the browser intake) and query API
 /// on ports of their own.
 async fn start(state: ShopState, dir: &TempDir) -> RunningLab {
+    start_with(
+        ShopOptions::ephemeral(state, dir.0.clone()),
+        ExportOptions::default(),
+    )
+    .await
+}
+
+/// A lab of `shop` (no replay) whose collector has its OTLP/HTTP listener (the browser intake) and query API on
+/// ports of their own, and exports as `export` says.
+pub(crate) async fn start_with(shop: ShopOptions, export: ExportOptions) -> RunningLab {
     let local = Some("127.0.0.1:0".parse().unwrap());
     RunningLab::start(LabOptions {
         collector: CollectorOptions {
@@ -60,9 +71,10 @@ async fn start(state: ShopState, dir: &TempDir) -> RunningLab {
             otlp_grpc: None,
             datadog: None,
             api: local,
+            export,
             ..Default::default()
         },
-        shop: ShopOptions::ephemeral(state, dir.0.clone()),
+        shop,
         replay: None,
         export: None,
     })

@@ -9,5 +9,6 @@ mod limits;
 mod real_clients;
 mod real_logs;
 mod replay_shop;
+mod rum_export;
 mod sources;
 mod workshop;

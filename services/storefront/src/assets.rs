@@ -1,7 +1,7 @@
 //! The storefront's static files, all inside the binary: stylesheet, script, favicon, product pictures (drawn
 //! here, per product kind) and Datadog's browser SDK with its licence (see `rum`). Anything else under `/assets` is a plain 404, which is not an error.
 
-use axum::extract::Path;
+use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
@@ -11,16 +11,25 @@ const CSS: &str = include_str!("../assets/storefront.css");
 const JS: &str = include_str!("../assets/storefront.js");
 
 /// `GET /assets/{*path}`.
-pub(crate) async fn asset(Path(path): Path<String>) -> Response {
-    match path.as_str() {
+pub(crate) async fn asset(
+    State(state): State<crate::AppState>,
+    Path(path): Path<String>,
+) -> Response {
+    let sdk = state.upstreams.config().rum_sdk;
+    match (path.as_str(), sdk) {
+        ("datadog-rum-slim.js", Some(sdk)) => file("text/javascript; charset=utf-8", sdk.served()),
+        ("datadog-rum-slim.LICENSE.txt", Some(sdk)) => {
+            file("text/plain; charset=utf-8", sdk.license())
+        }
+        _ => other(&path).await,
+    }
+}
+
+/// Every other asset.
+async fn other(path: &str) -> Response {
+    match path {
         "storefront.css" => file("text/css; charset=utf-8", CSS.as_bytes().to_vec()),
         "storefront.js" => file("text/javascript; charset=utf-8", JS.as_bytes().to_vec()),
-        "datadog-rum-slim.js" if crate::rum::sdk_built_in() => {
-            file("text/javascript; charset=utf-8", crate::rum::sdk())
-        }
-        "datadog-rum-slim.LICENSE.txt" if crate::rum::sdk_built_in() => {
-            file("text/plain; charset=utf-8", crate::rum::LICENSE)
-        }
         // Spree fingerprints its favicon (`favicon-<digest>.ico`); any such name gets ours.
         p if p.starts_with("favicon") && p.ends_with(".ico") => favicon().await,
         p => match p

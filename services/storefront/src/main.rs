@@ -28,6 +28,18 @@ struct Cli {
     #[arg(long, env = "LAB_RUM_INTAKE")]
     rum_intake: Option<String>,
 
+    #[command(flatten)]
+    rum_app: storefront::rum::RumAppArgs,
+
+    /// The Datadog site the RUM application lives on: datadoghq.com, datadoghq.eu, us3.datadoghq.com, …
+    #[arg(
+        long,
+        env = "DD_SITE",
+        value_name = "SITE",
+        default_value = "datadoghq.com"
+    )]
+    dd_site: String,
+
     /// How long to wait for the ads and discounts services, in milliseconds, before rendering without them.
     #[arg(long, default_value_t = 5000)]
     upstream_timeout_ms: u64,
@@ -42,6 +54,8 @@ async fn main() -> anyhow::Result<()> {
         discounts_url: cli.discounts_url,
         timeout: Duration::from_millis(cli.upstream_timeout_ms),
         rum_intake: cli.rum_intake,
+        rum_app: cli.rum_app.app(&cli.dd_site),
+        ..UpstreamConfig::default()
     };
     let state = storefront::AppState::open_variant(
         &cli.service.db_options(storefront::SERVICE),

@@ -4,15 +4,15 @@
 
 use std::time::Duration;
 
-use axum::body::{Body, Bytes};
+use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 /// The SDK as built in; empty when the build had neither the registry nor `LAB_RUM_SDK`.
 const SDK: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/rum-sdk.js"));
 /// Its licence notice, served beside it.
-pub(crate) const LICENSE: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/rum-sdk-LICENSE"));
+const LICENSE: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/rum-sdk-LICENSE"));
 /// Where the build found it (`npm @datadog/browser-rum-slim@7.16.0`, `LAB_RUM_SDK …`), empty without it.
 pub const SDK_ORIGIN: &str = env!("LAB_RUM_SDK_ORIGIN");
 
@@ -26,21 +26,43 @@ const MAX_BATCH: usize = 5 * 1024 * 1024;
 
 /// Whether the build has the SDK: without it the pages are served without RUM.
 pub fn sdk_built_in() -> bool {
-    !SDK.is_empty()
+    Sdk::built_in().is_some()
 }
 
-/// `GET /assets/datadog-rum-slim.js`: the SDK headed by where it came from and where its licence is.
-pub(crate) fn sdk() -> &'static [u8] {
-    static SERVED: std::sync::LazyLock<Vec<u8>> = std::sync::LazyLock::new(|| {
-        let head = format!("/*! {SDK_ORIGIN} | Apache-2.0 | licence: {LICENSE_PATH} */\n");
-        [head.as_bytes(), SDK].concat()
-    });
-    &SERVED
+/// Datadog's browser SDK as the build found it. A storefront serves it when its configuration holds one
+/// ([`crate::UpstreamConfig::rum_sdk`]: the one built in, by default); without one its pages load no SDK, as
+/// a build that found none serves them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Sdk {
+    /// Where the build found it (`npm @datadog/browser-rum-slim@7.16.0`, `LAB_RUM_SDK …`).
+    pub origin: &'static str,
+}
+
+impl Sdk {
+    /// The SDK built in; `None` when the build had neither the registry nor `LAB_RUM_SDK`.
+    pub fn built_in() -> Option<Sdk> {
+        (!SDK.is_empty()).then_some(Sdk { origin: SDK_ORIGIN })
+    }
+
+    /// `GET /assets/datadog-rum-slim.js`: the SDK headed by where it came from and where its licence is.
+    pub(crate) fn served(self) -> &'static [u8] {
+        static SERVED: std::sync::LazyLock<Vec<u8>> = std::sync::LazyLock::new(|| {
+            let head = format!("/*! {SDK_ORIGIN} | Apache-2.0 | licence: {LICENSE_PATH} */\n");
+            [head.as_bytes(), SDK].concat()
+        });
+        &SERVED
+    }
+
+    /// Its licence notice.
+    pub(crate) fn license(self) -> &'static [u8] {
+        LICENSE
+    }
 }
 
 /// What the layout initialises the SDK with on a page.
 #[derive(Debug, Clone)]
 pub struct RumInit {
+    pub app: RumApp,
     pub env: String,
     pub version: String,
     /// The server trace that rendered the page, as Datadog's `dd-trace-id` meta tag wants it: the trace id's
@@ -50,11 +72,75 @@ pub struct RumInit {
     pub trace_time: u128,
 }
 
+/// The Datadog RUM application the pages report as: its id, its client token and its site. The lab's
+/// placeholders by default (the collector takes any); a real application's when the batches also go on to
+/// Datadog (`lab up --export-rum`), which refuses placeholders.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RumApp {
+    pub application_id: String,
+    pub client_token: String,
+    /// `datadoghq.com`, `datadoghq.eu`, `us3.datadoghq.com`, … (`DD_SITE`).
+    pub site: String,
+}
+
+impl Default for RumApp {
+    fn default() -> RumApp {
+        RumApp {
+            application_id: APPLICATION_ID.to_owned(),
+            client_token: CLIENT_TOKEN.to_owned(),
+            site: "datadoghq.com".to_owned(),
+        }
+    }
+}
+
+/// The RUM application's flags (its site comes from `DD_SITE`, beside them).
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct RumAppArgs {
+    /// The Datadog RUM application the shop's pages report as (its application ID, from Datadog's RUM setup
+    /// page); without it a placeholder, which the lab's collector takes and Datadog refuses.
+    #[arg(long, env = "DD_RUM_APPLICATION_ID", value_name = "ID")]
+    pub rum_application_id: Option<String>,
+
+    /// That application's client token (`pub…`: public by design, every page carries it); without it a
+    /// placeholder.
+    #[arg(long, env = "DD_RUM_CLIENT_TOKEN", value_name = "TOKEN")]
+    pub rum_client_token: Option<String>,
+}
+
+impl RumAppArgs {
+    /// The application the flags name on `site`, placeholders for what they leave out.
+    pub fn app(&self, site: &str) -> RumApp {
+        let placeholder = RumApp::default();
+        let given = |value: &Option<String>| {
+            value
+                .as_deref()
+                .map(str::trim)
+                .filter(|v| !v.is_empty())
+                .map(str::to_owned)
+        };
+        RumApp {
+            application_id: given(&self.rum_application_id).unwrap_or(placeholder.application_id),
+            client_token: given(&self.rum_client_token).unwrap_or(placeholder.client_token),
+            site: site.trim().to_owned(),
+        }
+    }
+}
+
+impl RumApp {
+    /// Whether it is a real application (its id and token both given), as Datadog needs.
+    pub fn is_real(&self) -> bool {
+        let placeholder = RumApp::default();
+        self.application_id != placeholder.application_id
+            && self.client_token != placeholder.client_token
+    }
+}
+
 /// What the page being served needs to know of the storefront for its browser side.
 #[derive(Clone, Debug)]
 struct PageContext {
     /// The storefront's version when its pages load the SDK, `None` when not.
     version: Option<String>,
+    app: RumApp,
     /// Whether `frontend.cart-badge` is on.
     cart_badge_fault: bool,
 }
@@ -76,9 +162,11 @@ pub(crate) async fn scope(
     next: axum::middleware::Next,
 ) -> Response {
     let page = PageContext {
-        version: (sdk_built_in() && state.upstreams.rum_intake().is_some())
-            .then(|| state.faults.version()),
+        version: (state.upstreams.config().rum_sdk.is_some()
+            && state.upstreams.rum_intake().is_some())
+        .then(|| state.faults.version()),
         cart_badge_fault: state.faults.is_on(crate::CART_BADGE),
+        app: state.upstreams.config().rum_app.clone(),
     };
     PAGE.scope(page, next.run(request)).await
 }
@@ -86,9 +174,13 @@ pub(crate) async fn scope(
 impl RumInit {
     /// For the page being served (inside [`scope`]), when it loads the SDK.
     pub fn for_page() -> Option<RumInit> {
-        let version = PAGE.try_with(|page| page.version.clone()).ok().flatten()?;
+        let (version, app) = PAGE
+            .try_with(|page| Some((page.version.clone()?, page.app.clone())))
+            .ok()
+            .flatten()?;
         let trace = shop_runtime::telemetry::current_trace_id();
         Some(RumInit {
+            app,
             env: environment(),
             version,
             trace_id: u128::from_str_radix(&trace, 16)
@@ -106,9 +198,9 @@ impl RumInit {
     /// it cannot close the script element). The page adds `allowedTracingUrls` for its own origin.
     pub fn options(&self) -> String {
         let options = serde_json::json!({
-            "applicationId": APPLICATION_ID,
-            "clientToken": CLIENT_TOKEN,
-            "site": "datadoghq.com",
+            "applicationId": self.app.application_id,
+            "clientToken": self.app.client_token,
+            "site": self.app.site,
             "proxy": "/rum",
             "service": crate::SERVICE,
             "env": self.env,
@@ -166,14 +258,19 @@ impl Forwarder {
     }
 }
 
-/// `POST /rum?ddforward=…`: the SDK's batch, forwarded as it came (body, query, content type and encoding;
-/// never the visitor's cookies) to the collector's intake, whose answer is passed back.
+/// `POST /rum?ddforward=…`: the SDK's batch, forwarded as it came (body, query, content type and encoding, user
+/// agent; never the visitor's cookies) to the collector's intake, with `X-Forwarded-For` naming the browser
+/// (as Datadog's proxy guide asks, for when the collector passes it on to Datadog), whose answer is passed back.
 pub(crate) async fn forward(
     State(forwarder): State<Option<Forwarder>>,
     RawQuery(query): RawQuery,
-    headers: HeaderMap,
-    body: Body,
+    request: axum::extract::Request,
 ) -> Response {
+    let (parts, body) = request.into_parts();
+    let headers = parts.headers;
+    let peer = (parts.extensions)
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|info| info.0.ip());
     let Some(forwarder) = forwarder else {
         return (
             StatusCode::SERVICE_UNAVAILABLE,
@@ -196,10 +293,25 @@ pub(crate) async fn forward(
         None => format!("{}/api/v2/rum", forwarder.intake),
     };
     let mut request = forwarder.client.post(url).body(body);
-    for name in [header::CONTENT_TYPE, header::CONTENT_ENCODING] {
+    for name in [
+        header::CONTENT_TYPE,
+        header::CONTENT_ENCODING,
+        header::USER_AGENT,
+    ] {
         if let Some(value) = headers.get(&name) {
             request = request.header(name, value);
         }
+    }
+    if let Some(peer) = peer {
+        let before = headers
+            .get("x-forwarded-for")
+            .and_then(|v| v.to_str().ok())
+            .filter(|v| !v.trim().is_empty());
+        let chain = match before {
+            Some(before) => format!("{}, {peer}", before.trim()),
+            None => peer.to_string(),
+        };
+        request = request.header("x-forwarded-for", chain);
     }
     match request.send().await {
         Ok(answer) => {

@@ -28,6 +28,10 @@ pub struct UpstreamConfig {
     /// The collector's OTLP/HTTP base URL, where `/rum` forwards the browser SDK's batches; without one the
     /// pages are served without RUM.
     pub rum_intake: Option<String>,
+    /// The RUM application the pages initialise the SDK with.
+    pub rum_app: crate::rum::RumApp,
+    /// The browser SDK the pages load (the one built in, by default); without one they load none.
+    pub rum_sdk: Option<crate::rum::Sdk>,
 }
 
 impl Default for UpstreamConfig {
@@ -37,6 +41,8 @@ impl Default for UpstreamConfig {
             discounts_url: "http://127.0.0.1:5001".to_owned(),
             timeout: Duration::from_secs(5),
             rum_intake: None,
+            rum_app: crate::rum::RumApp::default(),
+            rum_sdk: crate::rum::Sdk::built_in(),
         }
     }
 }

@@ -116,11 +116,18 @@ impl App {
     }
 
     /// Esc: close what is open, or go back where the Trace tab was opened from.
-    /// `x` (Datadog) and `X` (OTLP): switches that exporter the other way, or says how to start one.
+    /// `x` (Datadog: its span exporter and its RUM forward, `datadog-rum`, switched together) and `X` (OTLP):
+    /// switches that exporter the other way, or says how to start one.
     fn toggle_export(&mut self, name: &str) -> Option<Action> {
-        let Some(export) = self.overview.exports.iter().find(|e| e.name == name) else {
+        let family = |e: &&protocol::ExportStats| {
+            e.name == name
+                || e.name
+                    .strip_prefix(name)
+                    .is_some_and(|r| r.starts_with('-'))
+        };
+        let Some(export) = self.overview.exports.iter().find(family) else {
             let flag = if name == "datadog" {
-                "--export-datadog [URL]"
+                "--export-datadog [URL] or --export-rum"
             } else {
                 "--export-otlp URL"
             };

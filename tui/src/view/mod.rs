@@ -375,12 +375,11 @@ fn render_status(app: &App, area: Rect, buf: &mut Buffer) {
     // Each exporter, after the counts (which stay on an 80-column line): its state and key; what it lost,
     // when it lost any.
     for export in &app.overview.exports {
-        let short = if export.name == "datadog" {
-            "dd"
-        } else {
-            &export.name
+        let (short, key) = match export.name.as_str() {
+            "datadog" => ("dd", "x"),
+            "datadog-rum" => ("dd-rum", "x"),
+            other => (other, "X"),
         };
-        let key = if export.name == "datadog" { "x" } else { "X" };
         spans.push(Span::raw(format!(" · {short} ")));
         spans.push(if export.enabled {
             Span::styled("on", theme.good())

@@ -680,4 +680,19 @@ fn x_and_shift_x_switch_the_exporters_the_status_line_shows() {
     app.handle_key(ch('?'));
     let help = crate::fixture::draw(&mut app, 100, 40).to_string();
     assert!(help.contains("Datadog, OTLP export on or off"), "{help}");
+
+    // The RUM forward alone is Datadog's too: `x` switches it, and the status line names it.
+    app.handle_key(ch('?'));
+    app.overview.exports = vec![export("datadog-rum", true, 0)];
+    assert_eq!(
+        app.handle_key(ch('x')),
+        Some(Action::SetExport {
+            name: "datadog".into(),
+            enabled: false
+        })
+    );
+    app.message = None;
+    let drawn = crate::fixture::draw(&mut app, 160, 30).to_string();
+    let status = drawn.lines().last().unwrap();
+    assert!(status.contains("dd-rum on (x)"), "{status}");
 }

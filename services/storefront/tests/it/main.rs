@@ -58,6 +58,7 @@ async fn shop_variant(dbs: Vec<testing::TestDb>, frontend_broken: bool, variant:
         ),
         timeout: Duration::from_secs(5),
         rum_intake: None,
+        ..UpstreamConfig::default()
     };
     let state = AppState::open_variant(&dbs[0].options, frontend_broken, variant, upstreams)
         .await
@@ -563,6 +564,7 @@ async fn pages_render_without_the_parts_whose_service_is_down() {
         discounts_url: format!("http://{closed}"),
         timeout: Duration::from_secs(2),
         rum_intake: None,
+        ..UpstreamConfig::default()
     };
     for broken in [false, true] {
         let state = AppState::open(&dbs[0].options, broken, upstreams.clone())
@@ -603,6 +605,7 @@ async fn a_service_that_never_answers_costs_a_page_its_timeout_not_more() {
         discounts_url: format!("http://{hung}"),
         timeout,
         rum_intake: None,
+        ..UpstreamConfig::default()
     };
     let state = AppState::open(&dbs[0].options, false, upstreams)
         .await
