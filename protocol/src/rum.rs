@@ -82,6 +82,7 @@ pub struct RumSessionSummary {
     pub views: u64,
     pub actions: u64,
     pub resources: u64,
+    /// Front-end errors and documents that answered 5xx, as `GET /api/rum/errors` groups them.
     pub errors: u64,
     /// The templated pages visited, in order (a page visited twice in a row once).
     pub pages: Vec<String>,

@@ -40,6 +40,14 @@ pub fn fit(text: &str, width: usize) -> String {
     out
 }
 
+/// A count and its noun, singular or plural: `1 error`, `3 errors`.
+pub fn counted(n: u64, noun: &str) -> String {
+    match n {
+        1 => format!("1 {noun}"),
+        n => format!("{n} {noun}s"),
+    }
+}
+
 /// Unix nanoseconds as the UTC time of day, `14:03:07.250`: traces of a workshop are minutes apart, and the
 /// date adds nothing on a screen this small.
 pub fn clock(unix_nano: u64) -> String {

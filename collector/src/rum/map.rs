@@ -17,10 +17,14 @@ impl RumStore {
     pub fn add_to_map(&self, map: &mut ServiceMap, window: Window) {
         let calls = self.with_events(|events| {
             let newest = events.iter().map(|e| e.date_ns).max().unwrap_or(0);
+            let first = events.iter().map(|e| e.date_ns).min().unwrap_or(0);
             let since = match window {
                 Window::All => 0,
                 Window::Last(ns) => newest.saturating_sub(ns),
             };
+            // The time the window covers, as the services' figures count it: from the first event, or
+            // the window's start when events came before it.
+            let seconds = (newest.saturating_sub(first.max(since)) as f64 / 1e9).max(1.0);
             let mut calls: BTreeMap<&str, (u64, u64, Vec<f64>)> = BTreeMap::new();
             for event in events.iter().filter(|e| e.date_ns >= since) {
                 let Detail::Resource {
@@ -48,6 +52,7 @@ impl RumStore {
                     (
                         service.to_owned(),
                         calls,
+                        calls as f64 / seconds,
                         errors,
                         quantile(&durations, 0.95),
                     )
@@ -74,12 +79,12 @@ impl RumStore {
                 order: 0,
             },
         );
-        for (service, calls, errors, p95_ms) in calls {
+        for (service, calls, rps, errors, p95_ms) in calls {
             map.edges.push(MapEdge {
                 from: BROWSER.to_owned(),
                 to: service,
                 calls,
-                rps: 0.0,
+                rps,
                 errors,
                 p95_ms,
             });

@@ -99,7 +99,7 @@ fn sorted(mut values: Vec<f64>) -> Vec<f64> {
 }
 
 /// Whether a document resource says the page itself failed.
-fn failed_document(event: &Event) -> Option<u16> {
+pub(super) fn failed_document(event: &Event) -> Option<u16> {
     match &event.detail {
         Detail::Resource {
             kind,

@@ -6,7 +6,7 @@ use std::collections::{HashMap, HashSet};
 use protocol::{RumJourneyEvent, RumJourneyView, RumSession, RumSessionSummary};
 
 use super::decode::{location, path_of};
-use super::pages::Routes;
+use super::pages::{Routes, failed_document};
 use super::{Detail, Event, RumStore};
 
 /// The most events a journey's view lists (the rest are counted in the session's summary only).
@@ -35,7 +35,12 @@ fn count(summary: &mut RumSessionSummary, event: &Event) {
     match event.detail {
         Detail::View(_) => summary.views += 1,
         Detail::Action { .. } => summary.actions += 1,
-        Detail::Resource { .. } => summary.resources += 1,
+        Detail::Resource { .. } => {
+            summary.resources += 1;
+            // A page whose document answered 5xx failed as surely as one whose script threw: the errors
+            // list groups both, and the session counts both.
+            summary.errors += u64::from(failed_document(event).is_some());
+        }
         Detail::Error { .. } => summary.errors += 1,
         Detail::LongTask { .. } => {}
     }

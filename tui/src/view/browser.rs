@@ -142,14 +142,14 @@ fn render_list(app: &App, body: Rect, buf: &mut Buffer) {
         }
         Some(BrowserRow::Session(session)) => vec![
             Line::raw(format!(
-                " session {} · {} {} · {} views, {} actions, {} calls, {} errors",
+                " session {} · {} {} · {}, {}, {}, {}",
                 fmt::clean(&session.id),
                 fmt::clean(&session.service),
                 fmt::clean(&session.version),
-                session.views,
-                session.actions,
-                session.resources,
-                session.errors
+                fmt::counted(session.views, "view"),
+                fmt::counted(session.actions, "action"),
+                fmt::counted(session.resources, "call"),
+                fmt::counted(session.errors, "error")
             )),
             Line::styled(
                 format!(" {}", fmt::clean(&session.pages.join(" → "))),
@@ -180,12 +180,12 @@ fn render_journey(app: &App, body: Rect, buf: &mut Buffer) {
     Line::styled(
         fmt::fit(
             &format!(
-                " {} {} · {} views, {} actions, {} errors",
+                " {} {} · {}, {}, {}",
                 fmt::clean(&session.summary.service),
                 fmt::clean(&session.summary.version),
-                session.summary.views,
-                session.summary.actions,
-                session.summary.errors
+                fmt::counted(session.summary.views, "view"),
+                fmt::counted(session.summary.actions, "action"),
+                fmt::counted(session.summary.errors, "error")
             ),
             width,
         ),
@@ -274,10 +274,10 @@ fn list_line(row: &BrowserRow<'_>, theme: &crate::theme::Theme) -> (String, Styl
         ),
         BrowserRow::Session(session) => (
             format!(
-                " session  {} {:>2} views {:>2} errors  {}",
+                " session  {} {:>9} {:>9}  {}",
                 fmt::clock(session.start_ns),
-                session.views,
-                session.errors,
+                fmt::counted(session.views, "view"),
+                fmt::counted(session.errors, "error"),
                 fmt::clean(&session.pages.join(" → "))
             ),
             theme.dim(),

@@ -53,7 +53,8 @@ pub(super) fn render(app: &App, body: Rect, buf: &mut Buffer) {
         .max()
         .unwrap_or(9)
         .clamp(9, 48) as u16;
-    // Narrow screens leave out the type; the detail below has it, and when the group was first seen.
+    // Narrow screens leave out the type and when the group was last seen, so that where the error is
+    // raised shows whole; the detail below has the type, and when the group was first seen.
     let wide = table_area.width >= 100;
     let rows: Vec<Row> = shown
         .iter()
@@ -68,7 +69,9 @@ pub(super) fn render(app: &App, body: Rect, buf: &mut Buffer) {
                 cells.push(Cell::from(fmt::clean(&group.r#type)));
             }
             cells.push(Cell::from(fmt::clean(&place(&group.file, group.line))));
-            cells.push(Cell::from(fmt::clock(group.last_seen)));
+            if wide {
+                cells.push(Cell::from(fmt::clock(group.last_seen)));
+            }
             cells.push(Cell::from(fmt::clean(&group.message)));
             let row = Row::new(cells);
             if first + i == app.errors_selected {
@@ -83,7 +86,7 @@ pub(super) fn render(app: &App, body: Rect, buf: &mut Buffer) {
         (true, "service", Constraint::Length(15)),
         (wide, "type", Constraint::Length(15)),
         (true, "file:line", Constraint::Length(place_width)),
-        (true, "last seen", Constraint::Length(12)),
+        (wide, "last seen", Constraint::Length(12)),
         (true, "message", Constraint::Min(10)),
     ]
     .into_iter()

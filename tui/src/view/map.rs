@@ -248,6 +248,8 @@ pub(super) fn render(app: &App, body: Rect, buf: &mut Buffer) {
                     },
                 ),
             ]),
+            // The browser's figures are pages and sessions, on their own tab.
+            None if node.kind == "browser" => Line::styled("see tab 8", theme.dim()),
             None => Line::styled(node.kind.clone(), theme.dim()),
         };
         if inner.height >= 2 {
