@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use shop_runtime::{DbOptions, Export, Faults, ShopState, Telemetry, serve};
+use shop_runtime::{DbOptions, Export, Faults, ShopState, Telemetry, Variant, serve};
 use tokio::sync::watch;
 use tokio::task::{JoinError, JoinSet};
 
@@ -32,6 +32,8 @@ pub struct ShopOptions {
     /// Where the storefront's `/rum` forwards the browser SDK's batches (the collector's OTLP/HTTP base URL);
     /// without it the pages load no SDK.
     pub rum_intake: Option<String>,
+    /// Which version of each fault the services run (`lab workshop --variant`).
+    pub variant: Variant,
     /// The RUM application the storefront's pages report as.
     pub rum_app: storefront::rum::RumApp,
     /// The browser SDK the storefront's pages load: the one built in, if the build found one.
@@ -53,6 +55,7 @@ impl ShopOptions {
             export: Export::Off,
             schema_prefix: None,
             rum_intake: None,
+            variant: Variant::ORIGINAL,
             rum_app: storefront::rum::RumApp::default(),
             rum_sdk: storefront::rum::Sdk::built_in(),
         }
@@ -105,15 +108,23 @@ impl RunningShop {
         } else {
             Export::Off
         };
-        let ads_state = ads_service::AppState::open(&options.db(ads_service::SERVICE), faults_on)
-            .await
-            .context("opening the advertisements database")?
-            .with_telemetry(export.clone())?;
-        let discounts_state =
-            discounts_service::AppState::open(&options.db(discounts_service::SERVICE), faults_on)
-                .await
-                .context("opening the discounts database")?
-                .with_telemetry(export.clone())?;
+        let variant = options.variant;
+        let ads_state = ads_service::AppState::open_variant(
+            &options.db(ads_service::SERVICE),
+            faults_on,
+            variant,
+        )
+        .await
+        .context("opening the advertisements database")?
+        .with_telemetry(export.clone())?;
+        let discounts_state = discounts_service::AppState::open_variant(
+            &options.db(discounts_service::SERVICE),
+            faults_on,
+            variant,
+        )
+        .await
+        .context("opening the discounts database")?
+        .with_telemetry(export.clone())?;
         let ads_listener = serve::bind(
             ads_service::SERVICE,
             SocketAddr::new(options.host, options.ads_port),
@@ -142,11 +153,15 @@ impl RunningShop {
             rum_app: options.rum_app.clone(),
             rum_sdk: options.rum_sdk,
         };
-        let storefront_state =
-            storefront::AppState::open(&options.db(storefront::SERVICE), faults_on, upstreams)
-                .await
-                .context("opening the storefront database")?
-                .with_telemetry(export)?;
+        let storefront_state = storefront::AppState::open_variant(
+            &options.db(storefront::SERVICE),
+            faults_on,
+            variant,
+            upstreams,
+        )
+        .await
+        .context("opening the storefront database")?
+        .with_telemetry(export)?;
 
         let (upstreams_shutdown, stopped) = watch::channel(false);
         let mut upstream_servers = JoinSet::new();

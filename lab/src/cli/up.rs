@@ -147,6 +147,7 @@ pub(crate) async fn run(args: UpArgs, guide: Option<Guide>) -> anyhow::Result<()
     shop.storefront_port = args.storefront_port;
     shop.ads_port = args.ads_port;
     shop.discounts_port = args.discounts_port;
+    shop.variant = guide.as_ref().map_or(shop.variant, Guide::variant);
     shop.rum_app = args.rum_app.app(&args.export.dd_site);
     if args.export.export_rum.is_some() && !shop.rum_app.is_real() {
         anyhow::bail!(

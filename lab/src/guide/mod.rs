@@ -162,6 +162,9 @@ pub struct StepProgress {
 /// A student's progress through the steps, kept in `guide.json` in the data directory.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Progress {
+    /// The fault variant the workshop was begun on (absent in a file written before variants).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub variant: Option<u32>,
     pub steps: BTreeMap<String, StepProgress>,
     #[serde(skip)]
     path: Option<PathBuf>,

@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use anyhow::Context as _;
 use collector::query::Query;
 use protocol::{AnswerResponse, HintResponse, StepKind, WorkshopResponse, WorkshopStep};
+use shop_runtime::Variant;
 
 use super::{Kind, Progress, STEPS, checks};
 
@@ -26,19 +27,38 @@ pub enum GuideError {
 pub struct Guide {
     progress: Arc<Mutex<Progress>>,
     student: Option<String>,
-    variant: u32,
+    variant: Variant,
 }
 
 impl Guide {
-    /// The workshop kept in `data_dir` (resumed where it was), for `student` on fault `variant`.
-    pub fn open(data_dir: &Path, student: Option<String>, variant: u32) -> anyhow::Result<Guide> {
+    /// The workshop kept in `data_dir` (resumed where it was), for `student` on fault `variant`. A workshop
+    /// begun on another variant is refused: its answers are not this one's.
+    pub fn open(
+        data_dir: &Path,
+        student: Option<String>,
+        variant: Variant,
+    ) -> anyhow::Result<Guide> {
         std::fs::create_dir_all(data_dir)
             .with_context(|| format!("creating {}", data_dir.display()))?;
+        let mut progress = Progress::load(data_dir)?;
+        match progress.variant {
+            Some(began) if began != variant.number() => anyhow::bail!(
+                "the workshop in {} was begun on variant {began}: go on with --variant {began}, or start \
+                 variant {variant} in another --data-dir",
+                data_dir.display()
+            ),
+            _ => progress.variant = Some(variant.number()),
+        }
         Ok(Guide {
-            progress: Arc::new(Mutex::new(Progress::load(data_dir)?)),
+            progress: Arc::new(Mutex::new(progress)),
             student,
             variant,
         })
+    }
+
+    /// Which version of each fault this workshop's shop runs.
+    pub fn variant(&self) -> Variant {
+        self.variant
     }
 
     fn lock(&self) -> MutexGuard<'_, Progress> {
@@ -87,7 +107,7 @@ impl Guide {
             .collect();
         WorkshopResponse {
             student: self.student.clone(),
-            variant: self.variant,
+            variant: self.variant.number(),
             current: progress.current().map(|s| s.id.to_owned()),
             steps,
         }

@@ -12,7 +12,7 @@ use lab::replay::Speed;
 use lab::shop::ShopOptions;
 use lab::up::{LabOptions, ReplaySettings, RunningLab};
 use protocol::{AnswerResponse, HintResponse, WorkshopResponse};
-use shop_runtime::ShopState;
+use shop_runtime::{ShopState, Variant};
 use tui::run::FaultControl as _;
 
 use crate::replay_shop::TempDir;
@@ -133,11 +133,40 @@ fn first_table(statement: &str) -> String {
     words[at + 1].trim_matches('"').to_owned()
 }
 
+/// The line of `services/storefront/src/layout.rs` where `variant`'s misplaced banner call sits, read from the
+/// source as it is now.
+fn banner_call(variant: Variant) -> u32 {
+    let source = include_str!("../../../services/storefront/src/layout.rs");
+    let (from, call) = match variant.number() {
+        0 => ("impl Layout", "Some(0) => banner(ad)?"),
+        1 => ("fn navigation_banner", "banner(ad)"),
+        _ => ("fn footer_banner", "banner(ad)"),
+    };
+    let start = source.find(from).expect("the variant's place");
+    let offset = start + source[start..].find(call).expect("the banner call");
+    source[..offset].matches('\n').count() as u32 + 1
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn the_workshop_played_through_the_api() {
-    let dir = TempDir::new("guide-api");
+async fn the_original_workshop_played_through_the_api() {
+    play(Variant::ORIGINAL).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn variant_1_played_through_the_api() {
+    play(Variant::new(1).unwrap()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn variant_2_played_through_the_api() {
+    play(Variant::new(2).unwrap()).await;
+}
+
+/// The whole workshop on fault `variant`, through the API, as a student would play it.
+async fn play(variant: Variant) {
+    let dir = TempDir::new(&format!("guide-api-{variant}"));
     let chromium = crate::browser::chromium();
-    let guide = Guide::open(&dir.0, Some("ada".into()), 0).unwrap();
+    let guide = Guide::open(&dir.0, Some("ada".into()), variant).unwrap();
     let requests = lab::gor::parse(include_bytes!("../../../recordings/storedog.gor")).requests;
     let lab = RunningLab::start(LabOptions {
         collector: CollectorOptions {
@@ -148,7 +177,10 @@ async fn the_workshop_played_through_the_api() {
             api_extension: Some(lab::guide::api::extension(guide.clone())),
             ..Default::default()
         },
-        shop: ShopOptions::ephemeral(ShopState::Broken, dir.0.clone()),
+        shop: ShopOptions {
+            variant,
+            ..ShopOptions::ephemeral(ShopState::Broken, dir.0.clone())
+        },
         replay: Some((
             requests,
             ReplaySettings {
@@ -182,6 +214,7 @@ async fn the_workshop_played_through_the_api() {
     // The steps, none done, the first current.
     let start = api.workshop().await;
     assert_eq!(start.student.as_deref(), Some("ada"));
+    assert_eq!(start.variant, variant.number());
     assert_eq!(start.current.as_deref(), Some("error"));
     assert_eq!(start.steps.len(), lab::guide::STEPS.len());
     assert!(start.steps.iter().all(|s| !s.done));
@@ -224,6 +257,21 @@ async fn the_workshop_played_through_the_api() {
             e.errors.iter().find(|g| g.log_line.is_some()).cloned()
         })
         .await;
+    // The variant's own misplaced call, and the original workshop's answer refused where it is not this one's.
+    assert_eq!(
+        (group.file.as_str(), group.line),
+        ("services/storefront/src/layout.rs", banner_call(variant))
+    );
+    if variant != Variant::ORIGINAL {
+        let original = banner_call(Variant::ORIGINAL);
+        api.refused(
+            "error",
+            &format!("store-frontend layout.rs:{original}"),
+            "not the right line",
+            &[],
+        )
+        .await;
+    }
     let place = format!("{}:{}", group.file, group.line);
     let base = group.file.rsplit('/').next().unwrap().to_owned();
     let line = format!(":{}", group.line);
@@ -299,6 +347,23 @@ async fn the_workshop_played_through_the_api() {
         },
     )
     .await;
+    // Each slow service sleeps as long as its variant says.
+    let deployments: protocol::DeploymentsResponse = api.get("/api/deployments").await;
+    for (service, slept) in [
+        ("advertisements-service", ads_service::sleep_for(variant)),
+        ("discounts-service", discounts_service::sleep_for(variant)),
+    ] {
+        let p50 = (deployments.deployments.iter())
+            .find(|d| d.service == service)
+            .unwrap()
+            .p50_ms;
+        // The p50 is a sketch's, within 1 % of the true one.
+        let slept = slept.as_secs_f64() * 1000.0;
+        assert!(
+            (slept * 0.97..slept + 400.0).contains(&p50),
+            "{service}: p50 {p50} ms, sleeps {slept} ms"
+        );
+    }
     api.refused(
         "bottleneck",
         "the storefront, ads and discounts",
@@ -320,6 +385,9 @@ async fn the_workshop_played_through_the_api() {
         )
         .await;
     let table = first_table(&finding.query);
+    // The relation the variant's loop walks.
+    let walked = variant.pick(["discount_type", "influencer", "discount_type"]);
+    assert_eq!(table, walked, "{finding:?}");
     api.refused(
         "n-plus-one",
         &format!("store-frontend {table}"),
@@ -383,7 +451,8 @@ async fn the_workshop_played_through_the_api() {
         None => assert_eq!(end.current.as_deref(), Some("browser")),
     }
     let wrong: u32 = end.steps.iter().map(|s| s.wrong_answers).sum();
-    assert_eq!(wrong, if browser.is_some() { 9 } else { 7 });
+    let other_variant = u32::from(variant != Variant::ORIGINAL);
+    assert_eq!(wrong, other_variant + if browser.is_some() { 9 } else { 7 });
 
     cancel.cancel();
     if let Some(browser) = browser {
@@ -391,8 +460,16 @@ async fn the_workshop_played_through_the_api() {
     }
     lab.stop("test").await.unwrap();
 
+    // The workshop is this variant's: opening it on another is refused.
+    let other = Variant::new((variant.number() + 1) % u32::from(Variant::COUNT)).unwrap();
+    let refused = Guide::open(&dir.0, Some("ada".into()), other).unwrap_err();
+    assert!(
+        refused.to_string().contains("begun on variant"),
+        "{refused:#}"
+    );
+
     // A restarted lab resumes: the same steps done, the same hints and wrong answers.
-    let resumed = Guide::open(&dir.0, Some("ada".into()), 0).unwrap();
+    let resumed = Guide::open(&dir.0, Some("ada".into()), variant).unwrap();
     let empty = collector::query::Query::new(
         collector::store::Store::new(10),
         collector::analysis::Analysis::default(),

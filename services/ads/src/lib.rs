@@ -1,5 +1,5 @@
 //! The advertisements service (`advertisements-service`, port 5002): the ads as JSON and their banner images.
-//! One fault lives here: `GET /ads` sleeps 2.5 s.
+//! One fault lives here: `GET /ads` sleeps (2.5 s in the original workshop; each fault variant its own time).
 
 use std::time::Duration;
 
@@ -20,16 +20,18 @@ pub const SERVICE: &str = "advertisements-service";
 /// The port it listens on by default.
 pub const PORT: u16 = 5002;
 
-/// `GET /ads` sleeps 2.5 s before answering.
+/// `GET /ads` sleeps before answering ([`sleep_for`]).
 pub const SLEEP: &str = "ads.sleep";
 
 pub const FAULTS: &[FaultSpec] = &[FaultSpec {
     name: SLEEP,
-    description: "GET /ads sleeps 2.5 s",
+    description: "GET /ads sleeps before answering",
 }];
 
-/// How long the sleep fault sleeps.
-pub const SLEEP_FOR: Duration = Duration::from_millis(2500);
+/// How long the sleep fault sleeps in `variant`: 2.5 s in the original workshop.
+pub fn sleep_for(variant: shop_runtime::Variant) -> Duration {
+    Duration::from_millis(variant.pick([2500, 1500, 3500]))
+}
 
 const MIGRATIONS: Migrations = Migrations {
     sqlite: &[(
@@ -167,8 +169,9 @@ fn ad(row: &AnyRow) -> Result<Ad, sqlx::Error> {
 
 async fn list_ads(State(state): State<AppState>) -> Result<Json<Vec<Ad>>, Error> {
     if state.faults.is_on(SLEEP) {
-        // FAULT ads.sleep: every request waits 2.5 s for nothing. The fix deletes this sleep.
-        tokio::time::sleep(SLEEP_FOR).await;
+        // FAULT ads.sleep: every request waits (2.5 s in the original workshop) for nothing. The fix deletes this
+        // sleep.
+        tokio::time::sleep(sleep_for(state.faults.variant())).await;
     }
     let rows = state
         .db

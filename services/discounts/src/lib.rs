@@ -1,5 +1,5 @@
 //! The discounts service (`discounts-service`, port 5001): `GET /discount` answers every discount with its type and
-//! the type's influencer. Two faults live here: a 2.5 s sleep and an N+1 query.
+//! the type's influencer. Two faults live here: a sleep and an N+1 query, each broken by variant (`shop_runtime::Variant`).
 
 mod discounts;
 mod seed;
@@ -20,24 +20,27 @@ pub const SERVICE: &str = "discounts-service";
 /// The port it listens on by default.
 pub const PORT: u16 = 5001;
 
-/// `GET /discount` sleeps 2.5 s before answering.
+/// `GET /discount` sleeps before answering ([`sleep_for`]).
 pub const SLEEP: &str = "discounts.sleep";
-/// `GET /discount` loads each discount's type and each type's influencer with a query of its own.
+/// `GET /discount` loads a relation of each discount with a query of its own: each discount's type and each
+/// type's influencer (the original workshop), the influencers only, or the types only, by variant.
 pub const N_PLUS_ONE: &str = "discounts.n-plus-one";
 
 pub const FAULTS: &[FaultSpec] = &[
     FaultSpec {
         name: SLEEP,
-        description: "GET /discount sleeps 2.5 s",
+        description: "GET /discount sleeps before answering",
     },
     FaultSpec {
         name: N_PLUS_ONE,
-        description: "GET /discount runs one query per discount type and per influencer (N+1)",
+        description: "GET /discount runs one query per discount for its relations (N+1)",
     },
 ];
 
-/// How long the sleep fault sleeps.
-pub const SLEEP_FOR: Duration = Duration::from_millis(2500);
+/// How long the sleep fault sleeps in `variant`: 2.5 s in the original workshop.
+pub fn sleep_for(variant: shop_runtime::Variant) -> Duration {
+    Duration::from_millis(variant.pick([2500, 3500, 1500]))
+}
 
 const MIGRATIONS: Migrations = Migrations {
     sqlite: &[(

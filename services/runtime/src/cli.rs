@@ -26,6 +26,10 @@ pub struct ServiceArgs {
     /// Which faults start switched on: broken, broken-no-instrumentation or fixed.
     #[arg(long, env = "LAB_STATE", default_value = "broken")]
     pub state: ShopState,
+
+    /// Which version of each fault (`lab workshop --variant`): 0, the original workshop, to 2.
+    #[arg(long, env = "LAB_VARIANT", default_value = "0")]
+    pub variant: crate::Variant,
 }
 
 impl ServiceArgs {

@@ -65,6 +65,65 @@ impl FromStr for ShopState {
     }
 }
 
+/// Which of the equivalent versions of each fault the shop runs (`lab workshop --variant N`), so that students
+/// beside each other find different answers: which pages lack their ad (and where the misplaced banner call
+/// sits), how long each slow service sleeps, which relation the N+1 walks. Every variant's broken code is in
+/// the source behind the same named switch. Variant 0 is the original workshop.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Variant(u8);
+
+impl Variant {
+    /// How many variants there are: 0 to `COUNT - 1`.
+    pub const COUNT: u8 = 3;
+    /// The original workshop.
+    pub const ORIGINAL: Variant = Variant(0);
+
+    /// Variant `n`, if there is one.
+    pub fn new(n: u32) -> Option<Variant> {
+        u8::try_from(n)
+            .ok()
+            .filter(|n| *n < Variant::COUNT)
+            .map(Variant)
+    }
+
+    /// The variant a student's name picks (the same name, the same variant, on every machine).
+    pub fn of_name(name: &str) -> Variant {
+        // FNV-1a over the trimmed, lower-cased name: stable across runs and platforms, unlike std's hasher.
+        let hash = (name.trim().to_lowercase().bytes()).fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        });
+        Variant((hash % u64::from(Variant::COUNT)) as u8)
+    }
+
+    pub fn number(self) -> u32 {
+        u32::from(self.0)
+    }
+
+    /// Picks the variant's own of `choices` (one per variant).
+    pub fn pick<T: Copy>(self, choices: [T; Variant::COUNT as usize]) -> T {
+        choices[usize::from(self.0)]
+    }
+}
+
+impl fmt::Display for Variant {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl FromStr for Variant {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        s.parse::<u32>().ok().and_then(Variant::new).ok_or_else(|| {
+            format!(
+                "unknown variant {s:?}: expected 0 to {} (0 is the original workshop)",
+                Variant::COUNT - 1
+            )
+        })
+    }
+}
+
 /// A fault a service knows about: its name (`<service>.<fault>`) and what it breaks.
 #[derive(Clone, Copy, Debug)]
 pub struct FaultSpec {
@@ -80,6 +139,7 @@ pub struct Faults {
 
 struct Inner {
     service: &'static str,
+    variant: Variant,
     switches: Vec<(FaultSpec, AtomicBool)>,
     /// Minor version: starts at the number of faults fixed at start, and rises by one with every flip.
     minor: AtomicU32,
@@ -105,10 +165,21 @@ pub struct FaultStatus {
 impl Faults {
     /// The switches of `service`, all on (`broken`) or all off.
     pub fn new(service: &'static str, specs: &[FaultSpec], broken: bool) -> Faults {
+        Faults::new_variant(service, specs, broken, Variant::ORIGINAL)
+    }
+
+    /// The same, each fault broken the way `variant` breaks it.
+    pub fn new_variant(
+        service: &'static str,
+        specs: &[FaultSpec],
+        broken: bool,
+        variant: Variant,
+    ) -> Faults {
         let minor = if broken { 0 } else { specs.len() as u32 };
         Faults {
             inner: Arc::new(Inner {
                 service,
+                variant,
                 switches: specs
                     .iter()
                     .map(|spec| (*spec, AtomicBool::new(broken)))
@@ -120,6 +191,11 @@ impl Faults {
 
     pub fn service(&self) -> &'static str {
         self.inner.service
+    }
+
+    /// Which version of each fault this service runs.
+    pub fn variant(&self) -> Variant {
+        self.inner.variant
     }
 
     /// The deployed version, `1.<n>`: 1.0 is the broken shop, and every flip deploys the next minor version.
@@ -194,6 +270,7 @@ impl fmt::Debug for Faults {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Faults")
             .field("service", &self.inner.service)
+            .field("variant", &self.inner.variant)
             .field("version", &self.version())
             .field("faults", &self.statuses())
             .finish()
@@ -202,6 +279,26 @@ impl fmt::Debug for Faults {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn variants_parse_and_a_name_always_picks_the_same_one() {
+        assert_eq!("0".parse::<Variant>(), Ok(Variant::ORIGINAL));
+        assert_eq!("2".parse::<Variant>().map(Variant::number), Ok(2));
+        for bad in ["3", "-1", "x", ""] {
+            let refused = bad.parse::<Variant>().unwrap_err();
+            assert!(refused.contains("0 to 2"), "{bad:?}: {refused}");
+        }
+        // Stable across runs and machines (FNV-1a), whatever the case or spaces.
+        assert_eq!(Variant::of_name("Ada"), Variant::of_name(" ada "));
+        let picked: Vec<u32> = ["ada", "bob", "cy", "dee", "eve", "fay"]
+            .iter()
+            .map(|n| Variant::of_name(n).number())
+            .collect();
+        assert_eq!(picked, [1, 0, 0, 0, 1, 0]);
+        let faults = Faults::new_variant("x", SPECS, true, Variant::new(1).unwrap());
+        assert_eq!(faults.variant().number(), 1);
+        assert_eq!(Faults::new("x", SPECS, true).variant(), Variant::ORIGINAL);
+    }
+
     use super::*;
 
     const SPECS: &[FaultSpec] = &[

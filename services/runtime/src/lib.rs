@@ -13,6 +13,6 @@ pub mod telemetry;
 pub mod testing;
 
 pub use db::{Backend, Db, DbOptions};
-pub use faults::{FaultSpec, Faults, ShopState, UnknownFault};
+pub use faults::{FaultSpec, Faults, ShopState, UnknownFault, Variant};
 pub use service::{Service, ServiceState};
 pub use telemetry::{Export, Telemetry};

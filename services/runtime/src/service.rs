@@ -10,7 +10,7 @@ use axum::Router;
 
 use crate::cli::ServiceArgs;
 use crate::db::{DbError, Migrations};
-use crate::{Db, DbOptions, Export, FaultSpec, Faults, Telemetry};
+use crate::{Db, DbOptions, Export, FaultSpec, Faults, Telemetry, Variant};
 
 /// What makes a service itself, as far as opening and running it goes.
 pub trait Service: 'static {
@@ -54,11 +54,20 @@ impl<S> Clone for ServiceState<S> {
 impl<S: Service> ServiceState<S> {
     /// Opens (creating, migrating and seeding on first start) the service's database.
     pub async fn open(options: &DbOptions, faults_on: bool) -> Result<ServiceState<S>, DbError> {
+        ServiceState::open_variant(options, faults_on, Variant::ORIGINAL).await
+    }
+
+    /// The same, its faults broken the way `variant` breaks them.
+    pub async fn open_variant(
+        options: &DbOptions,
+        faults_on: bool,
+        variant: Variant,
+    ) -> Result<ServiceState<S>, DbError> {
         let db = Db::open(options, &S::MIGRATIONS).await?;
         S::seed(&db).await?;
         Ok(ServiceState {
             db,
-            faults: Faults::new(S::NAME, S::FAULTS, faults_on),
+            faults: Faults::new_variant(S::NAME, S::FAULTS, faults_on, variant),
             telemetry: Telemetry::off(),
             service: PhantomData,
         })
@@ -84,10 +93,14 @@ pub async fn run_service<S: Service>(
     args: &ServiceArgs,
     router: fn(ServiceState<S>) -> Router,
 ) -> anyhow::Result<()> {
-    let state = ServiceState::<S>::open(&args.db_options(S::NAME), args.state.faults_on())
-        .await
-        .with_context(|| format!("opening the {} database", S::DATABASE))?
-        .with_telemetry(args.export())?;
+    let state = ServiceState::<S>::open_variant(
+        &args.db_options(S::NAME),
+        args.state.faults_on(),
+        args.variant,
+    )
+    .await
+    .with_context(|| format!("opening the {} database", S::DATABASE))?
+    .with_telemetry(args.export())?;
     crate::serve::run_alone(
         S::NAME,
         &state.faults.version(),

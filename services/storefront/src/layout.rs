@@ -68,14 +68,15 @@ impl Layout {
         ad: &AdSlot,
     ) -> Result<Layout, Error> {
         let taxons = catalog::taxons(&state.db).await?;
-        let banner = if state.faults.is_on(ADS_IN_LAYOUT) {
-            // FAULT frontend.ads-in-layout: the banner is rendered here, in the layout every page shares, but only
-            // the home and product pages load an ad. On every other page `ad` is `NotLoaded` and this line fails
-            // with HTTP 500. The fix deletes this call and renders the banner in the home and product views
-            // instead (`pages::home` and `pages::product`).
-            banner(ad)?
-        } else {
-            None
+        let broken = state.faults.is_on(ADS_IN_LAYOUT);
+        // FAULT frontend.ads-in-layout: the banner is rendered in the layout every page shares, but only some pages
+        // load an ad (home, product; by variant the listings or the search: `listing_ad`); on the others the call
+        // fails with HTTP 500. The fix renders it in the views that loaded the ad. Each variant calls it elsewhere.
+        let banner = match broken.then(|| state.faults.variant().number()) {
+            Some(0) => banner(ad)?,
+            Some(1) => navigation_banner(ad)?,
+            Some(_) => footer_banner(ad)?,
+            None => None,
         };
         Ok(Layout {
             title: title.into(),
@@ -97,6 +98,15 @@ impl Layout {
     pub fn banner_in_views(state: &AppState) -> bool {
         !state.faults.is_on(ADS_IN_LAYOUT)
     }
+
+    /// The banner a listing's view renders: its ad's, in the fixed shop, when it loaded one.
+    pub fn listing_banner(state: &AppState, ad: &AdSlot) -> Result<Option<Banner>, Error> {
+        match ad {
+            AdSlot::NotLoaded => Ok(None),
+            _ if Layout::banner_in_views(state) => banner(ad),
+            _ => Ok(None),
+        }
+    }
 }
 
 /// What a page shows for real user monitoring, read from the page being served (`rum::scope`).
@@ -109,5 +119,37 @@ impl Layout {
     /// Whether the page script's cart badge update is the broken one (`frontend.cart-badge`).
     pub fn cart_badge_fault(&self) -> bool {
         crate::rum::cart_badge_fault()
+    }
+}
+
+/// FAULT frontend.ads-in-layout, variant 1: the layout's navigation renders the banner.
+fn navigation_banner(ad: &AdSlot) -> Result<Option<Banner>, Error> {
+    banner(ad)
+}
+
+/// FAULT frontend.ads-in-layout, variant 2: the layout's footer renders the banner.
+fn footer_banner(ad: &AdSlot) -> Result<Option<Banner>, Error> {
+    banner(ad)
+}
+
+/// A listing page that, by variant, loads an ad like the home and product pages do: the taxon pages (variant
+/// 1) or the search (variant 2).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Listing {
+    Taxon,
+    Search,
+}
+
+/// The ad of a listing page: loaded where its variant's listing loads one, else `NotLoaded`.
+pub async fn listing_ad(state: &AppState, listing: Listing) -> AdSlot {
+    let loads = match state.faults.variant().number() {
+        1 => listing == Listing::Taxon,
+        2 => listing == Listing::Search,
+        _ => false,
+    };
+    if loads {
+        state.upstreams.random_ad().await
+    } else {
+        AdSlot::NotLoaded
     }
 }

@@ -17,7 +17,9 @@ pub mod upstream;
 use axum::Router;
 use axum::routing::get;
 use shop_runtime::db::{DbError, Migrations};
-use shop_runtime::{Db, DbOptions, Export, FaultSpec, Faults, Service, ServiceState, Telemetry};
+use shop_runtime::{
+    Db, DbOptions, Export, FaultSpec, Faults, Service, ServiceState, Telemetry, Variant,
+};
 
 pub use error::ErrorDetails;
 pub use upstream::{UpstreamConfig, Upstreams};
@@ -98,12 +100,22 @@ impl AppState {
         faults_on: bool,
         upstreams: UpstreamConfig,
     ) -> Result<AppState, DbError> {
+        AppState::open_variant(options, faults_on, Variant::ORIGINAL, upstreams).await
+    }
+
+    /// The same, its faults broken the way `variant` breaks them.
+    pub async fn open_variant(
+        options: &DbOptions,
+        faults_on: bool,
+        variant: Variant,
+        upstreams: UpstreamConfig,
+    ) -> Result<AppState, DbError> {
         let ServiceState {
             db,
             faults,
             telemetry,
             ..
-        } = ServiceState::<Storefront>::open(options, faults_on).await?;
+        } = ServiceState::<Storefront>::open_variant(options, faults_on, variant).await?;
         Ok(AppState {
             db,
             faults,

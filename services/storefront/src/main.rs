@@ -57,9 +57,10 @@ async fn main() -> anyhow::Result<()> {
         rum_app: cli.rum_app.app(&cli.dd_site),
         ..UpstreamConfig::default()
     };
-    let state = storefront::AppState::open(
+    let state = storefront::AppState::open_variant(
         &cli.service.db_options(storefront::SERVICE),
         cli.service.state.faults_on(),
+        cli.service.variant,
         upstreams,
     )
     .await

@@ -115,6 +115,7 @@ pub(crate) async fn product(
 #[template(path = "listing.html")]
 struct ListingPage {
     layout: Layout,
+    banner: Option<Banner>,
     heading: String,
     products: Vec<Product>,
 }
@@ -142,13 +143,15 @@ pub(crate) async fn search(
     } else {
         format!("Search results for '{keywords}'")
     };
-    let layout = Layout::new(&state, "Search", &AdSlot::NotLoaded)
+    let ad = layout::listing_ad(&state, layout::Listing::Search).await;
+    let layout = Layout::new(&state, "Search", &ad)
         .await?
         .with_keywords(keywords);
     render(
         "listing.html",
         &ListingPage {
             layout,
+            banner: Layout::listing_banner(&state, &ad)?,
             heading,
             products,
         },
@@ -172,11 +175,13 @@ pub(crate) async fn taxon(
         }
     };
     let products = catalog::in_taxon(&state.db, taxon.id).await?;
-    let layout = Layout::new(&state, taxon.name.clone(), &AdSlot::NotLoaded).await?;
+    let ad = layout::listing_ad(&state, layout::Listing::Taxon).await;
+    let layout = Layout::new(&state, taxon.name.clone(), &ad).await?;
     render(
         "listing.html",
         &ListingPage {
             layout,
+            banner: Layout::listing_banner(&state, &ad)?,
             heading: taxon.name,
             products,
         },

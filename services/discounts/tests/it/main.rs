@@ -2,7 +2,8 @@
 
 use std::time::Instant;
 
-use discounts_service::{AppState, Discount, N_PLUS_ONE, SLEEP, router};
+use discounts_service::{AppState, Discount, N_PLUS_ONE, SLEEP, router, sleep_for};
+use shop_runtime::Variant;
 use shop_runtime::testing::{self, call};
 
 async fn open(db: &testing::TestDb) -> AppState {
@@ -113,6 +114,44 @@ async fn the_n_plus_one_runs_a_statement_per_relation_and_the_fix_runs_one() {
             Some(state.db.statements())
         );
     }
+}
+
+/// Each fault variant's loop walks its own relation, in its own number of statements, and answers the same JSON
+/// as the fix; each variant's sleep is its own length.
+#[tokio::test]
+async fn every_variants_n_plus_one_answers_as_the_fix_does() {
+    let db = testing::sqlite("discounts-variants");
+    let fixed = {
+        let state = open(&db).await;
+        state.faults.set(N_PLUS_ONE, false).unwrap();
+        call(&router(state), "GET", "/discount", None).await.json()
+    };
+    let mut sleeps = Vec::new();
+    for (variant, statements) in [(0, 1 + 103 + 101), (1, 1 + 101), (2, 1 + 1 + 103)] {
+        let variant = Variant::new(variant).unwrap();
+        let state = AppState::open_variant(&db.options, true, variant)
+            .await
+            .unwrap();
+        assert_eq!(state.faults.variant(), variant);
+        state.faults.set(SLEEP, false).unwrap();
+        let app = router(state.clone());
+        let before = state.db.statements();
+        let broken = call(&app, "GET", "/discount", None).await;
+        assert_eq!(
+            state.db.statements() - before,
+            statements,
+            "variant {variant}"
+        );
+        assert_eq!(broken.json(), fixed, "variant {variant} answers as the fix");
+        sleeps.push(sleep_for(variant));
+    }
+    assert_eq!(
+        sleeps[0],
+        std::time::Duration::from_millis(2500),
+        "the original"
+    );
+    sleeps.dedup();
+    assert_eq!(sleeps.len(), 3, "each variant sleeps its own time");
 }
 
 #[tokio::test]
