@@ -174,7 +174,7 @@ async fn play(variant: Variant) {
             otlp_grpc: None,
             datadog: None,
             api: Some("127.0.0.1:0".parse().unwrap()),
-            api_extension: Some(lab::guide::api::extension(guide.clone())),
+            api_extension: Some(lab::guide::api::extension(Some(guide.clone()), None)),
             ..Default::default()
         },
         shop: ShopOptions {

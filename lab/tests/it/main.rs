@@ -1,6 +1,7 @@
 //! The whole shop in one process, driven by real recorded traffic.
 
 mod browser;
+mod class;
 mod cli;
 mod dashboard;
 mod export;
