@@ -13,3 +13,4 @@ mod replay_shop;
 mod rum_export;
 mod sources;
 mod workshop;
+mod workshop_tmux;
