@@ -92,20 +92,7 @@ fn v05(traces: &[Vec<Value>]) -> Vec<u8> {
             (table.len() - 1) as u32
         })
     };
-    type Span05 = (
-        u32,
-        u32,
-        u32,
-        u64,
-        u64,
-        u64,
-        i64,
-        i64,
-        i32,
-        BTreeMap<u32, u32>,
-        BTreeMap<u32, f64>,
-        u32,
-    );
+    type Span05 = collector::synth::SpanV05;
     let traces: Vec<Vec<Span05>> = traces
         .iter()
         .map(|trace| {

@@ -2,12 +2,20 @@
 //! prost decoding and conversion into the model, the direct wire decoder that replaces both, insertion
 //! into a store that is full and evicting, and the analyses' per-batch pass; then the searches the query API
 //! runs on a full store.
+//!
+//! `otlp_512_spans/decode_protobuf` is the reference the end-to-end rates are held against: prost decoding the
+//! batch into its own types and nothing else. Each receiver path has a group of its stages, the same spans in
+//! its own encoding: `otlp_512_spans` (OTLP/HTTP and gRPC share the decoder; gRPC adds only its framing),
+//! `datadog_v04_512_spans` and `datadog_v05_512_spans`; each ends with `whole`, every stage one after the other
+//! as the receiver and the ingest writer do them on one core (all but the transport).
 
 use std::hint::black_box;
 
-use collector::model::Interner;
+use collector::analysis::Analysis;
+use collector::limits::SpanLimits;
+use collector::model::{Interner, Span};
 use collector::store::Store;
-use collector::{otlp, synth};
+use collector::{datadog, otlp, synth};
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use prost::Message as _;
 
@@ -63,6 +71,26 @@ fn ingest(c: &mut Criterion) {
     });
     group.finish();
 
+    // Every receiver path's stages, each against its own full store and analyses.
+    receiver_path(
+        c,
+        "otlp_512_spans",
+        |seed| synth::shop_batch(SPANS, seed).encode_to_vec(),
+        |bytes, interner| collector::wire::decode(bytes, interner).unwrap().spans,
+    );
+    receiver_path(
+        c,
+        "datadog_v04_512_spans",
+        |seed| synth::datadog_v04(SPANS, seed),
+        |bytes, interner| datadog::decode_v04_msgpack(bytes, interner).unwrap().spans,
+    );
+    receiver_path(
+        c,
+        "datadog_v05_512_spans",
+        |seed| synth::datadog_v05(SPANS, seed),
+        |bytes, interner| datadog::decode_v05(bytes, interner).unwrap().spans,
+    );
+
     let mut queries = c.benchmark_group("query_100k_spans");
     queries.bench_function("services", |b| {
         b.iter(|| {
@@ -93,6 +121,63 @@ fn ingest(c: &mut Criterion) {
         b.iter(|| store.search(black_box(&query)))
     });
     queries.finish();
+}
+
+/// One receiver path's stages, on 512-span payloads made by `encode` (numbered by seed) and read by `decode`:
+/// decoding, the span limits the ingest queue applies, the analyses' per-batch pass, insertion into a full
+/// store (every insert evicting), and `whole`, all of them in turn.
+fn receiver_path(
+    c: &mut Criterion,
+    name: &str,
+    encode: fn(u64) -> Vec<u8>,
+    decode: fn(&[u8], &Interner) -> Vec<Span>,
+) {
+    let interner = Interner::new();
+    let store = Store::new(100_000);
+    let analysis = Analysis::default();
+    // More distinct payloads than the store holds, so an id comes back only after its trace was evicted.
+    let payloads: Vec<Vec<u8>> = (0..256).map(|i| encode(10_000 + i)).collect();
+    let mut next = 0;
+    let mut decoded = || {
+        next += 1;
+        decode(&payloads[next % payloads.len()], &interner)
+    };
+    while store.len() < 100_000 {
+        let spans = decoded();
+        analysis.observe(&spans);
+        store.insert(spans);
+    }
+    let one = encode(1);
+    let mut group = c.benchmark_group(name);
+    group.throughput(Throughput::Elements(SPANS as u64));
+    group.bench_function("decode", |b| b.iter(|| decode(black_box(&one), &interner)));
+    group.bench_function("limits", |b| {
+        b.iter_batched_ref(
+            || decode(&one, &interner),
+            |spans| SpanLimits::default().apply_all(spans),
+            BatchSize::SmallInput,
+        )
+    });
+    let spans = decode(&one, &interner);
+    group.bench_function("observe", |b| {
+        b.iter(|| analysis.observe(black_box(&spans)))
+    });
+    group.bench_function("store_insert_evicting", |b| {
+        b.iter_batched(
+            &mut decoded,
+            |spans| store.insert(spans),
+            BatchSize::SmallInput,
+        )
+    });
+    group.bench_function("whole", |b| {
+        b.iter(|| {
+            let mut spans = decoded();
+            SpanLimits::default().apply_all(&mut spans);
+            analysis.observe(&spans);
+            store.insert(spans)
+        })
+    });
+    group.finish();
 }
 
 criterion_group!(benches, ingest);

@@ -111,6 +111,9 @@ pub fn decode_v05(body: &[u8], interner: &Interner) -> Result<Converted, DecodeE
 const MAX_INTERNED: usize = 128;
 /// Service and operation names and span types are cut to this many bytes, as Datadog's agent cuts them.
 const MAX_NAME: usize = 100;
+/// The most distinct strings a payload's own cache of interned strings keeps (about 100 KB), so it needs no
+/// charge of its own: past them, strings are looked up in the shared interner.
+const MAX_SEEN: usize = 4096;
 /// What interning a string may cost beyond its text: the shared allocation's header and the table's slot.
 const INTERN_COST: usize = 64;
 /// What one more resource (service, version and env) costs: the `Resource`, its attributes and its map entry.
@@ -122,6 +125,9 @@ struct Stop;
 /// The budget, the interner and why decoding stopped.
 struct Ctx<'i> {
     interner: &'i Interner,
+    /// The payload's strings already interned, up to [`MAX_SEEN`] of them: a repeat is found here, without
+    /// the shared interner's lock.
+    seen: rustc_hash::FxHashSet<Str>,
     left: usize,
     body: usize,
     factor: usize,
@@ -148,9 +154,15 @@ impl Ctx<'_> {
 
     /// Interned, charged when it is (probably) new: nothing else but the table and this answer holds it.
     fn intern(&mut self, text: &str) -> Result<Str, Stop> {
+        if let Some(seen) = self.seen.get(text) {
+            return Ok(seen.clone());
+        }
         let shared = self.interner.intern(text);
         if Arc::strong_count(&shared) <= 2 {
             self.charge(text.len() + INTERN_COST)?;
+        }
+        if self.seen.len() < MAX_SEEN {
+            self.seen.insert(shared.clone());
         }
         Ok(shared)
     }
@@ -312,6 +324,7 @@ impl<'i, 'de> Builder<'i, 'de> {
         Builder {
             ctx: Ctx {
                 interner,
+                seen: rustc_hash::FxHashSet::default(),
                 left: budget(body, factor),
                 body,
                 factor,

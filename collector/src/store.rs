@@ -38,7 +38,7 @@
 //! kept encoded (see [`crate::compact`]): about 70 bytes a shop span instead of 600 decoded, which is what lets
 //! a million spans fit in a few hundred megabytes. Readers get decoded [`Span`]s from [`Trace::spans`].
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
 use std::fmt;
 use std::ops::Bound;
 use std::sync::Arc;
@@ -95,13 +95,15 @@ struct Index {
     /// Trace id → the trace's current snapshot.
     traces: HashMap<TraceId, Arc<Trace>>,
     /// (sequence number, trace id), oldest first: the eviction order. New entries always get the highest
-    /// sequence number and eviction always takes the lowest, so a queue is enough.
+    /// sequence number and eviction always takes the lowest, so a queue is enough; and as every new entry
+    /// gets the next number, the numbers in it follow each other, so a number finds its entry by position
+    /// ([`Index::id_at`]).
     by_age: VecDeque<(u64, TraceId)>,
     /// (trace start, sequence number) → trace id.
     by_time: BTreeMap<(u64, u64), TimeEntry>,
-    /// Service name → (sequence number → trace id) of the traces with a span of that service. A service
-    /// without stored traces has no key.
-    by_service: HashMap<Str, BTreeMap<u64, TraceId>>,
+    /// Service name → the sequence numbers of the traces with a span of that service. A service without
+    /// stored traces has no key.
+    by_service: HashMap<Str, BTreeSet<u64>>,
     /// The sequence number the next new entry gets.
     next_seq: u64,
     /// Spans stored (the sum of the traces' span counts).
@@ -113,11 +115,10 @@ struct Index {
     evicted_traces: u64,
 }
 
-/// What the time index keeps of a trace besides its id: enough to filter a search by duration and errors
-/// without reading the trace itself.
+/// What the time index keeps of a trace besides its start and sequence number (which find its id,
+/// [`Index::id_at`]): enough to filter a search by duration and errors without reading the trace itself.
 #[derive(Clone, Copy, Debug)]
 struct TimeEntry {
-    id: TraceId,
     end_ns: u64,
     errors: u32,
     /// One bit per service name and per endpoint name (a 64-bit Bloom filter each): a clear bit rules the
@@ -135,7 +136,6 @@ fn bit(name: &str) -> u64 {
 impl TimeEntry {
     fn of(trace: &Trace) -> TimeEntry {
         TimeEntry {
-            id: trace.id,
             end_ns: trace.end_ns,
             errors: trace.errors,
             services: trace.services.iter().fold(0, |bits, s| bits | bit(s)),
@@ -634,7 +634,9 @@ impl Store {
     pub fn trace_ids_for_service(&self, service: &str, limit: usize) -> Vec<TraceId> {
         let index = self.shared.index.read();
         match index.by_service.get(service) {
-            Some(traces) => traces.values().rev().take(limit).copied().collect(),
+            Some(traces) => (traces.iter().rev().take(limit))
+                .map(|&seq| index.id_at(seq))
+                .collect(),
             None => Vec::new(),
         }
     }
@@ -643,11 +645,8 @@ impl Store {
     pub fn traces_for_service(&self, service: &str, limit: usize) -> Vec<Arc<Trace>> {
         let index = self.shared.index.read();
         match index.by_service.get(service) {
-            Some(traces) => traces
-                .values()
-                .rev()
-                .take(limit)
-                .map(|id| index.traces[id].clone())
+            Some(traces) => (traces.iter().rev().take(limit))
+                .map(|&seq| index.traces[&index.id_at(seq)].clone())
                 .collect(),
             None => Vec::new(),
         }
@@ -665,7 +664,7 @@ impl Store {
             .range((Bound::Included((from_ns, 0)), Bound::Excluded((to_ns, 0))))
             .rev()
             .take(limit)
-            .map(|(_, entry)| index.traces[&entry.id].clone())
+            .map(|((_, seq), _)| index.traces[&index.id_at(*seq)].clone())
             .collect()
     }
 
@@ -674,10 +673,10 @@ impl Store {
         let index = self.shared.index.read();
         index
             .by_time
-            .values()
+            .keys()
             .rev()
             .take(limit)
-            .map(|entry| index.traces[&entry.id].clone())
+            .map(|(_, seq)| index.traces[&index.id_at(*seq)].clone())
             .collect()
     }
 
@@ -697,7 +696,7 @@ impl Store {
         let service_traces = query
             .service
             .as_deref()
-            .map(|service| index.by_service.get(service).map_or(0, BTreeMap::len));
+            .map(|service| index.by_service.get(service).map_or(0, BTreeSet::len));
         // A service with a small share of the traces is quicker to search through its own index.
         let rare_service = service_traces.is_some_and(|n| n < index.traces.len() / 8);
         // Everything but a rare service goes through the time index, whose entries answer the duration and
@@ -729,7 +728,7 @@ impl Store {
             if !query.by_duration {
                 // Latest start first is the time index backwards: stop at the limit.
                 return candidates()
-                    .map(|(_, entry)| &index.traces[&entry.id])
+                    .map(|((_, seq), _)| &index.traces[&index.id_at(*seq)])
                     .filter(exact)
                     .take(query.limit)
                     .cloned()
@@ -740,7 +739,7 @@ impl Store {
                 .map(|((start, seq), entry)| {
                     (
                         std::cmp::Reverse((entry.end_ns.saturating_sub(*start), *seq)),
-                        entry.id,
+                        index.id_at(*seq),
                     )
                 })
                 .collect();
@@ -759,8 +758,8 @@ impl Store {
             .and_then(|service| index.by_service.get(service))
         {
             Some(traces) => traces
-                .values()
-                .map(|id| &index.traces[id])
+                .iter()
+                .map(|&seq| &index.traces[&index.id_at(seq)])
                 .filter(|trace| query.matches(trace))
                 .collect(),
             None => Vec::new(),
@@ -857,10 +856,14 @@ impl Index {
                 self.by_service
                     .entry(service.clone())
                     .or_default()
-                    .insert(seq, group.id);
+                    .insert(seq);
             }
             self.by_age.push_back((seq, group.id));
             self.stored_bytes += group.weight + TRACE_WEIGHT;
+            // Kept for the trace's life: no room to grow (most traces never get another chunk).
+            let (mut services, mut entries) = (group.services, group.entries);
+            services.shrink_to_fit();
+            entries.shrink_to_fit();
             let trace = Trace {
                 id: group.id,
                 seq,
@@ -868,10 +871,10 @@ impl Index {
                 end_ns: group.end_ns,
                 span_count: chunk.len(),
                 weight: group.weight + TRACE_WEIGHT,
-                services: group.services,
+                services,
                 root: group.root,
                 errors: group.errors,
-                entries: group.entries,
+                entries,
                 chunks: vec![chunk],
             };
             self.by_time
@@ -905,13 +908,21 @@ impl Index {
                 self.by_service
                     .entry(service.clone())
                     .or_default()
-                    .insert(seq, group.id);
+                    .insert(seq);
                 trace.services.push(service);
             }
         }
         self.by_time
             .insert((trace.start_ns, seq), TimeEntry::of(trace));
         seq
+    }
+
+    /// The id of the stored entry numbered `seq`: its place in `by_age` is its distance from the oldest.
+    fn id_at(&self, seq: u64) -> TraceId {
+        let oldest = self.by_age.front().map_or(0, |(oldest, _)| *oldest);
+        let (found, id) = self.by_age[(seq - oldest) as usize];
+        debug_assert_eq!(found, seq);
+        id
     }
 
     /// Removes the oldest entry from the trace map and every index.

@@ -305,6 +305,75 @@ pub fn rum_batch(events: usize, seed: u64) -> Vec<u8> {
     out
 }
 
+/// The spans of `shop_batch(spans, seed)` as a Datadog tracer would send them to the Agent API's
+/// `/v0.4/traces`, in msgpack: mapped as the collector's Datadog exporter maps OpenTelemetry spans, grouped by
+/// trace.
+pub fn datadog_v04(spans: usize, seed: u64) -> Vec<u8> {
+    let model = crate::otlp::from_request(&shop_batch(spans, seed), &crate::model::Interner::new());
+    let traces = crate::export::datadog::to_traces(&model.spans);
+    rmp_serde::to_vec_named(&traces).expect("Datadog spans encode")
+}
+
+/// A v0.5 span as it is serialised: indexes into the payload's string table for its texts, in the Agent API's
+/// order (service, name, resource, trace id, span id, parent id, start, duration, error, meta, metrics, type).
+pub type SpanV05 = (
+    u32,
+    u32,
+    u32,
+    u64,
+    u64,
+    u64,
+    i64,
+    i64,
+    i32,
+    std::collections::BTreeMap<u32, u32>,
+    std::collections::BTreeMap<u32, f64>,
+    u32,
+);
+
+/// The same spans as [`datadog_v04`], as the Agent API's `/v0.5/traces` carries them: one string table for the
+/// payload (its first entry the empty string), then the traces, each span an array of twelve.
+pub fn datadog_v05(spans: usize, seed: u64) -> Vec<u8> {
+    let model = crate::otlp::from_request(&shop_batch(spans, seed), &crate::model::Interner::new());
+    let mut table: Vec<String> = vec![String::new()];
+    let mut index = rustc_hash::FxHashMap::<String, u32>::default();
+    let mut string = |s: &str| -> u32 {
+        if s.is_empty() {
+            return 0;
+        }
+        *index.entry(s.to_owned()).or_insert_with(|| {
+            table.push(s.to_owned());
+            (table.len() - 1) as u32
+        })
+    };
+    let traces: Vec<Vec<SpanV05>> = crate::export::datadog::to_traces(&model.spans)
+        .into_iter()
+        .map(|trace| {
+            (trace.iter())
+                .map(|dd| {
+                    (
+                        string(&dd.service),
+                        string(&dd.name),
+                        string(&dd.resource),
+                        dd.trace_id,
+                        dd.span_id,
+                        dd.parent_id,
+                        dd.start,
+                        dd.duration,
+                        dd.error,
+                        (dd.meta.iter())
+                            .map(|(k, v)| (string(k), string(v)))
+                            .collect(),
+                        (dd.metrics.iter()).map(|(k, v)| (string(k), *v)).collect(),
+                        string(&dd.span_type),
+                    )
+                })
+                .collect()
+        })
+        .collect();
+    rmp_serde::to_vec(&(table, traces)).expect("Datadog spans encode")
+}
+
 #[cfg(test)]
 mod tests {
     use prost::Message as _;
@@ -325,6 +394,32 @@ mod tests {
             "about 480 bytes a span, not {}",
             bytes / 512
         );
+    }
+
+    /// The Datadog payloads carry the OTLP batch's spans, every one taken by the collector's own decoders.
+    #[test]
+    fn datadog_payloads_hold_the_shop_batch_spans() {
+        let interner = Interner::new();
+        let v04 = crate::datadog::decode_v04_msgpack(&datadog_v04(512, 7), &interner).unwrap();
+        let v05 = crate::datadog::decode_v05(&datadog_v05(512, 7), &interner).unwrap();
+        for decoded in [&v04, &v05] {
+            assert_eq!((decoded.spans.len(), decoded.rejected), (512, 0));
+        }
+        assert_eq!(format!("{:?}", v04.spans), format!("{:?}", v05.spans));
+        let otlp = crate::otlp::from_request(&shop_batch(512, 7), &interner);
+        let services = |spans: &[crate::model::Span]| {
+            let mut names: Vec<String> =
+                spans.iter().map(|s| s.service_name().to_owned()).collect();
+            names.sort();
+            names
+        };
+        assert_eq!(services(&v04.spans), services(&otlp.spans));
+        let ids = |spans: &[crate::model::Span]| {
+            let mut ids: Vec<u64> = spans.iter().map(|s| s.span_id.to_u64()).collect();
+            ids.sort();
+            ids
+        };
+        assert_eq!(ids(&v04.spans), ids(&otlp.spans));
     }
 }
 

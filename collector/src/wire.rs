@@ -171,6 +171,9 @@ struct Strings<'a> {
     seen: RefCell<FxHashMap<&'a [u8], Str>>,
 }
 
+/// The most attributes room is made for before a span's are read.
+const MAX_ATTRIBUTES_HINT: usize = 32;
+
 /// Values longer than this are kept as they are rather than interned: they rarely repeat.
 const MAX_INTERNED: usize = 128;
 
@@ -332,8 +335,10 @@ fn decode_scope_spans<'a>(
             version => Some(interner.intern(version.as_bytes())?),
         },
     });
+    // Spans of one scope mostly carry as many attributes as the one before: room for as many is made at once.
+    let mut attributes_hint = 0;
     for buf in spans {
-        decode_span(buf, resource, &scope, interner, out)?;
+        decode_span(buf, resource, &scope, interner, out, &mut attributes_hint)?;
     }
     Ok(())
 }
@@ -352,12 +357,13 @@ fn decode_span<'a>(
     scope: &Arc<Scope>,
     interner: &Strings<'a>,
     out: &mut Converted,
+    attributes_hint: &mut usize,
 ) -> Result<()> {
     let (mut trace_id, mut span_id, mut parent): (&[u8], &[u8], &[u8]) = (&[], &[], &[]);
     // Interned as read: every occurrence of a repeated field is checked for UTF-8, as prost does.
     let mut name: Option<Str> = None;
     let (mut kind, mut start_ns, mut end_ns) = (0i32, 0u64, 0u64);
-    let mut attributes = Vec::new();
+    let mut attributes = Vec::with_capacity(*attributes_hint);
     let mut events = Vec::new();
     let mut links = Vec::new();
     let mut status: Option<(i32, &str)> = None;
@@ -448,6 +454,8 @@ fn decode_span<'a>(
         Ok(true)
     })?;
 
+    // At most a small number, so that one span of many attributes makes no room in all that follow it.
+    *attributes_hint = attributes.len().min(MAX_ATTRIBUTES_HINT);
     let name = match name {
         Some(name) => name,
         None => interner.intern(&[])?,

@@ -1,6 +1,8 @@
-//! `lab bench ingest`: an end-to-end loopback load generator for a collector's OTLP/HTTP receiver, sending
-//! shop-like protobuf batches (512 spans of 10 attributes each, or 513 log records as the shop's services write
-//! them) from several connections and reporting spans or records a second.
+//! `lab bench ingest`: an end-to-end loopback load generator for a collector's receivers, sending shop-like
+//! batches (512 spans of 10 attributes each, or 513 log records as the shop's services write them) from
+//! several connections and reporting spans or records a second. Spans go over OTLP/HTTP protobuf, OTLP/gRPC
+//! (tonic's client) or the Datadog Agent API (v0.4 or v0.5 msgpack, the same spans as Datadog's tracers send
+//! them); every payload is encoded before the clock starts, so the client only sends.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -53,12 +55,49 @@ impl Signal {
     }
 }
 
+/// How `lab bench ingest` sends its spans.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Protocol {
+    /// OTLP/HTTP, protobuf bodies.
+    OtlpHttp,
+    /// OTLP/gRPC, one HTTP/2 connection a sender.
+    OtlpGrpc,
+    /// The Datadog Agent API, `/v0.4/traces` in msgpack.
+    DatadogV04,
+    /// The Datadog Agent API, `/v0.5/traces` (a string table and arrays).
+    DatadogV05,
+}
+
+impl Protocol {
+    /// Where a collector on this machine listens for it by default, for `signal`.
+    pub fn default_endpoint(self, signal: Signal) -> String {
+        match self {
+            Protocol::OtlpHttp => format!("http://127.0.0.1:4318{}", signal.path()),
+            Protocol::OtlpGrpc => "http://127.0.0.1:4317".to_owned(),
+            Protocol::DatadogV04 => "http://127.0.0.1:8126/v0.4/traces".to_owned(),
+            Protocol::DatadogV05 => "http://127.0.0.1:8126/v0.5/traces".to_owned(),
+        }
+    }
+
+    /// A batch of about `spans` spans numbered from `seed`, encoded, and how many spans it holds.
+    fn batch(self, spans: usize, seed: u64) -> (Bytes, usize) {
+        match self {
+            Protocol::OtlpHttp | Protocol::OtlpGrpc => Signal::Traces.batch(spans, seed),
+            // The same spans as the OTLP batch of this seed (`collector::synth`).
+            Protocol::DatadogV04 => (collector::synth::datadog_v04(spans, seed).into(), spans),
+            Protocol::DatadogV05 => (collector::synth::datadog_v05(spans, seed).into(), spans),
+        }
+    }
+}
+
 /// What to send.
 #[derive(Debug, Clone)]
 pub struct IngestBench {
-    /// The receiver, such as `http://127.0.0.1:4318/v1/traces`.
+    /// The receiver, such as `http://127.0.0.1:4318/v1/traces` (for gRPC, the server: `http://127.0.0.1:4317`).
     pub endpoint: String,
     pub signal: Signal,
+    /// Log records go over OTLP/HTTP only.
+    pub protocol: Protocol,
     pub connections: usize,
     /// Spans or records in each request (log batches round it up to a multiple of three).
     pub batch: usize,
@@ -103,7 +142,7 @@ impl std::fmt::Display for IngestReport {
         )?;
         writeln!(
             f,
-            "refused   {} answered 429/503 (retried), {} failed",
+            "refused   {} answered 429/503 or RESOURCE_EXHAUSTED/UNAVAILABLE (retried), {} failed",
             self.retries, self.failures
         )?;
         write!(
@@ -118,11 +157,15 @@ impl std::fmt::Display for IngestReport {
 }
 
 /// Batches with distinct trace and span ids, encoded before the clock starts, and the items each holds.
-fn batches(signal: Signal, batch: usize, count: usize) -> (Vec<Bytes>, usize) {
+fn batches(bench: &IngestBench, count: usize) -> (Vec<Bytes>, usize) {
     let mut per_batch = 0;
     let batches = (0..count)
         .map(|i| {
-            let (bytes, items) = signal.batch(batch, i as u64 + 1);
+            let seed = i as u64 + 1;
+            let (bytes, items) = match bench.signal {
+                Signal::Traces => bench.protocol.batch(bench.batch, seed),
+                Signal::Logs => bench.signal.batch(bench.batch, seed),
+            };
             per_batch = items;
             bytes
         })
@@ -130,16 +173,164 @@ fn batches(signal: Signal, batch: usize, count: usize) -> (Vec<Bytes>, usize) {
     (batches, per_batch)
 }
 
+/// One sender's way of posting a batch.
+enum Sender {
+    /// A POST (PUT for Datadog, as its tracers send) with a content type.
+    Http {
+        client: reqwest::Client,
+        datadog: bool,
+        content_type: &'static str,
+    },
+    /// tonic's gRPC client on a connection of its own, sending the pre-encoded request as the generated
+    /// `TraceServiceClient::export` would (same path, same framing), without encoding it again.
+    Grpc(tonic::client::Grpc<tonic::transport::Channel>),
+}
+
+/// The gRPC codec of a request already encoded: its bytes are sent as they are, the answer read and dropped.
+#[derive(Debug, Clone, Copy, Default)]
+struct Preencoded;
+
+impl tonic::codec::Codec for Preencoded {
+    type Encode = Bytes;
+    type Decode = ();
+    type Encoder = Preencoded;
+    type Decoder = Preencoded;
+
+    fn encoder(&mut self) -> Preencoded {
+        Preencoded
+    }
+
+    fn decoder(&mut self) -> Preencoded {
+        Preencoded
+    }
+}
+
+impl tonic::codec::Encoder for Preencoded {
+    type Item = Bytes;
+    type Error = tonic::Status;
+
+    fn encode(
+        &mut self,
+        item: Bytes,
+        dst: &mut tonic::codec::EncodeBuf<'_>,
+    ) -> Result<(), tonic::Status> {
+        use bytes::BufMut as _;
+        dst.put_slice(&item);
+        Ok(())
+    }
+}
+
+impl tonic::codec::Decoder for Preencoded {
+    type Item = ();
+    type Error = tonic::Status;
+
+    fn decode(
+        &mut self,
+        src: &mut tonic::codec::DecodeBuf<'_>,
+    ) -> Result<Option<()>, tonic::Status> {
+        use bytes::Buf as _;
+        src.advance(src.remaining());
+        Ok(Some(()))
+    }
+}
+
+/// How a batch was answered.
+enum Answer {
+    Accepted,
+    /// Refused for now (429, 503, gRPC RESOURCE_EXHAUSTED or UNAVAILABLE): retried.
+    Later,
+    Failed,
+}
+
+impl Sender {
+    async fn new(bench: &IngestBench, client: &reqwest::Client) -> anyhow::Result<Sender> {
+        Ok(match bench.protocol {
+            Protocol::OtlpGrpc => {
+                let channel = tonic::transport::Endpoint::from_shared(bench.endpoint.clone())
+                    .context("the gRPC endpoint")?
+                    .timeout(Duration::from_secs(30))
+                    .connect()
+                    .await
+                    .with_context(|| format!("connecting to {}", bench.endpoint))?;
+                Sender::Grpc(tonic::client::Grpc::new(channel))
+            }
+            Protocol::OtlpHttp => Sender::Http {
+                client: client.clone(),
+                datadog: false,
+                content_type: "application/x-protobuf",
+            },
+            Protocol::DatadogV04 | Protocol::DatadogV05 => Sender::Http {
+                client: client.clone(),
+                datadog: true,
+                content_type: "application/msgpack",
+            },
+        })
+    }
+
+    async fn send(&mut self, endpoint: &str, body: Bytes) -> Answer {
+        match self {
+            Sender::Http {
+                client,
+                datadog,
+                content_type,
+            } => {
+                let request = if *datadog {
+                    client.put(endpoint)
+                } else {
+                    client.post(endpoint)
+                };
+                let response = request
+                    .header("content-type", *content_type)
+                    .body(body)
+                    .send()
+                    .await;
+                match response.map(|r| r.status().as_u16()) {
+                    Ok(200) => Answer::Accepted,
+                    Ok(429 | 503) => Answer::Later,
+                    _ => Answer::Failed,
+                }
+            }
+            Sender::Grpc(grpc) => {
+                if grpc.ready().await.is_err() {
+                    return Answer::Failed;
+                }
+                let path = http::uri::PathAndQuery::from_static(
+                    "/opentelemetry.proto.collector.trace.v1.TraceService/Export",
+                );
+                let answer = grpc
+                    .unary(tonic::Request::new(body), path, Preencoded)
+                    .await;
+                match answer {
+                    Ok(_) => Answer::Accepted,
+                    Err(status)
+                        if matches!(
+                            status.code(),
+                            tonic::Code::ResourceExhausted | tonic::Code::Unavailable
+                        ) =>
+                    {
+                        Answer::Later
+                    }
+                    Err(_) => Answer::Failed,
+                }
+            }
+        }
+    }
+}
+
 pub async fn ingest(bench: &IngestBench) -> anyhow::Result<IngestReport> {
     anyhow::ensure!(
         bench.connections > 0 && bench.batch > 0,
         "connections and batch size must be positive"
     );
+    anyhow::ensure!(
+        bench.signal == Signal::Traces || bench.protocol == Protocol::OtlpHttp,
+        "log records are sent over OTLP/HTTP only"
+    );
     let unit = bench.signal.unit();
     // Up to 2,000 distinct batches (a million spans); past that the ids repeat and traces grow instead.
     let distinct = (bench.items.div_ceil(bench.batch as u64)).clamp(1, 2000) as usize;
     eprintln!("encoding {distinct} batches of {} {unit}…", bench.batch);
-    let (batches, per_batch) = batches(bench.signal, bench.batch, distinct);
+    let (batches, per_batch) = batches(bench, distinct);
     let batches = Arc::new(batches);
     let bytes_per_item = batches[0].len() / per_batch.max(1);
     let client = reqwest::Client::builder()
@@ -149,11 +340,14 @@ pub async fn ingest(bench: &IngestBench) -> anyhow::Result<IngestReport> {
         .context("building the HTTP client")?;
     let next = Arc::new(AtomicUsize::new(0));
     let accepted = Arc::new(AtomicU64::new(0));
+    let mut senders = Vec::new();
+    for _ in 0..bench.connections {
+        senders.push(Sender::new(bench, &client).await?);
+    }
     let started = Instant::now();
     let mut workers = Vec::new();
-    for _ in 0..bench.connections {
-        let (client, batches, next, accepted, bench) = (
-            client.clone(),
+    for mut sender in senders {
+        let (batches, next, accepted, bench) = (
             batches.clone(),
             next.clone(),
             accepted.clone(),
@@ -167,22 +361,16 @@ pub async fn ingest(bench: &IngestBench) -> anyhow::Result<IngestReport> {
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 let body = batches[i % batches.len()].clone();
                 let sent = Instant::now();
-                let response = client
-                    .post(&bench.endpoint)
-                    .header("content-type", "application/x-protobuf")
-                    .body(body)
-                    .send()
-                    .await;
-                match response.map(|r| r.status().as_u16()) {
-                    Ok(200) => {
+                match sender.send(&bench.endpoint, body).await {
+                    Answer::Accepted => {
                         latencies.push(sent.elapsed());
                         accepted.fetch_add(per_batch as u64, Ordering::Relaxed);
                     }
-                    Ok(429 | 503) => {
+                    Answer::Later => {
                         retries += 1;
                         tokio::time::sleep(Duration::from_millis(5)).await;
                     }
-                    _ => failures += 1,
+                    Answer::Failed => failures += 1,
                 }
             }
             (latencies, retries, failures)

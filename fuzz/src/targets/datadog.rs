@@ -154,20 +154,7 @@ pub fn generate_v04_json(rng: &mut Rng, room: usize) -> Vec<u8> {
 }
 
 /// One v0.5 span: string-table indexes where v0.4 has strings.
-type V05Span = (
-    u32,
-    u32,
-    u32,
-    u64,
-    u64,
-    u64,
-    i64,
-    i64,
-    i32,
-    BTreeMap<u32, u32>,
-    BTreeMap<u32, f64>,
-    u32,
-);
+type V05Span = collector::synth::SpanV05;
 
 fn v05(traces: &Traces, rng: &mut Rng) -> Vec<u8> {
     let mut strings: Vec<String> = vec![String::new()];

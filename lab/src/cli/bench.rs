@@ -8,8 +8,8 @@ use clap::{Args, Subcommand};
 
 #[derive(Subcommand, Debug)]
 pub(crate) enum BenchCommand {
-    /// Send shop-like OTLP/HTTP protobuf batches (spans of 10 attributes, or with --signal logs the log records
-    /// the shop's services write) as fast as the collector takes them.
+    /// Send shop-like batches (spans of 10 attributes, or with --signal logs the log records the shop's
+    /// services write) as fast as the collector takes them, over OTLP/HTTP, OTLP/gRPC or the Datadog Agent API.
     Ingest(BenchIngestArgs),
     /// Send browser (RUM) batches as Datadog's browser SDK does to a collector's intake, as fast as it takes them.
     Rum(BenchRumArgs),
@@ -43,14 +43,18 @@ pub(crate) struct BenchShopArgs {
 
 #[derive(Args, Debug)]
 pub(crate) struct BenchIngestArgs {
-    /// The collector's OTLP/HTTP endpoint [default: http://127.0.0.1:4318/v1/traces, or /v1/logs with --signal
-    /// logs].
+    /// The collector's endpoint [default: http://127.0.0.1:4318/v1/traces (/v1/logs with --signal logs);
+    /// gRPC http://127.0.0.1:4317; Datadog http://127.0.0.1:8126/v0.4/traces or /v0.5/traces].
     #[arg(long)]
     endpoint: Option<String>,
 
     /// What to send: spans, or log records.
     #[arg(long, value_enum, default_value = "traces")]
     signal: lab::bench::Signal,
+
+    /// How to send spans (log records go over OTLP/HTTP): every payload is encoded before the clock starts.
+    #[arg(long, value_enum, default_value = "otlp-http")]
+    protocol: lab::bench::Protocol,
 
     /// Requests in flight at once.
     #[arg(long, default_value_t = 4)]
@@ -109,8 +113,12 @@ pub(crate) async fn bench(command: BenchCommand) -> anyhow::Result<()> {
             Ok(())
         }
         BenchCommand::Ingest(args) => {
-            let endpoint = (args.endpoint)
-                .unwrap_or_else(|| format!("http://127.0.0.1:4318{}", args.signal.path()));
+            let endpoint =
+                (args.endpoint).unwrap_or_else(|| args.protocol.default_endpoint(args.signal));
+            anyhow::ensure!(
+                args.with_rum.is_none() || args.protocol == lab::bench::Protocol::OtlpHttp,
+                "--with-rum goes beside OTLP/HTTP only (the intake is on its listener)"
+            );
             let stop = Arc::new(AtomicBool::new(false));
             let rum = args.with_rum.map(|rate| {
                 let bench = lab::bench::RumBench {
@@ -126,6 +134,7 @@ pub(crate) async fn bench(command: BenchCommand) -> anyhow::Result<()> {
             let report = lab::bench::ingest(&lab::bench::IngestBench {
                 endpoint,
                 signal: args.signal,
+                protocol: args.protocol,
                 connections: args.connections,
                 batch: args.batch,
                 items: args.spans,

@@ -149,15 +149,29 @@ async fn ddtrace_log_injection_lines_join_their_trace() {
 
 /// `lab bench ingest --signal logs` loads a real collector's OTLP/HTTP log receiver: every record it counts as
 /// accepted the collector counts too, and the records are stored and searchable; `--signal traces` the same
-/// for spans.
+/// for spans, over each `--protocol`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_ingest_benchmark_sends_what_the_collector_keeps() {
-    use lab::bench::{IngestBench, Signal};
-    for signal in [Signal::Logs, Signal::Traces] {
+    use lab::bench::{IngestBench, Protocol, Signal};
+    let runs = [
+        (Signal::Logs, Protocol::OtlpHttp),
+        (Signal::Traces, Protocol::OtlpHttp),
+        (Signal::Traces, Protocol::OtlpGrpc),
+        (Signal::Traces, Protocol::DatadogV04),
+        (Signal::Traces, Protocol::DatadogV05),
+    ];
+    for (signal, protocol) in runs {
         let running = every_receiver().await;
+        let endpoint = match protocol {
+            Protocol::OtlpHttp => format!("http://{}{}", running.otlp_http.unwrap(), signal.path()),
+            Protocol::OtlpGrpc => format!("http://{}", running.otlp_grpc.unwrap()),
+            Protocol::DatadogV04 => format!("http://{}/v0.4/traces", running.datadog.unwrap()),
+            Protocol::DatadogV05 => format!("http://{}/v0.5/traces", running.datadog.unwrap()),
+        };
         let report = lab::bench::ingest(&IngestBench {
-            endpoint: format!("http://{}{}", running.otlp_http.unwrap(), signal.path()),
+            endpoint,
             signal,
+            protocol,
             connections: 2,
             batch: 512,
             items: 5_000,
@@ -166,8 +180,8 @@ async fn the_ingest_benchmark_sends_what_the_collector_keeps() {
         .await
         .unwrap();
         assert_eq!(report.unit, signal.unit());
-        assert_eq!(report.failures, 0, "{report}");
-        assert!(report.accepted >= 5_000, "{report}");
+        assert_eq!(report.failures, 0, "{protocol:?}: {report}");
+        assert!(report.accepted >= 5_000, "{protocol:?}: {report}");
         let shown = report.to_string();
         assert!(
             shown.contains(&format!("accepted  {} {}", report.accepted, signal.unit())),
@@ -186,7 +200,10 @@ async fn the_ingest_benchmark_sends_what_the_collector_keeps() {
             tokio::time::sleep(std::time::Duration::from_millis(100)).await;
             stats = api(&running, "/api/stats").await;
         }
-        assert_eq!(counted(&stats), report.accepted, "{stats}");
+        assert_eq!(counted(&stats), report.accepted, "{protocol:?}: {stats}");
+        if signal == Signal::Traces {
+            assert_eq!(stats["rejected_spans"], 0, "{protocol:?}: {stats}");
+        }
         if signal == Signal::Logs {
             let found = api(&running, "/api/logs?severity=error&q=slow&limit=5").await;
             let logs = found["logs"].as_array().unwrap();

@@ -1,0 +1,70 @@
+//! Resident memory a stored span, as `lab collect` holds them (mimalloc, the analyses on unless
+//! `--no-analysis` is given): 1,000,000 shop-like spans (`collector::synth::shop_batch`, 512 a batch) decoded by
+//! the OTLP receiver's decoder, cut to the span limits, observed and stored, as the receiver and the ingest
+//! writer do, without the transport. Prints resident memory before and after, and the difference a span.
+//! `cargo bench -p observability-lab --bench span_memory [-- --no-analysis]`.
+
+use collector::analysis::{Analysis, Settings};
+use collector::limits::SpanLimits;
+use collector::store::Store;
+use collector::{Interner, synth};
+use prost::Message as _;
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+const SPANS: usize = 1_000_000;
+
+/// This process's resident memory, in bytes (from /proc; 0 elsewhere).
+fn resident() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let kb = status
+        .lines()
+        .find_map(|line| line.strip_prefix("VmRSS:"))
+        .and_then(|rest| {
+            rest.trim()
+                .trim_end_matches("kB")
+                .trim()
+                .parse::<u64>()
+                .ok()
+        });
+    kb.unwrap_or(0) * 1024
+}
+
+fn main() {
+    let analyse = !std::env::args().any(|arg| arg == "--no-analysis");
+    // Encoded before measuring, as a client's payloads would be: a few, reused with distinct ids would need
+    // them all, so each is encoded just before it is decoded and dropped at once.
+    let store = Store::new(SPANS);
+    let analysis = Analysis::new(Settings::default());
+    let interner = Interner::new();
+    let before = resident();
+    let mut seed = 0;
+    while (store.accounting().accepted as usize) < SPANS {
+        seed += 1;
+        let bytes = synth::shop_batch(512, seed).encode_to_vec();
+        let mut spans = collector::wire::decode(&bytes, &interner).unwrap().spans;
+        SpanLimits::default().apply_all(&mut spans);
+        if analyse {
+            analysis.observe(&spans);
+        }
+        store.insert(spans);
+    }
+    let after = resident();
+    let stored = store.len();
+    let accounting = store.accounting();
+    println!(
+        "{} traces; the store's own estimate of what they hold: {:.0} bytes a span",
+        accounting.stored_traces,
+        accounting.stored_bytes as f64 / stored as f64
+    );
+    println!(
+        "{stored} spans stored{}: resident {:.1} MB before, {:.1} MB after: {:.0} bytes a span ({:.0} with \
+         what the process held before)",
+        if analyse { "" } else { " (no analyses)" },
+        before as f64 / 1e6,
+        after as f64 / 1e6,
+        (after - before) as f64 / stored as f64,
+        after as f64 / stored as f64,
+    );
+}
