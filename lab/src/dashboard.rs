@@ -10,6 +10,7 @@ use tui::run::{FaultControl, GuideSource};
 use tui::source::{Counts, DataSource, LATENCY_BUCKETS, Overview};
 
 use crate::guide::Guide;
+use crate::guide::class::Class;
 use crate::shop::RunningShop;
 
 /// The fault switches of a shop running in this process.
@@ -70,29 +71,48 @@ impl FaultControl for ShopFaults {
 
 /// The workshop's guide of this process (`lab workshop`), for the dashboard's guide pane: the same [`Guide`]
 /// the query API serves, checking against the collector of this process.
+/// In the instructor's lab it has the class instead (or beside it), which the pane shows.
 #[derive(Clone, Debug)]
 pub struct LabGuide {
-    guide: Guide,
+    guide: Option<Guide>,
+    class: Option<Class>,
     query: collector::query::Query,
 }
 
 impl LabGuide {
-    pub fn new(guide: Guide, query: collector::query::Query) -> LabGuide {
-        LabGuide { guide, query }
+    pub fn new(
+        guide: Option<Guide>,
+        class: Option<Class>,
+        query: collector::query::Query,
+    ) -> LabGuide {
+        LabGuide {
+            guide,
+            class,
+            query,
+        }
+    }
+
+    fn guide(&self) -> anyhow::Result<&Guide> {
+        (self.guide.as_ref())
+            .ok_or_else(|| anyhow::anyhow!("the instructor's lab has no workshop of its own"))
     }
 }
 
 impl GuideSource for LabGuide {
     fn workshop(&self) -> anyhow::Result<protocol::WorkshopResponse> {
-        Ok(self.guide.workshop(&self.query))
+        Ok(self.guide()?.workshop(&self.query))
     }
 
     fn answer(&self, step: &str, answer: &str) -> anyhow::Result<protocol::AnswerResponse> {
-        Ok(self.guide.answer(step, answer, &self.query)?)
+        Ok(self.guide()?.answer(step, answer, &self.query)?)
     }
 
     fn hint(&self, step: &str) -> anyhow::Result<protocol::HintResponse> {
-        Ok(self.guide.hint(step)?)
+        Ok(self.guide()?.hint(step)?)
+    }
+
+    fn class(&self) -> Option<anyhow::Result<protocol::ClassResponse>> {
+        self.class.as_ref().map(|class| Ok(class.students()))
     }
 }
 

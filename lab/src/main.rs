@@ -7,6 +7,7 @@ use shop_runtime::serve;
 
 use cli::bench::BenchCommand;
 use cli::browse::BrowseArgs;
+use cli::class::ClassArgs;
 use cli::collect::CollectArgs;
 use cli::dashboard::TuiArgs;
 use cli::export::ExportCommand;
@@ -41,6 +42,9 @@ enum Command {
     /// in this lab, and each fix against the new version's figures. Progress is kept in --data-dir, so a
     /// restart resumes; the query API serves it too (GET /api/workshop).
     Workshop(WorkshopArgs),
+    /// Print the class of an instructor's lab (`lab workshop --instructor`): each student's step, steps done,
+    /// time spent, hints used and wrong answers, as a table or, for grading, as JSON.
+    Class(ClassArgs),
     /// Fix a fault of the running lab (`frontend.ads-in-layout`, `frontend.cart-badge`, `ads.sleep`,
     /// `discounts.sleep`, `discounts.n-plus-one`), or all of them: each fix deploys a new version of its service.
     Fix(FaultArgs),
@@ -84,6 +88,7 @@ async fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Up(args) => cli::up::up(args).await,
         Command::Workshop(args) => cli::workshop::workshop(args).await,
+        Command::Class(args) => cli::class::class(args).await,
         Command::Fix(args) => cli::fault::flip(args, false).await,
         Command::Break(args) => cli::fault::flip(args, true).await,
         Command::Report(args) => cli::report::report(args).await,

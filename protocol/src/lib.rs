@@ -5,6 +5,7 @@
 //!
 //! Field names are part of the interface. Times are unix nanoseconds, durations milliseconds.
 
+pub mod class;
 pub mod query;
 pub mod responses;
 pub mod results;
@@ -14,6 +15,7 @@ pub mod trace;
 pub mod units;
 pub mod workshop;
 
+pub use class::{ClassResponse, ClassStudent, StepReport, StudentProgress};
 pub use query::{Sort, TraceSearch, TraceSort, Window};
 pub use responses::{
     ApiError, DeploymentsResponse, EndpointsResponse, ErrorsResponse, ExportStats, ExportToggle,

@@ -34,6 +34,10 @@ pub trait GuideSource: Send {
     fn workshop(&self) -> anyhow::Result<protocol::WorkshopResponse>;
     fn answer(&self, step: &str, answer: &str) -> anyhow::Result<protocol::AnswerResponse>;
     fn hint(&self, step: &str) -> anyhow::Result<protocol::HintResponse>;
+    /// The class, in the instructor's lab (`lab workshop --instructor`); `None` elsewhere.
+    fn class(&self) -> Option<anyhow::Result<protocol::ClassResponse>> {
+        None
+    }
 }
 
 /// How the dashboard runs.
@@ -124,6 +128,7 @@ pub fn refresh(
         faults,
         journey,
         guide: None,
+        class: None,
         logs,
         generation: params.generation,
     })
@@ -269,6 +274,7 @@ fn fetcher(
                         Ok(mut data) => {
                             // Without its guide the dashboard is still worth refreshing.
                             data.guide = guide.as_ref().and_then(|g| g.workshop().ok());
+                            data.class = guide.as_ref().and_then(|g| g.class()?.ok());
                             Update::Refreshed(Box::new(data))
                         }
                         Err(error) => Update::Failed(chain(&error)),

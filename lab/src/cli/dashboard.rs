@@ -58,6 +58,7 @@ pub(crate) async fn dashboard_in_lab(
     args: &UpArgs,
     lab: &RunningLab,
     guide: Option<lab::guide::Guide>,
+    class: Option<lab::guide::class::Class>,
 ) -> anyhow::Result<()> {
     let log = args.data_dir.join("lab.log");
     std::fs::create_dir_all(&args.data_dir)
@@ -76,12 +77,13 @@ pub(crate) async fn dashboard_in_lab(
     let (quit, signal) = quit_on_signal();
     let mut options = tui::run::Options {
         faults: Some(Box::new(lab::dashboard::ShopFaults::of(&lab.shop))),
-        guide: guide.map(|guide| {
+        guide: (guide.is_some() || class.is_some()).then(|| {
             let query = collector::query::Query::new(
                 lab.collector.store.clone(),
                 lab.collector.analysis.clone(),
             );
-            Box::new(lab::dashboard::LabGuide::new(guide, query)) as Box<dyn tui::run::GuideSource>
+            Box::new(lab::dashboard::LabGuide::new(guide, class, query))
+                as Box<dyn tui::run::GuideSource>
         }),
         quit: Some(quit),
         ..Default::default()

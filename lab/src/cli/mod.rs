@@ -3,6 +3,7 @@
 
 pub(crate) mod bench;
 pub(crate) mod browse;
+pub(crate) mod class;
 pub(crate) mod collect;
 pub(crate) mod dashboard;
 pub(crate) mod export;

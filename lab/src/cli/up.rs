@@ -3,8 +3,9 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use super::class::print_class;
+use super::workshop::Workshop;
 use clap::Args;
-use lab::guide::Guide;
 use lab::replay::Speed;
 use lab::shop::ShopOptions;
 use lab::up::{LabOptions, ReplaySettings, RunningLab};
@@ -117,11 +118,17 @@ pub(crate) struct UpArgs {
 const RECORDING: &[u8] = include_bytes!("../../../recordings/storedog.gor");
 
 pub(crate) async fn up(args: UpArgs) -> anyhow::Result<()> {
-    run(args, None).await
+    run(args, Workshop::default()).await
 }
 
-/// `lab up`, or with a guide `lab workshop`: the guide's routes join the query API and its pane the dashboard.
-pub(crate) async fn run(args: UpArgs, guide: Option<Guide>) -> anyhow::Result<()> {
+/// `lab up`, or with a workshop `lab workshop`: the guide's (and the class's) routes join the query API, its pane
+/// the dashboard, and a student's lab reports to the class.
+pub(crate) async fn run(args: UpArgs, workshop: Workshop) -> anyhow::Result<()> {
+    let Workshop {
+        guide,
+        class,
+        report_to,
+    } = workshop;
     use std::io::IsTerminal as _;
     let terminal = std::io::stdout().is_terminal() && std::io::stdin().is_terminal();
     if !args.headless && !terminal {
@@ -147,7 +154,9 @@ pub(crate) async fn run(args: UpArgs, guide: Option<Guide>) -> anyhow::Result<()
     shop.storefront_port = args.storefront_port;
     shop.ads_port = args.ads_port;
     shop.discounts_port = args.discounts_port;
-    shop.variant = guide.as_ref().map_or(shop.variant, Guide::variant);
+    shop.variant = guide
+        .as_ref()
+        .map_or(shop.variant, lab::guide::Guide::variant);
     shop.rum_app = args.rum_app.app(&args.export.dd_site);
     if args.export.export_rum.is_some() && !shop.rum_app.is_real() {
         anyhow::bail!(
@@ -172,7 +181,8 @@ pub(crate) async fn run(args: UpArgs, guide: Option<Guide>) -> anyhow::Result<()
             datadog_steps_aside: args.listen.datadog_steps_aside(),
             // Dashboards elsewhere (`lab tui --connect`) are served the shop's source lines.
             source_root: super::dashboard::shop_workspace().map(Path::to_owned),
-            api_extension: guide.clone().map(lab::guide::api::extension),
+            api_extension: (guide.is_some() || class.is_some())
+                .then(|| lab::guide::api::extension(guide.clone(), class.clone())),
             ..Default::default()
         },
         shop,
@@ -216,7 +226,29 @@ pub(crate) async fn run(args: UpArgs, guide: Option<Guide>) -> anyhow::Result<()
                 "the workshop's guide"
             ));
         }
+        if class.is_some() {
+            say(format!("  {:<24} http://{addr}/api/class", "the class"));
+            say(format!(
+                "Students join with: lab workshop --student NAME --class http://{addr} (from another machine, \
+                 serve the API on an address it reaches: --api 0.0.0.0:{})",
+                addr.port()
+            ));
+        }
     }
+    let reporter = report_to.zip(guide.clone()).map(|(url, guide)| {
+        say(format!("Reporting your progress to the class at {url}."));
+        let query = collector::query::Query::new(
+            lab.collector.store.clone(),
+            lab.collector.analysis.clone(),
+        );
+        let cancel = tokio_util::sync::CancellationToken::new();
+        let task = tokio::spawn(lab::guide::class::report_to(
+            url,
+            move || guide.workshop(&query),
+            cancel.clone(),
+        ));
+        (cancel, task)
+    });
     if let Some(path) = &args.record {
         say(format!("  recording spans to {}", path.display()));
     }
@@ -278,11 +310,12 @@ pub(crate) async fn run(args: UpArgs, guide: Option<Guide>) -> anyhow::Result<()
     match (args.headless, args.duration) {
         (false, _) => {
             // Whatever happens to the dashboard, the lab stops and the report is printed.
-            let dashboard = dashboard_in_lab(&args, &lab, guide).await;
+            let dashboard = dashboard_in_lab(&args, &lab, guide, class.clone()).await;
+            stop_reporter(reporter).await;
             stop_browser(browser).await;
             let finished = stop_lab(lab, &args).await;
             serve::log_to_stderr();
-            let printed = finished.and_then(|finished| print_report(&finished.report, args.report));
+            let printed = finished.and_then(|finished| print_end(&finished, class.as_ref(), &args));
             return dashboard.and(printed);
         }
         (true, Some(duration)) => {
@@ -300,9 +333,40 @@ pub(crate) async fn run(args: UpArgs, guide: Option<Guide>) -> anyhow::Result<()
             serve::ctrl_c().await;
         }
     }
+    stop_reporter(reporter).await;
     stop_browser(browser).await;
     let finished = stop_lab(lab, &args).await?;
-    print_report(&finished.report, args.report)
+    print_end(&finished, class.as_ref(), &args)
+}
+
+/// The report of a stopped lab; in the instructor's lab the class instead (as JSON) or after it (as text).
+fn print_end(
+    finished: &lab::up::Finished,
+    class: Option<&lab::guide::class::Class>,
+    args: &UpArgs,
+) -> anyhow::Result<()> {
+    match (class, args.report) {
+        (Some(class), ReportFormat::Json) => print_class(&class.students(), ReportFormat::Json),
+        (Some(class), ReportFormat::Text) => {
+            print_report(&finished.report, args.report)?;
+            println!("\nThe class:");
+            print_class(&class.students(), ReportFormat::Text)
+        }
+        (None, _) => print_report(&finished.report, args.report),
+    }
+}
+
+type Reporter = (
+    tokio_util::sync::CancellationToken,
+    tokio::task::JoinHandle<()>,
+);
+
+/// Stops reporting to the class.
+async fn stop_reporter(reporter: Option<Reporter>) {
+    if let Some((cancel, task)) = reporter {
+        cancel.cancel();
+        let _ = task.await;
+    }
 }
 
 type BrowserTask = (

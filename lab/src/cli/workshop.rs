@@ -1,8 +1,10 @@
 //! `lab workshop`: `lab up` with the workshop's guide — its pane in the dashboard (`W`), its routes on the
-//! query API (`/api/workshop`), its progress kept in the data directory.
+//! query API (`/api/workshop`), its progress kept in the data directory — and the class: a student's lab
+//! reports to the instructor's (`--class URL`), the instructor's lists the class (`--instructor`).
 
 use clap::Args;
 use lab::guide::Guide;
+use lab::guide::class::Class;
 use shop_runtime::Variant;
 
 use super::up::UpArgs;
@@ -19,6 +21,17 @@ pub(crate) struct WorkshopArgs {
     /// original workshop]
     #[arg(long, env = "LAB_VARIANT")]
     variant: Option<Variant>,
+
+    /// The instructor's lab (its query API's URL, `http://host:8787`): your progress — the step you are on,
+    /// time spent, hints used, wrong answers — is reported there every few seconds.
+    #[arg(long, value_name = "URL", requires = "student")]
+    class: Option<String>,
+
+    /// Run the instructor's lab: the class's progress, as the students' labs report it, in the dashboard's
+    /// pane (W), on `GET /api/class`, and printed when the lab stops (`--report json` for grading; `lab class`
+    /// prints it any time). The lab runs as any other, for demonstrating.
+    #[arg(long, conflicts_with_all = ["student", "class", "variant"])]
+    instructor: bool,
 
     /// Leave the headless Chromium out: without it no browser reports what a shopper saw, and the
     /// "what the shopper saw" step cannot be answered. By default it walks the shop when Chromium is found.
@@ -43,6 +56,14 @@ pub(crate) async fn workshop(mut args: WorkshopArgs) -> anyhow::Result<()> {
         (None, Some(name)) => Variant::of_name(name),
         (None, None) => Variant::ORIGINAL,
     };
+    if args.instructor {
+        println!("The instructor's lab: students report to it with --class.");
+        let workshop = Workshop {
+            class: Some(Class::default()),
+            ..Workshop::default()
+        };
+        return super::up::run(args.up, workshop).await;
+    }
     let guide = Guide::open(&args.up.data_dir, args.student.clone(), variant)?;
     println!(
         "The shop's faults are variant {variant} (of 0 to {}).",
@@ -52,5 +73,21 @@ pub(crate) async fn workshop(mut args: WorkshopArgs) -> anyhow::Result<()> {
         "The workshop's progress is kept in {} (a restart resumes it).",
         args.up.data_dir.join("guide.json").display()
     );
-    super::up::run(args.up, Some(guide)).await
+    let workshop = Workshop {
+        guide: Some(guide),
+        class: None,
+        report_to: args.class,
+    };
+    super::up::run(args.up, workshop).await
+}
+
+/// What `lab workshop` adds to `lab up`.
+#[derive(Debug, Default)]
+pub(crate) struct Workshop {
+    /// The student's guide.
+    pub(crate) guide: Option<Guide>,
+    /// The class, in the instructor's lab.
+    pub(crate) class: Option<Class>,
+    /// The instructor's lab a student reports to.
+    pub(crate) report_to: Option<String>,
 }

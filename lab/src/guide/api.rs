@@ -6,6 +6,8 @@
 //! | `POST /api/workshop/steps/{id}/answer` with `{"answer": "…"}` | `AnswerResponse`: right or not, and why |
 //! | `POST /api/workshop/steps/{id}/hint` | `HintResponse`: the step's next hint, counted |
 //!
+//! The instructor's lab serves the class's routes beside them (`class`).
+//!
 //! An unknown step is a 404, an answer to a step the data completes or a body that is not `{"answer": "…"}` a
 //! 400, each with `{"error": message}` as the rest of the API answers.
 
@@ -19,14 +21,24 @@ use collector::api::Extension;
 use collector::query::Query;
 use protocol::AnswerRequest;
 
+use super::class::Class;
 use super::{Guide, GuideError};
 
 /// Longest answer taken, in bytes: a sentence, not a file.
 pub const MAX_ANSWER: usize = 4096;
 
-/// The guide's routes over the lab's query API.
-pub fn extension(guide: Guide) -> Extension {
-    Extension::new(move |query| router(guide.clone(), query))
+/// The guide's routes over the lab's query API, and the class's in the instructor's lab.
+pub fn extension(guide: Option<Guide>, class: Option<Class>) -> Extension {
+    Extension::new(move |query| {
+        let mut routes = axum::Router::new();
+        if let Some(guide) = &guide {
+            routes = routes.merge(router(guide.clone(), query));
+        }
+        if let Some(class) = &class {
+            routes = routes.merge(super::class::router(class.clone()));
+        }
+        routes
+    })
 }
 
 fn router(guide: Guide, query: Query) -> axum::Router {

@@ -8,6 +8,7 @@
 
 pub mod api;
 mod checks;
+pub mod class;
 mod session;
 
 use std::collections::BTreeMap;

@@ -13,7 +13,7 @@ use tui::source::{DataSource as _, Remote};
 
 use crate::replay_shop::TempDir;
 
-const EPHEMERAL: &str = "--otlp-http 127.0.0.1:0 --otlp-grpc 127.0.0.1:0 --datadog 127.0.0.1:0 \
+pub(crate) const EPHEMERAL: &str = "--otlp-http 127.0.0.1:0 --otlp-grpc 127.0.0.1:0 --datadog 127.0.0.1:0 \
     --api 127.0.0.1:0 --storefront-port 0 --ads-port 0 --discounts-port 0";
 
 /// The workspace root: `lab up` runs there, as the README has it, so the dashboard finds the source files.
@@ -22,7 +22,7 @@ fn workspace() -> PathBuf {
 }
 
 /// tmux, or `None` (with the reason printed) where it is missing; under CI=true a missing tmux fails.
-fn tmux_available() -> bool {
+pub(crate) fn tmux_available() -> bool {
     let found = Command::new("tmux")
         .arg("-V")
         .output()
@@ -40,12 +40,12 @@ fn tmux_available() -> bool {
 }
 
 /// A terminal of its own (a private tmux server) running one command.
-struct Tmux {
+pub(crate) struct Tmux {
     socket: String,
 }
 
 impl Tmux {
-    fn start(name: &str, width: u16, height: u16, command: &str) -> Tmux {
+    pub(crate) fn start(name: &str, width: u16, height: u16, command: &str) -> Tmux {
         let tmux = Tmux {
             socket: format!("lab-test-{name}-{}", std::process::id()),
         };
@@ -80,7 +80,7 @@ impl Tmux {
         String::from_utf8_lossy(&self.run(&["capture-pane", "-p", "-J"]).stdout).into_owned()
     }
 
-    fn keys(&self, keys: &[&str]) {
+    pub(crate) fn keys(&self, keys: &[&str]) {
         for key in keys {
             self.run(&["send-keys", key]);
             // Esc followed at once by another key reads as Alt+key: a person types slower than that.
@@ -88,8 +88,19 @@ impl Tmux {
         }
     }
 
+    /// Types `text` as it is (no key names), as a person would.
+    pub(crate) fn type_text(&self, text: &str) {
+        self.run(&["send-keys", "-l", text]);
+        std::thread::sleep(Duration::from_millis(150));
+    }
+
     /// Waits until the screen satisfies `ready`, up to `limit`; the screen then.
-    fn wait_for(&self, what: &str, limit: Duration, ready: impl Fn(&str) -> bool) -> String {
+    pub(crate) fn wait_for(
+        &self,
+        what: &str,
+        limit: Duration,
+        ready: impl Fn(&str) -> bool,
+    ) -> String {
         let start = Instant::now();
         loop {
             let screen = self.screen();

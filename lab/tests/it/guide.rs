@@ -174,7 +174,7 @@ async fn play(variant: Variant) {
             otlp_grpc: None,
             datadog: None,
             api: Some("127.0.0.1:0".parse().unwrap()),
-            api_extension: Some(lab::guide::api::extension(guide.clone())),
+            api_extension: Some(lab::guide::api::extension(Some(guide.clone()), None)),
             ..Default::default()
         },
         shop: ShopOptions {
@@ -341,7 +341,7 @@ async fn play(variant: Variant) {
             let slow = |name: &str| {
                 d.deployments
                     .iter()
-                    .any(|v| v.service == name && v.p50_ms >= 1000.0 && v.requests >= 5)
+                    .any(|v| v.service == name && v.p95_ms >= 1000.0 && v.requests >= 5)
             };
             (slow("advertisements-service") && slow("discounts-service")).then_some(())
         },
@@ -353,15 +353,15 @@ async fn play(variant: Variant) {
         ("advertisements-service", ads_service::sleep_for(variant)),
         ("discounts-service", discounts_service::sleep_for(variant)),
     ] {
-        let p50 = (deployments.deployments.iter())
+        let p95 = (deployments.deployments.iter())
             .find(|d| d.service == service)
             .unwrap()
-            .p50_ms;
-        // The p50 is a sketch's, within 1 % of the true one.
+            .p95_ms;
+        // The p95 (the sleeping endpoint is far more than a twentieth of the requests), a sketch's: within 1 %.
         let slept = slept.as_secs_f64() * 1000.0;
         assert!(
-            (slept * 0.97..slept + 400.0).contains(&p50),
-            "{service}: p50 {p50} ms, sleeps {slept} ms"
+            (slept * 0.97..slept + 400.0).contains(&p95),
+            "{service}: p95 {p95} ms, sleeps {slept} ms"
         );
     }
     api.refused(

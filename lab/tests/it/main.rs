@@ -1,6 +1,7 @@
 //! The whole shop in one process, driven by real recorded traffic.
 
 mod browser;
+mod class;
 mod cli;
 mod dashboard;
 mod export;
@@ -12,3 +13,4 @@ mod replay_shop;
 mod rum_export;
 mod sources;
 mod workshop;
+mod workshop_tmux;

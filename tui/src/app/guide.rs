@@ -1,5 +1,5 @@
 //! The guide pane's state and keys (`lab workshop`): the workshop's steps as the lab serves them, the step on
-//! show, the answer being typed and the last verdict. `W` shows or hides the pane; while it shows, `A` types
+//! show, the answer being typed and the last verdict; in the instructor's lab, the class. `W` shows or hides the pane; while it shows, `A` types
 //! an answer to the step, `H` asks for its next hint, `<` and `>` go through the steps.
 
 use protocol::{AnswerResponse, HintResponse, StepKind, WorkshopResponse, WorkshopStep};
@@ -24,6 +24,8 @@ pub struct GuidePane {
     pub said: Option<(String, String, bool)>,
     /// An answer or hint request is on its way.
     pub asking: bool,
+    /// The class, in the instructor's lab: the pane shows it instead of steps.
+    pub class: Option<protocol::ClassResponse>,
 }
 
 /// What the guide asks of the lab (the event loop carries it out).

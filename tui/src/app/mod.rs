@@ -128,6 +128,8 @@ pub struct Refresh {
     pub journey: Option<Option<protocol::RumSession>>,
     /// The workshop's steps, when the dashboard has a guide (`lab workshop`).
     pub guide: Option<protocol::WorkshopResponse>,
+    /// The class, in the instructor's lab.
+    pub class: Option<protocol::ClassResponse>,
     /// The Logs tab's records, newest first.
     pub logs: Vec<protocol::LogView>,
     /// The [`Params::generation`] it was fetched for: an answer to older parameters is dropped.
@@ -458,11 +460,15 @@ impl App {
                     faults,
                     journey,
                     guide,
+                    class,
                     logs,
                     generation: _,
                 } = *refresh;
                 if let Some(workshop) = guide {
                     self.guide_refreshed(workshop);
+                }
+                if let (Some(class), Some(pane)) = (class, &mut self.guide) {
+                    pane.class = Some(class);
                 }
                 let keys = self.selection_keys();
                 self.overview = overview;

@@ -35,7 +35,22 @@ pub fn split(body: Rect) -> (Rect, Rect) {
     }
 }
 
+/// Draws the pane's frame titled `title`, saying how to hide it; the inside, to draw in.
+pub(super) fn frame(app: &App, title: String, area: Rect, buf: &mut Buffer) -> Rect {
+    let block = Block::default()
+        .borders(Borders::ALL)
+        .title(Line::styled(title, app.theme.header()))
+        .title_bottom(Line::styled(" W hides ", app.theme.dim()).right_aligned());
+    let inner = block.inner(area);
+    block.render(area, buf);
+    inner
+}
+
 pub fn render(app: &App, guide: &GuidePane, area: Rect, buf: &mut Buffer) {
+    if let Some(class) = &guide.class {
+        super::class::render(app, class, area, buf);
+        return;
+    }
     let theme = &app.theme;
     // Beside the view the pane is tall: every hint given and the steps' list fit.
     let tall = area.height > 12;
@@ -61,12 +76,7 @@ pub fn render(app: &App, guide: &GuidePane, area: Rect, buf: &mut Buffer) {
         at + 1,
         fmt::clean(&step.title)
     );
-    let block = Block::default()
-        .borders(Borders::ALL)
-        .title(Line::styled(title, theme.header()))
-        .title_bottom(Line::styled(" W hides ", theme.dim()).right_aligned());
-    let inner = block.inner(area);
-    block.render(area, buf);
+    let inner = frame(app, title, area, buf);
     if inner.height == 0 {
         return;
     }

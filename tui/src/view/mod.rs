@@ -4,6 +4,7 @@
 //! functions the views draw with.
 
 mod browser;
+mod class;
 mod deployments;
 mod errors;
 mod guide;

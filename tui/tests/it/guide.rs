@@ -207,3 +207,53 @@ fn without_a_guide_w_says_where_to_find_one() {
     let (message, problem) = app.message.clone().unwrap();
     assert!(problem && message.contains("lab workshop"), "{message}");
 }
+
+#[test]
+fn the_instructors_pane_is_the_class_table() {
+    use protocol::{ClassResponse, ClassStudent, StudentProgress};
+    let mut app = app(&fixture::broken());
+    app.guide = Some(GuidePane {
+        shown: true,
+        ..GuidePane::default()
+    });
+    let student =
+        |name: &str, variant, current: Option<&str>, done, hints, wrong, quiet_s| ClassStudent {
+            progress: StudentProgress {
+                student: name.into(),
+                variant,
+                current: current.map(Into::into),
+                done,
+                total: 10,
+                hints_used: hints,
+                wrong_answers: wrong,
+                time_spent_s: 754,
+                steps: Vec::new(),
+            },
+            last_report: 1_790_000_000,
+            quiet_s,
+        };
+    let class = ClassResponse {
+        students: vec![
+            student("ada", 1, Some("logs"), 1, 1, 0, 2),
+            student("barbara", 2, Some("error"), 0, 0, 0, 95),
+            student("grace", 0, None, 10, 4, 3, 1),
+        ],
+    };
+    let overview = std::mem::take(&mut app.overview);
+    app.apply(Update::Refreshed(Box::new(tui::app::Refresh {
+        class: Some(class),
+        generation: app.generation,
+        ..Default::default()
+    })));
+    app.overview = overview;
+    let small = draw(&mut app, 80, 24);
+    let text = format!("{small:?}");
+    assert!(text.contains("Class · 3 students"), "{text}");
+    assert!(text.contains("0  1m35"), "barbara's lab is quiet: {text}");
+    assert!(text.contains("all done"), "{text}");
+    insta::assert_snapshot!("class_80x24", small);
+    insta::assert_snapshot!("class_160x45", draw(&mut app, 160, 45));
+    // The instructor has no step to answer.
+    assert_eq!(app.handle_key(ch('A')), None);
+    assert!(!app.guide_typing());
+}
