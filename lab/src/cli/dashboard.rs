@@ -122,8 +122,19 @@ pub(crate) async fn dashboard(args: TuiArgs) -> anyhow::Result<()> {
             )
         }
     };
+    // Connected to a workshop (or an instructor's lab), the guide pane shows its guide (or its class).
+    let guide = match &args.file {
+        Some(_) => None,
+        None => {
+            let connect = args.connect.clone();
+            tokio::task::spawn_blocking(move || tui::remote_guide::RemoteGuide::probe(&connect))
+                .await
+                .context("asking for the workshop panicked")??
+        }
+    };
     let (quit, signal) = quit_on_signal();
     let mut options = tui::run::Options {
+        guide: guide.map(|g| Box::new(g) as Box<dyn tui::run::GuideSource>),
         quit: Some(quit),
         ..Default::default()
     };
