@@ -57,6 +57,7 @@ pub(crate) fn shop_workspace() -> Option<&'static Path> {
 pub(crate) async fn dashboard_in_lab(
     args: &UpArgs,
     lab: &RunningLab,
+    label: &str,
     guide: Option<lab::guide::Guide>,
     class: Option<lab::guide::class::Class>,
 ) -> anyhow::Result<()> {
@@ -71,7 +72,7 @@ pub(crate) async fn dashboard_in_lab(
     let source = lab::dashboard::InProcess::live(
         lab.collector.store.clone(),
         lab.collector.analysis.clone(),
-        format!("lab up --state {}", args.state),
+        label.to_owned(),
     )
     .with_exports(lab.collector.exports.clone());
     let (quit, signal) = quit_on_signal();
