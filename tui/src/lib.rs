@@ -4,6 +4,7 @@
 
 pub mod app;
 pub mod fmt;
+pub mod remote_guide;
 pub mod run;
 pub mod source;
 pub mod theme;

@@ -169,7 +169,7 @@ impl Remote {
         Ok(remote)
     }
 
-    fn get<T: serde::de::DeserializeOwned>(
+    pub(crate) fn get<T: serde::de::DeserializeOwned>(
         &self,
         path: &str,
         query: &[(&str, String)],
@@ -200,7 +200,7 @@ impl Remote {
         })?))
     }
 
-    fn must<T: serde::de::DeserializeOwned>(
+    pub(crate) fn must<T: serde::de::DeserializeOwned>(
         &self,
         path: &str,
         query: &[(&str, String)],
@@ -213,13 +213,35 @@ impl Remote {
         })
     }
 
+    /// POSTs `body` (JSON) to `path`; a refusal is an error with the API's message.
+    pub(crate) fn post<T: serde::de::DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &impl serde::Serialize,
+    ) -> anyhow::Result<T> {
+        let url = format!("{}{path}", self.base.as_str().trim_end_matches('/'));
+        let response =
+            (self.client.post(&url).json(body).send()).with_context(|| format!("POST {url}"))?;
+        let status = response.status();
+        if !status.is_success() {
+            let refused = response.json::<protocol::ApiError>().map(|e| e.error);
+            bail!(
+                "{}",
+                refused.unwrap_or_else(|_| format!("POST {url} answered {status}"))
+            );
+        }
+        response
+            .json()
+            .with_context(|| format!("POST {url}: not the query API's JSON"))
+    }
+
     fn stats(&self) -> anyhow::Result<Stats> {
         self.must::<Stats>("/api/stats", &[])
     }
 }
 
 /// A path segment with the characters a service name may hold that a URL path may not, escaped.
-fn segment(name: &str) -> String {
+pub(crate) fn segment(name: &str) -> String {
     let mut out = String::new();
     for b in name.bytes() {
         if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {

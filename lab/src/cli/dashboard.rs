@@ -57,6 +57,7 @@ pub(crate) fn shop_workspace() -> Option<&'static Path> {
 pub(crate) async fn dashboard_in_lab(
     args: &UpArgs,
     lab: &RunningLab,
+    label: &str,
     guide: Option<lab::guide::Guide>,
     class: Option<lab::guide::class::Class>,
 ) -> anyhow::Result<()> {
@@ -71,7 +72,7 @@ pub(crate) async fn dashboard_in_lab(
     let source = lab::dashboard::InProcess::live(
         lab.collector.store.clone(),
         lab.collector.analysis.clone(),
-        format!("lab up --state {}", args.state),
+        label.to_owned(),
     )
     .with_exports(lab.collector.exports.clone());
     let (quit, signal) = quit_on_signal();
@@ -122,8 +123,19 @@ pub(crate) async fn dashboard(args: TuiArgs) -> anyhow::Result<()> {
             )
         }
     };
+    // Connected to a workshop (or an instructor's lab), the guide pane shows its guide (or its class).
+    let guide = match &args.file {
+        Some(_) => None,
+        None => {
+            let connect = args.connect.clone();
+            tokio::task::spawn_blocking(move || tui::remote_guide::RemoteGuide::probe(&connect))
+                .await
+                .context("asking for the workshop panicked")??
+        }
+    };
     let (quit, signal) = quit_on_signal();
     let mut options = tui::run::Options {
+        guide: guide.map(|g| Box::new(g) as Box<dyn tui::run::GuideSource>),
         quit: Some(quit),
         ..Default::default()
     };

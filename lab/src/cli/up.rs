@@ -129,6 +129,12 @@ pub(crate) async fn run(args: UpArgs, workshop: Workshop) -> anyhow::Result<()> 
         class,
         report_to,
     } = workshop;
+    // What the dashboard's status line and the report say the data comes from.
+    let label = match (&guide, &class) {
+        (Some(guide), _) => format!("lab workshop, variant {}", guide.variant()),
+        (None, Some(_)) => "lab workshop --instructor".to_owned(),
+        (None, None) => format!("lab up --state {}", args.state),
+    };
     use std::io::IsTerminal as _;
     let terminal = std::io::stdout().is_terminal() && std::io::stdin().is_terminal();
     if !args.headless && !terminal {
@@ -310,10 +316,10 @@ pub(crate) async fn run(args: UpArgs, workshop: Workshop) -> anyhow::Result<()> 
     match (args.headless, args.duration) {
         (false, _) => {
             // Whatever happens to the dashboard, the lab stops and the report is printed.
-            let dashboard = dashboard_in_lab(&args, &lab, guide, class.clone()).await;
+            let dashboard = dashboard_in_lab(&args, &lab, &label, guide, class.clone()).await;
             stop_reporter(reporter).await;
             stop_browser(browser).await;
-            let finished = stop_lab(lab, &args).await;
+            let finished = stop_lab(lab, &label).await;
             serve::log_to_stderr();
             let printed = finished.and_then(|finished| print_end(&finished, class.as_ref(), &args));
             return dashboard.and(printed);
@@ -335,7 +341,7 @@ pub(crate) async fn run(args: UpArgs, workshop: Workshop) -> anyhow::Result<()> 
     }
     stop_reporter(reporter).await;
     stop_browser(browser).await;
-    let finished = stop_lab(lab, &args).await?;
+    let finished = stop_lab(lab, &label).await?;
     print_end(&finished, class.as_ref(), &args)
 }
 
@@ -392,10 +398,9 @@ async fn stop_browser(browser: Option<BrowserTask>) {
 }
 
 /// Stops a lab, saying so, and what the replay did.
-async fn stop_lab(lab: RunningLab, args: &UpArgs) -> anyhow::Result<lab::up::Finished> {
+async fn stop_lab(lab: RunningLab, label: &str) -> anyhow::Result<lab::up::Finished> {
     eprintln!("Stopping…");
-    let source = format!("lab up --state {}", args.state);
-    let finished = lab.stop(&source).await?;
+    let finished = lab.stop(label).await?;
     if let Some(replay) = &finished.replay {
         eprintln!("Traffic replayed:\n{}", replay.summary());
     }

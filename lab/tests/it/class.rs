@@ -240,6 +240,39 @@ fn three_students_and_their_instructor_on_loopback() {
         "{text}"
     );
 
+    // `lab tui --connect` shows the same through the guide pane: a student's guide, the instructor's class.
+    use tui::run::GuideSource as _;
+    let remote = tui::remote_guide::RemoteGuide::probe(&grace.api)
+        .unwrap()
+        .expect("a workshop's API serves its guide");
+    assert_eq!(
+        remote
+            .workshop()
+            .unwrap()
+            .step("error")
+            .unwrap()
+            .hints
+            .len(),
+        2
+    );
+    assert!(remote.class().is_none(), "a student's lab keeps no class");
+    let hint = remote.hint("error").unwrap();
+    assert_eq!(hint.hints_used, 3);
+    assert!(!remote.answer("error", "nowhere.rs:1").unwrap().correct);
+    let refused = remote.answer("fix-ads", "done").unwrap_err();
+    assert!(
+        refused.to_string().contains("asks for no answer"),
+        "{refused:#}"
+    );
+    let instructor = tui::remote_guide::RemoteGuide::probe(&teacher.api)
+        .unwrap()
+        .expect("the instructor's API serves the class");
+    assert_eq!(instructor.class().unwrap().unwrap().students.len(), 3);
+    assert!(
+        instructor.workshop().is_err(),
+        "the instructor has no steps"
+    );
+
     // A report the class cannot take is refused, saying why.
     let refused = reqwest::blocking::Client::new()
         .post(format!("{}/api/class/report", teacher.api))
