@@ -50,8 +50,9 @@ impl fmt::Display for Browser {
         } else {
             writeln!(
                 f,
-                "  {} sessions; page loads, slowest p75 first:",
-                self.sessions
+                "  {} session{}; page loads, slowest p75 first:",
+                self.sessions,
+                if self.sessions == 1 { "" } else { "s" }
             )?;
             writeln!(
                 f,
