@@ -378,7 +378,7 @@ impl TraceScreen {
         ]
         .iter()
         .filter(|(n, _)| *n > 0)
-        .map(|(n, what)| format!("{n} {what}{}", if *n == 1 { "" } else { "s" }))
+        .map(|(n, what)| fmt::counted(u64::from(*n), what))
         .collect();
         if !left_out.is_empty() {
             let line = format!("  left out by span limits: {}", left_out.join(", "));

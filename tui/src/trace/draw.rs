@@ -61,16 +61,11 @@ impl TraceScreen {
             spans.push(Span::raw(format!(" {}", self.nodes[r].name)));
         }
         spans.push(Span::raw(format!("  {}", fmt::ms(self.duration_ms))));
-        let n = self.nodes.len();
         spans.push(Span::raw(format!(
-            "  {n} span{}",
-            if n == 1 { "" } else { "s" }
+            "  {}",
+            fmt::counted(self.nodes.len() as u64, "span")
         )));
-        let errors = format!(
-            "  {} error{}",
-            self.errors,
-            if self.errors == 1 { "" } else { "s" }
-        );
+        let errors = format!("  {}", fmt::counted(self.errors as u64, "error"));
         spans.push(if self.errors > 0 {
             Span::styled(errors, theme.error())
         } else {
@@ -119,9 +114,8 @@ impl TraceScreen {
             let held: f64 = marked.iter().sum();
             pieces.push((
                 format!(
-                    "   ◆ {} span{} hold {:.0}%",
-                    marked.len(),
-                    if marked.len() == 1 { "" } else { "s" },
+                    "   ◆ {} hold {:.0}%",
+                    fmt::counted(marked.len() as u64, "span"),
                     held / self.duration_ms * 100.0
                 ),
                 theme.warn(),
@@ -199,9 +193,11 @@ impl TraceScreen {
             } else {
                 format!("depth {}", level.first)
             };
-            let n = level.spans.len();
             let mut pieces = vec![(
-                format!("{depths} · {n} span{} ", if n == 1 { "" } else { "s" }),
+                format!(
+                    "{depths} · {} ",
+                    fmt::counted(level.spans.len() as u64, "span")
+                ),
                 theme.dim(),
             )];
             for (s, service) in level.services.iter().enumerate() {

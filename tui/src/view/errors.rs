@@ -30,9 +30,9 @@ pub(super) fn render(app: &App, body: Rect, buf: &mut Buffer) {
     let title = if settling > 0 {
         // Services count a failed request at once; its group counts it once the trace has settled.
         format!(
-            "Errors · grouped by service, type, message and place · {settling} failed trace{} still \
-             settling (grouped 2 s after its last span) · Enter opens the latest trace",
-            if settling == 1 { "" } else { "s" }
+            "Errors · grouped by service, type, message and place · {} still settling (grouped 2 s \
+             after its last span) · Enter opens the latest trace",
+            fmt::counted(settling, "failed trace")
         )
     } else {
         "Errors · grouped by service, type, message and place · Enter opens the latest trace"

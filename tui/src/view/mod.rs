@@ -340,7 +340,7 @@ fn render_status(app: &App, area: Rect, buf: &mut Buffer) {
             Span::styled("fixed", theme.good())
         } else {
             Span::styled(
-                format!("{broken} fault{} on", if broken == 1 { "" } else { "s" }),
+                format!("{} on", fmt::counted(broken as u64, "fault")),
                 theme.error(),
             )
         });
