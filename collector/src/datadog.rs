@@ -3,25 +3,37 @@
 //! and type kept, `meta` and `metrics` → attributes, `error: 1` → an error status with an exception event,
 //! 64-bit ids widened with `_dd.p.tid`, parent 0 = root.
 //!
-//! Decoding is streaming (serde visitors over rmp-serde and serde_json, borrowing strings from the body) and
-//! validates as it goes: every span is checked as Datadog's agent checks it (see [`Builder::finish_span`]) and
-//! everything the decoder keeps (spans, attributes, strings, the v0.5 string table) is charged against a
-//! budget proportional to the body ([`budget`]: 12 times a v0.4 body, 24 times a v0.5 one, plus 1 MiB), so a
-//! payload built to expand (a megabyte of one-byte empty span maps, millions of tiny spans, a meta map of
-//! repeated keys) is refused before it takes more memory than a fixed multiple of its own size. No collection is presized from a length the payload claims.
+//! Decoding is streaming and borrows strings from the body: msgpack by a walk of its own over the bytes
+//! ([`msgpack`], with `rmp`'s markers), which accepts and refuses exactly what rmp-serde with this module's
+//! former visitors did (proven against them, kept in tests as `reference`), JSON by serde visitors over
+//! serde_json. It validates as it goes: every span is checked as Datadog's agent checks it (see
+//! [`Builder::finish_span`]) and everything the decoder keeps (spans, attributes, strings, the v0.5 string
+//! table) is charged against a budget proportional to the body ([`budget`]: 12 times a v0.4 body, 24 times a
+//! v0.5 one, plus 1 MiB), so a payload built to expand (a megabyte of one-byte empty span maps, millions of tiny
+//! spans, a meta map of repeated keys) is refused before it takes more memory than a fixed multiple of its own
+//! size. No collection is presized from a length the payload claims. A payload's repeated strings are found in
+//! a cache of its own by their bytes (checked as UTF-8 once), and the meta keys the checks read are known by
+//! that cache, so a span's checks look nothing up by name.
 
-use std::borrow::Cow;
+use std::borrow::{Borrow, Cow};
 use std::fmt;
+use std::hash::{Hash, Hasher};
 use std::mem::size_of;
 use std::sync::Arc;
 
-use rustc_hash::FxHashMap;
+use rustc_hash::{FxHashMap, FxHashSet};
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
 use crate::model::{
     Event, Interner, KeyValue, Resource, Scope, Span, SpanId, SpanKind, Status, StatusCode, Str,
     TraceId, Value,
 };
+
+#[cfg(test)]
+mod equivalence;
+mod msgpack;
+#[cfg(test)]
+mod reference;
 
 /// A v0.4 payload (msgpack or JSON) may take this many times its size in memory once decoded, plus
 /// [`BUDGET_BASE`]. ddtrace's take about 2 times theirs; the smallest spans a payload can hold (20 bytes) would
@@ -83,9 +95,8 @@ pub struct Converted {
 /// `/v0.3` and `/v0.4`: an array of traces, each an array of span maps, in msgpack.
 pub fn decode_v04_msgpack(body: &[u8], interner: &Interner) -> Result<Converted, DecodeError> {
     let mut builder = Builder::new(interner, body.len(), V04_BUDGET_FACTOR);
-    let mut de = rmp_serde::Deserializer::from_read_ref(body);
-    let decoded = Traces(&mut builder).deserialize(&mut de);
-    builder.finish(decoded.map_err(DecodeError::from))
+    let decoded = msgpack::v04(body, &mut builder);
+    builder.finish(decoded)
 }
 
 /// `/v0.3` and `/v0.4` in JSON.
@@ -102,9 +113,8 @@ pub fn decode_v04_json(body: &[u8], interner: &Interner) -> Result<Converted, De
 /// table: service, name, resource, trace_id, span_id, parent_id, start, duration, error, meta, metrics, type.
 pub fn decode_v05(body: &[u8], interner: &Interner) -> Result<Converted, DecodeError> {
     let mut builder = Builder::new(interner, body.len(), V05_BUDGET_FACTOR);
-    let mut de = rmp_serde::Deserializer::from_read_ref(body);
-    let decoded = de::Deserializer::deserialize_seq(&mut de, V05Payload(&mut builder));
-    builder.finish(decoded.map_err(DecodeError::from))
+    let decoded = msgpack::v05(body, &mut builder);
+    builder.finish(decoded)
 }
 
 /// Strings up to this long are interned; longer ones (SQL, stacks, messages) are shared within the payload only.
@@ -122,12 +132,79 @@ const RESOURCE_COST: usize = 256;
 /// Stops decoding: the cause is kept in [`Ctx::failure`].
 struct Stop;
 
+/// The meta keys a span's checks read, each a slot of [`Fields::special`]; any other key is [`Special::NONE`].
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+struct Special(u8);
+
+impl Special {
+    const NONE: Special = Special(0);
+    const TID: Special = Special(1);
+    const VERSION: Special = Special(2);
+    const ENV: Special = Special(3);
+    const SPAN_KIND: Special = Special(4);
+    const DB_SYSTEM: Special = Special(5);
+    const DB_TYPE: Special = Special(6);
+    const DB_QUERY_TEXT: Special = Special(7);
+    const HTTP_STATUS_CODE: Special = Special(8);
+    const ERROR_TYPE: Special = Special(9);
+    const ERROR_KIND: Special = Special(10);
+    const ERROR_MSG: Special = Special(11);
+    const ERROR_MESSAGE: Special = Special(12);
+    const ERROR_STACK: Special = Special(13);
+    const COUNT: usize = 14;
+
+    fn of(key: &str) -> Special {
+        match key {
+            "_dd.p.tid" => Special::TID,
+            "version" => Special::VERSION,
+            "env" => Special::ENV,
+            "span.kind" => Special::SPAN_KIND,
+            "db.system" => Special::DB_SYSTEM,
+            "db.type" => Special::DB_TYPE,
+            "db.query.text" => Special::DB_QUERY_TEXT,
+            "http.status_code" => Special::HTTP_STATUS_CODE,
+            "error.type" => Special::ERROR_TYPE,
+            "error.kind" => Special::ERROR_KIND,
+            "error.msg" => Special::ERROR_MSG,
+            "error.message" => Special::ERROR_MESSAGE,
+            "error.stack" => Special::ERROR_STACK,
+            _ => Special::NONE,
+        }
+    }
+}
+
+/// An interned string of the payload's cache, found by its bytes, with what it is as a meta key.
+struct Seen {
+    text: Str,
+    special: Special,
+}
+
+impl Borrow<[u8]> for Seen {
+    fn borrow(&self) -> &[u8] {
+        self.text.as_bytes()
+    }
+}
+
+impl Hash for Seen {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.text.as_bytes().hash(state);
+    }
+}
+
+impl PartialEq for Seen {
+    fn eq(&self, other: &Seen) -> bool {
+        self.text == other.text
+    }
+}
+
+impl Eq for Seen {}
+
 /// The budget, the interner and why decoding stopped.
 struct Ctx<'i> {
     interner: &'i Interner,
-    /// The payload's strings already interned, up to [`MAX_SEEN`] of them: a repeat is found here, without
-    /// the shared interner's lock.
-    seen: rustc_hash::FxHashSet<Str>,
+    /// The payload's strings already interned, up to [`MAX_SEEN`] of them: a repeat is found here by its
+    /// bytes, without the shared interner's lock (and, in msgpack, without checking its UTF-8 again).
+    seen: FxHashSet<Seen>,
     left: usize,
     body: usize,
     factor: usize,
@@ -152,28 +229,50 @@ impl Ctx<'_> {
         }
     }
 
+    /// The cached string of these bytes, if the payload interned it already: what [`Ctx::intern`] would
+    /// answer, at no charge.
+    fn cached(&self, bytes: &[u8]) -> Option<(Str, Special)> {
+        self.seen
+            .get(bytes)
+            .map(|seen| (seen.text.clone(), seen.special))
+    }
+
     /// Interned, charged when it is (probably) new: nothing else but the table and this answer holds it.
     fn intern(&mut self, text: &str) -> Result<Str, Stop> {
-        if let Some(seen) = self.seen.get(text) {
-            return Ok(seen.clone());
+        self.key(text).map(|(shared, _)| shared)
+    }
+
+    /// [`Ctx::intern`], with what the string is as a meta key.
+    fn key(&mut self, text: &str) -> Result<(Str, Special), Stop> {
+        if let Some(found) = self.cached(text.as_bytes()) {
+            return Ok(found);
         }
         let shared = self.interner.intern(text);
         if Arc::strong_count(&shared) <= 2 {
             self.charge(text.len() + INTERN_COST)?;
         }
+        let special = Special::of(text);
         if self.seen.len() < MAX_SEEN {
-            self.seen.insert(shared.clone());
+            self.seen.insert(Seen {
+                text: shared.clone(),
+                special,
+            });
         }
-        Ok(shared)
+        Ok((shared, special))
     }
 
     /// Interned when short, else a copy of its own.
     fn text(&mut self, text: &str) -> Result<Str, Stop> {
+        self.text_key(text).map(|(shared, _)| shared)
+    }
+
+    /// [`Ctx::text`], with what the string is as a meta key (a long one is none).
+    fn text_key(&mut self, text: &str) -> Result<(Str, Special), Stop> {
         if text.len() <= MAX_INTERNED {
-            self.intern(text)
+            self.key(text)
         } else {
             self.charge(text.len() + 16)?;
-            Ok(Arc::from(text))
+            Ok((Arc::from(text), Special::NONE))
         }
     }
 
@@ -221,6 +320,8 @@ struct Fields {
     error: i32,
     meta: Vec<(Str, Str)>,
     metrics: Vec<(Str, f64)>,
+    /// The value of each [`Special`] meta key, the last one read as a map read in order keeps.
+    special: [Option<Str>; Special::COUNT],
 }
 
 impl Fields {
@@ -237,18 +338,20 @@ impl Fields {
         self.error = 0;
         self.meta.clear();
         self.metrics.clear();
+        self.special = Default::default();
     }
 
-    fn meta(&self, key: &str) -> Option<&Str> {
-        self.meta
-            .binary_search_by(|(k, _)| (**k).cmp(key))
-            .ok()
-            .map(|i| &self.meta[i].1)
+    fn meta(&self, key: Special) -> Option<&Str> {
+        self.special[usize::from(key.0)].as_ref()
     }
 }
 
-/// Sorts entries by key and keeps the last value of a repeated key, as a map read in order would.
+/// Sorts entries by key and keeps the last value of a repeated key, as a map read in order would; entries
+/// already in order (a tracer's sorted map) are left as they are.
 fn sort_dedup<V>(entries: &mut Vec<(Str, V)>) {
+    if entries.windows(2).all(|pair| pair[0].0 < pair[1].0) {
+        return;
+    }
     entries.sort_by(|a, b| a.0.cmp(&b.0));
     entries.dedup_by(|later, kept| {
         if later.0 == kept.0 {
@@ -299,10 +402,27 @@ impl Keys {
 /// A v0.5 string-table entry: as it is in the body until a span first uses it.
 enum Slot<'de> {
     Raw(&'de str),
-    Ready(Str),
+    Ready(Str, Special),
 }
 
 type ResourceKey = (Str, Option<Str>, Option<Str>);
+
+/// The resource of the last span, by the very strings its key was made of: the next span of the same
+/// service, version and env (most are) takes it without hashing them.
+struct LastResource {
+    service: Str,
+    version: Option<Str>,
+    env: Option<Str>,
+    resource: Arc<Resource>,
+}
+
+fn same(a: Option<&Str>, b: Option<&Str>) -> bool {
+    match (a, b) {
+        (None, None) => true,
+        (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+        _ => false,
+    }
+}
 
 /// Builds model spans from decoded fields, one span at a time, charging what it keeps.
 struct Builder<'i, 'de> {
@@ -313,6 +433,7 @@ struct Builder<'i, 'de> {
     out: Converted,
     /// Spans of one service, version and env share one resource.
     resources: FxHashMap<ResourceKey, Arc<Resource>>,
+    last_resource: Option<LastResource>,
     /// Where the current trace chunk's spans start in `out.spans`, and its `_dd.p.tid`.
     chunk_start: usize,
     chunk_high: Option<u64>,
@@ -324,7 +445,7 @@ impl<'i, 'de> Builder<'i, 'de> {
         Builder {
             ctx: Ctx {
                 interner,
-                seen: rustc_hash::FxHashSet::default(),
+                seen: FxHashSet::default(),
                 left: budget(body, factor),
                 body,
                 factor,
@@ -338,6 +459,7 @@ impl<'i, 'de> Builder<'i, 'de> {
             fields: Fields::default(),
             out: Converted::default(),
             resources: FxHashMap::default(),
+            last_resource: None,
             chunk_start: 0,
             chunk_high: None,
             table: Vec::new(),
@@ -372,20 +494,38 @@ impl<'i, 'de> Builder<'i, 'de> {
         }
     }
 
-    /// The string at `index` of the v0.5 table, made shared on first use.
-    fn string(&mut self, index: u32) -> Result<Str, Stop> {
+    /// A `meta` entry of the span being read.
+    fn push_meta(&mut self, key: Str, special: Special, value: Str) -> Result<(), Stop> {
+        if special != Special::NONE {
+            self.fields.special[usize::from(special.0)] = Some(value.clone());
+        }
+        self.ctx.push(&mut self.fields.meta, (key, value))
+    }
+
+    /// A `metrics` entry of the span being read.
+    fn push_metric(&mut self, key: Str, value: f64) -> Result<(), Stop> {
+        self.ctx.push(&mut self.fields.metrics, (key, value))
+    }
+
+    /// The string at `index` of the v0.5 table, made shared on first use, with what it is as a meta key.
+    fn string_key(&mut self, index: u32) -> Result<(Str, Special), Stop> {
         let Some(slot) = self.table.get_mut(index as usize) else {
             self.ctx.failure = Some(DecodeError::StringIndex(index));
             return Err(Stop);
         };
         match slot {
-            Slot::Ready(shared) => Ok(shared.clone()),
+            Slot::Ready(shared, special) => Ok((shared.clone(), *special)),
             Slot::Raw(text) => {
-                let shared = self.ctx.text(text)?;
-                *slot = Slot::Ready(shared.clone());
-                Ok(shared)
+                let (shared, special) = self.ctx.text_key(text)?;
+                *slot = Slot::Ready(shared.clone(), special);
+                Ok((shared, special))
             }
         }
+    }
+
+    /// The string at `index` of the v0.5 table.
+    fn string(&mut self, index: u32) -> Result<Str, Stop> {
+        self.string_key(index).map(|(shared, _)| shared)
     }
 
     /// A string of the table used as a name: cut to [`MAX_NAME`] bytes.
@@ -398,19 +538,70 @@ impl<'i, 'de> Builder<'i, 'de> {
         }
     }
 
+    /// The resource of `service` and the span's `version` and `env`: the last span's when they are the very
+    /// same strings, else the payload's one for those texts, made (and charged) on first sight.
+    fn resource(&mut self, service: &Str) -> Result<Arc<Resource>, Stop> {
+        let version = self.fields.meta(Special::VERSION);
+        let env = self.fields.meta(Special::ENV);
+        if let Some(last) = &self.last_resource
+            && Arc::ptr_eq(&last.service, service)
+            && same(last.version.as_ref(), version)
+            && same(last.env.as_ref(), env)
+        {
+            return Ok(last.resource.clone());
+        }
+        let key = (service.clone(), version.cloned(), env.cloned());
+        let resource = match self.resources.get(&key) {
+            Some(resource) => resource.clone(),
+            None => {
+                let ctx = &mut self.ctx;
+                ctx.charge(RESOURCE_COST)?;
+                let (service, version, env) = key.clone();
+                let mut attributes = vec![KeyValue {
+                    key: ctx.intern("service.name")?,
+                    value: Value::Str(service),
+                }];
+                if let Some(version) = version {
+                    attributes.push(KeyValue {
+                        key: ctx.intern("service.version")?,
+                        value: Value::Str(version),
+                    });
+                }
+                if let Some(env) = env {
+                    attributes.push(KeyValue {
+                        key: ctx.intern("deployment.environment.name")?,
+                        value: Value::Str(env),
+                    });
+                }
+                let resource = Arc::new(Resource { attributes });
+                self.resources.insert(key.clone(), resource.clone());
+                resource
+            }
+        };
+        let (service, version, env) = key;
+        self.last_resource = Some(LastResource {
+            service,
+            version,
+            env,
+            resource: resource.clone(),
+        });
+        Ok(resource)
+    }
+
     /// Checks and fixes the span read into `fields` as Datadog's agent does (`pkg/trace/agent/normalizer.go`),
     /// then maps it onto the model. Dropped: a zero (or missing) trace or span id — the agent drops the whole
     /// chunk, the lab only the span, and counts it. Fixed: an empty service or operation name gets the agent's
     /// fallback, an empty resource takes the operation name, names and types are cut to 100 bytes, a parent
     /// equal to both ids means a root, a negative or overflowing duration becomes 0, and an `http.status_code`
-    /// that is not a status (100–599) is dropped. Unlike the agent, a start before 2000 is kept.
+    /// that is not a status (100–599) is dropped. Unlike the agent, a start before 2000 is kept. The meta keys
+    /// it reads were set aside as they were read ([`Fields::special`]); the span's strings move into it.
     fn finish_span(&mut self) -> Result<(), Stop> {
         let f = &mut self.fields;
         sort_dedup(&mut f.meta);
         sort_dedup(&mut f.metrics);
         if self.chunk_high.is_none() {
             self.chunk_high = f
-                .meta("_dd.p.tid")
+                .meta(Special::TID)
                 .and_then(|hex| u64::from_str_radix(hex, 16).ok());
         }
         if f.trace_id == 0 || f.span_id == 0 {
@@ -420,17 +611,15 @@ impl<'i, 'de> Builder<'i, 'de> {
             });
             return Ok(());
         }
-        let keys = &self.keys;
-        let ctx = &mut self.ctx;
         let service = f
             .service
-            .clone()
-            .unwrap_or_else(|| keys.unnamed_service.clone());
+            .take()
+            .unwrap_or_else(|| self.keys.unnamed_service.clone());
         let operation = f
             .name
-            .clone()
-            .unwrap_or_else(|| keys.unnamed_operation.clone());
-        let resource_name = f.resource.clone().unwrap_or_else(|| operation.clone());
+            .take()
+            .unwrap_or_else(|| self.keys.unnamed_operation.clone());
+        let resource_name = f.resource.take().unwrap_or_else(|| operation.clone());
         let parent_id = if f.parent_id == f.trace_id && f.parent_id == f.span_id {
             0
         } else {
@@ -443,43 +632,16 @@ impl<'i, 'de> Builder<'i, 'de> {
         };
         let start_ns = u64::try_from(f.start).unwrap_or(0);
         let end_ns = start_ns.saturating_add(duration as u64);
+        let (trace_id, span_id, error) = (f.trace_id, f.span_id, f.error);
 
-        let resource = {
-            let key = (
-                service.clone(),
-                f.meta("version").cloned(),
-                f.meta("env").cloned(),
-            );
-            match self.resources.get(&key) {
-                Some(resource) => resource.clone(),
-                None => {
-                    ctx.charge(RESOURCE_COST)?;
-                    let (service, version, env) = key.clone();
-                    let mut attributes = vec![KeyValue {
-                        key: ctx.intern("service.name")?,
-                        value: Value::Str(service),
-                    }];
-                    if let Some(version) = version {
-                        attributes.push(KeyValue {
-                            key: ctx.intern("service.version")?,
-                            value: Value::Str(version),
-                        });
-                    }
-                    if let Some(env) = env {
-                        attributes.push(KeyValue {
-                            key: ctx.intern("deployment.environment.name")?,
-                            value: Value::Str(env),
-                        });
-                    }
-                    let resource = Arc::new(Resource { attributes });
-                    self.resources.insert(key, resource.clone());
-                    resource
-                }
-            }
-        };
+        let resource = self.resource(&service)?;
+        drop(service);
 
+        let f = &mut self.fields;
+        let keys = &self.keys;
+        let ctx = &mut self.ctx;
         let span_type = f.kind.as_deref().unwrap_or("");
-        let kind = match f.meta("span.kind").map(|k| &**k) {
+        let kind = match f.meta(Special::SPAN_KIND).map(|k| &**k) {
             Some("server") => SpanKind::Server,
             Some("client") => SpanKind::Client,
             Some("producer") => SpanKind::Producer,
@@ -494,12 +656,15 @@ impl<'i, 'de> Builder<'i, 'de> {
         };
         // Datadog's database spans name the system in `db.type`; the semantic conventions call it
         // `db.system.name`, and the query is the span's resource.
-        let system = f.meta("db.system").or_else(|| f.meta("db.type")).cloned();
+        let system = f
+            .meta(Special::DB_SYSTEM)
+            .or_else(|| f.meta(Special::DB_TYPE))
+            .cloned();
         let query = (system.is_some()
             && matches!(span_type, "sql" | "db")
-            && f.meta("db.query.text").is_none())
+            && f.meta(Special::DB_QUERY_TEXT).is_none())
         .then(|| resource_name.clone());
-        let status_text = f.meta("http.status_code");
+        let status_text = f.meta(Special::HTTP_STATUS_CODE);
         let status_code = status_text
             .and_then(|code| code.parse::<i64>().ok())
             .filter(|code| (100..600).contains(code));
@@ -515,46 +680,48 @@ impl<'i, 'de> Builder<'i, 'de> {
             + f.metrics.len();
         ctx.charge(count * size_of::<KeyValue>())?;
         let mut attributes = Vec::with_capacity(count);
-        let mut attribute = |key: &Str, value: Value| {
-            attributes.push(KeyValue {
-                key: key.clone(),
-                value,
-            })
-        };
-        attribute(&keys.resource_name, Value::Str(resource_name.clone()));
-        attribute(&keys.operation_name, Value::Str(operation.clone()));
-        if let Some(span_type) = &f.kind {
-            attribute(&keys.span_type, Value::Str(span_type.clone()));
+        let mut attribute = |key: Str, value: Value| attributes.push(KeyValue { key, value });
+        attribute(
+            keys.resource_name.clone(),
+            Value::Str(resource_name.clone()),
+        );
+        attribute(keys.operation_name.clone(), Value::Str(operation));
+        if let Some(span_type) = f.kind.take() {
+            attribute(keys.span_type.clone(), Value::Str(span_type));
         }
         if let Some(system) = system {
-            attribute(&keys.db_system_name, Value::Str(system));
+            attribute(keys.db_system_name.clone(), Value::Str(system));
         }
         if let Some(query) = query {
-            attribute(&keys.db_query_text, Value::Str(query));
+            attribute(keys.db_query_text.clone(), Value::Str(query));
         }
         if let Some(code) = status_code {
-            attribute(&keys.http_status, Value::Int(code));
+            attribute(keys.http_status.clone(), Value::Int(code));
         }
-        for (key, value) in &f.meta {
-            if drop_status && &**key == "http.status_code" {
+        for (key, value) in f.meta.drain(..) {
+            if drop_status && &*key == "http.status_code" {
                 continue;
             }
-            attribute(key, Value::Str(value.clone()));
+            attribute(key, Value::Str(value));
         }
-        for (key, value) in &f.metrics {
+        for (key, value) in f.metrics.drain(..) {
             let value = if value.fract() == 0.0 && value.abs() < 9.0e15 {
-                Value::Int(*value as i64)
+                Value::Int(value as i64)
             } else {
-                Value::Double(*value)
+                Value::Double(value)
             };
             attribute(key, value);
         }
 
         let mut events = Vec::new();
-        let status = if f.error != 0 {
-            let error_type = f.meta("error.type").or_else(|| f.meta("error.kind"));
-            let message = f.meta("error.msg").or_else(|| f.meta("error.message"));
-            let stack = f.meta("error.stack");
+        let status = if error != 0 {
+            let error_type = f
+                .meta(Special::ERROR_TYPE)
+                .or_else(|| f.meta(Special::ERROR_KIND));
+            let message = f
+                .meta(Special::ERROR_MSG)
+                .or_else(|| f.meta(Special::ERROR_MESSAGE));
+            let stack = f.meta(Special::ERROR_STACK);
             let found = [
                 (&keys.exception_type, error_type),
                 (&keys.exception_message, message),
@@ -586,8 +753,8 @@ impl<'i, 'de> Builder<'i, 'de> {
             Status::default()
         };
         let span = Span {
-            trace_id: TraceId::from_u128(u128::from(f.trace_id)),
-            span_id: SpanId::from_u64(f.span_id),
+            trace_id: TraceId::from_u128(u128::from(trace_id)),
+            span_id: SpanId::from_u64(span_id),
             parent_span_id: (parent_id != 0).then(|| SpanId::from_u64(parent_id)),
             // The resource (`GET /checkout`, the SQL query) is what Datadog shows as the span; the operation
             // name (`flask.request`) stays in `operation.name`.
@@ -605,6 +772,10 @@ impl<'i, 'de> Builder<'i, 'de> {
         };
         ctx.push(&mut self.out.spans, span)
     }
+}
+
+fn non_empty(text: Str) -> Option<Str> {
+    (!text.is_empty()).then_some(text)
 }
 
 fn stop<E: de::Error>(_: Stop) -> E {
@@ -659,7 +830,7 @@ impl<'de> Visitor<'de> for Text {
 }
 
 seed! {
-    /// v0.4: the payload, an array of trace chunks.
+    /// v0.4 in JSON: the payload, an array of trace chunks.
     Traces, deserialize_seq
 }
 
@@ -715,22 +886,33 @@ enum Field {
 }
 
 impl Field {
-    fn of(key: &str) -> Field {
+    fn of(key: &[u8]) -> Field {
         match key {
-            "service" => Field::Service,
-            "name" => Field::Name,
-            "resource" => Field::Resource,
-            "trace_id" => Field::TraceId,
-            "span_id" => Field::SpanId,
-            "parent_id" => Field::ParentId,
-            "start" => Field::Start,
-            "duration" => Field::Duration,
-            "error" => Field::Error,
-            "meta" => Field::Meta,
-            "metrics" => Field::Metrics,
-            "type" => Field::Type,
+            b"service" => Field::Service,
+            b"name" => Field::Name,
+            b"resource" => Field::Resource,
+            b"trace_id" => Field::TraceId,
+            b"span_id" => Field::SpanId,
+            b"parent_id" => Field::ParentId,
+            b"start" => Field::Start,
+            b"duration" => Field::Duration,
+            b"error" => Field::Error,
+            b"meta" => Field::Meta,
+            b"metrics" => Field::Metrics,
+            b"type" => Field::Type,
             _ => Field::Other,
         }
+    }
+
+    /// Whether this known field was read already in the span (`seen`, a bit a field, marks it read).
+    fn repeated(self, seen: &mut u16) -> bool {
+        if self == Field::Other {
+            return false;
+        }
+        let bit = 1 << self as u16;
+        let repeated = *seen & bit != 0;
+        *seen |= bit;
+        repeated
     }
 }
 
@@ -751,13 +933,9 @@ impl<'de> Visitor<'de> for SpanMap<'_, '_, 'de> {
         b.fields.clear();
         let mut seen = 0u16;
         while let Some(key) = map.next_key_seed(Text)? {
-            let field = Field::of(&key);
-            if field != Field::Other {
-                let bit = 1 << field as u16;
-                if seen & bit != 0 {
-                    return Err(de::Error::custom(format_args!("duplicate field `{key}`")));
-                }
-                seen |= bit;
+            let field = Field::of(key.as_bytes());
+            if field.repeated(&mut seen) {
+                return Err(de::Error::custom(format_args!("duplicate field `{key}`")));
             }
             match field {
                 Field::Service | Field::Name | Field::Type => {
@@ -808,9 +986,9 @@ impl<'de> Visitor<'de> for Meta<'_, '_, 'de> {
         let b = self.0;
         while let Some(key) = map.next_key_seed(Text)? {
             let value = map.next_value_seed(Text)?;
-            let key = b.ctx.intern(&key).map_err(stop)?;
+            let (key, special) = b.ctx.key(&key).map_err(stop)?;
             let value = b.ctx.text(&value).map_err(stop)?;
-            b.ctx.push(&mut b.fields.meta, (key, value)).map_err(stop)?;
+            b.push_meta(key, special, value).map_err(stop)?;
         }
         Ok(())
     }
@@ -833,198 +1011,7 @@ impl<'de> Visitor<'de> for Metrics<'_, '_, 'de> {
         while let Some(key) = map.next_key_seed(Text)? {
             let value: f64 = map.next_value()?;
             let key = b.ctx.intern(&key).map_err(stop)?;
-            b.ctx
-                .push(&mut b.fields.metrics, (key, value))
-                .map_err(stop)?;
-        }
-        Ok(())
-    }
-}
-
-/// v0.5: the payload, `[string table, traces]`.
-struct V05Payload<'b, 'i, 'de>(&'b mut Builder<'i, 'de>);
-
-impl<'de> Visitor<'de> for V05Payload<'_, '_, 'de> {
-    type Value = ();
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a v0.5 payload: [strings, traces]")
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        let expected = &"a v0.5 payload: [strings, traces]";
-        if seq.next_element_seed(V05Table(&mut *self.0))?.is_none() {
-            return Err(de::Error::invalid_length(0, expected));
-        }
-        if seq.next_element_seed(V05Traces(&mut *self.0))?.is_none() {
-            return Err(de::Error::invalid_length(1, expected));
-        }
-        Ok(())
-    }
-}
-
-seed! {
-    /// v0.5: the string table, kept as slices of the body; each entry is charged.
-    V05Table, deserialize_seq
-}
-
-impl<'de> Visitor<'de> for V05Table<'_, '_, 'de> {
-    type Value = ();
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("an array of strings")
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        let b = self.0;
-        while let Some(text) = seq.next_element_seed(Text)? {
-            let slot = match text {
-                Cow::Borrowed(text) => Slot::Raw(text),
-                Cow::Owned(text) => Slot::Ready(b.ctx.text(&text).map_err(stop)?),
-            };
-            b.ctx.push(&mut b.table, slot).map_err(stop)?;
-        }
-        Ok(())
-    }
-}
-
-seed! {
-    /// v0.5: the traces, an array of arrays of spans.
-    V05Traces, deserialize_seq
-}
-
-impl<'de> Visitor<'de> for V05Traces<'_, '_, 'de> {
-    type Value = ();
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("an array of traces")
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        while seq.next_element_seed(V05Chunk(&mut *self.0))?.is_some() {}
-        Ok(())
-    }
-}
-
-seed! {
-    /// v0.5: one trace chunk.
-    V05Chunk, deserialize_seq
-}
-
-impl<'de> Visitor<'de> for V05Chunk<'_, '_, 'de> {
-    type Value = ();
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a trace: an array of spans")
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        self.0.start_chunk();
-        while seq.next_element_seed(V05Span(&mut *self.0))?.is_some() {}
-        self.0.finish_chunk();
-        Ok(())
-    }
-}
-
-seed! {
-    /// v0.5: one span, an array of twelve fields.
-    V05Span, deserialize_seq
-}
-
-impl<'de> Visitor<'de> for V05Span<'_, '_, 'de> {
-    type Value = ();
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a v0.5 span: an array of 12 fields")
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        let b = self.0;
-        b.fields.clear();
-        let service: u32 = required(&mut seq, 0)?;
-        let name: u32 = required(&mut seq, 1)?;
-        let resource: u32 = required(&mut seq, 2)?;
-        b.fields.service = non_empty(b.string_name(service).map_err(stop)?);
-        b.fields.name = non_empty(b.string_name(name).map_err(stop)?);
-        b.fields.resource = non_empty(b.string(resource).map_err(stop)?);
-        b.fields.trace_id = required(&mut seq, 3)?;
-        b.fields.span_id = required(&mut seq, 4)?;
-        b.fields.parent_id = required(&mut seq, 5)?;
-        b.fields.start = required(&mut seq, 6)?;
-        b.fields.duration = required(&mut seq, 7)?;
-        b.fields.error = required(&mut seq, 8)?;
-        if seq.next_element_seed(V05Meta(&mut *b))?.is_none() {
-            return Err(missing(9));
-        }
-        if seq.next_element_seed(V05Metrics(&mut *b))?.is_none() {
-            return Err(missing(10));
-        }
-        let kind: u32 = required(&mut seq, 11)?;
-        b.fields.kind = non_empty(b.string_name(kind).map_err(stop)?);
-        b.finish_span().map_err(stop)
-    }
-}
-
-fn non_empty(text: Str) -> Option<Str> {
-    (!text.is_empty()).then_some(text)
-}
-
-/// The v0.5 span's field `at`, which must be there.
-fn required<'de, A: SeqAccess<'de>, T: de::Deserialize<'de>>(
-    seq: &mut A,
-    at: usize,
-) -> Result<T, A::Error> {
-    seq.next_element()?.ok_or_else(|| missing(at))
-}
-
-fn missing<E: de::Error>(at: usize) -> E {
-    E::invalid_length(at, &"a v0.5 span: an array of 12 fields")
-}
-
-seed! {
-    /// v0.5: a span's `meta`, string indexes to string indexes.
-    V05Meta, deserialize_map
-}
-
-impl<'de> Visitor<'de> for V05Meta<'_, '_, 'de> {
-    type Value = ();
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a map of string indexes")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        let b = self.0;
-        while let Some(key) = map.next_key::<u32>()? {
-            let value: u32 = map.next_value()?;
-            let key = b.string(key).map_err(stop)?;
-            let value = b.string(value).map_err(stop)?;
-            b.ctx.push(&mut b.fields.meta, (key, value)).map_err(stop)?;
-        }
-        Ok(())
-    }
-}
-
-seed! {
-    /// v0.5: a span's `metrics`, string indexes to numbers.
-    V05Metrics, deserialize_map
-}
-
-impl<'de> Visitor<'de> for V05Metrics<'_, '_, 'de> {
-    type Value = ();
-
-    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-        f.write_str("a map of string indexes to numbers")
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        let b = self.0;
-        while let Some(key) = map.next_key::<u32>()? {
-            let value: f64 = map.next_value()?;
-            let key = b.string(key).map_err(stop)?;
-            b.ctx
-                .push(&mut b.fields.metrics, (key, value))
-                .map_err(stop)?;
+            b.push_metric(key, value).map_err(stop)?;
         }
         Ok(())
     }
