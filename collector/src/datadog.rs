@@ -306,7 +306,6 @@ fn cut(text: &str, max: usize) -> &str {
 }
 
 /// The fields of the span being read, reused from span to span.
-#[derive(Default)]
 struct Fields {
     service: Option<Str>,
     name: Option<Str>,
@@ -320,8 +319,29 @@ struct Fields {
     error: i32,
     meta: Vec<(Str, Str)>,
     metrics: Vec<(Str, f64)>,
-    /// The value of each [`Special`] meta key, the last one read as a map read in order keeps.
-    special: [Option<Str>; Special::COUNT],
+    /// Where in `meta` each [`Special`] key's value is (the last one read, as a map read in order keeps it),
+    /// or [`ABSENT`].
+    special: [u32; Special::COUNT],
+}
+
+impl Default for Fields {
+    fn default() -> Fields {
+        Fields {
+            service: None,
+            name: None,
+            resource: None,
+            kind: None,
+            trace_id: 0,
+            span_id: 0,
+            parent_id: 0,
+            start: 0,
+            duration: 0,
+            error: 0,
+            meta: Vec::new(),
+            metrics: Vec::new(),
+            special: [ABSENT; Special::COUNT],
+        }
+    }
 }
 
 impl Fields {
@@ -338,13 +358,25 @@ impl Fields {
         self.error = 0;
         self.meta.clear();
         self.metrics.clear();
-        self.special = Default::default();
+        self.special = [ABSENT; Special::COUNT];
     }
 
     fn meta(&self, key: Special) -> Option<&Str> {
-        self.special[usize::from(key.0)].as_ref()
+        let at = self.special[usize::from(key.0)];
+        self.meta.get(at as usize).map(|(_, value)| value)
+    }
+
+    /// Where the special keys are once `meta` was sorted.
+    fn find_special(&mut self) {
+        self.special = [ABSENT; Special::COUNT];
+        for (at, (key, _)) in self.meta.iter().enumerate() {
+            self.special[usize::from(Special::of(key).0)] = at as u32;
+        }
     }
 }
+
+/// No such key in the span's `meta`.
+const ABSENT: u32 = u32::MAX;
 
 /// Sorts entries by key and keeps the last value of a repeated key, as a map read in order would; entries
 /// already in order (a tracer's sorted map) are left as they are.
@@ -361,6 +393,108 @@ fn sort_dedup<V>(entries: &mut Vec<(Str, V)>) {
             false
         }
     });
+}
+
+/// Spans with more entries than this are put in order without [`Orders`].
+const ORDERED_MAX: usize = 64;
+/// The most key sequences [`Orders`] remembers a payload (with [`ORDERED_MAX`], about 150 KB at most).
+const ORDERS_MAX: usize = 64;
+
+/// The order a span's entries take — [`sort_dedup`]'s — found by the sequence of their keys (the very strings,
+/// compared by address): spans of one kind repeat their sequence, so theirs are put in order without comparing a
+/// string.
+#[derive(Default)]
+struct Orders {
+    known: FxHashMap<Box<[usize]>, Order>,
+    /// The sequence being looked up, and which entries were moved, reused from span to span.
+    keys: Vec<usize>,
+    moved: Vec<bool>,
+}
+
+/// How to put one sequence of keys in order.
+struct Order {
+    /// The entry each place takes: the kept ones in order, then the repeats dropped.
+    from: Box<[u16]>,
+    kept: usize,
+    /// Where each entry goes, or [`ABSENT`] for a repeat dropped.
+    to: Box<[u32]>,
+    /// The keys, so that no other string takes one's address while this is remembered.
+    _keys: Box<[Str]>,
+}
+
+impl Order {
+    fn of<V>(entries: &[(Str, V)]) -> Order {
+        let mut sorted: Vec<u16> = (0..entries.len() as u16).collect();
+        // Stable: a repeated key's entries stay in the order read, and the last one is kept.
+        sorted.sort_by(|&a, &b| entries[usize::from(a)].0.cmp(&entries[usize::from(b)].0));
+        let key = |at: u16| &entries[usize::from(at)].0;
+        let (mut from, mut dropped) = (Vec::with_capacity(entries.len()), Vec::new());
+        for (i, &at) in sorted.iter().enumerate() {
+            match sorted.get(i + 1) {
+                Some(&next) if key(next) == key(at) => dropped.push(at),
+                _ => from.push(at),
+            }
+        }
+        let kept = from.len();
+        from.extend(dropped);
+        let mut to = vec![ABSENT; entries.len()];
+        for (place, &at) in from[..kept].iter().enumerate() {
+            to[usize::from(at)] = place as u32;
+        }
+        Order {
+            from: from.into(),
+            kept,
+            to: to.into(),
+            _keys: entries.iter().map(|(key, _)| key.clone()).collect(),
+        }
+    }
+
+    /// Moves each entry to its place (following each cycle of the permutation), and drops the repeats.
+    fn apply<V>(&self, entries: &mut Vec<(Str, V)>, moved: &mut Vec<bool>) {
+        moved.clear();
+        moved.resize(entries.len(), false);
+        for start in 0..entries.len() {
+            let mut at = start;
+            while !moved[at] {
+                moved[at] = true;
+                let from = usize::from(self.from[at]);
+                if from == start {
+                    break;
+                }
+                entries.swap(at, from);
+                at = from;
+            }
+        }
+        entries.truncate(self.kept);
+    }
+}
+
+impl Orders {
+    /// Sorts `entries` as [`sort_dedup`] does; returns where each entry went ([`ABSENT`]: dropped), or none when
+    /// there were too many to remember and [`sort_dedup`] did it.
+    fn sort<V>(&mut self, entries: &mut Vec<(Str, V)>) -> Option<&[u32]> {
+        if entries.len() > ORDERED_MAX {
+            sort_dedup(entries);
+            return None;
+        }
+        self.keys.clear();
+        (self.keys).extend(
+            entries
+                .iter()
+                .map(|(key, _)| Arc::as_ptr(key).cast::<u8>().addr()),
+        );
+        if !self.known.contains_key(&self.keys[..]) {
+            let order = Order::of(entries);
+            if self.known.len() >= ORDERS_MAX {
+                order.apply(entries, &mut self.moved);
+                return None;
+            }
+            self.known.insert(self.keys.clone().into(), order);
+        }
+        let order = &self.known[&self.keys[..]];
+        order.apply(entries, &mut self.moved);
+        Some(&order.to)
+    }
 }
 
 /// Attribute keys every span may use, interned once a payload.
@@ -434,6 +568,7 @@ struct Builder<'i, 'de> {
     /// Spans of one service, version and env share one resource.
     resources: FxHashMap<ResourceKey, Arc<Resource>>,
     last_resource: Option<LastResource>,
+    orders: Orders,
     /// Where the current trace chunk's spans start in `out.spans`, and its `_dd.p.tid`.
     chunk_start: usize,
     chunk_high: Option<u64>,
@@ -460,6 +595,7 @@ impl<'i, 'de> Builder<'i, 'de> {
             out: Converted::default(),
             resources: FxHashMap::default(),
             last_resource: None,
+            orders: Orders::default(),
             chunk_start: 0,
             chunk_high: None,
             table: Vec::new(),
@@ -496,9 +632,8 @@ impl<'i, 'de> Builder<'i, 'de> {
 
     /// A `meta` entry of the span being read.
     fn push_meta(&mut self, key: Str, special: Special, value: Str) -> Result<(), Stop> {
-        if special != Special::NONE {
-            self.fields.special[usize::from(special.0)] = Some(value.clone());
-        }
+        // Slot 0, `Special::NONE`'s, is never read.
+        self.fields.special[usize::from(special.0)] = self.fields.meta.len() as u32;
         self.ctx.push(&mut self.fields.meta, (key, value))
     }
 
@@ -597,8 +732,17 @@ impl<'i, 'de> Builder<'i, 'de> {
     /// it reads were set aside as they were read ([`Fields::special`]); the span's strings move into it.
     fn finish_span(&mut self) -> Result<(), Stop> {
         let f = &mut self.fields;
-        sort_dedup(&mut f.meta);
-        sort_dedup(&mut f.metrics);
+        match self.orders.sort(&mut f.meta) {
+            Some(to) => {
+                for at in &mut f.special {
+                    if let Some(&to) = to.get(*at as usize) {
+                        *at = to;
+                    }
+                }
+            }
+            None => f.find_special(),
+        }
+        self.orders.sort(&mut f.metrics);
         if self.chunk_high.is_none() {
             self.chunk_high = f
                 .meta(Special::TID)
@@ -669,6 +813,18 @@ impl<'i, 'de> Builder<'i, 'de> {
             .and_then(|code| code.parse::<i64>().ok())
             .filter(|code| (100..600).contains(code));
         let drop_status = status_text.is_some() && status_code.is_none();
+        // What the exception event and the status take, before the meta values move into the attributes.
+        let exception = (error != 0).then(|| {
+            [
+                f.meta(Special::ERROR_TYPE)
+                    .or_else(|| f.meta(Special::ERROR_KIND))
+                    .cloned(),
+                f.meta(Special::ERROR_MSG)
+                    .or_else(|| f.meta(Special::ERROR_MESSAGE))
+                    .cloned(),
+                f.meta(Special::ERROR_STACK).cloned(),
+            ]
+        });
 
         let count = 2
             + usize::from(f.kind.is_some())
@@ -714,18 +870,11 @@ impl<'i, 'de> Builder<'i, 'de> {
         }
 
         let mut events = Vec::new();
-        let status = if error != 0 {
-            let error_type = f
-                .meta(Special::ERROR_TYPE)
-                .or_else(|| f.meta(Special::ERROR_KIND));
-            let message = f
-                .meta(Special::ERROR_MSG)
-                .or_else(|| f.meta(Special::ERROR_MESSAGE));
-            let stack = f.meta(Special::ERROR_STACK);
+        let status = if let Some([error_type, message, stack]) = exception {
             let found = [
-                (&keys.exception_type, error_type),
-                (&keys.exception_message, message),
-                (&keys.exception_stacktrace, stack),
+                (&keys.exception_type, error_type.as_ref()),
+                (&keys.exception_message, message.as_ref()),
+                (&keys.exception_stacktrace, stack.as_ref()),
             ];
             let present = found.iter().filter(|(_, v)| v.is_some()).count();
             if present > 0 {
@@ -747,7 +896,7 @@ impl<'i, 'de> Builder<'i, 'de> {
             }
             Status {
                 code: StatusCode::Error,
-                message: message.cloned(),
+                message,
             }
         } else {
             Status::default()

@@ -133,7 +133,7 @@ fn corner_cases_of_the_format_decode_as_before() {
         value.push(0xc0);
         v04_span(3, &cat(&[&ids(), &str("x"), &value]))
     };
-    let mut cases = vec![
+    let cases = vec![
         // Empty bins where arrays are expected; a bin of bytes; a bin span.
         b"\xc4\x00".to_vec(),
         b"\x91\xc4\x00".to_vec(),
@@ -502,6 +502,12 @@ proptest! {
     fn random_payloads_decode_as_before(traces in traces()) {
         same_v04(&v04_payload(&traces));
         same_v05(&v05_payload(&traces));
+        // Each span twice: the second finds its keys' order remembered.
+        let twice: Vec<Vec<SpanData>> = (traces.iter())
+            .map(|trace| trace.iter().flat_map(|span| [span.clone(), span.clone()]).collect())
+            .collect();
+        same_v04(&v04_payload(&twice));
+        same_v05(&v05_payload(&twice));
     }
 
     #[test]
