@@ -21,8 +21,9 @@ use super::{
 use crate::model::Str;
 
 /// `/v0.3` and `/v0.4`: an array of traces, each an array of span maps.
-pub(super) fn v04(body: &[u8], builder: &mut Builder<'_, '_>) -> Result<(), DecodeError> {
-    outcome(v04_traces(&mut Reader::new(body), builder))
+pub(super) fn v04<'de>(body: &'de [u8], builder: &mut Builder<'_, 'de>) -> Result<(), DecodeError> {
+    let spans = traces(&mut Reader::new(body), builder, "a span: a map", v04_span);
+    outcome(spans)
 }
 
 /// `/v0.5`: `[string table, traces]`, each span an array of twelve fields.
@@ -436,13 +437,19 @@ impl<'de> Reader<'de> {
     }
 }
 
-fn v04_traces(rd: &mut Reader<'_>, b: &mut Builder<'_, '_>) -> Walk {
+/// The traces, an array of arrays of spans (`span`, named `expected`, reads one).
+fn traces<'de, 'i>(
+    rd: &mut Reader<'de>,
+    b: &mut Builder<'i, 'de>,
+    expected: &str,
+    span: fn(&mut Reader<'de>, &mut Builder<'i, 'de>) -> Walk,
+) -> Walk {
     let traces = rd.array("an array of traces", "a trace: an array of spans")?;
     for _ in 0..traces.len {
-        let chunk = rd.array("a trace: an array of spans", "a span: a map")?;
+        let chunk = rd.array("a trace: an array of spans", expected)?;
         b.start_chunk();
         for _ in 0..chunk.len {
-            v04_span(rd, b)?;
+            span(rd, b)?;
         }
         b.finish_chunk();
         rd.end(chunk);
@@ -530,17 +537,7 @@ fn v05_payload<'de>(rd: &mut Reader<'de>, b: &mut Builder<'_, 'de>) -> Walk {
     if len < 2 {
         return Err(Error::invalid_length(1, &V05_PAYLOAD).into());
     }
-    let traces = rd.array("an array of traces", "a trace: an array of spans")?;
-    for _ in 0..traces.len {
-        let chunk = rd.array("a trace: an array of spans", V05_SPAN)?;
-        b.start_chunk();
-        for _ in 0..chunk.len {
-            v05_span(rd, b)?;
-        }
-        b.finish_chunk();
-        rd.end(chunk);
-    }
-    rd.end(traces);
+    traces(rd, b, V05_SPAN, v05_span)?;
     if len > 2 {
         return Err(Error::LengthMismatch(2).into());
     }

@@ -177,14 +177,13 @@ fn accept(
     if converted.rejected > 0 {
         receiver.ingest.reject("invalid_span");
     }
-    // Spans of one service and env share a resource, and a payload's spans mostly come in runs of one.
+    // Spans of one service, version and env share a resource: each resource is named once.
     let mut services = std::collections::BTreeSet::new();
-    let mut last: Option<&Arc<Resource>> = None;
+    let mut named = rustc_hash::FxHashSet::<*const Resource>::default();
     for span in &converted.spans {
-        if last.is_some_and(|last| Arc::ptr_eq(last, &span.resource)) {
+        if !named.insert(Arc::as_ptr(&span.resource)) {
             continue;
         }
-        last = Some(&span.resource);
         let env = span.resource.environment().unwrap_or("");
         services.insert(format!("service:{},env:{env}", span.service_name()));
     }
