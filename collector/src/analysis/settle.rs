@@ -13,6 +13,8 @@ use crate::store::Store;
 const FINDING_MEMORY: usize = 256;
 /// Traces remembered as analysed, with the number of spans that were, so late spans are read alone.
 const MAX_DONE: usize = 100_000;
+/// Traces the waiting table keeps room for however empty it is (about 100 bytes each).
+const MIN_PENDING_ROOM: usize = 4096;
 /// A trace whose root has not arrived waits this many settle times before it is analysed anyway.
 const ROOTLESS_WAIT: u32 = 5;
 
@@ -46,13 +48,16 @@ impl Analysis {
                 if !quiet {
                     return true;
                 }
-                let repeats = (pending.fan_out.iter())
-                    .any(|(_, count, total)| n_plus_one.may_find(*count as usize, *total));
-                if pending.error || repeats || pending.late {
+                if pending.error || pending.repeats || pending.late {
                     due.push(*id);
                 }
                 false
             });
+            // A burst leaves the table as large as its peak: give the room back once it is mostly empty.
+            let pending = &mut state.pending;
+            if pending.capacity() > 4 * pending.len().max(MIN_PENDING_ROOM) {
+                pending.shrink_to(2 * pending.len());
+            }
             (due, n_plus_one)
         };
         // Reading and analysing happen without the lock; only the results are merged under it.
