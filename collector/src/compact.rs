@@ -120,10 +120,6 @@ impl TableBuilder {
         let bytes = Box::from(&out[..]);
         self.scratch = out;
         Encoded {
-            trace_id: spans
-                .first()
-                .map(|s| s.borrow().trace_id)
-                .unwrap_or_default(),
             base_ns,
             len: spans.len() as u32,
             bytes,
@@ -319,7 +315,6 @@ impl Ids {
 
 /// A trace's spans from one batch, encoded, before the batch's table is finished.
 pub struct Encoded {
-    trace_id: TraceId,
     base_ns: u64,
     len: u32,
     bytes: Box<[u8]>,
@@ -330,27 +325,26 @@ impl Encoded {
     pub fn into_chunk(self, table: Arc<Table>) -> Chunk {
         Chunk {
             table,
-            trace_id: self.trace_id,
             base_ns: self.base_ns,
             len: self.len,
-            bytes: self.bytes,
+            bytes: Arc::from(self.bytes),
         }
     }
 }
 
-/// Spans of one trace from one batch, stored compactly.
+/// Spans of one trace from one batch, stored compactly. It does not keep their trace id (its trace does):
+/// readers pass it. Cloning shares the bytes.
+#[derive(Clone)]
 pub struct Chunk {
     table: Arc<Table>,
-    trace_id: TraceId,
+    bytes: Arc<[u8]>,
     base_ns: u64,
     len: u32,
-    bytes: Box<[u8]>,
 }
 
 impl std::fmt::Debug for Chunk {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Chunk")
-            .field("trace_id", &self.trace_id)
             .field("spans", &self.len)
             .field("bytes", &self.bytes.len())
             .finish()
@@ -372,10 +366,11 @@ impl Chunk {
         self.bytes.len() + std::mem::size_of::<Chunk>() + 16
     }
 
-    /// The spans, decoded, in the order they were encoded.
-    pub fn spans(&self) -> impl Iterator<Item = Span> + '_ {
+    /// The spans, decoded, in the order they were encoded, as spans of trace `trace_id`.
+    pub fn spans(&self, trace_id: TraceId) -> impl Iterator<Item = Span> + '_ {
         let mut reader = Reader {
             chunk: self,
+            trace_id,
             at: self.len as usize * 8,
         };
         (0..self.len as usize).map(move |i| reader.span(i))
@@ -384,6 +379,7 @@ impl Chunk {
 
 struct Reader<'a> {
     chunk: &'a Chunk,
+    trace_id: TraceId,
     at: usize,
 }
 
@@ -471,7 +467,7 @@ impl Reader<'_> {
             };
         }
         Span {
-            trace_id: self.chunk.trace_id,
+            trace_id: self.trace_id,
             span_id,
             parent_span_id,
             name,
@@ -549,7 +545,8 @@ mod tests {
         let encoded = builder.encode(spans);
         let chunk = encoded.into_chunk(builder.finish());
         assert_eq!(chunk.len(), spans.len());
-        chunk.spans().collect()
+        let trace_id = spans.first().map(|s| s.trace_id).unwrap_or_default();
+        chunk.spans(trace_id).collect()
     }
 
     #[test]
@@ -582,7 +579,7 @@ mod tests {
         assert_eq!(table.resources.len(), 3);
         for (trace, encoded) in chunks {
             let chunk = encoded.into_chunk(table.clone());
-            assert_eq!(&chunk.spans().collect::<Vec<_>>(), trace);
+            assert_eq!(&chunk.spans(trace[0].trace_id).collect::<Vec<_>>(), trace);
         }
         // Ids 16 bytes, times about 7, ten attributes about 12 (BENCHMARKS.md: memory a stored span).
         assert!(encoded_bytes / 512 < 48, "{} a span", encoded_bytes / 512);

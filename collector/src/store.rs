@@ -94,11 +94,11 @@ struct Shared {
 struct Index {
     /// Trace id → the trace's current snapshot.
     traces: HashMap<TraceId, Arc<Trace>>,
-    /// (sequence number, trace id), oldest first: the eviction order. New entries always get the highest
+    /// Trace ids by sequence number, oldest first: the eviction order. New entries always get the highest
     /// sequence number and eviction always takes the lowest, so a queue is enough; and as every new entry
-    /// gets the next number, the numbers in it follow each other, so a number finds its entry by position
-    /// ([`Index::id_at`]).
-    by_age: VecDeque<(u64, TraceId)>,
+    /// gets the next number, the numbers in it follow each other: the newest is `next_seq - 1`, and a number
+    /// finds its entry by position ([`Index::id_at`]).
+    by_age: VecDeque<TraceId>,
     /// (trace start, sequence number) → trace id.
     by_time: BTreeMap<(u64, u64), TimeEntry>,
     /// Service name → the sequence numbers of the traces with a span of that service. A service without
@@ -152,19 +152,20 @@ pub struct Trace {
     seq: u64,
     start_ns: u64,
     end_ns: u64,
-    span_count: usize,
+    span_count: u32,
     /// About the bytes it holds: its chunks, its share of their batches' tables, and [`TRACE_WEIGHT`].
     weight: u64,
     /// Distinct service names, in order of first appearance.
-    services: Vec<Str>,
+    services: Box<[Str]>,
     /// The service and name of the first root span received.
     root: Option<(Str, Str)>,
     /// Spans that failed (see [`crate::semconv::is_error`]).
     errors: u32,
     /// Distinct (service, endpoint) of its entry spans, for searching by endpoint.
-    entries: Vec<(Str, Str)>,
-    /// One chunk per batch that brought spans of this trace, encoded compactly.
-    chunks: Vec<Arc<Chunk>>,
+    entries: Box<[(Str, Str)]>,
+    /// One chunk per batch that brought spans of this trace, encoded compactly. Boxed slices, not vectors:
+    /// most traces never get another chunk, service or entry, and a store holds a million of them.
+    chunks: Box<[Chunk]>,
 }
 
 impl Trace {
@@ -195,7 +196,7 @@ impl Trace {
 
     /// The number of spans.
     pub fn len(&self) -> usize {
-        self.span_count
+        self.span_count as usize
     }
 
     /// Always false for a stored trace; here for clippy's sake.
@@ -225,7 +226,7 @@ impl Trace {
 
     /// The spans, decoded from their compact form, in arrival order.
     pub fn spans(&self) -> impl Iterator<Item = Span> + '_ {
-        self.chunks.iter().flat_map(|chunk| chunk.spans())
+        self.chunks.iter().flat_map(|chunk| chunk.spans(self.id))
     }
 
     /// The first root span (one without a parent), if one has arrived.
@@ -435,7 +436,7 @@ impl Store {
     /// Splits a batch by trace, in order of each trace's first span in the batch, notes each group's time
     /// span and services, and encodes each group's spans as one compact chunk; the chunks of the batch share
     /// one table of strings, resources and scopes.
-    fn group(&self, spans: &[Span]) -> Vec<(Group, Arc<Chunk>)> {
+    fn group(&self, spans: &[Span]) -> Vec<(Group, Chunk)> {
         let batch_spans = spans.len();
         let mut groups: Vec<(Group, Vec<&Span>)> = Vec::new();
         let mut position: HashMap<TraceId, usize> = HashMap::new();
@@ -506,7 +507,7 @@ impl Store {
                 // gives back the whole table.
                 group.weight =
                     chunk.weight() as u64 + table_weight * chunk.len() as u64 / batch_spans;
-                (group, Arc::new(chunk))
+                (group, chunk)
             })
             .collect()
     }
@@ -787,7 +788,7 @@ impl Store {
         index
             .by_age
             .iter()
-            .map(|(_, id)| index.traces[id].clone())
+            .map(|id| index.traces[id].clone())
             .collect()
     }
 
@@ -805,7 +806,7 @@ impl Index {
     /// after the lock is released.
     fn insert(
         &mut self,
-        groups: Vec<(Group, Arc<Chunk>)>,
+        groups: Vec<(Group, Chunk)>,
         accepted: usize,
         (capacity, max_bytes): (usize, u64),
         dropped: &mut Vec<Arc<Trace>>,
@@ -825,14 +826,18 @@ impl Index {
             let Some(trace) = self.evict_oldest() else {
                 break;
             };
-            evicted += trace.span_count;
+            evicted += trace.len();
             evicted_traces += 1;
             dropped.push(trace);
         }
 
         // Eviction takes entries in sequence order, so the batch's spans that went to entries older than the
         // oldest one left are the ones this call evicted.
-        let oldest_left = self.by_age.front().map_or(u64::MAX, |(seq, _)| *seq);
+        let oldest_left = if self.by_age.is_empty() {
+            u64::MAX
+        } else {
+            self.oldest_seq()
+        };
         let lost: usize = targets
             .iter()
             .filter(|(seq, _)| *seq < oldest_left)
@@ -848,7 +853,7 @@ impl Index {
 
     /// Adds one group's chunk to its trace's entry, creating the entry if there is none, and keeps the
     /// time and service indexes in step. Returns the entry's sequence number.
-    fn append(&mut self, group: Group, chunk: Arc<Chunk>) -> u64 {
+    fn append(&mut self, group: Group, chunk: Chunk) -> u64 {
         let Some(existing) = self.traces.get_mut(&group.id) else {
             let seq = self.next_seq;
             self.next_seq += 1;
@@ -858,24 +863,20 @@ impl Index {
                     .or_default()
                     .insert(seq);
             }
-            self.by_age.push_back((seq, group.id));
+            self.by_age.push_back(group.id);
             self.stored_bytes += group.weight + TRACE_WEIGHT;
-            // Kept for the trace's life: no room to grow (most traces never get another chunk).
-            let (mut services, mut entries) = (group.services, group.entries);
-            services.shrink_to_fit();
-            entries.shrink_to_fit();
             let trace = Trace {
                 id: group.id,
                 seq,
                 start_ns: group.start_ns,
                 end_ns: group.end_ns,
-                span_count: chunk.len(),
+                span_count: chunk.len() as u32,
                 weight: group.weight + TRACE_WEIGHT,
-                services,
+                services: group.services.into_boxed_slice(),
                 root: group.root,
                 errors: group.errors,
-                entries,
-                chunks: vec![chunk],
+                entries: group.entries.into_boxed_slice(),
+                chunks: Box::new([chunk]),
             };
             self.by_time
                 .insert((trace.start_ns, seq), TimeEntry::of(&trace));
@@ -891,43 +892,46 @@ impl Index {
             self.by_time.remove(&(trace.start_ns, seq));
             trace.start_ns = group.start_ns;
         }
-        trace.span_count += chunk.len();
+        trace.span_count += chunk.len() as u32;
         trace.weight += group.weight;
         self.stored_bytes += group.weight;
-        trace.chunks.push(chunk);
+        push(&mut trace.chunks, [chunk]);
         if trace.root.is_none() {
             trace.root = group.root;
         }
-        for entry in group.entries {
-            if !trace.entries.contains(&entry) {
-                trace.entries.push(entry);
-            }
+        let entries: Vec<_> = (group.entries.into_iter())
+            .filter(|entry| !trace.entries.contains(entry))
+            .collect();
+        push(&mut trace.entries, entries);
+        let services: Vec<_> = (group.services.into_iter())
+            .filter(|service| !trace.services.contains(service))
+            .collect();
+        for service in &services {
+            self.by_service
+                .entry(service.clone())
+                .or_default()
+                .insert(seq);
         }
-        for service in group.services {
-            if !trace.services.contains(&service) {
-                self.by_service
-                    .entry(service.clone())
-                    .or_default()
-                    .insert(seq);
-                trace.services.push(service);
-            }
-        }
+        push(&mut trace.services, services);
         self.by_time
             .insert((trace.start_ns, seq), TimeEntry::of(trace));
         seq
     }
 
+    /// The sequence number of the oldest entry (of the next one, when there is none).
+    fn oldest_seq(&self) -> u64 {
+        self.next_seq - self.by_age.len() as u64
+    }
+
     /// The id of the stored entry numbered `seq`: its place in `by_age` is its distance from the oldest.
     fn id_at(&self, seq: u64) -> TraceId {
-        let oldest = self.by_age.front().map_or(0, |(oldest, _)| *oldest);
-        let (found, id) = self.by_age[(seq - oldest) as usize];
-        debug_assert_eq!(found, seq);
-        id
+        self.by_age[(seq - self.oldest_seq()) as usize]
     }
 
     /// Removes the oldest entry from the trace map and every index.
     fn evict_oldest(&mut self) -> Option<Arc<Trace>> {
-        let (seq, id) = self.by_age.pop_front()?;
+        let seq = self.oldest_seq();
+        let id = self.by_age.pop_front()?;
         let trace = self
             .traces
             .remove(&id)
@@ -947,6 +951,16 @@ impl Index {
         self.evicted += trace.span_count as u64;
         self.evicted_traces += 1;
         Some(trace)
+    }
+}
+
+/// Appends `items` to a boxed slice (reallocating it at its new exact size; nothing when there are none).
+fn push<T>(slice: &mut Box<[T]>, items: impl IntoIterator<Item = T>) {
+    let mut items = items.into_iter().peekable();
+    if items.peek().is_some() {
+        let mut grown = std::mem::take(slice).into_vec();
+        grown.extend(items);
+        *slice = grown.into_boxed_slice();
     }
 }
 
