@@ -169,6 +169,27 @@ fn fields<'a>(
 struct Strings<'a> {
     interner: &'a Interner,
     seen: RefCell<FxHashMap<&'a [u8], Str>>,
+    /// The string last read at each place of a span ([`Strings::intern_at`]).
+    recent: RefCell<Vec<Recent<'a>>>,
+}
+
+/// The bytes last read at a place, and their shared string.
+type Recent<'a> = Option<(&'a [u8], Str)>;
+
+/// A string's place in a span, for [`Strings::intern_at`]: the span's name is place 0, its attribute `i`'s
+/// key `1 + 2i` and value `2 + 2i`, for the first [`MAX_ATTRIBUTES_HINT`] attributes; [`NOWHERE`] for every
+/// other string.
+type Place = usize;
+const NAME: Place = 0;
+const NOWHERE: Place = usize::MAX;
+const PLACES: usize = 1 + 2 * MAX_ATTRIBUTES_HINT;
+
+fn key_place(index: usize) -> Place {
+    if index < MAX_ATTRIBUTES_HINT {
+        1 + 2 * index
+    } else {
+        NOWHERE
+    }
 }
 
 /// The most attributes room is made for before a span's are read.
@@ -187,6 +208,22 @@ impl<'a> Strings<'a> {
         self.seen.borrow_mut().insert(bytes, shared.clone());
         Ok(shared)
     }
+
+    /// [`Strings::intern`] of a string at `place` in a span. Spans of one scope mostly repeat one another's
+    /// name and attributes in the same order, so the string read at the same place of the span before is
+    /// compared first: when the bytes are the same, so is the answer, without hashing them.
+    fn intern_at(&self, place: Place, bytes: &'a [u8]) -> Result<Str> {
+        if let Some(Some((seen, shared))) = self.recent.borrow().get(place)
+            && *seen == bytes
+        {
+            return Ok(shared.clone());
+        }
+        let shared = self.intern(bytes)?;
+        if let Some(slot) = self.recent.borrow_mut().get_mut(place) {
+            *slot = Some((bytes, shared.clone()));
+        }
+        Ok(shared)
+    }
 }
 
 fn utf8(bytes: &[u8]) -> Result<&str> {
@@ -199,6 +236,7 @@ pub fn decode(body: &[u8], interner: &Interner) -> Result<Converted> {
     let strings = Strings {
         interner,
         seen: RefCell::new(FxHashMap::default()),
+        recent: RefCell::new(vec![None; PLACES]),
     };
     let interner = &strings;
     let mut out = Converted::default();
@@ -231,7 +269,7 @@ fn decode_resource_spans<'a>(
             fields(r.bytes()?, 2, |r, field, wire| match field {
                 1 => {
                     expect(wire, LEN)?;
-                    if let Some(kv) = key_value(r.bytes()?, interner, 3)? {
+                    if let Some(kv) = key_value(r.bytes()?, interner, 3, NOWHERE)? {
                         attrs.push(kv);
                     }
                     Ok(true)
@@ -304,7 +342,7 @@ fn decode_scope_spans<'a>(
                 3 => {
                     // The scope's attributes are not kept, but prost still checks them.
                     expect(wire, LEN)?;
-                    key_value(r.bytes()?, interner, 4)?;
+                    key_value(r.bytes()?, interner, 4, NOWHERE)?;
                     Ok(true)
                 }
                 4 => {
@@ -389,7 +427,7 @@ fn decode_span<'a>(
             }
             5 => {
                 expect(wire, LEN)?;
-                name = Some(interner.intern(r.bytes()?)?);
+                name = Some(interner.intern_at(NAME, r.bytes()?)?);
             }
             6 => {
                 expect(wire, VARINT)?;
@@ -405,7 +443,8 @@ fn decode_span<'a>(
             }
             9 => {
                 expect(wire, LEN)?;
-                if let Some(kv) = key_value(r.bytes()?, interner, 4)? {
+                let place = key_place(attributes.len());
+                if let Some(kv) = key_value(r.bytes()?, interner, 4, place)? {
                     attributes.push(kv);
                 }
             }
@@ -529,7 +568,7 @@ fn event<'a>(buf: &'a [u8], interner: &Strings<'a>) -> Result<(Event, u32)> {
             }
             3 => {
                 expect(wire, LEN)?;
-                if let Some(kv) = key_value(r.bytes()?, interner, 5)? {
+                if let Some(kv) = key_value(r.bytes()?, interner, 5, NOWHERE)? {
                     attributes.push(kv);
                 }
             }
@@ -575,7 +614,7 @@ fn link<'a>(buf: &'a [u8], interner: &Strings<'a>) -> Result<RawLink<'a>> {
             }
             4 => {
                 expect(wire, LEN)?;
-                if let Some(kv) = key_value(r.bytes()?, interner, 5)? {
+                if let Some(kv) = key_value(r.bytes()?, interner, 5, NOWHERE)? {
                     link.attributes.push(kv);
                 }
             }
@@ -594,19 +633,27 @@ fn link<'a>(buf: &'a [u8], interner: &Strings<'a>) -> Result<RawLink<'a>> {
     Ok(link)
 }
 
-/// A `KeyValue`; `None` when it has no value, which the model leaves out.
-fn key_value<'a>(buf: &'a [u8], interner: &Strings<'a>, depth: u32) -> Result<Option<KeyValue>> {
+/// A `KeyValue`; `None` when it has no value, which the model leaves out. Its key is at `place` in its span,
+/// its value (when a string) at the next.
+fn key_value<'a>(
+    buf: &'a [u8],
+    interner: &Strings<'a>,
+    depth: u32,
+    place: Place,
+) -> Result<Option<KeyValue>> {
     let mut key: Option<Str> = None;
     let mut value: Option<Option<Partial>> = None;
     fields(buf, depth, |r, field, wire| {
         match field {
             1 => {
                 expect(wire, LEN)?;
-                key = Some(interner.intern(r.bytes()?)?);
+                key = Some(interner.intern_at(place, r.bytes()?)?);
             }
             2 => {
                 expect(wire, LEN)?;
-                let merged = any_value(r.bytes()?, interner, depth + 1, value.take().flatten())?;
+                let previous = value.take().flatten();
+                let value_place = place.saturating_add(1);
+                let merged = any_value(r.bytes()?, interner, (depth + 1, value_place), previous)?;
                 value = Some(merged);
             }
             3 => {
@@ -651,7 +698,7 @@ impl Partial {
 fn any_value<'a>(
     buf: &'a [u8],
     interner: &Strings<'a>,
-    depth: u32,
+    (depth, place): (u32, Place),
     previous: Option<Partial>,
 ) -> Result<Option<Partial>> {
     let mut value = previous;
@@ -661,7 +708,7 @@ fn any_value<'a>(
                 expect(wire, LEN)?;
                 let s = r.bytes()?;
                 Some(Partial::Scalar(Value::Str(if s.len() <= MAX_INTERNED {
-                    interner.intern(s)?
+                    interner.intern_at(place, s)?
                 } else {
                     Arc::from(utf8(s)?)
                 })))
@@ -687,7 +734,9 @@ fn any_value<'a>(
                 fields(r.bytes()?, depth + 1, |r, field, wire| {
                     if field == 1 {
                         expect(wire, LEN)?;
-                        if let Some(item) = any_value(r.bytes()?, interner, depth + 2, None)? {
+                        if let Some(item) =
+                            any_value(r.bytes()?, interner, (depth + 2, NOWHERE), None)?
+                        {
                             items.push(item.finish());
                         }
                         return Ok(true);
@@ -705,7 +754,7 @@ fn any_value<'a>(
                 fields(r.bytes()?, depth + 1, |r, field, wire| {
                     if field == 1 {
                         expect(wire, LEN)?;
-                        if let Some(kv) = key_value(r.bytes()?, interner, depth + 2)? {
+                        if let Some(kv) = key_value(r.bytes()?, interner, depth + 2, NOWHERE)? {
                             entries.push(kv);
                         }
                         return Ok(true);
