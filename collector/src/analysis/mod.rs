@@ -18,6 +18,7 @@ pub mod normalize;
 mod observe;
 pub mod results;
 mod settle;
+pub use settle::MAX_PENDING;
 pub mod stats;
 mod timeline;
 pub mod trace;

@@ -13,6 +13,9 @@ use crate::store::Store;
 const FINDING_MEMORY: usize = 256;
 /// Traces remembered as analysed, with the number of spans that were, so late spans are read alone.
 const MAX_DONE: usize = 100_000;
+/// Traces that may wait to settle: past it, all are worked out at the next settling, so the table holds at most
+/// this many plus what arrives between two settlings (half a second of input).
+pub const MAX_PENDING: usize = 50_000;
 /// Traces the waiting table keeps room for however empty it is (about 100 bytes each).
 const MIN_PENDING_ROOM: usize = 4096;
 /// A trace whose root has not arrived waits this many settle times before it is analysed anyway.
@@ -38,13 +41,16 @@ impl Analysis {
             let settle = state.settings.settle;
             let mut due = Vec::new();
             let n_plus_one = state.settings.n_plus_one;
+            // Past the most that may wait, every trace is worked out now, quiet or not: one that was not whole
+            // is read again when the rest comes, as any trace with late spans is.
+            let crowded = state.pending.len() > MAX_PENDING;
             state.pending.retain(|id, pending| {
                 let wait = if pending.root {
                     settle
                 } else {
                     settle * ROOTLESS_WAIT
                 };
-                let quiet = pending.touched.is_none_or(|touched| touched + wait <= now);
+                let quiet = crowded || pending.touched.is_none_or(|touched| touched + wait <= now);
                 if !quiet {
                     return true;
                 }

@@ -715,3 +715,37 @@ fn a_loop_under_a_parent_past_the_tallied_ones_is_still_found() {
     assert_eq!(findings[0].query, "SELECT price FROM prices WHERE id = ?");
     assert_eq!(findings[0].endpoint, "GET /steps");
 }
+
+/// Traces wait to settle only while few do: past `MAX_PENDING` waiting, the next settling works them all out
+/// at once, quiet or not, so the waiting table stays bounded under any load (and nothing is left out).
+#[test]
+fn past_the_most_that_may_wait_every_waiting_trace_is_worked_out_at_once() {
+    use collector::analysis::MAX_PENDING;
+    use collector::testing::{Build as _, span};
+
+    let failing = |trace: u128| {
+        span(trace, 1)
+            .service("shop")
+            .name("GET /")
+            .failed("boom")
+            .at(1_000, 2_000)
+    };
+    let lab = Settling::new();
+    lab.feed((1..=10).map(failing).collect());
+    assert_eq!(
+        lab.analysis.settle(&lab.store),
+        0,
+        "few wait: not quiet yet"
+    );
+
+    let crowd = MAX_PENDING as u128 + 1;
+    lab.feed((11..=10 + crowd).map(failing).collect());
+    assert_eq!(
+        lab.analysis.settle(&lab.store),
+        10 + crowd as usize,
+        "all worked out at once"
+    );
+    let errors = lab.analysis.errors();
+    assert_eq!(errors.len(), 1);
+    assert_eq!(errors[0].count, 10 + crowd as u64);
+}
