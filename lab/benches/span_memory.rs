@@ -50,6 +50,10 @@ fn main() {
             analysis.observe(&spans);
         }
         store.insert(spans);
+        // The writer settles every half second: about every 500 batches at the end-to-end rate.
+        if analyse && seed % 500 == 0 {
+            analysis.settle(&store);
+        }
     }
     let waiting = resident();
     // The collector's writer settles quiet traces every half second; here every trace is quiet at once. What
