@@ -1,7 +1,7 @@
 //! What the store's lock guards: the traces and their indexes by age, time and service, with the store's
 //! counts; a batch's groups inserted, the oldest traces evicted.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Arc;
 
 use crate::compact::Chunk;
@@ -24,7 +24,7 @@ pub(super) struct Index {
     pub(super) by_time: BTreeMap<(u64, u64), TimeEntry>,
     /// Service name → the sequence numbers of the traces with a span of that service. A service without
     /// stored traces has no key.
-    pub(super) by_service: HashMap<Str, BTreeSet<u64>>,
+    pub(super) by_service: HashMap<Str, Seqs>,
     /// The sequence number the next new entry gets.
     next_seq: u64,
     /// Spans stored (the sum of the traces' span counts).
@@ -204,7 +204,7 @@ impl Index {
         self.by_time.remove(&(trace.start_ns, seq));
         for service in &trace.services {
             if let Some(traces) = self.by_service.get_mut(service) {
-                traces.remove(&seq);
+                traces.remove(seq);
                 if traces.is_empty() {
                     self.by_service.remove(service);
                 }
@@ -225,5 +225,42 @@ fn push<T>(slice: &mut Box<[T]>, items: impl IntoIterator<Item = T>) {
         let mut grown = std::mem::take(slice).into_vec();
         grown.extend(items);
         *slice = grown.into_boxed_slice();
+    }
+}
+
+/// Sequence numbers in ascending order. New entries take the highest number and eviction the lowest, so a
+/// queue keeps them sorted at a few bytes each, where a tree set would take several times that: an entry
+/// that gets a new service later goes in by binary search, near the back as it is recent.
+#[derive(Debug, Default)]
+pub(super) struct Seqs(VecDeque<u64>);
+
+impl Seqs {
+    pub(super) fn insert(&mut self, seq: u64) {
+        if let Err(at) = self.0.binary_search(&seq) {
+            self.0.insert(at, seq);
+        }
+    }
+
+    /// Removes `seq`, and gives back room once most of it is unused.
+    pub(super) fn remove(&mut self, seq: u64) {
+        if let Ok(at) = self.0.binary_search(&seq) {
+            self.0.remove(at);
+        }
+        if self.0.capacity() > 64 && self.0.len() < self.0.capacity() / 4 {
+            self.0.shrink_to(self.0.len() * 2);
+        }
+    }
+
+    pub(super) fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub(super) fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// Oldest first.
+    pub(super) fn iter(&self) -> impl DoubleEndedIterator<Item = &u64> {
+        self.0.iter()
     }
 }

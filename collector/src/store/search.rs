@@ -1,7 +1,6 @@
 //! Searching the stored traces ([`Store::search`]) by what a [`TraceQuery`] asks, through the time index or a
 //! service's.
 
-use std::collections::BTreeSet;
 use std::ops::Bound;
 use std::sync::Arc;
 
@@ -75,7 +74,7 @@ impl Store {
         let service_traces = query
             .service
             .as_deref()
-            .map(|service| index.by_service.get(service).map_or(0, BTreeSet::len));
+            .map(|service| index.by_service.get(service).map_or(0, |seqs| seqs.len()));
         // A service with a small share of the traces is quicker to search through its own index.
         let rare_service = service_traces.is_some_and(|n| n < index.traces.len() / 8);
         // Everything but a rare service goes through the time index, whose entries answer the duration and
