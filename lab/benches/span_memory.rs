@@ -50,9 +50,13 @@ fn main() {
             analysis.observe(&spans);
         }
         store.insert(spans);
-        // The writer settles every half second: about every 500 batches at the end-to-end rate.
-        if analyse && seed % 500 == 0 {
-            analysis.settle(&store);
+        // The writer settles every half second (about every 500 batches at the end-to-end rate), and at once
+        // when many traces wait.
+        if analyse {
+            analysis.settle_if_crowded(&store);
+            if seed % 500 == 0 {
+                analysis.settle(&store);
+            }
         }
     }
     let waiting = resident();

@@ -13,9 +13,10 @@ use crate::store::Store;
 const FINDING_MEMORY: usize = 256;
 /// Traces remembered as analysed, with the number of spans that were, so late spans are read alone.
 const MAX_DONE: usize = 100_000;
-/// Traces that may wait to settle: past it, all are worked out at the next settling, so the table holds at most
-/// this many plus what arrives between two settlings (half a second of input).
-pub const MAX_PENDING: usize = 50_000;
+/// Traces that may wait to settle (each a hundred bytes or so, and its tallies): past it, all are worked out at
+/// once ([`Analysis::settle_if_crowded`]). A shop's traces settle long before that many wait; a load test's
+/// may be read before they are whole, and are read again when the rest comes, as late spans are.
+pub const MAX_PENDING: usize = 10_000;
 /// Traces the waiting table keeps room for however empty it is (about 100 bytes each).
 const MIN_PENDING_ROOM: usize = 4096;
 /// A trace whose root has not arrived waits this many settle times before it is analysed anyway.
@@ -26,6 +27,17 @@ impl Analysis {
     /// them from `store`. Returns how many traces were read.
     pub fn settle(&self, store: &Store) -> usize {
         self.settle_before(store, Instant::now())
+    }
+
+    /// [`Analysis::settle`] at once when more than [`MAX_PENDING`] traces wait, rather than at the next tick:
+    /// the ingest writer calls it after every batch, so under any load the waiting table holds at most the
+    /// cap and one batch's traces. Returns how many traces were read (0 when few wait).
+    pub fn settle_if_crowded(&self, store: &Store) -> usize {
+        if self.state.lock().pending.len() > MAX_PENDING {
+            self.settle(store)
+        } else {
+            0
+        }
     }
 
     /// Works out every noted trace now, quiet or not: for a report at the end of a run, and for tests.

@@ -716,8 +716,9 @@ fn a_loop_under_a_parent_past_the_tallied_ones_is_still_found() {
     assert_eq!(findings[0].endpoint, "GET /steps");
 }
 
-/// Traces wait to settle only while few do: past `MAX_PENDING` waiting, the next settling works them all out
-/// at once, quiet or not, so the waiting table stays bounded under any load (and nothing is left out).
+/// Traces wait to settle only while few do: past `MAX_PENDING` waiting, they are all worked out at once, quiet
+/// or not (the writer asks after every batch), so the waiting table stays bounded under any load and nothing
+/// is left out.
 #[test]
 fn past_the_most_that_may_wait_every_waiting_trace_is_worked_out_at_once() {
     use collector::analysis::MAX_PENDING;
@@ -738,13 +739,15 @@ fn past_the_most_that_may_wait_every_waiting_trace_is_worked_out_at_once() {
         "few wait: not quiet yet"
     );
 
+    assert_eq!(lab.analysis.settle_if_crowded(&lab.store), 0, "not crowded");
     let crowd = MAX_PENDING as u128 + 1;
     lab.feed((11..=10 + crowd).map(failing).collect());
     assert_eq!(
-        lab.analysis.settle(&lab.store),
+        lab.analysis.settle_if_crowded(&lab.store),
         10 + crowd as usize,
         "all worked out at once"
     );
+    assert_eq!(lab.analysis.settle(&lab.store), 0, "none left waiting");
     let errors = lab.analysis.errors();
     assert_eq!(errors.len(), 1);
     assert_eq!(errors[0].count, 10 + crowd as u64);
