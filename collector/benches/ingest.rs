@@ -3,7 +3,8 @@
 //! receiver path's stages (below); then the searches the query API runs on a full store.
 //!
 //! `otlp_512_spans/decode_protobuf` is the reference the end-to-end rates are held against: prost decoding the
-//! batch into its own types and nothing else. Each receiver path has a group of its stages, the same spans in
+//! batch into its own types and nothing else; `otlp_512_spans/borrowing_walk` the practical limit, a walk over
+//! the same bytes that interns every string and builds nothing (`wire::walk`). Each receiver path has a group of its stages, the same spans in
 //! its own encoding: `otlp_512_spans` (OTLP/HTTP and gRPC share the decoder; gRPC adds only its framing),
 //! `datadog_v04_512_spans` and `datadog_v05_512_spans`; each ends with `whole`, every stage one after the other
 //! as the receiver and the ingest writer do them on one core (all but the transport).
@@ -29,6 +30,10 @@ fn ingest(c: &mut Criterion) {
 
     group.bench_function("decode_protobuf", |b| {
         b.iter(|| otlp::decode_protobuf(black_box(&bytes)).unwrap())
+    });
+    // The practical limit: every field read and every string interned, nothing built.
+    group.bench_function("borrowing_walk", |b| {
+        b.iter(|| collector::wire::walk::walk(black_box(&bytes)).unwrap())
     });
     group.bench_function("convert_to_model", |b| {
         b.iter(|| otlp::from_request(black_box(&batch), &interner))

@@ -31,6 +31,8 @@ pub struct Table {
     pairs: Vec<KeyValue>,
     resources: Vec<Arc<Resource>>,
     scopes: Vec<Arc<Scope>>,
+    /// Every chunk's bytes, one after the other: one allocation a batch, not one a trace.
+    bytes: Box<[u8]>,
 }
 
 /// Builds a [`Table`] while a batch's spans are encoded. Entries are found by the address of their shared
@@ -44,8 +46,9 @@ pub struct TableBuilder {
     pairs: FxHashMap<(usize, u8, u64), u32>,
     resources: FxHashMap<usize, u32>,
     scopes: FxHashMap<usize, u32>,
-    /// Where a chunk is written before it is copied out at its exact size (kept: it is stored for long).
-    scratch: Vec<u8>,
+    /// The chunks' bytes, written one after the other, copied out at their exact size by
+    /// [`TableBuilder::finish`].
+    bytes: Vec<u8>,
 }
 
 fn index_of<T: ?Sized>(
@@ -108,8 +111,8 @@ impl TableBuilder {
             .map(|s| s.borrow().start_ns)
             .min()
             .unwrap_or(0);
-        let mut out = std::mem::take(&mut self.scratch);
-        out.clear();
+        let mut out = std::mem::take(&mut self.bytes);
+        let start = out.len();
         for span in spans {
             out.extend_from_slice(&span.borrow().span_id.0);
         }
@@ -117,16 +120,15 @@ impl TableBuilder {
         for span in spans {
             self.encode_span(span.borrow(), base_ns, &ids, &mut out);
         }
-        let bytes = Box::from(&out[..]);
-        self.scratch = out;
+        let end = out.len();
+        self.bytes = out;
+        // A batch's spans came in one request body, which is far smaller than that.
+        let offset = |at: usize| u32::try_from(at).expect("a batch's chunks take less than 4 GiB");
         Encoded {
-            trace_id: spans
-                .first()
-                .map(|s| s.borrow().trace_id)
-                .unwrap_or_default(),
             base_ns,
             len: spans.len() as u32,
-            bytes,
+            start: offset(start),
+            end: offset(end),
         }
     }
 
@@ -251,6 +253,7 @@ impl TableBuilder {
         table.pairs.shrink_to_fit();
         table.resources.shrink_to_fit();
         table.scopes.shrink_to_fit();
+        table.bytes = self.bytes.into_boxed_slice();
         Arc::new(table)
     }
 }
@@ -319,10 +322,11 @@ impl Ids {
 
 /// A trace's spans from one batch, encoded, before the batch's table is finished.
 pub struct Encoded {
-    trace_id: TraceId,
     base_ns: u64,
     len: u32,
-    bytes: Box<[u8]>,
+    /// Where its bytes are in the batch's.
+    start: u32,
+    end: u32,
 }
 
 impl Encoded {
@@ -330,29 +334,30 @@ impl Encoded {
     pub fn into_chunk(self, table: Arc<Table>) -> Chunk {
         Chunk {
             table,
-            trace_id: self.trace_id,
             base_ns: self.base_ns,
             len: self.len,
-            bytes: self.bytes,
+            start: self.start,
+            end: self.end,
         }
     }
 }
 
-/// Spans of one trace from one batch, stored compactly.
+/// Spans of one trace from one batch, stored compactly: a range of the bytes its batch's table holds. It does
+/// not keep their trace id (its trace does): readers pass it. Cloning shares the table.
+#[derive(Clone)]
 pub struct Chunk {
     table: Arc<Table>,
-    trace_id: TraceId,
     base_ns: u64,
     len: u32,
-    bytes: Box<[u8]>,
+    start: u32,
+    end: u32,
 }
 
 impl std::fmt::Debug for Chunk {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Chunk")
-            .field("trace_id", &self.trace_id)
             .field("spans", &self.len)
-            .field("bytes", &self.bytes.len())
+            .field("bytes", &self.bytes().len())
             .finish()
     }
 }
@@ -367,15 +372,22 @@ impl Chunk {
         self.len == 0
     }
 
-    /// The bytes it holds itself (its table, shared with the other chunks of its batch, not counted).
-    pub fn weight(&self) -> usize {
-        self.bytes.len() + std::mem::size_of::<Chunk>() + 16
+    /// Its encoded spans.
+    fn bytes(&self) -> &[u8] {
+        &self.table.bytes[self.start as usize..self.end as usize]
     }
 
-    /// The spans, decoded, in the order they were encoded.
-    pub fn spans(&self) -> impl Iterator<Item = Span> + '_ {
+    /// The bytes it holds itself (its table, shared with the other chunks of its batch, not counted).
+    pub fn weight(&self) -> usize {
+        self.bytes().len() + std::mem::size_of::<Chunk>()
+    }
+
+    /// The spans, decoded, in the order they were encoded, as spans of trace `trace_id`.
+    pub fn spans(&self, trace_id: TraceId) -> impl Iterator<Item = Span> + '_ {
         let mut reader = Reader {
             chunk: self,
+            bytes: self.bytes(),
+            trace_id,
             at: self.len as usize * 8,
         };
         (0..self.len as usize).map(move |i| reader.span(i))
@@ -384,19 +396,21 @@ impl Chunk {
 
 struct Reader<'a> {
     chunk: &'a Chunk,
+    bytes: &'a [u8],
+    trace_id: TraceId,
     at: usize,
 }
 
 impl Reader<'_> {
     fn byte(&mut self) -> u8 {
-        let b = self.chunk.bytes[self.at];
+        let b = self.bytes[self.at];
         self.at += 1;
         b
     }
 
     fn array<const N: usize>(&mut self) -> [u8; N] {
         let mut out = [0; N];
-        out.copy_from_slice(&self.chunk.bytes[self.at..self.at + N]);
+        out.copy_from_slice(&self.bytes[self.at..self.at + N]);
         self.at += N;
         out
     }
@@ -422,7 +436,7 @@ impl Reader<'_> {
     /// The span id at index `i` of the chunk's ids.
     fn id(&self, i: usize) -> SpanId {
         let mut id = [0; 8];
-        id.copy_from_slice(&self.chunk.bytes[i * 8..i * 8 + 8]);
+        id.copy_from_slice(&self.bytes[i * 8..i * 8 + 8]);
         SpanId(id)
     }
 
@@ -471,7 +485,7 @@ impl Reader<'_> {
             };
         }
         Span {
-            trace_id: self.chunk.trace_id,
+            trace_id: self.trace_id,
             span_id,
             parent_span_id,
             name,
@@ -523,7 +537,7 @@ impl Reader<'_> {
             TAG_DOUBLE => Value::Double(f64::from_bits(u64::from_le_bytes(self.array()))),
             TAG_BYTES => {
                 let n = self.varint() as usize;
-                let bytes = Arc::from(&self.chunk.bytes[self.at..self.at + n]);
+                let bytes = Arc::from(&self.bytes[self.at..self.at + n]);
                 self.at += n;
                 Value::Bytes(bytes)
             }
@@ -549,7 +563,8 @@ mod tests {
         let encoded = builder.encode(spans);
         let chunk = encoded.into_chunk(builder.finish());
         assert_eq!(chunk.len(), spans.len());
-        chunk.spans().collect()
+        let trace_id = spans.first().map(|s| s.trace_id).unwrap_or_default();
+        chunk.spans(trace_id).collect()
     }
 
     #[test]
@@ -570,7 +585,7 @@ mod tests {
         }
         for trace in &traces {
             let encoded = builder.encode(trace);
-            encoded_bytes += encoded.bytes.len();
+            encoded_bytes += (encoded.end - encoded.start) as usize;
             chunks.push((trace, encoded));
         }
         let table = builder.finish();
@@ -582,7 +597,7 @@ mod tests {
         assert_eq!(table.resources.len(), 3);
         for (trace, encoded) in chunks {
             let chunk = encoded.into_chunk(table.clone());
-            assert_eq!(&chunk.spans().collect::<Vec<_>>(), trace);
+            assert_eq!(&chunk.spans(trace[0].trace_id).collect::<Vec<_>>(), trace);
         }
         // Ids 16 bytes, times about 7, ten attributes about 12 (BENCHMARKS.md: memory a stored span).
         assert!(encoded_bytes / 512 < 48, "{} a span", encoded_bytes / 512);

@@ -214,6 +214,10 @@ impl IngestWriter {
             {
                 analysis.expire(oldest);
             }
+            // Under a heavy load more traces wait to settle than the tick would let through: settle now.
+            if let Some(analysis) = &self.analysis {
+                analysis.settle_if_crowded(&self.store);
+            }
             // Evicted spans may have held the last use of some strings: let the interner forget them now and
             // then, so it stays as bounded as the store.
             evicted_since_prune += inserted.evicted;

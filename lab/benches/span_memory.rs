@@ -1,7 +1,8 @@
 //! Resident memory a stored span, as `lab collect` holds them (mimalloc, the analyses on unless
 //! `--no-analysis` is given): 1,000,000 shop-like spans (`collector::synth::shop_batch`, 512 a batch) decoded by
 //! the OTLP receiver's decoder, cut to the span limits, observed and stored, as the receiver and the ingest
-//! writer do, without the transport. Prints resident memory before and after, and the difference a span.
+//! writer do, without the transport. Prints resident memory before and after (with the analyses, both while
+//! every trace still waits to settle and once they have settled), and the difference a span.
 //! `cargo bench -p observability-lab --bench span_memory [-- --no-analysis]`.
 
 use collector::analysis::{Analysis, Settings};
@@ -49,6 +50,20 @@ fn main() {
             analysis.observe(&spans);
         }
         store.insert(spans);
+        // The writer settles every half second (about every 500 batches at the end-to-end rate), and at once
+        // when many traces wait.
+        if analyse {
+            analysis.settle_if_crowded(&store);
+            if seed % 500 == 0 {
+                analysis.settle(&store);
+            }
+        }
+    }
+    let waiting = resident();
+    // The collector's writer settles quiet traces every half second; here every trace is quiet at once. What
+    // the analyses keep for traces waiting to settle is held above only until then.
+    if analyse {
+        analysis.flush(&store);
     }
     let after = resident();
     let stored = store.len();
@@ -58,13 +73,24 @@ fn main() {
         accounting.stored_traces,
         accounting.stored_bytes as f64 / stored as f64
     );
+    if analyse {
+        println!(
+            "before the traces settled: resident {:.1} MB, {:.0} bytes a span",
+            waiting as f64 / 1e6,
+            (waiting - before) as f64 / stored as f64,
+        );
+    }
     println!(
         "{stored} spans stored{}: resident {:.1} MB before, {:.1} MB after: {:.0} bytes a span ({:.0} with \
          what the process held before)",
-        if analyse { "" } else { " (no analyses)" },
+        if analyse {
+            ", settled"
+        } else {
+            " (no analyses)"
+        },
         before as f64 / 1e6,
         after as f64 / 1e6,
-        (after - before) as f64 / stored as f64,
+        (after.saturating_sub(before)) as f64 / stored as f64,
         after as f64 / stored as f64,
     );
 }

@@ -118,8 +118,9 @@ pub fn refresh(
         Some(id) => Some(source.session(id)?),
         None => None,
     };
-    // A collector without logs (or an older one) leaves the Logs tab empty; the rest still shows.
-    let logs = source.logs(&params.logs).unwrap_or_default();
+    // Only for the Logs tab, while shown. A collector without logs (or an older one) leaves it empty; the rest
+    // still shows.
+    let logs = (params.logs.as_ref()).map(|search| source.logs(search).unwrap_or_default());
     Ok(Refresh {
         overview,
         latency,
@@ -573,7 +574,7 @@ mod tests {
             filter: default_filter(),
             service: None,
             session: None,
-            logs: crate::app::default_log_filter(),
+            logs: Some(crate::app::default_log_filter()),
             paused,
             generation,
         })

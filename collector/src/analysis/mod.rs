@@ -18,6 +18,7 @@ pub mod normalize;
 mod observe;
 pub mod results;
 mod settle;
+pub use settle::MAX_PENDING;
 pub mod stats;
 mod timeline;
 pub mod trace;
@@ -120,7 +121,10 @@ struct Pending {
     root: bool,
     /// Spans arrived for a trace already analysed.
     late: bool,
-    /// Database and HTTP client spans per parent: (parent, count, total duration).
+    /// Whether some parent's calls may hold a repeat ([`trace::Config::may_find`]): it is read once quiet.
+    repeats: bool,
+    /// Database and HTTP client spans per parent, (parent, count, total duration), until `repeats` is known
+    /// (then freed), for at most [`MAX_FAN_OUT`] parents.
     fan_out: Vec<(SpanId, u32, u64)>,
     /// The (service, version) of each of its requests observed while it waits: whether they loop is not
     /// known until it settles.

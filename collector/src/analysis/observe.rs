@@ -88,6 +88,10 @@ pub(super) struct Orphan {
     at: Instant,
 }
 
+/// Parents whose calls a waiting trace tallies; a trace calling out from more is read back whole when it
+/// settles, whatever its tallies.
+const MAX_FAN_OUT: usize = 64;
+
 /// How long a call waits for its parent before it is counted as its own service's.
 const ORPHAN_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
 
@@ -242,13 +246,32 @@ impl State {
             // A trace analysed before had its root then (or waited long enough for it).
             pending.root |= root || late;
             pending.late |= late;
-            if repeatable && let Some(parent) = span.parent_span_id {
-                match pending.fan_out.iter_mut().find(|(p, _, _)| *p == parent) {
-                    Some((_, count, total)) => {
-                        *count += 1;
-                        *total += duration;
+            if repeatable
+                && !pending.repeats
+                && let Some(parent) = span.parent_span_id
+            {
+                let tally = match pending
+                    .fan_out
+                    .iter_mut()
+                    .position(|(p, _, _)| *p == parent)
+                {
+                    Some(at) => &mut pending.fan_out[at],
+                    None => {
+                        pending.fan_out.push((parent, 0, 0));
+                        pending.fan_out.last_mut().expect("just pushed")
                     }
-                    None => pending.fan_out.push((parent, 1, duration)),
+                };
+                tally.1 += 1;
+                tally.2 = tally.2.saturating_add(duration);
+                let (count, total) = (tally.1 as usize, tally.2);
+                // Once one parent may hold a repeat the trace is read anyway, so the tallies are done with;
+                // a trace calling out from more parents than are tallied is read too (the search stays
+                // linear in its spans).
+                if self.settings.n_plus_one.may_find(count, total)
+                    || pending.fan_out.len() > MAX_FAN_OUT
+                {
+                    pending.repeats = true;
+                    pending.fan_out = Vec::new();
                 }
             }
         } else if let Some(pending) = self.pending.get_mut(&span.trace_id) {

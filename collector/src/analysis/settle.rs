@@ -13,6 +13,12 @@ use crate::store::Store;
 const FINDING_MEMORY: usize = 256;
 /// Traces remembered as analysed, with the number of spans that were, so late spans are read alone.
 const MAX_DONE: usize = 100_000;
+/// Traces that may wait to settle (each a hundred bytes or so, and its tallies): past it, all are worked out at
+/// once ([`Analysis::settle_if_crowded`]). A shop's traces settle long before that many wait; a load test's
+/// may be read before they are whole, and are read again when the rest comes, as late spans are.
+pub const MAX_PENDING: usize = 10_000;
+/// Traces the waiting table keeps room for however empty it is (about 100 bytes each).
+const MIN_PENDING_ROOM: usize = 4096;
 /// A trace whose root has not arrived waits this many settle times before it is analysed anyway.
 const ROOTLESS_WAIT: u32 = 5;
 
@@ -21,6 +27,17 @@ impl Analysis {
     /// them from `store`. Returns how many traces were read.
     pub fn settle(&self, store: &Store) -> usize {
         self.settle_before(store, Instant::now())
+    }
+
+    /// [`Analysis::settle`] at once when more than [`MAX_PENDING`] traces wait, rather than at the next tick:
+    /// the ingest writer calls it after every batch, so under any load the waiting table holds at most the
+    /// cap and one batch's traces. Returns how many traces were read (0 when few wait).
+    pub fn settle_if_crowded(&self, store: &Store) -> usize {
+        if self.state.lock().pending.len() > MAX_PENDING {
+            self.settle(store)
+        } else {
+            0
+        }
     }
 
     /// Works out every noted trace now, quiet or not: for a report at the end of a run, and for tests.
@@ -36,23 +53,29 @@ impl Analysis {
             let settle = state.settings.settle;
             let mut due = Vec::new();
             let n_plus_one = state.settings.n_plus_one;
+            // Past the most that may wait, every trace is worked out now, quiet or not: one that was not whole
+            // is read again when the rest comes, as any trace with late spans is.
+            let crowded = state.pending.len() > MAX_PENDING;
             state.pending.retain(|id, pending| {
                 let wait = if pending.root {
                     settle
                 } else {
                     settle * ROOTLESS_WAIT
                 };
-                let quiet = pending.touched.is_none_or(|touched| touched + wait <= now);
+                let quiet = crowded || pending.touched.is_none_or(|touched| touched + wait <= now);
                 if !quiet {
                     return true;
                 }
-                let repeats = (pending.fan_out.iter())
-                    .any(|(_, count, total)| n_plus_one.may_find(*count as usize, *total));
-                if pending.error || repeats || pending.late {
+                if pending.error || pending.repeats || pending.late {
                     due.push(*id);
                 }
                 false
             });
+            // A burst leaves the table as large as its peak: give the room back once it is mostly empty.
+            let pending = &mut state.pending;
+            if pending.capacity() > 4 * pending.len().max(MIN_PENDING_ROOM) {
+                pending.shrink_to(2 * pending.len());
+            }
             (due, n_plus_one)
         };
         // Reading and analysing happen without the lock; only the results are merged under it.

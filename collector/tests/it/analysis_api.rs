@@ -652,3 +652,103 @@ async fn traces_are_found_by_the_text_of_their_spans_and_a_longest_duration() {
     let (status, _) = get(&running, "/api/traces?max_duration_ms=-1").await;
     assert_eq!(status, 400);
 }
+
+/// A waiting trace tallies its calls under a bounded number of parents: one calling out from more (here a
+/// loop under its hundredth parent, after 99 parents that query once each) is still read once quiet, and
+/// its loop found.
+#[test]
+fn a_loop_under_a_parent_past_the_tallied_ones_is_still_found() {
+    use collector::model::SpanKind;
+    use collector::testing::{Build as _, span};
+
+    let lab = Settling::new();
+    let trace = 0x5eed;
+    let query = |id: u64, parent: u64, statement: &str, at: u64| {
+        span(trace, id)
+            .parent(parent)
+            .service("shop")
+            .kind(SpanKind::Client)
+            .name(statement)
+            .text("db.system.name", "sqlite")
+            .text("db.query.text", statement)
+            .at(at, at + 200_000)
+    };
+    let mut spans = Vec::new();
+    for parent in 0..100u64 {
+        let parent_id = 1000 + parent;
+        spans.push(
+            span(trace, parent_id)
+                .parent(1)
+                .service("shop")
+                .name("step")
+                .at(parent * 10_000_000, parent * 10_000_000 + 9_000_000),
+        );
+        let statements = if parent == 99 { 20 } else { 1 };
+        for i in 0..statements {
+            let id = 10_000 + parent * 100 + i;
+            let statement = if parent == 99 {
+                "SELECT price FROM prices WHERE id = ?".to_owned()
+            } else {
+                format!("SELECT step{parent} FROM steps")
+            };
+            spans.push(query(
+                id,
+                parent_id,
+                &statement,
+                parent * 10_000_000 + i * 300_000,
+            ));
+        }
+    }
+    spans.push(
+        span(trace, 1)
+            .service("shop")
+            .kind(SpanKind::Server)
+            .name("GET /steps")
+            .text("http.request.method", "GET")
+            .text("http.route", "/steps")
+            .at(0, 1_000_000_000),
+    );
+    lab.feed(spans);
+    assert_eq!(lab.settle_when_quiet(), 1, "the trace is read once quiet");
+    let findings = lab.analysis.n_plus_one();
+    assert_eq!(findings.len(), 1, "{findings:?}");
+    assert_eq!(findings[0].query, "SELECT price FROM prices WHERE id = ?");
+    assert_eq!(findings[0].endpoint, "GET /steps");
+}
+
+/// Traces wait to settle only while few do: past `MAX_PENDING` waiting, they are all worked out at once, quiet
+/// or not (the writer asks after every batch), so the waiting table stays bounded under any load and nothing
+/// is left out.
+#[test]
+fn past_the_most_that_may_wait_every_waiting_trace_is_worked_out_at_once() {
+    use collector::analysis::MAX_PENDING;
+    use collector::testing::{Build as _, span};
+
+    let failing = |trace: u128| {
+        span(trace, 1)
+            .service("shop")
+            .name("GET /")
+            .failed("boom")
+            .at(1_000, 2_000)
+    };
+    let lab = Settling::new();
+    lab.feed((1..=10).map(failing).collect());
+    assert_eq!(
+        lab.analysis.settle(&lab.store),
+        0,
+        "few wait: not quiet yet"
+    );
+
+    assert_eq!(lab.analysis.settle_if_crowded(&lab.store), 0, "not crowded");
+    let crowd = MAX_PENDING as u128 + 1;
+    lab.feed((11..=10 + crowd).map(failing).collect());
+    assert_eq!(
+        lab.analysis.settle_if_crowded(&lab.store),
+        10 + crowd as usize,
+        "all worked out at once"
+    );
+    assert_eq!(lab.analysis.settle(&lab.store), 0, "none left waiting");
+    let errors = lab.analysis.errors();
+    assert_eq!(errors.len(), 1);
+    assert_eq!(errors[0].count, 10 + crowd as u64);
+}

@@ -17,6 +17,20 @@ pub const WINDOWS: [&str; 4] = ["1m", "5m", "15m", "all"];
 impl App {
     /// Handles a key press; what needs I/O comes back as an action.
     pub fn handle_key(&mut self, key: KeyEvent) -> Option<Action> {
+        let shown = self.tab;
+        let action = self.key(key);
+        self.arrived(shown, action)
+    }
+
+    /// The Logs tab's records are fetched only while it is shown: arriving on it asks for them at once.
+    fn arrived(&mut self, shown: Tab, action: Option<Action>) -> Option<Action> {
+        if action.is_none() && self.tab == Tab::Logs && shown != Tab::Logs {
+            return self.refresh();
+        }
+        action
+    }
+
+    fn key(&mut self, key: KeyEvent) -> Option<Action> {
         if key.kind == KeyEventKind::Release {
             return None;
         }
@@ -461,6 +475,12 @@ impl App {
     /// Handles a mouse event; `target` is what the views say lies under it (`view::hit`): a click on a tab
     /// opens it, on a row selects it, on the selected row drills in; the wheel moves the selection.
     pub fn handle_mouse(&mut self, event: MouseEvent, target: Option<Target>) -> Option<Action> {
+        let shown = self.tab;
+        let action = self.mouse(event, target);
+        self.arrived(shown, action)
+    }
+
+    fn mouse(&mut self, event: MouseEvent, target: Option<Target>) -> Option<Action> {
         match event.kind {
             MouseEventKind::ScrollDown | MouseEventKind::ScrollUp => {
                 let closer = event.kind == MouseEventKind::ScrollUp;

@@ -130,8 +130,8 @@ pub struct Refresh {
     pub guide: Option<protocol::WorkshopResponse>,
     /// The class, in the instructor's lab.
     pub class: Option<protocol::ClassResponse>,
-    /// The Logs tab's records, newest first.
-    pub logs: Vec<protocol::LogView>,
+    /// The Logs tab's records, newest first, when it is shown (`None`: not fetched, the last ones stay).
+    pub logs: Option<Vec<protocol::LogView>>,
     /// The [`Params::generation`] it was fetched for: an answer to older parameters is dropped.
     pub generation: u64,
 }
@@ -145,8 +145,8 @@ pub struct Params {
     pub service: Option<String>,
     /// The browser session whose journey is open.
     pub session: Option<String>,
-    /// The Logs tab's search (within the window).
-    pub logs: protocol::query::LogSearch,
+    /// The Logs tab's search (within the window), while the tab is shown: its records are fetched only then.
+    pub logs: Option<protocol::query::LogSearch>,
     pub paused: bool,
     /// Counts parameter changes, so an answer fetched before the latest change is not shown under it.
     pub generation: u64,
@@ -413,7 +413,7 @@ impl App {
             filter: self.filter.clone(),
             service: self.service_page.as_ref().map(|p| p.name.clone()),
             session: self.browser.journey.as_ref().map(|j| j.id.clone()),
-            logs: self.log_search(),
+            logs: (self.tab == Tab::Logs).then(|| self.log_search()),
             paused: self.paused,
             generation: self.generation,
         }
@@ -486,7 +486,9 @@ impl App {
                 if let Some(journey) = journey {
                     self.take_journey(journey);
                 }
-                self.take_logs(logs);
+                if let Some(logs) = logs {
+                    self.take_logs(logs);
+                }
                 self.loaded = true;
                 self.restore_selection(keys);
                 if self

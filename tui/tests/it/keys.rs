@@ -15,13 +15,30 @@ use crate::fixture::{self, app, ch, key, open, refresh};
 fn numbers_tab_and_backtab_switch_tabs() {
     let mut app = app(&fixture::broken());
     assert_eq!(app.tab, Tab::Map);
-    for (c, tab) in ('1'..='9').zip(Tab::ALL) {
+    for (c, tab) in ('1'..='8').zip(Tab::ALL) {
         assert_eq!(app.handle_key(ch(c)), None);
         assert_eq!(app.tab, tab);
+        assert_eq!(
+            app.params().logs,
+            None,
+            "log records are fetched for the Logs tab only"
+        );
     }
+    // The Logs tab's records are fetched only while it is shown: arriving on it asks for them.
+    match app.handle_key(ch('9')) {
+        Some(Action::Refresh(params)) => assert!(params.logs.is_some()),
+        other => panic!("expected a refresh with the log search, got {other:?}"),
+    }
+    assert_eq!(app.tab, Tab::Logs);
     app.handle_key(key(KeyCode::Tab));
     assert_eq!(app.tab, Tab::Map, "Tab wraps around");
-    app.handle_key(key(KeyCode::BackTab));
+    assert!(
+        matches!(
+            app.handle_key(key(KeyCode::BackTab)),
+            Some(Action::Refresh(_))
+        ),
+        "back on the Logs tab: its records are asked for again"
+    );
     assert_eq!(app.tab, Tab::Logs);
 }
 

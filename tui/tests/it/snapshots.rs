@@ -279,7 +279,12 @@ fn browser_views() {
 fn logs_views() {
     let source = fixture::logged();
     let mut app = app(&source);
-    app.handle_key(ch('9'));
+    assert!(app.logs.is_empty(), "not fetched before the tab is shown");
+    assert!(
+        app.handle_key(ch('9')).is_some(),
+        "the tab asks for its records"
+    );
+    refresh(&mut app, &source);
     assert_eq!(app.tab, Tab::Logs);
     // 20 failing renders, 30 slow calls (the home page's two, a product page's one, in 10 of each), and
     // the start-up line: newest first.
