@@ -315,8 +315,12 @@ pub fn datadog_v04(spans: usize, seed: u64) -> Vec<u8> {
 }
 
 /// A v0.5 span as it is serialised: indexes into the payload's string table for its texts, in the Agent API's
-/// order (service, name, resource, trace id, span id, parent id, start, duration, error, meta, metrics, type).
-pub type SpanV05 = (
+/// order (service, name, resource, trace id, span id, parent id, start, duration, error, meta, metrics, type);
+/// the maps are ordered by index unless a test writes them otherwise.
+pub type SpanV05<
+    Meta = std::collections::BTreeMap<u32, u32>,
+    Metrics = std::collections::BTreeMap<u32, f64>,
+> = (
     u32,
     u32,
     u32,
@@ -326,8 +330,8 @@ pub type SpanV05 = (
     i64,
     i64,
     i32,
-    std::collections::BTreeMap<u32, u32>,
-    std::collections::BTreeMap<u32, f64>,
+    Meta,
+    Metrics,
     u32,
 );
 

@@ -365,20 +365,7 @@ fn v05_payload(traces: &[Vec<SpanData>]) -> Vec<u8> {
             (table.len() - 1) as u32
         })
     };
-    type V05 = (
-        u32,
-        u32,
-        u32,
-        u64,
-        u64,
-        u64,
-        i64,
-        i64,
-        i32,
-        Entries<u32, u32>,
-        Entries<u32, f64>,
-        u32,
-    );
+    type V05 = crate::synth::SpanV05<Entries<u32, u32>, Entries<u32, f64>>;
     let traces: Vec<Vec<V05>> = (traces.iter())
         .map(|trace| {
             (trace.iter())
