@@ -34,6 +34,8 @@ fn resident() -> u64 {
 
 fn main() {
     let analyse = !std::env::args().any(|arg| arg == "--no-analysis");
+    // As `lab` does.
+    lab::memory::without_huge_pages();
     // Encoded before measuring, as a client's payloads would be: a few, reused with distinct ids would need
     // them all, so each is encoded just before it is decoded and dropped at once.
     let store = Store::new(SPANS);

@@ -7,6 +7,7 @@ pub mod control;
 pub mod dashboard;
 pub mod gor;
 pub mod guide;
+pub mod memory;
 pub mod record;
 pub mod replay;
 pub mod shop;

@@ -80,8 +80,16 @@ enum Command {
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<()> {
+    // Before the runtime's threads and the allocator's first arenas: what they touch stays as it was mapped.
+    lab::memory::without_huge_pages();
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(run())
+}
+
+async fn run() -> anyhow::Result<()> {
     serve::init_logging();
     // Every listener's connection cap is a share of this limit: as high as the system allows.
     listener::open_files::raise_and_log();
