@@ -224,8 +224,10 @@ async fn the_fixed_shop_seen_from_a_real_browser() {
         return;
     };
     let pages = walked.pages().await;
+    // No page waits for the broken shop's 2.5 s sleeps (its pages take at least that, above); how much less
+    // one takes is the machine's (a headless Chromium on two busy cores has taken just over a second).
     for page in &pages {
-        assert!(page.load_max_ms < 1000.0, "{page:#?}");
+        assert!(page.load_max_ms < 2500.0, "{page:#?}");
         assert_eq!(page.error_views, 0, "{page:#?}");
     }
     let errors: RumErrorsResponse = walked.get("/api/rum/errors").await;
