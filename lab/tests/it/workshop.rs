@@ -259,8 +259,9 @@ fn check_fixed(report: &Report) {
     ] {
         let stats = report.service(service).expect(service);
         assert_eq!(stats.errors, 0, "{stats:?}");
-        // Generous: no sleep is left; a loaded CI machine still answers well inside this.
-        assert!(stats.p95_ms < 1000.0, "{service} p95 {} ms", stats.p95_ms);
+        // No request waits on the broken shop's 2.5 s sleeps; how much faster it is is the machine's (a slow
+        // host has taken 1.1 s at p95 on PostgreSQL).
+        assert!(stats.p95_ms < 2500.0, "{service} p95 {} ms", stats.p95_ms);
     }
     assert_eq!(report.service("store-frontend").unwrap().requests, 101);
     let errors_logged: Vec<_> = (report.logs.iter())
