@@ -352,6 +352,136 @@ impl Span {
     }
 }
 
+/// Read access to one span, so that the analyses and the store's grouping take owned [`Span`]s and lighter
+/// views of a span (a decoder's, borrowing its payload) alike. Each method answers as the [`Span`] field or
+/// method of the same name.
+pub trait SpanRead {
+    fn trace_id(&self) -> TraceId;
+    fn span_id(&self) -> SpanId;
+    fn parent_span_id(&self) -> Option<SpanId>;
+    fn name(&self) -> &Str;
+    fn kind(&self) -> SpanKind;
+    fn status_code(&self) -> StatusCode;
+    fn start_ns(&self) -> u64;
+    fn end_ns(&self) -> u64;
+    #[inline]
+    fn duration_ns(&self) -> u64 {
+        self.end_ns().saturating_sub(self.start_ns())
+    }
+    /// The span's own attribute `key` (the first with that key), as [`Span::attribute`].
+    fn attribute(&self, key: &str) -> Option<&Value>;
+    /// The span's own attribute `key` when it is a string, as [`attribute_str`] of its attributes.
+    fn attribute_str(&self, key: &str) -> Option<&Str>;
+    fn resource(&self) -> &Arc<Resource>;
+    fn scope(&self) -> &Arc<Scope>;
+}
+
+impl SpanRead for Span {
+    #[inline]
+    fn trace_id(&self) -> TraceId {
+        self.trace_id
+    }
+    #[inline]
+    fn span_id(&self) -> SpanId {
+        self.span_id
+    }
+    #[inline]
+    fn parent_span_id(&self) -> Option<SpanId> {
+        self.parent_span_id
+    }
+    #[inline]
+    fn name(&self) -> &Str {
+        &self.name
+    }
+    #[inline]
+    fn kind(&self) -> SpanKind {
+        self.kind
+    }
+    #[inline]
+    fn status_code(&self) -> StatusCode {
+        self.status.code
+    }
+    #[inline]
+    fn start_ns(&self) -> u64 {
+        self.start_ns
+    }
+    #[inline]
+    fn end_ns(&self) -> u64 {
+        self.end_ns
+    }
+    #[inline]
+    fn attribute(&self, key: &str) -> Option<&Value> {
+        attribute(&self.attributes, key)
+    }
+    #[inline]
+    fn attribute_str(&self, key: &str) -> Option<&Str> {
+        attribute_str(&self.attributes, key)
+    }
+    #[inline]
+    fn resource(&self) -> &Arc<Resource> {
+        &self.resource
+    }
+    #[inline]
+    fn scope(&self) -> &Arc<Scope> {
+        &self.scope
+    }
+}
+
+impl<T: SpanRead + ?Sized> SpanRead for &T {
+    #[inline]
+    fn trace_id(&self) -> TraceId {
+        T::trace_id(self)
+    }
+    #[inline]
+    fn span_id(&self) -> SpanId {
+        T::span_id(self)
+    }
+    #[inline]
+    fn parent_span_id(&self) -> Option<SpanId> {
+        T::parent_span_id(self)
+    }
+    #[inline]
+    fn name(&self) -> &Str {
+        T::name(self)
+    }
+    #[inline]
+    fn kind(&self) -> SpanKind {
+        T::kind(self)
+    }
+    #[inline]
+    fn status_code(&self) -> StatusCode {
+        T::status_code(self)
+    }
+    #[inline]
+    fn start_ns(&self) -> u64 {
+        T::start_ns(self)
+    }
+    #[inline]
+    fn end_ns(&self) -> u64 {
+        T::end_ns(self)
+    }
+    #[inline]
+    fn duration_ns(&self) -> u64 {
+        T::duration_ns(self)
+    }
+    #[inline]
+    fn attribute(&self, key: &str) -> Option<&Value> {
+        T::attribute(self, key)
+    }
+    #[inline]
+    fn attribute_str(&self, key: &str) -> Option<&Str> {
+        T::attribute_str(self, key)
+    }
+    #[inline]
+    fn resource(&self) -> &Arc<Resource> {
+        T::resource(self)
+    }
+    #[inline]
+    fn scope(&self) -> &Arc<Scope> {
+        T::scope(self)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,52 +4,52 @@
 
 use rustc_hash::FxHashMap;
 
-use crate::model::{Span, SpanKind, StatusCode, Str, Value, attribute_str};
+use crate::model::{SpanKind, SpanRead, StatusCode, Str, Value};
 
-fn text<'a>(span: &'a Span, keys: &[&str]) -> Option<&'a str> {
+fn text<'a>(span: &'a impl SpanRead, keys: &[&str]) -> Option<&'a str> {
     keys.iter()
         .find_map(|key| span.attribute(key).and_then(Value::as_str))
         .filter(|s| !s.is_empty())
 }
 
-fn shared<'a>(span: &'a Span, keys: &[&str]) -> Option<&'a Str> {
+fn shared<'a>(span: &'a impl SpanRead, keys: &[&str]) -> Option<&'a Str> {
     keys.iter()
-        .find_map(|key| attribute_str(&span.attributes, key).filter(|s| !s.is_empty()))
+        .find_map(|key| span.attribute_str(key).filter(|s| !s.is_empty()))
 }
 
 /// `http.response.status_code`, or the older `http.status_code`.
-pub fn http_status(span: &Span) -> Option<i64> {
+pub fn http_status(span: &impl SpanRead) -> Option<i64> {
     ["http.response.status_code", "http.status_code"]
         .iter()
         .find_map(|key| span.attribute(key).and_then(Value::as_i64))
 }
 
 /// `http.request.method`, or the older `http.method`.
-pub fn http_method(span: &Span) -> Option<&str> {
+pub fn http_method(span: &impl SpanRead) -> Option<&str> {
     text(span, &["http.request.method", "http.method"])
 }
 
 /// `db.system.name`, or the older `db.system`: `sqlite`, `postgresql`, …
-pub fn db_system(span: &Span) -> Option<&Str> {
+pub fn db_system(span: &impl SpanRead) -> Option<&Str> {
     shared(span, &["db.system.name", "db.system"])
 }
 
 /// `db.query.text`, or the older `db.statement`.
-pub fn query_text(span: &Span) -> Option<&str> {
+pub fn query_text(span: &impl SpanRead) -> Option<&str> {
     text(span, &["db.query.text", "db.statement"])
 }
 
 /// A span that starts a service's work on a request: a server or consumer span, or a root.
-pub fn is_entry(span: &Span) -> bool {
-    matches!(span.kind, SpanKind::Server | SpanKind::Consumer) || span.parent_span_id.is_none()
+pub fn is_entry(span: &impl SpanRead) -> bool {
+    matches!(span.kind(), SpanKind::Server | SpanKind::Consumer) || span.parent_span_id().is_none()
 }
 
 /// Whether the span failed, by the semantic conventions: its status is error, or it is a server span that
 /// answered 5xx. A 4xx is the client's mistake, not the server's error; for clients any status code is left
 /// to the instrumentation's status.
-pub fn is_error(span: &Span) -> bool {
-    span.status.code == StatusCode::Error
-        || (span.kind == SpanKind::Server && http_status(span).is_some_and(|code| code >= 500))
+pub fn is_error(span: &impl SpanRead) -> bool {
+    span.status_code() == StatusCode::Error
+        || (span.kind() == SpanKind::Server && http_status(span).is_some_and(|code| code >= 500))
 }
 
 /// What a span calls, for the service map.
@@ -101,7 +101,7 @@ impl Names {
 
     /// The endpoint an entry span serves: `METHOD route` when it has an `http.route`, else Datadog's resource
     /// (`resource.name`), else its name.
-    pub fn endpoint(&mut self, span: &Span) -> Str {
+    pub fn endpoint(&mut self, span: &impl SpanRead) -> Str {
         if let Some(route) = shared(span, &["http.route"]) {
             let method = shared(span, &["http.request.method", "http.method"]);
             return match method {
@@ -115,12 +115,12 @@ impl Names {
         }
         shared(span, &["resource.name"])
             .cloned()
-            .unwrap_or_else(|| span.name.clone())
+            .unwrap_or_else(|| span.name().clone())
     }
 
     /// What a client span calls: a database, a named peer service, or an address; `None` for spans that
     /// call nothing outside their service.
-    pub fn peer(&mut self, span: &Span) -> Option<Peer> {
+    pub fn peer(&mut self, span: &impl SpanRead) -> Option<Peer> {
         if let Some(system) = db_system(span) {
             // A database is a node of its own, shared by the services that use it: `discounts-service.db
             // (sqlite)`; on PostgreSQL the database, not its schemas (`db.namespace` is `database|schema`), so
@@ -141,7 +141,7 @@ impl Names {
                 },
             ));
         }
-        if !matches!(span.kind, SpanKind::Client | SpanKind::Producer) {
+        if !matches!(span.kind(), SpanKind::Client | SpanKind::Producer) {
             return None;
         }
         if let Some(service) = shared(span, &["peer.service"]) {
@@ -165,6 +165,7 @@ mod tests {
     use std::sync::Arc;
 
     use super::*;
+    use crate::model::Span;
     use crate::testing::{self, Build as _};
 
     fn span(kind: SpanKind, attributes: &[(&str, Value)]) -> Span {

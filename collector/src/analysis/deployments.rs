@@ -10,7 +10,7 @@ use super::results::{DependencyChange, VersionChange};
 use super::stats::{Series, Summary, ms, percent};
 use super::timeline::Timeline;
 use super::{ServiceEntry, State, VersionEntry};
-use crate::model::{Span, Str, TraceId, attribute_str};
+use crate::model::{SpanRead, Str, TraceId, attribute_str};
 
 /// Endpoints a version keeps apart for the comparison; past it, requests of other endpoints are left out of
 /// it (they still count in the version's own figures).
@@ -295,8 +295,8 @@ fn error_change(old: &Summary, new: &Summary) -> Option<bool> {
 
 impl State {
     /// The span's `service.version`, or `unversioned`.
-    pub(super) fn version_of(&self, span: &Span) -> Str {
-        attribute_str(&span.resource.attributes, "service.version")
+    pub(super) fn version_of(&self, span: &impl SpanRead) -> Str {
+        attribute_str(&span.resource().attributes, "service.version")
             .unwrap_or(&self.unversioned)
             .clone()
     }
@@ -340,38 +340,42 @@ impl ServiceEntry {
     pub(super) fn record_version(
         &mut self,
         (version, endpoint): (Str, &Str),
-        span: &Span,
+        span: &impl SpanRead,
         (duration, error): (u64, bool),
         (starts, fresh): (&mut BTreeSet<u64>, &mut super::timeline::Fresh),
     ) {
         let v = self.versions.entry(version).or_insert_with(|| {
-            starts.insert(span.start_ns);
+            starts.insert(span.start_ns());
             VersionEntry {
                 series: Series::default(),
                 endpoints: Default::default(),
                 n_plus_one: Series::default(),
                 timeline: Timeline::default(),
-                first_seen: span.start_ns,
-                last_seen: span.end_ns,
+                first_seen: span.start_ns(),
+                last_seen: span.end_ns(),
             }
         });
-        if span.start_ns < v.first_seen {
+        if span.start_ns() < v.first_seen {
             // The version started earlier than thought: its cut moves (one cut a version, not one a span).
             starts.remove(&v.first_seen);
-            starts.insert(span.start_ns);
+            starts.insert(span.start_ns());
         }
-        v.series.record(span.end_ns, duration, error);
+        v.series.record(span.end_ns(), duration, error);
         if v.endpoints.len() < MAX_VERSION_ENDPOINTS || v.endpoints.contains_key(endpoint) {
             v.endpoints
                 .entry(endpoint.clone())
                 .or_default()
-                .record(span.end_ns, duration, error);
+                .record(span.end_ns(), duration, error);
             // The endpoints compared across a dependency's deployment are the ones compared across versions.
-            v.timeline
-                .record((span.start_ns, endpoint), (duration, error), starts, fresh);
+            v.timeline.record(
+                (span.start_ns(), endpoint),
+                (duration, error),
+                starts,
+                fresh,
+            );
         }
-        v.first_seen = v.first_seen.min(span.start_ns);
-        v.last_seen = v.last_seen.max(span.end_ns);
+        v.first_seen = v.first_seen.min(span.start_ns());
+        v.last_seen = v.last_seen.max(span.end_ns());
     }
 }
 

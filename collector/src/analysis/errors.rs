@@ -70,13 +70,13 @@ impl State {
         };
         let failing_parents: FxHashSet<(SpanId, Str)> = spans
             .iter()
-            .filter(|s| semconv::is_error(s))
+            .filter(semconv::is_error)
             .filter_map(|s| Some((s.parent_span_id?, service(s))))
             .collect();
         let causes: Vec<(&Span, Str)> = spans
             .iter()
             .skip(already)
-            .filter(|span| semconv::is_error(span))
+            .filter(semconv::is_error)
             .map(|span| (span, service(span)))
             .filter(|(span, service)| !failing_parents.contains(&(span.span_id, service.clone())))
             .collect();

@@ -33,7 +33,7 @@ use std::time::{Duration, Instant};
 use parking_lot::Mutex;
 use rustc_hash::FxHashMap;
 
-use crate::model::{Span, SpanId, Str, TraceId, attribute_str};
+use crate::model::{SpanId, SpanRead, Str, TraceId, attribute_str};
 use crate::semconv::{Names, Peer};
 use results::{Deployment, ErrorGroup, MapEdge, MapNode, NPlusOne, ServiceMap, ServiceStats};
 use stats::{Series, Summary};
@@ -607,11 +607,11 @@ const DATADOG_SCOPE: &str = "datadog";
 
 /// Whether a span is one of a Datadog integration's (`sqlite`, `postgres`, `requests`): Datadog's tracers name
 /// such a client span's service after what it calls, so what it does belongs to its parent's service.
-fn is_datadog_client(span: &Span) -> bool {
-    &*span.scope.name == DATADOG_SCOPE && span.kind == crate::model::SpanKind::Client
+fn is_datadog_client(span: &impl SpanRead) -> bool {
+    &*span.scope().name == DATADOG_SCOPE && span.kind() == crate::model::SpanKind::Client
 }
 
 /// The span's `service.name`, shared.
-fn service_of(span: &Span) -> Option<&Str> {
-    attribute_str(&span.resource.attributes, "service.name")
+fn service_of(span: &impl SpanRead) -> Option<&Str> {
+    attribute_str(&span.resource().attributes, "service.name")
 }

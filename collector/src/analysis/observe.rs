@@ -9,7 +9,7 @@ use super::{
     Analysis, DATADOG_SCOPE, MAX_ADDRESSES, MAX_EDGES, MAX_ENDPOINTS, MAX_SERVICES, MAX_VERSIONS,
     State, remember, service_of,
 };
-use crate::model::{Span, SpanId, Str};
+use crate::model::{SpanId, SpanRead, Str};
 use crate::semconv::{self, Peer};
 
 /// Client spans and server spans waiting for their counterpart, to learn which address is which service.
@@ -22,15 +22,17 @@ pub(crate) const MAX_SKEW_NS: u64 = 30_000_000_000;
 impl Analysis {
     /// Counts a batch of spans into the stats, the map and the deployments, and notes the traces that may
     /// hold errors or repeats for [`Analysis::settle`].
-    pub fn observe(&self, spans: &[Span]) {
+    pub fn observe<S: SpanRead>(&self, spans: &[S]) {
         let now = Instant::now();
         // Datadog's tracers name a client span after what it calls (`sqlite`, `postgres`), so its caller is
         // its parent's service. Their payloads carry whole traces, so the parent is in the same batch.
-        let datadog = spans.iter().any(|span| &*span.scope.name == DATADOG_SCOPE);
+        let datadog = spans
+            .iter()
+            .any(|span| &*span.scope().name == DATADOG_SCOPE);
         let services: FxHashMap<SpanId, &Str> = if datadog {
             spans
                 .iter()
-                .filter_map(|span| Some((span.span_id, service_of(span)?)))
+                .filter_map(|span| Some((span.span_id(), service_of(span)?)))
                 .collect()
         } else {
             FxHashMap::default()
@@ -41,8 +43,8 @@ impl Analysis {
             .saturating_add(MAX_SKEW_NS);
         let mut state = self.state.lock();
         for span in spans {
-            let caller = match span.parent_span_id {
-                Some(parent) if datadog && &*span.scope.name == DATADOG_SCOPE => {
+            let caller = match span.parent_span_id() {
+                Some(parent) if datadog && &*span.scope().name == DATADOG_SCOPE => {
                     match services.get(&parent) {
                         Some(service) => Caller::Known((*service).clone()),
                         // A partial flush sends finished children before their parent: an earlier payload
@@ -59,12 +61,12 @@ impl Analysis {
             state.observe(span, caller, now, horizon_ns);
         }
         if datadog {
-            for span in spans.iter().filter(|s| &*s.scope.name == DATADOG_SCOPE) {
+            for span in spans.iter().filter(|s| &*s.scope().name == DATADOG_SCOPE) {
                 let Some(service) = service_of(span) else {
                     continue;
                 };
-                state.adopt_orphans(span.span_id, service);
-                state.remember_datadog_service(span.span_id, service.clone());
+                state.adopt_orphans(span.span_id(), service);
+                state.remember_datadog_service(span.span_id(), service.clone());
             }
         }
     }
@@ -97,9 +99,9 @@ const ORPHAN_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
 
 impl State {
     /// Counts one span; `caller` says whose call it is, when it calls something.
-    fn observe(&mut self, span: &Span, caller: Caller, now: Instant, horizon_ns: u64) {
-        if span.end_ns <= horizon_ns {
-            self.newest_ns = self.newest_ns.max(span.end_ns);
+    fn observe(&mut self, span: &impl SpanRead, caller: Caller, now: Instant, horizon_ns: u64) {
+        if span.end_ns() <= horizon_ns {
+            self.newest_ns = self.newest_ns.max(span.end_ns());
         } else {
             self.future_spans += 1;
         }
@@ -114,7 +116,7 @@ impl State {
             let mut endpoint = self.names.endpoint(span);
             let mut version = self.version_of(span);
             let entry = self.services.entry(service.clone()).or_default();
-            entry.overall.record(span.end_ns, duration, error);
+            entry.overall.record(span.end_ns(), duration, error);
             if entry.endpoints.len() >= MAX_ENDPOINTS && !entry.endpoints.contains_key(&endpoint) {
                 endpoint = self.other_endpoints.clone();
                 self.grouped.endpoints += 1;
@@ -124,7 +126,7 @@ impl State {
                 self.grouped.versions += 1;
             }
             entry.endpoints.entry(endpoint.clone()).or_default().record(
-                span.end_ns,
+                span.end_ns(),
                 duration,
                 error,
             );
@@ -135,10 +137,10 @@ impl State {
                 (&mut self.version_starts, &mut self.fresh),
             );
             // A request whose trace is waiting to settle: whether it loops is not known yet.
-            if let Some(pending) = self.pending.get_mut(&span.trace_id) {
+            if let Some(pending) = self.pending.get_mut(&span.trace_id()) {
                 pending.requests.push((service.clone(), version));
             }
-            if let Some(parent) = span.parent_span_id {
+            if let Some(parent) = span.parent_span_id() {
                 self.learn_from_server(parent, &service);
             }
         }
@@ -153,7 +155,7 @@ impl State {
                     let orphan = Orphan {
                         own: service,
                         peer: peer.clone(),
-                        end_ns: span.end_ns,
+                        end_ns: span.end_ns(),
                         duration_ns: duration,
                         error,
                         at: now,
@@ -165,9 +167,9 @@ impl State {
                 }
             };
             if let Peer::Address(address) = &peer {
-                self.learn_from_client(span.span_id, &service, address);
+                self.learn_from_client(span.span_id(), &service, address);
             }
-            self.record_edge(service, peer, span.end_ns, duration, error);
+            self.record_edge(service, peer, span.end_ns(), duration, error);
         }
         self.note_pending(span, error, repeatable, now);
     }
@@ -235,12 +237,12 @@ impl State {
     }
 
     /// Notes a span's trace for settling when it may hold an error or a repeat, or arrived late.
-    fn note_pending(&mut self, span: &Span, error: bool, repeatable: bool, now: Instant) {
+    fn note_pending(&mut self, span: &impl SpanRead, error: bool, repeatable: bool, now: Instant) {
         let duration = span.duration_ns();
-        let root = span.parent_span_id.is_none();
-        let late = self.done.contains_key(&span.trace_id);
+        let root = span.parent_span_id().is_none();
+        let late = self.done.contains_key(&span.trace_id());
         if error || repeatable || late {
-            let pending = self.pending.entry(span.trace_id).or_default();
+            let pending = self.pending.entry(span.trace_id()).or_default();
             pending.touched = Some(now);
             pending.error |= error;
             // A trace analysed before had its root then (or waited long enough for it).
@@ -248,7 +250,7 @@ impl State {
             pending.late |= late;
             if repeatable
                 && !pending.repeats
-                && let Some(parent) = span.parent_span_id
+                && let Some(parent) = span.parent_span_id()
             {
                 let tally = match pending
                     .fan_out
@@ -274,7 +276,7 @@ impl State {
                     pending.fan_out = Vec::new();
                 }
             }
-        } else if let Some(pending) = self.pending.get_mut(&span.trace_id) {
+        } else if let Some(pending) = self.pending.get_mut(&span.trace_id()) {
             pending.touched = Some(now);
             pending.root |= root;
         }
@@ -475,5 +477,26 @@ mod tests {
         assert_eq!(settled.settling, 0);
         assert_eq!(settled.n_plus_one, settled.requests);
         assert_eq!(settled.n_plus_one_share, 1.0);
+    }
+
+    /// Observing spans through another [`crate::model::SpanRead`] type (here borrowed spans) counts the same.
+    #[test]
+    fn spans_read_through_references_count_the_same() {
+        use crate::workshop::{self, Workshop};
+        let spans = workshop::generate(Workshop::Broken, 20, 1_790_000_000_000_000_000);
+        let owned = Analysis::default();
+        owned.observe(&spans);
+        let borrowed = Analysis::default();
+        borrowed.observe(&spans.iter().collect::<Vec<_>>());
+        let figures = |a: &Analysis| {
+            format!(
+                "{:?} {:?} {:?} {}",
+                a.services(Window::All, protocol::Sort::Name),
+                a.map(Window::All),
+                a.deployments(),
+                a.settling_errors()
+            )
+        };
+        assert_eq!(figures(&owned), figures(&borrowed));
     }
 }
