@@ -7,7 +7,8 @@
 //! the same bytes that interns every string and builds nothing (`wire::walk`). Each receiver path has a group of its stages, the same spans in
 //! its own encoding: `otlp_512_spans` (OTLP/HTTP and gRPC share the decoder; gRPC adds only its framing),
 //! `datadog_v04_512_spans` and `datadog_v05_512_spans`; each ends with `whole`, every stage one after the other
-//! as the receiver and the ingest writer do them on one core (all but the transport).
+//! as the receiver and the ingest writer do them on one core (all but the transport). `otlp_staged_512_spans`
+//! is the OTLP path the receivers take: decoded straight into the store's form ([`collector::staged`]).
 
 use std::hint::black_box;
 
@@ -172,5 +173,60 @@ fn receiver_path(
     group.finish();
 }
 
-criterion_group!(benches, ingest);
+/// The OTLP path the receivers take: decoded straight into the store's form, the analyses reading it in
+/// place, the store encoding it from its table indexes (no span limits stage: the decoder checks them).
+fn staged_path(c: &mut Criterion) {
+    use collector::ingest::Batch;
+    use collector::staged::Staged;
+    let interner = Interner::new();
+    let store = Store::new(100_000);
+    let analysis = Analysis::default();
+    let payloads: Vec<Vec<u8>> = (0..256)
+        .map(|i| synth::shop_batch(SPANS, 10_000 + i).encode_to_vec())
+        .collect();
+    let decode = |bytes: &[u8]| -> Staged {
+        match collector::wire::decode_for_store(bytes, &interner)
+            .unwrap()
+            .batch
+        {
+            Batch::Staged(staged) => *staged,
+            Batch::Spans(_) => panic!("a shop batch is within the span limits"),
+        }
+    };
+    let mut next = 0;
+    let mut decoded = || {
+        next += 1;
+        decode(&payloads[next % payloads.len()])
+    };
+    while store.len() < 100_000 {
+        let staged = decoded();
+        analysis.observe(&staged.views());
+        store.insert_staged(staged);
+    }
+    let one = synth::shop_batch(SPANS, 1).encode_to_vec();
+    let mut group = c.benchmark_group("otlp_staged_512_spans");
+    group.throughput(Throughput::Elements(SPANS as u64));
+    group.bench_function("decode", |b| b.iter(|| decode(black_box(&one))));
+    let staged = decode(&one);
+    group.bench_function("observe", |b| {
+        b.iter(|| analysis.observe(black_box(&staged.views())))
+    });
+    group.bench_function("store_insert_evicting", |b| {
+        b.iter_batched(
+            &mut decoded,
+            |staged| store.insert_staged(staged),
+            BatchSize::SmallInput,
+        )
+    });
+    group.bench_function("whole", |b| {
+        b.iter(|| {
+            let staged = decoded();
+            analysis.observe(&staged.views());
+            store.insert_staged(staged)
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, ingest, staged_path);
 criterion_main!(benches);

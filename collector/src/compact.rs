@@ -69,21 +69,39 @@ impl TableBuilder {
         TableBuilder::default()
     }
 
-    fn string(&mut self, s: &Str) -> u32 {
+    /// The string at index `i` (given by [`TableBuilder::string`]).
+    pub(crate) fn string_at(&self, i: u32) -> &Str {
+        &self.table.strings[i as usize]
+    }
+
+    /// The pair at index `i` (given by [`TableBuilder::pair`]).
+    pub(crate) fn pair_at(&self, i: u32) -> &KeyValue {
+        &self.table.pairs[i as usize]
+    }
+
+    pub(crate) fn resource_at(&self, i: u32) -> &Arc<Resource> {
+        &self.table.resources[i as usize]
+    }
+
+    pub(crate) fn scope_at(&self, i: u32) -> &Arc<Scope> {
+        &self.table.scopes[i as usize]
+    }
+
+    pub(crate) fn string(&mut self, s: &Str) -> u32 {
         index_of(&mut self.strings, &mut self.table.strings, s)
     }
 
-    fn resource(&mut self, r: &Arc<Resource>) -> u32 {
+    pub(crate) fn resource(&mut self, r: &Arc<Resource>) -> u32 {
         index_of(&mut self.resources, &mut self.table.resources, r)
     }
 
-    fn scope(&mut self, s: &Arc<Scope>) -> u32 {
+    pub(crate) fn scope(&mut self, s: &Arc<Scope>) -> u32 {
         index_of(&mut self.scopes, &mut self.table.scopes, s)
     }
 
     /// The index of an attribute in the table, when its value is a scalar (a string found by address, like
     /// the key).
-    fn pair(&mut self, kv: &KeyValue) -> Option<u32> {
+    pub(crate) fn pair(&mut self, kv: &KeyValue) -> Option<u32> {
         let value = match &kv.value {
             Value::Str(s) => (TAG_STR, Arc::as_ptr(s) as *const u8 as usize as u64),
             Value::Bool(b) => (TAG_TRUE, u64::from(*b)),
@@ -107,18 +125,30 @@ impl TableBuilder {
 
     /// Encodes spans that all belong to one trace (the first span's) into bytes for a [`Chunk`].
     pub fn encode<S: std::borrow::Borrow<Span>>(&mut self, spans: &[S]) -> Encoded {
-        let base_ns = (spans.iter())
-            .map(|s| s.borrow().start_ns)
-            .min()
-            .unwrap_or(0);
+        self.encode_with(
+            spans,
+            |s| (s.borrow().span_id, s.borrow().start_ns),
+            |table, span, base_ns, ids, out| table.encode_span(span.borrow(), base_ns, ids, out),
+        )
+    }
+
+    /// Encodes one trace's spans, whatever form they come in: `id` gives a span's id and start, `write` its
+    /// record (with [`TableBuilder::write_record`]).
+    pub(crate) fn encode_with<T>(
+        &mut self,
+        spans: &[T],
+        id: impl Fn(&T) -> (SpanId, u64),
+        mut write: impl FnMut(&mut TableBuilder, &T, u64, &Ids, &mut Vec<u8>),
+    ) -> Encoded {
+        let base_ns = spans.iter().map(|s| id(s).1).min().unwrap_or(0);
         let mut out = std::mem::take(&mut self.bytes);
         let start = out.len();
         for span in spans {
-            out.extend_from_slice(&span.borrow().span_id.0);
+            out.extend_from_slice(&id(span).0.0);
         }
-        let ids = Ids::new(spans);
+        let ids = Ids::new(spans.len(), spans.iter().map(|s| id(s).0));
         for span in spans {
-            self.encode_span(span.borrow(), base_ns, &ids, &mut out);
+            write(self, span, base_ns, &ids, &mut out);
         }
         let end = out.len();
         self.bytes = out;
@@ -133,15 +163,41 @@ impl TableBuilder {
     }
 
     fn encode_span(&mut self, span: &Span, base_ns: u64, ids: &Ids, out: &mut Vec<u8>) {
+        let record = Record {
+            parent: span.parent_span_id,
+            kind: span.kind,
+            status: span.status.code,
+            start_ns: span.start_ns,
+            end_ns: span.end_ns,
+            name: self.string(&span.name),
+            resource: self.resource(&span.resource),
+            scope: self.scope(&span.scope),
+            message: span.status.message.as_ref().map(|m| self.string(m)),
+            extra: Extra::of(&span.events, &span.links, span.dropped),
+        };
+        self.write_record(&record, base_ns, ids, out, |table, out| {
+            table.encode_attributes(&span.attributes, out);
+        });
+    }
+
+    /// Writes a span's record: its head, its attributes (by `attributes`, which writes their count and each
+    /// one as [`TableBuilder::encode_attributes`] does), and its events, links and dropped counts if any.
+    pub(crate) fn write_record(
+        &mut self,
+        record: &Record<'_>,
+        base_ns: u64,
+        ids: &Ids,
+        out: &mut Vec<u8>,
+        attributes: impl FnOnce(&mut TableBuilder, &mut Vec<u8>),
+    ) {
         // Events, links and dropped counts are rare: one flag says whether any follow.
-        let extra = !span.events.is_empty() || !span.links.is_empty() || !span.dropped.is_none();
-        let flags = span.kind as u8
-            | (span.status.code as u8) << 3
-            | u8::from(span.parent_span_id.is_some()) << 5
-            | u8::from(span.status.message.is_some()) << 6
-            | u8::from(extra) << 7;
+        let flags = record.kind as u8
+            | (record.status as u8) << 3
+            | u8::from(record.parent.is_some()) << 5
+            | u8::from(record.message.is_some()) << 6
+            | u8::from(record.extra.is_some()) << 7;
         out.push(flags);
-        if let Some(parent) = span.parent_span_id {
+        if let Some(parent) = record.parent {
             // A span of the same chunk by its index, counted from 1; 0 and the id itself otherwise.
             match ids.find(parent) {
                 Some(at) => put_varint(out, at as u64 + 1),
@@ -151,51 +207,51 @@ impl TableBuilder {
                 }
             }
         }
-        put_varint(out, span.start_ns.wrapping_sub(base_ns));
-        put_varint(out, span.end_ns.wrapping_sub(span.start_ns));
-        let name = self.string(&span.name);
-        put_varint(out, name.into());
-        let resource = self.resource(&span.resource);
-        put_varint(out, resource.into());
-        let scope = self.scope(&span.scope);
-        put_varint(out, scope.into());
-        if let Some(message) = &span.status.message {
-            let message = self.string(message);
+        put_varint(out, record.start_ns.wrapping_sub(base_ns));
+        put_varint(out, record.end_ns.wrapping_sub(record.start_ns));
+        put_varint(out, record.name.into());
+        put_varint(out, record.resource.into());
+        put_varint(out, record.scope.into());
+        if let Some(message) = record.message {
             put_varint(out, message.into());
         }
-        self.encode_attributes(&span.attributes, out);
-        if extra {
-            put_varint(out, span.events.len() as u64);
-            for event in &span.events {
+        attributes(self, out);
+        if let Some(extra) = &record.extra {
+            put_varint(out, extra.events.len() as u64);
+            for event in extra.events {
                 let name = self.string(&event.name);
                 put_varint(out, name.into());
-                put_varint(out, event.time_ns.wrapping_sub(span.start_ns));
+                put_varint(out, event.time_ns.wrapping_sub(record.start_ns));
                 self.encode_attributes(&event.attributes, out);
             }
-            put_varint(out, span.links.len() as u64);
-            for link in &span.links {
+            put_varint(out, extra.links.len() as u64);
+            for link in extra.links {
                 out.extend_from_slice(&link.trace_id.0);
                 out.extend_from_slice(&link.span_id.0);
                 self.encode_attributes(&link.attributes, out);
             }
-            put_varint(out, span.dropped.attributes.into());
-            put_varint(out, span.dropped.events.into());
-            put_varint(out, span.dropped.links.into());
+            put_varint(out, extra.dropped.attributes.into());
+            put_varint(out, extra.dropped.events.into());
+            put_varint(out, extra.dropped.links.into());
         }
+    }
+
+    /// Writes one attribute that is not a pair of the table: 0, its key and its value.
+    pub(crate) fn encode_other(&mut self, kv: &KeyValue, out: &mut Vec<u8>) {
+        out.push(0);
+        let key = self.string(&kv.key);
+        put_varint(out, key.into());
+        self.encode_value(&kv.value, out);
     }
 
     fn encode_attributes(&mut self, attributes: &[KeyValue], out: &mut Vec<u8>) {
         put_varint(out, attributes.len() as u64);
         for kv in attributes {
             // A pair by its index in the table, counted from 1; 0, the key and the value otherwise.
-            if let Some(pair) = self.pair(kv) {
-                put_varint(out, u64::from(pair) + 1);
-                continue;
+            match self.pair(kv) {
+                Some(pair) => put_pair(out, pair),
+                None => self.encode_other(kv, out),
             }
-            out.push(0);
-            let key = self.string(&kv.key);
-            put_varint(out, key.into());
-            self.encode_value(&kv.value, out);
         }
     }
 
@@ -258,6 +314,42 @@ impl TableBuilder {
     }
 }
 
+/// A span's record, its strings, resource and scope as indexes of the table: what
+/// [`TableBuilder::write_record`] writes.
+pub(crate) struct Record<'s> {
+    pub(crate) parent: Option<SpanId>,
+    pub(crate) kind: SpanKind,
+    pub(crate) status: StatusCode,
+    pub(crate) start_ns: u64,
+    pub(crate) end_ns: u64,
+    pub(crate) name: u32,
+    pub(crate) resource: u32,
+    pub(crate) scope: u32,
+    pub(crate) message: Option<u32>,
+    pub(crate) extra: Option<Extra<'s>>,
+}
+
+/// A span's events, links and dropped counts, when it has any.
+pub(crate) struct Extra<'s> {
+    pub(crate) events: &'s [Event],
+    pub(crate) links: &'s [Link],
+    pub(crate) dropped: Dropped,
+}
+
+impl<'s> Extra<'s> {
+    pub(crate) fn of(
+        events: &'s [Event],
+        links: &'s [Link],
+        dropped: Dropped,
+    ) -> Option<Extra<'s>> {
+        (!events.is_empty() || !links.is_empty() || !dropped.is_none()).then_some(Extra {
+            events,
+            links,
+            dropped,
+        })
+    }
+}
+
 /// About how many bytes an attribute holds, its key and text included.
 fn weight_of(kv: &KeyValue) -> usize {
     fn value(v: &Value) -> usize {
@@ -281,7 +373,12 @@ const TAG_BYTES: u8 = 5;
 const TAG_ARRAY: u8 = 6;
 const TAG_MAP: u8 = 7;
 
-fn put_varint(out: &mut Vec<u8>, mut v: u64) {
+/// Writes an attribute that is a pair of the table, by its index.
+pub(crate) fn put_pair(out: &mut Vec<u8>, pair: u32) {
+    put_varint(out, u64::from(pair) + 1);
+}
+
+pub(crate) fn put_varint(out: &mut Vec<u8>, mut v: u64) {
     while v >= 0x80 {
         out.push(v as u8 | 0x80);
         v >>= 7;
@@ -291,7 +388,7 @@ fn put_varint(out: &mut Vec<u8>, mut v: u64) {
 
 /// Where each span id of a chunk is, to write a parent as its index: a look along the ids for a few spans, a
 /// map for many (a chunk may hold a whole large trace).
-enum Ids {
+pub(crate) enum Ids {
     Few(Vec<SpanId>),
     Many(FxHashMap<SpanId, u32>),
 }
@@ -299,9 +396,8 @@ enum Ids {
 impl Ids {
     const FEW: usize = 32;
 
-    fn new<S: std::borrow::Borrow<Span>>(spans: &[S]) -> Ids {
-        let ids = spans.iter().map(|s| s.borrow().span_id);
-        if spans.len() <= Ids::FEW {
+    fn new(len: usize, ids: impl Iterator<Item = SpanId>) -> Ids {
+        if len <= Ids::FEW {
             return Ids::Few(ids.collect());
         }
         let mut map = FxHashMap::default();

@@ -11,7 +11,35 @@ use crate::export::Exports;
 use crate::limits::SpanLimits;
 use crate::model::{Interner, Span};
 use crate::record::{Recorder, SharedRecorder};
+use crate::staged::Staged;
 use crate::store::Store;
+
+/// A batch on its way to the store: model spans, or spans a decoder put straight into the store's form.
+pub enum Batch {
+    Spans(Vec<Span>),
+    /// Boxed: a batch's table and records are far larger than a vector's handle.
+    Staged(Box<Staged>),
+}
+
+impl Batch {
+    /// The number of spans.
+    pub fn len(&self) -> usize {
+        match self {
+            Batch::Spans(spans) => spans.len(),
+            Batch::Staged(staged) => staged.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl std::fmt::Debug for Batch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Batch").field("spans", &self.len()).finish()
+    }
+}
 
 /// How many evicted spans between two prunings of the interner.
 const PRUNE_AFTER_EVICTED: usize = 100_000;
@@ -29,7 +57,7 @@ pub struct Overloaded;
 pub struct Ingest {
     store: Store,
     interner: Interner,
-    queue: mpsc::Sender<Vec<Span>>,
+    queue: mpsc::Sender<Batch>,
 }
 
 /// The writer's end, to be run by [`IngestWriter::run`].
@@ -37,7 +65,7 @@ pub struct Ingest {
 pub struct IngestWriter {
     store: Store,
     interner: Interner,
-    queue: mpsc::Receiver<Vec<Span>>,
+    queue: mpsc::Receiver<Batch>,
     recorder: Option<SharedRecorder>,
     analysis: Option<Analysis>,
     exports: Exports,
@@ -89,12 +117,21 @@ impl Ingest {
 
     /// Queues a batch for the store, cut down to the span limits, or answers [`Overloaded`] (counted as a
     /// rejected payload) when the writer is behind.
-    pub fn submit(&self, mut spans: Vec<Span>) -> Result<(), Overloaded> {
-        if spans.is_empty() {
+    pub fn submit(&self, spans: Vec<Span>) -> Result<(), Overloaded> {
+        self.submit_batch(Batch::Spans(spans))
+    }
+
+    /// [`Ingest::submit`] of either kind of batch. A staged batch is within the limits already (its decoder
+    /// leaves the others as model spans).
+    pub fn submit_batch(&self, mut batch: Batch) -> Result<(), Overloaded> {
+        if batch.is_empty() {
             return Ok(());
         }
-        let limited = SpanLimits::default().apply_all(&mut spans);
-        match self.queue.try_send(spans) {
+        let limited = match &mut batch {
+            Batch::Spans(spans) => SpanLimits::default().apply_all(spans),
+            Batch::Staged(_) => 0,
+        };
+        match self.queue.try_send(batch) {
             Ok(()) => {
                 self.store.count_limited(limited);
                 Ok(())
@@ -117,7 +154,7 @@ impl Ingest {
             return Ok(());
         }
         let limited = SpanLimits::default().apply_all(&mut spans);
-        self.queue.send(spans).await.map_err(|_| {
+        self.queue.send(Batch::Spans(spans)).await.map_err(|_| {
             self.store.reject("collector_stopped", 1);
             Overloaded
         })?;
@@ -140,6 +177,43 @@ impl Ingest {
 }
 
 impl IngestWriter {
+    /// Records, analyses, exports and stores one batch.
+    fn take(&mut self, batch: Batch) -> crate::store::Inserted {
+        // The recording and the exporters keep model spans: a staged batch is made into them for their sake.
+        let batch = match batch {
+            Batch::Staged(staged) if self.recorder.is_some() || self.exports.wants() => {
+                staged.to_spans()
+            }
+            Batch::Staged(staged) => {
+                if let Some(analysis) = &self.analysis {
+                    analysis.observe(&staged.views());
+                }
+                return self.store.insert_staged(*staged);
+            }
+            Batch::Spans(spans) => spans,
+        };
+        let recorded = self
+            .recorder
+            .as_ref()
+            .map(|recorder| recorder.lock().append(&batch));
+        if let Some(Err(err)) = recorded {
+            tracing::error!(error = %err, "recording a batch failed: recording stops");
+            self.recorder = None;
+        }
+        if let Some(analysis) = &self.analysis {
+            analysis.observe(&batch);
+        }
+        // With an exporter on, the batch is moved (not copied) into one the store reads and the exporters
+        // keep.
+        if self.exports.wants() {
+            let shared: crate::export::queue::Batch = batch.into();
+            self.exports.offer_shared(&shared);
+            self.store.insert_slice(&shared)
+        } else {
+            self.store.insert(batch)
+        }
+    }
+
     /// Also feeds every batch to `analysis` before storing it, and lets it read settled traces back.
     pub fn analyse(mut self, analysis: Analysis) -> IngestWriter {
         self.analysis = Some(analysis);
@@ -188,26 +262,7 @@ impl IngestWriter {
                     continue;
                 }
             };
-            let recorded = self
-                .recorder
-                .as_ref()
-                .map(|recorder| recorder.lock().append(&batch));
-            if let Some(Err(err)) = recorded {
-                tracing::error!(error = %err, "recording a batch failed: recording stops");
-                self.recorder = None;
-            }
-            if let Some(analysis) = &self.analysis {
-                analysis.observe(&batch);
-            }
-            // With an exporter on, the batch is moved (not copied) into one the store reads and the exporters
-            // keep.
-            let inserted = if self.exports.wants() {
-                let shared: crate::export::queue::Batch = batch.into();
-                self.exports.offer_shared(&shared);
-                self.store.insert_slice(&shared)
-            } else {
-                self.store.insert(batch)
-            };
+            let inserted = self.take(batch);
             if inserted.evicted > 0
                 && let (Some(analysis), Some(oldest)) =
                     (&self.analysis, self.store.oldest_start_ns())

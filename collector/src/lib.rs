@@ -20,6 +20,7 @@ pub mod report;
 pub mod rum;
 pub mod semconv;
 pub mod server;
+pub mod staged;
 pub mod store;
 #[cfg(any(test, feature = "fixtures"))]
 pub mod synth;

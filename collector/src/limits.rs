@@ -96,9 +96,7 @@ impl SpanLimits {
 
     /// The resource cut down to the limits, when it needs cutting.
     fn resource(&self, resource: &Resource) -> Option<Arc<Resource>> {
-        if resource.attributes.len() <= self.attributes
-            && resource.attributes.iter().all(|kv| self.fits(kv))
-        {
+        if self.resource_fits(resource) {
             return None;
         }
         let mut attributes = resource.attributes.clone();
@@ -106,7 +104,36 @@ impl SpanLimits {
         Some(Arc::new(Resource { attributes }))
     }
 
-    fn fits(&self, kv: &KeyValue) -> bool {
+    /// Whether a text (a name, a status message) is kept whole.
+    pub(crate) fn text_fits(&self, text: &str) -> bool {
+        text.len() <= self.value_bytes
+    }
+
+    /// Whether a resource is kept as it is.
+    pub(crate) fn resource_fits(&self, resource: &Resource) -> bool {
+        resource.attributes.len() <= self.attributes
+            && resource.attributes.iter().all(|kv| self.fits(kv))
+    }
+
+    /// Whether a span's events and links are kept as they are: none is cut or left out.
+    pub(crate) fn extras_fit(
+        &self,
+        events: &[crate::model::Event],
+        links: &[crate::model::Link],
+    ) -> bool {
+        let attributes_fit = |attributes: &[KeyValue]| {
+            attributes.len() <= self.attributes && attributes.iter().all(|kv| self.fits(kv))
+        };
+        events.len() <= self.events
+            && links.len() <= self.links
+            && events
+                .iter()
+                .all(|e| self.text_fits(&e.name) && attributes_fit(&e.attributes))
+            && links.iter().all(|l| attributes_fit(&l.attributes))
+    }
+
+    /// Whether an attribute is kept as it is.
+    pub(crate) fn fits(&self, kv: &KeyValue) -> bool {
         kv.key.len() <= self.value_bytes && self.value_fits(&kv.value)
     }
 

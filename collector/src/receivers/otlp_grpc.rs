@@ -221,24 +221,22 @@ impl tonic::server::UnaryService<bytes::Bytes> for Export {
 }
 
 fn export(ingest: &Ingest, body: &[u8]) -> Result<Response<ExportTraceServiceResponse>, Status> {
-    let converted = match crate::wire::decode(body, ingest.interner()) {
-        Ok(converted) => converted,
+    let decoded = match crate::wire::decode_for_store(body, ingest.interner()) {
+        Ok(decoded) => decoded,
         Err(err) => {
             ingest.reject("malformed_protobuf");
             return Err(Status::invalid_argument(err.to_string()));
         }
     };
-    ingest.reject_spans(converted.rejected);
-    if converted.spans.is_empty() && converted.rejected > 0 {
+    ingest.reject_spans(decoded.rejected);
+    if decoded.batch.is_empty() && decoded.rejected > 0 {
         ingest.reject("invalid_span");
-        return Err(Status::invalid_argument(
-            converted.error.unwrap_or_default(),
-        ));
+        return Err(Status::invalid_argument(decoded.error.unwrap_or_default()));
     }
-    if converted.rejected > 0 {
+    if decoded.rejected > 0 {
         ingest.reject("invalid_span");
     }
-    if let Err(overloaded) = ingest.submit(converted.spans) {
+    if let Err(overloaded) = ingest.submit_batch(decoded.batch) {
         return Err(Status::with_error_details(
             tonic::Code::ResourceExhausted,
             overloaded.to_string(),
@@ -246,9 +244,9 @@ fn export(ingest: &Ingest, body: &[u8]) -> Result<Response<ExportTraceServiceRes
         ));
     }
     Ok(Response::new(ExportTraceServiceResponse {
-        partial_success: (converted.rejected > 0).then(|| ExportTracePartialSuccess {
-            rejected_spans: converted.rejected as i64,
-            error_message: converted.error.unwrap_or_default(),
+        partial_success: (decoded.rejected > 0).then(|| ExportTracePartialSuccess {
+            rejected_spans: decoded.rejected as i64,
+            error_message: decoded.error.unwrap_or_default(),
         }),
     }))
 }

@@ -202,9 +202,9 @@ pub(super) fn gzipped(headers: &HeaderMap) -> Result<bool, Refusal> {
 /// Decodes a plain (decompressed) body and submits its spans.
 fn accept(receiver: &Receiver, body: &[u8], encoding: Encoding) -> Result<Response, Refusal> {
     let interner = receiver.ingest.interner();
-    let converted = match encoding {
-        // The hot path: straight from the bytes to the model.
-        Encoding::Protobuf => crate::wire::decode(body, interner).map_err(|err| {
+    let decoded = match encoding {
+        // The hot path: straight from the bytes to the store's form.
+        Encoding::Protobuf => crate::wire::decode_for_store(body, interner).map_err(|err| {
             Refusal::new(
                 StatusCode::BAD_REQUEST,
                 "malformed_protobuf",
@@ -212,7 +212,7 @@ fn accept(receiver: &Receiver, body: &[u8], encoding: Encoding) -> Result<Respon
             )
         })?,
         Encoding::Json => otlp::decode_json(body)
-            .map(|request| otlp::from_request(&request, interner))
+            .map(|request| otlp::from_request(&request, interner).into())
             .map_err(|err| {
                 let status = match err {
                     otlp::DecodeError::OverBudget { .. } => StatusCode::PAYLOAD_TOO_LARGE,
@@ -221,20 +221,20 @@ fn accept(receiver: &Receiver, body: &[u8], encoding: Encoding) -> Result<Respon
                 Refusal::new(status, err.reason(), err.to_string())
             })?,
     };
-    receiver.ingest.reject_spans(converted.rejected);
-    if converted.spans.is_empty() && converted.rejected > 0 {
+    receiver.ingest.reject_spans(decoded.rejected);
+    if decoded.batch.is_empty() && decoded.rejected > 0 {
         return Err(Refusal::new(
             StatusCode::BAD_REQUEST,
             "invalid_span",
-            converted.error.unwrap_or_default(),
+            decoded.error.unwrap_or_default(),
         ));
     }
-    if converted.rejected > 0 {
+    if decoded.rejected > 0 {
         receiver.ingest.reject("invalid_span");
     }
     receiver
         .ingest
-        .submit(converted.spans)
+        .submit_batch(decoded.batch)
         .map_err(|overloaded| {
             Refusal::new(
                 StatusCode::TOO_MANY_REQUESTS,
@@ -242,9 +242,9 @@ fn accept(receiver: &Receiver, body: &[u8], encoding: Encoding) -> Result<Respon
                 overloaded.to_string(),
             )
         })?;
-    let partial_success = (converted.rejected > 0).then(|| ExportTracePartialSuccess {
-        rejected_spans: converted.rejected as i64,
-        error_message: converted.error.unwrap_or_default(),
+    let partial_success = (decoded.rejected > 0).then(|| ExportTracePartialSuccess {
+        rejected_spans: decoded.rejected as i64,
+        error_message: decoded.error.unwrap_or_default(),
     });
     Ok(answer(
         StatusCode::OK,

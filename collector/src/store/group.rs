@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use crate::compact::{Chunk, TableBuilder};
+use crate::compact::{Chunk, Encoded, Table, TableBuilder};
 use crate::model::{Resource, Span, SpanRead, Str, TraceId, attribute_str};
 use crate::semconv;
 
@@ -88,29 +88,17 @@ impl Store {
     /// Splits a batch by trace ([`Store::groups`]) and encodes each group's spans as one compact chunk; the
     /// chunks of the batch share one table of strings, resources and scopes.
     pub(super) fn group(&self, spans: &[Span]) -> Vec<(Group, Chunk)> {
-        let batch_spans = spans.len();
-        let groups = self.groups(spans);
         let mut table = TableBuilder::new();
-        let encoded: Vec<_> = groups
+        let (groups, encoded): (Vec<Group>, Vec<Encoded>) = self
+            .groups(spans)
             .into_iter()
             .map(|(group, indexes)| {
                 let group_spans: Vec<&Span> = indexes.iter().map(|&i| &spans[i as usize]).collect();
                 (group, table.encode(&group_spans))
             })
-            .collect();
-        let (table_weight, batch_spans) = (table.weight() as u64, batch_spans.max(1) as u64);
-        let table = table.finish();
-        encoded
-            .into_iter()
-            .map(|(mut group, encoded)| {
-                let chunk = encoded.into_chunk(table.clone());
-                // Each chunk carries the table in proportion to its spans, so evicting every chunk of a batch
-                // gives back the whole table.
-                group.weight =
-                    chunk.weight() as u64 + table_weight * chunk.len() as u64 / batch_spans;
-                (group, chunk)
-            })
-            .collect()
+            .unzip();
+        let table_weight = table.weight();
+        chunks(groups, encoded, &table.finish(), table_weight, spans.len())
     }
 
     /// The span's service name as a shared string (the resource's own, so no copy is made).
@@ -120,6 +108,27 @@ impl Store {
             None => self.shared.unknown_service.clone(),
         }
     }
+}
+
+/// A batch's encoded groups as chunks of its finished `table` (of `table_weight` bytes, for `batch_spans`
+/// spans), each weighing its bytes and its share of the table.
+pub(super) fn chunks(
+    groups: Vec<Group>,
+    encoded: Vec<Encoded>,
+    table: &Arc<Table>,
+    table_weight: usize,
+    batch_spans: usize,
+) -> Vec<(Group, Chunk)> {
+    let (table_weight, batch_spans) = (table_weight as u64, batch_spans.max(1) as u64);
+    (groups.into_iter().zip(encoded))
+        .map(|(mut group, encoded)| {
+            let chunk = encoded.into_chunk(table.clone());
+            // Each chunk carries the table in proportion to its spans, so evicting every chunk of a batch
+            // gives back the whole table.
+            group.weight = chunk.weight() as u64 + table_weight * chunk.len() as u64 / batch_spans;
+            (group, chunk)
+        })
+        .collect()
 }
 
 #[cfg(test)]

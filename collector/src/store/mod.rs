@@ -59,8 +59,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use parking_lot::{Mutex, RwLock};
 
+use crate::compact::Chunk;
 use crate::model::{Span, Str, TraceId};
 use crate::semconv::Names;
+use crate::staged::Staged;
+use group::Group;
 use index::Index;
 
 /// The number of spans a store keeps unless told otherwise.
@@ -211,6 +214,26 @@ impl Store {
         }
         let accepted = spans.len();
         let groups = self.group(spans);
+        self.insert_chunks(groups, accepted)
+    }
+
+    /// [`Store::insert`] of a batch decoded straight into the store's form: its spans are grouped by trace
+    /// through views and encoded from the table indexes they already are.
+    pub fn insert_staged(&self, staged: Staged) -> Inserted {
+        if staged.is_empty() {
+            return Inserted::default();
+        }
+        let accepted = staged.len();
+        let (groups, members): (Vec<Group>, Vec<Vec<u32>>) =
+            self.groups(&staged.views()).into_iter().unzip();
+        let (table, table_weight, encoded) = staged.encode(&members);
+        let chunks = group::chunks(groups, encoded, &table, table_weight, accepted);
+        self.insert_chunks(chunks, accepted)
+    }
+
+    /// Stores one batch's chunks under the write lock, then evicts; spans of evicted traces are dropped after
+    /// it is released.
+    fn insert_chunks(&self, groups: Vec<(Group, Chunk)>, accepted: usize) -> Inserted {
         let mut dropped = Vec::new();
         let result = {
             let mut index = self.shared.index.write();

@@ -199,6 +199,14 @@ const MAX_ATTRIBUTES_HINT: usize = 32;
 const MAX_INTERNED: usize = 128;
 
 impl<'a> Strings<'a> {
+    fn new(interner: &'a Interner) -> Strings<'a> {
+        Strings {
+            interner,
+            seen: RefCell::new(FxHashMap::default()),
+            recent: RefCell::new(vec![None; PLACES]),
+        }
+    }
+
     fn intern(&self, bytes: &'a [u8]) -> Result<Str> {
         if let Some(found) = self.seen.borrow().get(bytes) {
             return Ok(found.clone());
@@ -233,13 +241,33 @@ fn utf8(bytes: &[u8]) -> Result<&str> {
 /// Decodes a protobuf `ExportTraceServiceRequest` into model spans, with OTLP's partial success for spans
 /// whose ids are malformed.
 pub fn decode(body: &[u8], interner: &Interner) -> Result<Converted> {
-    let strings = Strings {
-        interner,
-        seen: RefCell::new(FxHashMap::default()),
-        recent: RefCell::new(vec![None; PLACES]),
-    };
+    let strings = Strings::new(interner);
     let interner = &strings;
     let mut out = Converted::default();
+    for buf in request(body)? {
+        let (resource, scopes) = resource_spans(buf, interner)?;
+        for buf in scopes {
+            let (scope, spans) = scope_spans(buf, interner)?;
+            // Spans of one scope mostly carry as many attributes as the one before: room for as many is
+            // made at once.
+            let mut attributes_hint = 0;
+            for buf in spans {
+                decode_span(
+                    buf,
+                    &resource,
+                    &scope,
+                    interner,
+                    &mut out,
+                    &mut attributes_hint,
+                )?;
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// A request's `ResourceSpans` messages, unread.
+fn request(body: &[u8]) -> Result<Vec<&[u8]>> {
     let mut resource_spans = Vec::new();
     fields(body, 0, |r, field, wire| {
         if field == 1 {
@@ -249,17 +277,14 @@ pub fn decode(body: &[u8], interner: &Interner) -> Result<Converted> {
         }
         Ok(false)
     })?;
-    for buf in resource_spans {
-        decode_resource_spans(buf, interner, &mut out)?;
-    }
-    Ok(out)
+    Ok(resource_spans)
 }
 
-fn decode_resource_spans<'a>(
+/// A `ResourceSpans`' resource, and its `ScopeSpans` messages, unread.
+fn resource_spans<'a>(
     buf: &'a [u8],
     interner: &Strings<'a>,
-    out: &mut Converted,
-) -> Result<()> {
+) -> Result<(Arc<Resource>, Vec<&'a [u8]>)> {
     let mut resource: Option<Vec<KeyValue>> = None;
     let mut scope_spans = Vec::new();
     fields(buf, 1, |r, field, wire| match field {
@@ -311,18 +336,11 @@ fn decode_resource_spans<'a>(
     let resource = Arc::new(Resource {
         attributes: resource.unwrap_or_default(),
     });
-    for buf in scope_spans {
-        decode_scope_spans(buf, &resource, interner, out)?;
-    }
-    Ok(())
+    Ok((resource, scope_spans))
 }
 
-fn decode_scope_spans<'a>(
-    buf: &'a [u8],
-    resource: &Arc<Resource>,
-    interner: &Strings<'a>,
-    out: &mut Converted,
-) -> Result<()> {
+/// A `ScopeSpans`' scope, and its spans, unread.
+fn scope_spans<'a>(buf: &'a [u8], interner: &Strings<'a>) -> Result<(Arc<Scope>, Vec<&'a [u8]>)> {
     let (mut name, mut version) = ("", "");
     let mut spans = Vec::new();
     fields(buf, 2, |r, field, wire| match field {
@@ -373,12 +391,7 @@ fn decode_scope_spans<'a>(
             version => Some(interner.intern(version.as_bytes())?),
         },
     });
-    // Spans of one scope mostly carry as many attributes as the one before: room for as many is made at once.
-    let mut attributes_hint = 0;
-    for buf in spans {
-        decode_span(buf, resource, &scope, interner, out, &mut attributes_hint)?;
-    }
-    Ok(())
+    Ok((scope, spans))
 }
 
 /// A link's fields as they come off the wire, checked once the span is complete.
@@ -779,7 +792,10 @@ fn any_value<'a>(
     Ok(value)
 }
 
+mod staged;
 #[cfg(test)]
 pub(crate) mod tests;
 #[cfg(any(test, feature = "fixtures"))]
 pub mod walk;
+
+pub use staged::{Decoded, decode_for_store};

@@ -5,7 +5,10 @@ use proptest::prelude::*;
 use prost::Message as _;
 
 use super::*;
+use crate::ingest::Batch;
 use crate::otlp;
+use crate::staged::Staged;
+use crate::store::Store;
 
 /// A request of one span with one attribute whose `AnyValue` is `value` as raw bytes.
 fn with_value(value: &[u8]) -> Vec<u8> {
@@ -81,22 +84,80 @@ fn repeated_list_members_merge_as_prost_does_in_linear_time() {
     }
 }
 
-/// The prost path and this decoder give the same answer: both errors, or the same spans and rejections.
+/// The prost path, this decoder and the decoder into the store's form give the same answer: all errors, or the
+/// same spans and rejections; and a staged batch is stored as the same spans would be.
 fn check(bytes: &[u8]) {
     let interner = Interner::new();
     let slow = otlp::decode_protobuf(bytes).map(|request| otlp::from_request(&request, &interner));
     let fast = decode(bytes, &interner);
-    match (slow, fast) {
-        (Ok(slow), Ok(fast)) => {
+    let staged = decode_for_store(bytes, &interner);
+    match (slow, fast, staged) {
+        (Ok(slow), Ok(fast), Ok(staged)) => {
             assert_eq!(format!("{:?}", fast.spans), format!("{:?}", slow.spans));
             assert_eq!((fast.rejected, &fast.error), (slow.rejected, &slow.error));
+            assert_eq!(
+                (staged.rejected, &staged.error),
+                (slow.rejected, &slow.error)
+            );
+            match staged.batch {
+                Batch::Spans(spans) => {
+                    assert_eq!(format!("{spans:?}"), format!("{:?}", slow.spans));
+                }
+                Batch::Staged(staged) => {
+                    assert_eq!(
+                        format!("{:?}", staged.to_spans()),
+                        format!("{:?}", slow.spans)
+                    );
+                    stored_alike(*staged, slow.spans);
+                }
+            }
         }
-        (Err(_), Err(_)) => {}
-        (slow, fast) => panic!(
-            "prost: {:?}\nwire: {:?}",
+        (Err(_), Err(_), Err(_)) => {}
+        (slow, fast, staged) => panic!(
+            "prost: {:?}\nwire: {:?}\nstaged: {:?}",
             slow.map(|c| c.spans.len()),
-            fast.map(|c| c.spans.len())
+            fast.map(|c| c.spans.len()),
+            staged.map(|d| d.batch.len())
         ),
+    }
+}
+
+/// A staged batch and the same spans as model spans make stores that hold the same traces.
+fn stored_alike(staged: Staged, spans: Vec<Span>) {
+    let (from_staged, from_spans) = (Store::new(100_000), Store::new(100_000));
+    let inserted = from_staged.insert_staged(staged);
+    assert_eq!(inserted, from_spans.insert(spans));
+    // The tables' weights may differ a little: a staged batch shares what the model path copies (a status
+    // message, a long value), and keeps the strings of spans it rejected.
+    let accounting = |store: &Store| crate::store::Accounting {
+        stored_bytes: 0,
+        ..store.accounting()
+    };
+    assert_eq!(accounting(&from_staged), accounting(&from_spans));
+    let (a, b) = (from_staged.snapshot(), from_spans.snapshot());
+    assert_eq!(a.len(), b.len());
+    for (a, b) in a.iter().zip(&b) {
+        assert_eq!(format!("{:?}", a.to_vec()), format!("{:?}", b.to_vec()));
+        assert_eq!(
+            (
+                a.id(),
+                a.start_ns(),
+                a.end_ns(),
+                a.services(),
+                a.root_summary()
+            ),
+            (
+                b.id(),
+                b.start_ns(),
+                b.end_ns(),
+                b.services(),
+                b.root_summary()
+            )
+        );
+        assert_eq!(
+            (a.error_count(), a.entries()),
+            (b.error_count(), b.entries())
+        );
     }
 }
 
@@ -333,4 +394,100 @@ proptest! {
     fn random_requests_decode_as_prost_decodes_them(request in request_strategy()) {
         check(&request.encode_to_vec());
     }
+}
+
+fn staged(bytes: &[u8]) -> Option<Staged> {
+    match decode_for_store(bytes, &Interner::new()).unwrap().batch {
+        Batch::Staged(staged) => Some(*staged),
+        Batch::Spans(_) => None,
+    }
+}
+
+#[test]
+fn shop_batches_go_straight_into_the_stores_form_and_share_their_attributes() {
+    let staged = staged(&crate::synth::shop_batch(512, 5).encode_to_vec())
+        .expect("a shop batch is within the span limits");
+    assert_eq!(staged.len(), 512);
+    // Ten attributes a span, but far fewer distinct ones: each is read once a batch.
+    let attributes: usize = staged.views().iter().map(|v| v.attributes().count()).sum();
+    assert!(attributes >= 512 * 5, "{attributes} attributes");
+    assert!(
+        staged.parts.others.is_empty(),
+        "shop attributes are scalars"
+    );
+}
+
+#[test]
+fn a_batch_over_the_span_limits_is_left_to_the_model_path() {
+    let limits = crate::limits::SpanLimits::default();
+    let mut request = crate::synth::shop_batch(4, 9);
+    let mut over = request.clone();
+    over.resource_spans[0].scope_spans[0].spans[0]
+        .attributes
+        .extend((0..=limits.attributes).map(|i| pb::KeyValue {
+            key: format!("k{i}"),
+            value: Some(pb::AnyValue {
+                value: Some(any_value::Value::IntValue(i as i64)),
+            }),
+            ..Default::default()
+        }));
+    assert!(
+        staged(&over.encode_to_vec()).is_none(),
+        "too many attributes"
+    );
+    check(&over.encode_to_vec());
+    request.resource_spans[0].scope_spans[0].spans[0].name = "n".repeat(limits.value_bytes + 1);
+    assert!(
+        staged(&request.encode_to_vec()).is_none(),
+        "a name too long"
+    );
+    check(&request.encode_to_vec());
+    // Cut by the ingest queue as any model batch is.
+    let ingest_store = Store::new(100);
+    let (ingest, writer) = crate::ingest::Ingest::new(ingest_store.clone(), 4, None).unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let decoded = decode_for_store(&request.encode_to_vec(), ingest.interner()).unwrap();
+        ingest.submit_batch(decoded.batch).unwrap();
+        drop(ingest);
+        writer.run().await.unwrap();
+    });
+    assert_eq!(ingest_store.accounting().limited_spans, 1);
+    assert_eq!(ingest_store.len(), 4);
+}
+
+#[test]
+fn the_analyses_read_a_staged_batch_as_they_read_its_spans() {
+    use crate::analysis::{Analysis, Sort, Window};
+    let (from_views, from_spans) = (Analysis::default(), Analysis::default());
+    let (store_a, store_b) = (Store::new(100_000), Store::new(100_000));
+    for seed in 0..8 {
+        let bytes = crate::synth::shop_batch(256, seed).encode_to_vec();
+        let staged = staged(&bytes).unwrap();
+        let spans = staged.to_spans();
+        from_views.observe(&staged.views());
+        store_a.insert_staged(staged);
+        from_spans.observe(&spans);
+        store_b.insert(spans);
+    }
+    from_views.flush(&store_a);
+    from_spans.flush(&store_b);
+    let services = |a: &Analysis| format!("{:?}", a.services(Window::All, Sort::Name));
+    assert_eq!(services(&from_views), services(&from_spans));
+    assert!(services(&from_views).contains("store-frontend"));
+    assert_eq!(
+        format!("{:?}", from_views.map(Window::All)),
+        format!("{:?}", from_spans.map(Window::All))
+    );
+    assert_eq!(
+        format!("{:?}", from_views.errors()),
+        format!("{:?}", from_spans.errors())
+    );
+    assert_eq!(
+        format!("{:?}", from_views.n_plus_one()),
+        format!("{:?}", from_spans.n_plus_one())
+    );
 }
