@@ -14,6 +14,12 @@
 //! size. No collection is presized from a length the payload claims. A payload's repeated strings are found in
 //! a cache of its own by their bytes (checked as UTF-8 once), and the meta keys the checks read are known by
 //! that cache, so a span's checks look nothing up by name.
+//!
+//! The receiver decodes msgpack for the store ([`decode_v04_for_store`], [`decode_v05_for_store`]): the same
+//! walk and the same builder, but each span goes straight into a [`crate::staged::Staged`] batch, a record of
+//! table indexes ([`staged`]), as the OTLP receivers' spans do; a payload with a span the span limits would cut
+//! is decoded again onto the model, which the ingest queue cuts. Both are proven to give the same spans,
+//! rejections, charge and refusals (`equivalence`).
 
 use std::borrow::{Borrow, Cow};
 use std::fmt;
@@ -24,6 +30,8 @@ use std::sync::Arc;
 use rustc_hash::{FxHashMap, FxHashSet};
 use serde::de::{self, DeserializeSeed, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
+use crate::ingest::Batch;
+use crate::limits::SpanLimits;
 use crate::model::{
     Event, Interner, KeyValue, Resource, Scope, Span, SpanId, SpanKind, Status, StatusCode, Str,
     TraceId, Value,
@@ -34,6 +42,9 @@ mod equivalence;
 mod msgpack;
 #[cfg(test)]
 mod reference;
+mod staged;
+
+use staged::StagedOut;
 
 /// A v0.4 payload (msgpack or JSON) may take this many times its size in memory once decoded, plus
 /// [`BUDGET_BASE`]. ddtrace's take about 2 times theirs; the smallest spans a payload can hold (20 bytes) would
@@ -97,6 +108,75 @@ pub fn decode_v04_msgpack(body: &[u8], interner: &Interner) -> Result<Converted,
     let mut builder = Builder::new(interner, body.len(), V04_BUDGET_FACTOR);
     let decoded = msgpack::v04(body, &mut builder);
     builder.finish(decoded)
+}
+
+/// A msgpack payload decoded for the store: its spans, in the store's form when they are within the span limits
+/// (else model spans, which the ingest queue cuts down to them), and what the budget charged.
+pub struct ForStore {
+    pub decoded: crate::wire::Decoded,
+    /// As [`Converted::charged`].
+    pub charged: usize,
+}
+
+impl From<Converted> for ForStore {
+    fn from(converted: Converted) -> ForStore {
+        ForStore {
+            decoded: crate::wire::Decoded {
+                batch: Batch::Spans(converted.spans),
+                rejected: converted.rejected,
+                error: converted.error,
+            },
+            charged: converted.charged,
+        }
+    }
+}
+
+/// [`decode_v04_msgpack`] for the store.
+pub fn decode_v04_for_store(body: &[u8], interner: &Interner) -> Result<ForStore, DecodeError> {
+    for_store(
+        body,
+        interner,
+        V04_BUDGET_FACTOR,
+        msgpack::v04,
+        decode_v04_msgpack,
+    )
+}
+
+/// [`decode_v05`] for the store.
+pub fn decode_v05_for_store(body: &[u8], interner: &Interner) -> Result<ForStore, DecodeError> {
+    for_store(body, interner, V05_BUDGET_FACTOR, msgpack::v05, decode_v05)
+}
+
+/// Walks the payload with a builder that stages its spans; when a span would be cut by the span limits, the
+/// payload is decoded again onto the model (`model`), once the first decoding let go of everything it held (so
+/// that the second is charged as if it were the first).
+fn for_store<'de>(
+    body: &'de [u8],
+    interner: &Interner,
+    factor: usize,
+    walk: fn(&'de [u8], &mut Builder<'_, 'de>) -> Result<(), DecodeError>,
+    model: fn(&[u8], &Interner) -> Result<Converted, DecodeError>,
+) -> Result<ForStore, DecodeError> {
+    let mut builder = Builder::new(interner, body.len(), factor);
+    builder.staged = Some(Box::new(StagedOut::new(
+        &builder.scope,
+        SpanLimits::default(),
+    )));
+    let walked = walk(body, &mut builder);
+    let staged = builder.staged.take().expect("staged above");
+    if staged.over {
+        drop((staged, builder));
+        return model(body, interner).map(ForStore::from);
+    }
+    let converted = builder.finish(walked)?;
+    Ok(ForStore {
+        decoded: crate::wire::Decoded {
+            batch: Batch::Staged(Box::new(staged.staged)),
+            rejected: converted.rejected,
+            error: converted.error,
+        },
+        charged: converted.charged,
+    })
 }
 
 /// `/v0.3` and `/v0.4` in JSON.
@@ -284,13 +364,20 @@ impl Ctx<'_> {
     /// `vec.push(item)`, its growth charged before it is allocated: the whole new block, as the old one is
     /// held while it is copied (so what a vector was ever charged bounds its peak, not only its size).
     fn push<T>(&mut self, vec: &mut Vec<T>, item: T) -> Result<(), Stop> {
-        if vec.len() == vec.capacity() {
-            let more = vec.capacity().max(4);
-            self.charge((vec.capacity() + more) * size_of::<T>())?;
-            vec.reserve_exact(more);
-        }
+        let more = self.grow::<T>(vec.len(), vec.capacity())?;
+        vec.reserve_exact(more);
         vec.push(item);
         Ok(())
+    }
+
+    /// What a vector of `T`s of `len` and `capacity` grows by to take one more (charged), or 0.
+    fn grow<T>(&mut self, len: usize, capacity: usize) -> Result<usize, Stop> {
+        if len < capacity {
+            return Ok(0);
+        }
+        let more = capacity.max(4);
+        self.charge((capacity + more) * size_of::<T>())?;
+        Ok(more)
     }
 }
 
@@ -573,6 +660,8 @@ struct Builder<'i, 'de> {
     chunk_start: usize,
     chunk_high: Option<u64>,
     table: Vec<Slot<'de>>,
+    /// Decoding for the store: the spans go there rather than into `out.spans`.
+    staged: Option<Box<StagedOut>>,
 }
 
 impl<'i, 'de> Builder<'i, 'de> {
@@ -599,6 +688,7 @@ impl<'i, 'de> Builder<'i, 'de> {
             chunk_start: 0,
             chunk_high: None,
             table: Vec::new(),
+            staged: None,
         }
     }
 
@@ -615,18 +705,27 @@ impl<'i, 'de> Builder<'i, 'de> {
     }
 
     fn start_chunk(&mut self) {
-        self.chunk_start = self.out.spans.len();
+        self.chunk_start = match &self.staged {
+            Some(staged) => staged.len(),
+            None => self.out.spans.len(),
+        };
         self.chunk_high = None;
     }
 
     /// Tracers put `_dd.p.tid` (the upper 64 bits of a 128-bit trace id) on a chunk's first span only: the
     /// chunk's spans get it once the chunk is read.
     fn finish_chunk(&mut self) {
-        if let Some(high) = self.chunk_high.filter(|&high| high != 0) {
-            for span in &mut self.out.spans[self.chunk_start..] {
-                let low = span.trace_id.to_u128() as u64;
-                span.trace_id = TraceId::from_u128((u128::from(high) << 64) | u128::from(low));
-            }
+        let Some(high) = self.chunk_high.filter(|&high| high != 0) else {
+            return;
+        };
+        let widen = |trace_id: &mut TraceId| {
+            let low = trace_id.to_u128() as u64;
+            *trace_id = TraceId::from_u128((u128::from(high) << 64) | u128::from(low));
+        };
+        match &mut self.staged {
+            Some(staged) => staged.trace_ids(self.chunk_start).for_each(widen),
+            None => (self.out.spans[self.chunk_start..].iter_mut())
+                .for_each(|span| widen(&mut span.trace_id)),
         }
     }
 
@@ -835,30 +934,35 @@ impl<'i, 'de> Builder<'i, 'de> {
             - usize::from(drop_status)
             + f.metrics.len();
         ctx.charge(count * size_of::<KeyValue>())?;
-        let mut attributes = Vec::with_capacity(count);
-        let mut attribute = |key: Str, value: Value| attributes.push(KeyValue { key, value });
-        attribute(
+        let mut attributes = match &mut self.staged {
+            Some(staged) => {
+                staged.begin(count, &resource_name)?;
+                Attributes::Staged(staged)
+            }
+            None => Attributes::Model(Vec::with_capacity(count)),
+        };
+        attributes.push(
             keys.resource_name.clone(),
             Value::Str(resource_name.clone()),
-        );
-        attribute(keys.operation_name.clone(), Value::Str(operation));
+        )?;
+        attributes.push(keys.operation_name.clone(), Value::Str(operation))?;
         if let Some(span_type) = f.kind.take() {
-            attribute(keys.span_type.clone(), Value::Str(span_type));
+            attributes.push(keys.span_type.clone(), Value::Str(span_type))?;
         }
         if let Some(system) = system {
-            attribute(keys.db_system_name.clone(), Value::Str(system));
+            attributes.push(keys.db_system_name.clone(), Value::Str(system))?;
         }
         if let Some(query) = query {
-            attribute(keys.db_query_text.clone(), Value::Str(query));
+            attributes.push(keys.db_query_text.clone(), Value::Str(query))?;
         }
         if let Some(code) = status_code {
-            attribute(keys.http_status.clone(), Value::Int(code));
+            attributes.push(keys.http_status.clone(), Value::Int(code))?;
         }
         for (key, value) in f.meta.drain(..) {
             if drop_status && &*key == "http.status_code" {
                 continue;
             }
-            attribute(key, Value::Str(value));
+            attributes.push(key, Value::Str(value))?;
         }
         for (key, value) in f.metrics.drain(..) {
             let value = if value.fract() == 0.0 && value.abs() < 9.0e15 {
@@ -866,7 +970,7 @@ impl<'i, 'de> Builder<'i, 'de> {
             } else {
                 Value::Double(value)
             };
-            attribute(key, value);
+            attributes.push(key, value)?;
         }
 
         let mut events = Vec::new();
@@ -901,6 +1005,20 @@ impl<'i, 'de> Builder<'i, 'de> {
         } else {
             Status::default()
         };
+        let attributes = match attributes {
+            Attributes::Staged(staged) => {
+                let head = staged::Head {
+                    trace_id,
+                    span_id,
+                    parent_id,
+                    start_ns,
+                    end_ns,
+                    kind,
+                };
+                return staged.finish(ctx, head, &resource_name, &resource, &status, events);
+            }
+            Attributes::Model(attributes) => attributes,
+        };
         let span = Span {
             trace_id: TraceId::from_u128(u128::from(trace_id)),
             span_id: SpanId::from_u64(span_id),
@@ -920,6 +1038,24 @@ impl<'i, 'de> Builder<'i, 'de> {
             dropped: Default::default(),
         };
         ctx.push(&mut self.out.spans, span)
+    }
+}
+
+/// A span's attributes as they are read: a model span's, or a staged one's.
+enum Attributes<'a> {
+    Model(Vec<KeyValue>),
+    Staged(&'a mut StagedOut),
+}
+
+impl Attributes<'_> {
+    fn push(&mut self, key: Str, value: Value) -> Result<(), Stop> {
+        match self {
+            Attributes::Model(attributes) => {
+                attributes.push(KeyValue { key, value });
+                Ok(())
+            }
+            Attributes::Staged(staged) => staged.attribute(key, value),
+        }
     }
 }
 

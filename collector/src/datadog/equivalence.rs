@@ -2,7 +2,10 @@
 //! rejections, error text for a rejected span and charge against the budget, and the same refusals (reason,
 //! and cause: the format, a string index, the budget) — on the golden ddtrace payloads, the synthetic shop
 //! payloads, payloads generated from arbitrary spans with rmp-serde, the same cut and changed byte by byte, and
-//! hand-made corner cases of the format.
+//! hand-made corner cases of the format. The decoding for the store ([`super::decode_v04_for_store`],
+//! [`super::decode_v05_for_store`]) is held to the same on every one of them: its staged spans read back equal
+//! the model decoding's, with the same rejections, error text and charge, or it refuses alike; and its batch
+//! stored gives the same traces as the model spans stored.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -11,10 +14,15 @@ use proptest::prelude::*;
 use serde::Serialize;
 use serde::ser::SerializeMap;
 
-use super::{Converted, DecodeError, reference};
+use super::{Converted, DecodeError, ForStore, reference};
+use crate::ingest::{Batch, Ingest};
 use crate::model::Interner;
+use crate::staged::Staged;
+use crate::store::Store;
+use crate::wire::tests::stored_alike;
 
 type Decode = fn(&[u8], &Interner) -> Result<Converted, DecodeError>;
+type DecodeForStore = fn(&[u8], &Interner) -> Result<ForStore, DecodeError>;
 
 const V04: &[u8] = include_bytes!("../../testdata/ddtrace-v0.4.msgpack");
 const V05: &[u8] = include_bytes!("../../testdata/ddtrace-v0.5.msgpack");
@@ -41,11 +49,41 @@ fn outcome(decoded: Result<Converted, DecodeError>) -> Result<String, String> {
     }
 }
 
-/// Both decoders, each with an interner of its own, give the same outcome; returns whether it was a success.
-fn same(body: &[u8], new: Decode, old: Decode) -> bool {
-    let got = outcome(new(body, &Interner::new()));
+/// The decoding for the store as [`outcome`] puts it (a staged batch's spans read back as model spans), and its
+/// staged batch if it made one.
+fn for_store_outcome(
+    decoded: Result<ForStore, DecodeError>,
+) -> (Result<String, String>, Option<Staged>) {
+    let ForStore { decoded, charged } = match decoded {
+        Ok(for_store) => for_store,
+        Err(err) => return (outcome(Err(err)), None),
+    };
+    let (spans, staged) = match decoded.batch {
+        Batch::Spans(spans) => (spans, None),
+        Batch::Staged(staged) => (staged.to_spans(), Some(*staged)),
+    };
+    let converted = Converted {
+        spans,
+        rejected: decoded.rejected,
+        error: decoded.error,
+        charged,
+    };
+    (outcome(Ok(converted)), staged)
+}
+
+/// Both decoders, each with an interner of its own, give the same outcome, and so does the decoding for the
+/// store, whose staged batch is stored as the model spans are; returns whether it was a success.
+fn same(body: &[u8], new: Decode, old: Decode, for_store: DecodeForStore) -> bool {
+    let got = new(body, &Interner::new());
+    let spans = got.as_ref().ok().map(|converted| converted.spans.clone());
+    let got = outcome(got);
     let want = outcome(old(body, &Interner::new()));
     assert_eq!(got, want, "payload {body:02x?}");
+    let (staged_outcome, staged) = for_store_outcome(for_store(body, &Interner::new()));
+    assert_eq!(staged_outcome, got, "for the store: payload {body:02x?}");
+    if let (Some(staged), Some(spans)) = (staged, spans) {
+        stored_alike(staged, spans);
+    }
     got.is_ok()
 }
 
@@ -54,11 +92,22 @@ fn same_v04(body: &[u8]) -> bool {
         body,
         super::decode_v04_msgpack,
         reference::decode_v04_msgpack,
+        super::decode_v04_for_store,
     )
 }
 
 fn same_v05(body: &[u8]) -> bool {
-    same(body, super::decode_v05, reference::decode_v05)
+    same(
+        body,
+        super::decode_v05,
+        reference::decode_v05,
+        super::decode_v05_for_store,
+    )
+}
+
+/// The batch a payload is decoded into for the store.
+fn batch(body: &[u8], for_store: DecodeForStore) -> Batch {
+    for_store(body, &Interner::new()).unwrap().decoded.batch
 }
 
 /// The payload with some bytes changed, then cut: `changes` are (position, byte) pairs, positions taken modulo
@@ -124,6 +173,88 @@ fn v04_span(count: u32, fields: &[u8]) -> Vec<u8> {
 
 fn ids() -> Vec<u8> {
     cat(&[&str("trace_id"), &[0x01], &str("span_id"), &[0x02]])
+}
+
+#[test]
+fn golden_and_synthetic_payloads_take_the_staged_path() {
+    let staged = |batch: Batch, spans: usize| match batch {
+        Batch::Staged(staged) => assert_eq!(staged.len(), spans),
+        Batch::Spans(_) => panic!("within the span limits: staged"),
+    };
+    staged(batch(V04, super::decode_v04_for_store), 4);
+    staged(batch(V05, super::decode_v05_for_store), 4);
+    for seed in [1, 7] {
+        let v04 = crate::synth::datadog_v04(512, seed);
+        staged(batch(&v04, super::decode_v04_for_store), 512);
+        let v05 = crate::synth::datadog_v05(512, seed);
+        staged(batch(&v05, super::decode_v05_for_store), 512);
+    }
+}
+
+#[test]
+fn payloads_over_the_span_limits_take_the_model_path_and_are_cut_by_the_queue() {
+    let span = |meta: Vec<(String, String)>, resource: &str| SpanData {
+        service: Some("svc".to_owned()),
+        name: Some("op".to_owned()),
+        resource: Some(resource.to_owned()),
+        trace_id: Some(1),
+        span_id: Some(2),
+        parent_id: None,
+        start: Some(1),
+        duration: Some(1),
+        error: Some(1),
+        meta,
+        metrics: Vec::new(),
+        kind: None,
+        other: None,
+        order: 0,
+    };
+    let long = "x".repeat(40 * 1024);
+    let over = [
+        // 200 meta entries; a value, a key and a resource (the span's name) past 32 KiB.
+        span(
+            (0..200)
+                .map(|i| (format!("k{i}"), "v".to_owned()))
+                .collect(),
+            "GET /",
+        ),
+        span(vec![("error.stack".to_owned(), long.clone())], "GET /"),
+        span(vec![(long.clone(), "v".to_owned())], "GET /"),
+        span(Vec::new(), &long),
+        // An env (a resource attribute) and an error message (the status message) past 32 KiB.
+        span(vec![("env".to_owned(), long.clone())], "GET /"),
+        span(vec![("error.msg".to_owned(), long.clone())], "GET /"),
+    ];
+    let store = Store::new(100);
+    let (ingest, _writer) = Ingest::new(store.clone(), 64, None).unwrap();
+    for (i, span) in over.into_iter().enumerate() {
+        // After a span within the limits, in the same chunk.
+        let within = SpanData {
+            span_id: Some(3),
+            resource: Some("GET /".to_owned()),
+            meta: Vec::new(),
+            ..span.clone()
+        };
+        let traces = vec![vec![span, within]];
+        for (body, for_store) in [
+            (
+                v04_payload(&traces),
+                super::decode_v04_for_store as DecodeForStore,
+            ),
+            (v05_payload(&traces), super::decode_v05_for_store),
+        ] {
+            assert!(same_v04(&v04_payload(&traces)) && same_v05(&v05_payload(&traces)));
+            let batch = batch(&body, for_store);
+            assert!(matches!(batch, Batch::Spans(_)), "case {i}: the model path");
+            let limited = store.accounting().limited_spans;
+            ingest.submit_batch(batch).unwrap();
+            assert_eq!(
+                store.accounting().limited_spans,
+                limited + 1,
+                "case {i}: cut"
+            );
+        }
+    }
 }
 
 #[test]

@@ -123,7 +123,7 @@ fn check(bytes: &[u8]) {
 }
 
 /// A staged batch and the same spans as model spans make stores that hold the same traces.
-fn stored_alike(staged: Staged, spans: Vec<Span>) {
+pub(crate) fn stored_alike(staged: Staged, spans: Vec<Span>) {
     let (from_staged, from_spans) = (Store::new(100_000), Store::new(100_000));
     let inserted = from_staged.insert_staged(staged);
     assert_eq!(inserted, from_spans.insert(spans));
