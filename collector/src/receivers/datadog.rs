@@ -15,9 +15,14 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::json;
 
+use std::collections::BTreeSet;
+
+use rustc_hash::FxHashSet;
+
 use crate::datadog;
-use crate::ingest::Ingest;
-use crate::model::{Interner, Resource};
+use crate::ingest::{Batch, Ingest};
+use crate::model::{Interner, Resource, SpanRead as _};
+use crate::wire::Decoded;
 
 /// The agent's default port.
 pub const DEFAULT_ADDR: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 8126);
@@ -118,10 +123,13 @@ async fn traces(
         .unwrap_or("")
         .trim()
         .to_ascii_lowercase();
-    let decode = match (version, content_type.as_str()) {
-        (Version::V05, "application/msgpack") => datadog::decode_v05,
-        (Version::V03 | Version::V04, "application/msgpack") => datadog::decode_v04_msgpack,
-        (Version::V03 | Version::V04, "application/json" | "text/json") => datadog::decode_v04_json,
+    let decode: Decoder = match (version, content_type.as_str()) {
+        (Version::V05, "application/msgpack") => datadog::decode_v05_for_store,
+        (Version::V03 | Version::V04, "application/msgpack") => datadog::decode_v04_for_store,
+        // JSON stays on model spans.
+        (Version::V03 | Version::V04, "application/json" | "text/json") => {
+            |body, interner| datadog::decode_v04_json(body, interner).map(datadog::ForStore::from)
+        }
         (_, other) => {
             let message = format!(
                 "unsupported content type {other:?} for this endpoint: send application/msgpack"
@@ -146,7 +154,7 @@ async fn traces(
     }
 }
 
-type Decoder = fn(&[u8], &Interner) -> Result<datadog::Converted, datadog::DecodeError>;
+type Decoder = fn(&[u8], &Interner) -> Result<datadog::ForStore, datadog::DecodeError>;
 
 /// Decodes a body and hands its spans to the ingest queue, or says why not (status, reason, message).
 fn accept(
@@ -154,8 +162,12 @@ fn accept(
     body: &[u8],
     decode: Decoder,
 ) -> Result<Response, (StatusCode, &'static str, String)> {
-    let converted = match decode(body, receiver.ingest.interner()) {
-        Ok(converted) => converted,
+    let Decoded {
+        batch,
+        rejected,
+        error,
+    } = match decode(body, receiver.ingest.interner()) {
+        Ok(for_store) => for_store.decoded,
         Err(err) => {
             let status = match err {
                 datadog::DecodeError::OverBudget { .. } => StatusCode::PAYLOAD_TOO_LARGE,
@@ -164,30 +176,20 @@ fn accept(
             return Err((status, err.reason(), err.to_string()));
         }
     };
-    receiver.ingest.reject_spans(converted.rejected);
-    if converted.rejected > 0 && converted.spans.is_empty() {
+    receiver.ingest.reject_spans(rejected);
+    if rejected > 0 && batch.is_empty() {
         // Nothing in the payload is a span: refused whole, and said so.
         let message = format!(
-            "none of the payload's {} spans can be taken: {}",
-            converted.rejected,
-            converted.error.unwrap_or_default()
+            "none of the payload's {rejected} spans can be taken: {}",
+            error.unwrap_or_default()
         );
         return Err((StatusCode::BAD_REQUEST, "invalid_span", message));
     }
-    if converted.rejected > 0 {
+    if rejected > 0 {
         receiver.ingest.reject("invalid_span");
     }
-    // Spans of one service, version and env share a resource: each resource is named once.
-    let mut services = std::collections::BTreeSet::new();
-    let mut named = rustc_hash::FxHashSet::<*const Resource>::default();
-    for span in &converted.spans {
-        if !named.insert(Arc::as_ptr(&span.resource)) {
-            continue;
-        }
-        let env = span.resource.environment().unwrap_or("");
-        services.insert(format!("service:{},env:{env}", span.service_name()));
-    }
-    if let Err(overloaded) = receiver.ingest.submit(converted.spans) {
+    let services = services(&batch);
+    if let Err(overloaded) = receiver.ingest.submit_batch(batch) {
         return Err((
             StatusCode::TOO_MANY_REQUESTS,
             "queue_full",
@@ -201,6 +203,24 @@ fn accept(
         rates.insert(service, json!(1.0));
     }
     Ok(axum::Json(json!({ "rate_by_service": rates })).into_response())
+}
+
+/// The payload's services, as `rate_by_service` names them. Spans of one service, version and env share a
+/// resource: each resource is named once.
+fn services(batch: &Batch) -> BTreeSet<String> {
+    let mut services = BTreeSet::new();
+    let mut named = FxHashSet::<*const Resource>::default();
+    let mut name = |resource: &Arc<Resource>| {
+        if named.insert(Arc::as_ptr(resource)) {
+            let env = resource.environment().unwrap_or("");
+            services.insert(format!("service:{},env:{env}", resource.service_name()));
+        }
+    };
+    match batch {
+        Batch::Spans(spans) => spans.iter().for_each(|span| name(&span.resource)),
+        Batch::Staged(staged) => (staged.views().iter()).for_each(|view| name(view.resource())),
+    }
+    services
 }
 
 #[cfg(test)]
