@@ -8,7 +8,8 @@
 //! its own encoding: `otlp_512_spans` (OTLP/HTTP and gRPC share the decoder; gRPC adds only its framing),
 //! `datadog_v04_512_spans` and `datadog_v05_512_spans`; each ends with `whole`, every stage one after the other
 //! as the receiver and the ingest writer do them on one core (all but the transport). `otlp_staged_512_spans`
-//! is the OTLP path the receivers take: decoded straight into the store's form ([`collector::staged`]).
+//! is the OTLP path the receivers take: decoded straight into the store's form ([`collector::staged`]);
+//! `datadog_v04_staged_512_spans` and `datadog_v05_staged_512_spans` the Datadog receiver's msgpack paths.
 
 use std::hint::black_box;
 
@@ -173,22 +174,51 @@ fn receiver_path(
     group.finish();
 }
 
-/// The OTLP path the receivers take: decoded straight into the store's form, the analyses reading it in
-/// place, the store encoding it from its table indexes (no span limits stage: the decoder checks them).
-fn staged_path(c: &mut Criterion) {
+/// A payload of 512 spans, numbered by seed.
+type Encode = fn(u64) -> Vec<u8>;
+/// A payload decoded for the store.
+type StagedDecode = fn(&[u8], &Interner) -> collector::ingest::Batch;
+
+/// The paths the receivers take: decoded straight into the store's form, the analyses reading it in place, the
+/// store encoding it from its table indexes (no span limits stage: the decoder checks them).
+fn staged_paths(c: &mut Criterion) {
+    let paths: [(&str, Encode, StagedDecode); 3] = [
+        (
+            "otlp_staged_512_spans",
+            |seed| synth::shop_batch(SPANS, seed).encode_to_vec(),
+            |bytes, i| collector::wire::decode_for_store(bytes, i).unwrap().batch,
+        ),
+        (
+            "datadog_v04_staged_512_spans",
+            |seed| synth::datadog_v04(SPANS, seed),
+            |bytes, i| batch(datadog::decode_v04_for_store(bytes, i)),
+        ),
+        (
+            "datadog_v05_staged_512_spans",
+            |seed| synth::datadog_v05(SPANS, seed),
+            |bytes, i| batch(datadog::decode_v05_for_store(bytes, i)),
+        ),
+    ];
+    for (name, encode, decode) in paths {
+        staged_path(c, name, encode, decode);
+    }
+}
+
+fn batch(decoded: Result<datadog::ForStore, datadog::DecodeError>) -> collector::ingest::Batch {
+    decoded.unwrap().decoded.batch
+}
+
+/// One staged path's stages, on 512-span payloads made by `encode` (numbered by seed) and read by `decode`, as
+/// [`receiver_path`] has them.
+fn staged_path(c: &mut Criterion, name: &str, encode: Encode, decode: StagedDecode) {
     use collector::ingest::Batch;
     use collector::staged::Staged;
     let interner = Interner::new();
     let store = Store::new(100_000);
     let analysis = Analysis::default();
-    let payloads: Vec<Vec<u8>> = (0..256)
-        .map(|i| synth::shop_batch(SPANS, 10_000 + i).encode_to_vec())
-        .collect();
+    let payloads: Vec<Vec<u8>> = (0..256).map(|i| encode(10_000 + i)).collect();
     let decode = |bytes: &[u8]| -> Staged {
-        match collector::wire::decode_for_store(bytes, &interner)
-            .unwrap()
-            .batch
-        {
+        match decode(bytes, &interner) {
             Batch::Staged(staged) => *staged,
             Batch::Spans(_) => panic!("a shop batch is within the span limits"),
         }
@@ -203,8 +233,8 @@ fn staged_path(c: &mut Criterion) {
         analysis.observe(&staged.views());
         store.insert_staged(staged);
     }
-    let one = synth::shop_batch(SPANS, 1).encode_to_vec();
-    let mut group = c.benchmark_group("otlp_staged_512_spans");
+    let one = encode(1);
+    let mut group = c.benchmark_group(name);
     group.throughput(Throughput::Elements(SPANS as u64));
     group.bench_function("decode", |b| b.iter(|| decode(black_box(&one))));
     let staged = decode(&one);
@@ -228,5 +258,5 @@ fn staged_path(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, ingest, staged_path);
+criterion_group!(benches, ingest, staged_paths);
 criterion_main!(benches);
