@@ -191,9 +191,9 @@ fn golden_and_synthetic_payloads_take_the_staged_path() {
     }
 }
 
-#[test]
-fn payloads_over_the_span_limits_take_the_model_path_and_are_cut_by_the_queue() {
-    let span = |meta: Vec<(String, String)>, resource: &str| SpanData {
+/// A span of the given meta entries and resource: the others fixed.
+fn span(meta: Vec<(String, String)>, resource: &str) -> SpanData {
+    SpanData {
         service: Some("svc".to_owned()),
         name: Some("op".to_owned()),
         resource: Some(resource.to_owned()),
@@ -208,7 +208,33 @@ fn payloads_over_the_span_limits_take_the_model_path_and_are_cut_by_the_queue() 
         kind: None,
         other: None,
         order: 0,
-    };
+    }
+}
+
+#[test]
+fn payloads_past_the_string_cache_decode_alike() {
+    // More distinct strings than the payload's cache keeps (`MAX_SEEN`), each used by two spans: past the
+    // cache, a string is charged or not by whether anything holds it already.
+    let traces: Vec<Vec<SpanData>> = (0..3000)
+        .map(|i| {
+            let meta = vec![(format!("key {i}"), format!("value {i}"))];
+            let first = SpanData {
+                trace_id: Some(i + 1),
+                ..span(meta, &format!("resource {i}"))
+            };
+            let second = SpanData {
+                span_id: Some(3),
+                ..first.clone()
+            };
+            vec![first, second]
+        })
+        .collect();
+    assert!(same_v04(&v04_payload(&traces)));
+    assert!(same_v05(&v05_payload(&traces)));
+}
+
+#[test]
+fn payloads_over_the_span_limits_take_the_model_path_and_are_cut_by_the_queue() {
     let long = "x".repeat(40 * 1024);
     let over = [
         // 200 meta entries; a value, a key and a resource (the span's name) past 32 KiB.
