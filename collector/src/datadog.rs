@@ -941,28 +941,25 @@ impl<'i, 'de> Builder<'i, 'de> {
             }
             None => Attributes::Model(Vec::with_capacity(count)),
         };
-        attributes.push(
-            keys.resource_name.clone(),
-            Value::Str(resource_name.clone()),
-        )?;
-        attributes.push(keys.operation_name.clone(), Value::Str(operation))?;
+        attributes.push(&keys.resource_name, Value::Str(resource_name.clone()))?;
+        attributes.push(&keys.operation_name, Value::Str(operation))?;
         if let Some(span_type) = f.kind.take() {
-            attributes.push(keys.span_type.clone(), Value::Str(span_type))?;
+            attributes.push(&keys.span_type, Value::Str(span_type))?;
         }
         if let Some(system) = system {
-            attributes.push(keys.db_system_name.clone(), Value::Str(system))?;
+            attributes.push(&keys.db_system_name, Value::Str(system))?;
         }
         if let Some(query) = query {
-            attributes.push(keys.db_query_text.clone(), Value::Str(query))?;
+            attributes.push(&keys.db_query_text, Value::Str(query))?;
         }
         if let Some(code) = status_code {
-            attributes.push(keys.http_status.clone(), Value::Int(code))?;
+            attributes.push(&keys.http_status, Value::Int(code))?;
         }
         for (key, value) in f.meta.drain(..) {
             if drop_status && &*key == "http.status_code" {
                 continue;
             }
-            attributes.push(key, Value::Str(value))?;
+            attributes.push_owned(key, Value::Str(value))?;
         }
         for (key, value) in f.metrics.drain(..) {
             let value = if value.fract() == 0.0 && value.abs() < 9.0e15 {
@@ -970,7 +967,7 @@ impl<'i, 'de> Builder<'i, 'de> {
             } else {
                 Value::Double(value)
             };
-            attributes.push(key, value)?;
+            attributes.push_owned(key, value)?;
         }
 
         let mut events = Vec::new();
@@ -1048,13 +1045,22 @@ enum Attributes<'a> {
 }
 
 impl Attributes<'_> {
-    fn push(&mut self, key: Str, value: Value) -> Result<(), Stop> {
+    /// An attribute of one of [`Keys`]: its key is cloned only when kept.
+    fn push(&mut self, key: &Str, value: Value) -> Result<(), Stop> {
+        match self {
+            Attributes::Model(_) => self.push_owned(key.clone(), value),
+            Attributes::Staged(staged) => staged.attribute(key, &value),
+        }
+    }
+
+    /// An attribute of the span's own.
+    fn push_owned(&mut self, key: Str, value: Value) -> Result<(), Stop> {
         match self {
             Attributes::Model(attributes) => {
                 attributes.push(KeyValue { key, value });
                 Ok(())
             }
-            Attributes::Staged(staged) => staged.attribute(key, value),
+            Attributes::Staged(staged) => staged.attribute(&key, &value),
         }
     }
 }

@@ -90,20 +90,23 @@ impl StagedOut {
         Ok(())
     }
 
-    /// An attribute of the span being read.
-    pub(super) fn attribute(&mut self, key: Str, value: Value) -> Result<(), Stop> {
-        let found = match &value {
+    /// An attribute of the span being read (its key and value cloned when they are new to the table).
+    pub(super) fn attribute(&mut self, key: &Str, value: &Value) -> Result<(), Stop> {
+        let found = match value {
             Value::Str(text) => Some((0, address(text) as u64)),
             Value::Int(int) => Some((1, *int as u64)),
             Value::Double(double) => Some((2, double.to_bits())),
             _ => None,
         }
-        .map(|(kind, bits)| (address(&key), kind, bits));
+        .map(|(kind, bits)| (address(key), kind, bits));
         if let Some(pair) = found.and_then(|found| self.pairs.get(&found)) {
             self.staged.parts.attributes.push(*pair);
             return Ok(());
         }
-        let kv = KeyValue { key, value };
+        let kv = KeyValue {
+            key: key.clone(),
+            value: value.clone(),
+        };
         if !self.limits.fits(&kv) {
             return Err(self.over());
         }
