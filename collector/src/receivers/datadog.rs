@@ -2,8 +2,11 @@
 //! `DD_AGENT_HOST`) report here unchanged: `GET /info`, and `PUT|POST /v0.3|v0.4|v0.5/traces`, answered
 //! with `rate_by_service` like the agent. Bodies of 1 MiB or more are decoded on a blocking thread
 //! ([`super::decode_aside`]); a payload whose decoding would outgrow its memory budget is refused with 413
-//! (`over_budget`), one with no span that can be taken with 400 (`invalid_span`).
+//! (`over_budget`), one with no span that can be taken with 400 (`invalid_span`). msgpack bodies are decoded
+//! straight into the store's form ([`datadog::decode_v04_for_store`], [`datadog::decode_v05_for_store`]); JSON
+//! ones into model spans.
 
+use std::collections::BTreeSet;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 
@@ -13,11 +16,8 @@ use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use serde_json::json;
-
-use std::collections::BTreeSet;
-
 use rustc_hash::FxHashSet;
+use serde_json::json;
 
 use crate::datadog;
 use crate::ingest::{Batch, Ingest};
