@@ -27,8 +27,9 @@ use crate::model::{
 #[derive(Debug, Default)]
 pub struct Table {
     strings: Vec<Str>,
-    /// Attributes with a scalar value, key and value together.
-    pairs: Vec<KeyValue>,
+    /// Attributes with a scalar value, key and value together, each shared with every other table that has
+    /// it ([`Pairs`]).
+    pairs: Box<[Arc<KeyValue>]>,
     resources: Vec<Arc<Resource>>,
     scopes: Vec<Arc<Scope>>,
     /// Every chunk's bytes, one after the other: one allocation a batch, not one a trace.
@@ -44,6 +45,8 @@ pub struct TableBuilder {
     strings: FxHashMap<usize, u32>,
     /// By the key's address, the value's kind, and the value (a string's address, or its bits).
     pairs: FxHashMap<(usize, u8, u64), u32>,
+    /// The table's pairs, shared with other tables' by [`TableBuilder::finish`].
+    building: Vec<KeyValue>,
     resources: FxHashMap<usize, u32>,
     scopes: FxHashMap<usize, u32>,
     /// The chunks' bytes, written one after the other, copied out at their exact size by
@@ -76,7 +79,7 @@ impl TableBuilder {
 
     /// The pair at index `i` (given by [`TableBuilder::pair`]).
     pub(crate) fn pair_at(&self, i: u32) -> &KeyValue {
-        &self.table.pairs[i as usize]
+        &self.building[i as usize]
     }
 
     pub(crate) fn resource_at(&self, i: u32) -> &Arc<Resource> {
@@ -102,25 +105,13 @@ impl TableBuilder {
     /// The index of an attribute in the table, when its value is a scalar (a string found by address, like
     /// the key).
     pub(crate) fn pair(&mut self, kv: &KeyValue) -> Option<u32> {
-        let value = match &kv.value {
-            Value::Str(s) => (TAG_STR, Arc::as_ptr(s) as *const u8 as usize as u64),
-            Value::Bool(b) => (TAG_TRUE, u64::from(*b)),
-            Value::Int(i) => (TAG_INT, *i as u64),
-            Value::Double(d) => (TAG_DOUBLE, d.to_bits()),
-            Value::Bytes(_) | Value::Array(_) | Value::Map(_) => return None,
-        };
         // The table keeps every pair's key and value alive until it is dropped, so no address is reused.
-        let key = Arc::as_ptr(&kv.key) as *const u8 as usize;
-        let pairs = &mut self.table.pairs;
-        Some(
-            *self
-                .pairs
-                .entry((key, value.0, value.1))
-                .or_insert_with(|| {
-                    pairs.push(kv.clone());
-                    (pairs.len() - 1) as u32
-                }),
-        )
+        let key = pair_key(kv)?;
+        let pairs = &mut self.building;
+        Some(*self.pairs.entry(key).or_insert_with(|| {
+            pairs.push(kv.clone());
+            (pairs.len() - 1) as u32
+        }))
     }
 
     /// Encodes spans that all belong to one trace (the first span's) into bytes for a [`Chunk`].
@@ -295,22 +286,75 @@ impl TableBuilder {
     /// shared with other tables), and its resources' attributes.
     pub fn weight(&self) -> usize {
         let strings: usize = self.table.strings.iter().map(|s| s.len() + 16).sum();
-        let pairs: usize = self.table.pairs.iter().map(weight_of).sum();
+        let pairs: usize = self.building.iter().map(weight_of).sum();
         let resources: usize = (self.table.resources.iter())
             .map(|r| 24 + r.attributes.iter().map(weight_of).sum::<usize>())
             .sum();
         strings + pairs + resources + self.table.scopes.len() * 64
     }
 
-    /// The table, to be shared by the chunks encoded with it.
-    pub fn finish(self) -> Arc<Table> {
+    /// The table, to be shared by the chunks encoded with it; its pairs are shared through `shared`.
+    pub fn finish(self, shared: &Pairs) -> Arc<Table> {
         let mut table = self.table;
         table.strings.shrink_to_fit();
-        table.pairs.shrink_to_fit();
+        table.pairs = shared.share(self.building);
         table.resources.shrink_to_fit();
         table.scopes.shrink_to_fit();
         table.bytes = self.bytes.into_boxed_slice();
         Arc::new(table)
+    }
+}
+
+/// A scalar attribute's identity: its key's address, its value's kind, and its value (a string's address, or its
+/// bits); `None` for other values. Interned keys and values make equal pairs identical.
+fn pair_key(kv: &KeyValue) -> Option<(usize, u8, u64)> {
+    let value = match &kv.value {
+        Value::Str(s) => (TAG_STR, Arc::as_ptr(s) as *const u8 as usize as u64),
+        Value::Bool(b) => (TAG_TRUE, u64::from(*b)),
+        Value::Int(i) => (TAG_INT, *i as u64),
+        Value::Double(d) => (TAG_DOUBLE, d.to_bits()),
+        Value::Bytes(_) | Value::Array(_) | Value::Map(_) => return None,
+    };
+    Some((Arc::as_ptr(&kv.key) as *const u8 as usize, value.0, value.1))
+}
+
+/// The scalar attributes of every table, each kept once: a batch's table holds a pointer to each of its pairs
+/// (8 bytes) rather than the pair (40), and batches mostly repeat one another's pairs. A store holds one;
+/// [`Pairs::prune`] forgets the pairs no table holds any more, as [`crate::model::Interner::prune`] does strings.
+#[derive(Debug, Default)]
+pub struct Pairs {
+    // Found by [`pair_key`]: the map holds each pair, so no address in a key is reused while it is there.
+    shared: parking_lot::Mutex<FxHashMap<(usize, u8, u64), Arc<KeyValue>>>,
+}
+
+impl Pairs {
+    /// The shared copy of each of `pairs` (made on first sight), under one lock.
+    fn share(&self, pairs: Vec<KeyValue>) -> Box<[Arc<KeyValue>]> {
+        let mut shared = self.shared.lock();
+        (pairs.into_iter())
+            .map(|kv| match pair_key(&kv) {
+                Some(key) => shared.entry(key).or_insert_with(|| Arc::new(kv)).clone(),
+                None => Arc::new(kv),
+            })
+            .collect()
+    }
+
+    /// Forgets the pairs no table holds any more; returns how many were dropped.
+    pub fn prune(&self) -> usize {
+        let mut shared = self.shared.lock();
+        let before = shared.len();
+        shared.retain(|_, kv| Arc::strong_count(kv) > 1);
+        shared.shrink_to_fit();
+        before - shared.len()
+    }
+
+    /// How many pairs are held.
+    pub fn len(&self) -> usize {
+        self.shared.lock().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
     }
 }
 
@@ -615,7 +659,7 @@ impl Reader<'_> {
                     let value = self.value();
                     out.push(KeyValue { key, value });
                 }
-                pair => out.push(self.chunk.table.pairs[pair as usize - 1].clone()),
+                pair => out.push(KeyValue::clone(&self.chunk.table.pairs[pair as usize - 1])),
             }
         }
         out
@@ -657,10 +701,38 @@ mod tests {
     fn round_trip(spans: &[Span]) -> Vec<Span> {
         let mut builder = TableBuilder::new();
         let encoded = builder.encode(spans);
-        let chunk = encoded.into_chunk(builder.finish());
+        let chunk = encoded.into_chunk(builder.finish(&Pairs::default()));
         assert_eq!(chunk.len(), spans.len());
         let trace_id = spans.first().map(|s| s.trace_id).unwrap_or_default();
         chunk.spans(trace_id).collect()
+    }
+
+    #[test]
+    fn batches_share_their_pairs_until_none_holds_them() {
+        let interner = Interner::new();
+        let shared = Pairs::default();
+        let tables: Vec<Arc<Table>> = (0..3)
+            .map(|seed| {
+                let request = crate::synth::shop_batch(64, seed);
+                let spans = crate::otlp::from_request(&request, &interner).spans;
+                let mut builder = TableBuilder::new();
+                builder.encode(&spans);
+                builder.finish(&shared)
+            })
+            .collect();
+        let distinct = shared.len();
+        assert!(distinct > 0 && distinct < tables.iter().map(|t| t.pairs.len()).sum::<usize>());
+        let first = &tables[0].pairs[0];
+        assert!(
+            tables[1..]
+                .iter()
+                .any(|t| t.pairs.iter().any(|p| Arc::ptr_eq(p, first))),
+            "a pair of two batches is one allocation"
+        );
+        assert_eq!(shared.prune(), 0, "every pair is still held");
+        drop(tables);
+        assert_eq!(shared.prune(), distinct);
+        assert!(shared.is_empty());
     }
 
     #[test]
@@ -684,7 +756,7 @@ mod tests {
             encoded_bytes += (encoded.end - encoded.start) as usize;
             chunks.push((trace, encoded));
         }
-        let table = builder.finish();
+        let table = builder.finish(&Pairs::default());
         assert!(
             table.strings.len() < 60,
             "strings repeat: {}",

@@ -273,11 +273,12 @@ impl IngestWriter {
             if let Some(analysis) = &self.analysis {
                 analysis.settle_if_crowded(&self.store);
             }
-            // Evicted spans may have held the last use of some strings: let the interner forget them now and
-            // then, so it stays as bounded as the store.
+            // Evicted spans may have held the last use of some attribute pairs and strings: let the store and
+            // the interner forget them now and then, so they stay as bounded as the store.
             evicted_since_prune += inserted.evicted;
             if evicted_since_prune >= PRUNE_AFTER_EVICTED {
                 evicted_since_prune = 0;
+                self.store.prune_pairs();
                 self.interner.prune();
             }
         }

@@ -86,7 +86,11 @@ impl Staged {
 
     /// Encodes the spans at `groups` (each one trace's, by their index in the batch) into one chunk each,
     /// sharing the batch's table; answers the table, its weight and the chunks' places in it.
-    pub(crate) fn encode(self, groups: &[Vec<u32>]) -> (Arc<Table>, usize, Vec<Encoded>) {
+    pub(crate) fn encode(
+        self,
+        groups: &[Vec<u32>],
+        pairs: &compact::Pairs,
+    ) -> (Arc<Table>, usize, Vec<Encoded>) {
         let Staged { mut table, parts } = self;
         let encoded = groups
             .iter()
@@ -102,7 +106,7 @@ impl Staged {
             })
             .collect();
         let weight = table.weight();
-        (table.finish(), weight, encoded)
+        (table.finish(pairs), weight, encoded)
     }
 }
 

@@ -1,11 +1,12 @@
 //! Resident memory a stored span, as `lab collect` holds them (mimalloc, the analyses on unless
 //! `--no-analysis` is given): 1,000,000 shop-like spans (`collector::synth::shop_batch`, 512 a batch) decoded by
-//! the OTLP receiver's decoder, cut to the span limits, observed and stored, as the receiver and the ingest
-//! writer do, without the transport. Prints resident memory before and after (with the analyses, both while
+//! the OTLP receivers' decoder into the store's form, observed and stored, as the receiver and the ingest
+//! writer do, without the transport (`--model`: as model spans, cut to the span limits). Prints resident memory before and after (with the analyses, both while
 //! every trace still waits to settle and once they have settled), and the difference a span.
-//! `cargo bench -p observability-lab --bench span_memory [-- --no-analysis]`.
+//! `cargo bench -p observability-lab --bench span_memory [-- --no-analysis] [--model]`.
 
 use collector::analysis::{Analysis, Settings};
+use collector::ingest::Batch;
 use collector::limits::SpanLimits;
 use collector::store::Store;
 use collector::{Interner, synth};
@@ -34,6 +35,8 @@ fn resident() -> u64 {
 
 fn main() {
     let analyse = !std::env::args().any(|arg| arg == "--no-analysis");
+    // `--model`: each batch as model spans, as the receivers took them before they decoded into the store's form.
+    let model = std::env::args().any(|arg| arg == "--model");
     // As `lab` does.
     lab::memory::without_huge_pages();
     // Encoded before measuring, as a client's payloads would be: a few, reused with distinct ids would need
@@ -46,12 +49,26 @@ fn main() {
     while (store.accounting().accepted as usize) < SPANS {
         seed += 1;
         let bytes = synth::shop_batch(512, seed).encode_to_vec();
-        let mut spans = collector::wire::decode(&bytes, &interner).unwrap().spans;
-        SpanLimits::default().apply_all(&mut spans);
-        if analyse {
-            analysis.observe(&spans);
+        let decoded = collector::wire::decode_for_store(&bytes, &interner).unwrap();
+        match decoded.batch {
+            Batch::Staged(staged) if !model => {
+                if analyse {
+                    analysis.observe(&staged.views());
+                }
+                store.insert_staged(*staged);
+            }
+            batch => {
+                let mut spans = match batch {
+                    Batch::Staged(staged) => staged.to_spans(),
+                    Batch::Spans(spans) => spans,
+                };
+                SpanLimits::default().apply_all(&mut spans);
+                if analyse {
+                    analysis.observe(&spans);
+                }
+                store.insert(spans);
+            }
         }
-        store.insert(spans);
         // The writer settles every half second (about every 500 batches at the end-to-end rate), and at once
         // when many traces wait.
         if analyse {

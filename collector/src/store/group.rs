@@ -98,7 +98,8 @@ impl Store {
             })
             .unzip();
         let table_weight = table.weight();
-        chunks(groups, encoded, &table.finish(), table_weight, spans.len())
+        let table = table.finish(&self.shared.pairs);
+        chunks(groups, encoded, &table, table_weight, spans.len())
     }
 
     /// The span's service name as a shared string (the resource's own, so no copy is made).

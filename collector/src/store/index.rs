@@ -236,14 +236,20 @@ pub(super) struct Seqs(VecDeque<u64>);
 
 impl Seqs {
     pub(super) fn insert(&mut self, seq: u64) {
-        if let Err(at) = self.0.binary_search(&seq) {
+        // Mostly a new entry's, the highest.
+        if self.0.back().is_none_or(|&last| last < seq) {
+            self.0.push_back(seq);
+        } else if let Err(at) = self.0.binary_search(&seq) {
             self.0.insert(at, seq);
         }
     }
 
     /// Removes `seq`, and gives back room once most of it is unused.
     pub(super) fn remove(&mut self, seq: u64) {
-        if let Ok(at) = self.0.binary_search(&seq) {
+        // Mostly the oldest entry's, evicted.
+        if self.0.front() == Some(&seq) {
+            self.0.pop_front();
+        } else if let Ok(at) = self.0.binary_search(&seq) {
             self.0.remove(at);
         }
         if self.0.capacity() > 64 && self.0.len() < self.0.capacity() / 4 {

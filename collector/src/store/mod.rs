@@ -98,6 +98,8 @@ struct Shared {
     unknown_service: Str,
     /// Endpoint names, made once each (only the inserting writer uses it).
     names: Mutex<Names>,
+    /// The scalar attributes the batches' tables share.
+    pairs: crate::compact::Pairs,
     /// The browser's events, kept beside the spans with an accounting of their own.
     rum: crate::rum::RumStore,
     /// The log records written beside the spans.
@@ -179,6 +181,7 @@ impl Store {
                 limited_spans: AtomicU64::new(0),
                 unknown_service: Str::from(UNKNOWN_SERVICE),
                 names: Mutex::new(Names::default()),
+                pairs: crate::compact::Pairs::default(),
                 rum: crate::rum::RumStore::default(),
                 logs: crate::logs::LogStore::default(),
             }),
@@ -226,7 +229,7 @@ impl Store {
         let accepted = staged.len();
         let (groups, members): (Vec<Group>, Vec<Vec<u32>>) =
             self.groups(&staged.views()).into_iter().unzip();
-        let (table, table_weight, encoded) = staged.encode(&members);
+        let (table, table_weight, encoded) = staged.encode(&members, &self.shared.pairs);
         let chunks = group::chunks(groups, encoded, &table, table_weight, accepted);
         self.insert_chunks(chunks, accepted)
     }
@@ -247,6 +250,13 @@ impl Store {
         // Frees the spans of evicted traces that no reader holds, outside the lock.
         drop(dropped);
         result
+    }
+
+    /// Forgets the attribute pairs no stored batch holds any more (their spans were evicted), so a long-running
+    /// collector keeps only the pairs its stored spans use; before pruning the interner, as the pairs hold
+    /// interned strings. Returns how many were dropped.
+    pub fn prune_pairs(&self) -> usize {
+        self.shared.pairs.prune()
     }
 
     /// Counts `payloads` payloads refused for `reason` (e.g. "decode", "too_large", "unsupported_media").

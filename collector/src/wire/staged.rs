@@ -131,7 +131,7 @@ impl<'a> Stager<'a> {
 
     fn span(&mut self, buf: &'a [u8], resource: u32, scope: u32) -> Result<()> {
         let (mut trace_id, mut span_id, mut parent): (&[u8], &[u8], &[u8]) = (&[], &[], &[]);
-        let mut name: &[u8] = &[];
+        let (mut name, mut named): (&[u8], bool) = (&[], false);
         let (mut kind, mut start_ns, mut end_ns) = (0i32, 0u64, 0u64);
         let first = self.staged.parts.attributes.len();
         let mut places = 0;
@@ -159,8 +159,13 @@ impl<'a> Stager<'a> {
                 }
                 5 => {
                     expect(wire, LEN)?;
-                    // Every occurrence of a repeated field is checked for UTF-8, as prost does.
-                    name = r.string()?.as_bytes();
+                    // Every occurrence of a repeated field is checked for UTF-8, as prost does: an earlier
+                    // one here, the one kept once the span is read (and only once a batch for each name).
+                    if named {
+                        super::utf8(name)?;
+                    }
+                    name = r.bytes()?;
+                    named = true;
                 }
                 6 => {
                     expect(wire, VARINT)?;

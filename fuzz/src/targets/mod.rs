@@ -32,17 +32,30 @@ const JSON_TREE: Bound = Bound {
 };
 
 fn wire_decode(body: &[u8]) -> bool {
-    collector::wire::decode(body, &Interner::new()).is_ok()
+    collector::wire::decode_for_store(body, &Interner::new()).is_ok()
 }
 
-/// The wire decoder and prost with `otlp::from_request` agree on every input: both refuse it, or both give
-/// the same spans, rejections and first error.
+/// What the receivers decode, into the store's form when it can be, as model spans.
+fn for_store(body: &[u8]) -> Result<collector::otlp::Converted, collector::wire::WireError> {
+    let decoded = collector::wire::decode_for_store(body, &Interner::new())?;
+    Ok(collector::otlp::Converted {
+        spans: match decoded.batch {
+            collector::ingest::Batch::Spans(spans) => spans,
+            collector::ingest::Batch::Staged(staged) => staged.to_spans(),
+        },
+        rejected: decoded.rejected,
+        error: decoded.error,
+    })
+}
+
+/// The wire decoder (into the store's form, else into the model) and prost with `otlp::from_request` agree on
+/// every input: both refuse it, or both give the same spans, rejections and first error.
 fn wire_agrees_with_prost(body: &[u8]) {
     // Formatting both results costs more than decoding: large inputs are checked by the bounds only.
     if body.len() > 64 << 10 {
         return;
     }
-    let fast = collector::wire::decode(body, &Interner::new());
+    let fast = for_store(body);
     let slow = collector::otlp::decode_protobuf(body)
         .map(|request| collector::otlp::from_request(&request, &Interner::new()));
     match (fast, slow) {
@@ -128,7 +141,7 @@ pub fn all() -> Vec<Target> {
     vec![
         Target {
             name: "otlp-proto",
-            about: "OTLP/HTTP and OTLP/gRPC protobuf bodies: collector::wire::decode (checked against prost + otlp::from_request)",
+            about: "OTLP/HTTP and OTLP/gRPC protobuf bodies: collector::wire::decode_for_store (checked against prost + otlp::from_request)",
             seeds: otlp::proto_seeds,
             generate: otlp::generate_proto,
             mutate: proto_mutate,
