@@ -90,7 +90,68 @@ fn json_decode(body: &[u8]) -> bool {
 }
 
 fn dd_v04_msgpack(body: &[u8]) -> bool {
-    collector::datadog::decode_v04_msgpack(body, &collector::Interner::new()).is_ok()
+    collector::datadog::decode_v04_for_store(body, &collector::Interner::new()).is_ok()
+}
+
+/// A Datadog decoding for the store (into its form, else onto the model) agrees with the decoding onto the
+/// model on every input: both refuse it, or both give the same spans, rejections and first error.
+fn dd_agrees_with_model(
+    body: &[u8],
+    for_store: fn(
+        &[u8],
+        &Interner,
+    ) -> Result<collector::datadog::ForStore, collector::datadog::DecodeError>,
+    model: fn(
+        &[u8],
+        &Interner,
+    ) -> Result<collector::datadog::Converted, collector::datadog::DecodeError>,
+) {
+    if body.len() > 64 << 10 {
+        return;
+    }
+    match (
+        for_store(body, &Interner::new()),
+        model(body, &Interner::new()),
+    ) {
+        (Ok(staged), Ok(model)) => {
+            let spans = match staged.decoded.batch {
+                collector::ingest::Batch::Spans(spans) => spans,
+                collector::ingest::Batch::Staged(staged) => staged.to_spans(),
+            };
+            assert_eq!(
+                format!("{spans:?}"),
+                format!("{:?}", model.spans),
+                "the Datadog decodings for the store and onto the model give different spans"
+            );
+            assert_eq!(
+                (staged.decoded.rejected, &staged.decoded.error),
+                (model.rejected, &model.error),
+                "the Datadog decodings for the store and onto the model reject differently"
+            );
+        }
+        (Err(_), Err(_)) => {}
+        (staged, model) => panic!(
+            "for the store: {:?}, onto the model: {:?}",
+            staged.map(|s| s.decoded.batch.len()),
+            model.map(|m| m.spans.len())
+        ),
+    }
+}
+
+fn dd_v04_agrees(body: &[u8]) {
+    dd_agrees_with_model(
+        body,
+        collector::datadog::decode_v04_for_store,
+        collector::datadog::decode_v04_msgpack,
+    );
+}
+
+fn dd_v05_agrees(body: &[u8]) {
+    dd_agrees_with_model(
+        body,
+        collector::datadog::decode_v05_for_store,
+        collector::datadog::decode_v05,
+    );
 }
 
 fn dd_v04_json(body: &[u8]) -> bool {
@@ -98,7 +159,7 @@ fn dd_v04_json(body: &[u8]) -> bool {
 }
 
 fn dd_v05(body: &[u8]) -> bool {
-    collector::datadog::decode_v05(body, &collector::Interner::new()).is_ok()
+    collector::datadog::decode_v05_for_store(body, &collector::Interner::new()).is_ok()
 }
 
 fn gor_parse(body: &[u8]) -> bool {
@@ -163,12 +224,12 @@ pub fn all() -> Vec<Target> {
         },
         Target {
             name: "dd-v04-msgpack",
-            about: "Datadog /v0.3 and /v0.4 msgpack bodies: collector::datadog::decode_v04_msgpack",
+            about: "Datadog /v0.3 and /v0.4 msgpack bodies: collector::datadog::decode_v04_for_store (checked against decode_v04_msgpack)",
             seeds: datadog::v04_msgpack_seeds,
             generate: datadog::generate_v04_msgpack,
             mutate: msgpack_mutate,
             decode: dd_v04_msgpack,
-            oracle: None,
+            oracle: Some(dd_v04_agrees),
             bound: LINEAR,
             max_len: 2 * MIB,
         },
@@ -185,12 +246,12 @@ pub fn all() -> Vec<Target> {
         },
         Target {
             name: "dd-v05",
-            about: "Datadog /v0.5 bodies (string table + span arrays): collector::datadog::decode_v05",
+            about: "Datadog /v0.5 bodies (string table + span arrays): collector::datadog::decode_v05_for_store (checked against decode_v05)",
             seeds: datadog::v05_seeds,
             generate: datadog::generate_v05,
             mutate: msgpack_mutate,
             decode: dd_v05,
-            oracle: None,
+            oracle: Some(dd_v05_agrees),
             bound: LINEAR,
             max_len: 2 * MIB,
         },
