@@ -22,6 +22,11 @@ use crate::guard::{Activity, Guarded};
 /// Requests one gRPC connection runs at once; more wait (the HTTP/2 stream limit is above it).
 pub const CONCURRENCY_PER_CONNECTION: usize = 32;
 
+/// The largest HTTP/2 frame a client may send: a request in one or a few DATA frames rather than in HTTP/2's
+/// default 16 KiB ones (a batch of 512 spans is about 200 KiB, so thirteen of them, each handled on its own).
+/// Requests are read whole anyway, up to the body limit.
+const MAX_FRAME: u32 = 1 << 20;
+
 /// tonic's server builder with this listener's limits: a request timeout of [`Limits::body_read`] (a gRPC
 /// request is read whole before it is handled, so a stalled one ends there), HTTP/2 keepalive pings, TCP
 /// keepalive, a stream limit and a concurrency limit per connection, and [`TrackInFlightLayer`].
@@ -36,6 +41,7 @@ pub fn server(
         .http2_keepalive_timeout(Some(limits.h2_keepalive_timeout))
         .tcp_keepalive(Some(limits.tcp_keepalive))
         .max_concurrent_streams(limits.max_concurrent_streams)
+        .max_frame_size(Some(MAX_FRAME))
         .concurrency_limit_per_connection(CONCURRENCY_PER_CONNECTION)
         .layer(TrackInFlightLayer)
 }
