@@ -9,8 +9,8 @@ use std::sync::Arc;
 use rustc_hash::FxHashMap;
 
 use crate::model::{
-    Dropped, Event, Interner, KeyValue, Link, Resource, Scope, Span, SpanKind, Status, StatusCode,
-    Str, Value,
+    Dropped, Event, Interner, KeyValue, Link, Resource, Scope, Span, SpanId, SpanKind, Status,
+    StatusCode, Str, TraceId, Value,
 };
 use crate::otlp::{Converted, parse_span_id, parse_trace_id};
 
@@ -402,6 +402,192 @@ struct RawLink<'a> {
     dropped_attributes: u32,
 }
 
+/// A span's fields as they come off the wire: its ids, name and status message borrowed (the name not yet
+/// checked for UTF-8, but every earlier occurrence of it was, as prost checks them all), its events read, its ids
+/// and links checked by [`RawSpan::check`].
+struct RawSpan<'a> {
+    trace_id: &'a [u8],
+    span_id: &'a [u8],
+    parent: &'a [u8],
+    name: &'a [u8],
+    kind: SpanKind,
+    start_ns: u64,
+    end_ns: u64,
+    events: Vec<Event>,
+    links: Vec<RawLink<'a>>,
+    status: Option<(i32, &'a str)>,
+    /// The span's own dropped attributes (last wins, as for any scalar field), and its events' and links'.
+    dropped: Dropped,
+    nested_dropped: u32,
+}
+
+/// A span's ids, links and dropped counts, checked.
+struct Checked {
+    trace_id: TraceId,
+    span_id: SpanId,
+    parent: Option<SpanId>,
+    links: Vec<Link>,
+    dropped: Dropped,
+}
+
+impl<'a> RawSpan<'a> {
+    /// Reads a span's fields; each attribute's `KeyValue` message goes to `attribute` as it comes.
+    fn read(
+        buf: &'a [u8],
+        interner: &Strings<'a>,
+        mut attribute: impl FnMut(&'a [u8]) -> Result<()>,
+    ) -> Result<RawSpan<'a>> {
+        let mut span = RawSpan {
+            trace_id: &[],
+            span_id: &[],
+            parent: &[],
+            name: &[],
+            kind: SpanKind::from_otlp(0),
+            start_ns: 0,
+            end_ns: 0,
+            events: Vec::new(),
+            links: Vec::new(),
+            status: None,
+            dropped: Dropped::default(),
+            nested_dropped: 0,
+        };
+        let mut named = false;
+        fields(buf, 3, |r, field, wire| {
+            match field {
+                1 => {
+                    expect(wire, LEN)?;
+                    span.trace_id = r.bytes()?;
+                }
+                2 => {
+                    expect(wire, LEN)?;
+                    span.span_id = r.bytes()?;
+                }
+                3 => {
+                    expect(wire, LEN)?;
+                    r.string()?;
+                }
+                4 => {
+                    expect(wire, LEN)?;
+                    span.parent = r.bytes()?;
+                }
+                5 => {
+                    expect(wire, LEN)?;
+                    // The one kept is checked when it is interned (once a batch for each distinct name).
+                    if named {
+                        utf8(span.name)?;
+                    }
+                    span.name = r.bytes()?;
+                    named = true;
+                }
+                6 => {
+                    expect(wire, VARINT)?;
+                    span.kind = SpanKind::from_otlp(r.varint()? as i32);
+                }
+                7 => {
+                    expect(wire, FIXED64)?;
+                    span.start_ns = r.fixed64()?;
+                }
+                8 => {
+                    expect(wire, FIXED64)?;
+                    span.end_ns = r.fixed64()?;
+                }
+                9 => {
+                    expect(wire, LEN)?;
+                    attribute(r.bytes()?)?;
+                }
+                10 | 12 | 14 => {
+                    expect(wire, VARINT)?;
+                    let count = u32::try_from(r.varint()?).unwrap_or(u32::MAX);
+                    match field {
+                        10 => span.dropped.attributes = count,
+                        12 => span.dropped.events = count,
+                        _ => span.dropped.links = count,
+                    }
+                }
+                11 => {
+                    expect(wire, LEN)?;
+                    let (event, dropped_attributes) = event(r.bytes()?, interner)?;
+                    span.nested_dropped = span.nested_dropped.saturating_add(dropped_attributes);
+                    span.events.push(event);
+                }
+                13 => {
+                    expect(wire, LEN)?;
+                    span.links.push(link(r.bytes()?, interner)?);
+                }
+                15 => {
+                    expect(wire, LEN)?;
+                    let (code, message) = span.status.get_or_insert((0, ""));
+                    fields(r.bytes()?, 4, |r, field, wire| match field {
+                        2 => {
+                            expect(wire, LEN)?;
+                            *message = r.string()?;
+                            Ok(true)
+                        }
+                        3 => {
+                            expect(wire, VARINT)?;
+                            *code = r.varint()? as i32;
+                            Ok(true)
+                        }
+                        _ => Ok(false),
+                    })?;
+                }
+                16 => {
+                    expect(wire, FIXED32)?;
+                    r.fixed32()?;
+                }
+                _ => return Ok(false),
+            }
+            Ok(true)
+        })?;
+        Ok(span)
+    }
+
+    /// The status code.
+    fn status_code(&self) -> StatusCode {
+        match self.status.map_or(0, |(code, _)| code) {
+            1 => StatusCode::Ok,
+            2 => StatusCode::Error,
+            _ => StatusCode::Unset,
+        }
+    }
+
+    /// The status message, empty when there is none.
+    fn message(&self) -> &'a str {
+        self.status.map_or("", |(_, message)| message)
+    }
+
+    /// Its ids and links checked (a span with a malformed one is rejected, with the message), and its dropped
+    /// counts with its events' and links'.
+    fn check(&mut self) -> std::result::Result<Checked, String> {
+        let trace_id = parse_trace_id(self.trace_id, "trace_id")?;
+        let span_id = parse_span_id(self.span_id, "span_id")?;
+        let parent = match self.parent {
+            [] => None,
+            bytes => Some(parse_span_id(bytes, "parent_span_id")?),
+        };
+        let mut nested_dropped = self.nested_dropped;
+        let mut links = Vec::with_capacity(self.links.len());
+        for link in std::mem::take(&mut self.links) {
+            nested_dropped = nested_dropped.saturating_add(link.dropped_attributes);
+            links.push(Link {
+                trace_id: parse_trace_id(link.trace_id, "link trace_id")?,
+                span_id: parse_span_id(link.span_id, "link span_id")?,
+                attributes: link.attributes,
+            });
+        }
+        Ok(Checked {
+            trace_id,
+            span_id,
+            parent,
+            links,
+            dropped: Dropped {
+                attributes: self.dropped.attributes.saturating_add(nested_dropped),
+                ..self.dropped
+            },
+        })
+    }
+}
+
 fn decode_span<'a>(
     buf: &'a [u8],
     resource: &Arc<Resource>,
@@ -410,153 +596,40 @@ fn decode_span<'a>(
     out: &mut Converted,
     attributes_hint: &mut usize,
 ) -> Result<()> {
-    let (mut trace_id, mut span_id, mut parent): (&[u8], &[u8], &[u8]) = (&[], &[], &[]);
-    // Interned as read: every occurrence of a repeated field is checked for UTF-8, as prost does.
-    let mut name: Option<Str> = None;
-    let (mut kind, mut start_ns, mut end_ns) = (0i32, 0u64, 0u64);
     let mut attributes = Vec::with_capacity(*attributes_hint);
-    let mut events = Vec::new();
-    let mut links = Vec::new();
-    let mut status: Option<(i32, &str)> = None;
-    // The span's own dropped attributes (last wins, as for any scalar field), and its events' and links'.
-    let (mut dropped, mut nested_dropped) = (Dropped::default(), 0u32);
-    fields(buf, 3, |r, field, wire| {
-        match field {
-            1 => {
-                expect(wire, LEN)?;
-                trace_id = r.bytes()?;
-            }
-            2 => {
-                expect(wire, LEN)?;
-                span_id = r.bytes()?;
-            }
-            3 => {
-                expect(wire, LEN)?;
-                r.string()?;
-            }
-            4 => {
-                expect(wire, LEN)?;
-                parent = r.bytes()?;
-            }
-            5 => {
-                expect(wire, LEN)?;
-                name = Some(interner.intern_at(NAME, r.bytes()?)?);
-            }
-            6 => {
-                expect(wire, VARINT)?;
-                kind = r.varint()? as i32;
-            }
-            7 => {
-                expect(wire, FIXED64)?;
-                start_ns = r.fixed64()?;
-            }
-            8 => {
-                expect(wire, FIXED64)?;
-                end_ns = r.fixed64()?;
-            }
-            9 => {
-                expect(wire, LEN)?;
-                let place = key_place(attributes.len());
-                if let Some(kv) = key_value(r.bytes()?, interner, 4, place)? {
-                    attributes.push(kv);
-                }
-            }
-            10 | 12 | 14 => {
-                expect(wire, VARINT)?;
-                let count = u32::try_from(r.varint()?).unwrap_or(u32::MAX);
-                match field {
-                    10 => dropped.attributes = count,
-                    12 => dropped.events = count,
-                    _ => dropped.links = count,
-                }
-            }
-            11 => {
-                expect(wire, LEN)?;
-                let (event, dropped_attributes) = event(r.bytes()?, interner)?;
-                nested_dropped = nested_dropped.saturating_add(dropped_attributes);
-                events.push(event);
-            }
-            13 => {
-                expect(wire, LEN)?;
-                links.push(link(r.bytes()?, interner)?);
-            }
-            15 => {
-                expect(wire, LEN)?;
-                let (code, message) = status.get_or_insert((0, ""));
-                fields(r.bytes()?, 4, |r, field, wire| match field {
-                    2 => {
-                        expect(wire, LEN)?;
-                        *message = r.string()?;
-                        Ok(true)
-                    }
-                    3 => {
-                        expect(wire, VARINT)?;
-                        *code = r.varint()? as i32;
-                        Ok(true)
-                    }
-                    _ => Ok(false),
-                })?;
-            }
-            16 => {
-                expect(wire, FIXED32)?;
-                r.fixed32()?;
-            }
-            _ => return Ok(false),
+    let mut raw = RawSpan::read(buf, interner, |bytes| {
+        let place = key_place(attributes.len());
+        if let Some(kv) = key_value(bytes, interner, 4, place)? {
+            attributes.push(kv);
         }
-        Ok(true)
+        Ok(())
     })?;
-
     // At most a small number, so that one span of many attributes makes no room in all that follow it.
     *attributes_hint = attributes.len().min(MAX_ATTRIBUTES_HINT);
-    let name = match name {
-        Some(name) => name,
-        None => interner.intern(&[])?,
-    };
-    let checked = (|| -> std::result::Result<Span, String> {
-        let trace_id = parse_trace_id(trace_id, "trace_id")?;
-        let span_id = parse_span_id(span_id, "span_id")?;
-        let parent_span_id = match parent {
-            [] => None,
-            bytes => Some(parse_span_id(bytes, "parent_span_id")?),
-        };
-        let mut model_links = Vec::with_capacity(links.len());
-        for link in links {
-            nested_dropped = nested_dropped.saturating_add(link.dropped_attributes);
-            model_links.push(Link {
-                trace_id: parse_trace_id(link.trace_id, "link trace_id")?,
-                span_id: parse_span_id(link.span_id, "link span_id")?,
-                attributes: link.attributes,
-            });
-        }
-        Ok(Span {
-            trace_id,
-            span_id,
-            parent_span_id,
+    let name = interner.intern_at(NAME, raw.name)?;
+    match raw.check() {
+        Ok(checked) => out.spans.push(Span {
+            trace_id: checked.trace_id,
+            span_id: checked.span_id,
+            parent_span_id: checked.parent,
             name,
-            kind: SpanKind::from_otlp(kind),
-            start_ns,
-            end_ns,
-            status: status.map_or_else(Status::default, |(code, message)| Status {
-                code: match code {
-                    1 => StatusCode::Ok,
-                    2 => StatusCode::Error,
-                    _ => StatusCode::Unset,
+            kind: raw.kind,
+            start_ns: raw.start_ns,
+            end_ns: raw.end_ns,
+            status: Status {
+                code: raw.status_code(),
+                message: match raw.message() {
+                    "" => None,
+                    message => Some(Arc::from(message)),
                 },
-                message: (!message.is_empty()).then(|| Arc::from(message)),
-            }),
+            },
             attributes,
-            events,
-            links: model_links,
+            events: raw.events,
+            links: checked.links,
             resource: resource.clone(),
             scope: scope.clone(),
-            dropped: Dropped {
-                attributes: dropped.attributes.saturating_add(nested_dropped),
-                ..dropped
-            },
-        })
-    })();
-    match checked {
-        Ok(span) => out.spans.push(span),
+            dropped: checked.dropped,
+        }),
         Err(message) => {
             out.rejected += 1;
             out.error.get_or_insert(message);

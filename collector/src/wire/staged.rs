@@ -7,14 +7,10 @@
 
 use rustc_hash::FxHashMap;
 
-use super::{
-    FIXED32, FIXED64, LEN, Result, Strings, VARINT, WireError, event, expect, fields, key_value,
-    link, request, resource_spans, scope_spans,
-};
+use super::{RawSpan, Result, Strings, WireError, key_value, request, resource_spans, scope_spans};
 use crate::ingest::Batch;
 use crate::limits::SpanLimits;
-use crate::model::{Dropped, Interner, Link, SpanKind, StatusCode};
-use crate::otlp::{parse_span_id, parse_trace_id};
+use crate::model::Interner;
 use crate::staged::{SpanExtra, Staged, StagedSpan};
 
 /// What a request brings: its spans, in the store's form when they could be, and OTLP's partial success for
@@ -58,6 +54,8 @@ struct Stager<'a> {
     recent: [Option<(&'a [u8], Option<u32>)>; PLACES],
     /// The span name before, and its index.
     recent_name: Option<(&'a [u8], u32)>,
+    /// The span being read's attributes, as bytes (room kept from span to span).
+    attribute_bytes: Vec<&'a [u8]>,
     rejected: u64,
     error: Option<String>,
 }
@@ -73,6 +71,7 @@ fn stage(body: &[u8], interner: &Interner, limits: SpanLimits) -> Result<Decoded
         seen: FxHashMap::default(),
         recent: [None; PLACES],
         recent_name: None,
+        attribute_bytes: Vec::new(),
         rejected: 0,
         error: None,
     };
@@ -130,192 +129,78 @@ impl<'a> Stager<'a> {
     }
 
     fn span(&mut self, buf: &'a [u8], resource: u32, scope: u32) -> Result<()> {
-        let (mut trace_id, mut span_id, mut parent): (&[u8], &[u8], &[u8]) = (&[], &[], &[]);
-        let (mut name, mut named): (&[u8], bool) = (&[], false);
-        let (mut kind, mut start_ns, mut end_ns) = (0i32, 0u64, 0u64);
-        let first = self.staged.parts.attributes.len();
-        let mut places = 0;
-        let (mut events, mut links) = (Vec::new(), Vec::new());
-        let mut status: Option<(i32, &[u8])> = None;
-        // The span's own dropped attributes (last wins, as for any scalar field), and its events' and links'.
-        let (mut dropped, mut nested_dropped) = (Dropped::default(), 0u32);
-        fields(buf, 3, |r, field, wire| {
-            match field {
-                1 => {
-                    expect(wire, LEN)?;
-                    trace_id = r.bytes()?;
-                }
-                2 => {
-                    expect(wire, LEN)?;
-                    span_id = r.bytes()?;
-                }
-                3 => {
-                    expect(wire, LEN)?;
-                    r.string()?;
-                }
-                4 => {
-                    expect(wire, LEN)?;
-                    parent = r.bytes()?;
-                }
-                5 => {
-                    expect(wire, LEN)?;
-                    // Every occurrence of a repeated field is checked for UTF-8, as prost does: an earlier
-                    // one here, the one kept once the span is read (and only once a batch for each name).
-                    if named {
-                        super::utf8(name)?;
-                    }
-                    name = r.bytes()?;
-                    named = true;
-                }
-                6 => {
-                    expect(wire, VARINT)?;
-                    kind = r.varint()? as i32;
-                }
-                7 => {
-                    expect(wire, FIXED64)?;
-                    start_ns = r.fixed64()?;
-                }
-                8 => {
-                    expect(wire, FIXED64)?;
-                    end_ns = r.fixed64()?;
-                }
-                9 => {
-                    expect(wire, LEN)?;
-                    let bytes = r.bytes()?;
-                    if let Some(attribute) = self.attribute(places, bytes)? {
-                        self.staged.parts.attributes.push(attribute);
-                    }
-                    places += 1;
-                }
-                10 | 12 | 14 => {
-                    expect(wire, VARINT)?;
-                    let count = u32::try_from(r.varint()?).unwrap_or(u32::MAX);
-                    match field {
-                        10 => dropped.attributes = count,
-                        12 => dropped.events = count,
-                        _ => dropped.links = count,
-                    }
-                }
-                11 => {
-                    expect(wire, LEN)?;
-                    let (event, dropped_attributes) = event(r.bytes()?, &self.strings)?;
-                    nested_dropped = nested_dropped.saturating_add(dropped_attributes);
-                    events.push(event);
-                }
-                13 => {
-                    expect(wire, LEN)?;
-                    links.push(link(r.bytes()?, &self.strings)?);
-                }
-                15 => {
-                    expect(wire, LEN)?;
-                    let (code, message) = status.get_or_insert((0, &[]));
-                    fields(r.bytes()?, 4, |r, field, wire| match field {
-                        2 => {
-                            expect(wire, LEN)?;
-                            *message = r.string()?.as_bytes();
-                            Ok(true)
-                        }
-                        3 => {
-                            expect(wire, VARINT)?;
-                            *code = r.varint()? as i32;
-                            Ok(true)
-                        }
-                        _ => Ok(false),
-                    })?;
-                }
-                16 => {
-                    expect(wire, FIXED32)?;
-                    r.fixed32()?;
-                }
-                _ => return Ok(false),
-            }
-            Ok(true)
+        // The attributes' bytes, resolved once the span is read (the reader holds the strings).
+        let mut attribute_bytes = std::mem::take(&mut self.attribute_bytes);
+        attribute_bytes.clear();
+        let mut raw = RawSpan::read(buf, &self.strings, |bytes| {
+            attribute_bytes.push(bytes);
+            Ok(())
         })?;
+        let first = self.staged.parts.attributes.len();
+        for (place, &bytes) in attribute_bytes.iter().enumerate() {
+            if let Some(attribute) = self.attribute(place, bytes)? {
+                self.staged.parts.attributes.push(attribute);
+            }
+        }
+        self.attribute_bytes = attribute_bytes;
         let attributes = (first as u32, self.staged.parts.attributes.len() as u32);
-        let message = status.map_or(&[][..], |(_, message)| message);
+        let message = raw.message();
         if (attributes.1 - attributes.0) as usize > self.limits.attributes
-            || name.len() > self.limits.value_bytes
+            || raw.name.len() > self.limits.value_bytes
             || message.len() > self.limits.value_bytes
         {
             return Err(OVER_LIMITS);
         }
         let name = match self.recent_name {
-            Some((seen, index)) if seen == name => index,
+            Some((seen, index)) if seen == raw.name => index,
             _ => {
-                let index = self.string(name)?;
-                self.recent_name = Some((name, index));
+                let index = self.string(raw.name)?;
+                self.recent_name = Some((raw.name, index));
                 index
             }
         };
         let message = match message {
-            [] => None,
-            message => Some(self.string(message)?),
+            "" => None,
+            message => Some(self.string(message.as_bytes())?),
         };
-        let checked = (|| -> std::result::Result<StagedSpan, String> {
-            let trace_id = parse_trace_id(trace_id, "trace_id")?;
-            let span_id = parse_span_id(span_id, "span_id")?;
-            let parent = match parent {
-                [] => None,
-                bytes => Some(parse_span_id(bytes, "parent_span_id")?),
-            };
-            let mut model_links = Vec::with_capacity(links.len());
-            for link in links {
-                nested_dropped = nested_dropped.saturating_add(link.dropped_attributes);
-                model_links.push(Link {
-                    trace_id: parse_trace_id(link.trace_id, "link trace_id")?,
-                    span_id: parse_span_id(link.span_id, "link span_id")?,
-                    attributes: link.attributes,
-                });
-            }
-            let dropped = Dropped {
-                attributes: dropped.attributes.saturating_add(nested_dropped),
-                ..dropped
-            };
-            let extra = (!events.is_empty() || !model_links.is_empty() || !dropped.is_none())
-                .then_some(SpanExtra {
-                    events,
-                    links: model_links,
-                    dropped,
-                });
-            Ok(StagedSpan {
-                trace_id,
-                span_id,
-                parent,
-                start_ns,
-                end_ns,
-                name,
-                resource,
-                scope,
-                message,
-                attributes,
-                extra: extra.map(|extra| {
-                    self.staged.parts.extras.push(extra);
-                    (self.staged.parts.extras.len() - 1) as u32
-                }),
-                kind: SpanKind::from_otlp(kind),
-                status: match status.map_or(0, |(code, _)| code) {
-                    1 => StatusCode::Ok,
-                    2 => StatusCode::Error,
-                    _ => StatusCode::Unset,
-                },
-            })
-        })();
-        match checked {
-            Ok(span) => {
-                if let Some(extra) = span.extra {
-                    let extra = &self.staged.parts.extras[extra as usize];
-                    if !self.limits.extras_fit(&extra.events, &extra.links) {
-                        return Err(OVER_LIMITS);
-                    }
-                }
-                self.staged.parts.spans.push(span);
-            }
+        let checked = match raw.check() {
+            Ok(checked) => checked,
             Err(message) => {
                 self.staged.parts.attributes.truncate(first);
                 self.rejected += 1;
                 self.error.get_or_insert(message);
+                return Ok(());
             }
-        }
+        };
+        let events = std::mem::take(&mut raw.events);
+        let extra = if events.is_empty() && checked.links.is_empty() && checked.dropped.is_none() {
+            None
+        } else {
+            if !self.limits.extras_fit(&events, &checked.links) {
+                return Err(OVER_LIMITS);
+            }
+            self.staged.parts.extras.push(SpanExtra {
+                events,
+                links: checked.links,
+                dropped: checked.dropped,
+            });
+            Some((self.staged.parts.extras.len() - 1) as u32)
+        };
+        self.staged.parts.spans.push(StagedSpan {
+            trace_id: checked.trace_id,
+            span_id: checked.span_id,
+            parent: checked.parent,
+            start_ns: raw.start_ns,
+            end_ns: raw.end_ns,
+            name,
+            resource,
+            scope,
+            message,
+            attributes,
+            extra,
+            kind: raw.kind,
+            status: raw.status_code(),
+        });
         Ok(())
     }
 }
